@@ -1,0 +1,115 @@
+"""The ``scaling`` command.
+
+Each subcommand lives in its own module of this package with two functions:
+``register(subparsers)`` adds its parser (cheap: no heavy imports at module level) and
+``run(args) -> int`` does the work. Only the chosen subcommand's heavy imports are paid for,
+so ``scaling plan`` starts fast.
+
+Errors from bad input (:class:`scaling.errors.ScalingError`, pydantic validation errors, missing
+files) are printed as one line ``scaling: error: ...`` with exit status 2, never a traceback.
+Set ``SCALING_DEBUG=1`` to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import warnings
+
+# subcommand name -> module (relative to this package)
+COMMANDS = {
+    "plan": "plan",
+    "laws": "laws",
+    "flops": "flops",
+    "fit": "fit",
+    "sweep": "sweep",
+    "plot": "plot",
+    "report": "report",
+    "suggest": "suggest",
+    "grow": "grow",
+    "compare": "compare",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit status 2 (argparse's own convention)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="scaling",
+        description="Compute-optimal scaling laws: plan, fit, sweep, plot and grow language models.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, modname in COMMANDS.items():
+        try:
+            mod = importlib.import_module(f"{__name__}.{modname}")
+        except ModuleNotFoundError as exc:  # a subcommand whose module is not written yet
+            if exc.name == f"{__name__}.{modname}":
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    try:
+        from pydantic import ValidationError
+    except ImportError:  # pragma: no cover
+        ValidationError = ()  # type: ignore
+    if ValidationError and isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()))
+            parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+        return f"{exc.title}: " + "; ".join(parts)
+    if isinstance(exc, FileNotFoundError):
+        return f"no such file: {exc.filename or exc}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"scaling: warning: {msg}\n"
+    try:
+        from ..errors import ScalingError
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("scaling: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the user gets one line, never a traceback
+        if os.environ.get("SCALING_DEBUG"):
+            raise
+        known = isinstance(exc, (ScalingError, FileNotFoundError, IsADirectoryError, PermissionError))
+        try:
+            from pydantic import ValidationError
+            known = known or isinstance(exc, ValidationError)
+        except ImportError:  # pragma: no cover
+            pass
+        prefix = "" if known else f"internal error ({type(exc).__name__}; rerun with SCALING_DEBUG=1 for details): "
+        print(f"scaling {args.command}: error: {prefix}{_one_line(exc)}", file=sys.stderr)
+        return 2 if known else 1
+
+
+def number(what: str, *, allow_zero: bool = False):
+    """An argparse ``type`` that parses 1e21, 70B, 1.4T and names the argument in its error."""
+    def parse(text: str) -> float:
+        from ..errors import ScalingError
+        from ..units import parse_number
+        try:
+            return parse_number(text, what, allow_zero=allow_zero)
+        except ScalingError as exc:
+            raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
+    parse.__name__ = what  # argparse shows "argument --x: invalid <name> value" otherwise
+    return parse
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

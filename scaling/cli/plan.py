@@ -1,0 +1,87 @@
+"""``scaling plan``: compute-optimal size, tokens, loss and cost from a law."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import number
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "plan", help="plan model size, tokens, loss and cost for a budget",
+        description="Given a budget (FLOPs, GPU-hours or dollars), a size, a token count or a target loss, "
+                    "print the compute-optimal plan under a law. Several budgets print one table.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  scaling plan 1e21 1e22 1e23\n  scaling plan 5.76e23 --law epoch-2024 --shape\n"
+               "  scaling plan --params 7B --tokens 1.4T\n  scaling plan --target-loss 2.1 --gpu h100 --gpus 1024\n"
+               "  scaling plan --dollars 1e6 --gpu h100 --price 2.5 --json")
+    p.add_argument("flops", nargs="*", type=number("FLOPs"), help="training budget(s) in FLOPs (1e21, 3.2E+24)")
+    p.add_argument("--gpu-hours", type=number("--gpu-hours"), nargs="+", help="budget(s) in GPU-hours")
+    p.add_argument("--dollars", type=number("--dollars"), nargs="+", help="budget(s) in US dollars")
+    p.add_argument("--params", type=number("--params"), nargs="+", help="model size(s) (7B, 70e9)")
+    p.add_argument("--tokens", type=number("--tokens"), nargs="+", help="training token count(s) (1.4T)")
+    p.add_argument("--target-loss", type=number("--target-loss"), nargs="+", help="loss(es) to reach (nats/token)")
+    p.add_argument("--law", default=None, help="law name (see `scaling laws`) or a fit/law .json file "
+                                               "(default chinchilla-2022)")
+    p.add_argument("--convention", choices=["6nd", "kaplan", "chinchilla", "palm"], default=None,
+                   help="FLOP convention (default: the law's own, usually 6nd)")
+    p.add_argument("--gpu", default=None, help="accelerator for the cost (a100, h100, h100-pcie, h200, ...)")
+    p.add_argument("--gpus", type=int, default=None, help="number of accelerators (for wall-clock days)")
+    p.add_argument("--mfu", type=number("--mfu"), default=None, help="model FLOPs utilisation in (0, 1] (default 0.4)")
+    p.add_argument("--price", type=number("--price", allow_zero=True), default=None,
+                   help="dollars per GPU-hour (default: the catalogue's price for the GPU)")
+    p.add_argument("--pue", type=number("--pue"), default=None, help="data-centre PUE (default 1.1)")
+    p.add_argument("--grid", type=number("--grid", allow_zero=True), default=None,
+                   help="grid carbon intensity, kg CO2e per kWh (default 0.4)")
+    p.add_argument("--shape", action="store_true", help="also print a concrete model shape")
+    p.add_argument("--vocab", type=int, default=50257, help="vocabulary size for --shape and FLOP conventions")
+    p.add_argument("--context", type=int, default=2048, help="context length for --shape and FLOP conventions")
+    p.add_argument("--level", type=float, default=0.95, help="interval level when the law has uncertainty")
+    p.add_argument("--json", action="store_true", help="print one JSON object per query")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import json
+    import sys
+    import warnings
+
+    from ..errors import ScalingError
+    from ..laws import DEFAULT_LAW
+    from ..plan import Hardware, format_table, plan
+
+    if args.gpus is not None and args.gpus < 1:
+        raise ScalingError(f"--gpus must be at least 1, got {args.gpus}")
+    if args.mfu is not None and not 0 < args.mfu <= 1:
+        raise ScalingError(f"--mfu must be in (0, 1], got {args.mfu:g}")
+    if not 0 < args.level < 1:
+        raise ScalingError(f"--level must be in (0, 1), got {args.level:g}")
+    if args.vocab < 1 or args.context < 1:
+        raise ScalingError("--vocab and --context must be positive integers")
+    hw = None
+    if any(v is not None for v in (args.gpu, args.gpus, args.mfu, args.price, args.pue, args.grid)) \
+            or args.gpu_hours or args.dollars:
+        from ..hardware import get_accelerator
+        hw = Hardware(accelerator=get_accelerator(args.gpu or "h100").name, gpus=args.gpus,
+                      mfu=0.4 if args.mfu is None else args.mfu, price_per_gpu_hour=args.price,
+                      pue=args.pue, grid_kg_per_kwh=args.grid)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plans = plan(args.flops or None, params=args.params, tokens=args.tokens, target_loss=args.target_loss,
+                     gpu_hours=args.gpu_hours, dollars=args.dollars, law=args.law or DEFAULT_LAW,
+                     convention=args.convention, hardware=hw, shape=args.shape, vocab=args.vocab,
+                     context=args.context, level=args.level)
+    if args.json:
+        for p in plans:
+            print(json.dumps(p.to_dict()))
+    else:
+        print(format_table(plans))
+        notes = sorted({w for p in plans for w in p.warnings})
+        for n in notes:
+            print(f"scaling: warning: {n}", file=sys.stderr)
+    for w in caught:  # anything else a law said (other than range warnings already attached to plans)
+        msg = str(w.message)
+        if not any(msg in p.warnings for p in plans):
+            print(f"scaling: warning: {msg}", file=sys.stderr)
+    return 0

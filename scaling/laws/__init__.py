@@ -1,0 +1,10 @@
+"""Scaling-law forms and the registry of published laws."""
+
+from .base import Law, Provenance
+from .chinchilla import ChinchillaLaw
+from .kaplan import KaplanLaw
+from .powerlaw import PowerLawAllocation
+from .registry import DEFAULT_LAW, FORMS, REGISTRY, get_law, law_from_dict, list_laws, load_law, register
+
+__all__ = ["Law", "Provenance", "ChinchillaLaw", "KaplanLaw", "PowerLawAllocation", "DEFAULT_LAW", "FORMS",
+           "REGISTRY", "get_law", "law_from_dict", "list_laws", "load_law", "register"]

@@ -1,0 +1,57 @@
+"""A compute-optimal allocation as power laws in the budget (Approach 1 and 2 results).
+
+    N_opt(C) = k_N C**a,   D_opt(C) = k_D C**b
+
+This is what Approaches 1 and 2 of Hoffmann et al. (2022) produce: an allocation, not a loss
+surface. When only (k_N, a) is known, D_opt = C / (6 N_opt) under the 6ND convention.
+Optionally an isoFLOP-minimum loss curve L_opt(C) = E + k_L C**-gamma can be attached.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ScalingError
+from .base import Law, as_array, maybe_scalar
+
+
+class PowerLawAllocation(Law):
+    form = "powerlaw"
+    param_names = ("k_N", "a", "k_D", "b")
+    has_loss = False
+
+    def __init__(self, k_N: float, a: float, k_D: float | None = None, b: float | None = None, **kw):
+        super().__init__(**kw)
+        if not (k_N > 0 and np.isfinite(k_N) and np.isfinite(a)):
+            raise ScalingError(f"power-law allocation needs k_N > 0 and finite a, got {k_N}, {a}")
+        self.k_N, self.a = float(k_N), float(a)
+        if k_D is None or b is None or not np.isfinite(k_D) or not np.isfinite(b):
+            # D = C / (6 N) = C^(1-a) / (6 k_N)
+            self.k_D, self.b = 1.0 / (6.0 * self.k_N), 1.0 - self.a
+        else:
+            self.k_D, self.b = float(k_D), float(b)
+
+    def frontier(self, C):
+        C = as_array(C, "FLOPs")
+        return maybe_scalar(self.k_N * C ** self.a), maybe_scalar(self.k_D * C ** self.b)
+
+    def flops_for_params(self, N):
+        N = as_array(N, "params")
+        return maybe_scalar((N / self.k_N) ** (1.0 / self.a))
+
+    def flops_for_tokens(self, D):
+        D = as_array(D, "tokens")
+        return maybe_scalar((D / self.k_D) ** (1.0 / self.b))
+
+    def with_params(self, values) -> "PowerLawAllocation":
+        return PowerLawAllocation(*[float(v) for v in values], name=self.name, provenance=self.provenance)
+
+    @classmethod
+    def fit(cls, C, N, D=None, **kw) -> "PowerLawAllocation":
+        """Least squares in log space: log N = log k_N + a log C (and likewise D if given)."""
+        C, N = np.log(as_array(C, "FLOPs")), np.log(as_array(N, "params"))
+        a, logk = np.polyfit(C, N, 1)
+        if D is None:
+            return cls(float(np.exp(logk)), float(a), **kw)
+        b, logkd = np.polyfit(C, np.log(as_array(D, "tokens")), 1)
+        return cls(float(np.exp(logk)), float(a), float(np.exp(logkd)), float(b), **kw)

@@ -1,0 +1,163 @@
+"""Published laws, with their provenance, parameter and FLOP conventions and fitted range.
+
+``get_law(name)`` returns a fresh law object; ``get_law("fit.json")`` loads a fitted law saved by
+``scaling fit`` (a FitResult JSON) or a law JSON (``Law.to_dict``). ``list_laws()`` lists names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ScalingError
+from .base import Law, Provenance
+from .chinchilla import ChinchillaLaw
+from .kaplan import KaplanLaw
+from .powerlaw import PowerLawAllocation
+
+HOFFMANN = ("Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, arXiv:2203.15556",
+            "https://arxiv.org/abs/2203.15556")
+# Hoffmann et al. isoFLOP budgets span 6e18..3e21 FLOPs; their Approach 3 fit used all runs
+# (70M..16B parameters); we take the isoFLOP span as the fitted compute range.
+HOFFMANN_FLOPS = (6e18, 3e21)
+
+# Table 3 of Hoffmann et al. (Approach 1 projections): params, FLOPs, tokens.
+CHINCHILLA_TABLE3 = np.array([
+    (400e6, 1.92e19, 8.0e9),
+    (1e9, 1.21e20, 20.2e9),
+    (10e9, 1.23e22, 205.1e9),
+    (67e9, 5.76e23, 1.5e12),
+    (175e9, 3.85e24, 3.7e12),
+    (280e9, 9.90e24, 5.9e12),
+    (520e9, 3.43e25, 11.0e12),
+    (1e12, 1.27e26, 21.2e12),
+    (10e12, 1.30e28, 216.2e12),
+])
+
+
+def _chinchilla() -> Law:
+    return ChinchillaLaw(1.6934, 406.40, 410.72, 0.33917084, 0.2849083, name="chinchilla-2022",
+                         provenance=Provenance(*HOFFMANN, notes="Approach 3, unrounded constants from the "
+                                               "paper's TeX source; a = 0.4565", fitted_flops=HOFFMANN_FLOPS))
+
+
+def _chinchilla_rounded() -> Law:
+    return ChinchillaLaw(1.69, 406.4, 410.7, 0.34, 0.28, name="chinchilla-2022-rounded",
+                         provenance=Provenance(*HOFFMANN, notes="Approach 3 as printed in eq. 10 (rounded)",
+                                               fitted_flops=HOFFMANN_FLOPS))
+
+
+def _epoch() -> Law:
+    return ChinchillaLaw(
+        1.8172, 482.01, 2085.43, 0.3478, 0.3658, name="epoch-2024",
+        provenance=Provenance(
+            "Besiroglu et al. 2024, Chinchilla Scaling: A replication attempt, arXiv:2404.10102",
+            "https://arxiv.org/abs/2404.10102",
+            notes="Refit of Hoffmann's Approach 3 data (Huber, summed, converged); a = 0.513 (SE 0.020). "
+                  "Intervals are per-parameter 95% bootstrap intervals; no joint samples are published, "
+                  "so plans from this law carry no interval.",
+            fitted_flops=HOFFMANN_FLOPS),
+        param_intervals={"A": (285.2, 743.6), "B": (1042.4, 5810.3), "E": (1.769, 1.871),
+                         "alpha": (0.317, 0.373), "beta": (0.331, 0.415)})
+
+
+def _approach1() -> Law:
+    P, C, D = CHINCHILLA_TABLE3.T
+    return PowerLawAllocation.fit(
+        C, P, D, name="chinchilla-approach1",
+        provenance=Provenance(*HOFFMANN, notes="power laws N_opt = k_N C^a, D_opt = k_D C^b fitted (least squares "
+                              "in log space) to Table 3; allocation only, no loss model", fitted_flops=HOFFMANN_FLOPS))
+
+
+def _kaplan() -> Law:
+    return KaplanLaw(6.4e13, 1.8e13, 0.076, 0.103, 1.3e9, 0.73, name="kaplan-2020", provenance=Provenance(
+        "Kaplan et al. 2020, Scaling Laws for Neural Language Models, arXiv:2001.08361",
+        "https://arxiv.org/abs/2001.08361",
+        notes="non-embedding parameters; early-stopped loss; allocation N_opt = 1.3e9 (C/PF-day)^0.73",
+        # compute range of the paper's Figure 1: about 1e-8 .. 10 PF-days
+        fitted_flops=(8.64e11, 8.64e20)))
+
+
+REGISTRY: dict[str, Callable[[], Law]] = {
+    "chinchilla-2022": _chinchilla,
+    "chinchilla-2022-rounded": _chinchilla_rounded,
+    "epoch-2024": _epoch,
+    "chinchilla-approach1": _approach1,
+    "kaplan-2020": _kaplan,
+}
+ALIASES = {"chinchilla": "chinchilla-2022", "hoffmann": "chinchilla-2022", "epoch": "epoch-2024",
+           "besiroglu": "epoch-2024", "kaplan": "kaplan-2020", "approach1": "chinchilla-approach1"}
+DEFAULT_LAW = "chinchilla-2022"
+
+
+def register(name: str, factory: Callable[[], Law], *aliases: str) -> None:
+    REGISTRY[name] = factory
+    for a in aliases:
+        ALIASES[a] = name
+
+
+def list_laws() -> list[str]:
+    return list(REGISTRY)
+
+
+def get_law(name: str | Law) -> Law:
+    """A registered law by name (or alias), or a law/fit JSON file by path."""
+    if isinstance(name, Law):
+        return name
+    key = str(name).strip()
+    low = key.lower()
+    if low in REGISTRY:
+        return REGISTRY[low]()
+    if low in ALIASES:
+        return REGISTRY[ALIASES[low]]()
+    if low.endswith(".json") or Path(key).is_file():
+        return load_law(key)
+    close = difflib.get_close_matches(low, list(REGISTRY) + list(ALIASES), n=3, cutoff=0.4)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise ScalingError(f"unknown law {key!r}{hint} (known: {', '.join(REGISTRY)}; or a fit .json file)")
+
+
+def load_law(path: str | Path) -> Law:
+    """Load a law from a JSON file: a FitResult written by ``scaling fit`` or a ``Law.to_dict``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScalingError(f"--law: no such law name or file: {str(path)!r}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScalingError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ScalingError(f"{path}: expected a JSON object describing a law or a fit")
+    if "law" in data and isinstance(data["law"], dict):  # a FitResult
+        from ..fit.result import FitResult  # lazy: only when a fit file is given
+        return FitResult.model_validate(data).to_law(name=path.stem)
+    return law_from_dict(data, source=str(path))
+
+
+FORMS: dict[str, type[Law]] = {"chinchilla": ChinchillaLaw, "powerlaw": PowerLawAllocation, "kaplan": KaplanLaw}
+
+
+def law_from_dict(data: dict, source: str = "law") -> Law:
+    form = data.get("form")
+    if form not in FORMS:
+        raise ScalingError(f"{source}: unknown law form {form!r} (known: {', '.join(FORMS)})")
+    cls = FORMS[form]
+    params = data.get("params") or {}
+    missing = [k for k in cls.param_names if k not in params and k not in ("k_D", "b", "k_alloc", "a_alloc")]
+    if missing:
+        raise ScalingError(f"{source}: law of form {form!r} is missing parameter(s) {', '.join(missing)}")
+    try:
+        values = {k: float(params[k]) for k in cls.param_names if k in params}
+    except (TypeError, ValueError):
+        raise ScalingError(f"{source}: law parameters must be numbers") from None
+    ff = data.get("fitted_flops")
+    prov = Provenance(data.get("citation", ""), data.get("url", ""), data.get("notes", ""),
+                      tuple(ff) if ff else None)
+    samples = data.get("samples")
+    intervals = {k: tuple(v) for k, v in (data.get("param_intervals") or {}).items()}
+    return cls(**values, name=data.get("name") or Path(source).stem, provenance=prov,
+               samples=np.asarray(samples, dtype=float) if samples else None, param_intervals=intervals)

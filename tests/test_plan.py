@@ -1,0 +1,140 @@
+"""The planner: published plans, property tests along isoFLOP lines, inverse round trips."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scaling.errors import ScalingError
+from scaling.laws import ChinchillaLaw, get_law
+from scaling.plan import plan, plan_table
+
+budgets = st.floats(min_value=1e17, max_value=1e27, allow_nan=False, allow_infinity=False)
+law_names = st.sampled_from(["chinchilla-2022", "chinchilla-2022-rounded", "epoch-2024"])
+
+
+def test_gopher_plans():
+    (p,) = plan(5.76e23, law="chinchilla-2022")
+    assert p.params == pytest.approx(40.4e9, rel=0.01)
+    (p,) = plan(5.76e23, law="epoch-2024")
+    assert (p.params, p.tokens) == pytest.approx((72.2e9, 1.33e12), rel=0.01)
+    assert p.flops_convention == "6nd" and p.params_convention == "total"
+
+
+@settings(max_examples=60, deadline=None)
+@given(C=budgets, law=law_names, offset=st.floats(min_value=-2.0, max_value=2.0).filter(lambda x: abs(x) > 1e-3))
+def test_frontier_is_the_isoflop_minimum(C, law, offset):
+    (p,) = plan(C, law=law)
+    N_off = p.params * np.exp(offset)
+    off = get_law(law).loss(N_off, C / (6 * N_off))
+    assert p.loss < off
+
+
+@settings(max_examples=60, deadline=None)
+@given(C=budgets, law=law_names)
+def test_6nd_plans_satisfy_c_equals_6nd(C, law):
+    (p,) = plan(C, law=law)
+    assert 6 * p.params * p.tokens == pytest.approx(C, rel=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(C=budgets, law=st.sampled_from(["chinchilla-2022", "epoch-2024", "chinchilla-approach1", "kaplan-2020"]))
+def test_inverse_queries_round_trip(C, law):
+    (p,) = plan(C, law=law)
+    (by_tokens,) = plan(tokens=p.tokens, law=law)
+    (again,) = plan(by_tokens.flops, law=law)
+    assert again.params == pytest.approx(p.params, rel=1e-6)
+    assert again.tokens == pytest.approx(p.tokens, rel=1e-6)
+    (by_params,) = plan(params=p.params, law=law)
+    assert by_params.flops == pytest.approx(C, rel=1e-6)
+    assert by_params.tokens == pytest.approx(p.tokens, rel=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(C=budgets, law=law_names)
+def test_target_loss_round_trip(C, law):
+    (p,) = plan(C, law=law)
+    (q,) = plan(target_loss=p.loss, law=law)
+    assert q.flops == pytest.approx(C, rel=1e-6)
+
+
+def test_evaluate_point_reports_distance_to_frontier():
+    (p,) = plan(params=7e9, tokens=1.4e12, law="chinchilla-2022")
+    assert p.query == "params+tokens"
+    assert p.flops == pytest.approx(6 * 7e9 * 1.4e12)
+    assert p.frontier["loss_gap"] > 0
+    assert 0 < p.frontier["compute_efficiency"] < 1
+
+
+def test_budget_with_size_and_tokens():
+    (p,) = plan(1e22, params=5e9, law="epoch-2024")
+    assert p.tokens == pytest.approx(1e22 / 3e10)
+    (q,) = plan(1e22, tokens=2e11, law="epoch-2024")
+    assert q.params == pytest.approx(1e22 / 1.2e12)
+    (r,) = plan(6 * 5e9 * 2e11, params=5e9, tokens=2e11)
+    assert r.query == "flops+params+tokens"
+
+
+def test_overdetermined_and_bad_queries():
+    with pytest.raises(ScalingError, match="does not match"):
+        plan(1e21, params=7e9, tokens=1.4e12)
+    with pytest.raises(ScalingError, match="over-determine"):
+        plan(1e21, target_loss=2.0)
+    with pytest.raises(ScalingError, match="give one budget"):
+        plan(1e21, dollars=1e6)
+    with pytest.raises(ScalingError, match="irreducible"):
+        plan(target_loss=1.5, law="epoch-2024")
+    with pytest.raises(ScalingError, match="never reaches"):
+        plan(target_loss=2.0, params=1e7, law="chinchilla-2022")
+    with pytest.raises(ScalingError, match="nothing to plan"):
+        plan()
+    for bad in (float("nan"), float("inf"), 0.0, -1e21):
+        with pytest.raises(ScalingError):
+            plan(bad)
+
+
+def test_target_loss_with_size():
+    law = get_law("chinchilla-2022")
+    (p,) = plan(target_loss=2.0, params=30e9)
+    assert law.loss(p.params, p.tokens) == pytest.approx(2.0, rel=1e-9)
+
+
+def test_plan_table_vectorised_matches_plan():
+    C = np.logspace(19, 25, 13)
+    df = plan_table(C, law="epoch-2024")
+    for c, row in zip(C, df.itertuples()):
+        (p,) = plan(c, law="epoch-2024")
+        assert row.params == pytest.approx(p.params) and row.loss == pytest.approx(p.loss)
+
+
+def test_plan_with_samples_has_intervals():
+    base = get_law("epoch-2024")
+    rng = np.random.default_rng(1)
+    samples = np.array(list(base.params.values())) * (1 + 0.02 * rng.standard_normal((200, 5)))
+    law = ChinchillaLaw(*base.params.values(), name="boot", samples=samples)
+    (p,) = plan(1e22, law=law)
+    for k in ("params", "tokens", "loss"):
+        assert p.interval[k]["lo"] < getattr(p, k) < p.interval[k]["hi"]
+    df = plan_table([1e21, 1e22], law=law)
+    assert {"params_lo", "params_hi", "loss_lo", "loss_hi"} <= set(df.columns)
+
+
+def test_non_6nd_convention_numeric_frontier():
+    law = get_law("chinchilla-2022")
+    (p6,) = plan(1e22, law=law)
+    (pc,) = plan(1e22, law=law, convention="chinchilla")
+    assert pc.flops_convention == "chinchilla"
+    # the numeric frontier is a true minimum along its own isoFLOP line
+    from scaling.shapes import smooth_flops_per_token
+    for f in (0.8, 1.25):
+        N = pc.params * f
+        D = 1e22 / smooth_flops_per_token(N, vocab=50257, context=2048, convention="chinchilla")
+        assert law.loss(N, D) > pc.loss
+    assert pc.params == pytest.approx(p6.params, rel=0.3)
+
+
+def test_allocation_law_has_no_loss():
+    (p,) = plan(1e22, law="chinchilla-approach1")
+    assert p.loss is None
+    with pytest.raises(ScalingError):
+        plan(target_loss=2.0, law="chinchilla-approach1")
