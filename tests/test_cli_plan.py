@@ -1,0 +1,99 @@
+"""`scaling plan` and `scaling laws` from the command line: output contract and one-line errors."""
+
+import json
+
+import pytest
+
+from scaling.cli import main
+
+
+def _json_lines(out: str):
+    return [json.loads(line) for line in out.strip().splitlines()]
+
+
+def test_plan_json_contract(capsys):
+    assert main(["plan", "5.76e23", "--law", "epoch-2024", "--json"]) == 0
+    (obj,) = _json_lines(capsys.readouterr().out)
+    for key in ("law", "flops", "params", "tokens", "tokens_per_param", "loss", "flops_convention"):
+        assert key in obj
+    assert obj["params"] == pytest.approx(72.2e9, rel=0.01)
+    assert obj["tokens"] == pytest.approx(1.33e12, rel=0.01)
+
+
+def test_several_budgets_one_table(capsys):
+    assert main(["plan", "1e21", "1e22", "1e23"]) == 0
+    out = capsys.readouterr().out
+    assert "1e+21" in out and "1e+23" in out and "tok/param" in out
+
+
+def test_number_formats(capsys):
+    assert main(["plan", "--params", "70B", "--tokens", "1.4T", "--json"]) == 0
+    (obj,) = _json_lines(capsys.readouterr().out)
+    assert obj["params"] == 70e9 and obj["tokens"] == 1.4e12
+    assert obj["flops"] == pytest.approx(6 * 70e9 * 1.4e12)
+    assert "frontier" in obj and obj["frontier"]["loss_gap"] >= 0
+    assert main(["plan", "3.2E+24", "--json"]) == 0
+
+
+def test_budget_and_shape(capsys):
+    assert main(["plan", "1e23", "--gpu", "h100", "--gpus", "1024", "--mfu", "0.4", "--price", "2.5",
+                 "--shape", "--json"]) == 0
+    (obj,) = _json_lines(capsys.readouterr().out)
+    b = obj["budget"]
+    assert b["gpu_hours"] == pytest.approx(1e23 / (989e12 * 0.4 * 3600), rel=1e-6)
+    assert b["cost_usd"] == pytest.approx(b["gpu_hours"] * 2.5, rel=1e-6)
+    assert b["days"] == pytest.approx(b["gpu_hours"] / 1024 / 24, rel=1e-6)
+    for k in ("gpu_hours", "days", "gpus", "cost_usd", "energy_kwh", "co2_kg", "accelerator", "mfu"):
+        assert k in b
+    s = obj["shape"]
+    assert s["d_model"] % 64 == 0 and abs(s["snap_rel_error"]) < 0.05
+
+
+def test_gpu_hours_and_dollars_budgets(capsys):
+    assert main(["plan", "--gpu-hours", "1e6", "--gpu", "a100", "--json"]) == 0
+    (obj,) = _json_lines(capsys.readouterr().out)
+    assert obj["flops"] == pytest.approx(1e6 * 3600 * 312e12 * 0.4, rel=1e-6)
+    assert main(["plan", "--dollars", "1e6", "--gpu", "h100", "--price", "2", "--json"]) == 0
+    (obj,) = _json_lines(capsys.readouterr().out)
+    assert obj["budget"]["cost_usd"] == pytest.approx(1e6, rel=1e-6)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["plan", "nan"], "not a number"),
+    (["plan", "inf"], "not"),
+    (["plan", "0"], "zero"),
+    (["plan", "--", "-1e21"], "negative"),
+    (["plan", "lots"], "not a number"),
+    (["plan", "1e21", "--params", "7B", "--tokens", "1.4T"], "does not match"),
+    (["plan", "1e21", "--law", "chinchila"], "did you mean"),
+    (["plan", "1e21", "--gpu", "h1000"], "h100"),
+    (["plan", "--target-loss", "1.6"], "irreducible loss E = 1.6934"),
+    (["plan", "1e21", "--mfu", "1.5"], "--mfu"),
+    (["plan", "1e21", "--mfu", "0"], "--mfu"),
+    (["plan", "1e21", "--gpus", "0"], "--gpus"),
+    (["plan"], "nothing to plan"),
+])
+def test_bad_input_one_line_exit_2(cli, args, needle):
+    r = cli(*args)
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.strip()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    assert needle in err
+
+
+def test_laws_lists_registry(capsys):
+    assert main(["laws"]) == 0
+    out = capsys.readouterr().out
+    for name in ("chinchilla-2022", "chinchilla-2022-rounded", "epoch-2024", "chinchilla-approach1", "kaplan-2020"):
+        assert name in out
+    assert "arXiv:2404.10102" in out
+
+
+def test_import_plan_is_light():
+    import subprocess
+    import sys
+    code = ("import sys, scaling, scaling.plan; scaling.plan.plan(1e21); "
+            "print(' '.join(m for m in ('torch', 'matplotlib', 'ray') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
