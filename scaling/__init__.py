@@ -26,6 +26,8 @@ _LAZY = {
 
 
 def __getattr__(name: str):
+    if name in ("plan", "fit"):  # callable modules (see scaling/_callable.py)
+        return importlib.import_module(f"scaling.{name}")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'scaling' has no attribute {name!r}")

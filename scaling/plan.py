@@ -497,3 +497,8 @@ def format_table(plans: Sequence[Plan]) -> str:
         b = p0.budget
         head += f"\nhardware: {b['accelerator']} at {100 * b['mfu']:.0f}% MFU"
     return head + "\n" + "\n".join(lines)
+
+
+from ._callable import make_callable  # noqa: E402
+
+make_callable(__name__, "plan")  # scaling.plan(...) calls plan() even when it resolves to this module

@@ -1,0 +1,24 @@
+"""The notebooks under notebooks/ run top to bottom (as scripts), so they never rot."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs(path, tmp_path):
+    text = path.read_text()
+    if "shared/data" in text and not (ROOT.parent / "shared" / "data").is_dir():
+        pytest.skip("needs ../shared/data")
+    env = dict(os.environ, MPLBACKEND="Agg", SCALING_NOTEBOOK_OUT=str(tmp_path),
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, str(path)], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip(), "a notebook should print what it found"
