@@ -353,6 +353,9 @@ def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, vocab, cont
         C, N, D = float(C), float(N), float(D)
         law.check_range(C)
         loss = float(law.loss(N, D)) if law.has_loss else None
+        if loss is None and getattr(law, "has_frontier_loss", False) and query in (
+                "flops", "gpu_hours", "dollars", "params", "tokens", "target_loss"):
+            loss = float(law.loss_at_frontier(C))  # an allocation law knows the loss on its frontier only
 
         # how far an off-frontier point is from the optimum at its own budget
         if query in ("params+tokens", "flops+params", "flops+tokens", "flops+params+tokens",

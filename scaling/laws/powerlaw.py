@@ -4,7 +4,9 @@
 
 This is what Approaches 1 and 2 of Hoffmann et al. (2022) produce: an allocation, not a loss
 surface. When only (k_N, a) is known, D_opt = C / (6 N_opt) under the 6ND convention.
-Optionally an isoFLOP-minimum loss curve L_opt(C) = E + k_L C**-gamma can be attached.
+Optionally the loss along the frontier, L_opt(C) = E_L + k_L C**-gamma_L (fitted to the isoFLOP
+minima by Approach 2), is attached: plans on the frontier then report a loss and a target loss can
+be planned for, but points off the frontier cannot be evaluated (there is no loss surface).
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ class PowerLawAllocation(Law):
     param_names = ("k_N", "a", "k_D", "b")
     has_loss = False
 
-    def __init__(self, k_N: float, a: float, k_D: float | None = None, b: float | None = None, **kw):
+    def __init__(self, k_N: float, a: float, k_D: float | None = None, b: float | None = None, *,
+                 loss_frontier: dict | None = None, **kw):
         super().__init__(**kw)
+        self.loss_frontier = None
+        if loss_frontier and all(k in loss_frontier for k in ("E", "k", "gamma")):
+            E, k, g = (float(loss_frontier[x]) for x in ("E", "k", "gamma"))
+            if np.isfinite(E) and E >= 0 and np.isfinite(k) and k > 0 and np.isfinite(g) and g > 0:
+                self.loss_frontier = {"E": E, "k": k, "gamma": g}
         if not (k_N > 0 and np.isfinite(k_N) and np.isfinite(a)):
             raise ScalingError(f"power-law allocation needs k_N > 0 and finite a, got {k_N}, {a}")
         self.k_N, self.a = float(k_N), float(a)
@@ -43,8 +51,41 @@ class PowerLawAllocation(Law):
         D = as_array(D, "tokens")
         return maybe_scalar((D / self.k_D) ** (1.0 / self.b))
 
+    @property
+    def has_frontier_loss(self) -> bool:
+        return self.loss_frontier is not None
+
+    @property
+    def irreducible_loss(self) -> float | None:
+        return self.loss_frontier["E"] if self.loss_frontier else None
+
+    def loss_at_frontier(self, C):
+        if not self.loss_frontier:
+            raise ScalingError(f"law {self.name!r} is an allocation without a loss curve")
+        C = as_array(C, "FLOPs")
+        f = self.loss_frontier
+        return maybe_scalar(f["E"] + f["k"] * C ** -f["gamma"])
+
+    def flops_for_loss(self, target):
+        if not self.loss_frontier:
+            raise ScalingError(f"law {self.name!r} is an allocation without a loss curve: it cannot plan for a "
+                               "target loss")
+        f = self.loss_frontier
+        t = np.asarray(target, dtype=float)
+        if np.any(~np.isfinite(t)) or np.any(t <= f["E"]):
+            raise ScalingError(f"target loss {float(np.min(t)):g} is at or below the irreducible loss "
+                               f"E = {f['E']:g} of law {self.name!r}: no amount of compute reaches it")
+        return maybe_scalar(((t - f["E"]) / f["k"]) ** (-1.0 / f["gamma"]))
+
+    def to_dict(self):
+        d = super().to_dict()
+        if self.loss_frontier:
+            d["loss_frontier"] = dict(self.loss_frontier)
+        return d
+
     def with_params(self, values) -> "PowerLawAllocation":
-        return PowerLawAllocation(*[float(v) for v in values], name=self.name, provenance=self.provenance)
+        return PowerLawAllocation(*[float(v) for v in values], name=self.name, provenance=self.provenance,
+                                  loss_frontier=self.loss_frontier)
 
     @classmethod
     def fit(cls, C, N, D=None, **kw) -> "PowerLawAllocation":

@@ -159,5 +159,13 @@ def law_from_dict(data: dict, source: str = "law") -> Law:
                       tuple(ff) if ff else None)
     samples = data.get("samples")
     intervals = {k: tuple(v) for k, v in (data.get("param_intervals") or {}).items()}
-    return cls(**values, name=data.get("name") or Path(source).stem, provenance=prov,
-               samples=np.asarray(samples, dtype=float) if samples else None, param_intervals=intervals)
+    kw = {}
+    if data.get("loss_frontier") and cls is PowerLawAllocation:
+        kw["loss_frontier"] = data["loss_frontier"]
+    law = cls(**values, **kw, name=data.get("name") or Path(source).stem, provenance=prov,
+              samples=np.asarray(samples, dtype=float) if samples else None, param_intervals=intervals)
+    # conventions travel with the law (a Kaplan-form fit on total parameters stays "total")
+    for attr in ("flops_convention", "params_convention"):
+        if isinstance(data.get(attr), str) and data[attr] != getattr(law, attr):
+            setattr(law, attr, data[attr])
+    return law
