@@ -1,0 +1,264 @@
+"""Accelerators, utilisation, prices, energy and CO2: from training FLOPs to a :class:`Budget`.
+
+Formulas (REFERENCE.md section 5)::
+
+    gpu_hours  = C / (peak * MFU * 3600)             peak: dense BF16 (FP16 on V100) FLOP/s
+    days       = gpu_hours / gpus / 24                (one GPU when gpus is not given)
+    cost_usd   = gpu_hours * price_per_gpu_hour
+    energy_kwh = gpu_hours * TDP_kW * PUE              board power at TDP, all run long
+    co2_kg     = energy_kwh * grid_kg_per_kwh
+
+Peaks are the dense figures: vendors' headline numbers assume 2:4 structured sparsity and are
+twice as high. Documented defaults, all overridable:
+
+- ``DEFAULT_MFU = 0.40``: typical of large runs (PaLM 46%, Llama 3 405B 38-43%).
+- ``DEFAULT_PUE = 1.1``: an efficient hyperscale data centre.
+- ``DEFAULT_GRID_KG_PER_KWH = 0.4``: kg CO2e per kWh, about the world-average grid in the 2020s.
+- prices per GPU-hour (``Accelerator.price_per_gpu_hour``): round USD figures typical of 2024-25
+  on-demand cloud offers; they vary by a factor of 2-3 between providers and contracts, so pass
+  your own (``price_per_gpu_hour=``, ``--price``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from .errors import ScalingError
+
+DEFAULT_MFU = 0.40
+DEFAULT_PUE = 1.1
+DEFAULT_GRID_KG_PER_KWH = 0.4
+DEFAULT_ACCELERATOR = "h100"
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """One accelerator: dense BF16 peak FLOP/s, board power (TDP) and a default price."""
+
+    name: str
+    peak_flops: float
+    tdp_watts: float
+    price_per_gpu_hour: float
+    memory_gb: float
+    description: str
+    source: str = ""
+
+    @property
+    def tdp_kw(self) -> float:
+        return self.tdp_watts / 1000.0
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "peak_flops": self.peak_flops, "tdp_watts": self.tdp_watts,
+                "price_per_gpu_hour": self.price_per_gpu_hour, "memory_gb": self.memory_gb,
+                "description": self.description, "source": self.source}
+
+
+_CATALOGUE = [
+    # NVIDIA A100 Tensor Core GPU datasheet (2021): BF16 312 TFLOPS dense (624 sparse); SXM 400 W, PCIe 80GB 300 W
+    Accelerator("a100-sxm", 312e12, 400, 1.80, 80, "NVIDIA A100 SXM4 80GB",
+                "NVIDIA A100 datasheet: BF16 312 TFLOPS dense, 400 W"),
+    Accelerator("a100-pcie", 312e12, 300, 1.50, 80, "NVIDIA A100 PCIe 80GB",
+                "NVIDIA A100 datasheet: BF16 312 TFLOPS dense, 300 W"),
+    # NVIDIA H100 Tensor Core GPU datasheet: BF16 1,979 / 1,513 TFLOPS with sparsity -> 989 / 756 dense;
+    # SXM up to 700 W, PCIe 300-350 W
+    Accelerator("h100-sxm", 989e12, 700, 2.50, 80, "NVIDIA H100 SXM5 80GB",
+                "NVIDIA H100 datasheet: BF16 989 TFLOPS dense, 700 W"),
+    Accelerator("h100-pcie", 756e12, 350, 2.00, 80, "NVIDIA H100 PCIe 80GB",
+                "NVIDIA H100 datasheet: BF16 756 TFLOPS dense, 350 W"),
+    # NVIDIA H200 datasheet: same compute as H100 SXM (BF16 1,979 sparse -> 989 dense), 141 GB HBM3e, up to 700 W
+    Accelerator("h200", 989e12, 700, 3.50, 141, "NVIDIA H200 SXM 141GB",
+                "NVIDIA H200 datasheet: BF16 989 TFLOPS dense, 700 W"),
+    # NVIDIA HGX B200 at 1,000 W: FP16/BF16 2.25 PFLOPS dense (4.5 sparse) per GPU (NVIDIA Blackwell datasheet)
+    Accelerator("b200", 2250e12, 1000, 5.00, 180, "NVIDIA B200 (HGX, 1000 W)",
+                "NVIDIA HGX B200 datasheet: BF16 2.25 PFLOPS dense, 1000 W"),
+    # NVIDIA V100 datasheet: Tensor (FP16) 125 TFLOPS for SXM2, 300 W; Volta has no BF16
+    Accelerator("v100", 125e12, 300, 0.80, 32, "NVIDIA V100 SXM2 32GB (FP16 tensor peak)",
+                "NVIDIA V100 datasheet: FP16 tensor 125 TFLOPS, 300 W"),
+    # AMD Instinct MI300X data sheet: peak BF16 1,307.4 TFLOPS dense (2,614.9 with sparsity), 750 W board power
+    Accelerator("mi300x", 1307.4e12, 750, 2.00, 192, "AMD Instinct MI300X 192GB",
+                "AMD Instinct MI300X data sheet: BF16 1307.4 TFLOPS dense, 750 W"),
+]
+ACCELERATORS: dict[str, Accelerator] = {a.name: a for a in _CATALOGUE}
+ALIASES: dict[str, str] = {
+    "a100": "a100-sxm", "a100-80gb": "a100-sxm", "a100-sxm4": "a100-sxm", "a100-40gb": "a100-sxm",
+    "h100": "h100-sxm", "h100-sxm5": "h100-sxm", "h100-80gb": "h100-sxm",
+    "h200-sxm": "h200", "v100-sxm2": "v100", "b200-sxm": "b200", "mi300": "mi300x",
+}
+
+
+def list_accelerators() -> list[str]:
+    """Canonical accelerator names."""
+    return list(ACCELERATORS)
+
+
+def get_accelerator(name: str | Accelerator = DEFAULT_ACCELERATOR) -> Accelerator:
+    """Look an accelerator up by name or alias (case, spaces and underscores do not matter).
+
+    An unknown name raises ScalingError suggesting the closest names.
+    """
+    if isinstance(name, Accelerator):
+        return name
+    key = "-".join(str(name).strip().lower().replace("_", " ").split())
+    key = ALIASES.get(key, key)
+    if key in ACCELERATORS:
+        return ACCELERATORS[key]
+    known = list(ACCELERATORS) + list(ALIASES)
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ScalingError(f"unknown accelerator {name!r}{hint} (known: {', '.join(ACCELERATORS)})")
+
+
+# ---------------------------------------------------------------------------------------------
+# validation of the knobs (messages name the CLI flag, which is how users meet them)
+
+
+def _check_mfu(mfu) -> np.ndarray:
+    arr = np.asarray(mfu, dtype=float)
+    if arr.size and not np.all(np.isfinite(arr) & (arr > 0) & (arr <= 1)):
+        bad = arr[~(np.isfinite(arr) & (arr > 0) & (arr <= 1))].flat[0]
+        raise ScalingError(f"--mfu must be in (0, 1]: got {bad:g}")
+    return arr
+
+
+def _check_gpus(gpus):
+    if gpus is None:
+        return None
+    try:
+        g = float(gpus)
+    except (TypeError, ValueError):
+        raise ScalingError(f"--gpus must be a whole number of GPUs: got {gpus!r}") from None
+    if not math.isfinite(g) or g < 1 or g != int(g):
+        raise ScalingError(f"--gpus must be a whole number at least 1: got {gpus!r}")
+    return int(g)
+
+
+def _check_nonneg(x, flag: str) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise ScalingError(f"{flag} must be a number: got {x!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise ScalingError(f"{flag} must be a finite number >= 0: got {x!r}")
+    return v
+
+
+def _check_pue(pue) -> float:
+    v = _check_nonneg(pue, "--pue")
+    if v < 1:
+        raise ScalingError(f"--pue must be at least 1 (facility energy / IT energy): got {pue!r}")
+    return v
+
+
+def _check_flops(flops) -> np.ndarray:
+    arr = np.asarray(flops, dtype=float)
+    if arr.size and not np.all(np.isfinite(arr) & (arr >= 0)):
+        bad = arr[~(np.isfinite(arr) & (arr >= 0))].flat[0]
+        raise ScalingError(f"FLOPs must be finite and >= 0: got {bad:g}")
+    return arr
+
+
+# ---------------------------------------------------------------------------------------------
+# budgets
+
+
+class Budget(BaseModel):
+    """What a training run of ``flops`` FLOPs costs on ``gpus`` accelerators of one kind."""
+
+    model_config = ConfigDict(frozen=True)
+
+    flops: float
+    accelerator: str
+    peak_flops: float
+    mfu: float
+    gpus: int | None
+    gpu_hours: float
+    days: float
+    price_per_gpu_hour: float
+    cost_usd: float
+    pue: float
+    grid_kg_per_kwh: float
+    energy_kwh: float
+    co2_kg: float
+
+    def to_dict(self) -> dict:
+        """Plain dict; holds at least the DESIGN.md budget keys (gpu_hours, days, gpus, cost_usd,
+        energy_kwh, co2_kg, accelerator, mfu)."""
+        return self.model_dump()
+
+    def describe(self) -> str:
+        on = f"{self.gpus} x " if self.gpus else "1 x "
+        return (f"{self.flops:.3g} FLOPs on {on}{self.accelerator} at {100 * self.mfu:.0f}% MFU: "
+                f"{self.gpu_hours:.4g} GPU-hours, {self.days:.4g} days, ${self.cost_usd:,.0f}, "
+                f"{self.energy_kwh / 1e3:.4g} MWh, {self.co2_kg / 1e3:.4g} t CO2e")
+
+
+def budget_arrays(flops, accelerator: str | Accelerator = DEFAULT_ACCELERATOR, *, mfu=DEFAULT_MFU, gpus=None,
+                  price_per_gpu_hour=None, pue=DEFAULT_PUE, grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH) -> dict:
+    """Vectorised :func:`budget`: a dict of numpy arrays (same keys as ``Budget``), for many
+    budgets (``flops`` and ``mfu`` broadcast)."""
+    acc = get_accelerator(accelerator)
+    C = _check_flops(flops)
+    m = _check_mfu(mfu)
+    g = _check_gpus(gpus)
+    price = acc.price_per_gpu_hour if price_per_gpu_hour is None else _check_nonneg(price_per_gpu_hour, "--price")
+    pue_v = _check_pue(pue)
+    grid = _check_nonneg(grid_kg_per_kwh, "--grid")
+    gpu_hours = C / (acc.peak_flops * m * 3600.0)
+    energy = gpu_hours * acc.tdp_kw * pue_v
+    return {"flops": C, "accelerator": acc.name, "peak_flops": acc.peak_flops, "mfu": m, "gpus": g,
+            "gpu_hours": gpu_hours, "days": gpu_hours / (g or 1) / 24.0, "price_per_gpu_hour": price,
+            "cost_usd": gpu_hours * price, "pue": pue_v, "grid_kg_per_kwh": grid, "energy_kwh": energy,
+            "co2_kg": energy * grid}
+
+
+def budget(flops, accelerator: str | Accelerator = DEFAULT_ACCELERATOR, *, mfu=DEFAULT_MFU, gpus=None,
+           price_per_gpu_hour=None, pue=DEFAULT_PUE, grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH):
+    """GPU-hours, days on ``gpus`` GPUs, dollars, kWh and kg CO2e of ``flops`` training FLOPs.
+
+    Returns a :class:`Budget` for a scalar ``flops`` and a list of them for a sequence (use
+    :func:`budget_arrays` for numpy arrays of results). ``price_per_gpu_hour`` defaults to the
+    accelerator's documented price; ``gpus=None`` gives days on one GPU. Bad knobs raise
+    ScalingError naming the flag (``--mfu must be in (0, 1]: got 1.5``).
+    """
+    arrs = budget_arrays(flops, accelerator, mfu=mfu, gpus=gpus, price_per_gpu_hour=price_per_gpu_hour,
+                         pue=pue, grid_kg_per_kwh=grid_kg_per_kwh)
+    shape = np.broadcast(arrs["flops"], arrs["mfu"]).shape
+    if shape == ():
+        return Budget(**{k: (float(v) if isinstance(v, np.ndarray) else v) for k, v in arrs.items()})
+    flat = {k: (np.broadcast_to(v, shape).ravel() if isinstance(v, np.ndarray) else v) for k, v in arrs.items()}
+    n = int(np.prod(shape))
+    return [Budget(**{k: (float(v[i]) if isinstance(v, np.ndarray) else v) for k, v in flat.items()})
+            for i in range(n)]
+
+
+def flops_for_gpu_hours(gpu_hours, accelerator: str | Accelerator = DEFAULT_ACCELERATOR, mfu=DEFAULT_MFU):
+    """Training FLOPs that ``gpu_hours`` buy: ``hours * 3600 * peak * MFU`` (vectorised)."""
+    acc = get_accelerator(accelerator)
+    h = np.asarray(gpu_hours, dtype=float)
+    if h.size and not np.all(np.isfinite(h) & (h > 0)):
+        raise ScalingError(f"GPU-hours must be finite and positive: got {h[~(np.isfinite(h) & (h > 0))].flat[0]:g}")
+    out = h * 3600.0 * acc.peak_flops * _check_mfu(mfu)
+    return float(out) if out.ndim == 0 else out
+
+
+def flops_for_dollars(dollars, accelerator: str | Accelerator = DEFAULT_ACCELERATOR, mfu=DEFAULT_MFU,
+                      price_per_gpu_hour=None):
+    """Training FLOPs that ``dollars`` buy at ``price_per_gpu_hour`` (default: the accelerator's)."""
+    acc = get_accelerator(accelerator)
+    price = acc.price_per_gpu_hour if price_per_gpu_hour is None else _check_nonneg(price_per_gpu_hour, "--price")
+    if price == 0:
+        raise ScalingError("--price is 0: a dollar budget needs a positive price per GPU-hour")
+    d = np.asarray(dollars, dtype=float)
+    if d.size and not np.all(np.isfinite(d) & (d > 0)):
+        raise ScalingError(f"dollars must be finite and positive: got {d[~(np.isfinite(d) & (d > 0))].flat[0]:g}")
+    return flops_for_gpu_hours(d / price, acc, mfu)
+
+
+__all__ = ["Accelerator", "ACCELERATORS", "ALIASES", "Budget", "DEFAULT_MFU", "DEFAULT_PUE",
+           "DEFAULT_GRID_KG_PER_KWH", "DEFAULT_ACCELERATOR", "budget", "budget_arrays", "flops_for_dollars",
+           "flops_for_gpu_hours", "get_accelerator", "list_accelerators"]
