@@ -30,6 +30,7 @@ COMMANDS = {
     "suggest": "suggest",
     "grow": "grow",
     "compare": "compare",
+    "data": "data",
 }
 
 
