@@ -1,0 +1,131 @@
+"""``scaling sweep run|status|collect|show SPEC``: train, inspect and tabulate a sweep of small models."""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "sweep", help="run a sweep of small transformers (isoFLOP, grid, list) and collect its runs table",
+        description="Train the runs of a sweep spec (sweeps/*.toml) into the run store "
+                    "<root>/<sweep>/<run_id>/, resumably: finished runs are skipped, unfinished ones resume "
+                    "from their checkpoint, diverged ones are recorded as failed.",
+        epilog="Example: scaling sweep run sweeps/smoke.toml && scaling sweep collect sweeps/smoke.toml "
+               "--out runs.csv && scaling fit runs.csv")
+    ssub = p.add_subparsers(dest="action", metavar="ACTION")
+    ssub.required = True
+
+    def common(q):
+        q.add_argument("spec", help="sweep specification (TOML)")
+        q.add_argument("--root", default="data/runs", help="run store root (default data/runs)")
+
+    r = ssub.add_parser("run", help="train every unfinished run of the spec")
+    common(r)
+    r.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: this machine (in sequence or a process pool); ray: one Ray task per run")
+    r.add_argument("--workers", type=_positive_int("--workers"), default=None,
+                   help="runs at a time (local default: one per core on CPU, one on a GPU)")
+    r.add_argument("--threads", type=_positive_int("--threads"), default=None,
+                   help="torch threads per run (default: cores // workers)")
+    r.add_argument("--address", default=None,
+                   help="Ray cluster address: auto (an existing cluster), local (start one here), or host:port")
+    r.add_argument("--data-dir", default=None, help="corpus and token cache root (default $SCALING_DATA_DIR or data)")
+    r.add_argument("--only", nargs="+", default=None, metavar="RUN_ID", help="train only these runs")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.set_defaults(func=run_run)
+
+    s = ssub.add_parser("status", help="state of every run of the spec (ok, failed, partial, pending)")
+    common(s)
+    s.set_defaults(func=run_status)
+
+    c = ssub.add_parser("collect", help="write the runs table (finished runs) for the fitter")
+    common(c)
+    c.add_argument("--out", required=True, help="CSV file to write")
+    c.add_argument("--include-failed", action="store_true", help="keep failed (diverged) runs, status 'failed'")
+    c.add_argument("--curves", default=None, help="also write every evaluation of every run to this CSV")
+    c.set_defaults(func=run_collect)
+
+    v = ssub.add_parser("show", help="list the runs a spec expands to (nothing is trained)")
+    common(v)
+    v.set_defaults(func=run_show)
+
+
+def _positive_int(what: str):
+    def parse(text: str) -> int:
+        import argparse
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+        return v
+    parse.__name__ = what
+    return parse
+
+
+def run(args) -> int:  # pragma: no cover - dispatch is through set_defaults
+    return args.func(args)
+
+
+def run_run(args) -> int:
+    from ..sweep import load_spec, run_sweep
+    spec = load_spec(args.spec)
+    report = run_sweep(spec, args.root, executor=args.executor, workers=args.workers, threads=args.threads,
+                       address=args.address, data_dir=args.data_dir, progress=not args.no_progress, only=args.only)
+    print(report.summary())
+    return 1 if report.errors else 0
+
+
+def run_status(args) -> int:
+    from ..sweep import load_spec, sweep_status
+    from ..units import si
+    spec = load_spec(args.spec)
+    df = sweep_status(spec, args.root)
+    counts = df["state"].value_counts().to_dict()
+    print(f"sweep {spec.name} ({args.root}/{spec.name}): {len(df)} runs, "
+          + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "failed", "partial", "pending")))
+    for _, r in df.iterrows():
+        done = "" if r["done_tokens"] is None or r["done_tokens"] != r["done_tokens"] else \
+            f"{si(float(r['done_tokens']))}/"
+        loss = "" if r["loss"] is None or r["loss"] != r["loss"] else f"loss {r['loss']:.4f}"
+        print(f"  {r['run_id']:<34} {r['state']:<8} {si(r['params']):>7} params  {done}{si(r['tokens'])} tokens  "
+              f"{loss}{'  ' + r['reason'] if r['reason'] else ''}")
+    return 0
+
+
+def run_collect(args) -> int:
+    from pathlib import Path
+
+    from ..store import collect, collect_curves
+    from ..sweep import load_spec
+    spec = load_spec(args.spec)
+    sweep_dir = Path(args.root) / spec.name
+    df = collect(sweep_dir, include_failed=args.include_failed, out=args.out)
+    failed = collect(sweep_dir, include_failed=True)
+    n_failed = int((failed["status"] == "failed").sum())
+    note = f" ({n_failed} failed run(s) left out; --include-failed keeps them)" if n_failed and not args.include_failed else ""
+    print(f"wrote {len(df)} runs to {args.out}{note}")
+    if args.curves:
+        cur = collect_curves(sweep_dir, include_failed=args.include_failed, out=args.curves)
+        print(f"wrote {len(cur)} evaluations of {cur['run_id'].nunique() if len(cur) else 0} runs to {args.curves}")
+    if len(df) == 0:
+        print(f"scaling sweep: warning: no finished runs under {sweep_dir}", file=sys.stderr)
+    return 0
+
+
+def run_show(args) -> int:
+    from ..sweep import load_spec
+    from ..units import si
+    spec = load_spec(args.spec)
+    configs = spec.expand()
+    total = sum(c.flops_per_token() * c.trained_tokens for c in configs)
+    print(f"sweep {spec.name} ({spec.kind}): {len(configs)} runs, {total:.3g} training FLOPs "
+          f"({spec.flops_convention}), corpus {spec.data.corpus}, tokenizer {spec.model.tokenizer}")
+    for c in configs:
+        pc = c.param_counts()
+        print(f"  {c.run_id:<34} {c.n_layer:>3} x {c.d_model:<5} heads {c.n_head:<3} {si(pc['total']):>7} params  "
+              f"{si(c.trained_tokens):>7} tokens ({c.trained_tokens / pc['total']:.1f}/param)  "
+              f"batch {c.batch_size} x {c.context}, {c.steps} steps, lr {c.lr:.3g}")
+    return 0

@@ -1,0 +1,449 @@
+"""The run store: one directory per training run, written atomically, read without torch.
+
+Layout (DESIGN.md)::
+
+    <root>/<sweep>/journal.jsonl          append-only: one line per run start / finish / failure
+    <root>/<sweep>/<run_id>/config.json   RunConfig: everything needed to reproduce the run
+    <root>/<sweep>/<run_id>/curve.csv     held-out evaluations: step, tokens, flops, lr, train_loss, val_loss, time_s
+    <root>/<sweep>/<run_id>/result.json   RunResult, written last: its presence means "finished"
+    <root>/<sweep>/<run_id>/checkpoint.pt resume state while the run is unfinished (removed at the end)
+    <root>/<sweep>/<run_id>/model.pt      final weights (a plain state dict), when config.save_model
+    <root>/<sweep>/<run_id>/.lock         flock held while a process trains the run (removed when finished)
+
+Every file is written to a temporary name and renamed into place (:mod:`scaling._io`), so a run
+killed at any moment leaves either the previous or the new version of each file. A run is
+*finished* when result.json exists (status ``ok`` or ``failed``); an unfinished one resumes from
+checkpoint.pt. :func:`collect` turns a sweep directory into the runs table the fitter reads
+(failed runs left out unless asked for).
+
+This module imports pydantic and pandas only (no torch).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ._io import atomic_write_json, atomic_write_text
+from .errors import ScalingError
+
+CONFIG = "config.json"
+CURVE = "curve.csv"
+RESULT = "result.json"
+CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"
+JOURNAL = "journal.jsonl"
+LOCK = ".lock"
+CURVE_COLUMNS = ("step", "tokens", "flops", "lr", "train_loss", "val_loss", "time_s")
+# config fields that say how a run is executed, not what it computes: they may differ on resume
+EXECUTION_FIELDS = frozenset({"threads", "checkpoint_every_s", "device", "compile"})
+
+
+def _tokenizer_vocab(tokenizer: str) -> int:
+    if tokenizer == "bytes":
+        return 256
+    if tokenizer.startswith("bpe:"):
+        try:
+            return int(float(tokenizer[4:]))
+        except ValueError:
+            pass
+    raise ValueError(f"unknown tokenizer {tokenizer!r} (use 'bytes' or 'bpe:VOCAB')")
+
+
+class RunConfig(BaseModel):
+    """Everything needed to reproduce one training run (the contents of config.json)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sweep: str = "default"
+    run_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$", max_length=200)
+    # model shape (scaling.shapes.ModelShape fields)
+    n_layer: int = Field(gt=0)
+    d_model: int = Field(gt=0)
+    n_head: int = Field(gt=0)
+    d_ff: int = Field(gt=0)
+    vocab: int = Field(default=256, gt=0)
+    context: int = Field(default=256, gt=0)
+    mixer: str = "attention"
+    sparsity: float = Field(default=0.0, ge=0.0, lt=1.0)
+    sparsity_mask: Literal["random", "magnitude"] = Field(
+        default="random", description="sparse layers: a random mask from the start, or magnitude pruning "
+        "after a dense warm-up (scaling.train.sparse)")
+    sparsity_warmup_fraction: float = Field(default=0.0, ge=0.0, lt=1.0,
+                                            description="magnitude masks: fraction of the steps trained dense")
+    # how much training
+    tokens: int = Field(gt=0, description="training tokens; trained as round(tokens / (batch_size * context)) steps")
+    batch_size: int = Field(gt=0, description="sequences per optimizer step")
+    micro_batch_size: int | None = Field(default=None, gt=0, description="sequences per forward pass (gradient accumulation)")
+    budget: float | None = Field(default=None, gt=0, description="the isoFLOP budget this run belongs to")
+    # optimizer and schedule
+    lr: float = Field(gt=0)
+    schedule: Literal["cosine", "wsd", "linear", "constant"] = "cosine"
+    warmup_fraction: float = Field(default=0.05, ge=0, lt=1)
+    decay_fraction: float = Field(default=0.2, gt=0, le=1, description="WSD: final fraction of steps spent decaying")
+    min_lr_ratio: float = Field(default=0.1, ge=0, le=1)
+    weight_decay: float = Field(default=0.1, ge=0)
+    beta1: float = Field(default=0.9, ge=0, lt=1)
+    beta2: float = Field(default=0.95, ge=0, lt=1)
+    eps: float = Field(default=1e-8, gt=0)
+    grad_clip: float | None = Field(default=1.0, gt=0)
+    seed: int = 0
+    # data
+    corpus: str = "debian-docs"
+    tokenizer: str = "bytes"
+    val_fraction: float = Field(default=0.05, gt=0, lt=0.5)
+    corpus_max_bytes: int | None = Field(default=None, gt=0)
+    # accounting and evaluation
+    flops_convention: Literal["6nd", "kaplan", "chinchilla", "palm"] = "6nd"
+    eval_points: int = Field(default=20, ge=1, description="held-out evaluations, evenly spaced, the last at the end")
+    eval_tokens: int = Field(default=65536, gt=0)
+    final_eval_tokens: int = Field(default=262144, gt=0)
+    divergence_margin: float = Field(default=2.0, gt=0,
+                                     description="fail when the train loss exceeds ln(vocab) + this many nats")
+    # execution
+    dtype: Literal["fp32", "bf16"] = "fp32"
+    device: str = "cpu"
+    threads: int | None = Field(default=None, gt=0)
+    compile: bool = Field(default=False, description="torch.compile the model (GPUs; it does not pay on small CPUs)")
+    checkpoint_every_s: float = Field(default=300.0, gt=0)
+    save_model: bool = True
+    tags: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if v not in ("cpu", "auto") and not v.startswith("cuda") and v != "mps":
+            raise ValueError("must be cpu, cuda, cuda:N, mps or auto")
+        return v
+
+    @field_validator("mixer")
+    @classmethod
+    def _mixer(cls, v: str) -> str:
+        if v not in ("attention", "hyena"):
+            raise ValueError("must be 'attention' or 'hyena'")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> "RunConfig":
+        if self.d_model % self.n_head:
+            raise ValueError(f"d_model {self.d_model} is not divisible by n_head {self.n_head}")
+        if (self.d_model // self.n_head) % 2:
+            raise ValueError(f"head size d_model / n_head = {self.d_model // self.n_head} must be even (rotary)")
+        if _tokenizer_vocab(self.tokenizer) != self.vocab:
+            raise ValueError(f"vocab {self.vocab} does not match tokenizer {self.tokenizer!r}")
+        if self.micro_batch_size and self.batch_size % self.micro_batch_size:
+            raise ValueError(f"batch_size {self.batch_size} is not a multiple of micro_batch_size {self.micro_batch_size}")
+        return self
+
+    # --- derived
+    @property
+    def tokens_per_step(self) -> int:
+        return self.batch_size * self.context
+
+    @property
+    def steps(self) -> int:
+        return max(1, round(self.tokens / self.tokens_per_step))
+
+    @property
+    def trained_tokens(self) -> int:
+        """The tokens actually trained: whole optimizer steps."""
+        return self.steps * self.tokens_per_step
+
+    def shape(self):
+        from .shapes import ModelShape
+        return ModelShape(n_layer=self.n_layer, d_model=self.d_model, n_head=self.n_head, d_ff=self.d_ff,
+                          vocab=self.vocab, context=self.context, mixer=self.mixer, sparsity=self.sparsity)
+
+    def param_counts(self) -> dict[str, int]:
+        return self.shape().param_counts()
+
+    def flops_per_token(self) -> float:
+        return self.shape().flops_per_token(self.flops_convention)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide what the run computes (execution fields left out)."""
+        return {k: v for k, v in self.model_dump(mode="json").items() if k not in EXECUTION_FIELDS}
+
+
+class RunResult(BaseModel):
+    """What a finished run produced (the contents of result.json)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    sweep: str
+    run_id: str
+    status: Literal["ok", "failed"]
+    reason: str | None = None
+    loss: float | None = Field(default=None, description="final held-out loss, nats per token")
+    train_loss: float | None = None
+    params: int
+    non_embedding_params: int
+    embedding_params: int
+    nonzero_params: int | None = None
+    tokens: int = Field(description="tokens trained (at failure: up to the failing step)")
+    steps: int
+    flops: float = Field(description="training FLOPs of the tokens trained, under flops_convention")
+    flops_convention: str
+    flops_per_token: float
+    budget: float | None = None
+    tokens_per_s: float | None = None
+    flops_per_s: float | None = Field(default=None, description="achieved, under flops_convention")
+    model_flops_per_s: float | None = Field(default=None, description="achieved, PaLM count (attention included)")
+    peak_flops: float | None = None
+    peak_source: str | None = None
+    mfu: float | None = Field(default=None, description="model_flops_per_s / peak_flops")
+    wall_time_s: float | None = None
+    train_time_s: float | None = None
+    eval_time_s: float | None = None
+    corpus: str | None = None
+    corpus_fingerprint: str | None = None
+    train_tokens_available: int | None = None
+    val_tokens: int | None = None
+    epochs: float | None = Field(default=None, description="tokens / training-split tokens")
+    device: str | None = None
+    dtype: str | None = None
+    threads: int | None = None
+    torch_version: str | None = None
+    hostname: str | None = None
+    resumes: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _finite(x):
+    return x if x is None or (isinstance(x, (int, float)) and math.isfinite(x)) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# one run directory
+
+
+def run_dir(root: str | os.PathLike, sweep: str, run_id: str) -> Path:
+    return Path(root) / sweep / run_id
+
+
+def write_config(path: str | os.PathLike, config: RunConfig, *, check: bool = True) -> None:
+    """Write config.json; if one exists, it must describe the same run (execution fields aside)."""
+    path = Path(path)
+    existing = path / CONFIG
+    if check and existing.exists():
+        old = read_config(path)
+        if old.identity() != config.identity():
+            diff = sorted(k for k, v in config.identity().items() if old.identity().get(k) != v)
+            raise ScalingError(f"run {path} already exists with a different configuration ({', '.join(diff)} "
+                               "differ): use another sweep name or root, or delete the run directory")
+        if old.model_dump() == config.model_dump():
+            return
+    atomic_write_json(existing, config.model_dump(mode="json"))
+
+
+def read_config(path: str | os.PathLike) -> RunConfig:
+    return RunConfig.model_validate_json(Path(path, CONFIG).read_text())
+
+
+def write_result(path: str | os.PathLike, result: RunResult) -> None:
+    data = {k: _finite(v) if isinstance(v, float) else v for k, v in result.model_dump(mode="json").items()}
+    atomic_write_json(Path(path) / RESULT, data)
+
+
+def read_result(path: str | os.PathLike) -> RunResult | None:
+    p = Path(path) / RESULT
+    if not p.exists():
+        return None
+    return RunResult.model_validate_json(p.read_text())
+
+
+def write_curve(path: str | os.PathLike, rows: Iterable[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CURVE_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: ("" if row.get(k) is None else repr(row[k]) if isinstance(row.get(k), float) else row[k])
+                    for k in CURVE_COLUMNS})
+    atomic_write_text(Path(path) / CURVE, buf.getvalue())
+
+
+def read_curve(path: str | os.PathLike) -> pd.DataFrame:
+    p = Path(path) / CURVE
+    if not p.exists():
+        return pd.DataFrame(columns=list(CURVE_COLUMNS))
+    return pd.read_csv(p)
+
+
+def run_state(path: str | os.PathLike) -> str:
+    """``ok``, ``failed``, ``partial`` (checkpoint or curve, no result) or ``pending``."""
+    path = Path(path)
+    res = path / RESULT
+    if res.exists():
+        try:
+            return json.loads(res.read_text()).get("status", "ok")
+        except (OSError, ValueError):
+            return "partial"
+    if (path / CHECKPOINT).exists() or (path / CURVE).exists():
+        return "partial"
+    return "pending"
+
+
+def journal(sweep_dir: str | os.PathLike, event: str, run_id: str, **extra) -> None:
+    """Append one event line to the sweep's journal (O_APPEND: concurrent writers do not interleave)."""
+    sweep_dir = Path(sweep_dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"time": now(), "event": event, "run_id": run_id, "host": socket.gethostname(),
+                       "pid": os.getpid(), **extra}) + "\n"
+    fd = os.open(sweep_dir / JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def read_journal(sweep_dir: str | os.PathLike) -> pd.DataFrame:
+    p = Path(sweep_dir) / JOURNAL
+    if not p.exists():
+        return pd.DataFrame(columns=["time", "event", "run_id"])
+    rows = []
+    for line in p.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:   # a line cut by a crash
+            continue
+    return pd.DataFrame(rows)
+
+
+class RunLock:
+    """An advisory lock (flock) on a run directory, held while the run trains.
+
+    The kernel drops it when the process dies, even by SIGKILL, so a killed sweep never leaves a
+    stale lock; a second executor that finds it held skips the run instead of training it twice.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path) / LOCK
+        self.fd = None
+
+    def acquire(self) -> bool:
+        import fcntl
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self.fd)
+            self.fd = None
+            return False
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        if not self.acquire():
+            raise ScalingError(f"run {self.path.parent} is being trained by another process")
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+# ---------------------------------------------------------------------------------------------
+# a whole sweep
+
+
+TABLE_COLUMNS = ("run_id", "params", "non_embedding_params", "tokens", "flops", "loss", "status", "reason",
+                 "sweep", "budget", "arch", "mixer", "sparsity", "nonzero_params", "seed", "n_layer", "d_model",
+                 "n_head", "d_ff", "vocab", "context", "batch_size", "lr", "schedule", "steps", "tokens_per_param",
+                 "flops_convention", "corpus", "tokenizer", "corpus_fingerprint", "epochs", "dtype", "device",
+                 "threads", "tokens_per_s", "flops_per_s", "mfu", "wall_time_s")
+
+
+def iter_runs(sweep_dir: str | os.PathLike) -> Iterable[Path]:
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        return []
+    return sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / CONFIG).exists())
+
+
+def collect(sweep_dir: str | os.PathLike, *, include_failed: bool = False, out: str | os.PathLike | None = None,
+            run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """The runs table of a sweep directory: one row per finished run (failed ones only if asked).
+
+    Columns: TABLE_COLUMNS (run_id, params, non_embedding_params, tokens, flops, loss, status, ...),
+    sorted by budget, params and seed. ``params`` counts all parameters (embedding included),
+    ``loss`` is the final held-out loss in nats per token, ``flops`` are training FLOPs under
+    ``flops_convention``. With ``out``, also written as CSV (atomically).
+    """
+    wanted = set(run_ids) if run_ids is not None else None
+    rows = []
+    for path in iter_runs(sweep_dir):
+        if wanted is not None and path.name not in wanted:
+            continue
+        res = read_result(path)
+        if res is None or (res.status != "ok" and not include_failed):
+            continue
+        cfg = read_config(path)
+        rows.append({
+            "run_id": res.run_id, "params": res.params, "non_embedding_params": res.non_embedding_params,
+            "tokens": res.tokens, "flops": res.flops, "loss": res.loss, "status": res.status,
+            "reason": res.reason or "", "sweep": res.sweep, "budget": res.budget, "arch": "gpt",
+            "mixer": cfg.mixer, "sparsity": cfg.sparsity, "nonzero_params": res.nonzero_params,
+            "seed": cfg.seed, "n_layer": cfg.n_layer, "d_model": cfg.d_model, "n_head": cfg.n_head,
+            "d_ff": cfg.d_ff, "vocab": cfg.vocab, "context": cfg.context, "batch_size": cfg.batch_size,
+            "lr": cfg.lr, "schedule": cfg.schedule, "steps": res.steps,
+            "tokens_per_param": res.tokens / res.params, "flops_convention": res.flops_convention,
+            "corpus": cfg.corpus, "tokenizer": cfg.tokenizer, "corpus_fingerprint": res.corpus_fingerprint,
+            "epochs": res.epochs, "dtype": res.dtype, "device": res.device, "threads": res.threads,
+            "tokens_per_s": res.tokens_per_s, "flops_per_s": res.flops_per_s, "mfu": res.mfu,
+            "wall_time_s": res.wall_time_s})
+    df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    if len(df):
+        df = df.sort_values(["budget", "params", "seed", "run_id"], na_position="last").reset_index(drop=True)
+    if out is not None:
+        atomic_write_text(out, df.to_csv(index=False))
+    return df
+
+
+def collect_curves(sweep_dir: str | os.PathLike, *, include_failed: bool = False,
+                   out: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Every evaluation of every finished run: run_id, params, budget, seed + the curve columns."""
+    frames = []
+    for path in iter_runs(sweep_dir):
+        res = read_result(path)
+        if res is None or (res.status != "ok" and not include_failed):
+            continue
+        cur = read_curve(path)
+        if not len(cur):
+            continue
+        cur.insert(0, "run_id", res.run_id)
+        cur.insert(1, "params", res.params)
+        cur.insert(2, "non_embedding_params", res.non_embedding_params)
+        cur.insert(3, "budget", res.budget)
+        cur.insert(4, "seed", read_config(path).seed)
+        cur["loss"] = cur["val_loss"]
+        frames.append(cur)
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["run_id", "params", "non_embedding_params", "budget", "seed", *CURVE_COLUMNS, "loss"])
+    if out is not None:
+        atomic_write_text(out, df.to_csv(index=False))
+    return df
+
+
+__all__ = ["LOCK", "RunConfig", "RunResult", "RunLock", "run_dir", "write_config", "read_config", "write_result",
+           "read_result", "write_curve", "read_curve", "run_state", "journal", "read_journal", "iter_runs",
+           "collect", "collect_curves", "TABLE_COLUMNS", "CURVE_COLUMNS", "CONFIG", "CURVE", "RESULT",
+           "CHECKPOINT", "MODEL", "JOURNAL"]

@@ -1,0 +1,818 @@
+"""Sweep specifications (TOML) -> run configurations, and the executors that train them.
+
+A spec is a TOML file validated by :class:`SweepSpec`; every error names the file and the key
+(``sweeps/x.toml: budgets[2]: must be positive``). Kinds:
+
+``isoflop``
+    ``budgets`` x sizes: for each budget C the sizes are ``size_multipliers`` times the expected
+    compute-optimal size N_opt(C) = sqrt(C / (6 tokens_per_param)) (or the explicit ``params``
+    list), snapped to real shapes by :func:`scaling.shapes.shape_for_params`; each run's tokens are
+    C / flops_per_token(shape) under ``flops_convention``.
+``grid``
+    ``params`` x ``tokens_per_param`` (a list): D = tokens_per_param x N.
+``list``
+    explicit ``[[runs]]``, each with a shape (``n_layer``, ``d_model``, ...) or ``params``, and one
+    of ``tokens``, ``flops`` or ``tokens_per_param``.
+
+Per-size rules stated in the spec (``[train]``): ``lr`` and ``batch_size`` are a number or a power
+rule ``{base, ref_params, exponent, min, max}`` giving ``base * (N / ref_params) ** exponent``
+(clamped; batch sizes rounded to a power of two); ``min_steps`` halves the batch of a run until it
+has at least that many steps. Tokens are rounded to whole optimizer steps (the run trains exactly
+the tokens its config records). ``seeds`` replicates every run.
+
+Executors write to the run store (:mod:`scaling.store`), so a sweep is resumable: finished runs
+(result.json, ``ok`` or ``failed``) are skipped, unfinished ones resume from their checkpoint, a
+diverged run is recorded as ``failed`` with its reason.
+
+- ``local``: the runs in sequence in this process (``workers=1``) or in a pool of ``workers``
+  processes, each with ``threads`` torch threads (default: cores // workers; on this kind of
+  CPU two 1-thread processes beat one 2-thread process). Pool workers die with the parent.
+- ``ray``: each run a Ray task with ``num_cpus=threads`` (and ``num_gpus=1`` on a GPU device),
+  writing to the same store (a filesystem shared by the cluster's nodes).
+
+This module imports neither torch nor ray at import time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Callable, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import store
+from .errors import ScalingError
+from .units import parse_number, si
+
+DEFAULT_ROOT = "data/runs"
+
+
+# ---------------------------------------------------------------------------------------------
+# the spec
+
+
+def _number(value):
+    if isinstance(value, str):
+        return parse_number(value, "value", positive=False)
+    return value
+
+
+Num = Annotated[float, BeforeValidator(_number)]
+PositiveNum = Annotated[float, BeforeValidator(_number), Field(gt=0)]
+
+
+class PowerRule(BaseModel):
+    """``base * (params / ref_params) ** exponent``, clamped to [min, max]."""
+
+    model_config = ConfigDict(extra="forbid")
+    base: PositiveNum
+    ref_params: PositiveNum = 1e6
+    exponent: float = 0.0
+    min: PositiveNum | None = None
+    max: PositiveNum | None = None
+
+    def __call__(self, params: float) -> float:
+        v = self.base * (params / self.ref_params) ** self.exponent
+        if self.min is not None:
+            v = max(v, self.min)
+        if self.max is not None:
+            v = min(v, self.max)
+        return v
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    context: int = Field(default=256, gt=0)
+    tokenizer: str = "bytes"
+    mixer: Literal["attention", "hyena"] = "attention"
+    sparsity: float = Field(default=0.0, ge=0, lt=1)
+    d_ff_mult: float = Field(default=4.0, gt=0)
+    non_embedding: bool = Field(default=False, description="size targets count non-embedding parameters")
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _tokenizer(cls, v: str) -> str:
+        from .train.data import tokenizer_vocab
+        try:
+            tokenizer_vocab(v)
+        except ScalingError as exc:
+            raise ValueError(str(exc).split(": ", 1)[-1]) from None
+        return v
+    shape_rule: Literal["search", "aspect"] = Field(
+        default="search", description="search: scaling.shapes.shape_for_params (closest size); aspect: "
+        "widths in steps of width_multiple, trading size error against the ideal aspect ratio")
+    width_multiple: int = Field(default=16, gt=0)
+    aspect_weight: float = Field(default=0.3, ge=0)
+    head_dim: int | None = Field(default=None, gt=0, description="heads of this size (default: the shape rule's)")
+
+
+class TrainSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lr: PositiveNum | PowerRule = 3e-3
+    batch_size: int | PowerRule = Field(default=32)
+    min_steps: int = Field(default=0, ge=0)
+    micro_batch_size: int | None = Field(default=None, gt=0)
+    schedule: Literal["cosine", "wsd", "linear", "constant"] = "cosine"
+    warmup_fraction: float = Field(default=0.05, ge=0, lt=1)
+    decay_fraction: float = Field(default=0.2, gt=0, le=1)
+    min_lr_ratio: float = Field(default=0.1, ge=0, le=1)
+    weight_decay: float = Field(default=0.1, ge=0)
+    beta1: float = Field(default=0.9, ge=0, lt=1)
+    beta2: float = Field(default=0.95, ge=0, lt=1)
+    grad_clip: PositiveNum | None = 1.0
+    dtype: Literal["fp32", "bf16"] = "fp32"
+    device: str = "cpu"
+    eval_points: int = Field(default=20, ge=1)
+    eval_tokens: int = Field(default=65536, gt=0)
+    final_eval_tokens: int = Field(default=262144, gt=0)
+    divergence_margin: float = Field(default=2.0, gt=0)
+    checkpoint_every_s: float = Field(default=300.0, gt=0)
+    save_model: bool = True
+    compile: bool = False
+
+    @model_validator(mode="after")
+    def _batch(self):
+        if isinstance(self.batch_size, int) and self.batch_size <= 0:
+            raise ValueError("batch_size: must be positive")
+        return self
+
+
+class DataSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    corpus: str = "debian-docs"
+    val_fraction: float = Field(default=0.05, gt=0, lt=0.5)
+    max_bytes: PositiveNum | None = None
+
+
+class RunSpec(BaseModel):
+    """One entry of a ``list`` sweep."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$")
+    n_layer: int | None = Field(default=None, gt=0)
+    d_model: int | None = Field(default=None, gt=0)
+    n_head: int | None = Field(default=None, gt=0)
+    d_ff: int | None = Field(default=None, gt=0)
+    params: PositiveNum | None = None
+    tokens: PositiveNum | None = None
+    flops: PositiveNum | None = None
+    tokens_per_param: PositiveNum | None = None
+    lr: PositiveNum | None = None
+    batch_size: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.n_layer is None) != (self.d_model is None):
+            raise ValueError("give both n_layer and d_model (or params)")
+        if self.n_layer is None and self.params is None:
+            raise ValueError("give a shape (n_layer and d_model) or params")
+        if self.n_layer is not None and self.params is not None:
+            raise ValueError("give a shape or params, not both")
+        amounts = [k for k in ("tokens", "flops", "tokens_per_param") if getattr(self, k) is not None]
+        if len(amounts) != 1:
+            raise ValueError("give exactly one of tokens, flops, tokens_per_param")
+        return self
+
+
+class SweepSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$")
+    kind: Literal["isoflop", "grid", "list"]
+    description: str = ""
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    flops_convention: Literal["6nd", "kaplan", "chinchilla", "palm"] = "6nd"
+    budgets: list[PositiveNum] | None = None
+    tokens_per_param: PositiveNum | list[PositiveNum] | None = None
+    size_multipliers: list[PositiveNum] | None = None
+    params: list[PositiveNum] | None = None
+    runs: list[RunSpec] | None = None
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    data: DataSpec = Field(default_factory=DataSpec)
+
+    @model_validator(mode="after")
+    def _kind(self):
+        def need(key, why):
+            if getattr(self, key) in (None, []):
+                raise ValueError(f"{key}: required for kind = {self.kind!r} ({why})")
+
+        def forbid(*keys):
+            for key in keys:
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key}: not used by kind = {self.kind!r}")
+
+        if self.kind == "isoflop":
+            need("budgets", "the FLOP budgets")
+            if self.params is None:
+                need("size_multipliers", "sizes as multiples of the expected optimum, or give params")
+            if isinstance(self.tokens_per_param, list):
+                raise ValueError("tokens_per_param: one number for kind = 'isoflop' (the expected optimum)")
+            forbid("runs")
+        elif self.kind == "grid":
+            need("params", "the model sizes")
+            need("tokens_per_param", "the tokens-per-parameter multipliers")
+            forbid("budgets", "size_multipliers", "runs")
+        else:
+            need("runs", "the [[runs]] table")
+            forbid("budgets", "size_multipliers", "params", "tokens_per_param")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds: repeated seed")
+        return self
+
+    # --- expansion
+    def expand(self, name: str | None = None) -> list[store.RunConfig]:
+        """The sweep's run configurations (deterministic order; ids unique)."""
+        return _expand(self, name or self.name or "sweep")
+
+
+def _friendly(msg: str) -> str:
+    table = {"Input should be greater than 0": "must be positive",
+             "Input should be greater than or equal to 0": "must not be negative",
+             "Field required": "missing (required)",
+             "Input should be a valid integer, got a number with a fractional part": "must be a whole number"}
+    if msg in table:
+        return table[msg]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if msg.startswith("value: "):
+        msg = msg[len("value: "):]
+    return msg.replace("Input should be", "must be")
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after[_batch(), TrainSpec]",) or "function-" in str(part):
+            continue
+        elif str(part) in ("float", "int", "PowerRule", "list[float]", "constrained-float") or str(part).startswith("list["):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    seen, parts = set(), []
+    for err in exc.errors():
+        loc = _loc(tuple(err.get("loc", ())))
+        msg = _friendly(err.get("msg", ""))
+        if err.get("type") == "extra_forbidden":
+            key = loc.rsplit(".", 1)[-1]
+            parent = loc.rsplit(".", 1)[0] if "." in loc else ""
+            model = {"": SweepSpec, "model": ModelSpec, "train": TrainSpec, "data": DataSpec}.get(parent)
+            known = list(model.model_fields) if model else []
+            close = difflib.get_close_matches(key, known, n=1)
+            msg = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+        head = msg.split(": ", 1)[0]
+        if ": " in msg and head.replace("_", "").replace("[", "").replace("]", "").isalnum():
+            loc, msg = (f"{loc}.{head}" if loc else head), msg.split(": ", 1)[1]
+        text = f"{loc}: {msg}" if loc else msg
+        if text not in seen:
+            seen.add(text)
+            parts.append(text)
+    # a union (number or rule) fails in each branch: keep the first message per key
+    first: dict[str, str] = {}
+    for p in parts:
+        first.setdefault(p.split(":", 1)[0], p)
+    return f"{source}: " + "; ".join(first.values())
+
+
+def load_spec(path: str | os.PathLike) -> SweepSpec:
+    """Read and validate a sweep spec; errors are one line naming the file and the key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ScalingError(f"no such sweep spec: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScalingError(f"{path}: invalid TOML: {exc}") from None
+    return parse_spec(raw, source=str(path), default_name=path.stem)
+
+
+def parse_spec(raw: dict, *, source: str = "<spec>", default_name: str | None = None) -> SweepSpec:
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise ScalingError(format_validation_error(exc, source)) from None
+    if spec.name is None and default_name:
+        spec = spec.model_copy(update={"name": default_name})
+    try:
+        spec.expand()
+    except ScalingError as exc:
+        raise ScalingError(f"{source}: {exc}") from None
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------
+# expansion
+
+
+def _pow2(x: float) -> int:
+    return max(1, 2 ** round(math.log2(max(1.0, x))))
+
+
+def _fmt(x: float) -> str:
+    """1e12 -> '1e12', 4.6e12 -> '4.6e12', 2.15e13 -> '2.15e13'."""
+    m, e = f"{x:.3g}".split("e") if "e" in f"{x:.3g}" else (f"{x:.3g}", None)
+    if e is None:
+        return m
+    return f"{m}e{int(e)}"
+
+
+def _aspect_shape(spec: SweepSpec, target: float, vocab: int):
+    """Shape rule "aspect": over widths in steps of ``width_multiple`` and integer depths, minimise
+    ``|ln(N / target)| + aspect_weight |ln(aspect / ideal_aspect)|``: a family whose depth grows
+    steadily with size (the closest-size search jumps between 1 and 4 layers at tiny sizes)."""
+    import numpy as np
+    from .flops import _param_terms
+    from .shapes import ModelShape, ideal_aspect
+    m = spec.model
+    w = np.arange(m.width_multiple, 8192 + 1, m.width_multiple, dtype=float)
+    f = np.round(m.d_ff_mult * w / 8.0) * 8.0
+    per_layer, _, const, emb = _param_terms(w, vocab, f, mixer=m.mixer)
+    base = const + (0.0 if m.non_embedding else emb)
+    layers = np.arange(1, 129, dtype=float)[:, None]
+    n = layers * per_layer[None, :] + base[None, :]
+    score = np.abs(np.log(n / target)) + m.aspect_weight * np.abs(np.log((w[None, :] / layers) / ideal_aspect(w)[None, :]))
+    li, wi = np.unravel_index(int(np.argmin(score)), score.shape)
+    d = int(w[wi])
+    hd = m.head_dim or next((h for h in (64, 32, 16, 8) if d % h == 0 and d // h >= (2 if d >= 128 else 1)), d)
+    if d % hd:
+        raise ScalingError(f"model.head_dim {hd} does not divide width {d}")
+    return ModelShape(int(layers[li, 0]), d, n_head=d // hd, d_ff=int(f[wi]), vocab=vocab, context=m.context,
+                      mixer=m.mixer)
+
+
+def _shape_for(spec: SweepSpec, target: float, where: str):
+    from .shapes import ModelShape, shape_for_params
+    from .train.data import tokenizer_vocab as vocab_of
+    vocab = vocab_of(spec.model.tokenizer)
+    if spec.model.shape_rule == "aspect":
+        shape = _aspect_shape(spec, target, vocab)
+    else:
+        try:
+            res = shape_for_params(target, vocab=vocab, context=spec.model.context,
+                                   non_embedding=spec.model.non_embedding, mixer=spec.model.mixer,
+                                   d_ff_mult=spec.model.d_ff_mult)
+        except ScalingError as exc:
+            raise ScalingError(f"{where}: {exc}") from None
+        shape = res.shape
+        if spec.model.head_dim:
+            if shape.d_model % spec.model.head_dim:
+                raise ScalingError(f"{where}: model.head_dim {spec.model.head_dim} does not divide width {shape.d_model}")
+            shape = ModelShape(shape.n_layer, shape.d_model, n_head=shape.d_model // spec.model.head_dim,
+                               d_ff=shape.d_ff, vocab=vocab, context=shape.context, mixer=shape.mixer)
+    if shape.d_head % 2:   # rotary embeddings rotate pairs of channels
+        heads = next(h for h in range(shape.n_head, 0, -1) if shape.d_model % h == 0 and (shape.d_model // h) % 2 == 0)
+        shape = ModelShape(shape.n_layer, shape.d_model, n_head=heads, d_ff=shape.d_ff, vocab=shape.vocab,
+                           context=shape.context, mixer=shape.mixer)
+    return shape
+
+
+def _counted(spec: SweepSpec, shape) -> float:
+    pc = shape.param_counts()
+    return float(pc["non_embedding"] if spec.model.non_embedding else pc["total"])
+
+
+def _train_fields(spec: SweepSpec, params: float, tokens: float, lr=None, batch=None) -> dict:
+    t = spec.train
+    lr = lr if lr is not None else (t.lr(params) if isinstance(t.lr, PowerRule) else t.lr)
+    if batch is None:
+        batch = _pow2(t.batch_size(params)) if isinstance(t.batch_size, PowerRule) else t.batch_size
+    ctx = spec.model.context
+    while t.min_steps and batch > 1 and tokens / (batch * ctx) < t.min_steps:
+        batch //= 2
+    if t.micro_batch_size and batch % t.micro_batch_size:
+        batch = max(t.micro_batch_size, batch // t.micro_batch_size * t.micro_batch_size)
+    steps = max(1, round(tokens / (batch * ctx)))
+    return dict(lr=float(lr), batch_size=int(batch), tokens=int(steps * batch * ctx),
+                micro_batch_size=t.micro_batch_size if t.micro_batch_size and t.micro_batch_size < batch else None,
+                schedule=t.schedule, warmup_fraction=t.warmup_fraction, decay_fraction=t.decay_fraction,
+                min_lr_ratio=t.min_lr_ratio, weight_decay=t.weight_decay, beta1=t.beta1, beta2=t.beta2,
+                grad_clip=t.grad_clip, dtype=t.dtype, device=t.device, eval_points=t.eval_points,
+                eval_tokens=t.eval_tokens, final_eval_tokens=t.final_eval_tokens,
+                divergence_margin=t.divergence_margin, checkpoint_every_s=t.checkpoint_every_s,
+                save_model=t.save_model, compile=t.compile)
+
+
+def _config(spec: SweepSpec, name: str, run_id: str, shape, seed: int, fields: dict, budget=None, tags=None):
+    from .train.data import tokenizer_vocab as vocab_of
+    return store.RunConfig(
+        sweep=name, run_id=run_id, n_layer=shape.n_layer, d_model=shape.d_model, n_head=shape.n_head,
+        d_ff=shape.d_ff, vocab=vocab_of(spec.model.tokenizer), context=spec.model.context, mixer=spec.model.mixer,
+        sparsity=spec.model.sparsity, budget=budget, seed=seed, corpus=spec.data.corpus,
+        tokenizer=spec.model.tokenizer, val_fraction=spec.data.val_fraction,
+        corpus_max_bytes=int(spec.data.max_bytes) if spec.data.max_bytes else None,
+        flops_convention=spec.flops_convention, tags=tags or {}, **fields)
+
+
+def _expand(spec: SweepSpec, name: str) -> list[store.RunConfig]:
+    from .shapes import ModelShape
+    from .train.data import tokenizer_vocab as vocab_of
+    vocab = vocab_of(spec.model.tokenizer)
+    ctx = spec.model.context
+    configs: list[store.RunConfig] = []
+    for seed in spec.seeds:
+        if spec.kind == "isoflop":
+            tpp = spec.tokens_per_param or 20.0
+            for bi, C in enumerate(spec.budgets):
+                n_opt = math.sqrt(C / (6.0 * tpp))
+                targets = ([(f"params[{i}]", p, None) for i, p in enumerate(spec.params)] if spec.params else
+                           [(f"size_multipliers[{i}]", m * n_opt, m) for i, m in enumerate(spec.size_multipliers)])
+                seen = set()
+                for where, target, mult in targets:
+                    shape = _shape_for(spec, target, f"budgets[{bi}] x {where}")
+                    key = (shape.n_layer, shape.d_model)
+                    if key in seen:   # two targets snapped to one shape: train it once
+                        continue
+                    seen.add(key)
+                    N = _counted(spec, shape)
+                    tokens = C / shape.flops_per_token(spec.flops_convention)
+                    f = _train_fields(spec, N, tokens)
+                    if f["tokens"] < f["batch_size"] * ctx:
+                        raise ScalingError(f"budgets[{bi}] x {where}: budget too small for one step")
+                    rid = f"C{_fmt(C)}-N{si(N)}-{shape.n_layer}x{shape.d_model}-s{seed}"
+                    tags = {"target_params": float(target), "tokens_per_param_target": float(tpp)}
+                    if mult is not None:
+                        tags["size_multiplier"] = float(mult)
+                    configs.append(_config(spec, name, rid, shape, seed, f, budget=float(C), tags=tags))
+        elif spec.kind == "grid":
+            tpps = spec.tokens_per_param if isinstance(spec.tokens_per_param, list) else [spec.tokens_per_param]
+            for pi, target in enumerate(spec.params):
+                shape = _shape_for(spec, target, f"params[{pi}]")
+                N = _counted(spec, shape)
+                for tpp in tpps:
+                    f = _train_fields(spec, N, tpp * N)
+                    rid = f"N{si(N)}-D{si(f['tokens'])}-{shape.n_layer}x{shape.d_model}-s{seed}"
+                    configs.append(_config(spec, name, rid, shape, seed, f,
+                                           tags={"target_params": float(target), "tokens_per_param_target": float(tpp)}))
+        else:
+            for ri, r in enumerate(spec.runs):
+                where = f"runs[{ri}]"
+                if r.params is not None:
+                    shape = _shape_for(spec, r.params, f"{where}.params")
+                else:
+                    try:
+                        shape = ModelShape(r.n_layer, r.d_model, n_head=r.n_head, d_ff=r.d_ff, vocab=vocab,
+                                           context=ctx, mixer=spec.model.mixer)
+                    except ScalingError as exc:
+                        raise ScalingError(f"{where}: {exc}") from None
+                    if shape.d_head % 2:
+                        raise ScalingError(f"{where}: head size {shape.d_head} must be even (rotary embeddings)")
+                N = _counted(spec, shape)
+                if r.tokens is not None:
+                    tokens = r.tokens
+                elif r.flops is not None:
+                    tokens = r.flops / shape.flops_per_token(spec.flops_convention)
+                else:
+                    tokens = r.tokens_per_param * N
+                f = _train_fields(spec, N, tokens, lr=r.lr, batch=r.batch_size)
+                rid = (f"{r.name}-s{seed}" if r.name else
+                       f"{shape.n_layer}x{shape.d_model}-D{si(f['tokens'])}-s{seed}")
+                configs.append(_config(spec, name, rid, shape, seed, f, budget=float(r.flops) if r.flops else None))
+    ids = [c.run_id for c in configs]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ScalingError(f"run ids repeat ({', '.join(dup[:3])}): give the runs distinct names or shapes")
+    return configs
+
+
+# ---------------------------------------------------------------------------------------------
+# status
+
+
+def sweep_status(spec: SweepSpec, root: str | os.PathLike = DEFAULT_ROOT):
+    """One row per run of the spec: run_id, state (ok / failed / partial / pending), budget, params,
+    tokens, done_tokens (last evaluation), loss, reason."""
+    import pandas as pd
+    rows = []
+    sweep_dir = Path(root) / spec.name
+    for cfg in spec.expand():
+        d = sweep_dir / cfg.run_id
+        state = store.run_state(d)
+        res = store.read_result(d) if state in ("ok", "failed") else None
+        done = None
+        if state == "partial":
+            cur = store.read_curve(d)
+            done = int(cur["tokens"].iloc[-1]) if len(cur) else 0
+        rows.append({"run_id": cfg.run_id, "state": state, "budget": cfg.budget,
+                     "params": cfg.param_counts()["total"], "tokens": cfg.trained_tokens,
+                     "done_tokens": res.tokens if res else done, "loss": res.loss if res else None,
+                     "reason": (res.reason if res else None) or ""})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# executors
+
+
+@dataclass
+class SweepReport:
+    sweep: str
+    root: Path
+    total: int
+    skipped: int = 0
+    ok: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+    def summary(self) -> str:
+        parts = [f"sweep {self.sweep}: {self.total} runs", f"{self.skipped} already finished",
+                 f"{len(self.ok)} trained", f"{len(self.failed)} failed (diverged)"]
+        if self.errors:
+            parts.append(f"{len(self.errors)} errors")
+        text = ", ".join(parts) + f" in {self.wall_time_s:.1f} s; store {self.root / self.sweep}"
+        for rid, err in self.errors.items():
+            text += f"\n  {rid}: {err}"
+        return text
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        return os.cpu_count() or 1
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent dies (a killed sweep leaves no orphans)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        except OSError:  # pragma: no cover
+            pass
+
+
+_WORKER_QUEUE = None
+
+
+def _worker_init(threads: int, queue=None) -> None:
+    global _WORKER_QUEUE
+    _WORKER_QUEUE = queue          # progress messages to the parent (inherited, not pickled per task)
+    _die_with_parent()
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import torch
+    torch.set_num_threads(threads)
+
+
+def _train_one(cfg_json: str, root: str, data_dir: str | None, threads: int, queue=None) -> dict:
+    """Train one run (in whichever process the executor chose); returns its RunResult as a dict."""
+    from .train.loop import train
+    cfg = store.RunConfig.model_validate_json(cfg_json)
+    cfg = cfg.model_copy(update={"threads": threads})
+    queue = queue if queue is not None else _WORKER_QUEUE
+    report = None
+    if queue is not None:
+        def report(msg):
+            try:
+                queue.put_nowait(msg)
+            except Exception:   # noqa: BLE001 - progress is best effort
+                pass
+    res = train(cfg, store.run_dir(root, cfg.sweep, cfg.run_id), data_dir=data_dir, progress=report)
+    return res.model_dump(mode="json")
+
+
+class _Progress:
+    """tqdm bar over the sweep's FLOPs: runs done, the current runs' tokens, ETA."""
+
+    def __init__(self, todo: list[store.RunConfig], total_runs: int, done_runs: int, enabled: bool):
+        self.enabled = enabled and bool(todo)
+        self.cost = {c.run_id: float(c.flops_per_token()) for c in todo}
+        self.total_tokens = {c.run_id: c.trained_tokens for c in todo}
+        self.seen: dict[str, int] = {}
+        self.total_runs, self.done_runs = total_runs, done_runs
+        self.bar = None
+        if self.enabled:
+            from tqdm.auto import tqdm
+            total = sum(self.cost[r] * self.total_tokens[r] for r in self.cost)
+            self.bar = tqdm(total=total, unit="FLOP", unit_scale=True, dynamic_ncols=True, file=sys.stderr, disable=None,
+                            desc=self._desc(), bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                            "[{elapsed}<{remaining}] {postfix}")
+
+    def _desc(self):
+        return f"runs {self.done_runs}/{self.total_runs}"
+
+    def tokens(self, run_id: str, tokens: int):
+        if self.bar is None or run_id not in self.cost:
+            return
+        prev = self.seen.get(run_id, 0)
+        self.seen[run_id] = tokens
+        self.bar.update(self.cost[run_id] * (tokens - prev))
+        running = [f"{r} {si(t)}/{si(self.total_tokens[r])} tok" for r, t in self.seen.items()
+                   if t < self.total_tokens[r]]
+        self.bar.set_postfix_str("; ".join(running[-2:]), refresh=False)
+
+    def finished(self, run_id: str, result: dict | None = None):
+        self.done_runs += 1
+        if self.enabled and (self.bar is None or self.bar.disable) and result is not None:
+            # not a terminal (a log file, CI): one line per finished run instead of a bar
+            loss = f"loss {result['loss']:.4f}" if result.get("loss") is not None else result.get("reason") or ""
+            print(f"[{self.done_runs}/{self.total_runs}] {run_id} {result['status']} {loss} "
+                  f"({(result.get('wall_time_s') or 0) / 60:.1f} min)", file=sys.stderr, flush=True)
+        if self.bar is not None:
+            self.tokens(run_id, self.total_tokens.get(run_id, 0))
+            self.bar.set_description_str(self._desc())
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def prepare_sweep(spec: SweepSpec, root: str | os.PathLike = DEFAULT_ROOT) -> tuple[list[store.RunConfig], list[store.RunConfig]]:
+    """Write every run's config.json (checking existing ones agree) and split the runs into
+    (all, still to train)."""
+    configs = spec.expand()
+    todo = []
+    for cfg in configs:
+        d = store.run_dir(root, cfg.sweep, cfg.run_id)
+        d.mkdir(parents=True, exist_ok=True)
+        store.write_config(d, cfg)
+        if store.read_result(d) is None:
+            todo.append(cfg)
+    return configs, todo
+
+
+def run_sweep(spec: SweepSpec | str | os.PathLike, root: str | os.PathLike = DEFAULT_ROOT, *,
+              executor: Literal["local", "ray"] = "local", workers: int | None = None, threads: int | None = None,
+              address: str | None = None, data_dir: str | os.PathLike | None = None, progress: bool = True,
+              only: list[str] | None = None, log: Callable[[str], None] | None = None) -> SweepReport:
+    """Train every unfinished run of a sweep; returns a SweepReport (trained, failed, errors)."""
+    if not isinstance(spec, SweepSpec):
+        spec = load_spec(spec)
+    t0 = time.perf_counter()
+    root = Path(root)
+    configs, todo = prepare_sweep(spec, root)
+    if only:
+        unknown = sorted(set(only) - {c.run_id for c in configs})
+        if unknown:
+            raise ScalingError(f"--only: no run named {unknown[0]} in sweep {spec.name}")
+        todo = [c for c in todo if c.run_id in set(only)]
+    selected = [c for c in configs if not only or c.run_id in set(only)]
+    report = SweepReport(spec.name, root, len(selected), skipped=len(selected) - len(todo))
+    # biggest runs first: the pool finishes together and the ETA is honest early
+    todo.sort(key=lambda c: -c.flops_per_token() * c.trained_tokens)
+    if todo:
+        # prepare the corpus once here (numpy only) so the workers find it cached
+        from .train import data as _data
+        corpora = {(c.corpus, c.tokenizer, c.val_fraction, c.corpus_max_bytes) for c in todo}
+        if executor == "local" or address in (None, "local"):
+            for corpus, tok, vf, mb in corpora:
+                _data.prepare(corpus, tok, val_fraction=vf, data_dir=data_dir, max_bytes=mb, quiet=not progress)
+    bar = _Progress(todo, len(selected), report.skipped, progress)
+    data_dir = str(Path(data_dir).resolve()) if data_dir else None
+    try:
+        if executor == "local":
+            _run_local(todo, root, report, bar, workers=workers, threads=threads, data_dir=data_dir)
+        elif executor == "ray":
+            _run_ray(todo, root, report, bar, workers=workers, threads=threads, address=address, data_dir=data_dir)
+        else:
+            raise ScalingError(f"unknown executor {executor!r} (local or ray)")
+    finally:
+        bar.close()
+    report.wall_time_s = time.perf_counter() - t0
+    return report
+
+
+def _record(report: SweepReport, bar: _Progress, run_id: str, result: dict | None, error: str | None):
+    if error is not None:
+        report.errors[run_id] = error
+        return
+    (report.ok if result["status"] == "ok" else report.failed).append(run_id)
+    bar.finished(run_id, result)
+
+
+def _default_layout(todo, workers, threads, gpu: bool) -> tuple[int, int]:
+    cores = _cpu_count()
+    if gpu:
+        workers = workers or 1
+        threads = threads or max(1, cores // workers)
+        return workers, threads
+    if workers is None:
+        workers = max(1, cores // threads) if threads else cores
+    workers = max(1, min(workers, len(todo) or 1))
+    threads = threads or max(1, cores // workers)
+    return workers, threads
+
+
+def _run_local(todo, root, report, bar, *, workers, threads, data_dir):
+    gpu = any(c.device.startswith("cuda") or c.device == "auto" for c in todo)
+    workers, threads = _default_layout(todo, workers, threads, gpu)
+    root = str(Path(root).resolve())
+    if workers == 1:
+        import torch
+        torch.set_num_threads(threads)
+        for cfg in todo:
+            try:
+                res = _train_one(cfg.model_dump_json(), root, data_dir, threads,
+                                 _Callback(lambda m: bar.tokens(m["run_id"], m["tokens"])))
+                _record(report, bar, cfg.run_id, res, None)
+            except ScalingError as exc:
+                _record(report, bar, cfg.run_id, None, str(exc))
+        return
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                 initargs=(threads, queue)) as pool:
+            futures = {pool.submit(_train_one, c.model_dump_json(), root, data_dir, threads): c.run_id
+                       for c in todo}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                _drain(queue, bar)
+                for fut in done:
+                    rid = futures[fut]
+                    try:
+                        _record(report, bar, rid, fut.result(), None)
+                    except Exception as exc:  # noqa: BLE001 - one run's error must not stop the sweep
+                        _record(report, bar, rid, None, f"{type(exc).__name__}: {exc}")
+    finally:
+        queue.close()
+        queue.cancel_join_thread()
+
+
+class _Callback:
+    """A picklable-looking progress sink for the in-process executor (put_nowait like a queue)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def put_nowait(self, msg):
+        self.fn(msg)
+
+
+def _drain(queue, bar):
+    import queue as _q
+    while True:
+        try:
+            msg = queue.get_nowait()
+        except (_q.Empty, EOFError, OSError):
+            return
+        bar.tokens(msg["run_id"], msg["tokens"])
+
+
+def _ray_train(cfg_json: str, root: str, data_dir: str | None, threads: int) -> dict:
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+    torch.set_num_threads(threads)
+    return _train_one(cfg_json, root, data_dir, threads)
+
+
+def _run_ray(todo, root, report, bar, *, workers, threads, address, data_dir):
+    try:
+        import ray
+    except ImportError:
+        raise ScalingError("the ray executor needs Ray: pip install 'scaling[distributed]'") from None
+    gpu = any(c.device.startswith("cuda") for c in todo)
+    started = False
+    if not ray.is_initialized():
+        try:
+            if address in (None, "local"):
+                ray.init(num_cpus=workers * (threads or 1) if workers else None, include_dashboard=False,
+                         log_to_driver=False, logging_level="ERROR")
+            else:
+                ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+        except ConnectionError as exc:
+            raise ScalingError(f"cannot reach a Ray cluster at {address!r}: {exc} "
+                               "(start one with `ray start --head`, or use --address local)") from None
+        started = True
+    try:
+        threads = threads or 1
+        task = ray.remote(_ray_train)
+        futures = {}
+        for cfg in todo:
+            opts = dict(num_cpus=threads, num_gpus=1 if gpu else 0, max_retries=0, name=cfg.run_id)
+            futures[task.options(**opts).remote(cfg.model_dump_json(), str(Path(root).resolve()), data_dir,
+                                                threads)] = cfg.run_id
+        pending = list(futures)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+            for ref in done:
+                rid = futures[ref]
+                try:
+                    _record(report, bar, rid, ray.get(ref), None)
+                except Exception as exc:  # noqa: BLE001
+                    cause = getattr(exc, "cause", None) or exc
+                    _record(report, bar, rid, None, f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}")
+    finally:
+        if started:
+            ray.shutdown()
+
+
+__all__ = ["SweepSpec", "PowerRule", "load_spec", "parse_spec", "sweep_status", "run_sweep", "prepare_sweep",
+           "SweepReport", "DEFAULT_ROOT"]

@@ -1,0 +1,253 @@
+"""Sweep specs (validation, expansion) and executors (local pool, SIGKILL + resume, Ray)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scaling.errors import ScalingError
+from scaling.sweep import load_spec, parse_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "sweeps" / "smoke.toml"
+
+
+def bad(text, tmp_path):
+    p = tmp_path / "x.toml"
+    p.write_text(text)
+    with pytest.raises(ScalingError) as err:
+        load_spec(p)
+    msg = str(err.value)
+    assert msg.startswith(str(p)) and "\n" not in msg
+    return msg
+
+
+ISO = """
+kind = "isoflop"
+budgets = [1e10, 3e10]
+size_multipliers = [0.5, 1, 2]
+[model]
+context = 64
+[data]
+corpus = "stdlib"
+"""
+
+
+def test_spec_errors_name_the_key(tmp_path):
+    assert "budgets[2]: must be positive" in bad(ISO.replace("[1e10, 3e10]", "[1e10, 3e10, -1]"), tmp_path)
+    assert "budgets: required" in bad(ISO.replace("budgets = [1e10, 3e10]", ""), tmp_path)
+    assert "bugdets: unknown key (did you mean 'budgets'?)" in bad(ISO.replace("budgets =", "bugdets ="), tmp_path)
+    assert "model.context: must be positive" in bad(ISO.replace("context = 64", "context = 0"), tmp_path)
+    assert "train.lr.base: must be positive" in bad(ISO + "[train]\nlr = {base = -1}\n", tmp_path)
+    assert "train.lr.exponent" in bad(ISO + "[train]\nlr = {base = 1e-3, exponent = 'x'}\n", tmp_path)
+    assert "kind" in bad(ISO.replace('"isoflop"', '"isoflops"'), tmp_path)
+    assert "seeds: repeated" in bad("seeds = [1, 1]\n" + ISO, tmp_path)
+    assert "invalid TOML" in bad("kind = ", tmp_path)
+    assert "runs[0]" in bad('kind = "list"\n[[runs]]\nn_layer = 2\n', tmp_path)
+    assert "runs[0]" in bad('kind = "list"\n[[runs]]\nn_layer = 1\nd_model = 30\nn_head = 4\ntokens = 1e5\n', tmp_path)
+    with pytest.raises(ScalingError, match="no such sweep spec"):
+        load_spec(tmp_path / "missing.toml")
+
+
+def test_isoflop_expansion(tmp_path):
+    spec = parse_spec(__import__("tomllib").loads("seeds = [0, 1]\n" + ISO), default_name="iso")
+    runs = spec.expand()
+    assert spec.name == "iso" and len({r.run_id for r in runs}) == len(runs)
+    assert {r.seed for r in runs} == {0, 1}
+    for r in runs:
+        steps_flops = r.flops_per_token() * r.tokens_per_step
+        assert abs(r.flops_per_token() * r.trained_tokens - r.budget) <= steps_flops / 2 + 1
+        assert r.trained_tokens % (r.batch_size * r.context) == 0
+        assert r.sweep == "iso" and r.corpus == "stdlib"
+    sizes = sorted({r.param_counts()["total"] for r in runs if r.budget == 3e10 and r.seed == 0})
+    assert len(sizes) >= 2
+
+
+def test_grid_and_list_and_rules():
+    grid = parse_spec({"kind": "grid", "params": [2e4, 5e4], "tokens_per_param": [5, 20],
+                       "model": {"context": 64}, "train": {"batch_size": {"base": 8, "ref_params": 2e4, "exponent": 1,
+                                                                           "max": 64}, "lr": "3e-3"}})
+    runs = grid.expand()
+    assert len(runs) == 4
+    assert {r.batch_size for r in runs} == {8, 16}          # power rule rounded to powers of two
+    assert all(abs(r.trained_tokens / r.param_counts()["total"] - r.tags["tokens_per_param_target"]) /
+               r.tags["tokens_per_param_target"] < 0.5 for r in runs)
+    lst = parse_spec({"kind": "list", "runs": [{"name": "tiny", "n_layer": 1, "d_model": 16, "n_head": 2,
+                                                "tokens": "1M"}, {"params": 3e4, "flops": 1e11}]})
+    a, b = lst.expand()
+    assert a.run_id == "tiny-s0" and a.n_layer == 1 and abs(a.trained_tokens - 1e6) < a.tokens_per_step
+    assert b.budget == 1e11
+
+
+def test_shipped_specs_expand():
+    smoke = load_spec(SMOKE)
+    runs = smoke.expand()
+    assert 6 <= len(runs) <= 12 and sum(r.flops_per_token() * r.trained_tokens for r in runs) < 5e11
+    cpu = load_spec(ROOT / "sweeps" / "cpu-isoflop.toml")
+    budgets = sorted({r.budget for r in cpu.expand()})
+    assert len(budgets) >= 4 and budgets[0] <= 1e12 and budgets[-1] >= 1e14
+    assert all(sum(r.budget == b for r in cpu.expand()) >= 5 for b in budgets)
+    gpu = load_spec(ROOT / "sweeps" / "gpu-isoflop.toml")
+    assert min(r.budget for r in gpu.expand()) == 1e16 and max(r.budget for r in gpu.expand()) == 1e18
+
+
+# ---------------------------------------------------------------------------------------------
+# executors (torch)
+
+KILL_SPEC = """
+name = "kill"
+kind = "list"
+[[runs]]
+name = "a"
+n_layer = 2
+d_model = 32
+n_head = 2
+tokens = 2e5
+[[runs]]
+name = "b"
+n_layer = 1
+d_model = 48
+n_head = 3
+tokens = 2e5
+[[runs]]
+name = "c"
+n_layer = 1
+d_model = 16
+n_head = 2
+tokens = 1e5
+[model]
+context = 64
+[train]
+batch_size = 8
+eval_points = 3
+eval_tokens = 1024
+final_eval_tokens = 4096
+checkpoint_every_s = 0.2
+save_model = false
+[data]
+corpus = "CORPUS"
+"""
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    import shutil
+    import sysconfig
+    root = tmp_path_factory.mktemp("corpus")
+    shutil.copytree(Path(sysconfig.get_paths()["stdlib"]) / "json", root / "json",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(Path(sysconfig.get_paths()["stdlib"]) / "email", root / "email",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def _cli(args, env, **kw):
+    return subprocess.Popen([sys.executable, "-m", "scaling", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.torch
+def test_sigkill_mid_sweep_then_rerun_finishes_each_run_once(tmp_path, small_corpus):
+    pytest.importorskip("torch")
+    from scaling.store import read_curve, read_journal
+    spec = tmp_path / "kill.toml"
+    spec.write_text(KILL_SPEC.replace("CORPUS", str(small_corpus)))
+    env = dict(os.environ, SCALING_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT))
+    root = tmp_path / "runs"
+    proc = _cli(["sweep", "run", str(spec), "--root", str(root), "--workers", "2", "--no-progress"], env,
+                start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(root.glob("kill/*/checkpoint.pt")):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGKILL)            # the sweep and its workers, mid-run
+    proc.wait()
+    assert len(list(root.glob("kill/*/result.json"))) < 3
+    rerun = _cli(["sweep", "run", str(spec), "--root", str(root), "--workers", "2", "--no-progress"], env)
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    status = _cli(["sweep", "status", str(spec), "--root", str(root)], env).communicate()[0]
+    assert "3 ok" in status
+    journal = read_journal(root / "kill")
+    finishes = journal[journal.event == "finish"].run_id.value_counts()
+    assert sorted(finishes.index) == ["a-s0", "b-s0", "c-s0"] and (finishes == 1).all()
+    assert (journal.event == "resume").any()
+    for rid in ("a-s0", "b-s0", "c-s0"):
+        steps = read_curve(root / "kill" / rid).step.tolist()
+        assert steps == sorted(set(steps)) and len(steps) == 3
+        assert not (root / "kill" / rid / "checkpoint.pt").exists()
+    out_csv = tmp_path / "runs.csv"
+    col = _cli(["sweep", "collect", str(spec), "--root", str(root), "--out", str(out_csv)], env).communicate()
+    import pandas as pd
+    assert len(pd.read_csv(out_csv)) == 3, col
+
+
+@pytest.fixture(scope="module")
+def smoke_local(tmp_path_factory):
+    """The smoke spec's smallest budget, trained locally (2 one-thread workers)."""
+    pytest.importorskip("torch")
+    from scaling.store import collect
+    from scaling.sweep import run_sweep
+    base = tmp_path_factory.mktemp("smoke")
+    spec = load_spec(SMOKE)
+    only = [r.run_id for r in spec.expand() if r.budget == min(spec.budgets)]
+    rep = run_sweep(spec, base / "local", workers=2, threads=1, data_dir=base / "data", progress=False, only=only)
+    assert not rep.errors and len(rep.ok) == len(only)
+    return base, spec, only, collect(base / "local" / spec.name)
+
+
+@pytest.mark.torch
+@pytest.mark.ray
+def test_ray_executor_matches_local(smoke_local):
+    ray = pytest.importorskip("ray")
+    from scaling.store import collect
+    from scaling.sweep import run_sweep
+    base, spec, only, local = smoke_local
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    try:
+        rep = run_sweep(spec, base / "ray", executor="ray", threads=1, data_dir=base / "data", progress=False,
+                        only=only)
+    finally:
+        ray.shutdown()
+    assert not rep.errors, rep.errors
+    remote = collect(base / "ray" / spec.name)
+    cols = ["run_id", "params", "non_embedding_params", "tokens", "flops", "status", "n_layer", "d_model", "seed"]
+    assert remote[cols].equals(local[cols])
+    assert (remote.loss - local.loss).abs().max() < 1e-6
+
+
+@pytest.mark.torch
+def test_local_rerun_skips_finished(smoke_local):
+    from scaling.sweep import run_sweep, sweep_status
+    base, spec, only, _ = smoke_local
+    rep = run_sweep(spec, base / "local", workers=1, data_dir=base / "data", progress=False, only=only)
+    assert rep.total == rep.skipped == len(only)
+    assert not rep.ok and not rep.failed
+    st = sweep_status(spec, base / "local")
+    assert set(st[st.run_id.isin(only)].state) == {"ok"}
+    assert set(st[~st.run_id.isin(only)].state) == {"pending"}
+
+
+@pytest.mark.torch
+@pytest.mark.ray
+@pytest.mark.slow
+def test_ray_matches_local_on_the_whole_smoke_spec(tmp_path):
+    ray = pytest.importorskip("ray")
+    from scaling.store import collect
+    from scaling.sweep import run_sweep
+    spec = load_spec(SMOKE)
+    run_sweep(spec, tmp_path / "local", workers=2, threads=1, data_dir=tmp_path / "data", progress=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    try:
+        rep = run_sweep(spec, tmp_path / "ray", executor="ray", threads=1, data_dir=tmp_path / "data", progress=False)
+    finally:
+        ray.shutdown()
+    assert not rep.errors
+    local, remote = collect(tmp_path / "local" / spec.name), collect(tmp_path / "ray" / spec.name)
+    assert len(local) == len(spec.expand()) and local.run_id.equals(remote.run_id)
+    assert (remote.loss - local.loss).abs().max() < 1e-6

@@ -1,0 +1,146 @@
+"""The training loop and the corpus: exact resume, divergence, FLOP accounting, schedule, split."""
+
+import math
+import shutil
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+from scaling import flops  # noqa: E402
+from scaling.errors import ScalingError  # noqa: E402
+from scaling.store import RunConfig, collect, read_curve, read_journal  # noqa: E402
+from scaling.train import data as D  # noqa: E402
+from scaling.train.loop import eval_steps, load_model, lr_at, train  # noqa: E402
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A small corpus (about 1 MB): a few standard-library packages, copied so that tests may edit it."""
+    root = tmp_path_factory.mktemp("corpus")
+    for pkg in ("json", "email", "collections", "logging", "http"):
+        shutil.copytree(STDLIB / pkg, root / pkg, ignore=shutil.ignore_patterns("__pycache__", "test*"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+def cfg(corpus, run_id="r", **kw):
+    base = dict(sweep="t", run_id=run_id, n_layer=2, d_model=32, n_head=2, d_ff=128, context=64, tokens=16 * 64 * 40,
+                batch_size=16, lr=3e-3, corpus=str(corpus), eval_points=4, eval_tokens=2048, final_eval_tokens=8192,
+                threads=1, save_model=False)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def test_resume_equals_uninterrupted(corpus, data_dir, tmp_path):
+    data = D.prepare(str(corpus), data_dir=data_dir)
+    a = train(cfg(corpus, "a"), tmp_path / "t" / "a", data=data)
+    assert train(cfg(corpus, "b"), tmp_path / "t" / "b", data=data, stop_after_steps=17) is None
+    assert (tmp_path / "t" / "b" / "checkpoint.pt").exists()
+    b = train(cfg(corpus, "b"), tmp_path / "t" / "b", data=data)
+    assert a.status == b.status == "ok" and b.resumes == 1
+    assert abs(a.loss - b.loss) < 1e-6
+    ca, cb = read_curve(tmp_path / "t" / "a"), read_curve(tmp_path / "t" / "b")
+    assert np.allclose(ca[["step", "tokens", "lr", "train_loss", "val_loss"]],
+                       cb[["step", "tokens", "lr", "train_loss", "val_loss"]], rtol=0, atol=1e-6)
+    assert not (tmp_path / "t" / "b" / "checkpoint.pt").exists()
+    # a finished run is not trained again
+    again = train(cfg(corpus, "b"), tmp_path / "t" / "b", data=data)
+    assert again.finished_at == b.finished_at
+    events = read_journal(tmp_path / "t")
+    assert list(events[events.run_id == "b"].event) == ["start", "resume", "finish"]
+
+
+def test_diverged_run_is_failed_and_left_out(corpus, data_dir, tmp_path):
+    data = D.prepare(str(corpus), data_dir=data_dir)
+    ok = train(cfg(corpus, "ok", tokens=16 * 64 * 8), tmp_path / "s" / "ok", data=data)
+    bad = train(cfg(corpus, "bad", lr=50.0, tokens=16 * 64 * 8), tmp_path / "s" / "bad", data=data)
+    assert ok.status == "ok"
+    assert bad.status == "failed" and "diverged" in bad.reason and bad.loss is None
+    table = collect(tmp_path / "s")
+    assert list(table.run_id) == ["ok"]
+    both = collect(tmp_path / "s", include_failed=True)
+    assert set(both.status) == {"ok", "failed"}
+
+
+@pytest.mark.parametrize("convention", ["6nd", "palm", "chinchilla"])
+def test_recorded_flops_equal_flops_py(corpus, data_dir, convention):
+    data = D.prepare(str(corpus), data_dir=data_dir)
+    c = cfg(corpus, tokens=16 * 64 * 5, flops_convention=convention, eval_points=1)
+    res = train(c, data=data)
+    want = flops.training_flops(2, 32, 64, 256, 16 * 64 * 5, d_ff=128, n_head=2, convention=convention)
+    assert res.tokens == 16 * 64 * 5 and res.steps == 5
+    assert res.flops == pytest.approx(float(want), rel=1e-12)
+    assert res.params == int(flops.param_counts(2, 32, 256, 128)["total"])
+    assert res.tokens_per_s > 0 and res.flops_per_s > 0 and 0 < res.mfu < 5
+
+
+def test_schedule_ends_at_the_budget():
+    for schedule in ("cosine", "wsd", "linear"):
+        c = RunConfig(run_id="x", n_layer=1, d_model=16, n_head=2, d_ff=64, tokens=100 * 8 * 256, batch_size=8,
+                      lr=1e-3, schedule=schedule, warmup_fraction=0.1, min_lr_ratio=0.1)
+        lrs = [lr_at(s, c) for s in range(c.steps)]
+        assert c.steps == 100
+        assert lrs[0] == pytest.approx(1e-4) and max(lrs) == pytest.approx(1e-3)
+        assert lrs[-1] == pytest.approx(1e-4)             # min_lr exactly at the last step
+        assert all(b <= a + 1e-15 for a, b in zip(lrs[10:], lrs[11:]))
+    assert eval_steps(c)[-1] == 100 and len(eval_steps(c)) == c.eval_points
+
+
+def test_split_fingerprint_and_batches(corpus, data_dir, tmp_path):
+    docs = D.list_documents(str(corpus))
+    held = [d.name for d in docs if D.is_validation(d.name, 0.2)]
+    assert 0 < len(held) < len(docs)
+    assert held == [d.name for d in D.list_documents(str(corpus)) if D.is_validation(d.name, 0.2)]
+    a = D.prepare(str(corpus), data_dir=data_dir)
+    assert a.fingerprint.startswith("sha256:") and a.meta["val_documents"] >= 1
+    assert D.prepare(str(corpus), data_dir=data_dir).path == a.path          # cached
+    # editing one document changes the fingerprint
+    copy = tmp_path / "c"
+    shutil.copytree(corpus, copy)
+    b = D.prepare(str(copy), data_dir=tmp_path / "d")
+    assert b.fingerprint == a.fingerprint
+    (copy / "json" / "__init__.py").write_text("changed")
+    assert D.prepare(str(copy), data_dir=tmp_path / "d").fingerprint != a.fingerprint
+    # the batch of a step depends on (seed, step) only
+    o1 = D.batch_offsets(len(a.train), 64, 8, seed=3, step=11)
+    assert np.array_equal(o1, D.batch_offsets(len(a.train), 64, 8, seed=3, step=11))
+    assert not np.array_equal(o1, D.batch_offsets(len(a.train), 64, 8, seed=3, step=12))
+    x, y = D.gather(a.train, o1, 64)
+    assert x.shape == (8, 64) and np.array_equal(x[:, 1:], y[:, :-1])
+
+
+def test_bpe_tokenizer(corpus, data_dir):
+    pytest.importorskip("tokenizers")
+    d = D.prepare(str(corpus / "json"), "bpe:300", data_dir=data_dir)
+    assert d.vocab == 300 and int(d.train.max()) < 300
+    tok = D.load_tokenizer(d)
+    assert tok.decode(tok.encode("import json\n").ids) == "import json\n"
+
+
+def test_missing_default_corpus_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(D, "_debian_roots", lambda data_dir: [tmp_path / "nothing"])
+    with pytest.raises(ScalingError) as err:
+        D.prepare("debian-docs", data_dir=tmp_path)
+    assert "scaling data fetch" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ScalingError, match="not a file"):
+        D.list_documents(str(tmp_path / "missing"))
+
+
+def test_saved_model_reloads(corpus, data_dir, tmp_path):
+    data = D.prepare(str(corpus), data_dir=data_dir)
+    c = cfg(corpus, "m", tokens=16 * 64 * 3, eval_points=1, save_model=True)
+    res = train(c, tmp_path / "t" / "m", data=data)
+    model = load_model(tmp_path / "t" / "m")
+    assert model.param_counts()["total"] == res.params
+    assert math.isfinite(res.loss)
