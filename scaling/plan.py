@@ -14,7 +14,26 @@ C = 6ND unless the law or ``convention`` says otherwise):
 
 ``plan_table`` answers the first kind for many budgets at once, vectorised (a DataFrame);
 ``plan`` answers any kind and returns :class:`Plan` objects with intervals, shapes and budgets.
-This module imports neither torch nor matplotlib.
+
+Past the compute-optimal plan (:mod:`scaling.planning` does the work):
+
+- ``unique_tokens=U``: only U unique tokens exist (Muennighoff et al. 2023). A budget gets the
+  best size, total tokens and epochs under the data-constrained law, and the cost of the
+  constraint against the unconstrained optimum (``extra["data_constrained"]``); a size and token
+  count are evaluated with repetition. With no law given the data-constrained law
+  ``muennighoff-2023`` is used (its E, A, B were fitted together with its repetition constants);
+  a Chinchilla-form law gets that paper's repetition constants grafted on, which the plan notes.
+- ``inference_tokens=D_inf``: the model will serve D_inf tokens (Sardana et al. 2024). A target
+  loss gets the size that reaches it at the least training + inference cost, a budget (FLOPs or
+  dollars, for training and inference together) the least loss; both report the saving against
+  the Chinchilla-optimal model (``extra["inference"]``). Training and inference may run on
+  different accelerators at different MFU and price (``cost``).
+- ``flatness=0.005``: also report the range of sizes whose loss at the same budget is within 0.5%
+  of the best (``extra["flatness"]``), and for a law with samples (a bootstrapped fit) the
+  percentiles of N_opt, D_opt and the loss and the expected penalty of the point estimate's size
+  (``extra["distribution"]``).
+
+This module imports neither torch nor matplotlib (nor scipy).
 """
 
 from __future__ import annotations
@@ -28,6 +47,9 @@ import numpy as np
 
 from .errors import OutOfRangeWarning, ScalingError
 from .laws import DEFAULT_LAW, Law, get_law
+from .laws import datacon as _datacon  # noqa: F401  (registers muennighoff-2023 and the "datacon" form)
+
+DATACON_DEFAULT_LAW = "muennighoff-2023"
 
 # relative mismatch tolerated between a budget and the size x tokens it is given with
 OVERDETERMINED_RTOL = 0.01
@@ -229,21 +251,41 @@ def _vals(x, what) -> list[float | None]:
 
 
 def plan(flops=None, *, params=None, tokens=None, target_loss=None, gpu_hours=None, dollars=None,
-         law: str | Law = DEFAULT_LAW, convention: str | None = None, hardware: Hardware | None = None,
-         shape: bool = False, vocab: int = 50257, context: int = 2048, level: float = 0.95) -> list[Plan]:
+         law: str | Law | None = None, convention: str | None = None, hardware: Hardware | None = None,
+         shape: bool = False, vocab: int = 50257, context: int = 2048, level: float = 0.95,
+         unique_tokens=None, inference_tokens=None, cost=None, flatness: float | None = None) -> list[Plan]:
     """Answer a planning query; each argument may be a number or a sequence (one Plan per value).
 
     Exactly what is given decides the question (see the module docstring). Giving a budget
     together with both a size and a token count that do not match it is an error, as are two
     kinds of budget at once.
+
+    law: a name, a law or a fit/law JSON path; default ``chinchilla-2022`` (``muennighoff-2023``
+        when ``unique_tokens`` is given).
+    unique_tokens: the unique tokens available (data-constrained planning); at least one sequence
+        of ``context`` tokens.
+    inference_tokens: tokens the model will serve over its life (inference-aware planning).
+    cost: a :class:`scaling.planning.CostModel` (training and inference accelerator, MFU, price) to
+        weigh training against inference in dollars; built from ``hardware`` when not given.
+    flatness: a relative loss tolerance (0.005): report the sizes within it of the best loss.
     """
-    law_obj = get_law(law)
-    conv = convention or law_obj.flops_convention
     budgets = [("flops", flops), ("gpu_hours", gpu_hours), ("dollars", dollars)]
     given = [(k, v) for k, v in budgets if v is not None]
     if len(given) > 1:
         raise ScalingError("give one budget: " + " or ".join(f"--{k.replace('_', '-')}" for k, _ in given)
                            + ", not both")
+    if flatness is not None:
+        from .planning import _positive
+        if not 0 < _positive(flatness, "flatness tolerance") < 1:
+            raise ScalingError(f"flatness tolerance {flatness:g} must be a fraction below 1 (0.005 = 0.5%)")
+    if inference_tokens is not None:
+        return _plan_inference(flops, params, tokens, target_loss, gpu_hours, dollars, law, convention, hardware,
+                               cost, inference_tokens, unique_tokens, flatness)
+    if unique_tokens is not None:
+        return _plan_data_constrained(flops, params, tokens, target_loss, gpu_hours, dollars, law, convention,
+                                      hardware, unique_tokens, context, level, flatness, shape, vocab)
+    law_obj = get_law(DEFAULT_LAW if law is None else law)
+    conv = convention or law_obj.flops_convention
     if given and given[0][0] != "flops" and hardware is None:
         hardware = Hardware()
     if target_loss is not None and given:
@@ -266,7 +308,234 @@ def plan(flops=None, *, params=None, tokens=None, target_loss=None, gpu_hours=No
                 for L_in in ([None] if target_loss is None else _vals(target_loss, "target loss")):
                     plans.append(_plan_one(law_obj, conv, C_in, N_in, D_in, L_in, hardware, shape,
                                            vocab, context, level, budget_kind, bval))
+    if flatness is not None:
+        _attach_flatness(plans, law_obj, flatness, None)
     return plans
+
+
+
+# ---------------------------------------------------------------------------------------------
+# past the compute-optimal plan: repeated data, inference demand, flatness (scaling.planning)
+
+
+def _six_nd_only(law: Law, convention: str | None, what: str) -> None:
+    conv = convention or law.flops_convention
+    if conv != "6nd":
+        raise ScalingError(f"{what} plans are made under C = 6ND; the {conv!r} FLOP convention is not supported here")
+
+
+def _budget_value(kind: str, value: float, hardware: "Hardware | None") -> float:
+    if kind == "flops":
+        return value
+    hw = hardware or Hardware()
+    return hw.flops_for_gpu_hours(value) if kind == "gpu_hours" else hw.flops_for_dollars(value)
+
+
+def _plan_data_constrained(flops, params, tokens, target_loss, gpu_hours, dollars, law, convention, hardware,
+                           unique_tokens, context, level, flatness, shape, vocab) -> list[Plan]:
+    from .planning import as_data_constrained, check_unique_tokens
+
+    dlaw = as_data_constrained(DATACON_DEFAULT_LAW if law is None else law)
+    _six_nd_only(dlaw, convention, "data-constrained")
+    Us = [float(u) for u in check_unique_tokens(unique_tokens, context)]
+    budgets = [("flops", flops), ("gpu_hours", gpu_hours), ("dollars", dollars)]
+    given = [(k, v) for k, v in budgets if v is not None]
+    if given and target_loss is not None:
+        raise ScalingError("a budget and a --target-loss over-determine the plan: give one of them")
+    notes = []
+    if dlaw.meta.get("repetition_from"):
+        notes.append(f"{dlaw.name}: the repetition constants R_D* = {dlaw.R_D_star:.4g} and R_N* = {dlaw.R_N_star:.4g} "
+                     f"of {dlaw.meta['repetition_from']} are applied to this law's E, A, B, alpha, beta")
+    chin = dlaw.chinchilla()
+    plans: list[Plan] = []
+    bkind, bvals = (given[0][0], _vals(given[0][1], given[0][0])) if given else (None, [None])
+    for U in Us:
+        for bval in bvals:
+            C_in = None if bval is None else _budget_value(bkind, bval, hardware)
+            for N in _vals(params, "params"):
+                for D in _vals(tokens, "tokens"):
+                    for L in ([None] if target_loss is None else _vals(target_loss, "target loss")):
+                        with warnings.catch_warnings(record=True) as caught:
+                            warnings.simplefilter("always", OutOfRangeWarning)
+                            p = _datacon_one(dlaw, chin, U, C_in, N, D, L, bkind, bval)
+                        p.warnings = [str(w.message) for w in caught if issubclass(w.category, OutOfRangeWarning)]
+                        p.warnings += notes
+                        if dlaw.has_uncertainty:
+                            p.interval = _datacon_interval(dlaw, p, level)
+                        if hardware is not None:
+                            p.budget = hardware.budget(p.flops)
+                        if bkind in ("gpu_hours", "dollars"):
+                            p.extra[bkind] = bval
+                        plans.append(p)
+    if flatness is not None:
+        _attach_flatness(plans, dlaw, flatness, "unique")
+    if shape:
+        for p in plans:
+            p.shape = _shape(dlaw, "6nd", p.flops, p.params, p.tokens, vocab, context)
+    return plans
+
+
+def _datacon_one(dlaw, chin, U, C, N, D, L, bkind, bval) -> Plan:
+    from .planning import data_constrained_flops_for_loss, data_constrained_plan
+
+    if L is not None and C is None:
+        if N is not None and D is not None:
+            raise ScalingError("--target-loss with both --params and --tokens over-determines the plan")
+        if N is not None:
+            query = "target_loss+params+unique_tokens"
+            D = float(dlaw.tokens_for_loss(N, L, U))
+            if not math.isfinite(D):
+                floor = float(dlaw.loss_floor(U, N))
+                raise ScalingError(f"a model of {N:.3g} parameters never reaches loss {L:g} with {U:.3g} unique tokens "
+                                   f"under {dlaw.name!r} (its loss tends to {floor:.4g} however long it trains)")
+            C = 6.0 * N * D
+        elif D is not None:
+            raise ScalingError("--target-loss with --tokens and --unique-tokens is not supported; give --params "
+                               "or neither")
+        else:
+            query = "target_loss+unique_tokens"
+            C = data_constrained_flops_for_loss(dlaw, L, U)
+    elif C is not None and N is None and D is None:
+        query = f"{bkind}+unique_tokens"
+    elif C is not None:
+        if N is not None and D is not None:
+            if abs(6.0 * N * D / C - 1) > OVERDETERMINED_RTOL:
+                raise ScalingError(f"the budget {C:.4g} FLOPs does not match --params {N:.4g} and --tokens {D:.4g} "
+                                   f"({6 * N * D:.4g} FLOPs under 6nd): give two of the three")
+        elif N is not None:
+            D = C / (6.0 * N)
+        else:
+            N = C / (6.0 * D)
+        query = "point+unique_tokens"
+    elif N is not None and D is not None:
+        query = "point+unique_tokens"
+        C = 6.0 * N * D
+    else:
+        raise ScalingError("with --unique-tokens give a budget (FLOPs, --gpu-hours or --dollars), --params and "
+                           "--tokens, or --target-loss")
+    dlaw.check_range(C)
+    (opt,) = data_constrained_plan(C, U, dlaw, context=1)
+    if query in ("point+unique_tokens", "target_loss+params+unique_tokens"):
+        loss = float(dlaw.loss(N, D, U))
+        frontier_info = {"params": opt.params, "tokens": opt.tokens, "tokens_per_param": opt.tokens_per_param,
+                         "loss": opt.loss, "loss_gap": loss - opt.loss}
+    else:
+        N, D, loss = opt.params, opt.tokens, opt.loss
+        frontier_info = None
+    unc = chin.frontier(C)
+    Lu = float(chin.loss(*unc))
+    Ceq = float(chin.flops_for_loss(loss))
+    dc = {"unique_tokens": U, "epochs": D / U, "effective_params": float(dlaw.effective_params(N, U)),
+          "effective_tokens": float(dlaw.effective_tokens(D, U)),
+          "loss_without_repetition": float(chin.loss(N, D)),
+          "unconstrained": {"params": float(unc[0]), "tokens": float(unc[1]), "loss": Lu},
+          "loss_gap": loss - Lu, "flops_equivalent": Ceq, "compute_efficiency": Ceq / C,
+          "repetition": {"R_D_star": dlaw.R_D_star, "R_N_star": dlaw.R_N_star}}
+    return Plan(law=dlaw.name, query=query, flops=float(C), params=float(N), tokens=float(D),
+                tokens_per_param=float(D / N), loss=loss, flops_convention="6nd",
+                params_convention=dlaw.params_convention, frontier=frontier_info, extra={"data_constrained": dc})
+
+
+def _datacon_interval(dlaw, p: Plan, level: float):
+    from .planning import data_constrained_frontier
+
+    U = p.extra["data_constrained"]["unique_tokens"]
+    fixed = p.query.startswith("point") or p.query.startswith("target_loss+params")
+
+    def fn(s):
+        if fixed:
+            return np.array([p.params, p.tokens, float(s.loss(p.params, p.tokens, U))])
+        n, d = data_constrained_frontier(s, p.flops, U, n_scan=33, tol=1e-9)
+        return np.array([n, d, float(s.loss(n, d, U))])
+
+    res = dlaw.interval(fn, level)
+    if res is None:
+        return None
+    lo, hi = res
+    out: dict[str, Any] = {"level": level}
+    for i, k in enumerate(("params", "tokens", "loss")):
+        if fixed and k != "loss":
+            continue
+        out[k] = {"lo": float(lo[i]), "hi": float(hi[i])}
+    return out
+
+
+def _cost_model(hardware: "Hardware | None", cost):
+    from .planning import CostModel
+    if cost is not None:
+        if not isinstance(cost, CostModel):
+            raise ScalingError("cost must be a scaling.planning.CostModel")
+        return cost
+    if hardware is None:
+        return None
+    return CostModel(accelerator=hardware.accelerator, mfu=hardware.mfu, price_per_gpu_hour=hardware.price_per_gpu_hour)
+
+
+def _plan_inference(flops, params, tokens, target_loss, gpu_hours, dollars, law, convention, hardware, cost,
+                    inference_tokens, unique_tokens, flatness) -> list[Plan]:
+    from .planning import _inference_tokens, inference_optimal, inference_optimal_budget
+
+    if unique_tokens is not None:
+        raise ScalingError("--inference-tokens and --unique-tokens together are not supported yet: plan them separately")
+    if params is not None or tokens is not None:
+        raise ScalingError("inference-aware plans choose the size and the tokens: give --target-loss or a budget "
+                           "(FLOPs or --dollars) with --inference-tokens, not --params/--tokens")
+    if gpu_hours is not None:
+        raise ScalingError("an inference-aware budget is total FLOPs or --dollars (training plus serving), "
+                           "not --gpu-hours")
+    law_obj = get_law(DEFAULT_LAW if law is None else law)
+    _six_nd_only(law_obj, convention, "inference-aware")
+    cm = _cost_model(hardware, cost)
+    budgets = [("flops", flops), ("dollars", dollars)]
+    given = [(k, v) for k, v in budgets if v is not None]
+    if given and target_loss is not None:
+        raise ScalingError("a budget and a --target-loss over-determine the plan: give one of them")
+    if not given and target_loss is None:
+        raise ScalingError("with --inference-tokens give a --target-loss or a budget (total FLOPs or --dollars)")
+    Dinfs = [_inference_tokens(x) for x in np.atleast_1d(np.asarray(inference_tokens, dtype=float))]
+    plans = []
+    for Dinf in Dinfs:
+        if target_loss is not None:
+            items = [(inference_optimal(L, Dinf, law_obj, cost=cm), "target_loss+inference")
+                     for L in _vals(target_loss, "target loss")]
+        else:
+            kind, vals = given[0]
+            items = [(inference_optimal_budget(Dinf, law_obj, cost=cm,
+                                               **({"total_flops": v} if kind == "flops" else {"dollars": v})),
+                      f"{kind}+inference") for v in _vals(vals, kind)]
+        for ip, query in items:
+            d = ip.to_dict()
+            extra = {"inference": {k: d[k] for k in ("objective", "inference_tokens", "train_flops", "inference_flops",
+                                                     "total_flops", "chinchilla", "saving", "first_order_residual")
+                                   if d.get(k) is not None}}
+            if ip.cost is not None:
+                extra["inference"]["cost"] = d["cost"]
+            p = Plan(law=law_obj.name, query=query, flops=ip.train_flops, params=ip.params, tokens=ip.tokens,
+                     tokens_per_param=ip.tokens_per_param, loss=ip.loss, flops_convention="6nd",
+                     params_convention=law_obj.params_convention, extra=extra)
+            if hardware is not None:
+                p.budget = hardware.budget(ip.train_flops)
+            plans.append(p)
+    if flatness is not None:
+        _attach_flatness(plans, law_obj, flatness, None)
+    return plans
+
+
+def _attach_flatness(plans: list[Plan], law: Law, tol: float, unique: str | None) -> None:
+    """extra["flatness"] (and extra["distribution"] for a law with samples) at each plan's budget."""
+    from .planning import flatness, plan_distribution
+
+    if not law.has_loss:
+        raise ScalingError(f"--flatness needs a law with a loss model; {law.name!r} ({law.form}) has none")
+    for p in plans:
+        if p.flops_convention != "6nd":
+            raise ScalingError("--flatness is computed under C = 6ND; drop --convention")
+        U = p.extra.get("data_constrained", {}).get("unique_tokens") if unique else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutOfRangeWarning)
+            p.extra["flatness"] = flatness(law, p.flops, tol, unique_tokens=U)
+            if law.has_uncertainty:
+                p.extra["distribution"] = plan_distribution(law, p.flops, tolerance=tol, unique_tokens=U).to_dict()
 
 
 def _flops_per_token(law: Law, conv: str, N, vocab, context):
@@ -475,6 +744,30 @@ def format_table(plans: Sequence[Plan]) -> str:
         cols += [(f"params {lvl}%", lambda p: lohi(p, "params")), (f"tokens {lvl}%", lambda p: lohi(p, "tokens"))]
         if any((p.interval or {}).get("loss") for p in plans):
             cols.append((f"loss {lvl}%", lambda p: lohi(p, "loss", lambda v: f"{v:.3f}")))
+    def dc(p: Plan):
+        return p.extra.get("data_constrained")
+
+    def inf(p: Plan):
+        return p.extra.get("inference")
+
+    if any(dc(p) for p in plans):
+        cols += [("unique", lambda p: si(dc(p)["unique_tokens"]) if dc(p) else ""),
+                 ("epochs", lambda p: f"{dc(p)['epochs']:.3g}" if dc(p) else ""),
+                 ("unconstr. N", lambda p: si(dc(p)["unconstrained"]["params"]) if dc(p) else ""),
+                 ("unconstr. loss", lambda p: f"{dc(p)['unconstrained']['loss']:.4f}" if dc(p) else ""),
+                 ("vs unconstr.", lambda p: f"+{dc(p)['loss_gap']:.4f}" if dc(p) else ""),
+                 ("compute eff.", lambda p: f"{100 * dc(p)['compute_efficiency']:.1f}%" if dc(p) else "")]
+    if any(inf(p) for p in plans):
+        dollars = any("cost" in (inf(p) or {}) for p in plans)
+        cols += [("inference tok", lambda p: si(inf(p)["inference_tokens"]) if inf(p) else ""),
+                 ("total FLOPs", lambda p: f"{inf(p)['total_flops']:.3g}" if inf(p) else ""),
+                 ("Chinchilla N", lambda p: si(inf(p)["chinchilla"]["params"]) if inf(p) else ""),
+                 ("Chinchilla total", lambda p: f"{inf(p)['chinchilla']['total_flops']:.3g}" if inf(p) else "")]
+        if dollars:
+            cols += [("total $", lambda p: si(inf(p)["cost"]["total_usd"]) if inf(p) and "cost" in inf(p) else ""),
+                     ("Chinchilla $", lambda p: si(inf(p)["chinchilla"]["total_usd"])
+                      if inf(p) and "total_usd" in inf(p)["chinchilla"] else "")]
+        cols.append(("saving", lambda p: f"{100 * inf(p)['saving']:.1f}%" if inf(p) else ""))
     if any(p.frontier for p in plans):
         cols.append(("optimal N @C", lambda p: si(p.frontier["params"]) if p.frontier else ""))
         if any(p.frontier and "loss_gap" in p.frontier for p in plans):
@@ -499,7 +792,45 @@ def format_table(plans: Sequence[Plan]) -> str:
     if p0.budget:
         b = p0.budget
         head += f"\nhardware: {b['accelerator']} at {100 * b['mfu']:.0f}% MFU"
-    return head + "\n" + "\n".join(lines)
+    if inf(p0):
+        i0 = inf(p0)
+        if "cost" in i0:
+            c = i0["cost"]
+            head += (f"\nobjective: dollars (training {c['train']['accelerator']} at {100 * c['train']['mfu']:.0f}% MFU, "
+                     f"${c['train']['price_per_gpu_hour']:g}/GPU-h; inference {c['inference']['accelerator']} at "
+                     f"{100 * c['inference']['mfu']:.0f}% MFU, ${c['inference']['price_per_gpu_hour']:g}/GPU-h)")
+        else:
+            head += "\nobjective: training 6*N*D + inference 2*N*D_inf FLOPs; FLOPs column = training FLOPs"
+    body = head + "\n" + "\n".join(lines)
+    tail = [line for p in plans for line in _beyond_lines(p)]
+    return body + ("\n" + "\n".join(tail) if tail else "")
+
+
+def _beyond_lines(p: Plan) -> list[str]:
+    """The flatness and distribution reports under the table."""
+    from .units import si
+
+    out = []
+    f = p.extra.get("flatness")
+    if f:
+        out.append(f"at {f['flops']:.3g} FLOPs{' with ' + si(f['unique_tokens']) + ' unique tokens' if f.get('unique_tokens') else ''}: "
+                   f"sizes within {100 * f['tolerance']:.3g}% of the best loss ({f['loss_best']:.4f} at {si(f['params_best'])}): "
+                   f"{si(f['params_lo'])} .. {si(f['params_hi'])} ({f['ratio_lo']:.2f}x .. {f['ratio_hi']:.2f}x the optimum; "
+                   f"{si(f['tokens_at_params_hi'])} .. {si(f['tokens_at_params_lo'])} tokens)")
+        pen = ", ".join(f"{float(k):.3g}x: +{100 * v:.2f}%" for k, v in f["penalty"].items())
+        out.append(f"  loss penalty of a size k x the optimum: {pen}")
+    d = p.extra.get("distribution")
+    if d:
+        pc = d["percentiles"]
+        keys = [k for k in ("2.5", "25", "50", "75", "97.5") if k in pc["params"]]
+        out.append(f"  over {d['n_samples']} samples of the law, percentiles {' / '.join(keys)}:")
+        out.append("    N_opt: " + " / ".join(si(pc["params"][k]) for k in keys))
+        out.append("    D_opt: " + " / ".join(si(pc["tokens"][k]) for k in keys))
+        out.append("    loss:  " + " / ".join(f"{pc['loss'][k]:.4f}" for k in keys))
+        out.append(f"  expected loss penalty of training the point estimate's {si(d['point']['params'])}: "
+                   f"{d['expected_penalty']:.4f} nats; the size minimising the expected loss: "
+                   f"{si(d['robust']['params'])} (penalty {d['robust']['expected_penalty']:.4f})")
+    return out
 
 
 from ._callable import make_callable  # noqa: E402

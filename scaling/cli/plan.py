@@ -15,7 +15,15 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  scaling plan 1e21 1e22 1e23\n  scaling plan 5.76e23 --law epoch-2024 --shape\n"
                "  scaling plan --params 7B --tokens 1.4T\n  scaling plan --target-loss 2.1 --gpu h100 --gpus 1024\n"
-               "  scaling plan --dollars 1e6 --gpu h100 --price 2.5 --json")
+               "  scaling plan --dollars 1e6 --gpu h100 --price 2.5 --json\n"
+               "  scaling plan 1e22 --unique-tokens 25B          (data-constrained: muennighoff-2023)\n"
+               "  scaling plan --law muennighoff-2023 --params 6.34e9 --tokens 242e9 --unique-tokens 25e9\n"
+               "  scaling plan --target-loss 2.1 --inference-tokens 2T\n"
+               "  scaling plan 1e23 --inference-tokens 2T --inference-mfu 0.2 --inference-price 2\n"
+               "  scaling plan 1e22 --law fit.json --flatness 0.005\n\n"
+               "--unique-tokens without --law uses muennighoff-2023 (Muennighoff et al. 2023, C4); with a\n"
+               "Chinchilla-form --law that paper's repetition constants (R_D* 15.39, R_N* 5.31) are applied\n"
+               "to the given law, and the output says so.")
     p.add_argument("flops", nargs="*", type=number("FLOPs"), help="training budget(s) in FLOPs (1e21, 3.2E+24)")
     p.add_argument("--gpu-hours", type=number("--gpu-hours"), nargs="+", help="budget(s) in GPU-hours")
     p.add_argument("--dollars", type=number("--dollars"), nargs="+", help="budget(s) in US dollars")
@@ -38,6 +46,21 @@ def register(sub) -> None:
     p.add_argument("--vocab", type=int, default=50257, help="vocabulary size for --shape and FLOP conventions")
     p.add_argument("--context", type=int, default=2048, help="context length for --shape and FLOP conventions")
     p.add_argument("--level", type=float, default=0.95, help="interval level when the law has uncertainty")
+    g = p.add_argument_group("past the compute-optimal plan")
+    g.add_argument("--unique-tokens", type=number("--unique-tokens"), nargs="+",
+                   help="unique tokens available (data-constrained plan: size, total tokens, epochs, cost of repeating)")
+    g.add_argument("--inference-tokens", type=number("--inference-tokens", allow_zero=True), nargs="+",
+                   help="tokens the model will serve; with --target-loss or a total budget (FLOPs or --dollars) "
+                        "minimises training + inference cost (Sardana et al. 2024)")
+    g.add_argument("--inference-gpu", default=None, help="accelerator serving the model (default: --gpu)")
+    g.add_argument("--inference-mfu", type=number("--inference-mfu"), default=None,
+                   help="MFU reached when serving, in (0, 1] (default: --mfu); makes the objective dollars")
+    g.add_argument("--inference-price", type=number("--inference-price", allow_zero=True), default=None,
+                   help="dollars per GPU-hour when serving (default: --price or the catalogue's)")
+    g.add_argument("--flatness", type=number("--flatness"), nargs="?", const=0.005, default=None,
+                   help="print the sizes whose loss at the same budget is within this fraction of the best "
+                        "(default 0.005 = 0.5%%; put it after the budgets); with a bootstrapped fit also the distribution "
+                        "of N_opt, D_opt and the loss")
     p.add_argument("--json", action="store_true", help="print one JSON object per query")
     p.set_defaults(func=run)
 
@@ -48,7 +71,6 @@ def run(args) -> int:
     import warnings
 
     from ..errors import ScalingError
-    from ..laws import DEFAULT_LAW
     from ..plan import Hardware, format_table, plan
 
     if args.gpus is not None and args.gpus < 1:
@@ -66,12 +88,26 @@ def run(args) -> int:
         hw = Hardware(accelerator=get_accelerator(args.gpu or "h100").name, gpus=args.gpus,
                       mfu=0.4 if args.mfu is None else args.mfu, price_per_gpu_hour=args.price,
                       pue=args.pue, grid_kg_per_kwh=args.grid)
+    cost = None
+    if args.inference_tokens is not None:
+        if args.inference_mfu is not None and not 0 < args.inference_mfu <= 1:
+            raise ScalingError(f"--inference-mfu must be in (0, 1], got {args.inference_mfu:g}")
+        if hw is not None or any(v is not None for v in (args.inference_gpu, args.inference_mfu, args.inference_price)):
+            from ..hardware import get_accelerator
+            from ..planning import CostModel
+            base = hw or Hardware()
+            cost = CostModel(accelerator=base.accelerator, mfu=base.mfu, price_per_gpu_hour=base.price_per_gpu_hour,
+                             inference_accelerator=get_accelerator(args.inference_gpu).name if args.inference_gpu else None,
+                             inference_mfu=args.inference_mfu, inference_price_per_gpu_hour=args.inference_price)
+    elif any(v is not None for v in (args.inference_gpu, args.inference_mfu, args.inference_price)):
+        raise ScalingError("--inference-gpu/--inference-mfu/--inference-price need --inference-tokens")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         plans = plan(args.flops or None, params=args.params, tokens=args.tokens, target_loss=args.target_loss,
-                     gpu_hours=args.gpu_hours, dollars=args.dollars, law=args.law or DEFAULT_LAW,
+                     gpu_hours=args.gpu_hours, dollars=args.dollars, law=args.law,
                      convention=args.convention, hardware=hw, shape=args.shape, vocab=args.vocab,
-                     context=args.context, level=args.level)
+                     context=args.context, level=args.level, unique_tokens=args.unique_tokens,
+                     inference_tokens=args.inference_tokens, cost=cost, flatness=args.flatness)
     if args.json:
         for p in plans:
             print(json.dumps(p.to_dict()))

@@ -8,3 +8,8 @@ from .registry import DEFAULT_LAW, FORMS, REGISTRY, get_law, law_from_dict, list
 
 __all__ = ["Law", "Provenance", "ChinchillaLaw", "KaplanLaw", "PowerLawAllocation", "DEFAULT_LAW", "FORMS",
            "REGISTRY", "get_law", "law_from_dict", "list_laws", "load_law", "register"]
+
+# forms that register published laws of their own (imported for that side effect)
+from . import datacon, sparsity  # noqa: E402,F401
+from .datacon import DataConstrainedLaw  # noqa: E402
+from .sparsity import *  # noqa: E402,F401,F403
