@@ -1,0 +1,156 @@
+"""``fit()``: one entry point for every fitting method.
+
+    from scaling.fit import fit
+    res = fit("runs.csv", method="approach3", bootstrap=1000, seed=0, params_col="Model Size")
+    res.summary(); res.save("fit.json"); law = res.to_law()
+
+Methods: ``approach3`` (Chinchilla surface, Huber on log loss, 4,500-start grid), ``vp``
+(variable projection, with the Approach 3 fit alongside), ``approach2`` (isoFLOP parabolas),
+``approach1`` (lower envelope of training curves: give curves, one row per evaluation),
+``kaplan`` (Kaplan et al. 2020 surface); and ``datacon`` (data-constrained repetition constants,
+runs with a unique-token column) and ``sparsity`` (Frantar et al. sparse law). Options that say how to read the runs (``params_col``,
+``tokens_col``, ``flops_col``, ``loss_col``, ``where``, ``min_flops`` ...) go to the loader
+(:func:`scaling.runs.load_runs`, or :func:`scaling.runs.load_curves` for Approach 1); the rest go
+to the method's fitter.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ScalingError
+from .result import FitResult
+
+METHODS = ("approach3", "vp", "approach2", "approach1", "kaplan", "datacon", "sparsity")
+ALIASES = {"data-constrained": "datacon", "muennighoff": "datacon", "sparse": "sparsity","a3": "approach3", "3": "approach3", "chinchilla": "approach3", "parametric": "approach3",
+           "variable-projection": "vp", "variable_projection": "vp",
+           "a2": "approach2", "2": "approach2", "isoflop": "approach2",
+           "a1": "approach1", "1": "approach1", "envelope": "approach1"}
+
+RUNS_LOADER_OPTIONS = ("params_col", "tokens_col", "flops_col", "loss_col", "run_id_col", "unique_tokens_col",
+                       "status_col", "where", "min_flops", "max_flops", "drop_failed", "log10", "min_runs")
+CURVES_LOADER_OPTIONS = ("run_id_col", "params_col", "tokens_col", "step_col", "tokens_per_step", "flops_col",
+                         "loss_col", "ppl_col", "where", "log10", "drop_failed")
+
+
+def method_name(method: str) -> str:
+    m = str(method).strip().lower()
+    m = ALIASES.get(m, m)
+    if m not in METHODS:
+        raise ScalingError(f"unknown fitting method {method!r} (known: {', '.join(METHODS)})")
+    return m
+
+
+def fitter(method: str) -> Callable[..., FitResult]:
+    """The fitting function of a method (imported on demand)."""
+    m = method_name(method)
+    if m == "approach3":
+        from .approach3 import fit_approach3
+        return fit_approach3
+    if m == "vp":
+        from .vp import fit_vp
+        return fit_vp
+    if m == "approach2":
+        from .approach2 import fit_approach2
+        return fit_approach2
+    if m == "approach1":
+        from .approach1 import fit_approach1
+        return fit_approach1
+    if m == "datacon":
+        from .datacon import fit_datacon
+        return fit_datacon
+    if m == "sparsity":
+        from .sparsity import fit_sparsity
+        return fit_sparsity
+    from .kaplan import fit_kaplan
+    return fit_kaplan
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return True
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def load_for(method: str, runs: Any, **loader_options):
+    """The runs (or, for Approach 1, the curves) table a method fits, from a path or a DataFrame."""
+    import pandas as pd
+
+    from ..runs import load_curves, load_runs
+    m = method_name(method)
+    if m == "approach1":
+        canonical = isinstance(runs, pd.DataFrame) and {"run_id", "params", "tokens", "flops", "loss"} <= set(runs.columns)
+        return runs if canonical and not loader_options else load_curves(runs, **loader_options)
+    canonical = isinstance(runs, pd.DataFrame) and {"params", "tokens", "flops", "loss"} <= set(runs.columns)
+    if canonical and not loader_options:
+        return runs
+    return load_runs(runs, **loader_options)
+
+
+def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0, **options) -> FitResult:
+    """Fit a scaling law to runs with the chosen method -> :class:`FitResult`.
+
+    runs: a DataFrame (canonical runs table, or any table the loader maps) or a path (CSV,
+        Parquet, JSON lines). For ``approach1``: training curves, one row per evaluation.
+    method: approach3 | vp | approach2 | approach1 | kaplan | datacon | sparsity (aliases: a3,
+        isoflop, envelope ...).
+    bootstrap: resamples over runs for percentile intervals (0: none); seed: their seed.
+    options: loader options (params_col, tokens_col, flops_col, loss_col, where, min_flops,
+        max_flops, drop_failed, ...) and the method's own (delta, grid, level, budgets, workers,
+        window, ...); an option neither takes is an error naming it.
+    """
+    m = method_name(method)
+    fn = fitter(m)
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise ScalingError(f"bootstrap: expected a whole number >= 0, got {bootstrap!r}")
+    loader_names = CURVES_LOADER_OPTIONS if m == "approach1" else RUNS_LOADER_OPTIONS
+    loader_kw, fit_kw = {}, {}
+    for k, v in options.items():
+        if v is None:
+            continue
+        if m == "approach1" and k in ("min_flops", "max_flops"):  # Approach 1 restricts its FLOP grid itself
+            fit_kw[k] = v
+        elif k in loader_names:
+            loader_kw[k] = v
+        elif _accepts(fn, k):
+            fit_kw[k] = v
+        else:
+            raise ScalingError(f"fit: method {m!r} takes no option {k!r}")
+    table = load_for(m, runs, **loader_kw)
+    return fn(table, bootstrap=int(bootstrap), seed=seed, **fit_kw)
+
+
+def holdout_errors(result: FitResult, test_runs) -> dict[str, Any]:
+    """Prediction errors of a fitted loss surface on held-out runs.
+
+    Returns rmse_log_loss, mean/max absolute relative error, signed mean relative error
+    (positive: the law predicts too high a loss), n_test, and per-run rows (run_id, params,
+    tokens, flops, loss, predicted, rel_error).
+    """
+    law = result.to_law()
+    if not getattr(law, "has_loss", True):
+        raise ScalingError(f"{result.method} gives an allocation, not a loss model; it cannot predict held-out "
+                           "losses (use approach3, vp or kaplan)")
+    N = np.asarray(test_runs["params"], dtype=float)
+    D = np.asarray(test_runs["tokens"], dtype=float)
+    L = np.asarray(test_runs["loss"], dtype=float)
+    pred = np.atleast_1d(np.asarray(law.loss(N, D), dtype=float))
+    rel = pred / L - 1.0
+    lr = np.log(pred) - np.log(L)
+    rows = []
+    ids = test_runs["run_id"] if "run_id" in test_runs.columns else [f"row{i}" for i in test_runs.index]
+    C = np.asarray(test_runs["flops"], dtype=float) if "flops" in test_runs.columns else 6 * N * D
+    for rid, n, d, c, l, p, e in zip(ids, N, D, C, L, pred, rel):
+        rows.append({"run_id": str(rid), "params": float(n), "tokens": float(d), "flops": float(c), "loss": float(l),
+                     "predicted": float(p), "rel_error": float(e)})
+    return {"n_test": int(len(L)), "rmse_log_loss": float(np.sqrt(np.mean(lr ** 2))),
+            "mean_abs_rel_error": float(np.mean(np.abs(rel))), "max_abs_rel_error": float(np.max(np.abs(rel))),
+            "mean_rel_error": float(np.mean(rel)), "runs": rows}
+
+
+__all__ = ["fit", "fitter", "method_name", "load_for", "holdout_errors", "METHODS"]
