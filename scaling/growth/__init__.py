@@ -1,0 +1,33 @@
+"""Model growth: the LiGO operator, growth baselines, and a growth planner driven by a fitted law.
+
+- :mod:`.ligo` (torch): :class:`LiGO`, :func:`train_operator`, :func:`grow_ligo`.
+- :mod:`.baselines` (torch): G_stack depth stacking and function-preserving (HyperCloning-style) growth.
+- :mod:`.planner` (numpy only): :func:`plan_growth` -> :class:`GrowthPlan` with its FLOP ledger.
+- :mod:`.experiment` / :mod:`.analysis`: the measured growth experiment and its calibration.
+
+Importing this package does not import torch; the torch modules load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "LiGO": "ligo", "train_operator": "ligo", "grow_ligo": "ligo", "load_small": "ligo", "check_growth": "ligo",
+    "grow_stack": "baselines", "grow_hyperclone": "baselines", "grow_baseline": "baselines", "widen": "baselines",
+    "stack_depth": "baselines", "deepen_identity": "baselines",
+    "plan_growth": "planner", "GrowthPlan": "planner", "operator_flops": "planner", "load_calibration": "planner",
+    "grown_shape_for_params": "planner",
+    "run_experiment": "experiment", "load_growth_spec": "experiment",
+    "analyze": "analysis", "GrowthAnalysis": "analysis",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        mod = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(mod, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

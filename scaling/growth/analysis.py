@@ -1,0 +1,331 @@
+"""Analysis of a growth experiment: FLOPs to reach the scratch loss, the three savings, the calibration.
+
+For each seed the target is the final held-out loss of the large model trained from scratch
+(``scratch-s<seed>``). For each growth method and seed:
+
+- **FLOPs to reach the target**: the grown runs have budgets ``fraction x scratch tokens``, each
+  with a schedule that ends at its own budget; their *final* losses, against their large-phase
+  FLOPs, are interpolated linearly in log FLOPs at the target. If even the smallest budget ends
+  below the target, the smallest run's held-out curve gives the crossing (mid-schedule, so an upper
+  bound on the FLOPs: the savings are then a lower bound, flagged). If the largest budget ends
+  above the target, the method did not reach it (flagged; no savings figure).
+- **The three savings** (REFERENCE.md section 7), operator FLOPs charged in all three:
+  (1) ``1 - (C_op + C_grown) / C_scratch`` (small model not charged);
+  (2) ``1 - (C_small + C_op + C_grown) / C_scratch``;
+  (3) ``1 - (C_small + C_op + C_grown) / law.flops_for_loss(target)``, against a compute-optimal
+  scratch model, only with a law fitted on the same setup (corpus, tokenizer, recipe).
+- **The calibration** (token credit): ``delta = D_scratch - D_grown`` (large-model tokens saved at
+  the target) and ``eta = delta / D_eq``, ``D_eq`` the tokens the scratch run took to reach the
+  small model's final loss (where its held-out curve crosses it: mid-schedule, so D_eq is if
+  anything overestimated and eta underestimated). The planner predicts
+  ``delta = eta x law.tokens_for_loss(N_large, law.loss(N_small, D_small))``.
+
+Error bars: mean and standard deviation over seeds (each seed paired with its own scratch run);
+the per-seed values are listed too.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import store
+from ..errors import ScalingError
+from .planner import Calibration, MethodCalibration
+
+DEFINITION = ("eta = (D_scratch - D_grown) / D_eq: large-model tokens saved by growth at the scratch run's final "
+              "loss, over the tokens the scratch run took to reach the small model's final loss; the planner "
+              "predicts delta = eta * law.tokens_for_loss(N_large, law.loss(N_small, D_small))")
+
+
+@dataclass
+class MethodSeed:
+    method: str
+    seed: int
+    target: float                         # scratch final loss
+    scratch_flops: float
+    scratch_tokens: float
+    small_flops: float
+    small_loss: float
+    operator_flops: float
+    finals: list[dict]                    # fraction, tokens, flops, loss of each grown run
+    flops_needed: float | None = None     # large-phase FLOPs to reach the target
+    tokens_needed: float | None = None
+    how: str = ""                         # interpolated | curve (upper bound) | not reached
+    savings_not_charged: float | None = None
+    savings_charged: float | None = None
+    savings_vs_optimal: float | None = None
+    delta_tokens: float | None = None
+    d_eq_small: float | None = None
+    eta: float | None = None
+    flags: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _curve_crossing(curve, target: float, x: str = "flops") -> float | None:
+    """Where a held-out curve first reaches ``target`` (linear in log x between evaluations)."""
+    if curve is None or not len(curve):
+        return None
+    xs = curve[x].to_numpy(dtype=float)
+    ys = curve["val_loss"].to_numpy(dtype=float)
+    below = np.nonzero(ys <= target)[0]
+    if not len(below):
+        return None
+    i = int(below[0])
+    if i == 0:
+        return float(xs[0])      # reached by the first evaluation: at most this much
+    x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+    t = (y0 - target) / (y0 - y1) if y0 != y1 else 1.0
+    return float(math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0))))
+
+
+def _extrapolate_tokens(curve, target: float, max_factor: float = 4.0) -> float | None:
+    """Tokens at which a curve that ends above ``target`` would reach it, continuing the line
+    through its last two evaluations in (log tokens, loss); None beyond ``max_factor`` x its end."""
+    if curve is None or len(curve) < 2:
+        return None
+    xs = curve["tokens"].to_numpy(dtype=float)[-2:]
+    ys = curve["val_loss"].to_numpy(dtype=float)[-2:]
+    if xs[1] <= xs[0] or ys[1] >= ys[0]:
+        return None
+    slope = (ys[1] - ys[0]) / (math.log(xs[1]) - math.log(xs[0]))
+    d = math.exp(math.log(xs[1]) + (target - ys[1]) / slope)
+    return d if d <= max_factor * xs[1] else None
+
+
+def _stats(values):
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    if not v:
+        return None, None
+    return float(np.mean(v)), (float(np.std(v, ddof=1)) if len(v) > 1 else None)
+
+
+@dataclass
+class GrowthAnalysis:
+    sweep_dir: Path
+    law: str | None
+    small: dict[str, Any]
+    large: dict[str, Any]
+    scratch: list[dict]                           # per seed: seed, loss, flops, tokens
+    rows: list[MethodSeed]
+    corpus: str | None = None
+    corpus_fingerprint: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def methods(self) -> list[str]:
+        return list(dict.fromkeys(r.method for r in self.rows))
+
+    def per_method(self, method: str) -> list[MethodSeed]:
+        return [r for r in self.rows if r.method == method]
+
+    def aggregate(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for m in self.methods:
+            rs = self.per_method(m)
+            agg = {"seeds": [r.seed for r in rs]}
+            for k in ("flops_needed", "savings_not_charged", "savings_charged", "savings_vs_optimal",
+                      "delta_tokens", "eta"):
+                vals = [getattr(r, k) for r in rs]
+                agg[k] = {"mean": _stats(vals)[0], "sd": _stats(vals)[1], "values": vals}
+            agg["operator_flops"] = rs[0].operator_flops if rs else 0.0
+            agg["flags"] = sorted({f for r in rs for f in r.flags})
+            out[m] = agg
+        return out
+
+    def calibration(self) -> Calibration:
+        methods = {}
+        for m, agg in self.aggregate().items():
+            rs = self.per_method(m)
+            methods[m] = MethodCalibration(
+                method=m, eta=agg["eta"]["mean"], eta_sd=agg["eta"]["sd"], eta_seeds=agg["eta"]["values"],
+                delta_tokens=agg["delta_tokens"]["values"], n_seeds=sum(1 for r in rs if r.eta is not None),
+                operator_steps=int(self.large.get("operator_steps", 0)) if m == "ligo" else 0,
+                operator_tokens_per_step=self.large.get("operator_tokens_per_step") if m == "ligo" else None,
+                flags=agg["flags"],
+                savings_not_charged=agg["savings_not_charged"], savings_charged=agg["savings_charged"],
+                savings_vs_optimal=agg["savings_vs_optimal"])
+        return Calibration(source=str(self.sweep_dir), created_at=store.now(), definition=DEFINITION,
+                           corpus=self.corpus, corpus_fingerprint=self.corpus_fingerprint, small=self.small,
+                           large=self.large, methods=methods)
+
+    def write_calibration(self, path: str | os.PathLike) -> Path:
+        from .._io import atomic_write_text
+        return atomic_write_text(path, self.calibration().model_dump_json(indent=2) + "\n")
+
+    def table(self) -> str:
+        """The results as a Markdown table (what the README shows)."""
+        from ..units import sci, si
+
+        def pm(d, pct=False, fmt=None, missing="not reached"):
+            """mean ± sd (per-seed values)."""
+            mean, sd = d["mean"], d["sd"]
+            if mean is None:
+                return missing
+            f = (lambda x: f"{100 * x:+.1f}%") if pct else (fmt or (lambda x: f"{x:.3g}"))
+            if sd is None:
+                s = f(mean)
+            elif pct:
+                s = f"{100 * mean:+.1f} ± {100 * sd:.1f}%"
+            else:
+                s = f"{f(mean)} ± {f(sd)}"
+            vals = ", ".join(missing if v is None else f(v) for v in d["values"])
+            return f"{s} ({vals})"
+
+        sc_loss = [s["loss"] for s in self.scratch]
+        sc_fl = [s["flops"] for s in self.scratch]
+        lines = ["| method | FLOPs to reach the scratch loss (large phase) | operator FLOPs | savings (1) small not "
+                 "charged | savings (2) small charged | savings (3) vs compute-optimal | token credit δ | η |",
+                 "|---|---|---|---|---|---|---|---|",
+                 f"| scratch (target loss {np.mean(sc_loss):.4f}) | {sci(float(np.mean(sc_fl)))} | – | – | – | – | – | – |"]
+        for m, agg in self.aggregate().items():
+            lines.append(f"| {m} | {pm(agg['flops_needed'], fmt=sci)} | {sci(agg['operator_flops']) if agg['operator_flops'] else '–'} "
+                         f"| {pm(agg['savings_not_charged'], True)} | {pm(agg['savings_charged'], True)} | "
+                         f"{pm(agg['savings_vs_optimal'], True) if self.law else 'n/a (no law)'} | "
+                         f"{pm(agg['delta_tokens'], fmt=si, missing='n/a')} | {pm(agg['eta'], missing='n/a')} |")
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        from ..units import si
+        head = [f"Growth experiment {self.sweep_dir}",
+                f"small {si(self.small.get('params', 0))} params ({self.small.get('n_layer')}x{self.small.get('d_model')}, "
+                f"{si(self.small.get('tokens', 0))} tokens, loss {self.small.get('loss', float('nan')):.4f}) -> "
+                f"large {si(self.large.get('params', 0))} params ({self.large.get('n_layer')}x{self.large.get('d_model')}), "
+                f"scratch {si(self.large.get('tokens', 0))} tokens",
+                f"seeds: {', '.join(str(s['seed']) for s in self.scratch)}; values are mean ± sd over seeds "
+                "(per-seed values in brackets); savings in % of the scratch run's FLOPs", ""]
+        body = [self.table()]
+        flags = sorted({f"{r.method} s{r.seed}: {f}" for r in self.rows for f in r.flags})
+        tail = ([""] + ["flags:"] + [f"  - {f}" for f in flags]) if flags else []
+        if self.notes:
+            tail += [""] + [f"note: {n}" for n in self.notes]
+        return "\n".join(head + body + tail)
+
+    def to_dict(self) -> dict:
+        return {"sweep_dir": str(self.sweep_dir), "law": self.law, "small": self.small, "large": self.large,
+                "scratch": self.scratch, "rows": [r.to_dict() for r in self.rows], "aggregate": self.aggregate(),
+                "notes": self.notes}
+
+
+def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
+    """Analyse a finished (or partly finished) growth experiment directory."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise ScalingError(f"no such growth experiment directory: {sweep_dir}")
+    law_obj = None
+    if law is not None:
+        from ..laws import get_law
+        law_obj = get_law(law)
+    runs = {}
+    for path in store.iter_runs(sweep_dir):
+        cfg = store.read_config(path)
+        res = store.read_result(path)
+        if res is None or res.status != "ok" or "role" not in cfg.tags:
+            continue
+        runs[cfg.run_id] = (cfg, res, store.read_curve(path))
+    smalls = {c.seed: (c, r, cu) for c, r, cu in runs.values() if c.tags["role"] == "small"}
+    scratches = {c.seed: (c, r, cu) for c, r, cu in runs.values() if c.tags["role"] == "scratch"}
+    grown = [(c, r, cu) for c, r, cu in runs.values() if c.tags["role"] == "grown"]
+    if not scratches or not smalls or not grown:
+        raise ScalingError(f"{sweep_dir}: needs finished small, scratch and grown runs of a growth experiment "
+                           f"(found {len(smalls)} small, {len(scratches)} scratch, {len(grown)} grown)")
+    rows: list[MethodSeed] = []
+    notes = []
+    by_key: dict[tuple[str, int], list] = {}
+    for c, r, cu in grown:
+        by_key.setdefault((str(c.tags["method"]), c.seed), []).append((c, r, cu))
+    for (method, seed), items in sorted(by_key.items()):
+        if seed not in scratches or seed not in smalls:
+            notes.append(f"{method} seed {seed}: its small or scratch run is missing; left out")
+            continue
+        sc_cfg, sc_res, sc_curve = scratches[seed]
+        sm_cfg, sm_res, _ = smalls[seed]
+        items.sort(key=lambda t: t[1].flops)
+        op = float(items[0][0].tags.get("operator_flops", 0.0))
+        row = MethodSeed(method=method, seed=seed, target=sc_res.loss, scratch_flops=sc_res.flops,
+                         scratch_tokens=sc_res.tokens, small_flops=sm_res.flops, small_loss=sm_res.loss,
+                         operator_flops=op,
+                         finals=[{"run_id": c.run_id, "fraction": float(c.tags.get("fraction", 0)), "tokens": r.tokens,
+                                  "flops": r.flops, "loss": r.loss} for c, r, _ in items])
+        target = sc_res.loss
+        fl = np.array([f["flops"] for f in row.finals])
+        ls = np.array([f["loss"] for f in row.finals])
+        fpt = items[0][1].flops_per_token
+        reached = np.nonzero(ls <= target)[0]
+        if len(reached):
+            i = int(reached[0])
+            if i == 0:
+                c0 = _curve_crossing(items[0][2], target)
+                row.flops_needed = c0 if c0 is not None else float(fl[0])
+                row.how = "curve (upper bound)"
+                row.flags.append(f"already below the target at the smallest budget (x{row.finals[0]['fraction']:g}); "
+                                 "FLOPs read off its mid-schedule curve: an upper bound (savings a lower bound)")
+            else:
+                t = (ls[i - 1] - target) / (ls[i - 1] - ls[i]) if ls[i - 1] != ls[i] else 1.0
+                row.flops_needed = float(math.exp(math.log(fl[i - 1]) + t * (math.log(fl[i]) - math.log(fl[i - 1]))))
+                row.how = "interpolated"
+        else:
+            row.how = "not reached"
+            row.flags.append(f"did not reach the scratch loss {target:.4f}: its largest budget (x"
+                             f"{row.finals[-1]['fraction']:g}) ends at {ls[-1]:.4f}")
+        if row.flops_needed is not None:
+            row.tokens_needed = row.flops_needed / fpt
+            total_nc = row.operator_flops + row.flops_needed
+            row.savings_not_charged = 1.0 - total_nc / row.scratch_flops
+            row.savings_charged = 1.0 - (row.small_flops + total_nc) / row.scratch_flops
+            if law_obj is not None:
+                try:
+                    c_opt = float(law_obj.flops_for_loss(target))
+                    row.savings_vs_optimal = 1.0 - (row.small_flops + total_nc) / c_opt
+                except ScalingError as exc:
+                    row.flags.append(f"savings (3) unavailable: {exc}")
+            row.delta_tokens = row.scratch_tokens - row.tokens_needed
+        else:
+            # the grown model ends above the target: its credit is negative; map its final loss onto
+            # the scratch curve (mid-schedule, approximate)
+            d_eq = _curve_crossing(sc_curve, float(ls[-1]), x="tokens")
+            if d_eq is not None:
+                row.delta_tokens = d_eq - row.finals[-1]["tokens"]
+                row.flags.append("token credit from the scratch curve at the grown model's final loss (approximate)")
+        row.d_eq_small = _curve_crossing(sc_curve, row.small_loss, x="tokens")
+        if row.d_eq_small is None:
+            row.d_eq_small = _extrapolate_tokens(sc_curve, row.small_loss)
+            row.flags.append(
+                "the scratch run never reached the small model's loss: " +
+                ("D_eq extrapolated from its last two evaluations (approximate)" if row.d_eq_small is not None
+                 else "eta undefined"))
+        if row.d_eq_small is not None and row.delta_tokens is not None:
+            row.eta = row.delta_tokens / row.d_eq_small
+        rows.append(row)
+    any_small = next(iter(smalls.values()))
+    any_scr = next(iter(scratches.values()))
+    op_steps = max((int(c.tags.get("operator_steps", 0)) for c, _, _ in grown), default=0)
+    op_tokens = max((int(c.tags.get("operator_tokens", 0)) for c, _, _ in grown), default=0)
+
+    def shape(cfg, res, extra):
+        d = {k: getattr(cfg, k) for k in ("n_layer", "d_model", "n_head", "d_ff", "vocab", "context")}
+        d.update(params=res.params, non_embedding_params=res.non_embedding_params, **extra)
+        return d
+
+    small = shape(any_small[0], any_small[1], {"tokens": any_small[1].tokens,
+                                              "loss": float(np.mean([r.loss for _, r, _ in smalls.values()]))})
+    large = shape(any_scr[0], any_scr[1], {"tokens": any_scr[1].tokens,
+                                          "loss": float(np.mean([r.loss for _, r, _ in scratches.values()])),
+                                          "operator_steps": op_steps,
+                                          "operator_tokens_per_step": (op_tokens // op_steps) if op_steps else None})
+    scratch = [{"seed": s, "loss": r.loss, "flops": r.flops, "tokens": r.tokens} for s, (_, r, _) in sorted(scratches.items())]
+    if law_obj is None:
+        notes.append("savings (3) needs a law fitted on the same corpus, tokenizer and recipe (--law)")
+    return GrowthAnalysis(sweep_dir=sweep_dir, law=law_obj.name if law_obj else None, small=small, large=large,
+                          scratch=scratch, rows=rows, corpus=any_scr[0].corpus,
+                          corpus_fingerprint=any_scr[1].corpus_fingerprint, notes=notes)
+
+
+__all__ = ["analyze", "GrowthAnalysis", "MethodSeed", "DEFINITION"]

@@ -1,0 +1,606 @@
+"""The growth planner: small shape and tokens, large shape and tokens, operator steps, predicted
+loss and honest savings, from a fitted law and a *measured* growth calibration.
+
+The benefit model (a token credit)
+----------------------------------
+A grown large model behaves like the same large model trained from scratch on ``D + delta``
+tokens, where ``D`` is the tokens it is trained on after growth and
+
+    delta = eta * D_eq(N_large, L_small),   D_eq(N, l) = law.tokens_for_loss(N, l),
+
+``L_small = law.loss(N_small, D_small)``: ``D_eq`` is what the large model would need, from
+scratch, to reach the small model's loss, and ``eta`` is the fraction of that progress the growth
+operator hands on (eta = 1: the grown model continues exactly where a scratch large model at the
+small model's loss would be; eta < 1: some is lost; eta > 1: growth does better than that).
+``eta`` is **not assumed**: :mod:`scaling.growth.analysis` measures it from growth runs
+(``eta = (D_scratch - D_grown) / D_eq``, all in large-model tokens: the tokens the grown model
+saves to reach the scratch run's final loss, over the tokens the scratch run took to reach the
+small model's loss) and writes it to a calibration file (default
+``data/growth/calibration.json``). Without a calibration the planner refuses to plan (or takes a
+user-supplied ``eta``, labelled as such in every output).
+
+The ledger
+----------
+``C_total = C_small + C_operator + C_large`` under the law's FLOP convention (6ND for a
+Chinchilla fit): ``C_small = 6 N_s D_s``, ``C_large = 6 N_L D_L``, and the operator's cost
+:func:`operator_flops` (each step a forward and backward pass of the large model on a batch, plus
+building the weights). With an existing small model (``small=run_dir``) its cost is sunk: the
+budget pays for the operator and the large model only.
+
+The three savings (REFERENCE.md section 7), for the predicted final loss ``l``:
+
+1. not charging the small model: ``1 - (C_op + C_large) / C_scratch``, ``C_scratch = 6 N_L (D_L + delta)``,
+   the same large shape trained from scratch to the same loss;
+2. charging it: ``1 - (C_small + C_op + C_large) / C_scratch``;
+3. against a compute-optimal scratch model: ``1 - C_total / law.flops_for_loss(l)`` (what a
+   compute-optimal model needs to reach ``l``; positive exactly when the growth plan's loss is
+   below the compute-optimal loss of the same total budget).
+
+When (3) is not positive the verdict is "train from scratch", with the numbers that say why.
+
+The search: the large size (0.3x to 10x the compute-optimal scratch size: growth may favour a
+larger model), the small size (1/16 to 1/1.25 of it) and the small model's share of the budget,
+on a grid, minimising the predicted loss; then both shapes are snapped to real decoders (the large
+one keeping the small one's head size, :func:`grown_shape_for_params`) and the plan is recomputed
+exactly for the snapped shapes.
+
+This module imports numpy and pydantic only (no torch).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import ScalingError
+from ..shapes import DEFAULT_CONTEXT, DEFAULT_VOCAB, ModelShape, ideal_aspect, shape_for_params
+
+DEFAULT_CALIBRATION = "data/growth/calibration.json"
+DEFAULT_OPERATOR_STEPS = 100
+DEFAULT_BATCH_TOKENS = 2 ** 19
+
+
+# ---------------------------------------------------------------------------------------------
+# operator cost
+
+
+def materialize_flops(small: ModelShape, large: ModelShape) -> float:
+    """Forward FLOPs of building the large weights once from the small ones (ligo.py's forward):
+    depth mixing, then the width expansions and the left inverses of the expansion matrices."""
+    L, Lg = small.n_layer, large.n_layer
+    d, D, f, Fg, h, H = small.d_model, large.d_model, small.d_ff, large.d_ff, small.n_head, large.n_head
+    V = small.vocab
+    per_layer_small = 4 * d * d + 2 * d * f + 2 * d
+    fl = 2.0 * Lg * L * per_layer_small                          # depth mixing of every module type
+    fl += 2.0 * V * d * D + 2.0 * D * d                           # embedding, final norm
+    fl += 2.0 * D * d * d + d ** 3 + 2.0 * d * d * D              # left inverse of B
+    fl += Lg * (2 * 2.0 * D * d                                   # block norms
+                + 3 * (2.0 * D * d * h + 2.0 * D * d * D)         # q, k, v: heads, then residual reads
+                + 2.0 * h * h * H + h ** 3 + 2.0 * h * h * H      # left inverse of H_v
+                + 2.0 * d * D * h + 2.0 * D * d * D               # attention output
+                + 2.0 * Fg * f * d + 2.0 * Fg * d * D             # fc
+                + 2.0 * Fg * f * f + f ** 3 + 2.0 * f * f * Fg    # left inverse of F
+                + 2.0 * D * d * f + 2.0 * D * f * Fg)             # MLP output
+    return float(fl)
+
+
+def operator_flops(small: ModelShape, large: ModelShape, *, steps: int = DEFAULT_OPERATOR_STEPS,
+                   tokens_per_step: int = DEFAULT_BATCH_TOKENS, convention: str = "6nd") -> float:
+    """Training FLOPs of the LiGO operator: ``steps x (flops_per_token(large) x tokens_per_step
+    + 3 x materialize_flops)`` (a forward and backward pass of the grown model and of the
+    weight construction per step)."""
+    per_step = large.flops_per_token(convention) * tokens_per_step + 3.0 * materialize_flops(small, large)
+    return float(steps) * per_step
+
+
+# ---------------------------------------------------------------------------------------------
+# shapes
+
+
+def _describe(cfg) -> str:
+    return (f"{cfg.n_layer} x {cfg.d_model} ({cfg.n_head} heads of {cfg.d_model // cfg.n_head}, d_ff {cfg.d_ff}, "
+            f"vocab {cfg.vocab})")
+
+
+def check_growth_shapes(small, large) -> None:
+    """Raise a one-line ScalingError unless ``large`` can be grown from ``small``.
+
+    Both must be the dense attention decoder with the same vocabulary; the large one at least as
+    deep and as wide (residual and FFN) and with the same head size: heads grow in number, so
+    rotary embeddings stay consistent (see :mod:`scaling.growth.ligo`). Works on anything with the
+    shape fields (ModelShape, GPTConfig, RunConfig); no torch."""
+    for name, cfg in (("small", small), ("large", large)):
+        if getattr(cfg, "mixer", "attention") != "attention":
+            raise ScalingError(f"growth supports the attention decoder only; the {name} model's mixer is {cfg.mixer!r}")
+        if getattr(cfg, "sparsity", 0.0):
+            raise ScalingError(f"growth supports dense models only; the {name} model has sparsity {cfg.sparsity:g}")
+    s, g = small, large
+    if s.vocab != g.vocab:
+        raise ScalingError(f"the large model's vocabulary ({g.vocab}) differs from the small model's ({s.vocab})")
+    smaller = [f"{k} {getattr(g, k)} < {getattr(s, k)}" for k in ("n_layer", "d_model", "d_ff")
+               if getattr(g, k) < getattr(s, k)]
+    if smaller:
+        raise ScalingError(f"the large shape {_describe(g)} is smaller than the small one {_describe(s)} "
+                           f"({', '.join(smaller)}): growth only adds layers and width")
+    hs, hg = s.d_model // s.n_head, g.d_model // g.n_head
+    if hs != hg:
+        raise ScalingError(
+            f"incompatible head counts: the small model has heads of {hs} ({s.n_head} x {hs}), the large one "
+            f"heads of {hg} ({g.n_head} x {hg}); growth keeps the head size (rotary embeddings), so the large "
+            f"model needs n_head = d_model / {hs}"
+            + (f" = {g.d_model // hs}" if g.d_model % hs == 0 else f", and its width {g.d_model} is not a multiple of {hs}"))
+
+
+
+def grown_shape_for_params(target: float, small: ModelShape, *, d_ff_mult: float = 4.0,
+                           non_embedding: bool = False, max_width_factor: int = 64) -> ModelShape:
+    """A large shape near ``target`` parameters that can be grown from ``small``: at least as deep
+    and wide, the same head size (heads grow in number), ``d_ff = max(d_ff_mult * d, small.d_ff)``.
+
+    Among widths that are multiples of the head size and integer depths, the smallest
+    ``|rel_error| + 0.01 |ln(aspect / ideal)|`` with the aspect ratio within 2.5x of
+    :func:`scaling.shapes.ideal_aspect` (any aspect if none is within 5%)."""
+    hd = small.d_head
+    widths = np.arange(small.n_head, small.n_head * max_width_factor + 1) * hd
+    widths = widths[widths <= 65536].astype(float)
+    cands = []
+    for w in widths:
+        ff = max(int(round(d_ff_mult * w / 8.0) * 8), small.d_ff)
+        probe = ModelShape(1, int(w), n_head=int(w) // hd, d_ff=ff, vocab=small.vocab, context=small.context)
+        pc1 = probe.param_counts()
+        probe2 = ModelShape(2, int(w), n_head=int(w) // hd, d_ff=ff, vocab=small.vocab, context=small.context)
+        pc2 = probe2.param_counts()
+        key = "non_embedding" if non_embedding else "total"
+        per_layer = pc2[key] - pc1[key]
+        base = pc1[key] - per_layer
+        exact = (target - base) / per_layer
+        for L in {max(small.n_layer, int(math.floor(exact))), max(small.n_layer, int(math.ceil(exact)))}:
+            if L > 4096:
+                continue
+            n = base + L * per_layer
+            dev = abs(math.log((w / L) / float(ideal_aspect(w))))
+            cands.append((abs(n / target - 1.0), dev, L, int(w), ff))
+    if not cands:
+        raise ScalingError(f"no shape grown from {small.describe()} comes near {target:.3g} parameters")
+    inside = [c for c in cands if c[1] <= math.log(2.5) and c[0] <= 0.05]
+    pool = inside or cands
+    err, dev, L, w, ff = min(pool, key=lambda c: c[0] + 0.01 * c[1])
+    return ModelShape(L, w, n_head=w // hd, d_ff=ff, vocab=small.vocab, context=small.context)
+
+
+# ---------------------------------------------------------------------------------------------
+# calibration
+
+
+class MethodCalibration(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    method: str
+    eta: float | None = Field(description="mean over seeds of the credited fraction (see module docstring)")
+    eta_sd: float | None = None
+    eta_seeds: list[float | None] = Field(default_factory=list)
+    delta_tokens: list[float | None] = Field(default_factory=list, description="measured token credit per seed")
+    operator_steps: int = 0
+    operator_tokens_per_step: int | None = None
+    n_seeds: int = 0
+    flags: list[str] = Field(default_factory=list)
+
+
+class Calibration(BaseModel):
+    """data/growth/calibration.json: the measured token credit of each growth method."""
+
+    model_config = ConfigDict(extra="allow")
+    version: int = 1
+    source: str = ""
+    created_at: str = ""
+    definition: str = ""
+    corpus: str | None = None
+    corpus_fingerprint: str | None = None
+    small: dict[str, Any] = Field(default_factory=dict)
+    large: dict[str, Any] = Field(default_factory=dict)
+    methods: dict[str, MethodCalibration] = Field(default_factory=dict)
+
+
+def load_calibration(path: str | os.PathLike = DEFAULT_CALIBRATION) -> Calibration:
+    p = Path(path)
+    if not p.is_file():
+        raise ScalingError(
+            f"no growth calibration at {p}: the growth benefit is measured, not assumed; run the growth "
+            "experiment (`scaling grow run sweeps/growth-cpu.toml`, which writes it), pass --calibration FILE, "
+            "or give --credit-efficiency ETA explicitly (marked as an assumption)")
+    try:
+        return Calibration.model_validate(json.loads(p.read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScalingError(f"{p}: not valid JSON ({exc})") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ScalingError(f"{p}: not a growth calibration ({'.'.join(map(str, first['loc']))}: "
+                           f"{first['msg']})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# the plan
+
+
+@dataclass
+class SmallModel:
+    """An existing small model (its cost is sunk)."""
+
+    shape: ModelShape
+    params: float
+    tokens: float
+    flops: float
+    loss: float | None
+    run_dir: str
+
+
+def read_small_run(run_dir: str | os.PathLike) -> SmallModel:
+    """Shape, tokens and FLOPs of a finished small run (config.json + result.json; no torch)."""
+    from .. import store
+    p = Path(run_dir)
+    if not (p / store.CONFIG).is_file():
+        raise ScalingError(f"--small: {p} is not a run directory (no {store.CONFIG})")
+    try:
+        cfg = store.read_config(p)
+    except Exception as exc:  # noqa: BLE001
+        raise ScalingError(f"--small: {p / store.CONFIG} is not a run configuration of this project "
+                           f"({' '.join(str(exc).split())[:160]})") from None
+    if cfg.mixer != "attention" or cfg.sparsity:
+        raise ScalingError(f"--small: {p} is a {cfg.mixer} model (sparsity {cfg.sparsity:g}); growth supports "
+                           "the dense attention decoder only")
+    res = store.read_result(p)
+    if res is None or res.status != "ok":
+        raise ScalingError(f"--small: {p} is not a finished run (no successful result.json)")
+    if not (p / store.MODEL).exists():
+        warnings.warn(f"{p} has no {store.MODEL}: the plan can be made but the model cannot be grown")
+    shape = cfg.shape()
+    return SmallModel(shape=shape, params=float(res.params), tokens=float(res.tokens), flops=float(res.flops),
+                      loss=res.loss, run_dir=str(p))
+
+
+@dataclass
+class GrowthPlan:
+    """A growth plan and its ledger; ``str(plan)`` is the printable report."""
+
+    budget: float
+    law: str
+    flops_convention: str
+    method: str
+    eta: float
+    eta_sd: float | None
+    eta_source: str
+    small: ModelShape
+    small_params: float
+    small_tokens: float
+    small_flops: float
+    small_loss: float                  # law prediction
+    small_sunk: bool
+    small_run: str | None
+    large: ModelShape
+    large_params: float
+    large_tokens: float
+    large_flops: float
+    operator_steps: int
+    operator_tokens: float
+    operator_flops: float
+    credit_tokens: float               # delta
+    loss: float                        # predicted final loss of the grown model
+    loss_interval: tuple[float, float] | None
+    scratch_same_tokens: float         # the large shape from scratch to the same loss
+    scratch_same_flops: float
+    optimal_params: float              # compute-optimal scratch model of the same total budget
+    optimal_tokens: float
+    optimal_loss: float
+    optimal_flops_to_loss: float       # compute-optimal FLOPs to reach self.loss
+    savings_not_charged: float
+    savings_charged: float
+    savings_vs_optimal: float
+    verdict: str                       # "grow" or "train from scratch"
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_flops(self) -> float:
+        """What the budget pays for (the small model only when it is not sunk)."""
+        return (0.0 if self.small_sunk else self.small_flops) + self.operator_flops + self.large_flops
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["small"] = self.small.to_dict()
+        d["large"] = self.large.to_dict()
+        d["total_flops"] = self.total_flops
+        d["loss_interval"] = list(self.loss_interval) if self.loss_interval else None
+        d["ledger"] = [dict(phase=p, tokens=t, flops=f) for p, t, f in self._phases()]
+        return d
+
+    def _phases(self):
+        return [("small model" + (" (sunk)" if self.small_sunk else ""), self.small_tokens, self.small_flops),
+                (f"operator ({self.method}, {self.operator_steps} steps)", self.operator_tokens, self.operator_flops),
+                ("large model", self.large_tokens, self.large_flops)]
+
+    def ledger(self) -> str:
+        from ..units import sci, si
+        out = [f"Growth plan: {sci(self.budget)} FLOPs ({self.flops_convention}), law {self.law}, "
+               f"method {self.method}",
+               f"credit efficiency eta = {self.eta:.3g}" + (f" +- {self.eta_sd:.2g}" if self.eta_sd else "")
+               + f" ({self.eta_source})", ""]
+        rows = [("phase", "shape", "params", "tokens", "FLOPs", "share")]
+        paid = self.total_flops
+        for (name, tok, fl), shape in zip(self._phases(), (self.small, self.large, self.large)):
+            share = "sunk" if "sunk" in name else f"{100 * fl / paid:.1f}%"
+            desc = f"{shape.n_layer} x {shape.d_model}, {shape.n_head} heads"
+            rows.append((name, desc, si(shape.params), si(tok), sci(fl), share))
+        rows.append(("total" + (" (budget; small sunk)" if self.small_sunk else ""), "", "",
+                     si(self.operator_tokens + self.large_tokens + (0 if self.small_sunk else self.small_tokens)),
+                     sci(paid), "100%"))
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
+        for i, r in enumerate(rows):
+            out.append("  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
+            if i == 0 or i == len(rows) - 2:
+                out.append("  ".join("-" * w for w in widths))
+        out += ["", f"small model: {self.small.describe()}", f"large model: {self.large.describe()}", ""]
+        loss = f"{self.loss:.4f}"
+        if self.loss_interval:
+            loss += f" (eta +- sd: {self.loss_interval[0]:.4f} .. {self.loss_interval[1]:.4f})"
+        out += [f"predicted small-model loss:  {self.small_loss:.4f}",
+                f"token credit delta:          {si(self.credit_tokens)} tokens (the large model behaves as if "
+                f"trained on {si(self.large_tokens + self.credit_tokens)})",
+                f"predicted final loss:        {loss}",
+                f"compute-optimal scratch, same budget: {si(self.optimal_params)} params x "
+                f"{si(self.optimal_tokens)} tokens -> loss {self.optimal_loss:.4f}", "",
+                "savings (FLOPs to reach the predicted loss; operator charged in all three):",
+                f"  (1) vs the large model from scratch, small model not charged: {_pct(self.savings_not_charged)}"
+                f"   (scratch needs {sci(self.scratch_same_flops)} FLOPs, {si(self.scratch_same_tokens)} tokens)",
+                f"  (2) vs the large model from scratch, small model charged:     {_pct(self.savings_charged)}",
+                f"  (3) vs a compute-optimal scratch model:                       {_pct(self.savings_vs_optimal)}"
+                f"   (it needs {sci(self.optimal_flops_to_loss)} FLOPs"
+                + (", small model sunk: not charged)" if self.small_sunk else ")"), "",
+                f"verdict: {self.verdict.upper()}"]
+        out += [f"  - {r}" for r in self.reasons]
+        if self.notes:
+            out += ["", "notes:"] + [f"  - {n}" for n in self.notes]
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.ledger()
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:+.1f}%"
+
+
+def _law_params(law, shape: ModelShape) -> float:
+    pc = shape.param_counts()
+    return float(pc["non_embedding"] if getattr(law, "params_convention", "total") == "non_embedding" else pc["total"])
+
+
+def _fpt(law, shape: ModelShape) -> float:
+    from ..flops import CONVENTIONS
+    conv = law.flops_convention if law.flops_convention in CONVENTIONS else "6nd"
+    return float(shape.flops_per_token(conv))
+
+
+def _check_law(law):
+    try:
+        law.loss(1e8, 1e9)
+        law.tokens_for_loss(1e8, float(law.loss(1e8, 1e9)) + 0.1)
+    except ScalingError:
+        raise ScalingError(f"growth planning needs a law with a loss model L(N, D) and its inverse in D; "
+                           f"{law.name!r} ({law.form}) has none (use a Chinchilla-form fit)") from None
+
+
+def _credit(law, eta, n_large, n_small, d_small):
+    """delta = eta * tokens the large model needs to reach the small model's loss (vectorised)."""
+    l_small = law.loss(n_small, d_small)
+    with np.errstate(over="ignore", invalid="ignore"):
+        d_eq = np.asarray(law.tokens_for_loss(n_large, l_small), dtype=float)
+    return eta * d_eq, l_small
+
+
+def plan_growth(flops: float, law, *, calibration: Calibration | str | os.PathLike | None = DEFAULT_CALIBRATION,
+                method: str = "ligo", eta: float | None = None, small: SmallModel | str | os.PathLike | None = None,
+                operator_steps: int | None = None, batch_tokens: int | None = None,
+                vocab: int | None = None, context: int | None = None, min_savings: float = 0.01) -> GrowthPlan:
+    """Plan a growth run for a total budget of ``flops`` (see the module docstring).
+
+    ``law``: a law name, file or object with a loss model. ``calibration``: a Calibration or its
+    path; ``eta`` overrides it (an assumption, labelled so). ``small``: an existing small run
+    (its cost is sunk). ``operator_steps`` / ``batch_tokens``: the operator's training (default:
+    the calibration's, else 100 steps of 2^19 tokens). ``vocab`` / ``context``: for the shapes
+    (default: the small run's, else 50257 / 2048). The verdict is "grow" only when saving (3) exceeds
+    ``min_savings`` and stays positive with eta one standard deviation lower."""
+    from ..laws import get_law
+    from ..units import parse_number
+    C = parse_number(flops, "--flops")
+    law = get_law(law)
+    _check_law(law)
+    cal = cal_m = None
+    if eta is None:
+        cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration or DEFAULT_CALIBRATION)
+        if method not in cal.methods:
+            raise ScalingError(f"the calibration has no method {method!r} (it has {', '.join(cal.methods) or 'none'})")
+        cal_m = cal.methods[method]
+        if cal_m.eta is None or not math.isfinite(cal_m.eta):
+            raise ScalingError(f"the calibration's {method!r} entry has no measured eta ({'; '.join(cal_m.flags) or 'no data'})")
+        eta, eta_sd = float(cal_m.eta), cal_m.eta_sd
+        eta_source = (f"measured: {cal_m.n_seeds} seed(s) in {cal.source or 'the calibration'}"
+                      f" ({si_shape(cal.small)} -> {si_shape(cal.large)})")
+    else:
+        if not math.isfinite(eta):
+            raise ScalingError("--credit-efficiency must be a finite number")
+        eta_sd, eta_source = None, "user-supplied assumption, NOT calibrated from growth runs"
+    steps = int(operator_steps if operator_steps is not None else (cal_m.operator_steps if cal_m and cal_m.operator_steps
+                                                                   else DEFAULT_OPERATOR_STEPS))
+    if steps < 0:
+        raise ScalingError(f"--operator-steps must be >= 0, got {steps}")
+    if method != "ligo":
+        steps = 0       # baselines have no operator to train
+    bt = int(batch_tokens or (cal_m.operator_tokens_per_step if cal_m and cal_m.operator_tokens_per_step
+                               else DEFAULT_BATCH_TOKENS))
+    sm = None
+    if small is not None:
+        sm = small if isinstance(small, SmallModel) else read_small_run(small)
+        vocab = vocab or sm.shape.vocab
+        context = context or sm.shape.context
+        if vocab != sm.shape.vocab:
+            raise ScalingError(f"--vocab {vocab} differs from the small model's vocabulary {sm.shape.vocab}")
+    vocab = int(vocab or DEFAULT_VOCAB)
+    context = int(context or DEFAULT_CONTEXT)
+    notes: list[str] = []
+    if cal_m is not None and (operator_steps is not None and operator_steps != cal_m.operator_steps):
+        notes.append(f"eta was measured with {cal_m.operator_steps} operator steps, the plan uses {steps}")
+
+    # --- search on a continuous grid (6N FLOPs per token), then snap and recompute exactly
+    n_opt, _ = law.frontier(C)
+    n_opt = float(n_opt)
+    NL = n_opt * np.logspace(-0.5, 1.0, 61)
+    op_c = lambda n: steps * bt * 6.0 * n   # noqa: E731 - the search's approximation of the operator
+    if sm is None:
+        r = np.logspace(math.log10(1.25), math.log10(16.0), 41)
+        fs = np.linspace(0.01, 0.8, 80)
+        NLg, rg, fsg = np.meshgrid(NL, r, fs, indexing="ij")
+        Ns = NLg / rg
+        Cs = fsg * C
+        Ds = Cs / (6.0 * Ns)
+        DL = (C - Cs - op_c(NLg)) / (6.0 * NLg)
+        ok = DL > 0
+        delta, _ = _credit(law, eta, NLg, Ns, Ds)
+        ok &= np.isfinite(DL + delta) & (DL + delta > 0)
+        loss = np.where(ok, law.loss(NLg, np.where(ok, DL + delta, 1.0)), np.inf)
+        if not np.isfinite(loss).any():
+            raise ScalingError(f"a budget of {C:.3g} FLOPs cannot pay for the operator and the large model")
+        i = np.unravel_index(int(np.argmin(loss)), loss.shape)
+        n_small, d_small_frac = float(Ns[i]), float(fsg[i])
+        small_shape = shape_for_params(n_small, vocab=vocab, context=context).shape
+        if small_shape.d_head % 2:
+            raise ScalingError(f"the snapped small shape {small_shape} has an odd head size")
+        n_large = float(NLg[i])
+    else:
+        n_s = _law_params(law, sm.shape)
+        DL = (C - op_c(NL)) / (6.0 * NL)
+        ok = (DL > 0) & (NL > n_s * 1.05)
+        delta, _ = _credit(law, eta, NL, n_s, sm.tokens)
+        loss = np.where(ok, law.loss(NL, np.where(ok & (DL + delta > 0), DL + delta, 1.0)), np.inf)
+        if not np.isfinite(loss).any():
+            raise ScalingError(f"a budget of {C:.3g} FLOPs cannot pay for the operator and a large model "
+                               f"bigger than the small one ({n_s:.3g} parameters)")
+        n_large = float(NL[int(np.argmin(loss))])
+        small_shape = sm.shape
+        d_small_frac = None
+    large_shape = grown_shape_for_params(n_large, small_shape)
+    if n_large >= NL[-1] * 0.999:
+        notes.append("the best large size is at the search's upper bound (10x the compute-optimal size): the "
+                     "credit model is being extrapolated far; treat the plan with suspicion")
+    if sm is None and (n_large / n_small >= 15.9 or d_small_frac >= 0.799):
+        notes.append("the best plan sits at a bound of the search (growth factor 16x or a small-model share of 80%)")
+
+    # --- exact ledger for the snapped shapes
+    n_s, n_l = _law_params(law, small_shape), _law_params(law, large_shape)
+    if sm is None:
+        c_small = d_small_frac * C
+        d_small = c_small / _fpt(law, small_shape)
+    else:
+        d_small, c_small = sm.tokens, sm.tokens * _fpt(law, small_shape)
+    conv = law.flops_convention if law.flops_convention in ("6nd", "kaplan", "chinchilla", "palm") else "6nd"
+    c_op = operator_flops(small_shape, large_shape, steps=steps, tokens_per_step=bt, convention=conv) if steps else 0.0
+    paid_small = 0.0 if sm is not None else c_small
+    c_large = C - paid_small - c_op
+    if c_large <= 0:
+        raise ScalingError(f"a budget of {C:.3g} FLOPs does not cover the small model and the operator "
+                           f"({paid_small + c_op:.3g} FLOPs)")
+    d_large = c_large / _fpt(law, large_shape)
+    delta, l_small = _credit(law, eta, n_l, n_s, d_small)
+    delta = float(delta)
+    d_eff = d_large + delta
+    if not math.isfinite(d_eff) or d_eff <= 0:
+        raise ScalingError(f"with eta = {eta:g} the grown model's effective tokens are not positive: growth cannot pay")
+    loss_g = float(law.loss(n_l, d_eff))
+    interval = None
+    if eta_sd:
+        lo_hi = []
+        for e in (eta + eta_sd, eta - eta_sd):
+            dd, _ = _credit(law, e, n_l, n_s, d_small)
+            lo_hi.append(float(law.loss(n_l, max(d_large + float(dd), 1.0))))
+        interval = (min(lo_hi), max(lo_hi))
+    scratch_tokens = d_eff
+    scratch_flops = scratch_tokens * _fpt(law, large_shape)
+    n_o, d_o = law.frontier(C)
+    l_o = float(law.loss(n_o, d_o))
+    try:
+        c_o = float(law.flops_for_loss(loss_g))
+    except ScalingError:
+        c_o = float("inf")
+    s1 = 1.0 - (c_op + c_large) / scratch_flops
+    s2 = 1.0 - (c_small + c_op + c_large) / scratch_flops
+    s3 = 1.0 - (paid_small + c_op + c_large) / c_o
+    s3_low = None
+    if eta_sd:
+        dd, _ = _credit(law, eta - eta_sd, n_l, n_s, d_small)
+        l_low = float(law.loss(n_l, max(d_large + float(dd), 1.0)))
+        try:
+            s3_low = 1.0 - (paid_small + c_op + c_large) / float(law.flops_for_loss(l_low))
+        except ScalingError:
+            s3_low = -1.0
+    reasons = []
+    from ..units import sci, si
+    credit_flops = delta * _fpt(law, large_shape)
+    if s3 > min_savings and (s3_low is None or s3_low > 0):
+        verdict = "grow"
+        reasons.append(f"the grown {si(large_shape.params)} model reaches {loss_g:.4f}, below the {l_o:.4f} of a "
+                       f"compute-optimal scratch model with the same budget ({_pct(s3)} FLOPs to the same loss)")
+    elif s3 > 0:
+        verdict = "train from scratch"
+        why = (f"below the {100 * min_savings:g}% worth the extra machinery" if s3 <= min_savings else
+               f"not robust: with eta - sd = {eta - eta_sd:.3g} it is {_pct(s3_low)}")
+        reasons.append(f"the best growth plan reaches {loss_g:.4f} vs {l_o:.4f} for a compute-optimal scratch model "
+                       f"of the same budget: a predicted saving of {_pct(s3)}, {why}")
+    else:
+        verdict = "train from scratch"
+        reasons.append(f"the best growth plan reaches {loss_g:.4f}, no better than {l_o:.4f} for a compute-optimal "
+                       f"scratch model of the same budget ({si(float(n_o))} params x {si(float(d_o))} tokens)")
+        if sm is None:
+            reasons.append(f"the small model and operator cost {sci(c_small + c_op)} FLOPs but the calibrated credit "
+                           f"(eta = {eta:.3g}) is worth only {si(delta)} large-model tokens = {sci(credit_flops)} FLOPs")
+        else:
+            reasons.append(f"even with the small model sunk, its credit of {si(delta)} tokens (eta = {eta:.3g}) does "
+                           f"not make up for the {sci(c_op)} operator FLOPs and the larger-than-optimal size")
+        if eta <= 0:
+            reasons.append(f"eta = {eta:.3g} <= 0: the measured grown models did no better than scratch")
+    if cal_m is not None:
+        ratio = large_shape.params / small_shape.params
+        try:
+            where = (f"a growth of x{cal.large['params'] / cal.small['params']:.3g} in parameters at "
+                     f"{si(cal.large['params'])} parameters")
+        except (KeyError, TypeError, ZeroDivisionError):
+            where = "the calibration runs"
+        notes.append(f"eta is extrapolated from {where}; this plan grows x{ratio:.3g} at {si(large_shape.params)} "
+                     "parameters")
+    return GrowthPlan(
+        budget=C, law=law.name, flops_convention=conv, method=method, eta=eta, eta_sd=eta_sd, eta_source=eta_source,
+        small=small_shape, small_params=n_s, small_tokens=float(d_small), small_flops=float(c_small),
+        small_loss=float(l_small), small_sunk=sm is not None, small_run=sm.run_dir if sm else None,
+        large=large_shape, large_params=n_l, large_tokens=float(d_large), large_flops=float(c_large),
+        operator_steps=steps, operator_tokens=float(steps * bt), operator_flops=float(c_op), credit_tokens=delta,
+        loss=loss_g, loss_interval=interval, scratch_same_tokens=float(scratch_tokens),
+        scratch_same_flops=float(scratch_flops), optimal_params=float(n_o), optimal_tokens=float(d_o),
+        optimal_loss=l_o, optimal_flops_to_loss=c_o, savings_not_charged=float(s1), savings_charged=float(s2),
+        savings_vs_optimal=float(s3), verdict=verdict, reasons=reasons, notes=notes)
+
+
+def si_shape(d: dict) -> str:
+    from ..units import si
+    if not d:
+        return "?"
+    p = d.get("params")
+    return f"{d.get('n_layer', '?')}x{d.get('d_model', '?')}" + (f" ({si(p)})" if p else "")
+
+
+__all__ = ["check_growth_shapes", "plan_growth", "GrowthPlan", "Calibration", "MethodCalibration", "load_calibration", "operator_flops",
+           "materialize_flops", "grown_shape_for_params", "read_small_run", "SmallModel", "DEFAULT_CALIBRATION"]

@@ -1,0 +1,217 @@
+"""The growth planner (numpy only) and the analysis of growth runs (fabricated run stores)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from scaling import store
+from scaling.errors import ScalingError
+from scaling.growth.analysis import analyze
+from scaling.growth.planner import (Calibration, MethodCalibration, grown_shape_for_params, load_calibration,
+                                    materialize_flops, operator_flops, plan_growth)
+from scaling.laws import get_law
+from scaling.shapes import ModelShape
+
+
+def _calibration(eta, sd=None, steps=100, tokens_per_step=2 ** 19):
+    return Calibration(source="test", small={"n_layer": 4, "d_model": 64, "params": 2e5},
+                       large={"n_layer": 5, "d_model": 128, "params": 7.7e5},
+                       methods={"ligo": MethodCalibration(method="ligo", eta=eta, eta_sd=sd, n_seeds=2,
+                                                          operator_steps=steps,
+                                                          operator_tokens_per_step=tokens_per_step)})
+
+
+def test_operator_flops_are_dominated_by_the_large_model():
+    s = ModelShape(12, 768, vocab=50257, context=2048)
+    g = ModelShape(24, 1024, vocab=50257, context=2048)
+    per_step = g.flops_per_token("6nd") * 2 ** 19
+    total = operator_flops(s, g, steps=100, tokens_per_step=2 ** 19)
+    assert 100 * per_step < total < 100 * per_step * 1.03     # building the weights: ~1.6% here
+    assert materialize_flops(s, g) > 0
+    assert operator_flops(s, g, steps=0) == 0
+
+
+def test_grown_shape_keeps_the_head_size_and_grows():
+    small = ModelShape(6, 384, n_head=6, vocab=50257, context=1024)
+    for target in (3e8, 1e9, 4e9):
+        big = grown_shape_for_params(target, small)
+        assert big.d_head == small.d_head
+        assert big.n_layer >= small.n_layer and big.d_model >= small.d_model and big.d_ff >= small.d_ff
+        assert abs(big.params / target - 1) < 0.05
+    tiny = ModelShape(2, 48, n_head=3, d_ff=192, vocab=256, context=64)
+    assert grown_shape_for_params(2e5, tiny).d_head == 16
+
+
+def test_plan_ledger_adds_up_and_savings_follow_their_definitions():
+    law = get_law("chinchilla-2022")
+    plan = plan_growth(1e21, law, calibration=_calibration(1.0, 0.1))
+    assert plan.small_flops + plan.operator_flops + plan.large_flops == pytest.approx(1e21, rel=1e-9)
+    assert plan.large.d_head == plan.small.d_head and plan.large.params > plan.small.params
+    # the token-credit model: delta = eta * D_eq(N_L, L(N_s, D_s))
+    l_small = law.loss(plan.small_params, plan.small_tokens)
+    assert plan.credit_tokens == pytest.approx(law.tokens_for_loss(plan.large_params, l_small), rel=1e-9)
+    assert plan.loss == pytest.approx(law.loss(plan.large_params, plan.large_tokens + plan.credit_tokens))
+    scratch = 6 * plan.large_params * (plan.large_tokens + plan.credit_tokens)
+    assert plan.savings_not_charged == pytest.approx(1 - (plan.operator_flops + plan.large_flops) / scratch)
+    assert plan.savings_charged == pytest.approx(1 - 1e21 / scratch)
+    assert plan.savings_vs_optimal == pytest.approx(1 - 1e21 / law.flops_for_loss(plan.loss))
+    assert plan.savings_charged < plan.savings_not_charged
+    assert plan.loss_interval[0] <= plan.loss <= plan.loss_interval[1]
+    text = plan.ledger()
+    for needle in ("small model", "operator (ligo, 100 steps)", "large model", "total", "(1)", "(2)", "(3)", "verdict"):
+        assert needle in text
+    d = plan.to_dict()
+    json.dumps(d)
+    assert [p["phase"].split(" ")[0] for p in d["ledger"]] == ["small", "operator", "large"]
+
+
+def test_a_weak_credit_says_train_from_scratch_and_why():
+    plan = plan_growth(1e21, "chinchilla-2022", calibration=_calibration(0.2))
+    assert plan.verdict == "train from scratch"
+    assert plan.savings_vs_optimal < 0.01
+    text = plan.ledger()
+    assert "TRAIN FROM SCRATCH" in text and "compute-optimal" in text
+    neg = plan_growth(1e21, "chinchilla-2022", eta=-0.3)
+    assert neg.verdict == "train from scratch" and any("eta" in r for r in neg.reasons)
+    assert "NOT calibrated" in neg.ledger()
+
+
+def test_a_strong_credit_says_grow():
+    plan = plan_growth(1e21, "chinchilla-2022", calibration=_calibration(1.3, 0.05))
+    assert plan.verdict == "grow" and plan.savings_vs_optimal > 0.01
+    assert plan.loss < plan.optimal_loss
+
+
+def test_uncertain_credit_is_not_a_grow():
+    # a positive point estimate whose eta - sd side loses is not robust
+    plan = plan_growth(1e21, "chinchilla-2022", calibration=_calibration(1.05, 0.6))
+    assert plan.verdict == "train from scratch"
+
+
+def test_no_calibration_is_refused_not_assumed(tmp_path):
+    with pytest.raises(ScalingError, match="measured, not assumed"):
+        plan_growth(1e21, "chinchilla-2022", calibration=tmp_path / "none.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"methods": {"ligo": {"eta": "x"}}}')
+    with pytest.raises(ScalingError, match="not a growth calibration"):
+        load_calibration(bad)
+    with pytest.raises(ScalingError, match="no method 'stack'"):
+        plan_growth(1e21, "chinchilla-2022", calibration=_calibration(1.0), method="stack")
+    with pytest.raises(ScalingError, match="loss model"):
+        plan_growth(1e21, "chinchilla-approach1", eta=1.0)
+
+
+def _write_run(root, sweep, run_id, *, n_layer, d_model, n_head, tokens, loss, tags, seed=0, curve=None, mixer="attention"):
+    cfg = store.RunConfig(sweep=sweep, run_id=run_id, n_layer=n_layer, d_model=d_model, n_head=n_head,
+                          d_ff=4 * d_model, context=64, tokens=tokens, batch_size=1, lr=1e-3, seed=seed, tags=tags,
+                          corpus="stdlib", mixer=mixer)
+    d = store.run_dir(root, sweep, run_id)
+    d.mkdir(parents=True)
+    store.write_config(d, cfg)
+    pc = cfg.param_counts()
+    fpt = cfg.flops_per_token()
+    store.write_result(d, store.RunResult(sweep=sweep, run_id=run_id, status="ok", loss=loss, params=pc["total"],
+                                          non_embedding_params=pc["non_embedding"], embedding_params=pc["embedding"],
+                                          tokens=cfg.trained_tokens, steps=cfg.steps, flops=fpt * cfg.trained_tokens,
+                                          flops_convention="6nd", flops_per_token=fpt))
+    if curve is not None:
+        store.write_curve(d, [{"step": i, "tokens": t, "flops": fpt * t, "lr": 1e-3, "train_loss": l, "val_loss": l,
+                               "time_s": 0.0} for i, (t, l) in enumerate(curve, 1)])
+    return d
+
+
+def test_analysis_of_growth_runs_and_the_calibration_round_trip(tmp_path):
+    root, sw = tmp_path, "g"
+    small = dict(n_layer=2, d_model=32, n_head=2)
+    large = dict(n_layer=3, d_model=64, n_head=4)
+    D = 1_000_000
+    for seed, (grown_half, grown_full) in enumerate([(3.05, 2.90), (3.02, 2.88)]):
+        _write_run(root, sw, f"small-s{seed}", **small, tokens=400_000, loss=3.2, tags={"role": "small"}, seed=seed)
+        # scratch: crosses the small model's loss 3.2 half-way (in log tokens) between 200K and 400K
+        _write_run(root, sw, f"scratch-s{seed}", **large, tokens=D, loss=3.0, tags={"role": "scratch"}, seed=seed,
+                   curve=[(200_000, 3.4), (400_000, 3.0), (D, 3.0)])
+        for frac, loss in ((0.5, grown_half), (1.0, grown_full)):
+            _write_run(root, sw, f"ligo-f{frac:g}-s{seed}", **large, tokens=int(frac * D), loss=loss, seed=seed,
+                       tags={"role": "grown", "method": "ligo", "fraction": frac, "small_run": f"small-s{seed}",
+                             "small_flops": 1.0, "operator_steps": 10, "operator_tokens": 640,
+                             "operator_flops": 1e9},
+                       curve=[(int(frac * D) // 2, loss + 0.3), (int(frac * D), loss)])
+    a = analyze(root / sw)
+    rows = {r.seed: r for r in a.rows}
+    r0 = rows[0]
+    # final losses 3.05 at 0.5 D and 2.90 at D: 3.0 is crossed at 1/3 of the way in log FLOPs
+    fl_half, fl_full = r0.finals[0]["flops"], r0.finals[1]["flops"]
+    want = math.exp(math.log(fl_half) + (0.05 / 0.15) * (math.log(fl_full) - math.log(fl_half)))
+    assert r0.flops_needed == pytest.approx(want) and r0.how == "interpolated"
+    assert r0.savings_not_charged == pytest.approx(1 - (1e9 + want) / r0.scratch_flops)
+    assert r0.savings_charged == pytest.approx(1 - (r0.small_flops + 1e9 + want) / r0.scratch_flops)
+    assert r0.savings_vs_optimal is None
+    # eta: tokens saved over the scratch tokens to the small model's loss
+    assert r0.d_eq_small == pytest.approx(math.exp(0.5 * (math.log(200_000) + math.log(400_000))))
+    assert r0.eta == pytest.approx(r0.delta_tokens / r0.d_eq_small)
+    agg = a.aggregate()["ligo"]
+    assert agg["eta"]["mean"] == pytest.approx(np.mean([rows[0].eta, rows[1].eta]))
+    assert agg["eta"]["sd"] > 0
+    table = a.table()
+    assert "| ligo |" in table and "scratch" in table
+    out = tmp_path / "cal.json"
+    a.write_calibration(out)
+    cal = load_calibration(out)
+    assert cal.methods["ligo"].n_seeds == 2 and cal.methods["ligo"].operator_steps == 10
+    assert cal.methods["ligo"].operator_tokens_per_step == 64
+    # the planner accepts it
+    plan = plan_growth(1e19, "chinchilla-2022", calibration=out)
+    assert plan.eta == pytest.approx(agg["eta"]["mean"]) and plan.operator_steps == 10
+    # with a law, savings (3) appear
+    a3 = analyze(root / sw, law="chinchilla-2022")
+    assert all(r.savings_vs_optimal is not None for r in a3.rows)
+
+
+def test_analysis_flags_methods_that_never_reach_the_scratch_loss(tmp_path):
+    root, sw = tmp_path, "g"
+    _write_run(root, sw, "small-s0", n_layer=2, d_model=32, n_head=2, tokens=100_000, loss=3.3, tags={"role": "small"})
+    _write_run(root, sw, "scratch-s0", n_layer=3, d_model=64, n_head=4, tokens=400_000, loss=3.0,
+               tags={"role": "scratch"}, curve=[(100_000, 3.5), (200_000, 3.2), (400_000, 3.0)])
+    for frac, loss in ((0.5, 3.25), (1.0, 3.1)):
+        _write_run(root, sw, f"stack-f{frac:g}-s0", n_layer=3, d_model=64, n_head=4, tokens=int(frac * 400_000),
+                   loss=loss, tags={"role": "grown", "method": "stack", "fraction": frac, "small_run": "small-s0",
+                                    "small_flops": 1.0, "operator_flops": 0.0})
+    a = analyze(root / sw)
+    (r,) = a.rows
+    assert r.how == "not reached" and r.flops_needed is None and r.savings_charged is None
+    assert r.delta_tokens < 0 and r.eta < 0
+    assert "not reached" in a.table()
+    with pytest.raises(ScalingError, match="needs finished small, scratch and grown runs"):
+        analyze(root / sw / "small-s0")
+    with pytest.raises(ScalingError, match="no such growth experiment"):
+        analyze(root / "nope")
+
+
+def test_sunk_small_model_is_not_charged(tmp_path):
+    d = _write_run(tmp_path, "s", "small", n_layer=4, d_model=128, n_head=2, tokens=2_000_000, loss=3.0,
+                   tags={})
+    with pytest.warns(UserWarning, match="no model.pt"):
+        plan = plan_growth(1e17, "chinchilla-2022", eta=1.0, small=d)
+    assert plan.small_sunk and plan.small.d_model == 128 and plan.small.context == 64
+    assert plan.operator_flops + plan.large_flops == pytest.approx(1e17)
+    assert plan.large.d_head == 64 and plan.large.params > plan.small.params
+    assert "sunk" in plan.ledger()
+    hy = _write_run(tmp_path, "s", "hy", n_layer=2, d_model=64, n_head=2, tokens=100_000, loss=3.0, tags={},
+                    mixer="hyena")
+    with pytest.raises(ScalingError, match="attention decoder only"):
+        plan_growth(1e17, "chinchilla-2022", eta=1.0, small=hy)
+    with pytest.raises(ScalingError, match="not a run directory"):
+        plan_growth(1e17, "chinchilla-2022", eta=1.0, small=tmp_path)
+
+
+def test_scratch_curve_extrapolation_for_eta():
+    import pandas as pd
+    from scaling.growth.analysis import _extrapolate_tokens
+    curve = pd.DataFrame({"tokens": [1e5, 2e5, 4e5], "val_loss": [3.0, 2.8, 2.6]})
+    # 0.2 nats per doubling: 2.4 one doubling further
+    assert _extrapolate_tokens(curve, 2.4) == pytest.approx(8e5)
+    assert _extrapolate_tokens(curve, 1.0) is None          # beyond 4x the curve's end: refused
+    flat = pd.DataFrame({"tokens": [1e5, 2e5], "val_loss": [2.6, 2.6]})
+    assert _extrapolate_tokens(flat, 2.5) is None
