@@ -87,18 +87,7 @@ class Plan:
         return _clean(d)
 
 
-def _clean(obj):
-    """JSON-safe: numpy scalars to floats, non-finite floats to None."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
+from ._io import json_safe as _clean  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------

@@ -121,19 +121,7 @@ def _bisect(g, lo, hi, iters: int = 200, tol: float = 1e-13) -> np.ndarray:
     return 0.5 * (lo + hi)
 
 
-def _clean(obj):
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    return obj
+from ._io import json_safe as _clean  # noqa: E402
 
 
 def _positive(x, what: str, *, allow_zero: bool = False) -> float:
