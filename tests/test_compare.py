@@ -1,0 +1,119 @@
+"""The compute multiplier of architecture B over A, on synthetic laws with a known answer."""
+
+import json
+
+import numpy as np
+import pytest
+
+from scaling.compare import arch_flops, compute_multiplier, flops_for_loss, loss_for_flops
+from scaling.errors import ScalingError
+from scaling.laws.chinchilla import ChinchillaLaw
+from scaling.laws.sparsity import frantar_2024
+
+E, A, B, ALPHA, BETA = 1.8, 480.0, 2000.0, 0.35, 0.37
+
+
+def law_a(**kw):
+    return ChinchillaLaw(E, A, B, ALPHA, BETA, name="A", **kw)
+
+
+def law_b(**kw):
+    """B(N, D) = A(2N, D): every parameter of B is worth two of A's."""
+    return ChinchillaLaw(E, A * 2 ** -ALPHA, B, ALPHA, BETA, name="B", **kw)
+
+
+def test_parameters_worth_twice_as_much_is_a_multiplier_of_two():
+    # on the C = 6ND frontier, B reaching any loss costs half of A: multiplier exactly 2
+    for target in (2.2, 2.5, 3.0):
+        res = compute_multiplier(law_a(), law_b(), target_loss=target)
+        assert res.multiplier == pytest.approx(2.0, rel=1e-9)
+        assert res.flops_a == pytest.approx(law_a().flops_for_loss(target))
+    res = compute_multiplier(law_a(), law_b(), flops=1e21)
+    assert res.multiplier == pytest.approx(2.0, rel=1e-9)
+    assert res.target_loss == pytest.approx(law_a().loss_at_frontier(1e21))
+    assert res.budget == 1e21 and res.interval is None
+    # reversed: 0.5
+    assert compute_multiplier(law_b(), law_a(), target_loss=2.5).multiplier == pytest.approx(0.5, rel=1e-9)
+
+
+def test_numeric_frontier_with_flops_per_token():
+    six_n = lambda N: 6.0 * np.asarray(N, dtype=float)  # noqa: E731
+    # the numeric minimisation over N reproduces the closed form
+    assert flops_for_loss(law_a(), 2.5, six_n) == pytest.approx(law_a().flops_for_loss(2.5), rel=1e-6)
+    assert loss_for_flops(law_a(), 1e20, six_n) == pytest.approx(law_a().loss_at_frontier(1e20), rel=1e-9)
+    res = compute_multiplier(law_a(), law_b(), target_loss=2.5, flops_per_token_a=six_n, flops_per_token_b=six_n)
+    assert res.multiplier == pytest.approx(2.0, rel=1e-5)
+    # same law, B's tokens three times cheaper: multiplier 3
+    third = lambda N: 2.0 * np.asarray(N, dtype=float)  # noqa: E731
+    res = compute_multiplier(law_a(), law_a(), flops=1e20, flops_per_token_a=six_n, flops_per_token_b=third)
+    assert res.multiplier == pytest.approx(3.0, rel=1e-5)
+
+
+def test_architecture_flops_make_hyena_cheaper_at_long_context():
+    fa = arch_flops(mixer="attention", context=8192, convention="palm")
+    fb = arch_flops(mixer="hyena", context=8192, convention="palm")
+    N = np.array([1e8, 1e9])
+    assert np.all(fb(N) < fa(N))
+    res = compute_multiplier(law_a(), law_a(), flops=1e21, flops_per_token_a=fa, flops_per_token_b=fb)
+    assert res.multiplier > 1.2 and "hyena" in res.counting_b
+
+
+def test_bootstrap_interval_from_samples():
+    rng = np.random.default_rng(0)
+    jitter = lambda: np.column_stack([E + rng.normal(0, 0.01, 50), A * np.exp(rng.normal(0, 0.05, 50)),  # noqa: E731
+                                      np.full(50, B), np.full(50, ALPHA), np.full(50, BETA)])
+    sa = jitter()
+    sb = sa.copy()
+    sb[:, 1] *= 2 ** -ALPHA
+    res = compute_multiplier(law_a(samples=sa), law_b(samples=sb), target_loss=2.5)
+    # paired samples each differ by exactly "N worth 2x": a degenerate interval at 2
+    assert res.interval == pytest.approx((2.0, 2.0), rel=1e-6) and res.n_samples == 50
+    # independent uncertainty in B: a real interval around the estimate
+    rng2 = np.random.default_rng(1)
+    sb2 = sb.copy()
+    sb2[:, 1] = A * 2 ** -ALPHA * np.exp(rng2.normal(0, 0.1, 50))
+    res = compute_multiplier(law_a(samples=sa), law_b(samples=sb2), target_loss=2.5, level=0.9)
+    lo, hi = res.interval
+    assert lo < res.multiplier < hi and hi / lo > 1.2 and res.level == 0.9
+    # only one side with samples: still an interval, with a note
+    res = compute_multiplier(law_a(), law_b(samples=sb2), flops=1e21)
+    assert res.interval is not None and any("only B" in n for n in res.notes)
+    assert res.target_interval is None   # A has no samples: its loss at the budget is fixed
+
+
+def test_sparsity_law_multiplier_is_its_dense_equivalent_factor():
+    law = frantar_2024()
+    res = compute_multiplier(law, law, target_loss=2.5, sparsity_b=0.75)
+    assert res.multiplier == pytest.approx(law.dense_equivalent_factor(0.75), rel=1e-9)
+    assert "75% sparsity" in res.law_b
+
+
+def test_errors():
+    with pytest.raises(ScalingError, match="exactly one"):
+        compute_multiplier(law_a(), law_b())
+    with pytest.raises(ScalingError, match="exactly one"):
+        compute_multiplier(law_a(), law_b(), target_loss=2.5, flops=1e20)
+    with pytest.raises(ScalingError, match="out of reach"):
+        compute_multiplier(law_a(), law_b(), target_loss=1.5)
+    with pytest.raises(ScalingError, match="approach1|no loss model"):
+        compute_multiplier("chinchilla-approach1", law_b(), target_loss=2.5)
+
+
+def test_cli(cli, tmp_path):
+    fa, fb = tmp_path / "a.json", tmp_path / "b.json"
+    fa.write_text(json.dumps(law_a().to_dict()))
+    fb.write_text(json.dumps(law_b().to_dict()))
+    r = cli("compare", str(fa), str(fb), "--target-loss", "2.5")
+    assert r.returncode == 0, r.stderr
+    assert "compute multiplier of B over A: 2x" in r.stdout and "50% less compute" in r.stdout
+    r = cli("compare", str(fa), str(fb), "--flops", "1e21", "--json")
+    out = json.loads(r.stdout)
+    assert out["multiplier"] == pytest.approx(2.0) and out["budget"] == 1e21
+    r = cli("compare", str(fa), str(fa), "--flops", "1e21", "--mixer-b", "hyena", "--context", "4096", "--json")
+    assert json.loads(r.stdout)["multiplier"] > 1
+    r = cli("compare", str(fa), str(fb))
+    assert r.returncode == 2 and "one of the arguments" in r.stderr
+    r = cli("compare", str(fa), str(fb), "--target-loss", "1.0")
+    assert r.returncode == 2 and "out of reach" in r.stderr and "Traceback" not in r.stderr
+    r = cli("compare", str(fa), str(fb), "--flops", "lots")
+    assert r.returncode == 2 and "--flops" in r.stderr
