@@ -159,3 +159,25 @@ def test_subprocess_exit_status(cli, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "same size" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# the fit() dispatcher behind the command
+
+
+def test_api_dispatch(runs_csv):
+    import scaling
+    from scaling.errors import ScalingError
+    from scaling.fit import fit
+    res = fit(runs_csv, method="a3", params_col="Model Size", tokens_col="Tokens", loss_col="Final Loss",
+              where="dataset == 'b'", delta=1e-3)
+    assert res.method == "approach3" and res.data.n_rows == 30 and res.data.columns["loss"] == "Final Loss"
+    df = pd.read_csv(runs_csv).rename(columns={"Model Size": "params", "Tokens": "tokens", "Final Loss": "loss"})
+    res2 = scaling.fit(df, method="vp", compare=False)
+    assert res2.method == "vp"
+    with pytest.raises(ScalingError, match="unknown fitting method"):
+        fit(df, method="approach4")
+    with pytest.raises(ScalingError, match="takes no option 'window'"):
+        fit(df, method="approach3", window=0.1)
+    with pytest.raises(ScalingError, match="bootstrap"):
+        fit(df, bootstrap=-1)

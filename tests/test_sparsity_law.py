@@ -56,8 +56,7 @@ def test_dense_equivalent_75_percent_is_2_16x():
 def test_optimal_sparsity_zero_near_chinchilla_optimal_and_growing():
     law = frantar_2024()
     N = 1e9
-    # the dense frontier of this law sits at ~20-45 tokens per parameter for these budgets
-    _, D_opt = law.frontier(6 * N * N * 20)
+    # (the dense frontier of this law sits at ~20-45 tokens per parameter for these budgets)
     for tpp in (5, 20, 40):
         assert law.optimal_sparsity(N, 6 * N * N * tpp) == 0.0, tpp
     s = [law.optimal_sparsity(N, 6 * N * N * tpp) for tpp in (200, 1000, 10000)]

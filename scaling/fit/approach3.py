@@ -17,12 +17,15 @@ starts are optimised *together*, as one batch of numpy arrays, by a damped Gauss
 (Levenberg-Marquardt) iteration on the Huber objective (iteratively reweighted: weight
 min(1, delta/|r|) per residual, which majorises the Huber loss), each start with its own damping
 and its own accept/reject test on the exact objective. Far from the data the LSE saturates and a
-gradient method crawls across the plateau; Gauss-Newton jumps. After a first pass the starts that
-landed in the same basin are merged, the distinct endpoints are iterated to convergence, and the
-best few are polished by scipy's L-BFGS-B with the exact gradient and tight tolerances, inside
-the bounds (``BOUNDS``). The reported optimum is that L-BFGS-B solution. ``benchmarks/bench_fit.py``
+gradient method crawls across the plateau; Gauss-Newton jumps. The search is a successive
+halving: a few steps for every start, then the best few hundred (and the best of every (alpha,
+beta) start cell, so no region of the grid is dropped wholesale) go on, both passes in single
+precision; the distinct end points are iterated to convergence in double precision, and the best
+few are polished by scipy's L-BFGS-B with the exact gradient and tight tolerances, inside the
+bounds (``BOUNDS``). The reported optimum is that L-BFGS-B solution. ``benchmarks/bench_fit.py``
 checks it against L-BFGS-B run from each of the 4,500 starts in a loop (same objective, same
-gradient, same bounds): the same optimum, an objective no worse, >= 20x faster.
+gradient, same bounds): the same optimum, an objective no worse, >= 20x faster (and the slow
+test ``test_equals_the_full_multistart_search`` does so on three data sets).
 
 Internally the batch iteration centres log N and log D (a' = a - alpha mean(log N)), which
 removes the strong a-alpha and b-beta correlation; everything a user sees is in (a, b, e, alpha,
@@ -169,21 +172,30 @@ def projected_gradient(theta, g, bounds=BOUNDS) -> np.ndarray:
 
 
 class _Data:
-    """Centred data and the moment matrix shared by every row of a batch."""
+    """Centred data and the moment matrix shared by every row of a batch.
 
-    def __init__(self, logN, logD, logL, delta):
+    ``dtype`` float32 halves the memory traffic of the batched iteration; it is used for the
+    exploratory passes over many starts, never for the answer (see ``approach3_optimum``).
+    """
+
+    def __init__(self, logN, logD, logL, delta, dtype=np.float64):
+        self.dtype = np.dtype(dtype)
         self.logN = np.asarray(logN, dtype=float)
         self.logD = np.asarray(logD, dtype=float)
-        self.logL = np.asarray(logL, dtype=float)
         self.xm = float(self.logN.mean())
         self.ym = float(self.logD.mean())
-        self.x = self.logN - self.xm
-        self.y = self.logD - self.ym
+        x = self.logN - self.xm
+        y = self.logD - self.ym
         self.delta = float(delta)
-        x, y = self.x, self.y
         one = np.ones_like(x)
-        self.V = np.column_stack([one, x, x * x, y, y * y, x * y])   # (n, 6)
-        self.V3 = np.column_stack([one, x, y])                        # (n, 3)
+        self.logL = np.asarray(logL, dtype=float).astype(self.dtype)
+        self.x = x.astype(self.dtype)
+        self.y = y.astype(self.dtype)
+        self.V = np.column_stack([one, x, x * x, y, y * y, x * y]).astype(self.dtype)   # (n, 6)
+        self.V3 = np.column_stack([one, x, y]).astype(self.dtype)                        # (n, 3)
+
+    def with_dtype(self, dtype) -> "_Data":
+        return _Data(self.logN, self.logD, np.asarray(self.logL, dtype=float), self.delta, dtype)
 
     # centred <-> user coordinates
     def centre(self, T):
@@ -199,7 +211,7 @@ class _Data:
         return T
 
     def clip(self, C):
-        return self.centre(np.clip(self.uncentre(C), _LO, _HI))
+        return self.centre(np.clip(self.uncentre(C), _LO, _HI)).astype(self.dtype, copy=False)
 
 
 def _terms(C, d: _Data):
@@ -222,7 +234,7 @@ def _fval(r, delta, W=None):
     h = np.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta))
     if W is not None:
         h = h * W
-    return h.sum(axis=1)
+    return h.sum(axis=1, dtype=np.float64)
 
 
 def _grad_hess(r, w1, w2, w3, d: _Data, W=None):
@@ -230,13 +242,13 @@ def _grad_hess(r, w1, w2, w3, d: _Data, W=None):
     delta = d.delta
     ar = np.abs(r)
     psi = np.clip(r, -delta, delta)
-    irls = np.where(ar <= delta, 1.0, delta / np.maximum(ar, delta))
+    irls = delta / np.maximum(ar, delta)   # min(1, delta/|r|): the IRLS weight of the Huber loss
     if W is not None:
         psi = psi * W
         irls = irls * W
     S, n = r.shape
     # gradient: sum psi * dp/dtheta, dp/d(a, b, e, alpha, beta) = (w1, w2, w3, -x w1, -y w2)
-    buf = np.empty((6, S, n))
+    buf = np.empty((6, S, n), dtype=r.dtype)
     np.multiply(psi, w1, out=buf[0])
     np.multiply(psi, w2, out=buf[1])
     np.multiply(psi, w3, out=buf[2])
@@ -312,7 +324,7 @@ def lm_batch(theta0: np.ndarray, d: _Data, *, weights: np.ndarray | None = None,
     S = C.shape[0]
     W = None
     if weights is not None:
-        W = np.asarray(weights, dtype=float)
+        W = np.asarray(weights, dtype=d.dtype)
         if W.ndim == 1:
             W = np.broadcast_to(W, (S, W.size))
     r, w1, w2, w3 = _terms(C, d)
@@ -337,7 +349,7 @@ def lm_batch(theta0: np.ndarray, d: _Data, *, weights: np.ndarray | None = None,
         except np.linalg.LinAlgError:  # a singular row: fall back to scaled gradient descent for all
             step = -gi / (li[:, None] * scale)
         step = np.where(np.isfinite(step), step, 0.0)
-        Cn = d.clip(C[idx] + step)
+        Cn = d.clip(C[idx].astype(float) + step)
         Wi = None if W is None else W[idx]
         rn, a1, a2, a3 = _terms(Cn, d)
         fn = _fval(rn, d.delta, Wi)
@@ -364,7 +376,8 @@ def lm_batch(theta0: np.ndarray, d: _Data, *, weights: np.ndarray | None = None,
             stuck = rej[lam[rej] > 1e10]
             conv[stuck] = True
             done[stuck] = True
-    return BatchResult(theta=d.uncentre(C), f=f, converged=conv, iterations=iters, grad=_to_user_grad(g, d))
+    return BatchResult(theta=d.uncentre(C), f=f.astype(float), converged=conv, iterations=iters,
+                       grad=_to_user_grad(g, d))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -453,8 +466,8 @@ def approach3_optimum(logN, logD, logL, *, delta: float = DELTA,
     logN, logD, logL: arrays (n,) of log parameters, log tokens, log loss.
     grid: starts (see ``start_grid``; default the paper's 4,500).
     weights: optional per-run multiplicities.
-    The search (successive halving of a batched Gauss-Newton iteration over every start):
-    ``first_pass`` steps for every start; then the ``keep_best`` best rows and the
+    The search (successive halving of a batched Gauss-Newton iteration over every start, the
+    first two stages in single precision): ``first_pass`` steps for every start; then the ``keep_best`` best rows and the
     ``keep_per_cell`` best of each (alpha, beta) start pair go on for ``second_pass`` steps; the
     ``n_refine`` best distinct end points are iterated to convergence; the ``n_polish`` best of
     those are polished with L-BFGS-B (exact gradient, tight tolerances). The best wins.
@@ -474,13 +487,14 @@ def approach3_optimum(logN, logD, logL, *, delta: float = DELTA,
     if extra_starts is not None:
         starts = np.vstack([starts, np.atleast_2d(np.asarray(extra_starts, dtype=float))])
     d = _Data(logN, logD, logL, delta)
+    d32 = d.with_dtype(np.float32)   # exploration in single precision, the answer in double
     w = None if weights is None else np.asarray(weights, dtype=float)
 
     # 1. every start: a few damped Gauss-Newton steps (most leave the plateaus of the LSE here)
-    first = lm_batch(starts, d, weights=w, max_iter=first_pass)
+    first = lm_batch(starts, d32, weights=w, max_iter=first_pass)
     alive = _survivors(starts, first.f, keep_best, keep_per_cell)
     # 2. the survivors go on; converged rows drop out as they finish
-    mid = lm_batch(first.theta[alive], d, weights=w, max_iter=second_pass)
+    mid = lm_batch(first.theta[alive], d32, weights=w, max_iter=second_pass)
     ends = first.theta.copy()
     fends = first.f.copy()
     ends[alive] = mid.theta
@@ -679,6 +693,9 @@ def flags_for(opt: Approach3Optimum, grid=None) -> list[str]:
     return flags
 
 
+SEARCH_OPTIONS = {"first_pass", "keep_best", "keep_per_cell", "second_pass", "n_refine", "n_polish", "extra_starts"}
+
+
 def fit_approach3(N, D=None, L=None, *, delta: float = DELTA, grid=None, bootstrap: int = 0, seed: int = 0,
                   workers: int | None = None, level: float = 0.95, budgets: Sequence[float] = None,
                   boot_starts: int = 3, guard_starts: bool = True, name: str = "approach3-fit", **search) -> "FitResult":
@@ -704,6 +721,10 @@ def fit_approach3(N, D=None, L=None, *, delta: float = DELTA, grid=None, bootstr
     from .result import BootstrapInfo, DataInfo, FitResult
 
     t0 = time.perf_counter()
+    unknown = sorted(set(search) - SEARCH_OPTIONS)
+    if unknown:
+        raise ScalingError(f"fit: method 'approach3' takes no option {unknown[0]!r} (search options: "
+                           f"{', '.join(sorted(SEARCH_OPTIONS))})")
     df, Nv, Dv, Lv = _arrays_from(N, D, L)
     check_design(Nv, Dv)
     if not 0 < level < 1:

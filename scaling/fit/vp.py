@@ -130,7 +130,7 @@ def profile(alpha, beta, N, D, L, *, loss: str = "huber", delta: float = DELTA, 
         if loss != "huber":
             break
         ara = np.abs(ra)
-        irls[active] = np.where(ara <= delta, 1.0, delta / np.maximum(ara, delta))
+        irls[active] = delta / np.maximum(ara, delta)   # min(1, delta/|r|)
         active = active[change >= tol] if it > 0 else active
         if active.size == 0:
             break
@@ -168,7 +168,8 @@ def newton_refine(x0, N, D, L, *, loss="huber", delta=DELTA, weights=None, h0: f
 
     Each round evaluates the profile on a 3x3 stencil of half-width h around each row's centre,
     takes the Newton step of the quadratic through it (or the best stencil point when the
-    quadratic is not convex or the step fails), and shrinks h. Returns (x (R, 2), f (R,), EAB (R, 3)).
+    quadratic is not convex or the step fails), and shrinks h. Returns (x (R, 2), f (R,), EAB (R, 3),
+    converged (R,)): a row has converged when its stencil is at ``hmin`` and its centre stays put.
     """
     x = np.atleast_2d(np.asarray(x0, dtype=float)).copy()
     R = x.shape[0]
@@ -239,7 +240,7 @@ def newton_refine(x0, N, D, L, *, loss="huber", delta=DELTA, weights=None, h0: f
         hn = np.where(accepted, np.minimum(hh, 2.0 * moved), np.where(kbest == 4, hh / 4.0, hh))
         h[idx] = np.maximum(hn, hmin)
         active[idx] = ~((hh <= hmin * 1.0001) & (moved <= hmin))
-    return x, f, eab
+    return x, f, eab, ~active
 
 
 def vp_optimum(N, D, L, *, loss: str = "huber", delta: float = DELTA, weights=None,
@@ -257,7 +258,7 @@ def vp_optimum(N, D, L, *, loss: str = "huber", delta: float = DELTA, weights=No
     F = F.reshape(A_.shape)
     mins = _grid_minima(F, n_starts)
     x0 = np.array([(ga[i], gb[j]) for i, j in mins])
-    x, f, eab = newton_refine(x0, N, D, L, loss=loss, delta=delta,
+    x, f, eab, conv = newton_refine(x0, N, D, L, loss=loss, delta=delta,
                               weights=None if weights is None else np.broadcast_to(weights, (len(x0), len(L))),
                               h0=grid_step / 2, lo=1e-4, hi=max(alpha_range[1], beta_range[1]) * 2)
     k = int(np.nanargmin(f))
@@ -265,6 +266,7 @@ def vp_optimum(N, D, L, *, loss: str = "huber", delta: float = DELTA, weights=No
               for i in np.argsort(f) if i != k and np.max(np.abs(x[i] - x[k])) > 1e-3]
     return {"alpha": float(x[k, 0]), "beta": float(x[k, 1]), "E": float(eab[k, 0]), "A": float(eab[k, 1]),
             "B": float(eab[k, 2]), "objective": float(f[k]), "grid_start": (float(x0[k, 0]), float(x0[k, 1])),
+            "converged": bool(conv[k]),
             "other_minima": others,
             "on_grid_edge": bool(x[k, 0] >= alpha_range[1] or x[k, 1] >= beta_range[1]
                                  or x[k, 0] <= alpha_range[0] / 2 or x[k, 1] <= beta_range[0] / 2)}
@@ -273,8 +275,10 @@ def vp_optimum(N, D, L, *, loss: str = "huber", delta: float = DELTA, weights=No
 def _vp_chunk(start, count, *, N, D, L, x_hat, loss, delta, seed, h0):
     from .bootstrap import resample_weights
     W = resample_weights(len(L), count, seed, start)
-    x, f, eab = newton_refine(np.tile(x_hat, (count, 1)), N, D, L, loss=loss, delta=delta, weights=W, h0=h0)
-    return np.column_stack([eab, x]), f
+    x, f, eab, conv = newton_refine(np.tile(x_hat, (count, 1)), N, D, L, loss=loss, delta=delta, weights=W, h0=h0)
+    out = np.column_stack([eab, x])
+    out[~conv] = np.nan   # counted as failed
+    return out, f
 
 
 # ------------------------------------------------------------------------------------------------
@@ -315,6 +319,8 @@ def fit_vp(N, D=None, L=None, *, loss: str = "huber", delta: float = DELTA, boot
     opt = vp_optimum(Nv, Dv, Lv, loss=loss, delta=delta, grid_step=grid_step)
     E, A, B, al, be = opt["E"], opt["A"], opt["B"], opt["alpha"], opt["beta"]
     flags: list[str] = []
+    if not opt["converged"]:
+        flags.append("not converged: the (alpha, beta) refinement hit its round limit")
     for nm, v in (("E", E), ("A", A), ("B", B)):
         if not v > 0:
             flags.append(f"{nm} = 0 at the optimum (non-negativity constraint active): that term is absent, "
@@ -400,7 +406,8 @@ def fit_vp(N, D=None, L=None, *, loss: str = "huber", delta: float = DELTA, boot
     extra["seconds"] = round(time.perf_counter() - t0, 4)
     return FitResult(
         method="vp", form="chinchilla", law=law_dict, params={"E": E, "A": A, "B": B, "alpha": al, "beta": be},
-        intervals=intervals, derived=derived, objective=float(opt["objective"]), converged=True, flags=flags,
+        intervals=intervals, derived=derived, objective=float(opt["objective"]), converged=bool(opt["converged"]),
+        flags=flags,
         bootstrap=BootstrapInfo(n=int(bootstrap), seed=seed if bootstrap else None, level=level, n_failed=n_failed),
         data=DataInfo(**data_info(df, cols=("params", "tokens", "loss"))),
         options={"loss": loss, "delta": delta, "level": level, "bootstrap": int(bootstrap), "seed": seed,

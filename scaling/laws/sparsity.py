@@ -81,8 +81,8 @@ class SparsityLaw(Law):
         vals = {"a_S": a_S, "b_S": b_S, "c_S": c_S, "b_N": b_N, "a_D": a_D, "b_D": b_D, "c": c}
         for k, v in vals.items():
             if not math.isfinite(v) or (v < 0 if k in ("a_S", "c_S", "c") else v <= 0):
-                raise ScalingError(f"sparsity law parameter {k} must be {'non-negative' if k in ('a_S', 'c_S', 'c') else 'positive'} "
-                                   f"and finite, got {v}")
+                what = "non-negative" if k in ("a_S", "c_S", "c") else "positive"
+                raise ScalingError(f"sparsity law parameter {k} must be {what} and finite, got {v}")
         if a_S + c_S <= 0:
             raise ScalingError("sparsity law: a_S + c_S must be positive")
         self.a_S, self.b_S, self.c_S, self.b_N, self.a_D, self.b_D, self.c = map(float, vals.values())

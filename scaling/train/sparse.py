@@ -114,7 +114,8 @@ class SparseLinear(nn.Linear):
 
     # --- the mask
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._attached and self.training and torch.is_grad_enabled() and not bool(self.pruned):
+        if self.mask_kind == "magnitude" and not self._attached and self.training and torch.is_grad_enabled() \
+                and not bool(self.pruned):
             # a magnitude mask is set by attach()'s optimizer hook: without it the layer would
             # silently train dense for the whole run
             raise RuntimeError("a magnitude-mask SparseLinear trains only with its optimizer hook: call "
