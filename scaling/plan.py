@@ -112,8 +112,9 @@ def frontier(law: Law, C, *, convention: str | None = None, vocab: int = 50257, 
     from .shapes import smooth_flops_per_token
 
     C = np.asarray(C, dtype=float)
+    non_emb = law.params_convention == "non_embedding"  # Kaplan-style N: the shape rule must know
     fpt = lambda N: smooth_flops_per_token(N, vocab=vocab, context=context, convention=conv,  # noqa: E731
-                                           mixer=mixer, sparsity=sparsity)
+                                           mixer=mixer, sparsity=sparsity, non_embedding=non_emb)
     N0, _ = law.frontier(C)
     lo, hi = np.log(np.asarray(N0) / 1e3), np.log(np.asarray(N0) * 1e3)
     obj = lambda x: law.loss(np.exp(x), C / fpt(np.exp(x)))  # noqa: E731
@@ -531,7 +532,8 @@ def _flops_per_token(law: Law, conv: str, N, vocab, context):
     if conv == "6nd":
         return 6.0 * np.asarray(N, dtype=float)
     from .shapes import smooth_flops_per_token
-    return smooth_flops_per_token(N, vocab=vocab, context=context, convention=conv)
+    return smooth_flops_per_token(N, vocab=vocab, context=context, convention=conv,
+                                  non_embedding=law.params_convention == "non_embedding")
 
 
 def _params_for_tokens_at_budget(law, conv, C, D, vocab, context):

@@ -138,3 +138,13 @@ def test_allocation_law_has_no_loss():
     assert p.loss is None
     with pytest.raises(ScalingError):
         plan(target_loss=2.0, law="chinchilla-approach1")
+
+
+def test_non_embedding_law_under_another_convention_counts_non_embedding_params():
+    """A Kaplan-style law's N excludes embeddings; the FLOPs per token of its plans must say so."""
+    from scaling.shapes import smooth_flops_per_token
+    (p,) = plan(params=1e8, tokens=2e9, law="kaplan-2020", convention="chinchilla")
+    fpt_nonemb = smooth_flops_per_token(1e8, vocab=50257, context=2048, convention="chinchilla", non_embedding=True)
+    fpt_total = smooth_flops_per_token(1e8, vocab=50257, context=2048, convention="chinchilla")
+    assert fpt_nonemb > fpt_total  # the same N counted without embeddings is a bigger model
+    assert p.flops == pytest.approx(fpt_nonemb * 2e9, rel=1e-9)
