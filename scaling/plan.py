@@ -104,8 +104,8 @@ def frontier(law: Law, C, *, convention: str | None = None, vocab: int = 50257, 
     and N is found by minimising L(N, C / flops_per_token(N)) over log N (golden section).
     """
     conv = convention or law.flops_convention
-    if conv == law.flops_convention and mixer == "attention" and not sparsity:
-        return law.frontier(C)
+    if conv == law.flops_convention and (conv == "6nd" or (mixer == "attention" and not sparsity)):
+        return law.frontier(C)   # C = 6ND holds whatever the mixer (N non-zero under sparsity)
     if not law.has_loss:
         raise ScalingError(f"law {law.name!r} is an allocation fitted under the {law.flops_convention!r} "
                            f"FLOP convention; it cannot be re-planned under {conv!r}")
@@ -243,7 +243,8 @@ def _vals(x, what) -> list[float | None]:
 def plan(flops=None, *, params=None, tokens=None, target_loss=None, gpu_hours=None, dollars=None,
          law: str | Law | None = None, convention: str | None = None, hardware: Hardware | None = None,
          shape: bool = False, vocab: int = 50257, context: int = 2048, level: float = 0.95,
-         unique_tokens=None, inference_tokens=None, cost=None, flatness: float | None = None) -> list[Plan]:
+         unique_tokens=None, inference_tokens=None, cost=None, flatness: float | None = None,
+         mixer: str = "attention", sparsity: float = 0.0) -> list[Plan]:
     """Answer a planning query; each argument may be a number or a sequence (one Plan per value).
 
     Exactly what is given decides the question (see the module docstring). Giving a budget
@@ -258,6 +259,11 @@ def plan(flops=None, *, params=None, tokens=None, target_loss=None, gpu_hours=No
     cost: a :class:`scaling.planning.CostModel` (training and inference accelerator, MFU, price) to
         weigh training against inference in dollars; built from ``hardware`` when not given.
     flatness: a relative loss tolerance (0.005): report the sizes within it of the best loss.
+    mixer, sparsity: the architecture whose FLOPs per token count (``hyena``; a fraction of block
+        weights held at zero). Under C = 6ND they change nothing but the meaning of N (non-zero
+        parameters under sparsity); under ``convention="palm"`` or ``"chinchilla"`` attention pays for
+        its context and Hyena for its FFTs. A sparsity law (``frantar-2024``, or a fit with a sparsity
+        term) is evaluated at ``sparsity``; any other law is read as the same loss per non-zero parameter.
     """
     budgets = [("flops", flops), ("gpu_hours", gpu_hours), ("dollars", dollars)]
     given = [(k, v) for k, v in budgets if v is not None]
@@ -268,6 +274,18 @@ def plan(flops=None, *, params=None, tokens=None, target_loss=None, gpu_hours=No
         from .planning import _positive
         if not 0 < _positive(flatness, "flatness tolerance") < 1:
             raise ScalingError(f"flatness tolerance {flatness:g} must be a fraction below 1 (0.005 = 0.5%)")
+    from .flops import MIXERS
+    if mixer not in MIXERS:
+        raise ScalingError(f"unknown mixer {mixer!r} (choose from {', '.join(MIXERS)})")
+    try:
+        sparsity = float(sparsity)
+    except (TypeError, ValueError):
+        raise ScalingError(f"sparsity must be a number in [0, 1): got {sparsity!r}") from None
+    if not (math.isfinite(sparsity) and 0.0 <= sparsity < 1.0):
+        raise ScalingError(f"sparsity must be in [0, 1): got {sparsity:g}")
+    if (mixer != "attention" or sparsity) and (inference_tokens is not None or unique_tokens is not None):
+        raise ScalingError("--mixer/--sparsity apply to compute-optimal plans; data-constrained and "
+                           "inference-aware plans assume a dense attention model")
     if inference_tokens is not None:
         return _plan_inference(flops, params, tokens, target_loss, gpu_hours, dollars, law, convention, hardware,
                                cost, inference_tokens, unique_tokens, flatness)
@@ -275,7 +293,18 @@ def plan(flops=None, *, params=None, tokens=None, target_loss=None, gpu_hours=No
         return _plan_data_constrained(flops, params, tokens, target_loss, gpu_hours, dollars, law, convention,
                                       hardware, unique_tokens, context, level, flatness, shape, vocab)
     law_obj = get_law(DEFAULT_LAW if law is None else law)
+    arch_notes = []
+    if hasattr(law_obj, "at_sparsity"):   # a sparsity law L(S, N, D): the Chinchilla-form law at S
+        law_obj = law_obj.at_sparsity(sparsity)
+    elif sparsity:
+        arch_notes.append(f"law {law_obj.name!r} has no sparsity term: N is read as non-zero parameters with "
+                          f"the loss of a dense model of that size (a sparsity law such as frantar-2024 prices "
+                          f"the sparsity)")
     conv = convention or law_obj.flops_convention
+    arch = _arch(vocab, context, mixer, sparsity)
+    if mixer != "attention" and conv == "6nd":
+        arch_notes.append("under C = 6ND the FLOPs per token are 6 N whatever the mixer (N non-zero under "
+                          "sparsity); --convention palm counts attention's context and Hyena's FFTs")
     if given and given[0][0] != "flops" and hardware is None:
         hardware = Hardware()
     if target_loss is not None and given:
@@ -297,7 +326,11 @@ def plan(flops=None, *, params=None, tokens=None, target_loss=None, gpu_hours=No
             for D_in in _vals(tokens, "tokens"):
                 for L_in in ([None] if target_loss is None else _vals(target_loss, "target loss")):
                     plans.append(_plan_one(law_obj, conv, C_in, N_in, D_in, L_in, hardware, shape,
-                                           vocab, context, level, budget_kind, bval))
+                                           arch, level, budget_kind, bval))
+    for p in plans:
+        if mixer != "attention" or sparsity:
+            p.extra.update({"mixer": mixer, "sparsity": sparsity})
+        p.warnings += [n for n in arch_notes if n not in p.warnings]
     if flatness is not None:
         _attach_flatness(plans, law_obj, flatness, None)
     return plans
@@ -361,7 +394,7 @@ def _plan_data_constrained(flops, params, tokens, target_loss, gpu_hours, dollar
         _attach_flatness(plans, dlaw, flatness, "unique")
     if shape:
         for p in plans:
-            p.shape = _shape(dlaw, "6nd", p.flops, p.params, p.tokens, vocab, context)
+            p.shape = _shape(dlaw, "6nd", p.flops, p.params, p.tokens, _arch(vocab, context))
     return plans
 
 
@@ -506,6 +539,10 @@ def _plan_inference(flops, params, tokens, target_loss, gpu_hours, dollars, law,
             if hardware is not None:
                 p.budget = hardware.budget(ip.train_flops)
             plans.append(p)
+    for p in plans:
+        if mixer != "attention" or sparsity:
+            p.extra.update({"mixer": mixer, "sparsity": sparsity})
+        p.warnings += [n for n in arch_notes if n not in p.warnings]
     if flatness is not None:
         _attach_flatness(plans, law_obj, flatness, None)
     return plans
@@ -528,26 +565,37 @@ def _attach_flatness(plans: list[Plan], law: Law, tol: float, unique: str | None
                 p.extra["distribution"] = plan_distribution(law, p.flops, tolerance=tol, unique_tokens=U).to_dict()
 
 
-def _flops_per_token(law: Law, conv: str, N, vocab, context):
+def _arch(vocab: int = 50257, context: int = 2048, mixer: str = "attention", sparsity: float = 0.0) -> dict:
+    """What the FLOPs per token depend on besides N: passed as ``**arch`` to :func:`frontier`."""
+    return {"vocab": vocab, "context": context, "mixer": mixer, "sparsity": sparsity}
+
+
+def _native(law: Law, conv: str, arch: dict) -> bool:
+    """Whether the law's closed forms apply: its own convention, and either C = 6ND (where N is the
+    mixer's parameters, non-zero ones under sparsity, and nothing else matters) or dense attention."""
+    return conv == law.flops_convention and (conv == "6nd" or (arch["mixer"] == "attention"
+                                                                and not arch["sparsity"]))
+
+
+def _flops_per_token(law: Law, conv: str, N, arch: dict):
     if conv == "6nd":
         return 6.0 * np.asarray(N, dtype=float)
     from .shapes import smooth_flops_per_token
-    return smooth_flops_per_token(N, vocab=vocab, context=context, convention=conv,
-                                  non_embedding=law.params_convention == "non_embedding")
+    return smooth_flops_per_token(N, convention=conv, non_embedding=law.params_convention == "non_embedding", **arch)
 
 
-def _params_for_tokens_at_budget(law, conv, C, D, vocab, context):
+def _params_for_tokens_at_budget(law, conv, C, D, arch: dict):
     if conv == "6nd":
         return C / (6.0 * D)
     # flops_per_token(N) * D = C, monotone in N: bisect in log space
     from .laws.base import brentq_vec
-    return float(brentq_vec(lambda N: _flops_per_token(law, conv, N, vocab, context) * D - C,
+    return float(brentq_vec(lambda N: _flops_per_token(law, conv, N, arch) * D - C,
                             np.array([1e3]), np.array([1e16]))[0])
 
 
-def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, vocab, context, level,
+def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, arch: dict, level,
               budget_kind, budget_value) -> Plan:
-    native = conv == law.flops_convention
+    native = _native(law, conv, arch)
     query: str
     frontier_info = None
     with warnings.catch_warnings(record=True) as caught:
@@ -576,37 +624,37 @@ def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, vocab, cont
                 query = "target_loss"
                 C = float(law.flops_for_loss(L))
                 if not native:
-                    C = float(_flops_for_loss_numeric(law, conv, L, C, vocab, context))
-                N, D = frontier(law, C, convention=conv, vocab=vocab, context=context)
+                    C = float(_flops_for_loss_numeric(law, conv, L, C, arch))
+                N, D = frontier(law, C, convention=conv, **arch)
             if C is None:
-                C = float(_flops_per_token(law, conv, N, vocab, context) * D)
+                C = float(_flops_per_token(law, conv, N, arch) * D)
         elif C is not None:
             if N is not None and D is not None:
-                C_nd = float(_flops_per_token(law, conv, N, vocab, context) * D)
+                C_nd = float(_flops_per_token(law, conv, N, arch) * D)
                 if abs(C_nd / C - 1) > OVERDETERMINED_RTOL:
                     raise ScalingError(f"the budget {C:.4g} FLOPs does not match --params {N:.4g} and --tokens "
                                        f"{D:.4g} ({C_nd:.4g} FLOPs under {conv}): give two of the three")
                 query = "flops+params+tokens"
             elif N is not None:
                 query = "flops+params"
-                D = C / float(_flops_per_token(law, conv, N, vocab, context))
+                D = C / float(_flops_per_token(law, conv, N, arch))
             elif D is not None:
                 query = "flops+tokens"
-                N = float(_params_for_tokens_at_budget(law, conv, C, D, vocab, context))
+                N = float(_params_for_tokens_at_budget(law, conv, C, D, arch))
             else:
                 query = budget_kind or "flops"
-                N, D = frontier(law, C, convention=conv, vocab=vocab, context=context)
+                N, D = frontier(law, C, convention=conv, **arch)
         elif N is not None and D is not None:
             query = "params+tokens"
-            C = float(_flops_per_token(law, conv, N, vocab, context) * D)
+            C = float(_flops_per_token(law, conv, N, arch) * D)
         elif N is not None:
             query = "params"
-            C = float(law.flops_for_params(N)) if native else _invert_frontier(law, conv, N, 0, vocab, context)
-            D = float(frontier(law, C, convention=conv, vocab=vocab, context=context)[1])
+            C = float(law.flops_for_params(N)) if native else _invert_frontier(law, conv, N, 0, arch)
+            D = float(frontier(law, C, convention=conv, **arch)[1])
         elif D is not None:
             query = "tokens"
-            C = float(law.flops_for_tokens(D)) if native else _invert_frontier(law, conv, D, 1, vocab, context)
-            N = float(frontier(law, C, convention=conv, vocab=vocab, context=context)[0])
+            C = float(law.flops_for_tokens(D)) if native else _invert_frontier(law, conv, D, 1, arch)
+            N = float(frontier(law, C, convention=conv, **arch)[0])
         else:
             raise ScalingError("nothing to plan: give a budget (FLOPs, --gpu-hours or --dollars), "
                                "--params, --tokens or --target-loss")
@@ -620,7 +668,7 @@ def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, vocab, cont
         # how far an off-frontier point is from the optimum at its own budget
         if query in ("params+tokens", "flops+params", "flops+tokens", "flops+params+tokens",
                      "target_loss+params", "target_loss+tokens"):
-            No, Do = frontier(law, C, convention=conv, vocab=vocab, context=context)
+            No, Do = frontier(law, C, convention=conv, **arch)
             frontier_info = {"params": float(No), "tokens": float(Do), "tokens_per_param": float(Do / No)}
             if law.has_loss:
                 Lo = float(law.loss(No, Do))
@@ -638,48 +686,48 @@ def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, vocab, cont
     if budget_kind in ("gpu_hours", "dollars"):
         plan_obj.extra[budget_kind] = budget_value
     if law.has_uncertainty:
-        plan_obj.interval = _plan_interval(law, conv, query, C, N, D, L, vocab, context, level)
+        plan_obj.interval = _plan_interval(law, conv, query, C, N, D, L, arch, level)
     if want_shape:
-        plan_obj.shape = _shape(law, conv, C, N, D, vocab, context)
+        plan_obj.shape = _shape(law, conv, C, N, D, arch)
     if hardware is not None:
         plan_obj.budget = hardware.budget(C)
     return plan_obj
 
 
-def _invert_frontier(law, conv, value, which, vocab, context) -> float:
+def _invert_frontier(law, conv, value, which, arch) -> float:
     """The budget whose numeric frontier (non-native convention) has N (which=0) or D (which=1) = value."""
     from .laws.base import brentq_vec
-    f = lambda C: np.log(np.asarray(frontier(law, C, convention=conv, vocab=vocab, context=context)[which]) / value)  # noqa: E731
+    f = lambda C: np.log(np.asarray(frontier(law, C, convention=conv, **arch)[which]) / value)  # noqa: E731
     return float(brentq_vec(f, np.array([1e6]), np.array([1e35]))[0])
 
 
-def _flops_for_loss_numeric(law, conv, L, C0, vocab, context) -> float:
+def _flops_for_loss_numeric(law, conv, L, C0, arch) -> float:
     from .laws.base import brentq_vec
 
     def gap(C):
-        N, D = frontier(law, C, convention=conv, vocab=vocab, context=context)
+        N, D = frontier(law, C, convention=conv, **arch)
         return law.loss(N, D) - L
     return float(brentq_vec(gap, np.array([C0 / 100]), np.array([C0 * 100]))[0])
 
 
-def _plan_interval(law, conv, query, C, N, D, L, vocab, context, level):
+def _plan_interval(law, conv, query, C, N, D, L, arch, level):
     """Percentile intervals over the law's samples, holding fixed what the user fixed."""
     def fn(s: Law):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if query in ("flops", "gpu_hours", "dollars"):
-                n, d = frontier(s, C, convention=conv, vocab=vocab, context=context)
+                n, d = frontier(s, C, convention=conv, **arch)
             elif query == "target_loss":
                 try:
                     c = float(s.flops_for_loss(L))
-                    n, d = frontier(s, c, convention=conv, vocab=vocab, context=context)
+                    n, d = frontier(s, c, convention=conv, **arch)
                 except ScalingError:
                     n, d = np.nan, np.nan
             elif query == "params":
-                c = float(s.flops_for_params(N)) if conv == s.flops_convention else np.nan
+                c = float(s.flops_for_params(N)) if _native(s, conv, arch) else np.nan
                 n, d = N, (float(s.frontier(c)[1]) if np.isfinite(c) else np.nan)
             elif query == "tokens":
-                c = float(s.flops_for_tokens(D)) if conv == s.flops_convention else np.nan
+                c = float(s.flops_for_tokens(D)) if _native(s, conv, arch) else np.nan
                 n, d = (float(s.frontier(c)[0]) if np.isfinite(c) else np.nan), D
             elif query == "target_loss+params":
                 n, d = N, float(s.tokens_for_loss(N, L))
@@ -701,12 +749,28 @@ def _plan_interval(law, conv, query, C, N, D, L, vocab, context, level):
     return out
 
 
-def _shape(law, conv, C, N, D, vocab, context) -> dict[str, Any]:
-    """A concrete model shape for N, its snapping error, and the tokens it gets from the same budget."""
+def _shape(law, conv, C, N, D, arch: dict) -> dict[str, Any]:
+    """A concrete model shape for N, its snapping error, and the tokens it gets from the same budget
+    (under sparsity N counts non-zero parameters: the dense shape is searched so that its non-zero
+    count is N)."""
+    import dataclasses
+
     from .shapes import shape_for_params
 
-    res = shape_for_params(N, vocab=vocab, context=context, non_embedding=law.params_convention == "non_embedding")
+    S, mixer = arch.get("sparsity", 0.0), arch.get("mixer", "attention")
+    non_emb = law.params_convention == "non_embedding"
+    res = shape_for_params(N, vocab=arch["vocab"], context=arch["context"], mixer=mixer, non_embedding=non_emb)
     s = res.shape
+    if S:
+        def nonzero(shape):
+            return float(dataclasses.replace(shape, sparsity=S).param_counts()["nonzero"])
+        target = N
+        for _ in range(4):   # fixed point: scale the dense target by the snapped shape's non-zero ratio
+            target *= N / nonzero(s)
+            s = shape_for_params(target, vocab=arch["vocab"], context=arch["context"], mixer=mixer,
+                                 non_embedding=non_emb).shape
+        s = dataclasses.replace(s, sparsity=S)
+        res = dataclasses.replace(res, shape=s, achieved=nonzero(s), rel_error=nonzero(s) / N - 1)
     d = s.to_dict()
     fpt = float(s.flops_per_token(conv if conv in ("6nd", "kaplan", "chinchilla", "palm") else "6nd"))
     d.update({"params_achieved": float(res.achieved), "snap_rel_error": float(res.rel_error),
@@ -779,7 +843,13 @@ def format_table(plans: Sequence[Plan]) -> str:
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     p0 = plans[0]
-    head = f"law: {p0.law}   FLOPs convention: {p0.flops_convention}   params: {p0.params_convention}"
+    params_conv = p0.params_convention
+    if p0.extra.get("sparsity") and params_conv == "total":
+        params_conv = "non-zero"
+    head = f"law: {p0.law}   FLOPs convention: {p0.flops_convention}   params: {params_conv}"
+    if p0.extra.get("mixer"):
+        head += f"   mixer: {p0.extra['mixer']}" + (f", {100 * p0.extra['sparsity']:g}% sparse"
+                                                    if p0.extra.get("sparsity") else "")
     if p0.budget:
         b = p0.budget
         head += f"\nhardware: {b['accelerator']} at {100 * b['mfu']:.0f}% MFU"

@@ -190,6 +190,7 @@ class RunResult(BaseModel):
     non_embedding_params: int
     embedding_params: int
     nonzero_params: int | None = None
+    nonzero_measured: int | None = None   # sparse runs: weights really non-zero at the end
     tokens: int = Field(description="tokens trained (at failure: up to the failing step)")
     steps: int
     flops: float = Field(description="training FLOPs of the tokens trained, under flops_convention")

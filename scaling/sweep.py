@@ -35,6 +35,7 @@ This module imports neither torch nor ray at import time.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
@@ -93,6 +94,10 @@ class ModelSpec(BaseModel):
     tokenizer: str = "bytes"
     mixer: Literal["attention", "hyena"] = "attention"
     sparsity: float = Field(default=0.0, ge=0, lt=1)
+    sparsity_mask: Literal["random", "magnitude"] = Field(
+        default="random", description="random: a fixed random mask from the first step; magnitude: train "
+        "dense for sparsity_warmup_fraction of the steps, then keep the largest weights of each layer")
+    sparsity_warmup_fraction: float = Field(default=0.0, ge=0, lt=1)
     d_ff_mult: float = Field(default=4.0, gt=0)
     non_embedding: bool = Field(default=False, description="size targets count non-embedding parameters")
 
@@ -105,6 +110,15 @@ class ModelSpec(BaseModel):
         except ScalingError as exc:
             raise ValueError(str(exc).split(": ", 1)[-1]) from None
         return v
+    @model_validator(mode="after")
+    def _sparsity(self):
+        if self.sparsity_warmup_fraction and self.sparsity_mask != "magnitude":
+            raise ValueError("sparsity_warmup_fraction: only for sparsity_mask = 'magnitude' (a random mask "
+                             "is in force from the first step)")
+        if self.sparsity_mask == "magnitude" and not self.sparsity:
+            raise ValueError("sparsity_mask: 'magnitude' needs sparsity > 0")
+        return self
+
     shape_rule: Literal["search", "aspect"] = Field(
         default="search", description="search: scaling.shapes.shape_for_params (closest size); aspect: "
         "widths in steps of width_multiple, trading size error against the ideal aspect ratio")
@@ -298,7 +312,15 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     return parse_spec(raw, source=str(path), default_name=path.stem)
 
 
+class GrowthSpecGiven(ScalingError):
+    """The file is a growth experiment (``kind = "growth"``), which ``scaling grow`` runs."""
+
+
 def parse_spec(raw: dict, *, source: str = "<spec>", default_name: str | None = None) -> SweepSpec:
+    if isinstance(raw, dict) and raw.get("kind") == "growth":
+        raise GrowthSpecGiven(f"{source}: kind = 'growth' is a growth experiment: run it with "
+                              f"`scaling grow run {source}` (list its runs with --dry-run, tabulate them with "
+                              f"`scaling grow analyze`)")
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
@@ -375,7 +397,9 @@ def _shape_for(spec: SweepSpec, target: float, where: str):
         heads = next(h for h in range(shape.n_head, 0, -1) if shape.d_model % h == 0 and (shape.d_model // h) % 2 == 0)
         shape = ModelShape(shape.n_layer, shape.d_model, n_head=heads, d_ff=shape.d_ff, vocab=shape.vocab,
                            context=shape.context, mixer=shape.mixer)
-    return shape
+    # sizes target the dense parameter count; the shape carries the sparsity, so that its FLOPs per
+    # token (and an isoFLOP run's tokens) count only the non-zero weights
+    return dataclasses.replace(shape, sparsity=spec.model.sparsity) if spec.model.sparsity else shape
 
 
 def _counted(spec: SweepSpec, shape) -> float:
@@ -409,7 +433,8 @@ def _config(spec: SweepSpec, name: str, run_id: str, shape, seed: int, fields: d
     return store.RunConfig(
         sweep=name, run_id=run_id, n_layer=shape.n_layer, d_model=shape.d_model, n_head=shape.n_head,
         d_ff=shape.d_ff, vocab=vocab_of(spec.model.tokenizer), context=spec.model.context, mixer=spec.model.mixer,
-        sparsity=spec.model.sparsity, budget=budget, seed=seed, corpus=spec.data.corpus,
+        sparsity=spec.model.sparsity, sparsity_mask=spec.model.sparsity_mask,
+        sparsity_warmup_fraction=spec.model.sparsity_warmup_fraction, budget=budget, seed=seed, corpus=spec.data.corpus,
         tokenizer=spec.model.tokenizer, val_fraction=spec.data.val_fraction,
         corpus_max_bytes=int(spec.data.max_bytes) if spec.data.max_bytes else None,
         flops_convention=spec.flops_convention, tags=tags or {}, **fields)
@@ -463,7 +488,7 @@ def _expand(spec: SweepSpec, name: str) -> list[store.RunConfig]:
                 else:
                     try:
                         shape = ModelShape(r.n_layer, r.d_model, n_head=r.n_head, d_ff=r.d_ff, vocab=vocab,
-                                           context=ctx, mixer=spec.model.mixer)
+                                           context=ctx, mixer=spec.model.mixer, sparsity=spec.model.sparsity)
                     except ScalingError as exc:
                         raise ScalingError(f"{where}: {exc}") from None
                     if shape.d_head % 2:

@@ -97,3 +97,24 @@ def test_import_plan_is_light():
             "print(' '.join(m for m in ('torch', 'matplotlib', 'ray') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+def test_plan_takes_mixer_context_and_sparsity(capsys):
+    import json
+    assert main(["plan", "1e21", "--mixer", "hyena", "--context", "8192", "--convention", "palm", "--json"]) == 0
+    h = json.loads(capsys.readouterr().out)
+    assert main(["plan", "1e21", "--context", "8192", "--convention", "palm", "--json"]) == 0
+    a = json.loads(capsys.readouterr().out)
+    assert h["extra"]["mixer"] == "hyena" and h["tokens"] > 1.4 * a["tokens"]
+    assert main(["plan", "1e21", "--law", "frantar-2024", "--sparsity", "0.75"]) == 0
+    out = capsys.readouterr().out
+    assert "frantar-2024@S=0.75" in out and "75% sparse" in out and "params: nonzero" in out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["plan", "1e21", "--sparsity", "1.5"], "--sparsity"),
+    (["plan", "1e21", "--mixer", "mamba"], "--mixer"),
+])
+def test_bad_architecture_flags(cli, args, needle):
+    r = cli(*args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and needle in r.stderr, r.stderr

@@ -148,3 +148,58 @@ def test_non_embedding_law_under_another_convention_counts_non_embedding_params(
     fpt_total = smooth_flops_per_token(1e8, vocab=50257, context=2048, convention="chinchilla")
     assert fpt_nonemb > fpt_total  # the same N counted without embeddings is a bigger model
     assert p.flops == pytest.approx(fpt_nonemb * 2e9, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# other architectures: the FLOPs per token of the mixer and of sparse weights (issue 8)
+
+
+@pytest.mark.parametrize("context", [2048, 8192])
+def test_hyena_plans_count_hyena_flops(context):
+    from scaling.plan import frontier
+    from scaling.shapes import smooth_flops_per_token
+    law = get_law("chinchilla-2022")
+    (a,) = plan(1e21, convention="palm", context=context)
+    (h,) = plan(1e21, convention="palm", context=context, mixer="hyena")
+    assert (h.params, h.tokens) == pytest.approx(frontier(law, 1e21, convention="palm", context=context,
+                                                          mixer="hyena"), rel=1e-9)
+    # the budget is spent exactly at Hyena's FLOPs per token ...
+    fpt = smooth_flops_per_token(h.params, convention="palm", context=context, mixer="hyena", vocab=50257)
+    assert fpt * h.tokens == pytest.approx(1e21, rel=1e-6)
+    # ... which are cheaper than attention's, more so at long context (the docs' table: 75.0B vs 65.9B / 49.0B)
+    assert h.tokens > a.tokens and h.loss < a.loss
+    assert a.tokens == pytest.approx(65.9e9 if context == 2048 else 49.0e9, rel=0.01)
+    assert h.tokens == pytest.approx(75.0e9, rel=0.01) and h.extra["mixer"] == "hyena"
+    # a size query inverts the same numeric frontier
+    (q,) = plan(params=h.params, convention="palm", context=context, mixer="hyena")
+    assert q.flops == pytest.approx(1e21, rel=1e-4)
+
+
+def test_sparse_plans_use_the_sparsity_law_at_that_sparsity():
+    law = get_law("frantar-2024")
+    (p,) = plan(1e21, law="frantar-2024", sparsity=0.75, shape=True)
+    N, D = law.frontier(1e21, S=0.75)
+    assert (p.params, p.tokens) == pytest.approx((N, D), rel=1e-9)
+    assert p.loss == pytest.approx(float(law.loss(N, D, S=0.75)), rel=1e-12)
+    assert p.loss < plan(1e21, law="frantar-2024")[0].loss     # the T5 law: sparse is better at equal compute
+    # the shape is dense, with N non-zero weights once 75% of its block weights are masked
+    assert p.shape["sparsity"] == 0.75
+    assert abs(p.shape["snap_rel_error"]) < 0.05
+    assert p.shape["params_achieved"] == pytest.approx(N, rel=0.05)
+
+
+def test_sparsity_without_a_sparsity_law_says_what_it_assumes():
+    (p,) = plan(1e21, sparsity=0.5)
+    (d,) = plan(1e21)
+    assert (p.params, p.tokens, p.loss) == (d.params, d.tokens, d.loss)
+    assert any("no sparsity term" in w for w in p.warnings)
+
+
+@pytest.mark.parametrize("kw, needle", [
+    (dict(mixer="mamba"), "unknown mixer"),
+    (dict(sparsity=1.0), "sparsity must be in [0, 1)"),
+    (dict(mixer="hyena", unique_tokens=1e9), "--mixer/--sparsity"),
+])
+def test_bad_architecture_arguments(kw, needle):
+    with pytest.raises(ScalingError, match=needle.replace("[", r"\[").replace(")", r"\)")):
+        plan(1e21, **kw)

@@ -83,6 +83,34 @@ def test_grid_and_list_and_rules():
     assert b.budget == 1e11
 
 
+def test_sparse_specs_carry_the_sparsity_into_shapes_and_flops(tmp_path):
+    """Sparse isoFLOP runs get their tokens from the non-zero FLOPs (more tokens than dense at the same
+    budget); every kind passes the mask settings to the run; bad mask settings name the key."""
+    import tomllib
+    dense = parse_spec(tomllib.loads(ISO), default_name="d").expand()
+    sparse = parse_spec(tomllib.loads(ISO.replace("context = 64", 'context = 64\nsparsity = 0.5\n'
+                                                  'sparsity_mask = "magnitude"\nsparsity_warmup_fraction = 0.1')),
+                        default_name="s").expand()
+    assert [(r.n_layer, r.d_model) for r in dense] == [(r.n_layer, r.d_model) for r in sparse]
+    for d, s in zip(dense, sparse):
+        assert s.sparsity == 0.5 and s.sparsity_mask == "magnitude" and s.sparsity_warmup_fraction == 0.1
+        assert s.trained_tokens > d.trained_tokens
+        assert abs(s.flops_per_token() * s.trained_tokens - s.budget) <= s.flops_per_token() * s.tokens_per_step / 2 + 1
+        assert s.flops_per_token() < d.flops_per_token()
+    lst = parse_spec({"kind": "list", "model": {"context": 64, "sparsity": 0.75},
+                      "runs": [{"n_layer": 1, "d_model": 32, "flops": 1e11}]}).expand()
+    assert lst[0].sparsity == 0.75 and abs(lst[0].flops_per_token() * lst[0].trained_tokens / 1e11 - 1) < 0.05
+    assert "model.sparsity_warmup_fraction: only for sparsity_mask = 'magnitude'" in bad(
+        ISO.replace("context = 64", "context = 64\nsparsity = 0.5\nsparsity_warmup_fraction = 0.1"), tmp_path)
+    assert "model.sparsity_mask" in bad(ISO.replace("context = 64", 'context = 64\nsparsity_mask = "lottery"'),
+                                        tmp_path)
+
+
+def test_growth_spec_is_sent_to_scaling_grow(tmp_path):
+    msg = bad('kind = "growth"\nname = "g"\n', tmp_path)
+    assert "scaling grow run" in msg
+
+
 def test_shipped_specs_expand():
     smoke = load_spec(SMOKE)
     runs = smoke.expand()
@@ -251,3 +279,12 @@ def test_ray_matches_local_on_the_whole_smoke_spec(tmp_path):
     local, remote = collect(tmp_path / "local" / spec.name), collect(tmp_path / "ray" / spec.name)
     assert len(local) == len(spec.expand()) and local.run_id.equals(remote.run_id)
     assert (remote.loss - local.loss).abs().max() < 1e-6
+
+
+def test_sweep_run_hands_a_growth_spec_to_grow_run(monkeypatch):
+    from scaling.cli import grow, main
+    seen = {}
+    monkeypatch.setattr(grow, "run_run", lambda args: seen.update(vars(args)) or 0)
+    assert main(["sweep", "run", str(ROOT / "sweeps" / "growth-smoke.toml"), "--workers", "1", "--root", "x"]) == 0
+    assert seen["spec"].endswith("growth-smoke.toml") and seen["workers"] == 1 and seen["root"] == "x"
+    assert seen["dry_run"] is False and seen["law"] is None

@@ -144,3 +144,39 @@ def test_saved_model_reloads(corpus, data_dir, tmp_path):
     model = load_model(tmp_path / "t" / "m")
     assert model.param_counts()["total"] == res.params
     assert math.isfinite(res.loss)
+
+
+@pytest.mark.parametrize("mask", ["random", "magnitude"])
+def test_sparse_run_keeps_its_zeros_and_resumes_exactly(corpus, data_dir, tmp_path, mask):
+    """The loop attaches the sparse layers' optimizer hook: a magnitude mask prunes after its dense
+    warm-up; at the end exactly the planned weights are non-zero, and a run interrupted before the
+    pruning step resumes to the same loss as an uninterrupted one."""
+    data = D.prepare(str(corpus), data_dir=data_dir)
+    kw = dict(sparsity=0.5, sparsity_mask=mask, tokens=16 * 64 * 24)
+    if mask == "magnitude":
+        kw["sparsity_warmup_fraction"] = 0.25   # prunes after step 6 of 24
+    a = train(cfg(corpus, "a", **kw), tmp_path / "sp" / "a", data=data)
+    assert a.status == "ok" and a.nonzero_params < a.params
+    assert a.nonzero_measured == a.nonzero_params
+    assert train(cfg(corpus, "b", **kw), tmp_path / "sp" / "b", data=data, stop_after_steps=4) is None
+    b = train(cfg(corpus, "b", **kw), tmp_path / "sp" / "b", data=data)
+    assert b.resumes == 1 and abs(a.loss - b.loss) < 1e-6 and b.nonzero_measured == b.nonzero_params
+
+
+def test_init_state_starts_the_model_there(corpus, data_dir, tmp_path):
+    """A run given init_state starts from those weights (a grown model): with a zero learning rate
+    its final model is exactly that state; a state of another shape is a one-line error."""
+    from scaling.train.loop import build_model
+    data = D.prepare(str(corpus), data_dir=data_dir)
+    c = cfg(corpus, "init", tokens=16 * 64 * 4, eval_points=1, save_model=True, min_lr_ratio=1.0,
+            warmup_fraction=0.0, schedule="constant", lr=1e-12, weight_decay=0.0)
+    donor = build_model(cfg(corpus, "donor", seed=7))
+    state = {k: v.clone() for k, v in donor.state_dict().items()}
+    res = train(c, tmp_path / "i" / "init", data=data, init_state=state)
+    assert res.status == "ok"
+    got = load_model(tmp_path / "i" / "init").state_dict()
+    assert all(torch.allclose(got[k], state[k], atol=1e-9) for k in state)
+    assert not torch.allclose(build_model(c).state_dict()["embed.weight"], state["embed.weight"])   # not its own init
+    wrong = build_model(cfg(corpus, "w", d_model=48, n_head=3)).state_dict()
+    with pytest.raises(ScalingError, match="initial state does not fit"):
+        train(cfg(corpus, "w2"), tmp_path / "i" / "w2", data=data, init_state=wrong)

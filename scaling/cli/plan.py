@@ -20,7 +20,9 @@ def register(sub) -> None:
                "  scaling plan --law muennighoff-2023 --params 6.34e9 --tokens 242e9 --unique-tokens 25e9\n"
                "  scaling plan --target-loss 2.1 --inference-tokens 2T\n"
                "  scaling plan 1e23 --inference-tokens 2T --inference-mfu 0.2 --inference-price 2\n"
-               "  scaling plan 1e22 --law fit.json --flatness 0.005\n\n"
+               "  scaling plan 1e22 --law fit.json --flatness 0.005\n"
+               "  scaling plan 1e21 --mixer hyena --context 8192 --convention palm\n"
+               "  scaling plan 1e21 --law frantar-2024 --sparsity 0.75\n\n"
                "--unique-tokens without --law uses muennighoff-2023 (Muennighoff et al. 2023, C4); with a\n"
                "Chinchilla-form --law that paper's repetition constants (R_D* 15.39, R_N* 5.31) are applied\n"
                "to the given law, and the output says so.")
@@ -45,6 +47,11 @@ def register(sub) -> None:
     p.add_argument("--shape", action="store_true", help="also print a concrete model shape")
     p.add_argument("--vocab", type=int, default=50257, help="vocabulary size for --shape and FLOP conventions")
     p.add_argument("--context", type=int, default=2048, help="context length for --shape and FLOP conventions")
+    p.add_argument("--mixer", choices=("attention", "hyena"), default="attention",
+                   help="sequence mixer whose FLOPs per token count (with --convention palm/chinchilla and --context)")
+    p.add_argument("--sparsity", type=number("--sparsity", allow_zero=True), default=0.0,
+                   help="fraction of block weights held at zero: N is non-zero parameters, FLOPs the non-zero "
+                        "share; a sparsity law (frantar-2024) is evaluated at it")
     p.add_argument("--level", type=float, default=0.95, help="interval level when the law has uncertainty")
     g = p.add_argument_group("past the compute-optimal plan")
     g.add_argument("--unique-tokens", type=number("--unique-tokens"), nargs="+",
@@ -77,6 +84,8 @@ def run(args) -> int:
         raise ScalingError(f"--gpus must be at least 1, got {args.gpus}")
     if args.mfu is not None and not 0 < args.mfu <= 1:
         raise ScalingError(f"--mfu must be in (0, 1], got {args.mfu:g}")
+    if not 0 <= args.sparsity < 1:
+        raise ScalingError(f"--sparsity must be in [0, 1), got {args.sparsity:g}")
     if not 0 < args.level < 1:
         raise ScalingError(f"--level must be in (0, 1), got {args.level:g}")
     if args.vocab < 1 or args.context < 1:
@@ -107,7 +116,8 @@ def run(args) -> int:
                      gpu_hours=args.gpu_hours, dollars=args.dollars, law=args.law,
                      convention=args.convention, hardware=hw, shape=args.shape, vocab=args.vocab,
                      context=args.context, level=args.level, unique_tokens=args.unique_tokens,
-                     inference_tokens=args.inference_tokens, cost=cost, flatness=args.flatness)
+                     inference_tokens=args.inference_tokens, cost=cost, flatness=args.flatness,
+                     mixer=args.mixer, sparsity=args.sparsity)
     if args.json:
         for p in plans:
             print(json.dumps(p.to_dict()))

@@ -70,8 +70,18 @@ def run(args) -> int:  # pragma: no cover - dispatch is through set_defaults
 
 
 def run_run(args) -> int:
-    from ..sweep import load_spec, run_sweep
-    spec = load_spec(args.spec)
+    from ..sweep import GrowthSpecGiven, load_spec, run_sweep
+    try:
+        spec = load_spec(args.spec)
+    except GrowthSpecGiven:
+        # a growth experiment is a sweep too: hand it to `scaling grow run` with the same options
+        from . import grow
+        if args.executor != "local" or args.only:
+            raise
+        print(f"scaling sweep: {args.spec} is a growth experiment; running it as `scaling grow run`",
+              file=sys.stderr)
+        args.law, args.calibration_out, args.dry_run = None, None, False
+        return grow.run_run(args)
     report = run_sweep(spec, args.root, executor=args.executor, workers=args.workers, threads=args.threads,
                        address=args.address, data_dir=args.data_dir, progress=not args.no_progress, only=args.only)
     print(report.summary())

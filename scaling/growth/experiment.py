@@ -328,31 +328,10 @@ def _job_grow(spec_json: str, root: str, method: str, seed: int, data_dir: str |
 
 
 def train_from_state(cfg: store.RunConfig, path, init_state: dict, *, data_dir=None, data=None):
-    """Train a run whose model starts from ``init_state`` (a grown model) with the loop's recipe.
-
-    Uses ``scaling.train.loop.train(..., init_state=...)`` when the loop offers it; otherwise the
-    loop's model builder is wrapped for the duration of the call (in this process only) so the
-    freshly built model is overwritten with ``init_state`` before training (a checkpoint, when the
-    run resumes, still wins)."""
-    import inspect
-
+    """Train a run whose model starts from ``init_state`` (a grown model) with the loop's recipe
+    (a checkpoint of a resumed run still wins over ``init_state``)."""
     from ..train import loop
-    params = inspect.signature(loop.train).parameters
-    for key in ("init_state", "init_state_dict"):
-        if key in params:
-            return loop.train(cfg, path, data_dir=data_dir, data=data, **{key: init_state})
-    original = loop.build_model
-
-    def build(c):
-        model = original(c)
-        model.load_state_dict(init_state)
-        return model
-
-    loop.build_model = build
-    try:
-        return loop.train(cfg, path, data_dir=data_dir, data=data)
-    finally:
-        loop.build_model = original
+    return loop.train(cfg, path, data_dir=data_dir, data=data, init_state=init_state)
 
 
 def _job_train(cfg_json: str, root: str, data_dir: str | None, threads: int, init: str | None) -> dict:

@@ -41,6 +41,7 @@ from .. import store
 from .._io import atomic_write_bytes
 from ..errors import ScalingError
 from . import data as _data
+from . import sparse
 from .model import GPT, GPTConfig
 
 LOSS_FLUSH_EVERY = 8     # steps between reading losses back (a device sync on GPUs)
@@ -201,14 +202,16 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 def train(config: store.RunConfig | dict, run_dir: str | os.PathLike | None = None, *, data_dir=None,
           resume: bool = True, progress: Callable[[dict], None] | None = None,
           stop_after_steps: int | None = None, data: _data.TokenData | None = None,
-          quiet: bool = True) -> store.RunResult | None:
+          quiet: bool = True, init_state: dict | None = None) -> store.RunResult | None:
     """Train one run; write ``run_dir`` (if given) and return its RunResult.
 
     A run whose result.json exists is not trained again (its result is returned). With
     ``resume`` an unfinished run continues from its checkpoint. ``stop_after_steps`` simulates an
     interruption: the run checkpoints after that many steps and returns None. ``progress`` is
     called about once a second with ``{run_id, step, steps, tokens, total_tokens, train_loss}``.
-    ``data`` passes an already prepared corpus (it must be the config's).
+    ``data`` passes an already prepared corpus (it must be the config's). ``init_state`` is a state
+    dict the freshly built model starts from instead of its seeded init (a grown model, issue 7);
+    it must fit the config's shape exactly, and a checkpoint of a resumed run still wins over it.
     """
     cfg = config if isinstance(config, store.RunConfig) else store.RunConfig.model_validate(config)
     path = Path(run_dir) if run_dir is not None else None
@@ -227,7 +230,7 @@ def train(config: store.RunConfig | dict, run_dir: str | os.PathLike | None = No
                 (path / store.LOCK).unlink(missing_ok=True)
                 return done
         result = _train(cfg, path, data_dir=data_dir, resume=resume, progress=progress,
-                        stop_after_steps=stop_after_steps, data=data, quiet=quiet)
+                        stop_after_steps=stop_after_steps, data=data, quiet=quiet, init_state=init_state)
         if result is not None and path is not None:
             # finished: nobody will train it again (result.json says so), so the lock file can go
             (path / store.LOCK).unlink(missing_ok=True)
@@ -237,7 +240,18 @@ def train(config: store.RunConfig | dict, run_dir: str | os.PathLike | None = No
             lock.release()
 
 
-def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, quiet):
+def _load_init_state(model: GPT, init_state: dict, cfg: store.RunConfig) -> None:
+    """Overwrite the fresh model with ``init_state``; a state of another shape is a one-line error."""
+    try:
+        model.load_state_dict(init_state)
+    except RuntimeError as exc:   # torch lists every missing/unexpected/mis-sized key
+        first = str(exc).strip().splitlines()
+        detail = next((line.strip() for line in first[1:] if line.strip()), first[0] if first else "")
+        raise ScalingError(f"run {cfg.run_id}: the initial state does not fit its model "
+                           f"({cfg.n_layer} layers x {cfg.d_model}, mixer {cfg.mixer}): {detail}") from None
+
+
+def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, quiet, init_state=None):
     t_start = time.perf_counter()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -251,11 +265,17 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
     if data.vocab != cfg.vocab:
         raise ScalingError(f"corpus vocabulary {data.vocab} != model vocabulary {cfg.vocab}")
 
-    model = build_model(cfg).to(device)
+    model = build_model(cfg)
+    if init_state is not None:
+        _load_init_state(model, init_state, cfg)
+    model = model.to(device)
     counts = model.param_counts()
     # the compiled module shares the parameters; checkpoints and model.pt use the plain one
     step_model = torch.compile(model) if cfg.compile else model
     opt = _make_optimizer(model, cfg, device)
+    # sparse layers: magnitude masks prune after their dense warm-up, and every mask is re-applied
+    # after each step (scaling.train.sparse); the hook's step count travels in the state dict
+    sparse.attach(model, opt)
     steps, B, T = cfg.steps, cfg.batch_size, cfg.context
     micro = cfg.micro_batch_size or B
     evals = set(eval_steps(cfg))
@@ -383,7 +403,11 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
         sweep=cfg.sweep, run_id=cfg.run_id, status="ok" if failure is None else "failed", reason=failure,
         loss=st["curve"][-1]["val_loss"] if failure is None else None, train_loss=st["last_train_loss"],
         params=counts["total"], non_embedding_params=counts["non_embedding"], embedding_params=counts["embedding"],
-        nonzero_params=counts["nonzero"] if cfg.sparsity else counts["total"],
+        # the masks' planned count (a magnitude mask is not in force at build time)
+        nonzero_params=sparse.param_counts(model)["nonzero"] if cfg.sparsity else counts["total"],
+        # weights that are really non-zero at the end (dense minus the sparse layers' exact zeros):
+        # the check that the masks held
+        nonzero_measured=(counts["total"] - sparse.count_zeros(model)) if cfg.sparsity else None,
         tokens=tokens, steps=trained_steps, flops=fpt * tokens, flops_convention=cfg.flops_convention,
         flops_per_token=fpt, budget=cfg.budget, tokens_per_s=tps,
         flops_per_s=fpt * tps if tps else None, model_flops_per_s=model_fpt * tps if tps else None,
