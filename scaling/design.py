@@ -6,9 +6,10 @@ exponent ``a`` (N_opt ∝ C^a) or the loss predicted at a target budget (``objec
 
 How (a pseudo-Bayesian c-optimal design, averaged over the bootstrap):
 
-1. Fit the Chinchilla surface to the runs (Approach 3: Huber delta 1e-3 on log-loss residuals,
-   summed, L-BFGS-B with the exact gradient from a vectorised grid of starts) and bootstrap it
-   over runs (warm-started refits): samples theta_s of theta = (log A, log B, log E, alpha, beta).
+1. Fit the Chinchilla surface to the runs with the fitter's Approach 3 (:mod:`scaling.fit.approach3`:
+   Huber delta 1e-3 on log-loss residuals, summed, the paper's 4,500 starts) and its bootstrap over
+   runs (:mod:`scaling.fit.bootstrap`, warm-started refits): samples theta_s of
+   theta = (log A, log B, log E, alpha, beta).
 2. Linearise around each sample: a run at (N, D) adds the row j = d log L / d theta to the
    Jacobian, i.e. information j j^T / sigma^2 (sigma: the seed noise in log loss, estimated from the
    residuals unless given). The variance of the target g(theta) after adding a set S of runs is
@@ -40,10 +41,6 @@ import numpy as np
 
 from .errors import ScalingError
 
-# bounds of theta = (log A, log B, log E, alpha, beta)
-BOUNDS = [(-5.0, 40.0), (-5.0, 40.0), (-10.0, 3.0), (0.01, 2.0), (0.01, 2.0)]
-START_GRID = {"a": (0.0, 5.0, 10.0, 15.0, 20.0, 25.0), "b": (0.0, 5.0, 10.0, 15.0, 20.0, 25.0),
-              "e": (-1.0, -0.5, 0.0, 0.5, 1.0), "alpha": (0.0, 0.5, 1.0, 1.5, 2.0), "beta": (0.0, 0.5, 1.0, 1.5, 2.0)}
 NOISE_FLOOR = 1e-3
 
 
@@ -73,77 +70,30 @@ def jacobian(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray) -> np.ndarra
     return np.stack([w[0], w[1], w[2], -w[0] * n, -w[1] * d], axis=-1)
 
 
-def _huber(r, delta):
-    a = np.abs(r)
-    return np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+def fit_surface(logN, logD, logL, *, theta0=None, delta: float = 1e-3) -> np.ndarray:
+    """Approach 3 on log-space arrays, by the fitter (:mod:`scaling.fit.approach3`): theta =
+    (log A, log B, log E, alpha, beta).
 
-
-def objective(theta, logN, logD, logL, delta: float = 1e-3):
-    """Sum of Huber(log L_pred - log L) and its exact gradient (lean: this runs thousands of times)."""
-    a, b, e, al, be = (float(v) for v in theta)
-    z1 = a - al * logN
-    z2 = b - be * logD
-    m = np.maximum(np.maximum(z1, z2), e)
-    w1, w2, w3 = np.exp(z1 - m), np.exp(z2 - m), np.exp(e - m)
-    s = w1 + w2 + w3
-    r = m + np.log(s) - logL
-    ar = np.abs(r)
-    f = float(np.sum(np.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta))))
-    h = np.clip(r, -delta, delta) / s
-    h1, h2 = h * w1, h * w2
-    return f, np.array([h1.sum(), h2.sum(), float(np.dot(h, w3)), -float(np.dot(h1, logN)), -float(np.dot(h2, logD))])
-
-
-def _starts() -> np.ndarray:
-    g = START_GRID
-    mesh = np.meshgrid(*(np.asarray(g[k], dtype=float) for k in ("a", "b", "e", "alpha", "beta")), indexing="ij")
-    S = np.column_stack([m.ravel() for m in mesh])
-    S[:, 3:] = np.maximum(S[:, 3:], BOUNDS[3][0])
-    return S
-
-
-def _refine(theta0, logN, logD, logL, delta, maxiter: int = 2000):
-    from scipy.optimize import minimize
-    return minimize(objective, theta0, args=(logN, logD, logL, delta), jac=True, method="L-BFGS-B", bounds=BOUNDS,
-                    options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-11})
-
-
-def fit_surface(logN, logD, logL, *, theta0=None, delta: float = 1e-3, n_refine: int = 6) -> np.ndarray:
-    """Approach 3 on log-space arrays: theta = (log A, log B, log E, alpha, beta).
-
-    From ``theta0`` (a warm start) only, or from the grid of REFERENCE.md section 2 (4,500
-    starts, evaluated at once; the best ``n_refine`` refined with L-BFGS-B, the best kept).
+    From ``theta0`` (a warm start) a single L-BFGS-B polish; otherwise the fitter's full search
+    over the paper's 4,500 starts.
     """
+    from .fit.approach3 import approach3_optimum, polish
     logN, logD, logL = (np.asarray(x, dtype=float) for x in (logN, logD, logL))
     if theta0 is not None:
-        return np.asarray(_refine(np.asarray(theta0, dtype=float), logN, logD, logL, delta).x, dtype=float)
-    S = _starts()
-    with np.errstate(all="ignore"):
-        f0 = np.sum(_huber(log_loss(S, logN, logD) - logL, delta), axis=1)
-    f0 = np.where(np.isfinite(f0), f0, np.inf)
-    best = None
-    for k in np.argsort(f0, kind="stable")[:n_refine]:
-        res = _refine(S[k], logN, logD, logL, delta)
-        if best is None or res.fun < best.fun:
-            best = res
-    return np.asarray(best.x, dtype=float)
+        return np.asarray(polish(np.asarray(theta0, dtype=float), logN, logD, logL, delta).x, dtype=float)
+    return np.asarray(approach3_optimum(logN, logD, logL, delta=delta).theta, dtype=float)
 
 
 def bootstrap_surface(logN, logD, logL, theta_hat, *, n: int = 200, seed: int = 0, delta: float = 1e-3) -> np.ndarray:
-    """Bootstrap over runs, each refit warm-started from ``theta_hat``: an (n', 5) array of samples."""
-    rng = np.random.default_rng(seed)
-    m = len(logN)
-    out = []
-    for _ in range(int(n)):
-        idx = rng.integers(0, m, size=m)
-        if len(np.unique(logN[idx])) < 3 or len(np.unique(logD[idx])) < 3:
-            continue
-        res = _refine(theta_hat, logN[idx], logD[idx], logL[idx], delta, maxiter=500)
-        if np.all(np.isfinite(res.x)):
-            out.append(res.x)
+    """The fitter's bootstrap over runs (:func:`scaling.fit.bootstrap.bootstrap_approach3`: refits
+    warm-started from ``theta_hat``): an (n', 5) array of the converged samples."""
+    from .fit.bootstrap import bootstrap_approach3
+    res = bootstrap_approach3(np.asarray(logN, float), np.asarray(logD, float), np.asarray(logL, float),
+                              np.asarray(theta_hat, float), n_boot=int(n), seed=seed, delta=delta)
+    out = res.theta[res.ok]
     if len(out) < 2:
         raise ScalingError("the bootstrap failed on almost every resample: too few distinct runs to design from")
-    return np.array(out)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

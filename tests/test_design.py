@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from scaling.design import (_simulate_losses, exponent_a, fit_surface, grid_runs, initial_sweep, jacobian, log_loss,
-                            objective, simulate, suggest_runs, sweep_spec, theta_of, to_sweep_toml)
+                            simulate, suggest_runs, sweep_spec, theta_of, to_sweep_toml)
 from scaling.errors import ScalingError
 from scaling.laws import get_law
 
@@ -20,20 +20,16 @@ def _runs(noise=0.005, seed=0, budgets=(1e17, 3e17, 1e18)):
                          "flops": 6 * N * D, "loss": L})
 
 
-def test_jacobian_and_gradient_match_finite_differences():
+def test_jacobian_matches_finite_differences():
     logN = np.log([1e8, 3e8, 1e9, 3e9])
     logD = np.log([5e9, 2e9, 2e10, 6e10])
-    logL = log_loss(TRUTH[None], logN, logD)[0] + np.array([0.01, -0.0004, 0.003, -0.02])
     J = jacobian(TRUTH, logN, logD)
-    f, g = objective(TRUTH, logN, logD, logL)
     h = 1e-6
     for k in range(5):
         e = np.zeros(5)
         e[k] = h
         dJ = (log_loss((TRUTH + e)[None], logN, logD)[0] - log_loss((TRUTH - e)[None], logN, logD)[0]) / (2 * h)
         np.testing.assert_allclose(J[:, k], dJ, rtol=1e-6, atol=1e-9)
-        df = (objective(TRUTH + e, logN, logD, logL)[0] - objective(TRUTH - e, logN, logD, logL)[0]) / (2 * h)
-        assert g[k] == pytest.approx(df, rel=1e-5, abs=1e-10)
 
 
 def test_fit_recovers_noiseless_truth():

@@ -149,3 +149,17 @@ def test_thousand_refits_in_under_30_seconds():
     assert time.perf_counter() - t < 30
     assert bs.n_failed == 0
     assert math.isfinite(float(np.mean(bs.objective)))
+
+
+def test_reporting_budgets_follow_the_data():
+    """Derived quantities are reported from a decade below the largest run to three above, not at
+    1e20..1e24 whatever the data (a CPU sweep to 1e14 FLOPs would tabulate a 1e6-fold extrapolation)."""
+    from scaling.fit.bootstrap import BUDGETS, default_budgets
+    assert default_budgets([1e5, 2e5], [1e8, 8e7]) == (1e12, 1e13, 1e14, 1e15, 1e16)   # largest 9.6e13
+    assert default_budgets([7e10], [7e9]) == BUDGETS                                 # largest 2.9e21
+    N = np.geomspace(2e4, 2e6, 12)
+    D = 5e13 / (6 * N)
+    L = 1.5 + 400 / N ** 0.4 + 600 / D ** 0.35
+    res = fit_approach3(N, D, L)
+    text = res.summary()
+    assert "1e+13" in text and "1e+20" not in text

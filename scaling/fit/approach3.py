@@ -708,7 +708,8 @@ def fit_approach3(N, D=None, L=None, *, delta: float = DELTA, grid=None, bootstr
     bootstrap: number of resamples over runs for percentile intervals (0: none); seeded by
         ``seed``; ``workers`` processes (None: all cores). Samples go into the law.
     level: interval level. budgets: FLOP budgets at which N_opt, D_opt, tokens per parameter
-        and the frontier loss are reported (default 1e20 .. 1e24).
+        and the frontier loss are reported (default: five decades from one below the largest
+        run's 6ND, :func:`scaling.fit.bootstrap.default_budgets`).
     boot_starts: how many other local optima of the full-data search each refit also starts from.
     guard_starts: also give each refit a few steps from the grid start credited with the optimum
         (a guard against a resample whose optimum lies in another basin).
@@ -717,7 +718,7 @@ def fit_approach3(N, D=None, L=None, *, delta: float = DELTA, grid=None, bootstr
     from ..laws.base import Provenance
     from ..laws.chinchilla import ChinchillaLaw
     from ..runs import data_info
-    from .bootstrap import BUDGETS, bootstrap_approach3, chinchilla_derived, percentile_intervals
+    from .bootstrap import default_budgets, bootstrap_approach3, chinchilla_derived, percentile_intervals
     from .result import BootstrapInfo, DataInfo, FitResult
 
     t0 = time.perf_counter()
@@ -731,7 +732,7 @@ def fit_approach3(N, D=None, L=None, *, delta: float = DELTA, grid=None, bootstr
         raise ScalingError(f"level: {level} must be between 0 and 1")
     if bootstrap < 0:
         raise ScalingError("bootstrap: the number of resamples must be >= 0")
-    budgets = tuple(float(c) for c in (budgets if budgets is not None else BUDGETS))
+    budgets = tuple(float(c) for c in (budgets if budgets is not None else default_budgets(Nv, Dv)))
     logN, logD, logL = np.log(Nv), np.log(Dv), np.log(Lv)
     opt = approach3_optimum(logN, logD, logL, delta=delta, grid=grid, **search)
     flags = flags_for(opt, grid)

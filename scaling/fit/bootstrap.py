@@ -32,6 +32,15 @@ import numpy as np
 from ..errors import ScalingError
 
 BUDGETS = (1e20, 1e21, 1e22, 1e23, 1e24)
+
+
+def default_budgets(N, D) -> tuple[float, ...]:
+    """The reporting budgets for runs of sizes N and tokens D: five decades from one below the
+    largest run's 6ND to three above it (Chinchilla-scale data, largest run ~3e21: ``BUDGETS``;
+    CPU sweeps up to 1e14: 1e13 .. 1e17), so a summary never tabulates a million-fold extrapolation."""
+    top = float(np.max(6.0 * np.asarray(N, dtype=float) * np.asarray(D, dtype=float)))
+    k = int(np.floor(np.log10(top)))
+    return tuple(float(f"1e{e}") for e in range(k - 1, k + 4))
 CHUNK = 125          # resamples per work unit (fixed: results do not depend on the number of workers)
 
 
@@ -227,5 +236,5 @@ def bootstrap_approach3(logN, logD, logL, theta_hat, *, n_boot: int = 1000, seed
                             seconds=time.perf_counter() - t0)
 
 
-__all__ = ["BUDGETS", "resample_indices", "resample_weights", "map_chunks", "chinchilla_derived",
+__all__ = ["BUDGETS", "default_budgets", "resample_indices", "resample_weights", "map_chunks", "chinchilla_derived",
            "percentile_intervals", "BootstrapSamples", "bootstrap_approach3", "default_workers"]

@@ -303,7 +303,7 @@ def fit_vp(N, D=None, L=None, *, loss: str = "huber", delta: float = DELTA, boot
     from ..laws.chinchilla import ChinchillaLaw
     from ..runs import data_info
     from .approach3 import _arrays_from, check_design, fit_approach3, objective as a3_objective
-    from .bootstrap import BUDGETS, chinchilla_derived, map_chunks, percentile_intervals
+    from .bootstrap import default_budgets, chinchilla_derived, map_chunks, percentile_intervals
     from .result import BootstrapInfo, DataInfo, FitResult
 
     t0 = time.perf_counter()
@@ -315,7 +315,7 @@ def fit_vp(N, D=None, L=None, *, loss: str = "huber", delta: float = DELTA, boot
         raise ScalingError("delta: the Huber threshold must be positive")
     if bootstrap < 0:
         raise ScalingError("bootstrap: the number of resamples must be >= 0")
-    budgets = tuple(float(c) for c in (budgets if budgets is not None else BUDGETS))
+    budgets = tuple(float(c) for c in (budgets if budgets is not None else default_budgets(Nv, Dv)))
     opt = vp_optimum(Nv, Dv, Lv, loss=loss, delta=delta, grid_step=grid_step)
     E, A, B, al, be = opt["E"], opt["A"], opt["B"], opt["alpha"], opt["beta"]
     flags: list[str] = []
