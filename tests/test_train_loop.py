@@ -180,3 +180,57 @@ def test_init_state_starts_the_model_there(corpus, data_dir, tmp_path):
     wrong = build_model(cfg(corpus, "w", d_model=48, n_head=3)).state_dict()
     with pytest.raises(ScalingError, match="initial state does not fit"):
         train(cfg(corpus, "w2"), tmp_path / "i" / "w2", data=data, init_state=wrong)
+
+
+class _FakeDatasets:
+    """A stand-in for the `datasets` package (no network in tests): records the call and streams rows."""
+
+    def __init__(self, rows=None, fail=None):
+        self.rows, self.fail, self.calls = rows, fail, []
+
+    def load_dataset(self, name, config=None, *, split, streaming):
+        self.calls.append((name, config, split, streaming))
+        if self.fail:
+            raise self.fail
+        return iter(self.rows)
+
+
+def test_hugging_face_corpus_is_streamed_split_and_fingerprinted(tmp_path, monkeypatch):
+    import sys
+    rows = [{"content": f"document {i}: " + "the quick brown fox jumps over the lazy dog. " * 40, "id": i}
+            for i in range(200)]
+    fake = _FakeDatasets(rows)
+    monkeypatch.setitem(sys.modules, "datasets", fake)
+    data = D.prepare("hf:someone/corpus:en@validation#content", data_dir=tmp_path, max_bytes=100_000)
+    assert fake.calls == [("someone/corpus", "en", "validation", True)]
+    meta = data.meta
+    assert 100_000 <= meta["bytes"] < 100_000 + 2000                   # stopped at max_bytes
+    assert meta["train_documents"] > 0 and meta["val_documents"] > 0   # hash split by row
+    assert len(data.train) + len(data.val) == meta["bytes"] + meta["documents"]   # bytes + one EOT each
+    assert data.fingerprint.startswith("sha256:")
+    # cached: a second prepare does not stream again, and gives the same tokens
+    again = D.prepare("hf:someone/corpus:en@validation#content", data_dir=tmp_path, max_bytes=100_000)
+    assert len(fake.calls) == 1 and again.fingerprint == data.fingerprint
+    assert np.array_equal(np.asarray(again.train), np.asarray(data.train))
+
+
+@pytest.mark.parametrize("spec, fake, needle", [
+    ("hf:x/y#text", _FakeDatasets([{"content": "abc"}] * 3), "no column 'text' (columns: content)"),
+    ("hf:x/y", _FakeDatasets([{"text": 3}] * 3), "holds int, not text"),
+    ("hf:x/missing", _FakeDatasets(fail=FileNotFoundError("Dataset 'x/missing' doesn't exist on the Hub\nmore")),
+     "could not load the Hugging Face dataset 'x/missing', split 'train': Dataset 'x/missing' doesn't exist"),
+    ("hf:", _FakeDatasets([]), "give a dataset name"),
+])
+def test_hugging_face_corpus_errors_are_one_line(tmp_path, monkeypatch, spec, fake, needle):
+    import sys
+    monkeypatch.setitem(sys.modules, "datasets", fake)
+    with pytest.raises(ScalingError) as err:
+        D.prepare(spec, data_dir=tmp_path)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_hugging_face_corpus_without_the_package(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "datasets", None)   # import fails
+    with pytest.raises(ScalingError, match=r"pip install 'scaling\[hf\]'"):
+        D.prepare("hf:x/y", data_dir=tmp_path)

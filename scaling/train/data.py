@@ -190,14 +190,33 @@ def _hf_documents(spec: str, max_bytes: int | None) -> Iterator[Document]:
     if "@" in rest:
         rest, split = rest.split("@", 1)
     name, _, config = rest.partition(":")
-    ds = load_dataset(name, config or None, split=split, streaming=True)
-    total = 0
-    for i, row in enumerate(ds):
-        text = row[column].encode("utf-8")
-        yield Document(f"{i:012d}", None, text)
-        total += len(text)
-        if max_bytes and total >= max_bytes:
-            break
+    if not name:
+        raise ScalingError(f"corpus {spec!r}: give a dataset name, hf:NAME[:CONFIG][@SPLIT][#COLUMN]")
+    try:
+        ds = load_dataset(name, config or None, split=split, streaming=True)
+        rows = iter(ds)
+        total = 0
+        for i, row in enumerate(rows):
+            if column not in row:
+                raise ScalingError(f"corpus {spec!r}: row {i} has no column {column!r} (columns: "
+                                   f"{', '.join(map(str, row)) or 'none'}); choose one with #COLUMN")
+            value = row[column]
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise ScalingError(f"corpus {spec!r}: column {column!r} holds {type(value).__name__}, not text "
+                                   f"(row {i})")
+            text = value.encode("utf-8")
+            yield Document(f"{i:012d}", None, text)
+            total += len(text)
+            if max_bytes and total >= max_bytes:
+                break
+    except ScalingError:
+        raise
+    except Exception as exc:   # network, unknown dataset, bad config or split: one line, no traceback
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ScalingError(f"corpus {spec!r}: could not load the Hugging Face dataset {name!r}"
+                           f"{f' (config {config!r})' if config else ''}, split {split!r}: {first}") from None
 
 
 def is_validation(name: str, val_fraction: float) -> bool:
