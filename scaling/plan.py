@@ -539,10 +539,6 @@ def _plan_inference(flops, params, tokens, target_loss, gpu_hours, dollars, law,
             if hardware is not None:
                 p.budget = hardware.budget(ip.train_flops)
             plans.append(p)
-    for p in plans:
-        if mixer != "attention" or sparsity:
-            p.extra.update({"mixer": mixer, "sparsity": sparsity})
-        p.warnings += [n for n in arch_notes if n not in p.warnings]
     if flatness is not None:
         _attach_flatness(plans, law_obj, flatness, None)
     return plans
