@@ -12,8 +12,10 @@
 #
 # `sweeps/cpu-isoflop.toml`: 4 budgets (1e12, 4.64e12, 2.15e13, 1e14 FLOPs, C = 6ND) x 5 sizes
 # of byte-level GPT decoders on Debian's Python and Linux documentation (35 MB). The committed runs
-# are in `data/runs/cpu-isoflop/` and the runs table in `data/cpu-isoflop-runs.csv` (this first
-# execution ran with the spec's device set to `cuda`; see the README). Loss is in nats per byte.
+# are in `data/runs/cpu-isoflop/` and the runs table in `data/cpu-isoflop-runs.csv`: this is the
+# execution on the 2-core CPU (two 1-thread workers, about 2 hours). An earlier execution of the same
+# spec on a lent H100 (`device = "cuda"`) is kept in `data/runs-h100/cpu-isoflop/` and
+# `data/cpu-isoflop-h100-runs.csv` for comparison. Loss is in nats per byte.
 # Run with `python notebooks/03_our_cpu_sweep.py`; figures go to `$SCALING_NOTEBOOK_OUT`.
 
 # %%
@@ -62,9 +64,21 @@ for k, v in a3.params.items():
     print(f"  {k:>6} = {v:10.4g}   ({lo:.4g} .. {hi:.4g})")
 
 # %% [markdown]
-# With three usable budgets the exponent is poorly determined: the intervals span 0.25..0.74.
-# The next sweep should centre its sizes near 100 tokens per parameter and add smaller models at
+# With three usable budgets the exponent is poorly determined: the intervals span about 0.2..0.7.
+# The next sweep should centre its sizes near 60-70 tokens per parameter and add smaller models at
 # 1e12 so that every budget has an interior minimum.
+
+# %% [markdown]
+# ## The same spec on a GPU
+# The H100 execution trained the same runs (same seeds, corpus fingerprint and schedules) with
+# different kernels; the final losses agree run by run to a fraction of a percent.
+
+# %%
+h100 = load_runs("data/cpu-isoflop-h100-runs.csv")
+both = runs.merge(h100, on="run_id", suffixes=("_cpu", "_h100"))
+rel = (both.loss_cpu - both.loss_h100) / both.loss_h100
+print(f"{len(both)} runs in both: CPU - H100 loss {100 * rel.mean():+.3f}% on average, "
+      f"{100 * rel.abs().mean():.3f}% in absolute value, at most {100 * rel.abs().max():.3f}%")
 
 # %%
 fig = plots.isoflop(runs, fit=a3)
