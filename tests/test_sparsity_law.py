@@ -125,6 +125,11 @@ def test_fit_recovers_the_law():
     assert res.residuals["rmse_log_loss"] < 0.006
     lo, hi = res.intervals["dense_equivalent@0.75"]
     assert lo <= res.derived["dense_equivalent@0.75"] <= hi
+    # the printed summary tabulates budgets around the data (largest run ~6e19 FLOPs), not 1e20..1e24
+    from scaling.cli.fit import report
+    budgets = [ln.split()[0] for ln in report(res).splitlines() if ln.strip().startswith("1e+")]
+    top = int(np.floor(np.log10(df.flops.max())))
+    assert budgets == [f"1e+{e}" for e in range(top - 1, top + 4)]
     # the FitResult is JSON and loads back as a law
     back = FitResult.model_validate_json(res.model_dump_json())
     assert back.to_law().params == pytest.approx(fitted.params)

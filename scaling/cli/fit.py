@@ -52,7 +52,7 @@ def register(sub) -> None:
     g.add_argument("--keep-failed", action="store_true", help="keep runs whose status column says they failed")
     g = p.add_argument_group("what to report")
     g.add_argument("--budgets", type=number("--budgets"), nargs="+", default=None,
-                   help="FLOP budgets for the N_opt / D_opt / tokens-per-parameter table (default 1e20 .. 1e24)")
+                   help="FLOP budgets for the N_opt / D_opt / tokens-per-parameter table (default: five decades from one below the largest run; 1e20 .. 1e24 for Chinchilla-scale data)")
     g.add_argument("--holdout-above", type=number("--holdout-above"), default=None,
                    help="fit only runs below this threshold and report the prediction error on the rest")
     g.add_argument("--holdout-by", choices=("flops", "params", "tokens"), default="flops",
@@ -237,7 +237,10 @@ def report(res, budgets=None) -> str:
             if isinstance(cand, (list, tuple)) and cand and all(isinstance(c, (int, float)) for c in cand):
                 Cs = [float(c) for c in cand]
                 break
-        Cs = Cs or [1e20, 1e21, 1e22, 1e23, 1e24]
+        if Cs is None:   # around the data, as Approach 3 and VP tabulate (sparsity and other forms too)
+            rng = getattr(getattr(law, "provenance", None), "fitted_flops", None)
+            k = int(np.floor(np.log10(rng[1]))) if rng else 21
+            Cs = [float(f"1e{e}") for e in range(k - 1, k + 4)]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", OutOfRangeWarning)
