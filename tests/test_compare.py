@@ -1,6 +1,7 @@
 """The compute multiplier of architecture B over A, on synthetic laws with a known answer."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -56,6 +57,21 @@ def test_architecture_flops_make_hyena_cheaper_at_long_context():
     assert np.all(fb(N) < fa(N))
     res = compute_multiplier(law_a(), law_a(), flops=1e21, flops_per_token_a=fa, flops_per_token_b=fb)
     assert res.multiplier > 1.2 and "hyena" in res.counting_b
+
+
+@pytest.mark.parametrize("mixer,context,sparsity,convention", [
+    ("attention", 1024, 0.0, "palm"), ("hyena", 131072, 0.0, "palm"), ("attention", 8192, 0.75, "chinchilla"),
+    ("hyena", 2048, 0.5, "kaplan")])
+def test_arch_flops_table_matches_the_exact_count(mixer, context, sparsity, convention):
+    """The spline that speeds up the comparison reads the exact FLOPs per token to 1e-9 inside its
+    range, and the exact count (with its error for a bad N) outside it."""
+    f = arch_flops(mixer=mixer, context=context, sparsity=sparsity, convention=convention, vocab=256)
+    N = np.exp(np.random.default_rng(0).uniform(math.log(1e2), math.log(1e16), 5000))
+    np.testing.assert_allclose(f(N), f.exact(N), rtol=1e-9)
+    for outside in (50.0, 1e17):
+        assert float(f(outside)) == pytest.approx(float(f.exact(outside)), rel=1e-15)
+    with pytest.raises(ScalingError, match="params"):
+        f(np.array([1e6, -1.0]))
 
 
 def test_bootstrap_interval_from_samples():
