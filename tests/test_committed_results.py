@@ -1,0 +1,74 @@
+"""The sweep results committed under data/ are what their run stores and the fitter say they are,
+and the multipliers the README quotes come out of the committed fits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scaling import store
+from scaling.compare import arch_flops, compute_multiplier
+from scaling.fit.api import fit
+from scaling.laws.registry import load_law
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+# runs table -> the run store it was collected from
+TABLES = {
+    "cpu-isoflop-runs.csv": "runs/cpu-isoflop",
+    "cpu-isoflop-h100-runs.csv": "runs-h100/cpu-isoflop",
+    "arch-cpu-attention-runs.csv": "runs/arch-cpu-attention",
+    "arch-cpu-hyena-runs.csv": "runs/arch-cpu-hyena",
+    "arch-cpu-attention-h100-runs.csv": "runs-h100/arch-cpu-attention",
+    "arch-cpu-hyena-h100-runs.csv": "runs-h100/arch-cpu-hyena",
+    "sparse-cpu-s0-runs.csv": "runs/sparse-cpu-s0",
+    "sparse-cpu-s50-runs.csv": "runs/sparse-cpu-s50",
+    "sparse-cpu-s75-runs.csv": "runs/sparse-cpu-s75",
+}
+
+
+@pytest.mark.parametrize("table,root", sorted(TABLES.items()))
+def test_runs_table_is_its_store(table, root):
+    committed = pd.read_csv(DATA / table).set_index("run_id").sort_index()
+    fresh = store.collect(DATA / root).set_index("run_id").sort_index()
+    assert list(committed.index) == list(fresh.index)
+    for col in ("params", "tokens", "flops", "loss"):
+        np.testing.assert_allclose(committed[col].to_numpy(float), fresh[col].to_numpy(float), rtol=1e-12,
+                                   err_msg=f"{table}: column {col}")
+
+
+@pytest.mark.parametrize("name", ["arch-cpu-attention", "arch-cpu-hyena", "cpu-isoflop"])
+def test_committed_approach3_fit_is_reproduced(name):
+    """Refitting the committed table (no bootstrap) gives the committed point estimates."""
+    committed = json.loads((DATA / f"{name}-fit-approach3.json").read_text())
+    again = fit(DATA / f"{name}-runs.csv", method="approach3")
+    for k, v in committed["params"].items():
+        assert again.params[k] == pytest.approx(v, rel=1e-3, abs=1e-6), k
+
+
+def test_hyena_multiplier_quoted_in_readme():
+    """README / docs/architectures.md: Hyena over attention at context 1024, palm FLOPs:
+    4.33x (2.95 .. 6.01) at 1e13 and 3.90x (2.39 .. 6.40) at 2e13."""
+    att = load_law(DATA / "arch-cpu-attention-fit-approach3.json")
+    hye = load_law(DATA / "arch-cpu-hyena-fit-approach3.json")
+    fa = arch_flops(mixer="attention", context=1024, vocab=256, convention="palm")
+    fb = arch_flops(mixer="hyena", context=1024, vocab=256, convention="palm")
+    for flops, m, lo, hi in ((1e13, 4.33, 2.95, 6.01), (2e13, 3.90, 2.39, 6.40)):
+        c = compute_multiplier(att, hye, flops=flops, flops_per_token_a=fa, flops_per_token_b=fb)
+        assert round(c.multiplier, 2) == m
+        assert round(c.interval[0], 2) == lo and round(c.interval[1], 2) == hi
+        assert c.interval[0] > 1  # the interval excludes "no difference"
+
+
+def test_sparse_multipliers_quoted_in_readme():
+    """README / docs/architectures.md: at 1e13 FLOPs, 50% sparse 1.59x (1.0 .. 2.17) and 75% sparse
+    1.62x (1.0 .. 2.56) over dense, from the CPU sparsity fit."""
+    law = load_law(DATA / "sparse-cpu-fit.json")
+    for s, m, hi in ((0.5, 1.59, 2.17), (0.75, 1.62, 2.56)):
+        c = compute_multiplier(law, law, flops=1e13, sparsity_b=s)
+        assert round(c.multiplier, 2) == m
+        assert round(c.interval[0], 2) == 1.0 and round(c.interval[1], 2) == hi
