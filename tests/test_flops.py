@@ -205,13 +205,16 @@ def test_vectorised_matches_scalar(convention, mixer):
     assert grid.shape == (4, 4)
 
 
-def test_many_shapes_at_once_is_fast():
-    import time
+def test_many_shapes_at_once_match_one_by_one():
+    """100,000 shapes in one vectorised call give what one call per shape gives (the speed of the
+    vectorised call is measured in benchmarks/bench_shapes.py)."""
     L = np.random.default_rng(0).integers(1, 100, 100_000)
     d = 64 * np.random.default_rng(1).integers(1, 100, 100_000)
-    t0 = time.perf_counter()
     out = flops_per_token(L, d, 2048, V, convention="chinchilla")
-    assert time.perf_counter() - t0 < 0.5 and out.shape == (100_000,)
+    assert out.shape == (100_000,)
+    for i in np.random.default_rng(2).integers(0, 100_000, 50):
+        assert out[i] == pytest.approx(float(flops_per_token(int(L[i]), int(d[i]), 2048, V, convention="chinchilla")),
+                                       rel=1e-12)
 
 
 # --------------------------------------------------------------------------------------------- properties

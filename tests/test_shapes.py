@@ -1,7 +1,6 @@
 """ModelShape, the shape search and the smooth shape rule."""
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -145,13 +144,16 @@ def test_hyena_shapes():
     assert r.shape.total == pytest.approx(param_counts(r.shape.n_layer, r.shape.d_model, V, mixer="hyena")["total"])
 
 
-def test_shape_search_is_fast():
-    shape_for_params(1e9)
-    t0 = time.perf_counter()
+def test_shape_search_over_seven_decades():
+    """200 targets from 1e5 to 1e12 non-embedding parameters: each answer is a real shape whose count
+    is what it reports, within 5% of the target (median 0.25%; speed in benchmarks/bench_shapes.py)."""
+    errs = []
     for t in np.logspace(5, 12, 200):
-        shape_for_params(t, non_embedding=True)
-    per_call = (time.perf_counter() - t0) / 200
-    assert per_call < 0.005, per_call
+        r = shape_for_params(t, non_embedding=True)
+        s = r.shape
+        assert r.achieved == param_counts(s.n_layer, s.d_model, V, d_ff=s.d_ff, n_head=s.n_head)["non_embedding"]
+        errs.append(abs(r.rel_error))
+    assert max(errs) < 0.05 and float(np.median(errs)) < 0.005
 
 
 def test_candidate_widths():
@@ -213,12 +215,14 @@ def test_smooth_chinchilla_approaches_6n_at_scale():
     assert float(smooth_flops_per_token(1e12, convention="chinchilla")) / 6e12 == pytest.approx(1.0, abs=0.02)
 
 
-def test_smooth_is_fast_for_planner_arrays():
+def test_smooth_on_planner_arrays_matches_one_by_one():
+    """A planner's 10,000-point array in one call equals the count one N at a time, and increases
+    (speed in benchmarks/bench_shapes.py)."""
     N = np.logspace(6, 13, 10_000)
-    smooth_flops_per_token(N, convention="chinchilla")
-    t0 = time.perf_counter()
-    smooth_flops_per_token(N, convention="chinchilla")
-    assert time.perf_counter() - t0 < 0.1
+    out = smooth_flops_per_token(N, convention="chinchilla")
+    assert np.all(np.diff(out) > 0)
+    for i in range(0, 10_000, 497):
+        assert out[i] == pytest.approx(float(smooth_flops_per_token(N[i], convention="chinchilla")), rel=1e-12)
 
 
 @settings(max_examples=100, deadline=None)
