@@ -238,9 +238,9 @@ def report(res, budgets=None) -> str:
                 Cs = [float(c) for c in cand]
                 break
         if Cs is None:   # around the data, as Approach 3 and VP tabulate (sparsity and other forms too)
+            from ..fit.bootstrap import BUDGETS, budgets_around
             rng = getattr(getattr(law, "provenance", None), "fitted_flops", None)
-            k = int(np.floor(np.log10(rng[1]))) if rng else 21
-            Cs = [float(f"1e{e}") for e in range(k - 1, k + 4)]
+            Cs = list(budgets_around(rng[1]) if rng else BUDGETS)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", OutOfRangeWarning)

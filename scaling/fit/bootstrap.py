@@ -38,8 +38,12 @@ def default_budgets(N, D) -> tuple[float, ...]:
     """The reporting budgets for runs of sizes N and tokens D: five decades from one below the
     largest run's 6ND to three above it (Chinchilla-scale data, largest run ~3e21: ``BUDGETS``;
     CPU sweeps up to 1e14: 1e13 .. 1e17), so a summary never tabulates a million-fold extrapolation."""
-    top = float(np.max(6.0 * np.asarray(N, dtype=float) * np.asarray(D, dtype=float)))
-    k = int(np.floor(np.log10(top)))
+    return budgets_around(float(np.max(6.0 * np.asarray(N, dtype=float) * np.asarray(D, dtype=float))))
+
+
+def budgets_around(top_flops: float) -> tuple[float, ...]:
+    """Five decades of reporting budgets, from one below ``top_flops`` (the largest run) to three above."""
+    k = int(np.floor(np.log10(top_flops)))
     return tuple(float(f"1e{e}") for e in range(k - 1, k + 4))
 CHUNK = 125          # resamples per work unit (fixed: results do not depend on the number of workers)
 
