@@ -90,7 +90,14 @@ class RunConfig(BaseModel):
     lr: float = Field(gt=0)
     schedule: Literal["cosine", "wsd", "linear", "constant"] = "cosine"
     warmup_fraction: float = Field(default=0.05, ge=0, lt=1)
+    warmup_steps: int | None = Field(default=None, ge=0, description="absolute warm-up (overrides warmup_fraction): "
+                                     "the branches of one trunk share it")
     decay_fraction: float = Field(default=0.2, gt=0, le=1, description="WSD: final fraction of steps spent decaying")
+    decay_shape: Literal["linear", "sqrt"] = Field(
+        default="linear", description="WSD cool-down: linear, or 1 - sqrt (Hägele et al. 2024, arXiv:2405.18392)")
+    trunk: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$", max_length=200,
+                              description="WSD branch: the run starts from this trunk's state at its decay start "
+                              "(scaling.train.branches); it computes exactly what a plain WSD run would")
     min_lr_ratio: float = Field(default=0.1, ge=0, le=1)
     weight_decay: float = Field(default=0.1, ge=0)
     beta1: float = Field(default=0.9, ge=0, lt=1)
@@ -103,6 +110,9 @@ class RunConfig(BaseModel):
     tokenizer: str = "bytes"
     val_fraction: float = Field(default=0.05, gt=0, lt=0.5)
     corpus_max_bytes: int | None = Field(default=None, gt=0)
+    data_order: Literal["random", "shuffled"] = Field(
+        default="random", description="random: windows drawn with replacement from (seed, step); shuffled: a "
+        "seeded permutation of non-overlapping windows, so no token repeats within an epoch")
     # accounting and evaluation
     flops_convention: Literal["6nd", "kaplan", "chinchilla", "palm"] = "6nd"
     eval_points: int = Field(default=20, ge=1, description="held-out evaluations, evenly spaced, the last at the end")
@@ -159,6 +169,17 @@ class RunConfig(BaseModel):
         """The tokens actually trained: whole optimizer steps."""
         return self.steps * self.tokens_per_step
 
+    @property
+    def warmup(self) -> int:
+        """Warm-up steps (``warmup_steps`` if set, else ``warmup_fraction`` of the steps)."""
+        w = self.warmup_steps if self.warmup_steps is not None else round(self.warmup_fraction * self.steps)
+        return max(0, min(w, self.steps - 1))
+
+    @property
+    def decay_start(self) -> int:
+        """WSD: the first step of the cool-down (a branch starts from its trunk's state here)."""
+        return max(self.warmup, self.steps - max(1, round(self.decay_fraction * self.steps)))
+
     def shape(self):
         from .shapes import ModelShape
         return ModelShape(n_layer=self.n_layer, d_model=self.d_model, n_head=self.n_head, d_ff=self.d_ff,
@@ -211,6 +232,10 @@ class RunResult(BaseModel):
     train_tokens_available: int | None = None
     val_tokens: int | None = None
     epochs: float | None = Field(default=None, description="tokens / training-split tokens")
+    trunk: str | None = Field(default=None, description="WSD branch: the trunk it started from")
+    branch_step: int | None = Field(default=None, description="WSD branch: the trunk step it started from")
+    spent_flops: float | None = Field(default=None, description="FLOPs this run itself trained (a branch: its "
+                                      "cool-down only; the trunk's share is counted once per trunk)")
     device: str | None = None
     dtype: str | None = None
     threads: int | None = None
@@ -370,7 +395,13 @@ TABLE_COLUMNS = ("run_id", "params", "non_embedding_params", "tokens", "flops", 
                  "sweep", "budget", "arch", "mixer", "sparsity", "nonzero_params", "seed", "n_layer", "d_model",
                  "n_head", "d_ff", "vocab", "context", "batch_size", "lr", "schedule", "steps", "tokens_per_param",
                  "flops_convention", "corpus", "tokenizer", "corpus_fingerprint", "epochs", "dtype", "device",
-                 "threads", "tokens_per_s", "flops_per_s", "mfu", "wall_time_s")
+                 "threads", "tokens_per_s", "flops_per_s", "mfu", "wall_time_s", "flops_6nd", "trunk",
+                 "spent_flops", "data_order")
+
+
+def is_trunk(cfg: "RunConfig") -> bool:
+    """A WSD trunk's directory (scaling.train.branches): resumable state, not a run of the table."""
+    return cfg.tags.get("role") == "trunk"
 
 
 def iter_runs(sweep_dir: str | os.PathLike) -> Iterable[Path]:
@@ -398,6 +429,8 @@ def collect(sweep_dir: str | os.PathLike, *, include_failed: bool = False, out: 
         if res is None or (res.status != "ok" and not include_failed):
             continue
         cfg = read_config(path)
+        if is_trunk(cfg):
+            continue
         rows.append({
             "run_id": res.run_id, "params": res.params, "non_embedding_params": res.non_embedding_params,
             "tokens": res.tokens, "flops": res.flops, "loss": res.loss, "status": res.status,
@@ -410,13 +443,35 @@ def collect(sweep_dir: str | os.PathLike, *, include_failed: bool = False, out: 
             "corpus": cfg.corpus, "tokenizer": cfg.tokenizer, "corpus_fingerprint": res.corpus_fingerprint,
             "epochs": res.epochs, "dtype": res.dtype, "device": res.device, "threads": res.threads,
             "tokens_per_s": res.tokens_per_s, "flops_per_s": res.flops_per_s, "mfu": res.mfu,
-            "wall_time_s": res.wall_time_s})
+            "wall_time_s": res.wall_time_s, "flops_6nd": 6.0 * res.params * res.tokens, "trunk": res.trunk or "",
+            "spent_flops": res.spent_flops if res.spent_flops is not None else res.flops,
+            "data_order": cfg.data_order})
     df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     if len(df):
         df = df.sort_values(["budget", "params", "seed", "run_id"], na_position="last").reset_index(drop=True)
     if out is not None:
         atomic_write_text(out, df.to_csv(index=False))
     return df
+
+
+def sweep_compute(sweep_dir: str | os.PathLike) -> dict[str, float]:
+    """FLOPs of a sweep's finished runs: ``nominal`` (each run as if trained alone) and ``spent``
+    (what was really computed: plain runs whole, each WSD trunk once up to its last branch point,
+    each branch's cool-down), under each run's convention."""
+    nominal = spent = 0.0
+    trunks: dict[str, float] = {}
+    for path in iter_runs(sweep_dir):
+        res = read_result(path)
+        if res is None or res.status != "ok":
+            continue
+        nominal += res.flops
+        if res.trunk:
+            spent += res.spent_flops or 0.0
+            trunk_flops = res.flops_per_token * (res.branch_step or 0) * (res.tokens / max(1, res.steps))
+            trunks[res.trunk] = max(trunks.get(res.trunk, 0.0), trunk_flops)
+        else:
+            spent += res.flops
+    return {"nominal": nominal, "spent": spent + sum(trunks.values()), "trunks": float(len(trunks))}
 
 
 def collect_curves(sweep_dir: str | os.PathLike, *, include_failed: bool = False,
@@ -426,6 +481,8 @@ def collect_curves(sweep_dir: str | os.PathLike, *, include_failed: bool = False
     for path in iter_runs(sweep_dir):
         res = read_result(path)
         if res is None or (res.status != "ok" and not include_failed):
+            continue
+        if is_trunk(read_config(path)):
             continue
         cur = read_curve(path)
         if not len(cur):
@@ -446,5 +503,5 @@ def collect_curves(sweep_dir: str | os.PathLike, *, include_failed: bool = False
 
 __all__ = ["LOCK", "RunConfig", "RunResult", "RunLock", "run_dir", "write_config", "read_config", "write_result",
            "read_result", "write_curve", "read_curve", "run_state", "journal", "read_journal", "iter_runs",
-           "collect", "collect_curves", "TABLE_COLUMNS", "CURVE_COLUMNS", "CONFIG", "CURVE", "RESULT",
+           "collect", "collect_curves", "sweep_compute", "is_trunk", "TABLE_COLUMNS", "CURVE_COLUMNS", "CONFIG", "CURVE", "RESULT",
            "CHECKPOINT", "MODEL", "JOURNAL"]

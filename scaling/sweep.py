@@ -136,6 +136,9 @@ class TrainSpec(BaseModel):
     schedule: Literal["cosine", "wsd", "linear", "constant"] = "cosine"
     warmup_fraction: float = Field(default=0.05, ge=0, lt=1)
     decay_fraction: float = Field(default=0.2, gt=0, le=1)
+    decay_shape: Literal["linear", "sqrt"] = "linear"
+    branched: bool = Field(default=False, description="WSD: the runs of one size are branches of one trunk "
+                           "(scaling.train.branches); warm-up and batch size are shared per size")
     min_lr_ratio: float = Field(default=0.1, ge=0, le=1)
     weight_decay: float = Field(default=0.1, ge=0)
     beta1: float = Field(default=0.9, ge=0, lt=1)
@@ -155,6 +158,8 @@ class TrainSpec(BaseModel):
     def _batch(self):
         if isinstance(self.batch_size, int) and self.batch_size <= 0:
             raise ValueError("batch_size: must be positive")
+        if self.branched and self.schedule != "wsd":
+            raise ValueError("branched: needs schedule = 'wsd' (branches cool down from a constant-rate trunk)")
         return self
 
 
@@ -163,6 +168,11 @@ class DataSpec(BaseModel):
     corpus: str = "debian-docs"
     val_fraction: float = Field(default=0.05, gt=0, lt=0.5)
     max_bytes: PositiveNum | None = None
+    order: Literal["random", "shuffled"] = Field(
+        default="random", description="random windows with replacement, or a shuffled epoch of non-overlapping "
+        "windows (no token repeats within an epoch)")
+    allow_repeats: bool = Field(default=False, description="let a run train more than one epoch of the corpus "
+                                "(otherwise `sweep run` refuses it)")
 
 
 class RunSpec(BaseModel):
@@ -205,6 +215,12 @@ class SweepSpec(BaseModel):
     budgets: list[PositiveNum] | None = None
     tokens_per_param: PositiveNum | list[PositiveNum] | None = None
     size_multipliers: list[PositiveNum] | None = None
+    optimum_exponent: PositiveNum = Field(
+        default=0.5, description="isoflop centre N_opt(C) = sqrt(C_ref / (6 tokens_per_param)) (C / C_ref)^a with "
+        "C_ref the geometric mean of the budgets (a = 0.5: constant tokens per parameter)")
+    size_grid: PositiveNum | None = Field(
+        default=None, description="snap every size target to the nearest power of this ratio (e.g. 1.7783 = "
+        "10^(1/4)), so that budgets share sizes and branched runs share trunks")
     params: list[PositiveNum] | None = None
     runs: list[RunSpec] | None = None
     model: ModelSpec = Field(default_factory=ModelSpec)
@@ -421,6 +437,7 @@ def _train_fields(spec: SweepSpec, params: float, tokens: float, lr=None, batch=
     return dict(lr=float(lr), batch_size=int(batch), tokens=int(steps * batch * ctx),
                 micro_batch_size=t.micro_batch_size if t.micro_batch_size and t.micro_batch_size < batch else None,
                 schedule=t.schedule, warmup_fraction=t.warmup_fraction, decay_fraction=t.decay_fraction,
+                decay_shape=t.decay_shape,
                 min_lr_ratio=t.min_lr_ratio, weight_decay=t.weight_decay, beta1=t.beta1, beta2=t.beta2,
                 grad_clip=t.grad_clip, dtype=t.dtype, device=t.device, eval_points=t.eval_points,
                 eval_tokens=t.eval_tokens, final_eval_tokens=t.final_eval_tokens,
@@ -437,7 +454,7 @@ def _config(spec: SweepSpec, name: str, run_id: str, shape, seed: int, fields: d
         sparsity_warmup_fraction=spec.model.sparsity_warmup_fraction, budget=budget, seed=seed, corpus=spec.data.corpus,
         tokenizer=spec.model.tokenizer, val_fraction=spec.data.val_fraction,
         corpus_max_bytes=int(spec.data.max_bytes) if spec.data.max_bytes else None,
-        flops_convention=spec.flops_convention, tags=tags or {}, **fields)
+        data_order=spec.data.order, flops_convention=spec.flops_convention, tags=tags or {}, **fields)
 
 
 def _expand(spec: SweepSpec, name: str) -> list[store.RunConfig]:
@@ -449,10 +466,14 @@ def _expand(spec: SweepSpec, name: str) -> list[store.RunConfig]:
     for seed in spec.seeds:
         if spec.kind == "isoflop":
             tpp = spec.tokens_per_param or 20.0
+            c_ref = math.exp(sum(math.log(b) for b in spec.budgets) / len(spec.budgets))
             for bi, C in enumerate(spec.budgets):
-                n_opt = math.sqrt(C / (6.0 * tpp))
+                n_opt = math.sqrt(c_ref / (6.0 * tpp)) * (C / c_ref) ** spec.optimum_exponent
                 targets = ([(f"params[{i}]", p, None) for i, p in enumerate(spec.params)] if spec.params else
                            [(f"size_multipliers[{i}]", m * n_opt, m) for i, m in enumerate(spec.size_multipliers)])
+                if spec.size_grid:
+                    g = math.log(spec.size_grid)
+                    targets = [(w, math.exp(round(math.log(t) / g) * g), m) for w, t, m in targets]
                 seen = set()
                 for where, target, mult in targets:
                     shape = _shape_for(spec, target, f"budgets[{bi}] x {where}")
@@ -504,11 +525,72 @@ def _expand(spec: SweepSpec, name: str) -> list[store.RunConfig]:
                 rid = (f"{r.name}-s{seed}" if r.name else
                        f"{shape.n_layer}x{shape.d_model}-D{si(f['tokens'])}-s{seed}")
                 configs.append(_config(spec, name, rid, shape, seed, f, budget=float(r.flops) if r.flops else None))
+    if spec.train.branched:
+        configs = _branch(spec, configs)
     ids = [c.run_id for c in configs]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise ScalingError(f"run ids repeat ({', '.join(dup[:3])}): give the runs distinct names or shapes")
     return configs
+
+
+def _branch(spec: SweepSpec, configs: list[store.RunConfig]) -> list[store.RunConfig]:
+    """Branched WSD: the runs of one shape and seed become branches of one trunk, sharing the batch
+    size (the smallest any of them needs) and an absolute warm-up (``warmup_fraction`` of the
+    shortest run's steps), so that each branch computes what a plain run of its length would."""
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(configs):
+        groups.setdefault((c.seed, c.n_layer, c.d_model, c.n_head, c.d_ff), []).append(i)
+    out = list(configs)
+    ctx = spec.model.context
+    for (seed, n_layer, d_model, _, _), idx in groups.items():
+        batch = min(configs[i].batch_size for i in idx)
+        steps = [max(1, round(configs[i].tokens / (batch * ctx))) for i in idx]
+        warm = round(spec.train.warmup_fraction * min(steps))
+        trunk = f"trunk-{n_layer}x{d_model}-s{seed}"
+        for i, n in zip(idx, steps):
+            c = configs[i]
+            micro = c.micro_batch_size if c.micro_batch_size and c.micro_batch_size < batch \
+                and batch % c.micro_batch_size == 0 else None
+            out[i] = c.model_copy(update={"batch_size": batch, "micro_batch_size": micro,
+                                          "tokens": int(n * batch * ctx), "warmup_steps": int(warm),
+                                          "trunk": trunk})
+    return [store.RunConfig.model_validate(c.model_dump()) for c in out]
+
+
+def jobs_of(configs: list[store.RunConfig]) -> list[list[store.RunConfig]]:
+    """Units of work for an executor: a plain run alone, a trunk's branches together (in one process,
+    shortest first); biggest first, so that a pool finishes together."""
+    groups: dict[str, list[store.RunConfig]] = {}
+    jobs: list[list[store.RunConfig]] = []
+    for c in configs:
+        if c.trunk:
+            if c.trunk not in groups:
+                groups[c.trunk] = []
+                jobs.append(groups[c.trunk])
+            groups[c.trunk].append(c)
+        else:
+            jobs.append([c])
+
+    def cost(job):
+        return sum(c.flops_per_token() * c.trained_tokens for c in job)
+    return sorted(jobs, key=lambda j: -cost(j))
+
+
+def check_epochs(spec: SweepSpec, configs: list[store.RunConfig], train_tokens: dict[tuple, int]) -> None:
+    """Refuse runs that would train more than one epoch of their corpus, unless the spec allows it."""
+    if spec.data.allow_repeats:
+        return
+    over = []
+    for c in configs:
+        n = train_tokens.get((c.corpus, c.tokenizer, c.val_fraction, c.corpus_max_bytes))
+        if n and c.trained_tokens > n:
+            over.append((c.trained_tokens / n, c.run_id))
+    if over:
+        over.sort(reverse=True)
+        raise ScalingError(f"{spec.name}: {len(over)} run(s) would train more than one epoch of the corpus "
+                           f"({over[0][1]}: {over[0][0]:.2f} epochs): use a bigger corpus, smaller budgets, or "
+                           "set [data] allow_repeats = true")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -593,11 +675,11 @@ def _worker_init(threads: int, queue=None) -> None:
     torch.set_num_threads(threads)
 
 
-def _train_one(cfg_json: str, root: str, data_dir: str | None, threads: int, queue=None) -> dict:
-    """Train one run (in whichever process the executor chose); returns its RunResult as a dict."""
+def _train_job(job_json: list[str], root: str, data_dir: str | None, threads: int, queue=None) -> list[dict]:
+    """Train one job (a plain run, or a trunk's branches) in whichever process the executor chose;
+    returns the RunResults as dicts."""
     from .train.loop import train
-    cfg = store.RunConfig.model_validate_json(cfg_json)
-    cfg = cfg.model_copy(update={"threads": threads})
+    cfgs = [store.RunConfig.model_validate_json(j).model_copy(update={"threads": threads}) for j in job_json]
     queue = queue if queue is not None else _WORKER_QUEUE
     report = None
     if queue is not None:
@@ -606,23 +688,35 @@ def _train_one(cfg_json: str, root: str, data_dir: str | None, threads: int, que
                 queue.put_nowait(msg)
             except Exception:   # noqa: BLE001 - progress is best effort
                 pass
+    if cfgs[0].trunk:
+        from .train.branches import train_branches
+        return [r.model_dump(mode="json") for r in train_branches(cfgs, root, data_dir=data_dir, progress=report)]
+    cfg = cfgs[0]
     res = train(cfg, store.run_dir(root, cfg.sweep, cfg.run_id), data_dir=data_dir, progress=report)
-    return res.model_dump(mode="json")
+    return [res.model_dump(mode="json")]
 
 
 class _Progress:
-    """tqdm bar over the sweep's FLOPs: runs done, the current runs' tokens, ETA."""
+    """tqdm bar over the FLOPs the sweep will really compute: runs done, the current runs' tokens, ETA.
+
+    A branch counts from its decay start (its trunk's share is the trunk's own entry)."""
 
     def __init__(self, todo: list[store.RunConfig], total_runs: int, done_runs: int, enabled: bool):
         self.enabled = enabled and bool(todo)
         self.cost = {c.run_id: float(c.flops_per_token()) for c in todo}
         self.total_tokens = {c.run_id: c.trained_tokens for c in todo}
-        self.seen: dict[str, int] = {}
+        self.seen: dict[str, int] = {c.run_id: c.decay_start * c.tokens_per_step for c in todo if c.trunk}
+        for c in todo:
+            if c.trunk:
+                t = c.decay_start * c.tokens_per_step
+                self.cost.setdefault(c.trunk, float(c.flops_per_token()))
+                self.total_tokens[c.trunk] = max(self.total_tokens.get(c.trunk, 0), t)
+                self.seen.setdefault(c.trunk, 0)
         self.total_runs, self.done_runs = total_runs, done_runs
         self.bar = None
         if self.enabled:
             from tqdm.auto import tqdm
-            total = sum(self.cost[r] * self.total_tokens[r] for r in self.cost)
+            total = sum(self.cost[r] * (self.total_tokens[r] - self.seen.get(r, 0)) for r in self.cost)
             self.bar = tqdm(total=total, unit="FLOP", unit_scale=True, dynamic_ncols=True, file=sys.stderr, disable=None,
                             desc=self._desc(), bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
                             "[{elapsed}<{remaining}] {postfix}")
@@ -634,8 +728,8 @@ class _Progress:
         if self.bar is None or run_id not in self.cost:
             return
         prev = self.seen.get(run_id, 0)
-        self.seen[run_id] = tokens
-        self.bar.update(self.cost[run_id] * (tokens - prev))
+        self.seen[run_id] = max(prev, min(tokens, self.total_tokens[run_id]))
+        self.bar.update(self.cost[run_id] * (self.seen[run_id] - prev))
         running = [f"{r} {si(t)}/{si(self.total_tokens[r])} tok" for r, t in self.seen.items()
                    if t < self.total_tokens[r]]
         self.bar.set_postfix_str("; ".join(running[-2:]), refresh=False)
@@ -686,23 +780,30 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, root: str | os.PathLike = DEF
             raise ScalingError(f"--only: no run named {unknown[0]} in sweep {spec.name}")
         todo = [c for c in todo if c.run_id in set(only)]
     selected = [c for c in configs if not only or c.run_id in set(only)]
+    if only and any(c.trunk for c in todo):
+        # a branch needs its trunk, which its siblings share: run the whole group
+        trunks = {c.trunk for c in todo if c.trunk}
+        todo = [c for c in prepare_sweep(spec, root)[1] if c.run_id in set(only) or c.trunk in trunks]
     report = SweepReport(spec.name, root, len(selected), skipped=len(selected) - len(todo))
-    # biggest runs first: the pool finishes together and the ETA is honest early
-    todo.sort(key=lambda c: -c.flops_per_token() * c.trained_tokens)
     if todo:
         # prepare the corpus once here (numpy only) so the workers find it cached
         from .train import data as _data
         corpora = {(c.corpus, c.tokenizer, c.val_fraction, c.corpus_max_bytes) for c in todo}
         if executor == "local" or address in (None, "local"):
+            sizes = {}
             for corpus, tok, vf, mb in corpora:
-                _data.prepare(corpus, tok, val_fraction=vf, data_dir=data_dir, max_bytes=mb, quiet=not progress)
+                d = _data.prepare(corpus, tok, val_fraction=vf, data_dir=data_dir, max_bytes=mb, quiet=not progress)
+                sizes[(corpus, tok, vf, mb)] = len(d.train)
+            check_epochs(spec, todo, sizes)
+    # biggest jobs first: the pool finishes together and the ETA is honest early
+    jobs = jobs_of(todo)
     bar = _Progress(todo, len(selected), report.skipped, progress)
     data_dir = str(Path(data_dir).resolve()) if data_dir else None
     try:
         if executor == "local":
-            _run_local(todo, root, report, bar, workers=workers, threads=threads, data_dir=data_dir)
+            _run_local(jobs, root, report, bar, workers=workers, threads=threads, data_dir=data_dir)
         elif executor == "ray":
-            _run_ray(todo, root, report, bar, workers=workers, threads=threads, address=address, data_dir=data_dir)
+            _run_ray(jobs, root, report, bar, workers=workers, threads=threads, address=address, data_dir=data_dir)
         else:
             raise ScalingError(f"unknown executor {executor!r} (local or ray)")
     finally:
@@ -719,6 +820,20 @@ def _record(report: SweepReport, bar: _Progress, run_id: str, result: dict | Non
     bar.finished(run_id, result)
 
 
+def _record_job(report: SweepReport, bar: _Progress, job: list[store.RunConfig], results: list[dict] | None,
+                error: str | None):
+    if error is not None:
+        for c in job:
+            _record(report, bar, c.run_id, None, error)
+        return
+    for c, res in zip(job, results):
+        _record(report, bar, c.run_id, res, None)
+
+
+def _job_name(job: list[store.RunConfig]) -> str:
+    return job[0].trunk or job[0].run_id
+
+
 def _default_layout(todo, workers, threads, gpu: bool) -> tuple[int, int]:
     cores = _cpu_count()
     if gpu:
@@ -732,20 +847,21 @@ def _default_layout(todo, workers, threads, gpu: bool) -> tuple[int, int]:
     return workers, threads
 
 
-def _run_local(todo, root, report, bar, *, workers, threads, data_dir):
+def _run_local(jobs, root, report, bar, *, workers, threads, data_dir):
+    todo = [c for job in jobs for c in job]
     gpu = any(c.device.startswith("cuda") or c.device == "auto" for c in todo)
-    workers, threads = _default_layout(todo, workers, threads, gpu)
+    workers, threads = _default_layout(jobs, workers, threads, gpu)
     root = str(Path(root).resolve())
     if workers == 1:
         import torch
         torch.set_num_threads(threads)
-        for cfg in todo:
+        for job in jobs:
             try:
-                res = _train_one(cfg.model_dump_json(), root, data_dir, threads,
+                res = _train_job([c.model_dump_json() for c in job], root, data_dir, threads,
                                  _Callback(lambda m: bar.tokens(m["run_id"], m["tokens"])))
-                _record(report, bar, cfg.run_id, res, None)
+                _record_job(report, bar, job, res, None)
             except ScalingError as exc:
-                _record(report, bar, cfg.run_id, None, str(exc))
+                _record_job(report, bar, job, None, str(exc))
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -754,18 +870,18 @@ def _run_local(todo, root, report, bar, *, workers, threads, data_dir):
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
                                  initargs=(threads, queue)) as pool:
-            futures = {pool.submit(_train_one, c.model_dump_json(), root, data_dir, threads): c.run_id
-                       for c in todo}
+            futures = {pool.submit(_train_job, [c.model_dump_json() for c in job], root, data_dir, threads): job
+                       for job in jobs}
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 _drain(queue, bar)
                 for fut in done:
-                    rid = futures[fut]
+                    job = futures[fut]
                     try:
-                        _record(report, bar, rid, fut.result(), None)
+                        _record_job(report, bar, job, fut.result(), None)
                     except Exception as exc:  # noqa: BLE001 - one run's error must not stop the sweep
-                        _record(report, bar, rid, None, f"{type(exc).__name__}: {exc}")
+                        _record_job(report, bar, job, None, f"{type(exc).__name__}: {exc}")
     finally:
         queue.close()
         queue.cancel_join_thread()
@@ -791,14 +907,15 @@ def _drain(queue, bar):
         bar.tokens(msg["run_id"], msg["tokens"])
 
 
-def _ray_train(cfg_json: str, root: str, data_dir: str | None, threads: int) -> dict:
+def _ray_train(job_json: list[str], root: str, data_dir: str | None, threads: int) -> list[dict]:
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
     torch.set_num_threads(threads)
-    return _train_one(cfg_json, root, data_dir, threads)
+    return _train_job(job_json, root, data_dir, threads)
 
 
-def _run_ray(todo, root, report, bar, *, workers, threads, address, data_dir):
+def _run_ray(jobs, root, report, bar, *, workers, threads, address, data_dir):
+    todo = [c for job in jobs for c in job]
     try:
         import ray
     except ImportError:
@@ -820,24 +937,26 @@ def _run_ray(todo, root, report, bar, *, workers, threads, address, data_dir):
         threads = threads or 1
         task = ray.remote(_ray_train)
         futures = {}
-        for cfg in todo:
-            opts = dict(num_cpus=threads, num_gpus=1 if gpu else 0, max_retries=0, name=cfg.run_id)
-            futures[task.options(**opts).remote(cfg.model_dump_json(), str(Path(root).resolve()), data_dir,
-                                                threads)] = cfg.run_id
+        for job in jobs:
+            opts = dict(num_cpus=threads, num_gpus=1 if gpu else 0, max_retries=0, name=_job_name(job))
+            futures[task.options(**opts).remote([c.model_dump_json() for c in job], str(Path(root).resolve()),
+                                                data_dir, threads)] = job
         pending = list(futures)
         while pending:
             done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
             for ref in done:
-                rid = futures[ref]
+                job = futures[ref]
                 try:
-                    _record(report, bar, rid, ray.get(ref), None)
+                    _record_job(report, bar, job, ray.get(ref), None)
                 except Exception as exc:  # noqa: BLE001
                     cause = getattr(exc, "cause", None) or exc
-                    _record(report, bar, rid, None, f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}")
+                    _record_job(report, bar, job, None,
+                                f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}")
     finally:
         if started:
             ray.shutdown()
 
 
 __all__ = ["SweepSpec", "PowerRule", "load_spec", "parse_spec", "sweep_status", "run_sweep", "prepare_sweep",
+           "jobs_of", "check_epochs",
            "SweepReport", "DEFAULT_ROOT"]

@@ -38,6 +38,7 @@ trained on the training split with the ``tokenizers`` package, cached beside the
 
 from __future__ import annotations
 
+import functools
 import glob as _glob
 import gzip
 import hashlib
@@ -370,14 +371,36 @@ def load_tokenizer(data: TokenData):
 # batches: a pure function of (seed, step)
 
 
-def batch_offsets(n_tokens: int, context: int, batch_size: int, seed: int, step: int) -> np.ndarray:
+def batch_offsets(n_tokens: int, context: int, batch_size: int, seed: int, step: int,
+                  order: str = "random") -> np.ndarray:
     """Start offsets of the training sequences of one optimizer step: depends only on (seed, step),
-    so a resumed run sees exactly the data an uninterrupted one would."""
+    so a resumed run sees exactly the data an uninterrupted one would.
+
+    ``random``: windows drawn with replacement. ``shuffled``: sequence ``g = step * batch_size + i``
+    is window ``perm_e[g mod W]`` of the ``W`` non-overlapping windows (stride ``context``), with a
+    seeded permutation per epoch ``e = g // W``: no token is trained twice within an epoch.
+    """
     high = n_tokens - context - 1
-    if high <= 0:
+    if high < 0 or (order == "random" and high == 0):
         raise ScalingError(f"the training split has {n_tokens} tokens, fewer than one sequence of {context + 1}")
+    if order == "shuffled":
+        n_win = high // context + 1
+        g = np.arange(step * batch_size, (step + 1) * batch_size, dtype=np.int64)
+        epochs, pos = np.divmod(g, n_win)
+        out = np.empty(batch_size, dtype=np.int64)
+        for e in np.unique(epochs):
+            sel = epochs == e
+            out[sel] = _window_permutation(n_win, int(seed), int(e))[pos[sel]] * context
+        return out
+    if order != "random":
+        raise ScalingError(f"unknown data order {order!r} (random or shuffled)")
     rng = np.random.default_rng([int(seed), int(step)])
     return rng.integers(0, high + 1, size=batch_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _window_permutation(n_windows: int, seed: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch, 0x5EED]).permutation(n_windows)
 
 
 def eval_offsets(n_tokens: int, context: int, n_tokens_eval: int) -> np.ndarray:

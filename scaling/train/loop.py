@@ -56,19 +56,27 @@ class Diverged(Exception):
 
 
 def lr_at(step: int, cfg: store.RunConfig) -> float:
-    """Learning rate of optimizer step ``step`` (0-based); the last step gets ``min_lr_ratio * lr``."""
+    """Learning rate of optimizer step ``step`` (0-based); the last step gets ``min_lr_ratio * lr``.
+
+    WSD: warm-up, constant, then a cool-down over the last ``decay_fraction`` of the steps, linear
+    or ``1 - sqrt`` (Hägele et al. 2024, arXiv:2405.18392). With ``warmup_steps`` set, a WSD
+    schedule is the same function of the step for every run length up to its decay start, so
+    branches of one trunk (:mod:`scaling.train.branches`) compute exactly what plain runs would.
+    """
     steps = cfg.steps
     peak, floor = cfg.lr, cfg.lr * cfg.min_lr_ratio
-    warm = min(round(cfg.warmup_fraction * steps), steps - 1)
+    warm = cfg.warmup
     if step < warm:
         return peak * (step + 1) / warm
     if cfg.schedule == "constant":
         return peak
     if cfg.schedule == "wsd":
-        decay_start = max(warm, steps - max(1, round(cfg.decay_fraction * steps)))
+        decay_start = cfg.decay_start
         if step < decay_start:
             return peak
         t = (step - decay_start + 1) / (steps - decay_start)
+        if cfg.decay_shape == "sqrt":
+            return floor + (peak - floor) * (1.0 - math.sqrt(t))
         return peak + (floor - peak) * t
     t = (step - warm) / max(1, steps - 1 - warm)
     if cfg.schedule == "linear":
@@ -283,16 +291,20 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
 
     # state that a checkpoint carries
     st = dict(step=0, curve=[], loss_sum=0.0, loss_count=0, ema=None, last_train_loss=None,
-              train_time=0.0, eval_time=0.0, wall_time=0.0, resumes=0, started_at=store.now())
+              train_time=0.0, eval_time=0.0, wall_time=0.0, resumes=0, started_at=store.now(), branch_step=None)
     ckpt_file = path / store.CHECKPOINT if path is not None else None
     if resume and ckpt_file is not None and ckpt_file.exists():
         ck = torch.load(ckpt_file, map_location=device, weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         st.update(ck["state"])
-        st["resumes"] += 1
-        if sweep_dir is not None:
-            store.journal(sweep_dir, "resume", cfg.run_id, step=st["step"])
+        if st.pop("branch_fresh", False):    # a WSD branch's first start from its trunk's state
+            if sweep_dir is not None:
+                store.journal(sweep_dir, "branch", cfg.run_id, trunk=cfg.trunk, step=st["step"])
+        else:
+            st["resumes"] += 1
+            if sweep_dir is not None:
+                store.journal(sweep_dir, "resume", cfg.run_id, step=st["step"])
     elif sweep_dir is not None:
         store.journal(sweep_dir, "start", cfg.run_id, steps=steps)
     wall0 = st["wall_time"]
@@ -335,7 +347,7 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
             lr = lr_at(step, cfg)
             for group in opt.param_groups:
                 group["lr"] = lr
-            offsets = _data.batch_offsets(len(data.train), T, B, cfg.seed, step)
+            offsets = _data.batch_offsets(len(data.train), T, B, cfg.seed, step, order=cfg.data_order)
             for m0 in range(0, B, micro):
                 x, y = _data.gather(data.train, offsets[m0:m0 + micro], T)
                 x = torch.from_numpy(x).to(device, non_blocking=True)
@@ -414,7 +426,10 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
         peak_flops=peak, peak_source=peak_src, mfu=model_fpt * tps / peak if (tps and peak) else None,
         wall_time_s=wall0 + time.perf_counter() - t_start, train_time_s=train_time, eval_time_s=st["eval_time"],
         corpus=cfg.corpus, corpus_fingerprint=data.fingerprint, train_tokens_available=int(len(data.train)),
-        val_tokens=int(len(data.val)), epochs=tokens / len(data.train), device=str(device), dtype=cfg.dtype,
+        val_tokens=int(len(data.val)), epochs=tokens / len(data.train), trunk=cfg.trunk,
+        branch_step=st["branch_step"] if cfg.trunk else None,
+        spent_flops=fpt * (trained_steps - (st["branch_step"] or 0 if cfg.trunk else 0)) * B * T,
+        device=str(device), dtype=cfg.dtype,
         threads=torch.get_num_threads(), torch_version=torch.__version__, hostname=socket.gethostname(),
         resumes=st["resumes"], started_at=st["started_at"], finished_at=store.now())
     if path is not None:

@@ -1,0 +1,180 @@
+"""Branched warmup-stable-decay (WSD) runs: one trunk per model, a cool-down branch per token count.
+
+A size that a sweep trains to several token counts D_1 < ... < D_k trains one *trunk* at constant
+learning rate (after a shared warm-up), and every run D_i is a *branch* that starts from the
+trunk's state at its decay start D_i (1 - f) and cools the learning rate down over its last
+fraction f of tokens (Hägele et al. 2024, arXiv:2405.18392: such cool-downs match a cosine schedule
+tuned to each length). With a shared absolute warm-up (``warmup_steps``) and data drawn from
+(seed, step) alone, a branch computes exactly what a plain WSD run of its length computes; the
+trunk trains D_k (1 - f) tokens once instead of every run training its own.
+
+Store layout: the trunk is a directory beside its branches, ``<sweep>/<trunk id>/`` with a
+config.json tagged ``role = "trunk"`` (left out of ``collect``), its resumable checkpoint.pt, and
+one snapshot ``branch-<step>.pt`` per branch point, removed once every branch has finished. Each
+branch is an ordinary run (config, curve, result: ``trunk``, ``branch_step`` and ``spent_flops``,
+its own cool-down FLOPs, say how it was made).
+
+Crash safety: the whole group runs under the trunk's lock; a killed trunk or branch resumes from its
+checkpoint; a finished branch (result.json) is never trained again; a branch whose snapshot is
+missing (deleted, or never committed) is re-derived by training the trunk again from its latest
+earlier snapshot (or from its initialisation): deterministic, so the state is the same.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from .. import store
+from .._io import atomic_write_bytes
+from ..errors import ScalingError
+from . import data as _data
+from .loop import train
+
+SNAPSHOT = "branch-{step}.pt"
+GROUP_LOCK = ".group.lock"
+# fields in which the branches of one trunk may differ
+BRANCH_FIELDS = frozenset({"run_id", "tokens", "budget", "tags", "trunk", "save_model"})
+
+
+def trunk_config(branches: Sequence[store.RunConfig]) -> store.RunConfig:
+    """The trunk of a group of branches: the longest branch's configuration under the trunk's id."""
+    if not branches:
+        raise ScalingError("a trunk needs at least one branch")
+    ids = {b.trunk for b in branches}
+    if len(ids) != 1 or None in ids:
+        raise ScalingError(f"branches name different trunks: {sorted(map(str, ids))}")
+    longest = max(branches, key=lambda b: b.steps)
+    base = {k: v for k, v in longest.identity().items() if k not in BRANCH_FIELDS}
+    for b in branches:
+        other = {k: v for k, v in b.identity().items() if k not in BRANCH_FIELDS}
+        if other != base:
+            diff = sorted(k for k in base if base[k] != other.get(k))
+            raise ScalingError(f"branch {b.run_id} of trunk {longest.trunk} differs from {longest.run_id} in "
+                               f"{', '.join(diff)}: branches of one trunk may differ only in their tokens")
+        if b.schedule != "wsd" or b.warmup_steps is None:
+            raise ScalingError(f"branch {b.run_id}: needs schedule 'wsd' and an absolute warmup_steps")
+    return longest.model_copy(update={"run_id": longest.trunk, "trunk": None, "budget": None,
+                                      "tags": {"role": "trunk"}, "save_model": False})
+
+
+def _checkpoint_step(path: Path) -> int | None:
+    if not path.exists():
+        return None
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    return int(ck["state"]["step"])
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    atomic_write_bytes(dst, src.read_bytes())
+
+
+def _snapshots(trunk_dir: Path) -> dict[int, Path]:
+    out = {}
+    for p in trunk_dir.glob("branch-*.pt"):
+        try:
+            out[int(p.stem.split("-", 1)[1])] = p
+        except ValueError:
+            continue
+    return out
+
+
+def ensure_snapshot(trunk: store.RunConfig, trunk_dir: Path, step: int, *, data, progress=None,
+                    data_dir=None) -> Path | store.RunResult:
+    """The trunk's state after ``step`` steps as a snapshot file, training the trunk as far as needed
+    (re-deriving it from an earlier snapshot when the trunk is already past ``step``); a failed
+    RunResult if the trunk diverged before reaching it."""
+    snap = trunk_dir / SNAPSHOT.format(step=step)
+    if snap.exists():
+        return snap
+    ckpt = trunk_dir / store.CHECKPOINT
+    at = _checkpoint_step(ckpt)
+    if at is not None and at > step:
+        # the trunk is past this branch point and its snapshot is gone: replay from the latest
+        # earlier snapshot (or from the start); the loop is deterministic, so the state is the same
+        earlier = {s: p for s, p in _snapshots(trunk_dir).items() if s <= step}
+        if earlier:
+            _copy_atomic(earlier[max(earlier)], ckpt)
+        else:
+            ckpt.unlink()
+        store.journal(trunk_dir.parent, "rederive", trunk.run_id, step=step,
+                      start=max(earlier) if earlier else 0)
+        at = _checkpoint_step(ckpt)
+    if at != step:
+        res = train(trunk, trunk_dir, data=data, data_dir=data_dir, stop_after_steps=step, progress=progress)
+        if res is not None:   # diverged before the branch point (a trunk never reaches its own end)
+            return res
+    _copy_atomic(ckpt, snap)
+    return snap
+
+
+def _start_branch(snapshot: Path, branch_dir: Path, trunk_id: str, step: int) -> None:
+    """Put the trunk's state into the branch's directory as its checkpoint (marked as a first start)."""
+    ck = torch.load(snapshot, map_location="cpu", weights_only=True)
+    ck["state"]["branch_fresh"] = True
+    ck["state"]["branch_step"] = step
+    ck["state"]["resumes"] = 0
+    ck["state"]["started_at"] = store.now()
+    buf = io.BytesIO()
+    torch.save(ck, buf)
+    atomic_write_bytes(branch_dir / store.CHECKPOINT, buf.getvalue())
+
+
+def _failed_branch(cfg: store.RunConfig, branch_dir: Path, trunk_result: store.RunResult) -> store.RunResult:
+    res = trunk_result.model_copy(update={"run_id": cfg.run_id, "budget": cfg.budget, "trunk": cfg.trunk,
+                                          "reason": f"trunk {cfg.trunk} {trunk_result.reason}"})
+    store.write_config(branch_dir, cfg)
+    store.write_result(branch_dir, res)
+    store.journal(branch_dir.parent, "failed", cfg.run_id, reason=res.reason)
+    return res
+
+
+def train_branches(branches: Sequence[store.RunConfig], root: str | os.PathLike, *, data_dir=None,
+                   progress: Callable[[dict], None] | None = None, data: _data.TokenData | None = None,
+                   keep_snapshots: bool = False) -> list[store.RunResult]:
+    """Train a trunk and its branches (shortest first) into the store under ``root``; returns the
+    branches' RunResults in the order given. Finished branches are read, not retrained."""
+    branches = list(branches)
+    trunk = trunk_config(branches)
+    trunk_dir = store.run_dir(root, trunk.sweep, trunk.run_id)
+    trunk_dir.mkdir(parents=True, exist_ok=True)
+    lock = store.RunLock(trunk_dir)
+    lock.path = trunk_dir / GROUP_LOCK    # train() holds the trunk's own .lock while it trains it
+    if not lock.acquire():
+        raise ScalingError(f"trunk {trunk_dir} is being trained by another process")
+    try:
+        store.write_config(trunk_dir, trunk)
+        if data is None:
+            data = _data.prepare(trunk.corpus, trunk.tokenizer, val_fraction=trunk.val_fraction, data_dir=data_dir,
+                                 max_bytes=trunk.corpus_max_bytes)
+        results: dict[str, store.RunResult] = {}
+        for cfg in sorted(branches, key=lambda b: (b.decay_start, b.run_id)):
+            bdir = store.run_dir(root, cfg.sweep, cfg.run_id)
+            bdir.mkdir(parents=True, exist_ok=True)
+            done = store.read_result(bdir)
+            if done is not None:
+                results[cfg.run_id] = done
+                continue
+            if not (bdir / store.CHECKPOINT).exists() and cfg.decay_start > 0:
+                snap = ensure_snapshot(trunk, trunk_dir, cfg.decay_start, data=data, progress=progress,
+                                       data_dir=data_dir)
+                if isinstance(snap, store.RunResult):
+                    results[cfg.run_id] = _failed_branch(cfg, bdir, snap)
+                    continue
+                store.write_config(bdir, cfg)
+                _start_branch(snap, bdir, trunk.run_id, cfg.decay_start)
+            results[cfg.run_id] = train(cfg, bdir, data=data, data_dir=data_dir, progress=progress)
+        if not keep_snapshots and all(r is not None for r in results.values()):
+            for p in _snapshots(trunk_dir).values():
+                p.unlink(missing_ok=True)
+            (trunk_dir / store.CHECKPOINT).unlink(missing_ok=True)
+        return [results[b.run_id] for b in branches]
+    finally:
+        lock.release()
+
+
+__all__ = ["train_branches", "trunk_config", "ensure_snapshot", "SNAPSHOT"]
