@@ -76,6 +76,11 @@ _HI = np.array([b[1] for b in BOUNDS])
 # is absolute for an objective of ~1e-3 and stops early; these are near machine precision.
 POLISH_OPTIONS = {"maxiter": 20000, "maxfun": 40000, "ftol": 1e-15, "gtol": 1e-12, "maxcor": 20}
 
+# How many (start, run) elements the batched iteration evaluates at once. The search holds about
+# 25 temporaries of that many numbers (100-200 bytes an element), so 2**21 keeps it near 0.3 GB
+# whatever the table: all 4,500 starts at once up to ~460 runs, fewer starts per pass beyond.
+BATCH_ELEMENTS = 1 << 21
+
 
 # ------------------------------------------------------------------------------------------------
 # the model and the objective
@@ -312,6 +317,31 @@ def _to_user_grad(g, d: _Data):
     return G
 
 
+def batch_rows(n_runs: int, n_rows: int | None = None) -> int:
+    """Rows of a batch evaluated together so that a (rows x runs) temporary stays near
+    ``BATCH_ELEMENTS`` elements: every start at once on a small table, a few at a time on a large
+    one (memory no longer grows with starts x runs)."""
+    rows = max(1, BATCH_ELEMENTS // max(int(n_runs), 1))
+    return rows if n_rows is None else max(1, min(rows, int(n_rows)))
+
+
+def _eval_rows(C, d: _Data, W=None, grad: bool = True):
+    """Objective (and gradient, Gauss-Newton matrix) of centred rows C, in chunks of rows."""
+    S = C.shape[0]
+    f = np.empty(S)
+    g = np.empty((S, 5)) if grad else None
+    H = np.empty((S, 5, 5)) if grad else None
+    step = batch_rows(len(d.logL), S)
+    for lo in range(0, S, step):
+        sl = slice(lo, lo + step)
+        Wc = None if W is None else W[sl]
+        r, w1, w2, w3 = _terms(C[sl], d)
+        f[sl] = _fval(r, d.delta, Wc)
+        if grad:
+            g[sl], H[sl] = _grad_hess(r, w1, w2, w3, d, Wc)
+    return f, g, H
+
+
 def lm_batch(theta0: np.ndarray, d: _Data, *, weights: np.ndarray | None = None, max_iter: int = 300,
              ftol: float = 1e-13, lam0: float = 1e-3, active_subset: bool = True) -> BatchResult:
     """Damped Gauss-Newton on every row of ``theta0`` at once (each row its own damping).
@@ -319,6 +349,8 @@ def lm_batch(theta0: np.ndarray, d: _Data, *, weights: np.ndarray | None = None,
     weights: None, (n,) or (S, n) per-run multiplicities (one row per start).
     A row stops when an accepted step lowers its objective by less than ``ftol`` (relative) twice
     running, or when no step of any damping lowers it any more (converged at machine precision).
+    The (rows x runs) work is done ``batch_rows`` rows at a time; rows are independent, so the
+    result is the same whatever the chunk size (the small (rows, 5) state is updated as a whole).
     """
     C = d.clip(d.centre(np.atleast_2d(np.asarray(theta0, dtype=float))))
     S = C.shape[0]
@@ -327,15 +359,14 @@ def lm_batch(theta0: np.ndarray, d: _Data, *, weights: np.ndarray | None = None,
         W = np.asarray(weights, dtype=d.dtype)
         if W.ndim == 1:
             W = np.broadcast_to(W, (S, W.size))
-    r, w1, w2, w3 = _terms(C, d)
-    f = _fval(r, d.delta, W)
-    g, H = _grad_hess(r, w1, w2, w3, d, W)
+    f, g, H = _eval_rows(C, d, W)
     lam = np.full(S, lam0)
     done = ~np.isfinite(f)
     small = np.zeros(S, dtype=int)
     conv = np.zeros(S, dtype=bool)
     iters = np.zeros(S, dtype=int)
     eye = np.eye(5)
+    chunk = batch_rows(len(d.logL))
     for _ in range(max_iter):
         idx = np.flatnonzero(~done) if active_subset else np.arange(S)
         if idx.size == 0:
@@ -349,28 +380,33 @@ def lm_batch(theta0: np.ndarray, d: _Data, *, weights: np.ndarray | None = None,
         except np.linalg.LinAlgError:  # a singular row: fall back to scaled gradient descent for all
             step = -gi / (li[:, None] * scale)
         step = np.where(np.isfinite(step), step, 0.0)
-        Cn = d.clip(C[idx].astype(float) + step)
-        Wi = None if W is None else W[idx]
-        rn, a1, a2, a3 = _terms(Cn, d)
-        fn = _fval(rn, d.delta, Wi)
-        fi = f[idx]
-        ok = np.isfinite(fn) & (fn < fi)
+        Cn_all = d.clip(C[idx].astype(float) + step)
+        fi_all = f[idx]
         iters[idx] += 1
-        if ok.any():
-            acc = idx[ok]
-            gn, Hn = _grad_hess(rn[ok], a1[ok], a2[ok], a3[ok], d, None if Wi is None else Wi[ok])
-            rel = (fi[ok] - fn[ok]) / np.maximum(fi[ok], 1e-300)
-            C[acc] = Cn[ok]
-            f[acc] = fn[ok]
-            g[acc] = gn
-            H[acc] = Hn
-            lam[acc] = np.maximum(lam[acc] / 3.0, 1e-12)
-            small[acc] = np.where(rel < ftol, small[acc] + 1, 0)
-            fin = acc[small[acc] >= 2]
-            conv[fin] = True
-            done[fin] = True
-        if (~ok).any():
-            rej = idx[~ok]
+        ok_all = np.zeros(idx.size, dtype=bool)
+        for lo in range(0, idx.size, chunk):
+            sl = slice(lo, lo + chunk)
+            ids, Cn, fi = idx[sl], Cn_all[sl], fi_all[sl]
+            Wi = None if W is None else W[ids]
+            rn, a1, a2, a3 = _terms(Cn, d)
+            fn = _fval(rn, d.delta, Wi)
+            ok = np.isfinite(fn) & (fn < fi)
+            ok_all[sl] = ok
+            if ok.any():
+                acc = ids[ok]
+                gn, Hn = _grad_hess(rn[ok], a1[ok], a2[ok], a3[ok], d, None if Wi is None else Wi[ok])
+                rel = (fi[ok] - fn[ok]) / np.maximum(fi[ok], 1e-300)
+                C[acc] = Cn[ok]
+                f[acc] = fn[ok]
+                g[acc] = gn
+                H[acc] = Hn
+                lam[acc] = np.maximum(lam[acc] / 3.0, 1e-12)
+                small[acc] = np.where(rel < ftol, small[acc] + 1, 0)
+                fin = acc[small[acc] >= 2]
+                conv[fin] = True
+                done[fin] = True
+        if (~ok_all).any():
+            rej = idx[~ok_all]
             lam[rej] *= 8.0
             # no damping lowers it: the row sits at a minimum to machine precision
             stuck = rej[lam[rej] > 1e10]
@@ -518,8 +554,8 @@ def approach3_optimum(logN, logD, logL, *, delta: float = DELTA,
 
     # the start credited with the optimum: among starts that reached it, the one that was best at the outset
     reached = np.flatnonzero(np.max(np.abs(ends - ends[ibest]), axis=1) <= 1e-2)
-    f_init = _fval(_terms(d.clip(d.centre(starts[reached])), d)[0], delta,
-                   None if w is None else np.broadcast_to(w, (len(reached), len(w))))
+    f_init = _eval_rows(d.clip(d.centre(starts[reached])), d,
+                        None if w is None else np.broadcast_to(w, (len(reached), len(w))), grad=False)[0]
     start = starts[reached[int(np.argmin(f_init))]] if reached.size else starts[ibest]
 
     minima = []
