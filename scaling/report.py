@@ -193,6 +193,9 @@ def _exponent(law) -> tuple[float, float]:
 def _comparison(fits) -> str:
     rows = []
     for f in fits:
+        if f.plan_problem() is not None:   # no law to read exponents from; its section says why
+            rows.append([_e(f.method), _e(f.form), "–", "–", "–", "–", _e(len(f.flags))])
+            continue
         law = f.to_law()
         a, b = _exponent(law)
         ia = f.intervals.get("a")
@@ -339,6 +342,10 @@ def report(runs, out_html: str | Path, *, fits: Sequence[Any] | None = None, bud
         add(lambda f=f: plots.surface(f, df, heldout=hmask if hmask.any() else None),
             f"Loss surface of the {f.method} fit with the runs (fill = observed loss)", f"fig-surface-{f.method}")
     for f in done:
+        problem = f.plan_problem()
+        if problem is not None:
+            notes.append(f"no frontier figure for the {f.method} fit: it cannot plan ({problem})")
+            continue
         add(lambda f=f: plots.frontier(f, compare=compare),
             f"Compute-optimal frontier of the {f.method} fit against published laws", f"fig-frontier-{f.method}")
     for f in loss_fits:
@@ -417,6 +424,10 @@ def report(runs, out_html: str | Path, *, fits: Sequence[Any] | None = None, bud
              "fit's samples where it has them.</p>")
     for f in done:
         P.append(f"<h3>{_e(f.method)}</h3>")
+        problem = f.plan_problem()
+        if problem is not None:
+            P.append(f'<p class="err">This fit cannot plan: {_e(problem)}</p>')
+            continue
         try:
             tbl, pnotes = _plans(f, budgets)
             P.append(tbl)

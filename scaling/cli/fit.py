@@ -152,8 +152,22 @@ def run(args) -> int:
         warnings.warn(m)
     print(report(res, budgets=args.budgets))
     if args.out:
-        print(f"\nwrote {args.out}  (use: scaling plan 1e22 --law {args.out})")
+        print(f"\nwrote {args.out}  ({_plan_hint(res, args.out)})")
     return 0
+
+
+def _plan_hint(res, path: str) -> str:
+    """How to plan with the written fit, or why ``scaling plan`` cannot."""
+    import math
+    import shlex
+
+    from ..fit.api import UNUSABLE
+    problem = next((f[len(UNUSABLE) + 2:] for f in res.flags if f.startswith(UNUSABLE)), None)
+    if problem is not None:
+        return f"scaling plan cannot use it: {problem}"
+    top = (res.data.flops_range or (0.0, 1e21))[1]
+    budget = f"1e{math.floor(math.log10(top)) + 1}" if top > 0 else "1e22"   # a decade past the largest run
+    return f"use: scaling plan {budget} --law {shlex.quote(str(path))}"
 
 
 # ------------------------------------------------------------------------------------------------

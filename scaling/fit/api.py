@@ -122,7 +122,19 @@ def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0,
         else:
             raise ScalingError(f"fit: method {m!r} takes no option {k!r}")
     table = load_for(m, runs, **loader_kw)
-    return fn(table, bootstrap=int(bootstrap), seed=seed, **fit_kw)
+    res = fn(table, bootstrap=int(bootstrap), seed=seed, **fit_kw)
+    return flag_unusable(res)
+
+
+UNUSABLE = "unusable for planning"
+
+
+def flag_unusable(res: FitResult) -> FitResult:
+    """The fit with a flag ``unusable for planning: <why>`` when ``scaling plan`` cannot use its law."""
+    problem = res.plan_problem()
+    if problem is None or any(f.startswith(UNUSABLE) for f in res.flags):
+        return res
+    return res.model_copy(update={"flags": [*res.flags, f"{UNUSABLE}: {problem}"]})
 
 
 def holdout_errors(result: FitResult, test_runs) -> dict[str, Any]:
@@ -153,4 +165,4 @@ def holdout_errors(result: FitResult, test_runs) -> dict[str, Any]:
             "mean_rel_error": float(np.mean(rel)), "runs": rows}
 
 
-__all__ = ["fit", "fitter", "method_name", "load_for", "holdout_errors", "METHODS"]
+__all__ = ["fit", "fitter", "method_name", "load_for", "holdout_errors", "flag_unusable", "UNUSABLE", "METHODS"]

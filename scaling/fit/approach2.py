@@ -262,11 +262,21 @@ def allocation_fit(x: np.ndarray, yN: np.ndarray, yD: np.ndarray, *, level: floa
             z = rng.multivariate_normal(np.zeros(4), cov, size=n_samples, method="eigh")
             w = np.sqrt(dof / rng.chisquare(dof, size=(n_samples, 1)))
             draws = vec + z * w
-            samples = np.column_stack([np.exp(draws[:, 0]), draws[:, 1], np.exp(draws[:, 2]), draws[:, 3]])
+            with np.errstate(over="ignore"):   # a heavy-tailed draw (few dof) overflows exp: dropped below
+                samples = np.column_stack([np.exp(draws[:, 0]), draws[:, 1], np.exp(draws[:, 2]), draws[:, 3]])
         except (np.linalg.LinAlgError, ValueError):
             samples = None
     else:
         flags.append("only 2 points for the power law: the exponents have no interval")
+    if samples is not None:
+        # every sample must be a law the planner can build (k > 0 and finite, finite exponents);
+        # with 1 or 2 degrees of freedom the t draws reach k_N = inf, which no plan can use
+        good = np.all(np.isfinite(samples), axis=1) & (samples[:, 0] > 0) & (samples[:, 2] > 0)
+        if not good.all():
+            flags.append(f"{int((~good).sum())} of {len(samples)} parameter samples were not finite (k_N or k_D "
+                         f"overflowed) and were dropped" + (f"; the power law has only {dof} degree(s) of freedom"
+                                                            if 0 < dof < 3 else ""))
+            samples = samples[good] if good.sum() >= 2 else None
     return {"vec": vec, "cov": cov, "resid": resid, "intervals": intervals, "derived": derived,
             "samples": samples, "method": method, "flags": flags}
 

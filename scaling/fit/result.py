@@ -68,6 +68,33 @@ class FitResult(BaseModel):
     def predict(self, N, D):
         return self.to_law().loss(N, D)
 
+    def plan_problem(self) -> str | None:
+        """Why ``scaling plan --law`` cannot use this fit, in one line; None when it plans.
+
+        Builds the law (and every sample law), and evaluates the compute-optimal frontier (and
+        the frontier loss, when the law has one) over the fitted compute range and a decade past it.
+        """
+        import warnings
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                law = self.to_law()
+                ff = getattr(law.provenance, "fitted_flops", None)
+                Cs = np.array([ff[0], ff[1], 10.0 * ff[1]], dtype=float) if ff else np.array([1e20, 1e22, 1e24])
+                N, D = (np.atleast_1d(np.asarray(v, dtype=float)) for v in law.frontier(Cs))
+                bad = ~(np.isfinite(N) & np.isfinite(D) & (N > 0) & (D > 0))
+                if bad.any():
+                    i = int(np.flatnonzero(bad)[0])
+                    return (f"its compute-optimal frontier at {Cs[i]:.3g} FLOPs is not a finite positive size "
+                            f"(N = {N[i]:.4g}, D = {D[i]:.4g})")
+                if law.has_uncertainty:
+                    law.interval(lambda lw: np.concatenate([np.atleast_1d(v) for v in lw.frontier(Cs)]))
+        except ScalingError as exc:
+            return str(exc)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            return f"its law cannot be built ({type(exc).__name__}: {' '.join(str(exc).split())})"
+        return None
+
     # --- files --------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         return atomic_write_text(path, self.model_dump_json(indent=2) + "\n")

@@ -89,11 +89,20 @@ class Law:
         """Percentile interval of ``fn(law)`` over the law's samples: (lo, hi) arrays, or None."""
         if not self.has_uncertainty:
             return None
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            # a far sample overflows to inf, which the percentiles below rank like any other value
             warnings.simplefilter("ignore", OutOfRangeWarning)
             vals = np.stack([np.asarray(fn(law), dtype=float) for law in self.sample_laws()])
         q = (1 - level) / 2
-        return np.nanquantile(vals, q, axis=0), np.nanquantile(vals, 1 - q, axis=0)
+        # a quantity no sample has (the loss of an allocation-only law) is NaN, without numpy's
+        # "All-NaN slice" warning for every column and query
+        lo = np.full(vals.shape[1:], np.nan)
+        hi = np.full(vals.shape[1:], np.nan)
+        some = np.any(~np.isnan(vals), axis=0)
+        if np.any(some):
+            lo[some] = np.nanquantile(vals[:, some], q, axis=0)
+            hi[some] = np.nanquantile(vals[:, some], 1 - q, axis=0)
+        return lo, hi
 
     # --- queries (subclasses override) ------------------------------------------------------
     def loss(self, N, D):
