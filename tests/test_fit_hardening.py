@@ -181,3 +181,59 @@ def test_gadre_c4_approach2_plans(shared_data, tmp_path, cli):
     p = cli("plan", "1e22", "--law", str(out))
     assert p.returncode == 0, p.stderr
     assert p.stderr == ""                  # no overflow, no All-NaN slice
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. fit files whose samples disagree with their parameters are refused
+
+
+@pytest.fixture(scope="module")
+def boot_fit_file(tmp_path_factory, runs240):
+    res = fit(runs240, method="approach2")            # 1,000 samples from the OLS estimates
+    path = tmp_path_factory.mktemp("fits") / "a2.json"
+    res.save(path)
+    return path
+
+
+def _edited(src, tmp_path, edit) -> str:
+    d = json.loads(src.read_text())
+    edit(d)
+    out = tmp_path / "edited.json"
+    out.write_text(json.dumps(d))
+    return str(out)
+
+
+def test_committed_and_fresh_fits_load(boot_fit_file):
+    from pathlib import Path
+
+    from scaling.laws.registry import load_law
+    assert load_law(boot_fit_file).samples.shape[1] == 4
+    for p in sorted((Path(__file__).resolve().parents[1] / "data").glob("*fit*.json")):
+        load_law(p)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["law"]["params"].update(a=0.9), "samples disagree with its parameters: a = 0.9"),
+    (lambda d: d["law"]["params"].update(k_N=d["law"]["params"]["k_N"] * 1e4), "samples disagree with its parameters: k_N"),
+    (lambda d: d["law"]["samples"][7].__setitem__(0, None), "law sample 7 is not finite"),
+    (lambda d: d["law"]["samples"][3].__setitem__(0, -1.0), "law sample 3 is not a valid powerlaw law"),
+    (lambda d: d["law"].update(samples=[[1.0, 0.5]] * 30), "rows of 4 numbers"),
+])
+def test_edited_fit_file_is_refused(boot_fit_file, tmp_path, edit, message, cli):
+    path = _edited(boot_fit_file, tmp_path, edit)
+    from scaling.laws.registry import load_law
+    with pytest.raises(ScalingError, match="^" + str(path).replace(".", r"\.") + ": .*" + message.split(":")[0]):
+        load_law(path)
+    r = cli("plan", "1e22", "--law", path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and message in r.stderr, r.stderr
+
+
+def test_edit_that_leaves_each_parameter_in_range_is_caught_by_the_frontier(tmp_path, cli):
+    from pathlib import Path
+    src = Path(__file__).resolve().parents[1] / "data" / "cpu-isoflop-fit-approach3.json"
+    # alpha's bootstrap spans 0.09..0.85 (alpha trades off against A), so 0.9 alone is in range;
+    # the law it makes puts N_opt 200x below every sample's
+    path = _edited(src, tmp_path, lambda d: d["law"]["params"].update(alpha=0.9))
+    r = cli("plan", "1e15", "--law", path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "samples disagree with its parameters: its compute-optimal size at 1e+14 FLOPs" in r.stderr

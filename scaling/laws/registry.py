@@ -134,11 +134,96 @@ def load_law(path: str | Path) -> Law:
         raise ScalingError(f"{path}: expected a JSON object describing a law or a fit")
     if "law" in data and isinstance(data["law"], dict):  # a FitResult
         from ..fit.result import FitResult  # lazy: only when a fit file is given
-        return FitResult.model_validate(data).to_law(name=path.stem)
+        law = dict(FitResult.model_validate(data).law)
+        law["name"] = path.stem
+        return law_from_dict(law, source=str(path))
     return law_from_dict(data, source=str(path))
 
 
 FORMS: dict[str, type[Law]] = {"chinchilla": ChinchillaLaw, "powerlaw": PowerLawAllocation, "kaplan": KaplanLaw}
+
+
+def _outside(point: float, values: np.ndarray) -> bool:
+    """True when ``point`` lies beyond the 1st..99th percentile range of ``values`` widened by that
+    range on either side (log scale when everything is positive): far outside a bootstrap."""
+    v = values[np.isfinite(values)]
+    if not np.isfinite(point) or v.size < 2:
+        return False
+    if point > 0 and np.all(v > 0):
+        point, v = np.log(point), np.log(v)
+    lo, hi = np.percentile(v, [1, 99])
+    w = hi - lo
+    tol = 1e-9 * max(1.0, abs(point))
+    return not (lo - w - tol <= point <= hi + w + tol)
+
+
+def check_samples(cls: type[Law], values: dict[str, float], samples, source: str = "law",
+                  min_rows: int = 20) -> np.ndarray:
+    """The law's samples as an (n, k) array, or a one-line error when they cannot be its samples.
+
+    Each row must be finite and as long as the parameter vector; and (with ``min_rows`` rows or
+    more) each point estimate must lie within the bulk of its samples (``_outside``). A fitter's
+    own bootstrap passes; a hand-edited ``law.params`` far from the fit does not.
+    ``check_sample_laws`` then checks the laws they make.
+    """
+    names = [k for k in cls.param_names if k in values]
+    try:
+        S = np.asarray([[np.nan if v is None else v for v in row] for row in samples], dtype=float)
+    except (TypeError, ValueError):
+        raise ScalingError(f"{source}: law samples must be rows of {len(names)} numbers "
+                           f"({', '.join(names)})") from None
+    if S.ndim != 2 or S.shape[1] != len(names):
+        raise ScalingError(f"{source}: law samples must be rows of {len(names)} numbers ({', '.join(names)}); "
+                           f"got shape {S.shape}")
+    bad = ~np.all(np.isfinite(S), axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ScalingError(f"{source}: law sample {i} is not finite ({', '.join(f'{k} = {v:g}' for k, v in zip(names, S[i]))}"
+                           f"; {int(bad.sum())} such rows); refit, or delete \"samples\" to plan without intervals")
+    if len(S) >= min_rows:
+        for j, k in enumerate(names):
+            if _outside(float(values[k]), S[:, j]):
+                raise ScalingError(f"{source}: the law's samples disagree with its parameters: {k} = "
+                                   f"{float(values[k]):.6g}, but its {len(S)} samples span {S[:, j].min():.6g}.."
+                                   f"{S[:, j].max():.6g} (was the file edited?); refit, or delete \"samples\" to plan "
+                                   "without intervals")
+    return S
+
+
+def check_sample_laws(law: Law, source: str = "law", min_rows: int = 20) -> None:
+    """Every sample must make a law, and the point law's compute-optimal size at the top of the fitted
+    range must lie within the bulk of the samples' (``_outside``): parameters that trade off (A and
+    alpha) can each stay in range while the law they make leaves the fit."""
+    import warnings
+    if law.samples is None or len(law.samples) < 2:
+        return
+    C = float(law.provenance.fitted_flops[1]) if law.provenance.fitted_flops else 1e21
+    sizes = []
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        for i, row in enumerate(law.samples):
+            try:
+                s = law.with_params(row)
+            except ScalingError as exc:
+                raise ScalingError(f"{source}: law sample {i} is not a valid {law.form} law ({exc}); refit, or "
+                                   "delete \"samples\" to plan without intervals") from None
+            if len(law.samples) >= min_rows:
+                try:
+                    sizes.append(float(np.asarray(s.frontier(C)[0])))
+                except (ScalingError, ValueError, ArithmeticError):
+                    sizes.append(np.nan)
+        if len(sizes) >= min_rows:
+            try:
+                n0 = float(np.asarray(law.frontier(C)[0]))
+            except (ScalingError, ValueError, ArithmeticError):
+                return
+            if _outside(n0, np.asarray(sizes)):
+                v = np.asarray(sizes)
+                lo, hi = np.percentile(v[np.isfinite(v)], [2.5, 97.5])
+                raise ScalingError(f"{source}: the law's samples disagree with its parameters: its compute-optimal "
+                                   f"size at {C:.3g} FLOPs is {n0:.4g}, its {len(v)} samples put it at {lo:.4g}.."
+                                   f"{hi:.4g} (95%) (was the file edited?); refit, or delete \"samples\" to plan "
+                                   "without intervals")
 
 
 def law_from_dict(data: dict, source: str = "law") -> Law:
@@ -158,14 +243,17 @@ def law_from_dict(data: dict, source: str = "law") -> Law:
     prov = Provenance(data.get("citation", ""), data.get("url", ""), data.get("notes", ""),
                       tuple(ff) if ff else None)
     samples = data.get("samples")
+    if samples:
+        samples = check_samples(cls, values, samples, source)
     intervals = {k: tuple(v) for k, v in (data.get("param_intervals") or {}).items()}
     kw = {}
     if data.get("loss_frontier") and cls is PowerLawAllocation:
         kw["loss_frontier"] = data["loss_frontier"]
     law = cls(**values, **kw, name=data.get("name") or Path(source).stem, provenance=prov,
-              samples=np.asarray(samples, dtype=float) if samples else None, param_intervals=intervals)
+              samples=samples if samples is not None and len(samples) else None, param_intervals=intervals)
     # conventions travel with the law (a Kaplan-form fit on total parameters stays "total")
     for attr in ("flops_convention", "params_convention"):
         if isinstance(data.get(attr), str) and data[attr] != getattr(law, attr):
             setattr(law, attr, data[attr])
+    check_sample_laws(law, source)
     return law
