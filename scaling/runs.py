@@ -413,6 +413,10 @@ def load_runs(source: str | Path | pd.DataFrame, *, params_col: str | None = Non
         raise ScalingError(f"{src}: only {len(out)} run{'s' if len(out) != 1 else ''} (row {rows}) "
                            f"{'after filters ' if filters else ''}; a fit needs at least {min_runs}")
 
+    checks = plausibility(out, cols, flops_convention=flops_convention, source=src, file_based=file_based)
+    for c in checks:
+        warnings.warn(f"{src}: {c}", RunsWarning, stacklevel=2)
+
     out.attrs["scaling"] = {
         "source": src,
         "columns": {r: c for r, c in cols.items()},
@@ -421,8 +425,134 @@ def load_runs(source: str | Path | pd.DataFrame, *, params_col: str | None = Non
         "flops_convention": flops_convention,
         "params_convention": params_convention_of(cols["params"]),
         "n_source_rows": int(len(raw)),
+        "checks": checks,
     }
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# plausibility: tables that load but are probably not what the user meant
+
+PARAMS_MIN = 1e3        # fewer parameters than this: a column in millions or billions
+TOKENS_MIN = 1e3
+TOKENS_PER_PARAM_MAX = 1e5
+FLOPS_FACTOR = 1.5      # FLOPs this far from 6ND: another convention, a nominal budget, or wrong units
+SEED_NOISE = 0.01       # log-loss spread seed-to-seed variation stays within (about 1%)
+
+
+def plausibility(df: pd.DataFrame, cols: dict[str, str] | None = None, *, flops_convention: str = "6nd",
+                 source: str = "runs", file_based: bool = False) -> list[str]:
+    """Warnings (one line each) about a runs table that loads but is probably not what was meant:
+
+    - parameters below 1,000, tokens below 1,000, or more than 1e5 tokens per parameter (a column
+      in millions or billions: such tables used to fit "converged, flags: none");
+    - a FLOPs column more than 1.5x from 6ND (when the table states the 6ND convention; 10x for
+      another convention, whose extra terms this table cannot count);
+    - repeated (N, D) pairs whose losses differ by more than seed noise while another column
+      varies (several data sets or settings mixed); the column is named.
+
+    ``cols``: role -> source column (``df.attrs["scaling"]["columns"]`` by default).
+    """
+    if len(df) == 0 or not {"params", "tokens", "loss"} <= set(df.columns):
+        return []
+    meta = df.attrs.get("scaling", {}) if hasattr(df, "attrs") else {}
+    cols = dict(cols if cols is not None else meta.get("columns", {}))
+    N = np.asarray(df["params"], dtype=float)
+    D = np.asarray(df["tokens"], dtype=float)
+    out: list[str] = []
+
+    def where(mask: np.ndarray) -> str:
+        k = int(mask.sum())
+        i = int(np.flatnonzero(mask)[0])
+        ref = _row_ref(int(df.index[i]), source, file_based).removeprefix(f"{source} ")
+        return f"in {k} of {len(df)} run{'s' if len(df) != 1 else ''} (e.g. {ref}: params {N[i]:.4g}, tokens {D[i]:.4g})"
+
+    pcol, tcol = cols.get("params", "params"), cols.get("tokens", "tokens")
+    small_n = N < PARAMS_MIN
+    if small_n.any():
+        out.append(f"params ({pcol!r}) below {PARAMS_MIN:,.0f} {where(small_n)}: is the column in millions or "
+                   "billions? give parameter counts (125M or 1.25e8)")
+    if "tokens" in cols:
+        small_d = D < TOKENS_MIN
+        if small_d.any():
+            out.append(f"tokens ({tcol!r}) below {TOKENS_MIN:,.0f} {where(small_d)}: is the column in millions or "
+                       "billions? give token counts (2.5B or 2.5e9)")
+    tpp = D / N
+    many = tpp > TOKENS_PER_PARAM_MAX
+    if many.any() and not small_n.any():
+        out.append(f"more than {TOKENS_PER_PARAM_MAX:.0e} tokens per parameter (up to {tpp.max():.3g}) {where(many)}: "
+                   f"are params ({pcol!r}) in millions, or tokens ({tcol!r}) in a smaller unit than tokens?")
+    if "flops" in cols and "tokens" in cols and "flops" in df.columns:
+        # a sparse run counts the FLOPs of its non-zero weights; a run may name its own convention
+        Neff = N
+        if "nonzero_params" in df.columns:
+            nz = pd.to_numeric(df["nonzero_params"], errors="coerce").to_numpy(dtype=float)
+            Neff = np.where(np.isfinite(nz) & (nz > 0), nz, N)
+        elif "sparsity" in df.columns:
+            sp = pd.to_numeric(df["sparsity"], errors="coerce").to_numpy(dtype=float)
+            Neff = np.where(np.isfinite(sp) & (sp >= 0) & (sp < 1), N * (1 - sp), N)
+        conv = (df["flops_convention"].astype(str).str.strip().str.lower().to_numpy()
+                if "flops_convention" in df.columns else np.full(len(df), str(flops_convention).lower()))
+        ratio = np.asarray(df["flops"], dtype=float) / (6.0 * Neff * D)
+        f = np.where(conv == "6nd", FLOPS_FACTOR, 10.0)   # other conventions add terms this table cannot count
+        off = (ratio > f) | (ratio < 1.0 / f)
+        if off.any():
+            i = int(np.flatnonzero(off)[0])
+            out.append(f"FLOPs ({cols['flops']!r}) are more than {f[i]:g}x from 6ND {where(off)} (FLOPs / 6ND from "
+                       f"{ratio.min():.3g} to {ratio.max():.3g}; convention {conv[i]!r}): another convention, "
+                       "a nominal budget, or params or tokens in other units?")
+    mixed = _mixed_columns(df, cols)
+    if mixed:
+        out.append(mixed)
+    return out
+
+
+def _mixed_columns(df: pd.DataFrame, cols: dict[str, str]) -> str | None:
+    """The repeated-(N, D) check of ``plausibility``: a message, or None."""
+    # unique tokens and sparsity are variables of the data-constrained and sparsity laws: runs
+    # that differ in them are not mixed
+    keys = ["params", "tokens"] + [k for k in ("unique_tokens", "sparsity") if k in df.columns]
+    try:
+        grp = df.groupby(keys, sort=False)
+    except (TypeError, ValueError):   # pragma: no cover - numeric by now
+        return None
+    size = grp["loss"].transform("size").to_numpy()
+    if not (size > 1).any():
+        return None
+    logl = np.log(np.asarray(df["loss"], dtype=float))
+    rep = df.loc[size > 1]
+    lg = pd.Series(logl[size > 1], index=rep.index)
+    g = rep.groupby(keys, sort=False)
+    spread = (lg.groupby([rep[k] for k in keys], sort=False).max()
+              - lg.groupby([rep[k] for k in keys], sort=False).min())
+    mapped = set(cols.values()) | set(CANONICAL) | {"unique_tokens", "sparsity", "nonzero_params", "source_row"}
+    cands = []
+    for c in rep.columns:
+        if c in mapped or "seed" in _norm(c):
+            continue
+        try:
+            n_all = df[c].nunique(dropna=False)
+        except TypeError:   # unhashable cells (lists from JSON)
+            continue
+        if n_all < 2 or n_all >= len(df):   # constant, or a name / id of every run
+            continue
+        varies = (g[c].nunique(dropna=False) > 1)
+        varies = varies.reindex(spread.index, fill_value=False)
+        if varies.any() and float(np.median(spread[varies.to_numpy()])) > SEED_NOISE:
+            cands.append((int(varies.sum()), c, spread[varies.to_numpy()]))
+    if not cands:
+        return None
+    # most repeated pairs first; on a tie a column named for data (dataset, data, corpus) first
+    cands.sort(key=lambda t: (-t[0], not any(w in _norm(t[1]) for w in ("data", "corpus"))))
+    k, c, sp = cands[0]
+    others = [o for n, o, _ in cands[1:] if n == k][:2]
+    vals = sorted(map(str, df[c].dropna().unique()))[:4]
+    shown = ", ".join(vals) + (", ..." if df[c].nunique() > 4 else "")
+    also = f" (and {', '.join(repr(o) for o in others)})" if others else ""
+    first = vals[0].replace("'", "\\'")
+    return (f"{k} repeated (params, tokens) pairs have losses that differ by more than seed noise (median "
+            f"{np.expm1(float(np.median(sp))):.1%}, up to {np.expm1(float(sp.max())):.1%}) while column {c!r}{also} "
+            f"varies ({shown}): several data sets or settings mixed? filter one, e.g. --where \"{c} == '{first}'\"")
 
 
 def params_convention_of(column: str) -> str:
@@ -713,6 +843,6 @@ def load_curves(source: str | Path | pd.DataFrame, *, run_id_col: str | None = N
     return out
 
 
-__all__ = ["CANONICAL", "ALIASES", "RunsWarning", "load_runs", "load_curves", "read_table", "find_column",
+__all__ = ["CANONICAL", "ALIASES", "RunsWarning", "load_runs", "plausibility", "load_curves", "read_table", "find_column",
            "apply_where", "require_sizes", "require_columns", "as_runs", "data_fingerprint", "data_info",
            "describe_runs", "format_description", "group_budgets"]

@@ -237,3 +237,76 @@ def test_edit_that_leaves_each_parameter_in_range_is_caught_by_the_frontier(tmp_
     r = cli("plan", "1e15", "--law", path)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
     assert "samples disagree with its parameters: its compute-optimal size at 1e+14 FLOPs" in r.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. plausibility warnings from the runs loader, recorded in the fit's flags
+
+
+def _load(df, **kw):
+    from scaling.runs import RunsWarning, load_runs
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = load_runs(df, **kw)
+    return out, [str(w.message) for w in caught if issubclass(w.category, RunsWarning)]
+
+
+def test_params_in_millions_and_tokens_in_billions_warn(runs240):
+    df = runs240.drop(columns=["flops", "budget"])
+    millions = df.assign(params=df["params"] / 1e6)
+    _, msgs = _load(millions)
+    assert len(msgs) == 1 and "params ('params') below 1,000 in 120 of 240 runs" in msgs[0] and "millions" in msgs[0]
+    from scaling.runs import RunsWarning
+    with pytest.warns(RunsWarning, match="below 1,000"):
+        res = fit(millions, method="approach3")
+    assert any(f.startswith("data: params ('params') below 1,000") for f in res.flags)
+    _, msgs = _load(df.assign(tokens=df["tokens"] / 1e9), log10=[])
+    assert any("tokens ('tokens') below 1,000" in m for m in msgs)
+    _, msgs = _load(df.assign(params=df["params"] / 1e3))          # thousands: 2e5..4e8 tokens per parameter
+    assert len(msgs) == 1 and "tokens per parameter" in msgs[0]
+    _, msgs = _load(df)
+    assert msgs == []
+
+
+def test_flops_far_from_6nd_warn(runs240):
+    _, msgs = _load(runs240.assign(flops=runs240["flops"] * 3))
+    assert len(msgs) == 1 and "FLOPs ('flops') are more than 1.5x from 6ND in 240 of 240 runs" in msgs[0]
+    assert _load(runs240.assign(flops=runs240["flops"] * 1.3))[1] == []
+    # a run that names another convention may count attention: only 10x is implausible there
+    assert _load(runs240.assign(flops=runs240["flops"] * 3, flops_convention="palm"))[1] == []
+    # a sparse run's FLOPs count its non-zero weights
+    assert _load(runs240.assign(flops=runs240["flops"] * 0.25, sparsity=0.75))[1] == []
+
+
+def test_mixed_data_sets_at_the_same_sizes_warn_and_name_the_column(runs240):
+    other = runs240.assign(loss=runs240["loss"] * 1.05, corpus="b", run_id=runs240["run_id"] + "-b")
+    mixed = __import__("pandas").concat([runs240.assign(corpus="a"), other], ignore_index=True)
+    _, msgs = _load(mixed)
+    assert len(msgs) == 1
+    assert "240 repeated (params, tokens) pairs" in msgs[0] and "column 'corpus' varies (a, b)" in msgs[0]
+    assert "--where \"corpus == 'a'\"" in msgs[0]
+    # replicates that differ in their seed only are seed noise, not a mix
+    seeds = __import__("pandas").concat([runs240.assign(seed=0), other.drop(columns="corpus").assign(seed=1)],
+                                        ignore_index=True)
+    assert _load(seeds)[1] == []
+    # within seed noise: no warning even though a column varies
+    close = other.assign(loss=runs240["loss"] * 1.002)
+    assert _load(__import__("pandas").concat([runs240.assign(corpus="a"), close], ignore_index=True))[1] == []
+
+
+def test_porian_mixed_data_sets_are_named(shared_data, cli):
+    r = cli("fit", str(shared_data / "porian2024" / "porian_isoflop_points.csv"), "--method", "approach2",
+            "--where", "label == 'Optimizer tuning (no decay)'")
+    assert r.returncode == 0, r.stderr
+    assert "116 repeated (params, tokens) pairs" in r.stderr and "column 'dataset'" in r.stderr
+    assert "data: 116 repeated (params, tokens) pairs" in r.stdout          # in the fit's flags too
+    clean = cli("fit", str(shared_data / "porian2024" / "porian_isoflop_points.csv"), "--method", "approach2",
+                "--where", "label == 'Optimizer tuning (no decay)' and dataset == 'rw'")
+    assert clean.returncode == 0 and "repeated" not in clean.stderr
+
+
+def test_plausibility_is_linear_in_the_table():
+    from scaling.runs import plausibility
+    df = a3.simulate_runs(budgets=np.geomspace(1e18, 1e21, 50), n_per_budget=400, seed=0)
+    df = df.assign(run_id=[f"r{i}" for i in range(len(df))], corpus="a")
+    assert len(df) > 15000 and plausibility(df) == []

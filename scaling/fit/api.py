@@ -122,8 +122,26 @@ def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0,
         else:
             raise ScalingError(f"fit: method {m!r} takes no option {k!r}")
     table = load_for(m, runs, **loader_kw)
+    checks = data_checks(table) if m != "approach1" else []
     res = fn(table, bootstrap=int(bootstrap), seed=seed, **fit_kw)
+    if checks:
+        res = res.model_copy(update={"flags": [*res.flags, *(f"data: {c}" for c in checks)]})
     return flag_unusable(res)
+
+
+def data_checks(table) -> list[str]:
+    """The runs loader's plausibility warnings for a table (recorded by ``load_runs``; computed, and
+    warned, here for a canonical DataFrame that skipped the loader)."""
+    import warnings
+
+    from ..runs import RunsWarning, plausibility
+    meta = table.attrs.get("scaling", {}) if hasattr(table, "attrs") else {}
+    if "checks" in meta:
+        return list(meta["checks"])
+    checks = plausibility(table)
+    for c in checks:
+        warnings.warn(f"runs: {c}", RunsWarning, stacklevel=3)
+    return checks
 
 
 UNUSABLE = "unusable for planning"
