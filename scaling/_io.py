@@ -18,10 +18,29 @@ def _default_mode() -> int:
     return 0o666 & ~umask
 
 
+def _write_error(path: Path, exc: OSError):
+    """A failed write as one line naming the file the user asked for (not our temporary file)."""
+    import errno
+
+    from .errors import WriteError
+    why = exc.strerror or type(exc).__name__
+    hint = ""
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = f" (is the folder {str(path.parent)!r} writable?)"
+    elif exc.errno == errno.EISDIR or path.is_dir():
+        why, hint = "it is a directory", " (give a file name)"
+    err = WriteError(f"cannot write {str(path)!r}: {why}{hint}")
+    err.errno = exc.errno
+    return err
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:   # a read-only or missing folder: name the target, not the temporary file
+        raise _write_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -29,12 +48,29 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             os.fsync(fh.fileno())
         os.chmod(tmp, _default_mode())  # mkstemp makes 0600 files; give the usual umask-based mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise _write_error(path, exc) from None
         raise
+    return path
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Raise the error a write to ``path`` would, before a long computation whose result goes there."""
+    path = Path(path)
+    if path.is_dir():
+        raise _write_error(path, IsADirectoryError(21, "Is a directory"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
     return path
 
 

@@ -13,5 +13,10 @@ class ScalingError(ValueError):
         super().__init__(" ".join(str(message).split()))
 
 
+class WriteError(ScalingError, OSError):
+    """A file could not be written (read-only folder, disk full): one line naming the target path.
+    Also an OSError, so code that handles failed writes as OSErrors still does."""
+
+
 class OutOfRangeWarning(UserWarning):
     """A query far outside the compute range a law was fitted on."""

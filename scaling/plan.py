@@ -830,7 +830,7 @@ def format_table(plans: Sequence[Plan]) -> str:
     if any(p.budget for p in plans):
         b0 = next(p.budget for p in plans if p.budget)
         cols += [("GPU-hours", lambda p: si(p.budget["gpu_hours"])),
-                 (f"days@{b0['gpus']}" if b0.get("gpus") else "days", lambda p: f"{p.budget['days']:.3g}"),
+                 (f"days@{b0['gpus']}" if b0.get("gpus") else "days@1", lambda p: f"{p.budget['days']:.3g}"),
                  ("cost $", lambda p: si(p.budget["cost_usd"])),
                  ("MWh", lambda p: f"{p.budget['energy_kwh'] / 1e3:.3g}"),
                  ("t CO2e", lambda p: f"{p.budget['co2_kg'] / 1e3:.3g}")]
@@ -849,6 +849,7 @@ def format_table(plans: Sequence[Plan]) -> str:
     if p0.budget:
         b = p0.budget
         head += f"\nhardware: {b['accelerator']} at {100 * b['mfu']:.0f}% MFU"
+        head += f", {b['gpus']} GPUs" if b.get("gpus") else "; days on one GPU (--gpus N for wall-clock days on N)"
     if inf(p0):
         i0 = inf(p0)
         if "cost" in i0:

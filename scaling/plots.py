@@ -327,7 +327,7 @@ def isoflop(runs, fit=None, law=None, ax=None, *, title: str | None = None, show
     data: dict[str, Any] = {"kind": "isoflop", "n_runs": int(len(df)), "budgets": [], "n_budgets": int(len(Cb)),
                             "budget_mode": mode, "law": getattr(law, "name", None)}
     drawn = 0
-    any_hollow = any_flagged = any_min = False
+    any_hollow = any_flagged = any_min = any_parabola = False
     y_lo, y_hi = [], []
     for k, cb in enumerate(Cb):
         m = bidx == k
@@ -370,6 +370,7 @@ def isoflop(runs, fit=None, law=None, ax=None, *, title: str | None = None, show
             xg = np.linspace(min(xu.min(), x0) - 0.15, max(xu.max(), x0) + 0.15, 80)
             ax.plot(np.exp(xg), lopt + curv * (xg - x0) ** 2, color=col, lw=1.2, alpha=0.9, zorder=2)
             entry["parabola"] = {"logN_opt": x0, "loss_opt": lopt, "curvature": curv}
+            any_parabola = True
         if nopt and lopt is not None:
             if flagged:
                 any_flagged = True
@@ -416,10 +417,24 @@ def isoflop(runs, fit=None, law=None, ax=None, *, title: str | None = None, show
     src = _source_name(df)
     ax.set_title(title or ("IsoFLOP profiles" + (f": {src}" if src else "")))
 
-    handles = [Line2D([], [], ls="", marker="o", ms=4, color="0.3", label="run (in parabola fit)")]
+    # budgets whose profile has no minimum inside the sampled sizes: said on the figure and on
+    # stderr, instead of legend entries for parabolas that are not there
+    no_min = [b for b in data["budgets"] if b["flagged"] or "parabola" not in b]
+    data["no_interior_minimum"] = [{"C": b["C"], "reason": b["reason"]} for b in no_min]
+    note = None
+    if no_min:
+        shown = ", ".join(f"{b['C']:.3g}" for b in no_min[:4]) + (", ..." if len(no_min) > 4 else "")
+        note = (f"no interior minimum at {len(no_min)} of {len(data['budgets'])} budgets ({shown} FLOPs)"
+                + ("" if any_parabola else ": no parabola drawn"))
+        import warnings
+        why = no_min[0]["reason"] or "the profile has no minimum inside the sampled sizes"
+        warnings.warn(f"isoFLOP plot: {note}; at {no_min[0]['C']:.3g} FLOPs: {why}", stacklevel=2)
+    handles = [Line2D([], [], ls="", marker="o", ms=4, color="0.3",
+                      label="run (in parabola fit)" if any_parabola else "run")]
     if any_hollow:
         handles.append(Line2D([], [], ls="", marker="o", ms=4, mfc="none", mec="0.3", label="run (outside window)"))
-    handles.append(Line2D([], [], color="0.3", lw=1.2, label="parabola in log N"))
+    if any_parabola:
+        handles.append(Line2D([], [], color="0.3", lw=1.2, label="parabola in log N"))
     if any_min:
         handles.append(Line2D([], [], ls="", marker="*", ms=8, color="0.3", mec="black", label="isoFLOP minimum"))
     if any_flagged:
@@ -430,6 +445,11 @@ def isoflop(runs, fit=None, law=None, ax=None, *, title: str | None = None, show
         handles.append(Line2D([], [], color="black", lw=1.0, ls=":", label=frontier_line))
     if n_clipped:
         handles.append(Line2D([], [], ls="", label=f"{n_clipped} runs above the view (loss > {ytop + 0.03 * span:.2f})"))
+    if note:   # inside the axes (wrapped): a legend entry this long squeezes the plot
+        import textwrap
+        t = ax.text(0.5, 0.98, textwrap.fill(note, 56), transform=ax.transAxes, ha="center", va="top", fontsize=7.5,
+                    color="0.2", zorder=7, bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.75", "alpha": 0.9})
+        t.set_gid("no_minimum_note")
     # below the axes: the profiles fill the whole plotting area
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False,
               handlelength=2.2, columnspacing=1.2)

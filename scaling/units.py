@@ -39,11 +39,17 @@ def si(value: float, digits: int = 3) -> str:
     """Format a count with an SI suffix: 4.04e10 -> '40.4B', 1.33e12 -> '1.33T'."""
     if value is None or not math.isfinite(value):
         return str(value)
+    units = ((1.0, ""), (1e3, "K"), (1e6, "M"), (1e9, "B"), (1e12, "T"), (1e15, "P"))
     a = abs(value)
-    for div, suf in ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if a >= div:
-            return f"{value / div:.{digits}g}{suf}"
-    return f"{value:.{digits}g}"
+    k = max((i for i, (div, _) in enumerate(units) if a >= div), default=0)
+    text = f"{value / units[k][0]:.{digits}g}"
+    # rounding can carry into the next unit: 999.99e6 -> '1e+03M' is '1B'
+    while abs(float(text)) >= 1000 and k + 1 < len(units):
+        k += 1
+        text = f"{value / units[k][0]:.{digits}g}"
+    if "e" in text:   # beyond the largest suffix, or below 1e-4
+        return f"{value:.{digits}g}"
+    return text + units[k][1]
 
 
 def sci(value: float, digits: int = 3) -> str:

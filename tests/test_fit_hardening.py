@@ -310,3 +310,87 @@ def test_plausibility_is_linear_in_the_table():
     df = a3.simulate_runs(budgets=np.geomspace(1e18, 1e21, 50), n_per_budget=400, seed=0)
     df = df.assign(run_id=[f"r{i}" for i in range(len(df))], corpus="a")
     assert len(df) > 15000 and plausibility(df) == []
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. small items
+
+
+def test_unwritable_output_names_the_target(tmp_path, monkeypatch, capsys, runs240):
+    import errno
+
+    from scaling import _io
+    from scaling.cli import main
+    from scaling.errors import WriteError
+
+    def refuse(*a, dir=None, **k):
+        raise OSError(errno.EROFS, "Read-only file system", f"{dir}/.fit.json.x1y2.tmp")
+    monkeypatch.setattr(_io.tempfile, "mkstemp", refuse)
+    target = tmp_path / "out" / "fit.json"
+    with pytest.raises(WriteError, match=r"^cannot write '.*/out/fit\.json': Read-only file system \(is the folder") as e:
+        _io.atomic_write_text(target, "x")
+    assert isinstance(e.value, OSError) and ".tmp" not in str(e.value)
+    csv = tmp_path / "runs.csv"
+    runs240.to_csv(csv, index=False)
+    assert main(["fit", str(csv), "--method", "approach2", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error" not in err and f"cannot write '{target}'" in err
+
+
+def test_directory_as_output_is_one_line(tmp_path):
+    from scaling._io import atomic_write_text
+    from scaling.errors import WriteError
+    (tmp_path / "fit.json").mkdir()
+    with pytest.raises(WriteError, match="it is a directory"):
+        atomic_write_text(tmp_path / "fit.json", "x")
+
+
+@pytest.mark.parametrize("value, text", [(999.99e6, "1B"), (1e6, "1M"), (999.99e3, "1M"), (999.6, "1K"), (999.4, "999"),
+                                         (40.4e9, "40.4B"), (1.33e12, "1.33T"), (-999.99e3, "-1M"), (7216, "7.22K"),
+                                         (0.5, "0.5"), (1e18, "1e+18")])
+def test_si_never_rounds_into_1e3_of_a_unit(value, text):
+    from scaling.units import si
+    assert si(value) == text
+
+
+def test_budget_plan_without_gpus_says_one_gpu():
+    from scaling.plan import Hardware, format_table, plan
+    one = format_table(plan(gpu_hours=[1e6], hardware=Hardware(accelerator="h100")))
+    assert "days@1 " in one and "days on one GPU" in one and "1e+03K" not in one and " 1M " in one
+    many = format_table(plan(1e24, hardware=Hardware(accelerator="h100", gpus=1024)))
+    assert "days@1024" in many and "one GPU" not in many
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["plan", "-1e21"], "'-1e21' is negative; budgets (FLOPs) must be positive"),
+    (["plan", "1e21", "-7e22"], "'-7e22' is negative; budgets (FLOPs) must be positive"),
+    (["plan", "--params", "-7B"], "argument --params: '-7B' is negative; it must be positive"),
+])
+def test_negative_numbers_are_one_line_errors(argv, message, capsys):
+    from scaling.cli import main
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"scaling plan: error: {message}\n"
+
+
+def test_isoflop_plot_without_interior_minima_has_no_phantom_parabolas():
+    pytest.importorskip("matplotlib")
+    import pandas as pd
+
+    from scaling import plots
+    from scaling.laws import get_law
+    law = get_law("epoch-2024")
+    rows = []
+    for C in (1e18, 3e18, 1e19):     # every size far below the optimum: loss falls monotonically
+        for N in np.geomspace(float(law.frontier(C)[0]) / 300, float(law.frontier(C)[0]) / 30, 6):
+            rows.append((f"C{C:g}N{N:.3g}", N, C / (6 * N), C, float(law.loss(N, C / (6 * N)))))
+    df = pd.DataFrame(rows, columns=["run_id", "params", "tokens", "flops", "loss"])
+    with pytest.warns(UserWarning, match=r"isoFLOP plot: no interior minimum at 3 of 3 budgets \(1e\+18, 3e\+18, 1e\+19"):
+        fig = plots.isoflop(df)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not any("parabola" in lab for lab in labels)
+    assert len(fig.scaling_data["no_interior_minimum"]) == 3
+    note = [t for t in ax.texts if t.get_gid() == "no_minimum_note"]
+    assert len(note) == 1 and "no parabola drawn" in note[0].get_text().replace("\n", " ")
+    plots.close(fig)

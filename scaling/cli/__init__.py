@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import warnings
 
@@ -73,8 +74,34 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+# A negative number argparse reads as an option ("-1e21", "-7B": its own rule only knows -5 and -.5)
+_NEGATIVE = re.compile(r"-(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[kKmMbBgGtTpP]?")
+_ARGPARSE_NEGATIVE = re.compile(r"-\d+|-\d*\.\d+")
+
+
+def _negative_number(argv: list[str]) -> str | None:
+    """The one-line error for a negative number among the arguments, which argparse would report
+    as "unrecognized arguments" or "expected one argument"; None when there is none."""
+    cmd = next((a for a in argv if not a.startswith("-")), "")
+    for i, tok in enumerate(argv):
+        if tok == "--":
+            break
+        if _NEGATIVE.fullmatch(tok) and not _ARGPARSE_NEGATIVE.fullmatch(tok):
+            prev = argv[i - 1] if i else ""
+            if prev.startswith("--"):
+                return f"scaling {cmd}: error: argument {prev}: {tok!r} is negative; it must be positive"
+            what = "budgets (FLOPs)" if cmd == "plan" else "numbers"
+            return f"scaling {cmd}: error: {tok!r} is negative; {what} must be positive"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    raw = list(sys.argv[1:] if argv is None else argv)
+    bad = _negative_number(raw)
+    if bad:
+        print(bad, file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     warnings.formatwarning = lambda msg, cat, *a, **k: f"scaling: warning: {msg}\n"
     try:

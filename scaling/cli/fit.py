@@ -77,6 +77,9 @@ def run(args) -> int:
         raise ScalingError(f"--level must be in (0, 1), got {args.level:g}")
     if args.workers is not None and args.workers < 1:
         raise ScalingError(f"--workers must be at least 1, got {args.workers}")
+    if args.out:   # fail before the fit, not after it
+        from .._io import check_writable
+        check_writable(args.out)
     loader = {"params_col": args.params_col, "tokens_col": args.tokens_col, "flops_col": args.flops_col,
               "loss_col": args.loss_col, "run_id_col": args.run_id_col, "where": args.where}
     if args.method != "approach1":

@@ -52,6 +52,8 @@ def run(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ScalingError(f"--out {args.out!r}: the report is an HTML page; name it .html")
+    from .._io import check_writable
+    check_writable(out)   # before the fits, not after them
     if args.bootstrap < 0:
         raise ScalingError(f"--bootstrap must be >= 0, got {args.bootstrap}")
     runs = load_runs(args.runs, **runs_kwargs(args))

@@ -50,11 +50,13 @@ def run(args) -> int:
     import tomllib
     from pathlib import Path
 
-    from .._io import atomic_write_text
+    from .._io import atomic_write_text, check_writable
     from ..design import suggest_runs, to_sweep_toml
     from ..errors import ScalingError
     from ..runs import load_runs
 
+    if args.out:
+        check_writable(args.out)   # before the bootstrap, not after it
     if args.bootstrap < 10:
         raise ScalingError(f"--bootstrap must be at least 10, got {args.bootstrap}")
     if args.max_runs < 1:
