@@ -211,6 +211,9 @@ class SweepSpec(BaseModel):
     kind: Literal["isoflop", "grid", "list"]
     description: str = ""
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    replicate_multipliers: list[PositiveNum] | None = Field(
+        default=None, description="isoflop: the seeds after the first replicate only the sizes with these "
+        "size_multipliers (seed noise measured at a few sizes instead of every run repeated)")
     flops_convention: Literal["6nd", "kaplan", "chinchilla", "palm"] = "6nd"
     budgets: list[PositiveNum] | None = None
     tokens_per_param: PositiveNum | list[PositiveNum] | None = None
@@ -238,6 +241,13 @@ class SweepSpec(BaseModel):
                 if getattr(self, key) is not None:
                     raise ValueError(f"{key}: not used by kind = {self.kind!r}")
 
+        if self.replicate_multipliers is not None and (self.kind != "isoflop" or not self.size_multipliers):
+            raise ValueError("replicate_multipliers: only for kind = 'isoflop' with size_multipliers")
+        if self.replicate_multipliers is not None and self.size_multipliers:
+            missing = [m for m in self.replicate_multipliers if not any(abs(m - k) < 1e-9 * k
+                                                                       for k in self.size_multipliers)]
+            if missing:
+                raise ValueError(f"replicate_multipliers: {missing[0]:g} is not one of size_multipliers")
         if self.kind == "isoflop":
             need("budgets", "the FLOP budgets")
             if self.params is None:
@@ -474,6 +484,9 @@ def _expand(spec: SweepSpec, name: str) -> list[store.RunConfig]:
                 if spec.size_grid:
                     g = math.log(spec.size_grid)
                     targets = [(w, math.exp(round(math.log(t) / g) * g), m) for w, t, m in targets]
+                if seed != spec.seeds[0] and spec.replicate_multipliers is not None:
+                    keep = [m for m in spec.replicate_multipliers]
+                    targets = [t for t in targets if t[2] is not None and any(abs(t[2] - k) < 1e-9 * k for k in keep)]
                 seen = set()
                 for where, target, mult in targets:
                     shape = _shape_for(spec, target, f"budgets[{bi}] x {where}")
@@ -535,26 +548,22 @@ def _expand(spec: SweepSpec, name: str) -> list[store.RunConfig]:
 
 
 def _branch(spec: SweepSpec, configs: list[store.RunConfig]) -> list[store.RunConfig]:
-    """Branched WSD: the runs of one shape and seed become branches of one trunk, sharing the batch
-    size (the smallest any of them needs) and an absolute warm-up (``warmup_fraction`` of the
-    shortest run's steps), so that each branch computes what a plain run of its length would."""
+    """Branched WSD: the runs of one shape, batch size and seed become branches of one trunk.
+
+    Each run keeps the batch size of the spec's rules (``min_steps`` halves it for short runs, which
+    then branch from a trunk of their own); the runs of one shape and batch size (every seed) share
+    an absolute warm-up, ``warmup_fraction`` of the shortest one's steps, so that each branch
+    computes what a plain WSD run of its length would and a second seed is a true replicate."""
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
-        groups.setdefault((c.seed, c.n_layer, c.d_model, c.n_head, c.d_ff), []).append(i)
+        groups.setdefault((c.n_layer, c.d_model, c.n_head, c.d_ff, c.batch_size), []).append(i)
     out = list(configs)
-    ctx = spec.model.context
-    for (seed, n_layer, d_model, _, _), idx in groups.items():
-        batch = min(configs[i].batch_size for i in idx)
-        steps = [max(1, round(configs[i].tokens / (batch * ctx))) for i in idx]
-        warm = round(spec.train.warmup_fraction * min(steps))
-        trunk = f"trunk-{n_layer}x{d_model}-s{seed}"
-        for i, n in zip(idx, steps):
+    for (n_layer, d_model, _, _, batch), idx in groups.items():
+        warm = round(spec.train.warmup_fraction * min(configs[i].steps for i in idx))
+        for i in idx:
             c = configs[i]
-            micro = c.micro_batch_size if c.micro_batch_size and c.micro_batch_size < batch \
-                and batch % c.micro_batch_size == 0 else None
-            out[i] = c.model_copy(update={"batch_size": batch, "micro_batch_size": micro,
-                                          "tokens": int(n * batch * ctx), "warmup_steps": int(warm),
-                                          "trunk": trunk})
+            out[i] = c.model_copy(update={"warmup_steps": int(warm),
+                                          "trunk": f"trunk-{n_layer}x{d_model}-b{batch}-s{c.seed}"})
     return [store.RunConfig.model_validate(c.model_dump()) for c in out]
 
 

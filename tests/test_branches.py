@@ -145,7 +145,7 @@ def test_branched_spec_groups_sizes_into_trunks(corpus):
     assert shared, "budgets a grid step apart share sizes"
     for job in jobs:
         assert len({(c.batch_size, c.warmup_steps, c.lr, c.trunk) for c in job}) == 1
-        assert job[0].trunk == f"trunk-{job[0].n_layer}x{job[0].d_model}-s0"
+        assert job[0].trunk == f"trunk-{job[0].n_layer}x{job[0].d_model}-b{job[0].batch_size}-s0"
 
 
 @pytest.mark.slow
