@@ -172,3 +172,22 @@ def test_sigkill_mid_trunk_then_rerun_finishes_every_run_once(corpus, tmp_path):
     assert sorted(finished) == sorted(c.run_id for c in spec.expand())     # each run finished exactly once
     table = collect(tmp_path / "runs" / "br")
     assert len(table) == len(spec.expand()) and (table.epochs < 1).all()
+
+
+def test_compare_sweeps_pairs_runs_and_counts_each_trunk_once(corpus, data, tmp_path):
+    from scaling.sweep_compare import compare_sweeps
+    cfgs = [branch(corpus, 30), branch(corpus, 60)]
+    train_branches(cfgs, tmp_path, data=data)
+    for c in cfgs:
+        cos = c.model_copy(update={"trunk": None, "sweep": "cos", "schedule": "cosine", "warmup_steps": None,
+                                   "min_lr_ratio": 0.1})
+        train(cos, tmp_path / "cos" / c.run_id, data=data)
+    res = compare_sweeps(tmp_path / "cos", tmp_path / "b", out=tmp_path / "pair.csv")
+    assert (res.label_a, res.label_b) == ("cosine", "wsd") and len(res.table) == 2
+    fpt = cfgs[0].flops_per_token() * 16 * 64
+    assert res.spent_a == pytest.approx(fpt * 90) and res.spent_b == pytest.approx(fpt * (48 + 6 + 12))
+    t = res.table
+    assert (t["rel_diff"] == t["loss_wsd"] / t["loss_cosine"] - 1).all() and t["loss_cosine"].notna().all()
+    assert "compute spent on these runs: cosine" in res.summary()
+    assert list(__import__("pandas").read_csv(tmp_path / "pair.csv").columns[:8]) == [
+        "run_id", "run_id_cosine", "params", "tokens", "flops", "loss_cosine", "loss_wsd", "rel_diff"]

@@ -46,6 +46,14 @@ def register(sub) -> None:
     c.add_argument("--curves", default=None, help="also write every evaluation of every run to this CSV")
     c.set_defaults(func=run_collect)
 
+    k = ssub.add_parser("compare", help="pair the runs of two sweeps (same shape, tokens, seed) and compare "
+                        "their losses and the compute each spent (e.g. cosine against branched WSD)")
+    k.add_argument("spec_a", help="first sweep spec (TOML)")
+    k.add_argument("spec_b", help="second sweep spec (TOML)")
+    k.add_argument("--root", default="data/runs", help="run store root (default data/runs)")
+    k.add_argument("--out", default=None, help="write the paired table to this CSV")
+    k.set_defaults(func=run_compare)
+
     v = ssub.add_parser("show", help="list the runs a spec expands to (nothing is trained)")
     common(v)
     v.set_defaults(func=run_show)
@@ -125,6 +133,21 @@ def run_collect(args) -> int:
     return 0
 
 
+def run_compare(args) -> int:
+    from pathlib import Path
+
+    from ..sweep import load_spec
+    from ..sweep_compare import compare_sweeps
+    a, b = load_spec(args.spec_a), load_spec(args.spec_b)
+    res = compare_sweeps(Path(args.root) / a.name, Path(args.root) / b.name, out=args.out)
+    cols = ["run_id", "params", "tokens", f"loss_{res.label_a}", f"loss_{res.label_b}", "rel_diff"]
+    print(res.table[cols].to_string(index=False, float_format=lambda x: f"{x:.6g}"))
+    print(res.summary())
+    if args.out:
+        print(f"wrote {len(res.table)} rows to {args.out}")
+    return 0
+
+
 def run_show(args) -> int:
     from ..sweep import load_spec
     from ..units import si
@@ -133,6 +156,14 @@ def run_show(args) -> int:
     total = sum(c.flops_per_token() * c.trained_tokens for c in configs)
     print(f"sweep {spec.name} ({spec.kind}): {len(configs)} runs, {total:.3g} training FLOPs "
           f"({spec.flops_convention}), corpus {spec.data.corpus}, tokenizer {spec.model.tokenizer}")
+    if any(c.trunk for c in configs):
+        from ..sweep import jobs_of
+        spent = sum(job[0].flops_per_token() * job[0].tokens_per_step * max(c.decay_start for c in job)
+                    + sum(c.flops_per_token() * c.tokens_per_step * (c.steps - c.decay_start) for c in job)
+                    if job[0].trunk else job[0].flops_per_token() * job[0].trained_tokens for job in jobs_of(configs))
+        n_trunks = len({c.trunk for c in configs if c.trunk})
+        print(f"branched WSD: {n_trunks} trunks; the sweep computes {spent:.3g} FLOPs ({spent / total:.0%} of "
+              "the runs trained one by one)")
     for c in configs:
         pc = c.param_counts()
         print(f"  {c.run_id:<34} {c.n_layer:>3} x {c.d_model:<5} heads {c.n_head:<3} {si(pc['total']):>7} params  "
