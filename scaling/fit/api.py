@@ -83,6 +83,11 @@ def load_for(method: str, runs: Any, **loader_options):
 
     from ..runs import load_curves, load_runs
     m = method_name(method)
+    accepted = CURVES_LOADER_OPTIONS if m == "approach1" else RUNS_LOADER_OPTIONS
+    unknown = sorted(set(loader_options) - set(accepted))
+    if unknown:
+        raise ScalingError(f"{m}: the {'curves' if m == 'approach1' else 'runs'} loader takes no option "
+                           f"{unknown[0]!r} (it takes {', '.join(accepted)})")
     if m == "approach1":
         canonical = isinstance(runs, pd.DataFrame) and {"run_id", "params", "tokens", "flops", "loss"} <= set(runs.columns)
         return runs if canonical and not loader_options else load_curves(runs, **loader_options)
