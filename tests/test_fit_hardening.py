@@ -394,3 +394,11 @@ def test_isoflop_plot_without_interior_minima_has_no_phantom_parabolas():
     note = [t for t in ax.texts if t.get_gid() == "no_minimum_note"]
     assert len(note) == 1 and "no parabola drawn" in note[0].get_text().replace("\n", " ")
     plots.close(fig)
+
+
+def test_a_failed_fit_still_prints_the_loader_warnings(shared_data, cli):
+    r = cli("fit", str(shared_data / "gadre2024" / "gadre2024_final_losses.csv"), "--method", "approach2")
+    assert r.returncode == 2
+    warn, err = r.stderr.strip().splitlines()
+    assert warn.startswith("scaling: warning:") and "column 'dataset' varies" in warn
+    assert err.startswith("scaling fit: error: Approach 2 needs at least 2 FLOP budgets")

@@ -107,7 +107,7 @@ def run(args) -> int:
         opts["delta"] = args.delta
 
     caught: list = []
-    with warnings.catch_warnings(record=True) as caught:
+    with _warnings_kept_on_error() as caught:
         warnings.simplefilter("always")
         table = load_for(args.method, args.runs, **loader)
         holdout = None
@@ -157,6 +157,27 @@ def run(args) -> int:
     if args.out:
         print(f"\nwrote {args.out}  ({_plan_hint(res, args.out)})")
     return 0
+
+
+def _warnings_kept_on_error():
+    """``warnings.catch_warnings(record=True)`` whose warnings are still printed when the fit fails:
+    "several data sets mixed" explains many a failed fit."""
+    import contextlib
+    import sys
+    import warnings
+
+    @contextlib.contextmanager
+    def cm():
+        seen: list = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                seen = caught
+                yield caught
+        except Exception:
+            for m in dict.fromkeys(str(w.message) for w in seen):
+                print(f"scaling: warning: {m}", file=sys.stderr)
+            raise
+    return cm()
 
 
 def _plan_hint(res, path: str) -> str:
