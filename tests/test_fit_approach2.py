@@ -70,7 +70,7 @@ def test_porian_reproducing_kaplan():
 
 
 def test_synthetic_recovers_frontier_exponent():
-    runs = synthetic_isoflops(spread=0.5)
+    runs = synthetic_isoflops(budgets=(1e17, 1e18, 1e19, 1e20, 1e21), spread=0.5)   # 5 budgets: no flag
     res = fit_approach2(runs)
     assert res.params["a"] == pytest.approx(0.28 / 0.62, abs=0.01)
     assert res.params["b"] == pytest.approx(0.34 / 0.62, abs=0.01)

@@ -311,10 +311,9 @@ def report(res, budgets=None) -> str:
         except ScalingError as exc:
             lines.append(f"(no frontier: {exc})")
 
-    if res.bootstrap.n:
-        lines.append("")
-        lines.append(f"bootstrap: {res.bootstrap.n} resamples over runs, seed {res.bootstrap.seed}"
-                     + (f", {res.bootstrap.n_failed} failed" if res.bootstrap.n_failed else ""))
+    health = res.health_lines()   # bootstrap counts, Approach 2's budgets, residual RMSE and the worst run
+    if health:
+        lines += [""] + health
     lines.append("")
     if res.objective is not None:
         lines.append(f"objective: {res.objective:.6g}")

@@ -40,6 +40,7 @@ from ..laws.base import Provenance
 from ..laws.powerlaw import PowerLawAllocation
 from ..runs import data_info, load_curves, require_columns
 from .approach2 import allocation_fit
+from .bootstrap import RefitFailed, health, health_flags, resample_loop
 from .result import BootstrapInfo, DataInfo, FitResult
 
 
@@ -188,26 +189,26 @@ def fit_approach1(curves: Any, *, level: float = 0.95, bootstrap: int = 0, seed:
 
     rng = np.random.default_rng(seed)
     boot = None
-    n_failed = 0
+    boot_info = BootstrapInfo(n=0, seed=None, level=level)
     if bootstrap > 0:
-        rows = []
-        for _ in range(int(bootstrap)):
-            pick = np.unique(rng.integers(0, len(runs), size=len(runs)))  # a run counted twice changes nothing
+        def refit(pick):
             sub = [runs[i] for i in pick]
             if len({r["N"] for r in sub}) < 3:
-                n_failed += 1
-                continue
+                raise RefitFailed("fewer than 3 sizes drawn")
             e = envelope(sub, grid, mode=envelope_mode)
             u = _usable(e, select)
             if u.sum() < 2 or len(np.unique(e["winner"][u])) < 2:
-                n_failed += 1
-                continue
+                raise RefitFailed("no usable envelope")
             X = np.column_stack([np.ones(u.sum()), grid[u]])
             beta, *_ = np.linalg.lstsq(X, np.column_stack([e["logN"][u], e["logD"][u]]), rcond=None)
-            rows.append([beta[0, 0], beta[1, 0], beta[0, 1], beta[1, 1]])
-        boot = np.array(rows) if rows else np.zeros((0, 4))
-        if n_failed > 0.1 * bootstrap:
-            flags.append(f"{n_failed} of {bootstrap} bootstrap resamples had no usable envelope")
+            return [beta[0, 0], beta[1, 0], beta[0, 1], beta[1, 1]]
+
+        # a run counted twice changes nothing: a resample is the set of runs drawn
+        refits = resample_loop(int(bootstrap), seed, lambda g: np.unique(g.integers(0, len(runs), size=len(runs))),
+                               refit, width=4)
+        boot = refits.rows
+        boot_info = health(int(bootstrap), seed, level, failed=refits.failed)   # no bounded parameters
+        flags += health_flags(boot_info)
     al = allocation_fit(x, yN, yD, level=level, at=at, rng=rng, boot=boot, boot_label="bootstrap over runs",
                         dependent=True)
     logkN, a, logkD, b = al["vec"]
@@ -255,8 +256,7 @@ def fit_approach1(curves: Any, *, level: float = 0.95, bootstrap: int = 0, seed:
         params={"k_N": float(math.exp(logkN)), "a": float(a), "k_D": float(math.exp(logkD)), "b": float(b)},
         intervals=al["intervals"], derived=derived, objective=float(np.sum(resid[:, 0] ** 2)), converged=True,
         flags=flags,
-        bootstrap=BootstrapInfo(n=int(bootstrap), seed=seed if bootstrap else None, level=level, n_failed=n_failed),
-        data=DataInfo(**info),
+        bootstrap=boot_info, data=DataInfo(**info),
         options={"level": level, "bootstrap": bootstrap, "seed": seed, "points_per_decade": points_per_decade,
                  "envelope": envelope_mode, "select": select, "min_flops": min_flops, "max_flops": max_flops,
                  "at": at.tolist()},

@@ -35,7 +35,11 @@ from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.powerlaw import PowerLawAllocation
 from ..runs import as_runs, data_info, group_budgets, require_columns, require_sizes
+from .bootstrap import RefitFailed, health, health_flags, resample_loop
 from .result import BootstrapInfo, DataInfo, FitResult
+
+# fewer usable budgets than this: the power laws rest on too few points (flagged)
+MIN_BUDGETS = 5
 
 
 # ------------------------------------------------------------------------------------------------
@@ -398,9 +402,14 @@ def fit_approach2(runs: Any, *, flops_col: str = "flops", level: float = 0.95, b
     at = np.asarray([float(c) for c in at], dtype=float)
     rng = np.random.default_rng(seed)
     boot = None
-    n_failed = 0
+    boot_info = BootstrapInfo(n=0, seed=None, level=level)
     if bootstrap > 0:
-        boot, n_failed = _bootstrap(rng, bootstrap, bidx, len(Cb), logCb, logN, logD, L, window, min_points)
+        refits = _bootstrap(seed, bootstrap, bidx, len(Cb), logCb, logN, logD, L, window, min_points)
+        boot = refits.rows
+        boot_info = health(int(bootstrap), seed, level, failed=refits.failed)   # no bounded parameters
+        flags += health_flags(boot_info)
+        # kept refits fitted on fewer budgets than the full fit (a budget lost its minimum)
+        n_short = int(sum(k < int(ok.sum()) for k in refits.extras))
     al = allocation_fit(x, yN, yD, level=level, at=at, rng=rng, n_samples=n_samples, boot=boot,
                         boot_label="bootstrap over runs within budgets")
     logkN, a, logkD, b = al["vec"]
@@ -413,6 +422,9 @@ def fit_approach2(runs: Any, *, flops_col: str = "flops", level: float = 0.95, b
     # sanity checks a user should see
     if abs(a + b - 1) > 0.05 and fconv == "6nd":
         flags.append(f"a + b = {a + b:.3f} differs from 1: the runs' tokens and FLOPs do not follow C = 6ND")
+    if nb < MIN_BUDGETS:
+        flags.append(f"only {nb} usable budget{'s' if nb != 1 else ''} (fewer than {MIN_BUDGETS}): a and b rest on "
+                     f"{nb} points and are poorly determined")
     span = x.max() - x.min()
     if span < math.log(10):
         flags.append(f"the kept budgets span only {math.exp(span):.2g}x in compute: exponents are poorly determined")
@@ -461,8 +473,7 @@ def fit_approach2(runs: Any, *, flops_col: str = "flops", level: float = 0.95, b
         method="approach2", form="powerlaw", law=law.to_dict(),
         params={"k_N": float(math.exp(logkN)), "a": float(a), "k_D": float(math.exp(logkD)), "b": float(b)},
         intervals=intervals, derived=derived, objective=ssrN, converged=True, flags=flags,
-        bootstrap=BootstrapInfo(n=int(bootstrap), seed=seed if bootstrap else None, level=level, n_failed=n_failed),
-        data=DataInfo(**info),
+        bootstrap=boot_info, data=DataInfo(**info),
         options={"flops_col": flops_col, "level": level, "bootstrap": bootstrap, "seed": seed, "window": window,
                  "min_points": min_points,
                  "budgets": budgets if isinstance(budgets, str) else [float(v) for v in budgets],
@@ -470,34 +481,37 @@ def fit_approach2(runs: Any, *, flops_col: str = "flops", level: float = 0.95, b
                  "n_samples": n_samples if not bootstrap else bootstrap},
         residuals=residuals, flops_convention=fconv, params_convention=pconv,
         extra={"budgets": table, "n_budgets_used": nb, "n_budgets": len(profs), "interval_method": interval_method,
+               **({"bootstrap_refits_short_of_budgets": n_short} if bootstrap > 0 else {}),
                "loss_frontier": frontier,
                "se": {"log_k_N": _fin(math.sqrt(cov[0, 0])), "a": _fin(math.sqrt(cov[1, 1])),
                       "log_k_D": _fin(math.sqrt(cov[2, 2])), "b": _fin(math.sqrt(cov[3, 3]))}},
     )
 
 
-def _bootstrap(rng, n_boot, bidx, nbudgets, logCb, logN, logD, L, window, min_points):
-    """Resample runs within each budget; refit parabolas and regressions. Rows: (log k_N, a, log k_D, b)."""
+def _bootstrap(seed, n_boot, bidx, nbudgets, logCb, logN, logD, L, window, min_points):
+    """Resample runs within each budget; refit parabolas and regressions (:func:`resample_loop`).
+    Rows: (log k_N, a, log k_D, b). A resample fails when fewer than 2 of its budgets keep a minimum."""
     members = [np.flatnonzero(bidx == k) for k in range(nbudgets)]
-    out = []
-    failed = 0
-    for _ in range(n_boot):
+
+    def draw(rng):
+        return [m[rng.integers(0, len(m), size=len(m))] if len(m) else m for m in members]
+
+    def refit(picks):
         xs, yn, yd = [], [], []
-        for k, m in enumerate(members):
-            if len(m) == 0:
+        for k, pick in enumerate(picks):
+            if len(pick) == 0:
                 continue
-            pick = m[rng.integers(0, len(m), size=len(m))]
             r = isoflop_minimum(logN[pick], L[pick], logD[pick], window=window, min_points=min_points)
             if r["ok"]:
                 xs.append(logCb[k])
                 yn.append(r["logN_opt"])
                 yd.append(r["logD_opt"] if np.isfinite(r["logD_opt"]) else logCb[k] - math.log(6.0) - r["logN_opt"])
         if len(xs) < 2:
-            failed += 1
-            continue
+            raise RefitFailed("fewer than 2 budgets kept an isoFLOP minimum")
         v, _, _ = _ols_pair(np.array(xs), np.array(yn), np.array(yd))
-        out.append(v)
-    return (np.array(out) if out else np.zeros((0, 4))), failed
+        return v, len(xs)
+
+    return resample_loop(int(n_boot), seed, draw, refit, width=4)
 
 
 def _r2(y: np.ndarray, resid: np.ndarray) -> float:

@@ -754,8 +754,8 @@ def fit_approach3(N, D=None, L=None, *, delta: float = DELTA, grid=None, bootstr
     from ..laws.base import Provenance
     from ..laws.chinchilla import ChinchillaLaw
     from ..runs import data_info
-    from .bootstrap import default_budgets, bootstrap_approach3, chinchilla_derived, percentile_intervals
-    from .result import BootstrapInfo, DataInfo, FitResult
+    from .bootstrap import default_budgets, bootstrap_approach3, chinchilla_derived, health_flags, percentile_intervals
+    from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
     t0 = time.perf_counter()
     unknown = sorted(set(search) - SEARCH_OPTIONS)
@@ -779,7 +779,7 @@ def fit_approach3(N, D=None, L=None, *, delta: float = DELTA, grid=None, bootstr
 
     intervals: dict[str, tuple[float, float]] = {}
     samples = None
-    n_failed = 0
+    boot_info = BootstrapInfo(n=0, seed=None, level=level)
     boot_seconds = 0.0
     if bootstrap > 0:
         others = [np.asarray(m["theta"]) for m in opt.local_minima
@@ -789,10 +789,8 @@ def fit_approach3(N, D=None, L=None, *, delta: float = DELTA, grid=None, bootstr
         bs = bootstrap_approach3(logN, logD, logL, opt.theta, n_boot=int(bootstrap), seed=seed, delta=delta,
                                  extra_starts=extra, guard_starts=guards, workers=workers)
         boot_seconds = bs.seconds
-        n_failed = bs.n_failed
+        boot_info = bs.health(seed, level)   # failed refits left out, on-bound refits kept (and counted)
         samples = bs.law_params()
-        samples = samples[np.all(samples[:, 3:5] > 0, axis=1)]
-        n_failed = int(bootstrap) - len(samples)
         if len(samples) >= 2:
             vals = {nm: samples[:, k] for k, nm in enumerate(LAW_NAMES)}
             vals.update(chinchilla_derived(samples, budgets))
@@ -800,8 +798,7 @@ def fit_approach3(N, D=None, L=None, *, delta: float = DELTA, grid=None, bootstr
         else:
             samples = None
             flags.append("bootstrap: too few refits succeeded for intervals")
-        if n_failed > 0.05 * bootstrap:
-            flags.append(f"bootstrap: {n_failed} of {bootstrap} refits failed to converge (intervals use the rest)")
+        flags += health_flags(boot_info)
 
     pred = predict_log_loss(opt.theta, logN, logD)
     res = pred - logL
@@ -836,8 +833,7 @@ def fit_approach3(N, D=None, L=None, *, delta: float = DELTA, grid=None, bootstr
         params={"E": E, "A": A, "B": B, "alpha": al, "beta": be},
         intervals=intervals, derived=derived, objective=float(opt.objective), converged=bool(opt.converged),
         flags=flags,
-        bootstrap=BootstrapInfo(n=int(bootstrap), seed=seed if bootstrap else None, level=level, n_failed=n_failed),
-        data=DataInfo(**info),
+        bootstrap=boot_info, data=DataInfo(**info), worst_run=worst_run(df, Nv, Dv, Lv, pred),
         options={"delta": delta, "level": level, "bootstrap": int(bootstrap), "seed": seed,
                  "grid": "paper (4,500 starts)" if grid is None else "custom", "n_starts": opt.n_starts,
                  "budgets": list(budgets), **{k: v for k, v in search.items() if np.isscalar(v)}},

@@ -17,6 +17,15 @@ every parameter and for the derived quantities of a Chinchilla-form law: the exp
 G, and at each reporting budget C: N_opt(C), D_opt(C), tokens per parameter and the loss on the
 compute-optimal frontier. The samples (E, A, B, alpha, beta) go into the law (``law["samples"]``)
 so ``scaling plan --law fit.json`` prints intervals for any budget.
+
+Health of the refits (every method): a refit that cannot be made (too few distinct runs drawn),
+raises, does not converge or ends non-finite has FAILED and is left out of the intervals; a refit
+that ended with any parameter on (within ``BOUND_RTOL`` of) a bound of its optimiser is kept (the
+bound is where that resample's optimum lies; dropping those refits would move the interval away
+from the bound) and counted. :func:`health` turns both into the fit's ``BootstrapInfo`` and
+:func:`health_flags` flags either above ``FLAG_SHARE`` of the resamples. Every method that
+resamples runs one at a time (Kaplan, data-constrained, sparsity, Approaches 1 and 2) does it
+through :func:`resample_loop`; Approach 3 and VP refit chunks of resamples at once (below).
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import ScalingError
+from .result import BootstrapInfo
 
 BUDGETS = (1e20, 1e21, 1e22, 1e23, 1e24)
 
@@ -46,6 +56,8 @@ def budgets_around(top_flops: float) -> tuple[float, ...]:
     k = int(np.floor(np.log10(top_flops)))
     return tuple(float(f"1e{e}") for e in range(k - 1, k + 4))
 CHUNK = 125          # resamples per work unit (fixed: results do not depend on the number of workers)
+BOUND_RTOL = 1e-4    # a refit parameter within BOUND_RTOL * max(1, |bound|) of a bound is on it
+FLAG_SHARE = 0.05    # flag the fit when more than this share of refits failed, or ended on a bound
 
 
 # ------------------------------------------------------------------------------------------------
@@ -161,10 +173,29 @@ class BootstrapSamples:
     def ok(self) -> np.ndarray:
         return self.converged & np.all(np.isfinite(self.theta), axis=1)
 
+    @property
+    def used(self) -> np.ndarray:
+        """The refits the intervals rest on: converged, finite, and both exponents above 0 (an
+        exponent at 0 makes that term a constant: the law is degenerate, N_opt undefined)."""
+        return self.ok & (self.theta[:, 3] > 0) & (self.theta[:, 4] > 0)
+
     def law_params(self) -> np.ndarray:
-        """(n_ok, 5) rows of (E, A, B, alpha, beta) of the successful refits."""
-        T = self.theta[self.ok]
+        """(n_used, 5) rows of (E, A, B, alpha, beta) of the refits the intervals rest on."""
+        T = self.theta[self.used]
         return np.column_stack([np.exp(T[:, 2]), np.exp(T[:, 0]), np.exp(T[:, 1]), T[:, 3], T[:, 4]])
+
+    def health(self, seed: int | None, level: float, rtol: float = BOUND_RTOL) -> BootstrapInfo:
+        """Failed refits by reason, and the used refits with a parameter on a bound of ``BOUNDS``."""
+        from .approach3 import BOUNDS
+        finite = np.all(np.isfinite(self.theta), axis=1)
+        failed = {"did not converge": int(np.sum(finite & ~self.converged)),
+                  "non-finite": int(np.sum(~finite)),
+                  "an exponent at 0 (degenerate law)": int(np.sum(self.ok & ~self.used))}
+        mask, counts = on_bound(self.theta[self.used], [b[0] for b in BOUNDS], [b[1] for b in BOUNDS],
+                                ("A", "B", "E", "alpha", "beta"), rtol)
+        counts = {k: counts[k] for nm in ("E", "A", "B", "alpha", "beta") for k in
+                  (f"{nm} (lower)", f"{nm} (upper)") if k in counts}
+        return health(len(self.theta), seed, level, failed=failed, bound_mask=mask, bound_counts=counts, rtol=rtol)
 
 
 def _a3_chunk(start: int, count: int, *, logN, logD, logL, delta, starts, guards, seed, max_iter, guard_iter):
@@ -240,5 +271,124 @@ def bootstrap_approach3(logN, logD, logL, theta_hat, *, n_boot: int = 1000, seed
                             seconds=time.perf_counter() - t0)
 
 
+# ------------------------------------------------------------------------------------------------
+# the health of the refits, and the one loop of the methods that refit one resample at a time
+
+
+class RefitFailed(Exception):
+    """Raised by a refit function when its resample cannot be fitted; the message is the reason."""
+
+
+@dataclass
+class Refits:
+    rows: np.ndarray               # (n_ok, k) parameter rows of the refits that did not fail
+    n: int                         # resamples drawn
+    failed: dict[str, int]         # reason -> count
+    extras: list[Any]              # whatever each successful refit returned beside its row
+
+    @property
+    def n_failed(self) -> int:
+        return int(sum(self.failed.values()))
+
+
+_REFIT_ERRORS = (ArithmeticError, ValueError, np.linalg.LinAlgError, RuntimeError, ScalingError)
+
+
+def resample_loop(n_boot: int, seed: int | None, draw: Callable[[np.random.Generator], Any],
+                  refit: Callable[[Any], Any], *, width: int | None = None) -> Refits:
+    """The resampling loop of the methods that refit one resample at a time.
+
+    One generator ``default_rng(seed)`` draws every resample in turn (``draw(rng)``: row indices,
+    or whatever the method resamples); ``refit(sample)`` returns the parameter row, or a pair
+    (row, extra), or raises :class:`RefitFailed` (the reason is counted). A refit that raises a
+    numerical error, or returns a non-finite row, is counted as failed too. ``width``: the row
+    length (for an empty result).
+    """
+    rng = np.random.default_rng(seed)
+    rows: list[np.ndarray] = []
+    extras: list[Any] = []
+    failed: dict[str, int] = {}
+
+    def fail(why: str) -> None:
+        failed[why] = failed.get(why, 0) + 1
+
+    for _ in range(int(n_boot)):
+        sample = draw(rng)
+        try:
+            out = refit(sample)
+        except RefitFailed as exc:
+            fail(str(exc) or "no fit")
+            continue
+        except _REFIT_ERRORS as exc:
+            fail(f"raised {type(exc).__name__}")
+            continue
+        row, extra = out if isinstance(out, tuple) else (out, None)
+        row = np.asarray(row, dtype=float).ravel()
+        if not np.all(np.isfinite(row)):
+            fail("non-finite")
+            continue
+        rows.append(row)
+        extras.append(extra)
+    R = np.array(rows) if rows else np.zeros((0, width or 0))
+    return Refits(rows=R, n=int(n_boot), failed=failed, extras=extras)
+
+
+def on_bound(rows, lower, upper, names: Sequence[str], rtol: float = BOUND_RTOL) -> tuple[np.ndarray, dict[str, int]]:
+    """Which refits have any parameter on a bound, and how many per parameter and side.
+
+    rows (k, p) in the optimiser's parameters; lower, upper (p,) bounds (None or +-inf: none);
+    names (p,) what the summary calls each parameter. A parameter is on a bound when within
+    ``rtol * max(1, |bound|)`` of it. Returns (mask (k,), {"E (lower)": count, ...}) with only
+    the sides that were hit, in parameter order.
+    """
+    R = np.atleast_2d(np.asarray(rows, dtype=float))
+    lo = np.array([-np.inf if v is None else float(v) for v in lower])
+    hi = np.array([np.inf if v is None else float(v) for v in upper])
+    if R.size == 0:
+        return np.zeros(len(R), dtype=bool), {}
+    tol_lo = rtol * np.maximum(1.0, np.abs(np.where(np.isfinite(lo), lo, 0.0)))
+    tol_hi = rtol * np.maximum(1.0, np.abs(np.where(np.isfinite(hi), hi, 0.0)))
+    at_lo = np.isfinite(lo) & (R <= lo + tol_lo)
+    at_hi = np.isfinite(hi) & (R >= hi - tol_hi)
+    counts: dict[str, int] = {}
+    for j, nm in enumerate(names):
+        for side, m in (("lower", at_lo[:, j]), ("upper", at_hi[:, j])):
+            k = int(m.sum())
+            if k:
+                counts[f"{nm} ({side})"] = k
+    return np.any(at_lo | at_hi, axis=1), counts
+
+
+def health(n: int, seed: int | None, level: float, *, failed: Mapping[str, int], bound_mask=None,
+           bound_counts: Mapping[str, int] | None = None, rtol: float = BOUND_RTOL) -> BootstrapInfo:
+    """The fit's BootstrapInfo from the failure reasons and the on-bound mask of the kept refits
+    (``bound_mask`` None: the method has no bounded parameters, 0 on a bound)."""
+    failed = {k: int(v) for k, v in failed.items() if v}
+    return BootstrapInfo(n=int(n), seed=seed if n else None, level=level, n_failed=int(sum(failed.values())),
+                         failed=failed, n_on_bound=0 if bound_mask is None else int(np.sum(bound_mask)),
+                         on_bound=dict(bound_counts or {}), bound_rtol=None if bound_mask is None else rtol)
+
+
+def health_flags(info: BootstrapInfo, share: float = FLAG_SHARE) -> list[str]:
+    """Flags for a bootstrap whose failed or on-bound refits exceed ``share`` of the resamples."""
+    flags: list[str] = []
+    n = info.n
+    if not n:
+        return flags
+    if info.n_failed > share * n:
+        why = ", ".join(f"{k} {v}" for k, v in info.failed.items())
+        flags.append(f"bootstrap: {info.n_failed} of {n} refits failed ({100 * info.n_failed / n:.1f}%"
+                     + (f": {why}" if why else "") + f"); the intervals leave them out and rest on the other "
+                     f"{info.n_used}, so they understate the uncertainty")
+    if info.n_on_bound is not None and info.n_on_bound > share * n:
+        from .result import bound_phrase
+        where = bound_phrase(info.on_bound)
+        flags.append(f"bootstrap: {info.n_on_bound} of {n} refits ({100 * info.n_on_bound / n:.1f}%) ended with a "
+                     f"parameter on its bound ({where}); the intervals include them: the runs do not pin "
+                     "that parameter, and the interval stops at the bound")
+    return flags
+
+
 __all__ = ["BUDGETS", "default_budgets", "resample_indices", "resample_weights", "map_chunks", "chinchilla_derived",
-           "percentile_intervals", "BootstrapSamples", "bootstrap_approach3", "default_workers"]
+           "percentile_intervals", "BootstrapSamples", "bootstrap_approach3", "default_workers", "RefitFailed",
+           "Refits", "resample_loop", "on_bound", "health", "health_flags", "BOUND_RTOL", "FLAG_SHARE"]

@@ -33,7 +33,8 @@ from ..laws.base import Provenance
 from ..laws.chinchilla import ChinchillaLaw
 from ..laws.datacon import DataConstrainedLaw, muennighoff_2023
 from ..runs import as_runs, data_info, require_columns
-from .result import BootstrapInfo, DataInfo, FitResult
+from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
+from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
 # Starts for the decay constants. "paper": a Chinchilla-style grid with steps of 5 (R_D*, R_N* in
 # {1, 5, 10, 15, 20}), optimised in the natural (linear) parameters; on the paper's 182 C4 runs
@@ -44,6 +45,9 @@ R_GRID_PAPER = (1.0, 5.0, 10.0, 15.0, 20.0)
 R_GRID_WIDE = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 R_BOUNDS = (1e-2, 1e4)
 LOG_R_BOUNDS = (math.log(R_BOUNDS[0]), math.log(R_BOUNDS[1]))
+# free="all": bounds of (log A, log B, log E, alpha, beta, log R_D*, log R_N*)
+ALL_BOUNDS = ((-5, 40), (-5, 40), (-5, 3), (0.01, 2.0), (0.01, 2.0), LOG_R_BOUNDS, LOG_R_BOUNDS)
+VEC_NAMES = ("A", "B", "E", "alpha", "beta", "R_D_star", "R_N_star")
 
 
 def _huber(e: np.ndarray, delta: float) -> np.ndarray:
@@ -124,8 +128,7 @@ def _minimize_rep(theta0, data, delta):
 
 def _minimize_all(v0, N, D, U, logL, delta):
     from scipy.optimize import minimize
-    bounds = [(-5, 40), (-5, 40), (-5, 3), (0.01, 2.0), (0.01, 2.0), LOG_R_BOUNDS, LOG_R_BOUNDS]
-    return minimize(all_objective, v0, args=(N, D, U, logL, delta), method="L-BFGS-B", bounds=bounds,
+    return minimize(all_objective, v0, args=(N, D, U, logL, delta), method="L-BFGS-B", bounds=list(ALL_BOUNDS),
                     options={"maxiter": 20000, "maxfun": 200000, "ftol": 1e-15, "gtol": 1e-10, "eps": 1e-9})
 
 
@@ -254,16 +257,13 @@ def fit_datacon(runs: Any, *, base=None, free: str = "repetition", starts: str =
     names = DataConstrainedLaw.param_names
     intervals: dict[str, tuple[float, float]] = {}
     samples = None
-    n_failed = 0
+    boot_info = BootstrapInfo(n=0, seed=None, level=level)
     if bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        rows = []
         n = len(N)
-        for _ in range(int(bootstrap)):
-            idx = rng.integers(0, n, size=n)
+
+        def refit(idx):
             if np.sum(D[idx] > U[idx]) < need:
-                n_failed += 1
-                continue
+                raise RefitFailed(f"fewer than {need} runs with repeated data drawn")
             if free == "repetition":
                 res = _minimize_rep(theta, data.subset(idx), delta)
                 v = full.copy()
@@ -271,12 +271,18 @@ def fit_datacon(runs: Any, *, base=None, free: str = "repetition", starts: str =
             else:
                 res = _minimize_all(full, N[idx], D[idx], U[idx], logL[idx], delta)
                 v = np.asarray(res.x, dtype=float)
-            if not np.all(np.isfinite(v)):
-                n_failed += 1
-                continue
-            rows.append(v)
-        if len(rows) >= 2:
-            V = np.array(rows)
+            if not res.success:
+                raise RefitFailed("did not converge")
+            return v
+
+        boot = resample_loop(int(bootstrap), seed, lambda rng: rng.integers(0, n, size=n), refit, width=7)
+        V = boot.rows
+        lo_b = [b[0] for b in ALL_BOUNDS] if free == "all" else [None] * 5 + [LOG_R_BOUNDS[0]] * 2
+        hi_b = [b[1] for b in ALL_BOUNDS] if free == "all" else [None] * 5 + [LOG_R_BOUNDS[1]] * 2
+        mask, counts = on_bound(V, lo_b, hi_b, VEC_NAMES)
+        boot_info = health(int(bootstrap), seed, level, failed=boot.failed, bound_mask=mask, bound_counts=counts)
+        flags += health_flags(boot_info)
+        if len(V) >= 2:
             samples = np.column_stack([np.exp(V[:, 2]), np.exp(V[:, 0]), np.exp(V[:, 1]), V[:, 3], V[:, 4],
                                        np.exp(V[:, 5]), np.exp(V[:, 6])])
             q = (1 - level) / 2
@@ -315,8 +321,7 @@ def fit_datacon(runs: Any, *, base=None, free: str = "repetition", starts: str =
     return FitResult(
         method="datacon", form="datacon", law=law.to_dict(), params=law.params, intervals=intervals,
         derived=derived, objective=objective, converged=converged, flags=flags,
-        bootstrap=BootstrapInfo(n=int(bootstrap), seed=seed if bootstrap else None, level=level, n_failed=n_failed),
-        data=DataInfo(**info),
+        bootstrap=boot_info, data=DataInfo(**info), worst_run=worst_run(df, N, D, np.exp(logL), pred),
         options={"free": free, "delta": delta, "bootstrap": bootstrap, "seed": seed, "level": level,
                  "base": base_law.to_dict()["params"], "starts": starts, "n_starts": int(len(start_pts))},
         residuals=residuals, flops_convention=meta.get("flops_convention", "6nd"),

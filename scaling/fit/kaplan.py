@@ -31,7 +31,8 @@ from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.kaplan import PF_DAY, KaplanLaw
 from ..runs import as_runs, data_info, require_columns, require_sizes
-from .result import BootstrapInfo, DataInfo, FitResult
+from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
+from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
 # bounds on theta = (log N_c, log D_c, alpha_N, alpha_D)
 LOG_BOUND = (math.log(1.0), math.log(1e40))
@@ -201,26 +202,28 @@ def fit_kaplan(runs: Any, *, delta: float = 1e-3, level: float = 0.95, bootstrap
         return out
 
     derived = derived_of(theta)
-    rng = np.random.default_rng(seed)
     intervals: dict[str, tuple[float, float]] = {}
     samples = None
-    n_failed = 0
+    boot_info = BootstrapInfo(n=0, seed=None, level=level)
     if bootstrap > 0:
         n = len(logN)
-        rows, drows = [], []
-        for _ in range(int(bootstrap)):
-            idx = rng.integers(0, n, size=n)
+
+        def refit(idx):
             if len(np.unique(logN[idx])) < 2 or len(np.unique(logD[idx])) < 2:
-                n_failed += 1
-                continue
+                raise RefitFailed("fewer than 2 distinct sizes or token counts drawn")
             res = _refine(theta, logN[idx], logD[idx], logL[idx], delta)
+            if not res.success:
+                raise RefitFailed("did not converge")
             if not np.all(np.isfinite(res.x)):
-                n_failed += 1
-                continue
-            rows.append(res.x)
-            drows.append(derived_of(res.x))
-        if len(rows) >= 2:
-            B = np.array(rows)
+                raise RefitFailed("non-finite")
+            return res.x, derived_of(res.x)
+
+        boot = resample_loop(int(bootstrap), seed, lambda rng: rng.integers(0, n, size=n), refit, width=4)
+        B, drows = boot.rows, boot.extras
+        mask, counts = on_bound(B, [b[0] for b in _bounds()], [b[1] for b in _bounds()], names)
+        boot_info = health(int(bootstrap), seed, level, failed=boot.failed, bound_mask=mask, bound_counts=counts)
+        flags += health_flags(boot_info)
+        if len(B) >= 2:
             q = (1 - level) / 2
             P = np.column_stack([np.exp(B[:, 0]), np.exp(B[:, 1]), B[:, 2], B[:, 3]])
             alloc = np.array([allocation_of(t) for t in B])
@@ -256,8 +259,7 @@ def fit_kaplan(runs: Any, *, delta: float = 1e-3, level: float = 0.95, bootstrap
         method="kaplan", form="kaplan", law=law.to_dict(),
         params={"N_c": Nc, "D_c": Dc, "alpha_N": aN, "alpha_D": aD, "k_alloc": k_alloc, "a_alloc": a_alloc},
         intervals=intervals, derived=derived, objective=float(best.fun), converged=converged, flags=flags,
-        bootstrap=BootstrapInfo(n=int(bootstrap), seed=seed if bootstrap else None, level=level, n_failed=n_failed),
-        data=DataInfo(**info),
+        bootstrap=boot_info, data=DataInfo(**info), worst_run=worst_run(df, np.exp(logN), np.exp(logD), np.exp(logL), pred),
         options={"delta": delta, "level": level, "bootstrap": bootstrap, "seed": seed, "n_refine": n_refine,
                  "n_starts": int(len(_starts())), "at": at.tolist()},
         residuals=residuals, flops_convention=meta.get("flops_convention", "6nd"), params_convention=pconv,

@@ -29,11 +29,47 @@ class DataInfo(BaseModel):
 
 
 class BootstrapInfo(BaseModel):
+    """How the bootstrap went. Fit files written before the health counts load with ``failed`` and
+    ``on_bound`` empty and ``n_on_bound`` None (not recorded)."""
     model_config = ConfigDict(frozen=True)
-    n: int = 0
+    n: int = 0                      # resamples drawn
     seed: int | None = None
     level: float = 0.95
-    n_failed: int = 0
+    n_failed: int = 0               # refits that failed: no fit possible, raised, did not converge, non-finite
+    failed: dict[str, int] = Field(default_factory=dict)      # n_failed by reason
+    n_on_bound: int | None = None   # refits (of those that did not fail) with any parameter on a bound
+    on_bound: dict[str, int] = Field(default_factory=dict)    # "E (lower)" -> refits with E on its lower bound
+    bound_rtol: float | None = None  # "on a bound": within bound_rtol * max(1, |bound|) of it (None: no bounds)
+    # the percentile intervals: the refits that did not fail, on-bound ones included (dropping them
+    # would bias the interval away from the bound); failed refits left out
+    intervals_include_on_bound: bool = True
+    intervals_include_failed: bool = False
+
+    @property
+    def n_used(self) -> int:
+        return self.n - self.n_failed
+
+    def lines(self) -> list[str]:
+        """The bootstrap's report: counts of failed and on-bound refits and what the intervals rest on."""
+        if not self.n:
+            return []
+        head = f"bootstrap: {self.n} resamples over runs, seed {self.seed}: {self.n_failed} failed ({_pct(self.n_failed, self.n)}"
+        if self.failed:
+            head += ": " + ", ".join(f"{why} {k}" for why, k in self.failed.items())
+        head += ")"
+        if self.n_on_bound is None:
+            head += ", on-bound refits not recorded"
+        elif self.bound_rtol is None and not self.n_on_bound:
+            head += ", no bounded parameters"
+        else:
+            head += f", {self.n_on_bound} with a parameter on a bound ({_pct(self.n_on_bound, self.n)}"
+            if self.on_bound:
+                head += ": " + bound_phrase(self.on_bound)
+            head += ")"
+        tail = (f"  intervals: percentiles of the {self.n_used} refits that did not fail"
+                + ("; on-bound refits included" if self.intervals_include_on_bound else "; on-bound refits left out")
+                + ("" if self.intervals_include_failed else "; failed refits left out"))
+        return [head, tail]
 
 
 class FitResult(BaseModel):
@@ -55,6 +91,7 @@ class FitResult(BaseModel):
     flops_convention: str = "6nd"
     params_convention: str = "total"
     extra: dict[str, Any] = Field(default_factory=dict)         # method-specific (per-budget minima, vp...)
+    worst_run: dict[str, Any] = Field(default_factory=dict)     # surface fits: the run the law fits worst
     version: str = "1"
 
     # --- the law ------------------------------------------------------------------------------
@@ -129,9 +166,7 @@ class FitResult(BaseModel):
                 lo, hi = self.intervals[k]
                 row += f"{'(' + _num(lo) + ', ' + _num(hi) + ')':>30}"
             lines.append(row)
-        if self.bootstrap.n:
-            lines.append(f"bootstrap: {self.bootstrap.n} resamples over runs, seed {self.bootstrap.seed}"
-                         + (f", {self.bootstrap.n_failed} failed" if self.bootstrap.n_failed else ""))
+        lines += self.health_lines()
         if self.objective is not None:
             lines.append(f"objective: {self.objective:.6g}")
         if self.residuals:
@@ -140,8 +175,72 @@ class FitResult(BaseModel):
             lines += ["", "flags:"] + [f"  - {f}" for f in self.flags]
         return "\n".join(lines)
 
+    def health_lines(self) -> list[str]:
+        """What the fit can and cannot pin: the bootstrap's failed and on-bound refits, Approach 2's
+        usable budgets, a surface's residual RMSE and its worst run (shared by ``summary`` and the
+        ``scaling fit`` report)."""
+        lines = list(self.bootstrap.lines())
+        if self.method == "approach2" and "n_budgets_used" in self.extra:
+            from .approach2 import MIN_BUDGETS
+            used, total = int(self.extra["n_budgets_used"]), int(self.extra.get("n_budgets", 0))
+            short = self.extra.get("bootstrap_refits_short_of_budgets")
+            lines.append(f"isoFLOP budgets: {used} of {total} usable"
+                         + (f"; fewer than {MIN_BUDGETS}: the exponents are poorly determined" if used < MIN_BUDGETS
+                            else "")
+                         + (f"; {short} of the kept bootstrap refits lost a budget's minimum and rest on fewer"
+                            if short else ""))
+        line = residual_line(self.residuals, self.worst_run, self.data.n_rows)
+        if line:
+            lines.append(line)
+        return lines
+
     def __str__(self) -> str:  # reads like a report
         return self.summary()
+
+
+def worst_run(df, N, D, L, log_pred) -> dict[str, Any]:
+    """The run a loss surface fits worst (largest |log residual|): its row in the fitted table (the
+    table's index label), run id when the table has one, N, D, loss, the fitted loss and the
+    relative error fitted / observed - 1."""
+    N, D, L, lp = (np.asarray(v, dtype=float) for v in (N, D, L, log_pred))
+    res = lp - np.log(L)
+    if res.size == 0 or not np.any(np.isfinite(res)):
+        return {}
+    i = int(np.nanargmax(np.abs(res)))
+    label = df.index[i] if df is not None and len(df.index) == len(L) else i
+    out: dict[str, Any] = {"row": int(label) if isinstance(label, (int, np.integer)) else str(label),
+                           "params": float(N[i]), "tokens": float(D[i]), "loss": float(L[i]),
+                           "predicted": float(np.exp(lp[i])), "rel_error": float(np.expm1(res[i]))}
+    if df is not None and "run_id" in getattr(df, "columns", ()) and len(df) == len(L):
+        out["run_id"] = str(df["run_id"].iloc[i])
+    return out
+
+
+def residual_line(residuals: dict[str, float], worst: dict[str, Any], n_rows: int = 0) -> str:
+    """"fit residuals: RMSE of log loss 1.87% over 9 runs; worst run: ..." for a loss surface, else ""."""
+    rmse = residuals.get("rmse_log_loss") if residuals else None
+    if rmse is None or not np.isfinite(rmse):
+        return ""
+    line = f"fit residuals: RMSE of log loss {100 * rmse:.2f}%" + (f" over {n_rows} runs" if n_rows else "")
+    if worst:
+        from ..units import si
+        who = f"row {worst['row']}" + (f" ({worst['run_id']})" if worst.get("run_id") else "")
+        line += (f"; worst run: {who}, N {si(worst['params'])}, D {si(worst['tokens'])}: loss {worst['loss']:.4f}, "
+                 f"fitted {worst['predicted']:.4f} ({worst['rel_error']:+.2%})")
+    return line
+
+
+def bound_phrase(on_bound: dict[str, int]) -> str:
+    """{"E (lower)": 34, "alpha (upper)": 2} -> "E at its lower bound 34, alpha at its upper bound 2"."""
+    out = []
+    for key, k in on_bound.items():
+        nm, _, side = key.rpartition(" (")
+        out.append(f"{nm} at its {side.rstrip(')')} bound {k}" if nm else f"{key} {k}")
+    return ", ".join(out)
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{100.0 * k / n:.1f}%" if n else "-"
 
 
 def _num(v: float) -> str:

@@ -31,7 +31,8 @@ from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.sparsity import SparsityLaw
 from ..runs import as_runs, data_info, require_columns
-from .result import BootstrapInfo, DataInfo, FitResult
+from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
+from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
 NAMES = SparsityLaw.param_names                     # natural parameters, in order
 THETA = ("log_a_S", "b_S", "log_c_S", "b_N", "log_a_D", "b_D", "log_c")
@@ -226,22 +227,26 @@ def fit_sparsity(runs: Any, *, delta: float = 1e-3, n_starts: int = 40, fixed: d
     derived = derived_of(params)
     intervals: dict[str, tuple[float, float]] = {}
     samples = None
-    n_failed = 0
+    boot_info = BootstrapInfo(n=0, seed=None, level=level)
     if bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        rows = []
         n = len(N)
-        for _ in range(int(bootstrap)):
-            idx = rng.integers(0, n, size=n)
+
+        def refit(idx):
             if free_s and len(np.unique(np.round(S[idx], 9))) < min(len(levels), 3):
-                n_failed += 1
-                continue
+                raise RefitFailed("too few sparsity levels drawn")
             res = problem.subset(idx).minimize(best.x)
-            th = problem.full(res.x)
-            if not np.all(np.isfinite(th)):
-                n_failed += 1
-                continue
-            rows.append(th)
+            if not res.success:
+                raise RefitFailed("did not converge")
+            return problem.full(res.x)
+
+        boot = resample_loop(int(bootstrap), seed, lambda rng: rng.integers(0, n, size=n), refit, width=7)
+        rows = boot.rows
+        free_mask = np.isin(np.arange(7), problem.free)
+        lo_b = [BOUNDS[t][0] if free_mask[k] else None for k, t in enumerate(THETA)]
+        hi_b = [BOUNDS[t][1] if free_mask[k] else None for k, t in enumerate(THETA)]
+        mask, counts = on_bound(rows, lo_b, hi_b, NAMES)
+        boot_info = health(int(bootstrap), seed, level, failed=boot.failed, bound_mask=mask, bound_counts=counts)
+        flags += health_flags(boot_info)
         if len(rows) >= 2:
             samples = np.array([[from_theta(th)[k] for k in NAMES] for th in rows])
             q = (1 - level) / 2
@@ -283,8 +288,7 @@ def fit_sparsity(runs: Any, *, delta: float = 1e-3, n_starts: int = 40, fixed: d
         return FitResult(
             method="sparsity", form="sparsity", law=law.to_dict(), params=law.params, intervals=intervals,
             derived=derived, objective=objective_value, converged=converged, flags=flags,
-            bootstrap=BootstrapInfo(n=int(bootstrap), seed=seed if bootstrap else None, level=level, n_failed=n_failed),
-            data=DataInfo(**info),
+            bootstrap=boot_info, data=DataInfo(**info), worst_run=worst_run(df, N, D, L, pred),
             options={"delta": delta, "n_starts": int(n_starts), "fixed": fixed, "bootstrap": bootstrap, "seed": seed,
                      "level": level, "params_col": params_col, "sparsity_col": sparsity_col},
             residuals=residuals, flops_convention=law.flops_convention, params_convention=law.params_convention,

@@ -290,8 +290,7 @@ def _vp_chunk(start, count, *, N, D, L, x_hat, loss, delta, seed, h0):
     W = resample_weights(len(L), count, seed, start)
     x, f, eab, conv = newton_refine(np.tile(x_hat, (count, 1)), N, D, L, loss=loss, delta=delta, weights=W, h0=h0)
     out = np.column_stack([eab, x])
-    out[~conv] = np.nan   # counted as failed
-    return out, f
+    return out, f, conv
 
 
 # ------------------------------------------------------------------------------------------------
@@ -316,8 +315,9 @@ def fit_vp(N, D=None, L=None, *, loss: str = "huber", delta: float = DELTA, boot
     from ..laws.chinchilla import ChinchillaLaw
     from ..runs import data_info
     from .approach3 import _arrays_from, check_design, fit_approach3, objective as a3_objective
-    from .bootstrap import default_budgets, chinchilla_derived, map_chunks, percentile_intervals
-    from .result import BootstrapInfo, DataInfo, FitResult
+    from .bootstrap import (default_budgets, chinchilla_derived, health, health_flags, map_chunks, on_bound,
+                            percentile_intervals)
+    from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
     t0 = time.perf_counter()
     df, Nv, Dv, Lv = _arrays_from(N, D, L)
@@ -352,23 +352,30 @@ def fit_vp(N, D=None, L=None, *, loss: str = "huber", delta: float = DELTA, boot
 
     intervals: dict[str, tuple[float, float]] = {}
     samples = None
-    n_failed = 0
+    boot_info = BootstrapInfo(n=0, seed=None, level=level)
     if bootstrap > 0:
         parts = map_chunks(_vp_chunk, int(bootstrap), workers=workers,
                            payload={"N": Nv, "D": Dv, "L": Lv, "x_hat": np.array([al, be]), "loss": loss,
                                     "delta": delta, "seed": seed, "h0": grid_step / 4})
         S = np.vstack([p[0] for p in parts])
-        ok = np.all(np.isfinite(S), axis=1) & (S[:, 1] > 0) & (S[:, 2] > 0) & (S[:, 0] >= 0)
-        n_failed = int(np.sum(~ok))
+        conv = np.concatenate([p[2] for p in parts])
+        finite = np.all(np.isfinite(S), axis=1)
+        ok = conv & finite & (S[:, 1] > 0) & (S[:, 2] > 0) & (S[:, 0] >= 0)
         samples = S[ok]
+        # E >= 0 (non-negative least squares) and the exponents inside newton_refine's (1e-4, 4);
+        # a refit with A or B at 0 has lost a term: the law is degenerate, it fails
+        mask, counts = on_bound(samples, [0.0, None, None, 1e-4, 1e-4], [None, None, None, 4.0, 4.0],
+                                ("E", "A", "B", "alpha", "beta"))
+        boot_info = health(int(bootstrap), seed, level, bound_mask=mask, bound_counts=counts,
+                           failed={"did not converge": int(np.sum(finite & ~conv)), "non-finite": int(np.sum(~finite)),
+                                   "A or B at 0 (degenerate law)": int(np.sum(conv & finite & ~ok))})
         if len(samples) >= 2:
             vals = {nm: samples[:, k] for k, nm in enumerate(("E", "A", "B", "alpha", "beta"))}
             vals.update(chinchilla_derived(samples, budgets))
             intervals = percentile_intervals(vals, level)
         else:
             samples = None
-        if n_failed > 0.05 * bootstrap:
-            flags.append(f"bootstrap: {n_failed} of {bootstrap} refits degenerate or failed")
+        flags += health_flags(boot_info)
 
     extra: dict[str, Any] = {"loss": loss, "grid_start": opt["grid_start"], "other_minima": opt["other_minima"],
                              "approach3_objective_at_vp": a3_obj_vp}
@@ -421,8 +428,8 @@ def fit_vp(N, D=None, L=None, *, loss: str = "huber", delta: float = DELTA, boot
         method="vp", form="chinchilla", law=law_dict, params={"E": E, "A": A, "B": B, "alpha": al, "beta": be},
         intervals=intervals, derived=derived, objective=float(opt["objective"]), converged=bool(opt["converged"]),
         flags=flags,
-        bootstrap=BootstrapInfo(n=int(bootstrap), seed=seed if bootstrap else None, level=level, n_failed=n_failed),
-        data=DataInfo(**data_info(df, cols=("params", "tokens", "loss"))),
+        bootstrap=boot_info, data=DataInfo(**data_info(df, cols=("params", "tokens", "loss"))),
+        worst_run=worst_run(df, Nv, Dv, Lv, pred),
         options={"loss": loss, "delta": delta, "level": level, "bootstrap": int(bootstrap), "seed": seed,
                  "grid_step": grid_step, "compare": compare, "tol_a": tol_a, "budgets": list(budgets)},
         residuals=residuals, flops_convention=fconv, params_convention=pconv, extra=extra,
