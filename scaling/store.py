@@ -7,6 +7,7 @@ Layout (DESIGN.md)::
     <root>/<sweep>/<run_id>/curve.csv     held-out evaluations: step, tokens, flops, lr, train_loss, val_loss, time_s
     <root>/<sweep>/<run_id>/result.json   RunResult, written last: its presence means "finished"
     <root>/<sweep>/<run_id>/checkpoint.pt resume state while the run is unfinished (removed at the end)
+    <root>/<sweep>/<run_id>/progress.json the checkpoint's step and tokens, readable without torch
     <root>/<sweep>/<run_id>/model.pt      final weights (a plain state dict), when config.save_model
     <root>/<sweep>/<run_id>/.lock         flock held while a process trains the run (removed when finished)
 
@@ -15,6 +16,11 @@ killed at any moment leaves either the previous or the new version of each file.
 *finished* when result.json exists (status ``ok`` or ``failed``); an unfinished one resumes from
 checkpoint.pt. :func:`collect` turns a sweep directory into the runs table the fitter reads
 (failed runs left out unless asked for).
+
+A file that is there but cannot be read (truncated, edited, from another version) raises
+:class:`CorruptRunFile`, naming the file and what is wrong with it; :func:`collect` reports such a
+run (a :class:`CorruptRunWarning`) and goes on with the others, and :func:`set_aside` moves a
+corrupt file out of the way (``result.json.corrupt-<time>``) so that the run can be trained again.
 
 This module imports pydantic and pandas only (no torch).
 """
@@ -28,6 +34,9 @@ import math
 import os
 import socket
 import time
+import warnings
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
@@ -41,12 +50,32 @@ CONFIG = "config.json"
 CURVE = "curve.csv"
 RESULT = "result.json"
 CHECKPOINT = "checkpoint.pt"
+PROGRESS = "progress.json"
 MODEL = "model.pt"
 JOURNAL = "journal.jsonl"
 LOCK = ".lock"
 CURVE_COLUMNS = ("step", "tokens", "flops", "lr", "train_loss", "val_loss", "time_s")
 # config fields that say how a run is executed, not what it computes: they may differ on resume
 EXECUTION_FIELDS = frozenset({"threads", "checkpoint_every_s", "device", "compile"})
+
+
+class CorruptRunFile(ScalingError):
+    """A run file that exists but cannot be read: the message names the file and what is wrong."""
+
+    def __init__(self, path: str | os.PathLike, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem = Path(path), " ".join(str(problem).split())
+
+    def __reduce__(self):     # travels from pool workers to the parent intact
+        return (type(self), (str(self.path), self.problem))
+
+
+class CorruptRunWarning(UserWarning):
+    """A run left out of a table or a status because one of its files is corrupt."""
+
+
+class RunBusy(ScalingError):
+    """The run (or trunk) is being trained by another process right now (its lock is held)."""
 
 
 def _tokenizer_vocab(tokenizer: str) -> int:
@@ -277,8 +306,50 @@ def write_config(path: str | os.PathLike, config: RunConfig, *, check: bool = Tr
     atomic_write_json(existing, config.model_dump(mode="json"))
 
 
+def _first_problem(exc: Exception) -> str:
+    """One line from a pydantic ValidationError (or any exception)."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            err = errors()[0]
+            loc = ".".join(str(p) for p in err.get("loc", ()))
+            more = len(errors()) - 1
+            return (f"{loc}: " if loc else "") + str(err.get("msg")) + (f" (and {more} more)" if more > 0 else "")
+        except Exception:  # noqa: BLE001 - fall back to the plain message
+            pass
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _read_model(file: Path, model, what: str):
+    """Parse ``file`` as ``model``; None if it does not exist, CorruptRunFile if it cannot be read."""
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CorruptRunFile(file, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise CorruptRunFile(file, "is not text (not UTF-8)") from None
+    except ValueError as exc:
+        why = "is empty" if not raw.strip() else f"is not valid JSON ({exc})"
+        raise CorruptRunFile(file, f"{why}: a truncated or damaged {what}") from None
+    if not isinstance(data, dict):
+        raise CorruptRunFile(file, f"is not a {what} (a JSON {type(data).__name__}, not an object)")
+    try:
+        return model.model_validate(data)
+    except Exception as exc:  # noqa: BLE001 - pydantic ValidationError, or a validator's own error
+        raise CorruptRunFile(file, f"is not a valid {what} ({_first_problem(exc)})") from None
+
+
 def read_config(path: str | os.PathLike) -> RunConfig:
-    return RunConfig.model_validate_json(Path(path, CONFIG).read_text())
+    """The run's config.json; FileNotFoundError if there is none, CorruptRunFile if it is unreadable."""
+    file = Path(path, CONFIG)
+    cfg = _read_model(file, RunConfig, "run configuration")
+    if cfg is None:
+        raise FileNotFoundError(2, "No such file or directory", str(file))
+    return cfg
 
 
 def write_result(path: str | os.PathLike, result: RunResult) -> None:
@@ -287,10 +358,8 @@ def write_result(path: str | os.PathLike, result: RunResult) -> None:
 
 
 def read_result(path: str | os.PathLike) -> RunResult | None:
-    p = Path(path) / RESULT
-    if not p.exists():
-        return None
-    return RunResult.model_validate_json(p.read_text())
+    """The run's result.json (None while the run is unfinished); CorruptRunFile if it is unreadable."""
+    return _read_model(Path(path) / RESULT, RunResult, "run result")
 
 
 def write_curve(path: str | os.PathLike, rows: Iterable[dict]) -> None:
@@ -304,24 +373,116 @@ def write_curve(path: str | os.PathLike, rows: Iterable[dict]) -> None:
 
 
 def read_curve(path: str | os.PathLike) -> pd.DataFrame:
+    """The run's curve.csv (empty if there is none); CorruptRunFile if it cannot be read or lacks
+    a column or holds a non-number."""
     p = Path(path) / CURVE
     if not p.exists():
         return pd.DataFrame(columns=list(CURVE_COLUMNS))
-    return pd.read_csv(p)
+    try:
+        df = pd.read_csv(p)
+    except pd.errors.EmptyDataError:
+        raise CorruptRunFile(p, "is empty (not even a header): a damaged training curve") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise CorruptRunFile(p, f"is not a readable CSV ({_first_problem(exc)})") from None
+    except OSError as exc:
+        raise CorruptRunFile(p, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    missing = [c for c in CURVE_COLUMNS if c not in df.columns]
+    if missing:
+        raise CorruptRunFile(p, f"has no column {missing[0]!r} (a training curve has {', '.join(CURVE_COLUMNS)})")
+    for col in ("step", "tokens", "val_loss"):
+        values = pd.to_numeric(df[col], errors="coerce")
+        # step and tokens are always there; a loss may be empty (not finite), but never text
+        bad = values.isna() if col != "val_loss" else values.isna() & df[col].notna()
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise CorruptRunFile(p, f"row {row + 1}, column {col!r}: {df[col].iloc[row]!r} is not a number")
+        df[col] = values
+    return df
+
+
+def set_aside(file: str | os.PathLike, problem: str = "") -> Path | None:
+    """Move a corrupt run file out of the way, to ``<name>.corrupt-<UTC time>``, and note it in the
+    sweep's journal; returns the new path (None if the file was already gone). Nothing is deleted."""
+    file = Path(file)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    dest = file.with_name(f"{file.name}.corrupt-{stamp}")
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = file.with_name(f"{file.name}.corrupt-{stamp}-{n}")
+    try:
+        os.replace(file, dest)
+    except FileNotFoundError:
+        return None
+    try:
+        journal(file.parent.parent, "corrupt", file.parent.name, file=file.name, moved_to=dest.name, reason=problem)
+    except OSError:   # the move is what matters
+        pass
+    return dest
+
+
+def write_progress(path: str | os.PathLike, step: int, steps: int, tokens: int) -> None:
+    """progress.json beside a checkpoint: its step and tokens, for readers without torch."""
+    atomic_write_json(Path(path) / PROGRESS, {"step": int(step), "steps": int(steps), "tokens": int(tokens),
+                                              "time": now()})
+
+
+def read_progress(path: str | os.PathLike) -> dict | None:
+    """The checkpoint's progress (``step``, ``steps``, ``tokens``) of an unfinished run: progress.json
+    when it is there and not older than the checkpoint, else the checkpoint itself when torch can be
+    imported; None when there is no (readable) checkpoint."""
+    path = Path(path)
+    ckpt, prog = path / CHECKPOINT, path / PROGRESS
+    try:
+        ck_mtime = ckpt.stat().st_mtime
+    except FileNotFoundError:
+        return None
+    try:
+        if prog.stat().st_mtime >= ck_mtime - 1e-3:
+            data = json.loads(prog.read_text())
+            return {"step": int(data["step"]), "steps": int(data["steps"]), "tokens": int(data["tokens"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:
+        return None
+    try:
+        import torch
+        ck = torch.load(ckpt, map_location="cpu", weights_only=True)
+        step = int(ck["state"]["step"])
+        cfg = read_config(path)
+    except Exception:  # noqa: BLE001 - a corrupt or foreign checkpoint: no progress to show
+        return None
+    return {"step": step, "steps": cfg.steps, "tokens": step * cfg.tokens_per_step}
 
 
 def run_state(path: str | os.PathLike) -> str:
-    """``ok``, ``failed``, ``partial`` (checkpoint or curve, no result) or ``pending``."""
+    """``ok``, ``failed``, ``partial`` (checkpoint or curve, no result), ``pending`` or ``corrupt``
+    (a result.json that cannot be read: :func:`run_problem` says why)."""
     path = Path(path)
-    res = path / RESULT
-    if res.exists():
-        try:
-            return json.loads(res.read_text()).get("status", "ok")
-        except (OSError, ValueError):
-            return "partial"
+    try:
+        res = read_result(path)
+    except CorruptRunFile:
+        return "corrupt"
+    if res is not None:
+        return res.status
     if (path / CHECKPOINT).exists() or (path / CURVE).exists():
         return "partial"
     return "pending"
+
+
+def run_problem(path: str | os.PathLike) -> str | None:
+    """The first corrupt file of a run directory (config.json, result.json, curve.csv), as the
+    one-line message of its CorruptRunFile; None when every file that is there reads."""
+    path = Path(path)
+    for read in (read_config, read_result, read_curve):
+        try:
+            read(path)
+        except CorruptRunFile as exc:
+            return str(exc)
+        except FileNotFoundError:
+            continue
+    return None
 
 
 def journal(sweep_dir: str | os.PathLike, event: str, run_id: str, **extra) -> None:
@@ -380,11 +541,28 @@ class RunLock:
 
     def __enter__(self):
         if not self.acquire():
-            raise ScalingError(f"run {self.path.parent} is being trained by another process")
+            raise RunBusy(f"run {self.path.parent} is being trained by another process")
         return self
 
     def __exit__(self, *exc):
         self.release()
+
+
+def lock_held(path: str | os.PathLike, name: str = LOCK) -> bool:
+    """Whether another process holds the lock file ``name`` of a run directory now (a probe that
+    creates nothing: a missing lock file is a free lock)."""
+    import fcntl
+    try:
+        fd = os.open(Path(path) / name, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)      # closing drops our probe's lock
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,26 +589,82 @@ def iter_runs(sweep_dir: str | os.PathLike) -> Iterable[Path]:
     return sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / CONFIG).exists())
 
 
+@dataclass
+class CollectReport:
+    """What a collection left out besides unfinished and failed runs: ``corrupt`` (one line per run
+    with an unreadable file, naming it) and ``stale`` (run_id -> the fields in which its config.json
+    differs from the spec's, or ``["not in the spec"]``)."""
+
+    corrupt: list[str] = dataclass_field(default_factory=list)
+    stale: dict[str, list[str]] = dataclass_field(default_factory=dict)
+    stale_kept: bool = False
+
+
+def config_diff(old: RunConfig, new: RunConfig) -> list[tuple[str, Any, Any]]:
+    """The fields that decide what a run computes in which ``old`` and ``new`` differ:
+    ``(field, old value, new value)``, sorted (execution fields such as threads left out)."""
+    a, b = old.identity(), new.identity()
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def _corrupt(report: CollectReport | None, exc: CorruptRunFile) -> None:
+    msg = f"{exc} (run left out)"
+    if report is not None:
+        report.corrupt.append(msg)
+    else:
+        warnings.warn(msg, CorruptRunWarning, stacklevel=3)
+
+
+def _finished_runs(sweep_dir, *, include_failed: bool, run_ids=None, expected: dict | None = None,
+                   include_stale: bool = False, report: CollectReport | None = None):
+    """(path, config, result) of each finished run that belongs in a table (trunks left out)."""
+    wanted = set(run_ids) if run_ids is not None else None
+    if report is not None:
+        report.stale_kept = include_stale
+    for path in iter_runs(sweep_dir):
+        if wanted is not None and path.name not in wanted:
+            continue
+        try:
+            res = read_result(path)
+            if res is None or (res.status != "ok" and not include_failed):
+                continue
+            cfg = read_config(path)
+        except CorruptRunFile as exc:
+            _corrupt(report, exc)
+            continue
+        except FileNotFoundError:    # the directory went away while we read it
+            continue
+        if is_trunk(cfg):
+            continue
+        if expected is not None:
+            want = expected.get(cfg.run_id)
+            diff = ["not in the spec"] if want is None else [k for k, _, _ in config_diff(cfg, want)]
+            if diff:
+                if report is not None:
+                    report.stale[cfg.run_id] = diff
+                if not include_stale:
+                    continue
+        yield path, cfg, res
+
+
 def collect(sweep_dir: str | os.PathLike, *, include_failed: bool = False, out: str | os.PathLike | None = None,
-            run_ids: Iterable[str] | None = None) -> pd.DataFrame:
+            run_ids: Iterable[str] | None = None, expected: dict[str, RunConfig] | None = None,
+            include_stale: bool = False, report: CollectReport | None = None) -> pd.DataFrame:
     """The runs table of a sweep directory: one row per finished run (failed ones only if asked).
 
     Columns: TABLE_COLUMNS (run_id, params, non_embedding_params, tokens, flops, loss, status, ...),
     sorted by budget, params and seed. ``params`` counts all parameters (embedding included),
     ``loss`` is the final held-out loss in nats per token, ``flops`` are training FLOPs under
     ``flops_convention``. With ``out``, also written as CSV (atomically).
+
+    ``expected`` (run_id -> RunConfig, a spec's expansion) leaves out *stale* runs, whose config.json
+    differs from the spec's (execution fields aside) or which the spec no longer has, unless
+    ``include_stale``. A run with a corrupt file is left out, with a CorruptRunWarning naming the
+    file, or noted in ``report`` (a :class:`CollectReport`, which also lists the stale runs).
     """
-    wanted = set(run_ids) if run_ids is not None else None
     rows = []
-    for path in iter_runs(sweep_dir):
-        if wanted is not None and path.name not in wanted:
-            continue
-        res = read_result(path)
-        if res is None or (res.status != "ok" and not include_failed):
-            continue
-        cfg = read_config(path)
-        if is_trunk(cfg):
-            continue
+    for _, cfg, res in _finished_runs(sweep_dir, include_failed=include_failed, run_ids=run_ids,
+                                      expected=expected, include_stale=include_stale, report=report):
         rows.append({
             "run_id": res.run_id, "params": res.params, "non_embedding_params": res.non_embedding_params,
             "tokens": res.tokens, "flops": res.flops, "loss": res.loss, "status": res.status,
@@ -457,11 +691,15 @@ def collect(sweep_dir: str | os.PathLike, *, include_failed: bool = False, out: 
 def sweep_compute(sweep_dir: str | os.PathLike) -> dict[str, float]:
     """FLOPs of a sweep's finished runs: ``nominal`` (each run as if trained alone) and ``spent``
     (what was really computed: plain runs whole, each WSD trunk once up to its last branch point,
-    each branch's cool-down), under each run's convention."""
+    each branch's cool-down), under each run's convention. Corrupt runs are left out (with a warning)."""
     nominal = spent = 0.0
     trunks: dict[str, float] = {}
     for path in iter_runs(sweep_dir):
-        res = read_result(path)
+        try:
+            res = read_result(path)
+        except CorruptRunFile as exc:
+            _corrupt(None, exc)
+            continue
         if res is None or res.status != "ok":
             continue
         nominal += res.flops
@@ -475,23 +713,25 @@ def sweep_compute(sweep_dir: str | os.PathLike) -> dict[str, float]:
 
 
 def collect_curves(sweep_dir: str | os.PathLike, *, include_failed: bool = False,
-                   out: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Every evaluation of every finished run: run_id, params, budget, seed + the curve columns."""
+                   out: str | os.PathLike | None = None, expected: dict[str, RunConfig] | None = None,
+                   include_stale: bool = False, report: CollectReport | None = None) -> pd.DataFrame:
+    """Every evaluation of every finished run: run_id, params, budget, seed + the curve columns.
+    Stale and corrupt runs (a corrupt curve.csv included) are treated as in :func:`collect`."""
     frames = []
-    for path in iter_runs(sweep_dir):
-        res = read_result(path)
-        if res is None or (res.status != "ok" and not include_failed):
+    for path, cfg, res in _finished_runs(sweep_dir, include_failed=include_failed, expected=expected,
+                                         include_stale=include_stale, report=report):
+        try:
+            cur = read_curve(path)
+        except CorruptRunFile as exc:
+            _corrupt(report, exc)
             continue
-        if is_trunk(read_config(path)):
-            continue
-        cur = read_curve(path)
         if not len(cur):
             continue
         cur.insert(0, "run_id", res.run_id)
         cur.insert(1, "params", res.params)
         cur.insert(2, "non_embedding_params", res.non_embedding_params)
         cur.insert(3, "budget", res.budget)
-        cur.insert(4, "seed", read_config(path).seed)
+        cur.insert(4, "seed", cfg.seed)
         cur["loss"] = cur["val_loss"]
         frames.append(cur)
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
@@ -502,6 +742,8 @@ def collect_curves(sweep_dir: str | os.PathLike, *, include_failed: bool = False
 
 
 __all__ = ["LOCK", "RunConfig", "RunResult", "RunLock", "run_dir", "write_config", "read_config", "write_result",
-           "read_result", "write_curve", "read_curve", "run_state", "journal", "read_journal", "iter_runs",
-           "collect", "collect_curves", "sweep_compute", "is_trunk", "TABLE_COLUMNS", "CURVE_COLUMNS", "CONFIG", "CURVE", "RESULT",
-           "CHECKPOINT", "MODEL", "JOURNAL"]
+           "read_result", "write_curve", "read_curve", "run_state", "run_problem", "journal", "read_journal",
+           "iter_runs", "collect", "collect_curves", "sweep_compute", "is_trunk", "TABLE_COLUMNS", "CURVE_COLUMNS",
+           "CONFIG", "CURVE", "RESULT", "CHECKPOINT", "MODEL", "JOURNAL", "PROGRESS", "CorruptRunFile",
+           "CorruptRunWarning", "RunBusy", "CollectReport", "config_diff", "set_aside", "lock_held",
+           "write_progress", "read_progress"]
