@@ -167,6 +167,9 @@ def _fit_section(fit, runs_fp: set[str] | None) -> str:
         how.append(f"objective {_num(fit.objective)}")
     how.append(f"FLOPs: {fit.flops_convention}; parameters: {fit.params_convention}")
     parts.append(f'<p class="note">{_e("; ".join(how))}</p>')
+    health = fit.health_lines()   # failed and on-bound refits, usable budgets, residual RMSE and the worst run
+    if health:
+        parts.append('<p class="note">' + "<br>".join(_e(h.strip()) for h in health) + "</p>")
     if runs_fp and fit.data.fingerprint and fit.data.fingerprint not in runs_fp and fit.data.n_rows:
         parts.append('<p class="flags">This fit was made on different data than the runs of this report '
                      f'(fingerprint {_e(fit.data.fingerprint[:12])}).</p>')
