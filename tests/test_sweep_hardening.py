@@ -143,3 +143,80 @@ def test_progress_sidecar_is_read_when_not_older_than_the_checkpoint(tmp_path):
     old = time.time() - 100
     os.utime(d / "progress.json", (old, old))           # a checkpoint newer than its sidecar: not trusted
     assert store.read_progress(d) is None               # (and this checkpoint is not a torch file)
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop and branches: a corrupt checkpoint or result is set aside, the run trains again (torch)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    import shutil
+    import sysconfig
+    root = tmp_path_factory.mktemp("corpus")
+    for pkg in ("json", "email"):
+        shutil.copytree(Path(sysconfig.get_paths()["stdlib"]) / pkg, root / pkg,
+                        ignore=shutil.ignore_patterns("__pycache__", "test*"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def data(corpus, tmp_path_factory):
+    pytest.importorskip("torch")
+    from scaling.train import data as D
+    return D.prepare(str(corpus), data_dir=tmp_path_factory.mktemp("data"))
+
+
+def tiny(corpus, steps=24, run_id="r", **kw):
+    base = dict(sweep="t", run_id=run_id, n_layer=1, d_model=16, n_head=2, d_ff=64, context=32,
+                tokens=8 * 32 * steps, batch_size=8, lr=3e-3, corpus=str(corpus), eval_points=2, eval_tokens=1024,
+                final_eval_tokens=2048, threads=1, save_model=False)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+@pytest.mark.torch
+def test_corrupt_checkpoint_is_set_aside_and_the_run_restarts_from_scratch(corpus, data, tmp_path):
+    from scaling.train.loop import train
+    cfg = tiny(corpus)
+    d = tmp_path / "t" / "r"
+    assert train(cfg, d, data=data, stop_after_steps=10) is None
+    assert json.loads((d / "progress.json").read_text())["step"] == 10     # the sidecar status reads
+    assert store.read_progress(d)["tokens"] == 10 * cfg.tokens_per_step
+    ck = (d / "checkpoint.pt").read_bytes()
+    (d / "checkpoint.pt").write_bytes(ck[: len(ck) // 2])                  # truncated by a full disk, say
+    with pytest.warns(store.CorruptRunWarning, match="checkpoint.pt: cannot be loaded.*starting from scratch"):
+        res = train(cfg, d, data=data)
+    fresh = train(cfg.model_copy(update={"run_id": "fresh"}), tmp_path / "t" / "fresh", data=data)
+    assert res.status == "ok" and res.resumes == 0 and res.loss == fresh.loss
+    assert len(list(d.glob("checkpoint.pt.corrupt-*"))) == 1
+    assert not (d / "checkpoint.pt").exists() and not (d / "progress.json").exists()
+    # a corrupt result.json makes the run unfinished: set aside, trained again to the same result
+    (d / "result.json").write_text((d / "result.json").read_text()[:50])
+    with pytest.warns(store.CorruptRunWarning, match="result.json: is not valid JSON.*training the run again"):
+        again = train(cfg, d, data=data)
+    assert again.loss == res.loss and len(list(d.glob("result.json.corrupt-*"))) == 1
+    assert "corrupt" in set(store.read_journal(tmp_path / "t").event)
+
+
+@pytest.mark.torch
+def test_corrupt_branch_checkpoint_restarts_from_the_trunk_snapshot(corpus, data, tmp_path):
+    from scaling.train.branches import ensure_snapshot, _start_branch, train_branches, trunk_config
+    from scaling.train.loop import train
+    mk = lambda steps: tiny(corpus, steps, run_id=f"D{steps}", schedule="wsd", warmup_steps=2, decay_fraction=0.25,
+                            min_lr_ratio=0.0, trunk="trunk-x", data_order="shuffled")
+    short, long = mk(16), mk(32)
+    trunk = trunk_config([short, long])
+    tdir, bdir = tmp_path / "t" / "trunk-x", tmp_path / "t" / "D16"
+    store.write_config(tdir, trunk)
+    snap = ensure_snapshot(trunk, tdir, short.decay_start, data=data)
+    store.write_config(bdir, short)
+    _start_branch(snap, bdir, "trunk-x", short.decay_start, short)
+    assert store.read_progress(bdir)["step"] == short.decay_start and store.read_progress(tdir)["step"] == 12
+    (bdir / "checkpoint.pt").write_bytes(b"PK\x03\x04 not a checkpoint")
+    (tdir / snap.name).write_bytes(b"garbage")                            # the snapshot too: re-derived
+    with pytest.warns(store.CorruptRunWarning):
+        res = train_branches([short, long], tmp_path, data=data)
+    plain = train(short.model_copy(update={"trunk": None, "run_id": "plain"}), data=data)
+    assert res[0].branch_step == short.decay_start and res[0].loss == pytest.approx(plain.loss, abs=1e-6)
+    assert list(bdir.glob("checkpoint.pt.corrupt-*")) and list(tdir.glob("branch-12.pt.corrupt-*"))

@@ -17,7 +17,9 @@ its own cool-down FLOPs, say how it was made).
 Crash safety: the whole group runs under the trunk's lock; a killed trunk or branch resumes from its
 checkpoint; a finished branch (result.json) is never trained again; a branch whose snapshot is
 missing (deleted, or never committed) is re-derived by training the trunk again from its latest
-earlier snapshot (or from its initialisation): deterministic, so the state is the same.
+earlier snapshot (or from its initialisation): deterministic, so the state is the same. A corrupt
+trunk checkpoint, snapshot or branch checkpoint is set aside (``<name>.corrupt-<time>``, with a
+warning) and re-derived the same way.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .. import store
 from .._io import atomic_write_bytes
 from ..errors import ScalingError
 from . import data as _data
-from .loop import train
+from .loop import _save_checkpoint, read_checkpoint, train
 
 SNAPSHOT = "branch-{step}.pt"
 GROUP_LOCK = ".group.lock"
@@ -63,10 +65,8 @@ def trunk_config(branches: Sequence[store.RunConfig]) -> store.RunConfig:
 
 
 def _checkpoint_step(path: Path) -> int | None:
-    if not path.exists():
-        return None
-    ck = torch.load(path, map_location="cpu", weights_only=True)
-    return int(ck["state"]["step"])
+    ck = read_checkpoint(path)     # a corrupt one is set aside (with a warning): None
+    return None if ck is None else int(ck["state"]["step"])
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
@@ -112,16 +112,24 @@ def ensure_snapshot(trunk: store.RunConfig, trunk_dir: Path, step: int, *, data,
     return snap
 
 
-def _start_branch(snapshot: Path, branch_dir: Path, trunk_id: str, step: int) -> None:
-    """Put the trunk's state into the branch's directory as its checkpoint (marked as a first start)."""
-    ck = torch.load(snapshot, map_location="cpu", weights_only=True)
+def _start_branch(snapshot: Path, branch_dir: Path, trunk_id: str, step: int, cfg: store.RunConfig | None = None
+                  ) -> bool:
+    """Put the trunk's state into the branch's directory as its checkpoint (marked as a first start);
+    False if the snapshot is corrupt (it is set aside, to be re-derived)."""
+    ck = read_checkpoint(snapshot)
+    if ck is None:
+        return False
     ck["state"]["branch_fresh"] = True
     ck["state"]["branch_step"] = step
     ck["state"]["resumes"] = 0
     ck["state"]["started_at"] = store.now()
-    buf = io.BytesIO()
-    torch.save(ck, buf)
-    atomic_write_bytes(branch_dir / store.CHECKPOINT, buf.getvalue())
+    if cfg is not None:
+        _save_checkpoint(branch_dir, ck, cfg.steps, cfg.tokens_per_step)
+    else:
+        buf = io.BytesIO()
+        torch.save(ck, buf)
+        atomic_write_bytes(branch_dir / store.CHECKPOINT, buf.getvalue())
+    return True
 
 
 def _failed_branch(cfg: store.RunConfig, branch_dir: Path, trunk_result: store.RunResult) -> store.RunResult:
@@ -145,7 +153,7 @@ def train_branches(branches: Sequence[store.RunConfig], root: str | os.PathLike,
     lock = store.RunLock(trunk_dir)
     lock.path = trunk_dir / GROUP_LOCK    # train() holds the trunk's own .lock while it trains it
     if not lock.acquire():
-        raise ScalingError(f"trunk {trunk_dir} is being trained by another process")
+        raise store.RunBusy(f"trunk {trunk_dir} is being trained by another process")
     try:
         store.write_config(trunk_dir, trunk)
         if data is None:
@@ -155,18 +163,31 @@ def train_branches(branches: Sequence[store.RunConfig], root: str | os.PathLike,
         for cfg in sorted(branches, key=lambda b: (b.decay_start, b.run_id)):
             bdir = store.run_dir(root, cfg.sweep, cfg.run_id)
             bdir.mkdir(parents=True, exist_ok=True)
-            done = store.read_result(bdir)
+            try:
+                done = store.read_result(bdir)
+            except store.CorruptRunFile:
+                done = None     # train() sets it aside and resumes the branch
             if done is not None:
                 results[cfg.run_id] = done
                 continue
-            if not (bdir / store.CHECKPOINT).exists() and cfg.decay_start > 0:
+            if (bdir / store.CHECKPOINT).exists() and cfg.decay_start > 0:
+                # a corrupt branch checkpoint is set aside here, so the branch restarts from its
+                # trunk's snapshot (not from scratch)
+                read_checkpoint(bdir / store.CHECKPOINT)
+            failed = None
+            for _ in range(3):     # a corrupt snapshot is set aside by _start_branch and re-derived
+                if (bdir / store.CHECKPOINT).exists() or cfg.decay_start <= 0:
+                    break
                 snap = ensure_snapshot(trunk, trunk_dir, cfg.decay_start, data=data, progress=progress,
                                        data_dir=data_dir)
                 if isinstance(snap, store.RunResult):
-                    results[cfg.run_id] = _failed_branch(cfg, bdir, snap)
-                    continue
+                    failed = snap
+                    break
                 store.write_config(bdir, cfg)
-                _start_branch(snap, bdir, trunk.run_id, cfg.decay_start)
+                _start_branch(snap, bdir, trunk.run_id, cfg.decay_start, cfg)
+            if failed is not None:
+                results[cfg.run_id] = _failed_branch(cfg, bdir, failed)
+                continue
             results[cfg.run_id] = train(cfg, bdir, data=data, data_dir=data_dir, progress=progress)
         if not keep_snapshots and all(r is not None for r in results.values()):
             for p in _snapshots(trunk_dir).values():

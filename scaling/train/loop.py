@@ -14,7 +14,10 @@ run directory (curve.csv at every evaluation, result.json at the end).
 - Evaluation: ``eval_points`` times, on fixed held-out windows (the same for every run on a
   corpus); the last evaluation uses ``final_eval_tokens`` and gives the run's loss.
 - Checkpoints every ``checkpoint_every_s`` seconds (model, optimizer, step, curve, counters);
-  loaded with ``torch.load(weights_only=True)``.
+  loaded with ``torch.load(weights_only=True)``; each is followed by ``progress.json`` (its step
+  and tokens, for ``scaling sweep status`` without torch). A checkpoint that cannot be loaded is
+  set aside (``checkpoint.pt.corrupt-<time>``) and the run starts again from scratch, with a
+  warning; so is a corrupt result.json (the run is then unfinished: it resumes).
 - Divergence: a non-finite loss, or a running train loss above ln(vocab) + ``divergence_margin``
   (worse than guessing uniformly), ends the run as ``failed`` with the reason.
 - Accounting: FLOPs by the run's convention (:mod:`scaling.flops`), tokens/s, achieved FLOP/s and
@@ -30,6 +33,7 @@ import math
 import os
 import socket
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -201,10 +205,37 @@ def _make_optimizer(model: GPT, cfg: store.RunConfig, device: torch.device):
         return torch.optim.AdamW(model.decay_groups(cfg.weight_decay), foreach=True, **kw)
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
+def _save_checkpoint(path: Path, state: dict, steps: int | None = None, tokens_per_step: int | None = None) -> None:
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(path / store.CHECKPOINT, buf.getvalue())
+    if steps is not None:    # the sidecar follows the checkpoint, so it is never ahead of it
+        step = int(state["state"]["step"])
+        store.write_progress(path, step, steps, step * tokens_per_step)
+
+
+def _corrupt_file(file: Path, problem: str, then: str) -> None:
+    """Set a corrupt run file aside and say so (a warning and a journal line); nothing is deleted."""
+    moved = store.set_aside(file, problem)
+    if moved is not None:
+        warnings.warn(f"{file}: {problem}; moved to {moved.name}, {then}", store.CorruptRunWarning, stacklevel=3)
+
+
+def read_checkpoint(file: Path, map_location="cpu") -> dict | None:
+    """A training checkpoint (model, optimizer, state with its step), or None when there is none;
+    a file that cannot be loaded or lacks those parts is set aside with a warning (None)."""
+    if not file.exists():
+        return None
+    try:
+        ck = torch.load(file, map_location=map_location, weights_only=True)
+        if not isinstance(ck, dict) or not {"model", "optimizer", "state"} <= set(ck):
+            raise ValueError("not a training checkpoint (no model, optimizer and state)")
+        int(ck["state"]["step"])
+    except Exception as exc:  # noqa: BLE001 - truncated zip, unpickling error, wrong contents
+        _corrupt_file(file, f"cannot be loaded ({' '.join(str(exc).split())[:200] or type(exc).__name__})",
+                      "starting from scratch")
+        return None
+    return ck
 
 
 def train(config: store.RunConfig | dict, run_dir: str | os.PathLike | None = None, *, data_dir=None,
@@ -228,13 +259,18 @@ def train(config: store.RunConfig | dict, run_dir: str | os.PathLike | None = No
         path.mkdir(parents=True, exist_ok=True)
         lock = store.RunLock(path)
         if not lock.acquire():
-            raise ScalingError(f"run {path} is being trained by another process")
+            raise store.RunBusy(f"run {path} is being trained by another process")
     try:
         if path is not None:
             store.write_config(path, cfg)
-            done = store.read_result(path)
+            try:
+                done = store.read_result(path)
+            except store.CorruptRunFile as exc:   # unfinished after all: train it (resume if we can)
+                _corrupt_file(exc.path, exc.problem, "training the run again")
+                done = None
             if done is not None:
                 (path / store.CHECKPOINT).unlink(missing_ok=True)
+                (path / store.PROGRESS).unlink(missing_ok=True)
                 (path / store.LOCK).unlink(missing_ok=True)
                 return done
         result = _train(cfg, path, data_dir=data_dir, resume=resume, progress=progress,
@@ -272,6 +308,8 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
                              max_bytes=cfg.corpus_max_bytes, quiet=quiet)
     if data.vocab != cfg.vocab:
         raise ScalingError(f"corpus vocabulary {data.vocab} != model vocabulary {cfg.vocab}")
+    ckpt_file = path / store.CHECKPOINT if path is not None else None
+    ck = read_checkpoint(ckpt_file, map_location=device) if resume and ckpt_file is not None else None
 
     model = build_model(cfg)
     if init_state is not None:
@@ -292,11 +330,16 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
     # state that a checkpoint carries
     st = dict(step=0, curve=[], loss_sum=0.0, loss_count=0, ema=None, last_train_loss=None,
               train_time=0.0, eval_time=0.0, wall_time=0.0, resumes=0, started_at=store.now(), branch_step=None)
-    ckpt_file = path / store.CHECKPOINT if path is not None else None
-    if resume and ckpt_file is not None and ckpt_file.exists():
-        ck = torch.load(ckpt_file, map_location=device, weights_only=True)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
+    if ck is not None:
+        try:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:   # another shape or optimizer
+            _corrupt_file(ckpt_file, "does not fit this run's model or optimizer "
+                          f"({' '.join(str(exc).split())[:200]})", "starting from scratch")
+            # the model may be half-loaded: build everything again, exactly as a fresh run does
+            return _train(cfg, path, data_dir=data_dir, resume=resume, progress=progress,
+                          stop_after_steps=stop_after_steps, data=data, quiet=quiet, init_state=init_state)
         st.update(ck["state"])
         if st.pop("branch_fresh", False):    # a WSD branch's first start from its trunk's state
             if sweep_dir is not None:
@@ -314,7 +357,8 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
             return
         state = {k: v for k, v in st.items()}
         state["wall_time"] = wall0 + time.perf_counter() - t_start
-        _save_checkpoint(path, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state})
+        _save_checkpoint(path, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state},
+                         steps, B * T)
 
     ln_vocab = math.log(cfg.vocab)
     pending: list[torch.Tensor] = []
@@ -441,6 +485,7 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
             store.write_curve(path, st["curve"])
         store.write_result(path, result)     # the commit point: the run is finished
         (path / store.CHECKPOINT).unlink(missing_ok=True)
+        (path / store.PROGRESS).unlink(missing_ok=True)
         store.journal(sweep_dir, "finish" if failure is None else "failed", cfg.run_id,
                       loss=result.loss, reason=failure)
     return result
@@ -458,4 +503,4 @@ def load_model(run_dir: str | os.PathLike, map_location="cpu") -> GPT:
 
 
 __all__ = ["train", "lr_at", "eval_steps", "evaluate", "build_model", "load_model", "measure_matmul_flops",
-           "device_peak", "resolve_device"]
+           "device_peak", "resolve_device", "read_checkpoint"]
