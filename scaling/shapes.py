@@ -207,6 +207,21 @@ def candidate_widths() -> np.ndarray:
                            np.arange(512, 65536 + 1, 64)]).astype(float)
 
 
+# how far beyond the largest shape of a search a target may be before it is an error rather than a
+# snap: the snapping error accepted in the last tier below
+SNAP_RANGE_TOLERANCE = 0.10
+
+
+def check_snap_range(target: float, largest, largest_name: str) -> None:
+    """Raise ScalingError when ``target`` is more than SNAP_RANGE_TOLERANCE above the largest count a
+    shape search can build (``largest``: the candidates' counts, an array or a number). Targets below
+    the smallest shape still snap up to it (tiny sweeps rely on that; the shape is printed)."""
+    hi = float(np.max(largest))
+    if target > hi * (1 + SNAP_RANGE_TOLERANCE):
+        raise ScalingError(f"{target:.4g} parameters is beyond the shape search range: the largest shape searched "
+                           f"({largest_name}) has {hi:.4g}; snapping would silently build a smaller model")
+
+
 # (band on |ln(aspect / ideal)|, largest snap error accepted in that band); last tier: anything
 _TIERS = ((math.log(1.6), 0.01), (math.log(2.5), 0.02), (math.log(4.0), 0.05), (math.log(6.0), 0.10))
 _ASPECT_WEIGHT = 0.01   # relative error traded for one e-fold of aspect-ratio deviation
@@ -231,7 +246,9 @@ def shape_for_params(target, *, vocab: int = DEFAULT_VOCAB, context: int = DEFAU
     1e10, 1% from 1e9, 2.2% from 1e7 and 3.5% from 3e6.
 
     Raises ScalingError when a total target is smaller than the embedding of the narrowest width
-    (``vocab * 8``): target non-embedding parameters instead, or use a smaller vocabulary.
+    (``vocab * 8``): target non-embedding parameters instead, or use a smaller vocabulary; and when
+    the target is beyond the search range (more than :data:`SNAP_RANGE_TOLERANCE` above the largest
+    shape, ``max_layers`` x 65,536): a silent cap would build another model.
     """
     T = float(_flops._positive(target, "target parameters"))
     V = float(_as_int(vocab, "vocab"))
@@ -246,6 +263,7 @@ def shape_for_params(target, *, vocab: int = DEFAULT_VOCAB, context: int = DEFAU
             f"a total of {T:.4g} parameters is smaller than the smallest model with a {int(V)}-token "
             f"embedding ({int(V)} x {int(w[0])} = {emb[0]:.4g} embedding parameters plus one layer): "
             "target non-embedding parameters (non_embedding=True, --non-embedding) or a smaller vocabulary")
+    check_snap_range(T, max_layers * per_layer + base, f"{max_layers} layers x width {int(w[-1])}")
     exact = (T - base) / per_layer
     lo = np.clip(np.floor(exact), 1, max_layers)
     hi = np.clip(lo + 1, 1, max_layers)
@@ -339,5 +357,6 @@ def smooth_flops_per_token(params, *, vocab: int = DEFAULT_VOCAB, context: int =
                                   mixer=mixer, sparsity=sparsity, **kwargs)
 
 
-__all__ = ["ModelShape", "ShapeSearchResult", "shape_for_params", "smooth_shape", "smooth_flops_per_token",
+__all__ = ["ModelShape", "ShapeSearchResult", "shape_for_params", "check_snap_range", "SNAP_RANGE_TOLERANCE",
+           "smooth_shape", "smooth_flops_per_token",
            "ideal_aspect", "default_n_head", "candidate_widths"]

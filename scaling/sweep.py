@@ -39,6 +39,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 import sys
 import time
 import tomllib
@@ -69,10 +70,13 @@ Num = Annotated[float, BeforeValidator(_number)]
 PositiveNum = Annotated[float, BeforeValidator(_number), Field(gt=0)]
 
 
+SPEC_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)    # inf / nan in a spec is a key's error
+
+
 class PowerRule(BaseModel):
     """``base * (params / ref_params) ** exponent``, clamped to [min, max]."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_CONFIG
     base: PositiveNum
     ref_params: PositiveNum = 1e6
     exponent: float = 0.0
@@ -80,7 +84,10 @@ class PowerRule(BaseModel):
     max: PositiveNum | None = None
 
     def __call__(self, params: float) -> float:
-        v = self.base * (params / self.ref_params) ** self.exponent
+        try:
+            v = self.base * (params / self.ref_params) ** self.exponent
+        except OverflowError:
+            v = math.inf
         if self.min is not None:
             v = max(v, self.min)
         if self.max is not None:
@@ -89,7 +96,7 @@ class PowerRule(BaseModel):
 
 
 class ModelSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_CONFIG
     context: int = Field(default=256, gt=0)
     tokenizer: str = "bytes"
     mixer: Literal["attention", "hyena"] = "attention"
@@ -109,6 +116,8 @@ class ModelSpec(BaseModel):
             tokenizer_vocab(v)
         except ScalingError as exc:
             raise ValueError(str(exc).split(": ", 1)[-1]) from None
+        except ArithmeticError:    # 'bpe:1e400'
+            raise ValueError(f"tokenizer {v!r}: the BPE vocabulary must be 257..65535 (uint16 tokens)") from None
         return v
     @model_validator(mode="after")
     def _sparsity(self):
@@ -122,13 +131,14 @@ class ModelSpec(BaseModel):
     shape_rule: Literal["search", "aspect"] = Field(
         default="search", description="search: scaling.shapes.shape_for_params (closest size); aspect: "
         "widths in steps of width_multiple, trading size error against the ideal aspect ratio")
-    width_multiple: int = Field(default=16, gt=0)
+    width_multiple: int = Field(default=16, gt=0, le=8192, description="aspect rule: widths are multiples of this "
+                                "(up to 8192)")
     aspect_weight: float = Field(default=0.3, ge=0)
     head_dim: int | None = Field(default=None, gt=0, description="heads of this size (default: the shape rule's)")
 
 
 class TrainSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_CONFIG
     lr: PositiveNum | PowerRule = 3e-3
     batch_size: int | PowerRule = Field(default=32)
     min_steps: int = Field(default=0, ge=0)
@@ -164,7 +174,7 @@ class TrainSpec(BaseModel):
 
 
 class DataSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SPEC_CONFIG
     corpus: str = "debian-docs"
     val_fraction: float = Field(default=0.05, gt=0, lt=0.5)
     max_bytes: PositiveNum | None = None
@@ -178,8 +188,8 @@ class DataSpec(BaseModel):
 class RunSpec(BaseModel):
     """One entry of a ``list`` sweep."""
 
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$")
+    model_config = SPEC_CONFIG
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$", max_length=180)
     n_layer: int | None = Field(default=None, gt=0)
     d_model: int | None = Field(default=None, gt=0)
     n_head: int | None = Field(default=None, gt=0)
@@ -206,8 +216,8 @@ class RunSpec(BaseModel):
 
 
 class SweepSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$")
+    model_config = SPEC_CONFIG
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$", max_length=200)
     kind: Literal["isoflop", "grid", "list"]
     description: str = ""
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
@@ -221,7 +231,7 @@ class SweepSpec(BaseModel):
     optimum_exponent: PositiveNum = Field(
         default=0.5, description="isoflop centre N_opt(C) = sqrt(C_ref / (6 tokens_per_param)) (C / C_ref)^a with "
         "C_ref the geometric mean of the budgets (a = 0.5: constant tokens per parameter)")
-    size_grid: PositiveNum | None = Field(
+    size_grid: Annotated[float, BeforeValidator(_number), Field(gt=1)] | None = Field(
         default=None, description="snap every size target to the nearest power of this ratio (e.g. 1.7783 = "
         "10^(1/4)), so that budgets share sizes and branched runs share trunks")
     params: list[PositiveNum] | None = None
@@ -271,6 +281,11 @@ class SweepSpec(BaseModel):
         """The sweep's run configurations (deterministic order; ids unique)."""
         return _expand(self, name or self.name or "sweep")
 
+    def expand_with_origins(self) -> tuple[list[store.RunConfig], dict[str, str]]:
+        """:meth:`expand`, and run_id -> the key of the spec each run comes from (for error messages)."""
+        origins: dict[str, str] = {}
+        return _expand(self, self.name or "sweep", origins), origins
+
 
 def _friendly(msg: str) -> str:
     table = {"Input should be greater than 0": "must be positive",
@@ -283,7 +298,11 @@ def _friendly(msg: str) -> str:
         msg = msg[len("Value error, "):]
     if msg.startswith("value: "):
         msg = msg[len("value: "):]
-    return msg.replace("Input should be", "must be")
+    if msg.startswith("List should have at least 1 item"):
+        return "must not be empty"
+    if msg.startswith("String should match pattern"):
+        return "must start with a letter or digit and hold only letters, digits, '.', '_', '+' and '-'"
+    return msg.replace("Input should be", "must be").replace("String should have", "must have")
 
 
 def _loc(loc: tuple) -> str:
@@ -305,13 +324,18 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     for err in exc.errors():
         loc = _loc(tuple(err.get("loc", ())))
         msg = _friendly(err.get("msg", ""))
-        if err.get("type") == "extra_forbidden":
-            key = loc.rsplit(".", 1)[-1]
-            parent = loc.rsplit(".", 1)[0] if "." in loc else ""
-            model = {"": SweepSpec, "model": ModelSpec, "train": TrainSpec, "data": DataSpec}.get(parent)
+        if err.get("type") == "extra_forbidden" and err.get("loc"):
+            key = str(err["loc"][-1])
+            parent = _loc(tuple(err["loc"][:-1]))
+            model = {"": SweepSpec, "model": ModelSpec, "train": TrainSpec, "data": DataSpec, "runs": RunSpec,
+                     "train.lr": PowerRule, "train.batch_size": PowerRule}.get(re.sub(r"\[\d+\]$", "", parent))
             known = list(model.model_fields) if model else []
             close = difflib.get_close_matches(key, known, n=1)
-            msg = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", key):
+                loc, msg = (f"{parent}.{key}" if parent else key), "unknown key" + hint
+            else:    # an odd key (empty, spaces, punctuation) is quoted, not glued into the path
+                loc, msg = parent, f"unknown key {key!r}" + hint
         head = msg.split(": ", 1)[0]
         if ": " in msg and head.replace("_", "").replace("[", "").replace("]", "").isalnum():
             loc, msg = (f"{loc}.{head}" if loc else head), msg.split(": ", 1)[1]
@@ -330,11 +354,19 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     """Read and validate a sweep spec; errors are one line naming the file and the key."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ScalingError(f"no such sweep spec: {path}") from None
+    except IsADirectoryError:
+        raise ScalingError(f"{path}: is a directory, not a sweep spec (a TOML file)") from None
+    except OSError as exc:
+        raise ScalingError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError as exc:
+        raise ScalingError(f"{path}: not UTF-8 text (byte {exc.start}): a sweep spec is a TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScalingError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ScalingError(f"{path}: invalid TOML: nested too deeply") from None
     return parse_spec(raw, source=str(path), default_name=path.stem)
 
 
@@ -357,6 +389,10 @@ def parse_spec(raw: dict, *, source: str = "<spec>", default_name: str | None = 
         spec.expand()
     except ScalingError as exc:
         raise ScalingError(f"{source}: {exc}") from None
+    except (ArithmeticError, ValueError, TypeError, LookupError, StopIteration) as exc:  # pragma: no cover
+        # a combination no check above foresaw: still one line naming the file, never a traceback
+        raise ScalingError(f"{source}: the spec cannot be expanded into runs "
+                           f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
     return spec
 
 
@@ -382,7 +418,7 @@ def _aspect_shape(spec: SweepSpec, target: float, vocab: int):
     steadily with size (the closest-size search jumps between 1 and 4 layers at tiny sizes)."""
     import numpy as np
     from .flops import _param_terms
-    from .shapes import ModelShape, ideal_aspect
+    from .shapes import ModelShape, check_snap_range, ideal_aspect
     m = spec.model
     w = np.arange(m.width_multiple, 8192 + 1, m.width_multiple, dtype=float)
     f = np.round(m.d_ff_mult * w / 8.0) * 8.0
@@ -390,6 +426,7 @@ def _aspect_shape(spec: SweepSpec, target: float, vocab: int):
     base = const + (0.0 if m.non_embedding else emb)
     layers = np.arange(1, 129, dtype=float)[:, None]
     n = layers * per_layer[None, :] + base[None, :]
+    check_snap_range(target, n, f"128 layers x width {int(w[-1])}")
     score = np.abs(np.log(n / target)) + m.aspect_weight * np.abs(np.log((w[None, :] / layers) / ideal_aspect(w)[None, :]))
     li, wi = np.unravel_index(int(np.argmin(score)), score.shape)
     d = int(w[wi])
@@ -405,7 +442,10 @@ def _shape_for(spec: SweepSpec, target: float, where: str):
     from .train.data import tokenizer_vocab as vocab_of
     vocab = vocab_of(spec.model.tokenizer)
     if spec.model.shape_rule == "aspect":
-        shape = _aspect_shape(spec, target, vocab)
+        try:
+            shape = _aspect_shape(spec, target, vocab)
+        except ScalingError as exc:
+            raise ScalingError(f"{where}: {exc}") from None
     else:
         try:
             res = shape_for_params(target, vocab=vocab, context=spec.model.context,
@@ -420,7 +460,11 @@ def _shape_for(spec: SweepSpec, target: float, where: str):
             shape = ModelShape(shape.n_layer, shape.d_model, n_head=shape.d_model // spec.model.head_dim,
                                d_ff=shape.d_ff, vocab=vocab, context=shape.context, mixer=shape.mixer)
     if shape.d_head % 2:   # rotary embeddings rotate pairs of channels
-        heads = next(h for h in range(shape.n_head, 0, -1) if shape.d_model % h == 0 and (shape.d_model // h) % 2 == 0)
+        heads = next((h for h in range(shape.n_head, 0, -1) if shape.d_model % h == 0 and (shape.d_model // h) % 2 == 0),
+                     None)
+        if heads is None:
+            raise ScalingError(f"{where}: width {shape.d_model} is odd, so no head size is even (rotary embeddings): "
+                               "use an even model.width_multiple")
         shape = ModelShape(shape.n_layer, shape.d_model, n_head=heads, d_ff=shape.d_ff, vocab=shape.vocab,
                            context=shape.context, mixer=shape.mixer)
     # sizes target the dense parameter count; the shape carries the sparsity, so that its FLOPs per
@@ -436,8 +480,17 @@ def _counted(spec: SweepSpec, shape) -> float:
 def _train_fields(spec: SweepSpec, params: float, tokens: float, lr=None, batch=None) -> dict:
     t = spec.train
     lr = lr if lr is not None else (t.lr(params) if isinstance(t.lr, PowerRule) else t.lr)
+    if not (math.isfinite(lr) and lr > 0):
+        raise ScalingError(f"train.lr: the rule gives {lr:g} at {params:.4g} parameters (give min and max)")
     if batch is None:
-        batch = _pow2(t.batch_size(params)) if isinstance(t.batch_size, PowerRule) else t.batch_size
+        if isinstance(t.batch_size, PowerRule):
+            b = t.batch_size(params)
+            if not (math.isfinite(b) and 0 < b <= 2 ** 40):
+                raise ScalingError(f"train.batch_size: the rule gives {b:g} at {params:.4g} parameters "
+                                   "(give min and max)")
+            batch = _pow2(b)
+        else:
+            batch = t.batch_size
     ctx = spec.model.context
     while t.min_steps and batch > 1 and tokens / (batch * ctx) < t.min_steps:
         batch //= 2
@@ -455,7 +508,18 @@ def _train_fields(spec: SweepSpec, params: float, tokens: float, lr=None, batch=
                 save_model=t.save_model, compile=t.compile)
 
 
-def _config(spec: SweepSpec, name: str, run_id: str, shape, seed: int, fields: dict, budget=None, tags=None):
+def _config(spec: SweepSpec, name: str, run_id: str, shape, seed: int, fields: dict, budget=None, tags=None,
+            where: str = ""):
+    try:
+        return _run_config(spec, name, run_id, shape, seed, fields, budget, tags)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        raise ScalingError(f"{where}: run {run_id[:60]!r}: {loc + ': ' if loc else ''}{_friendly(err.get('msg', ''))}"
+                           ) from None
+
+
+def _run_config(spec: SweepSpec, name: str, run_id: str, shape, seed: int, fields: dict, budget=None, tags=None):
     from .train.data import tokenizer_vocab as vocab_of
     return store.RunConfig(
         sweep=name, run_id=run_id, n_layer=shape.n_layer, d_model=shape.d_model, n_head=shape.n_head,
@@ -467,7 +531,10 @@ def _config(spec: SweepSpec, name: str, run_id: str, shape, seed: int, fields: d
         data_order=spec.data.order, flops_convention=spec.flops_convention, tags=tags or {}, **fields)
 
 
-def _expand(spec: SweepSpec, name: str) -> list[store.RunConfig]:
+def _expand(spec: SweepSpec, name: str, origins: dict[str, str] | None = None) -> list[store.RunConfig]:
+    """The run configurations of a spec; ``origins`` (if given) gets run_id -> the spec key it
+    comes from (``budgets[1] x size_multipliers[2]``, ``params[0]``, ``runs[3]``)."""
+    origins = {} if origins is None else origins
     from .shapes import ModelShape
     from .train.data import tokenizer_vocab as vocab_of
     vocab = vocab_of(spec.model.tokenizer)
@@ -478,7 +545,14 @@ def _expand(spec: SweepSpec, name: str) -> list[store.RunConfig]:
             tpp = spec.tokens_per_param or 20.0
             c_ref = math.exp(sum(math.log(b) for b in spec.budgets) / len(spec.budgets))
             for bi, C in enumerate(spec.budgets):
-                n_opt = math.sqrt(c_ref / (6.0 * tpp)) * (C / c_ref) ** spec.optimum_exponent
+                try:
+                    n_opt = math.sqrt(c_ref / (6.0 * tpp)) * (C / c_ref) ** spec.optimum_exponent
+                except OverflowError:
+                    n_opt = math.inf
+                if not (0 < n_opt < math.inf) and not spec.params:
+                    raise ScalingError(f"budgets[{bi}]: the expected optimum N_opt(C) is {n_opt:g} parameters "
+                                       f"(optimum_exponent {spec.optimum_exponent:g}, tokens_per_param {tpp:g}): "
+                                       "no model can be sized around it")
                 targets = ([(f"params[{i}]", p, None) for i, p in enumerate(spec.params)] if spec.params else
                            [(f"size_multipliers[{i}]", m * n_opt, m) for i, m in enumerate(spec.size_multipliers)])
                 if spec.size_grid:
@@ -503,7 +577,9 @@ def _expand(spec: SweepSpec, name: str) -> list[store.RunConfig]:
                     tags = {"target_params": float(target), "tokens_per_param_target": float(tpp)}
                     if mult is not None:
                         tags["size_multiplier"] = float(mult)
-                    configs.append(_config(spec, name, rid, shape, seed, f, budget=float(C), tags=tags))
+                    configs.append(_config(spec, name, rid, shape, seed, f, budget=float(C), tags=tags,
+                                           where=f"budgets[{bi}] x {where}"))
+                    origins.setdefault(rid, f"budgets[{bi}] x {where}")
         elif spec.kind == "grid":
             tpps = spec.tokens_per_param if isinstance(spec.tokens_per_param, list) else [spec.tokens_per_param]
             for pi, target in enumerate(spec.params):
@@ -512,8 +588,9 @@ def _expand(spec: SweepSpec, name: str) -> list[store.RunConfig]:
                 for tpp in tpps:
                     f = _train_fields(spec, N, tpp * N)
                     rid = f"N{si(N)}-D{si(f['tokens'])}-{shape.n_layer}x{shape.d_model}-s{seed}"
-                    configs.append(_config(spec, name, rid, shape, seed, f,
+                    configs.append(_config(spec, name, rid, shape, seed, f, where=f"params[{pi}]",
                                            tags={"target_params": float(target), "tokens_per_param_target": float(tpp)}))
+                    origins.setdefault(rid, f"params[{pi}]")
         else:
             for ri, r in enumerate(spec.runs):
                 where = f"runs[{ri}]"
@@ -537,7 +614,9 @@ def _expand(spec: SweepSpec, name: str) -> list[store.RunConfig]:
                 f = _train_fields(spec, N, tokens, lr=r.lr, batch=r.batch_size)
                 rid = (f"{r.name}-s{seed}" if r.name else
                        f"{shape.n_layer}x{shape.d_model}-D{si(f['tokens'])}-s{seed}")
-                configs.append(_config(spec, name, rid, shape, seed, f, budget=float(r.flops) if r.flops else None))
+                configs.append(_config(spec, name, rid, shape, seed, f, budget=float(r.flops) if r.flops else None,
+                                       where=where))
+                origins.setdefault(rid, f"{where}.params" if r.params is not None else where)
     if spec.train.branched:
         configs = _branch(spec, configs)
     ids = [c.run_id for c in configs]
@@ -603,27 +682,176 @@ def check_epochs(spec: SweepSpec, configs: list[store.RunConfig], train_tokens: 
 
 
 # ---------------------------------------------------------------------------------------------
+# memory: refuse a model that cannot fit before anything is built or written
+
+
+def train_memory(cfg: store.RunConfig) -> dict[str, float]:
+    """Bytes one run needs to train, estimated without building it: ``state`` (fp32 weights,
+    gradients and AdamW's two moments: 16 bytes a parameter), ``activations`` (what the backward
+    pass keeps for one micro-batch of ``batch x context`` tokens: per layer about 16 d_model + 2 d_ff
+    values a token, plus the logits and their gradient, 3 x vocab a token; 4 bytes a value, 2 in
+    bf16; flash attention keeps no context x context matrix) and their ``total``. A floor, not a
+    ceiling: allocator slack and temporaries come on top."""
+    params = float(cfg.param_counts()["total"])
+    micro = cfg.micro_batch_size or cfg.batch_size
+    per_token = cfg.n_layer * (16.0 * cfg.d_model + 2.0 * cfg.d_ff) + 3.0 * cfg.vocab
+    if cfg.mixer == "hyena":     # FFT buffers of the long convolutions (twice the context, complex)
+        per_token += cfg.n_layer * 8.0 * cfg.d_model
+    state = 16.0 * params
+    acts = float(micro) * cfg.context * per_token * (2.0 if cfg.dtype == "bf16" else 4.0)
+    return {"state": state, "activations": acts, "total": state + acts}
+
+
+def _ram_bytes() -> int | None:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not a POSIX system
+        return None
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and 0 < int(text) < total:    # a container's limit below the machine's memory
+            total = int(text)
+    return int(total) if total > 0 else None
+
+
+def machine_memory(device: str) -> tuple[int, str] | None:
+    """(bytes, what) a run on ``device`` can use on this machine: the physical memory (or a
+    container's limit) for the CPU, the GPU's memory for CUDA when torch sees one; None when this
+    machine cannot tell (a CUDA spec looked at on a machine without the GPU)."""
+    if device == "cpu":
+        ram = _ram_bytes()
+        return (ram, "memory") if ram else None
+    if device == "auto" or device.startswith("cuda"):
+        import importlib.util
+        if importlib.util.find_spec("torch") is None:
+            return None
+        import torch
+        if not torch.cuda.is_available():
+            return machine_memory("cpu") if device == "auto" else None
+        index = int(device.split(":", 1)[1]) if ":" in device else 0
+        try:
+            props = torch.cuda.get_device_properties(index)
+        except (RuntimeError, AssertionError, ValueError):
+            return None
+        return int(props.total_memory), f"GPU memory ({props.name})"
+    return None
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n / 1e3:.3g} KB"
+
+
+def check_memory(spec: SweepSpec, configs: list[store.RunConfig] | None = None,
+                 origins: dict[str, str] | None = None, source: str | None = None) -> None:
+    """Raise a one-line ScalingError, naming the spec key, when a run of the spec could not fit in
+    this machine's memory (:func:`train_memory` against :func:`machine_memory`); runs whose device
+    this machine cannot judge are not checked."""
+    if configs is None:
+        configs, origins = spec.expand_with_origins()
+    origins = origins or {}
+    memory: dict[str, tuple[int, str] | None] = {}
+    over = []
+    for c in configs:
+        if c.device not in memory:
+            memory[c.device] = machine_memory(c.device)
+        have = memory[c.device]
+        if have is None:
+            continue
+        need = train_memory(c)
+        if need["total"] > have[0]:
+            over.append((need["total"], c, need, have))
+    if not over:
+        return
+    over.sort(key=lambda o: o[0])
+    _, c, need, have = over[0]     # the smallest that does not fit: the others are worse
+    micro = c.micro_batch_size or c.batch_size
+    more = f" ({len(over) - 1} more run(s) are larger)" if len(over) > 1 else ""
+    where = origins.get(c.run_id, f"run {c.run_id}")
+    raise ScalingError(
+        f"{source + ': ' if source else ''}{where}: run {c.run_id} ({si(c.param_counts()['total'])} params, "
+        f"{c.n_layer} x {c.d_model}) needs about {_bytes(need['total'])} to train (weights, gradients and AdamW "
+        f"state {_bytes(need['state'])}; activations of {micro} x {c.context} tokens {_bytes(need['activations'])}) "
+        f"but this machine has {_bytes(have[0])} of {have[1]}{more}: use a smaller size, batch or context")
+
+
+# ---------------------------------------------------------------------------------------------
 # status
 
 
+def _short(v) -> str:
+    text = f"{v:g}" if isinstance(v, float) else str(v)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def _progress_of(d: Path, cfg: store.RunConfig) -> int | None:
+    """Tokens an unfinished run has trained: its checkpoint's (progress.json, or the checkpoint
+    itself when torch is importable), else its last evaluation's; None if neither says."""
+    prog = store.read_progress(d)
+    if prog is not None:
+        return prog["tokens"]
+    cur = store.read_curve(d)
+    return int(cur["tokens"].iloc[-1]) if len(cur) else None
+
+
 def sweep_status(spec: SweepSpec, root: str | os.PathLike = DEFAULT_ROOT):
-    """One row per run of the spec: run_id, state (ok / failed / partial / pending), budget, params,
-    tokens, done_tokens (last evaluation), loss, reason."""
+    """One row per run of the spec: run_id, state, budget, params, tokens, done_tokens, loss, reason.
+
+    States: ``ok``, ``failed`` (diverged; reason), ``partial`` (done_tokens from its checkpoint, else
+    its last evaluation), ``pending`` (a WSD branch not yet started shows its trunk's progress, up to
+    its branch point), ``stale`` (its config.json differs from the spec's run: reason names the
+    fields, old -> new) and ``corrupt`` (reason names the file and what is wrong)."""
     import pandas as pd
     rows = []
     sweep_dir = Path(root) / spec.name
+    trunks: dict[str, int | None] = {}
     for cfg in spec.expand():
         d = sweep_dir / cfg.run_id
-        state = store.run_state(d)
-        res = store.read_result(d) if state in ("ok", "failed") else None
-        done = None
-        if state == "partial":
-            cur = store.read_curve(d)
-            done = int(cur["tokens"].iloc[-1]) if len(cur) else 0
-        rows.append({"run_id": cfg.run_id, "state": state, "budget": cfg.budget,
-                     "params": cfg.param_counts()["total"], "tokens": cfg.trained_tokens,
-                     "done_tokens": res.tokens if res else done, "loss": res.loss if res else None,
-                     "reason": (res.reason if res else None) or ""})
+        row = {"run_id": cfg.run_id, "state": "pending", "budget": cfg.budget,
+               "params": cfg.param_counts()["total"], "tokens": cfg.trained_tokens, "done_tokens": None,
+               "loss": None, "reason": ""}
+        rows.append(row)
+        try:
+            old = store.read_config(d)
+            res = store.read_result(d)
+            store.read_curve(d)
+        except FileNotFoundError:
+            old, res = None, None
+        except store.CorruptRunFile as exc:
+            row.update(state="corrupt", reason=str(exc))
+            continue
+        if old is not None:
+            diff = store.config_diff(old, cfg)
+            if diff:
+                was = res.status if res is not None else "unfinished"
+                row.update(state="stale", reason=f"was {was}; config.json differs from the spec: " + ", ".join(
+                    f"{k} {_short(a)} -> {_short(b)}" for k, a, b in diff))
+                continue
+        if res is not None:
+            row.update(state=res.status, done_tokens=res.tokens, loss=res.loss, reason=res.reason or "")
+            continue
+        try:
+            done = _progress_of(d, cfg) if d.is_dir() else None
+        except store.CorruptRunFile as exc:
+            row.update(state="corrupt", reason=str(exc))
+            continue
+        if done is not None or (d / store.CHECKPOINT).exists():
+            row.update(state="partial", done_tokens=done)
+        elif cfg.trunk:
+            if cfg.trunk not in trunks:
+                try:
+                    trunks[cfg.trunk] = _progress_of(sweep_dir / cfg.trunk, cfg)
+                except store.CorruptRunFile:
+                    trunks[cfg.trunk] = None
+            t = trunks[cfg.trunk]
+            if t:
+                row.update(done_tokens=min(t, cfg.decay_start * cfg.tokens_per_step),
+                           reason=f"trunk {cfg.trunk} at {si(t)} tokens")
     return pd.DataFrame(rows)
 
 
@@ -641,10 +869,17 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     wall_time_s: float = 0.0
+    by_other: list[str] = field(default_factory=list)     # finished meanwhile by another `sweep run`
+    busy: list[list[store.RunConfig]] = field(default_factory=list)   # jobs locked by another process now
+    set_aside: list[str] = field(default_factory=list)    # corrupt files moved out of the way
 
     def summary(self) -> str:
         parts = [f"sweep {self.sweep}: {self.total} runs", f"{self.skipped} already finished",
                  f"{len(self.ok)} trained", f"{len(self.failed)} failed (diverged)"]
+        if self.by_other:
+            parts.append(f"{len(self.by_other)} trained by another process")
+        if self.set_aside:
+            parts.append(f"{len(self.set_aside)} corrupt file(s) set aside")
         if self.errors:
             parts.append(f"{len(self.errors)} errors")
         text = ", ".join(parts) + f" in {self.wall_time_s:.1f} s; store {self.root / self.sweep}"
@@ -678,6 +913,8 @@ def _worker_init(threads: int, queue=None) -> None:
     global _WORKER_QUEUE
     _WORKER_QUEUE = queue          # progress messages to the parent (inherited, not pickled per task)
     _die_with_parent()
+    import warnings   # a worker's warnings (a corrupt checkpoint set aside) read like the parent's
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"scaling: warning: {msg}\n"
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     import torch
@@ -697,12 +934,27 @@ def _train_job(job_json: list[str], root: str, data_dir: str | None, threads: in
                 queue.put_nowait(msg)
             except Exception:   # noqa: BLE001 - progress is best effort
                 pass
+    done = [_finished(root, c) for c in cfgs]
+    if all(r is not None for r in done):     # another `sweep run` finished it since we looked
+        return [dict(r.model_dump(mode="json"), **{BY_OTHER: True}) for r in done]
     if cfgs[0].trunk:
         from .train.branches import train_branches
         return [r.model_dump(mode="json") for r in train_branches(cfgs, root, data_dir=data_dir, progress=report)]
     cfg = cfgs[0]
     res = train(cfg, store.run_dir(root, cfg.sweep, cfg.run_id), data_dir=data_dir, progress=report)
     return [res.model_dump(mode="json")]
+
+
+BY_OTHER = "_trained_by_another_process"     # marks a job result read, not trained, by this process
+BUSY_POLL_S = 2.0                            # how often a run locked by another process is looked at
+
+
+def _finished(root, cfg: store.RunConfig) -> store.RunResult | None:
+    """The run's result, or None while it is unfinished (a corrupt result.json counts as unfinished)."""
+    try:
+        return store.read_result(store.run_dir(root, cfg.sweep, cfg.run_id))
+    except store.CorruptRunFile:
+        return None
 
 
 class _Progress:
@@ -759,16 +1011,85 @@ class _Progress:
             self.bar.close()
 
 
-def prepare_sweep(spec: SweepSpec, root: str | os.PathLike = DEFAULT_ROOT) -> tuple[list[store.RunConfig], list[store.RunConfig]]:
+def _result_matches(res: store.RunResult, cfg: store.RunConfig) -> bool:
+    """Whether a result.json can be the result of this run (used when its config.json was corrupt)."""
+    return (res.run_id == cfg.run_id and res.sweep == cfg.sweep and res.params == cfg.param_counts()["total"]
+            and res.flops_convention == cfg.flops_convention and res.budget == cfg.budget
+            and math.isclose(res.flops_per_token, cfg.flops_per_token(), rel_tol=1e-9)
+            and (res.status == "failed" or res.steps == cfg.steps))
+
+
+def _repair_run(d: Path, cfg: store.RunConfig | None, note: Callable[[str], None]) -> None:
+    """Set aside the corrupt files of a run directory no process is training now, so that the run
+    trains again: a corrupt result.json makes the run unfinished (it resumes from its checkpoint); a
+    corrupt config.json is rewritten from the spec, and what cannot be checked against the spec
+    without it (a checkpoint; a result that disagrees with the spec's run) is set aside too; a
+    corrupt curve.csv of an unfinished run is rewritten by the run. ``cfg`` None: a WSD trunk."""
+    if not d.is_dir() or store.lock_held(d) or store.lock_held(d, ".group.lock"):
+        return
+
+    def aside(file: Path, problem: str, then: str):
+        moved = store.set_aside(file, problem)
+        if moved is not None:
+            note(f"{file}: {problem}; moved to {moved.name}, {then}")
+
+    try:
+        store.read_config(d)
+    except FileNotFoundError:
+        pass
+    except store.CorruptRunFile as exc:
+        aside(exc.path, exc.problem, "rewritten from the spec")
+        aside(d / store.CHECKPOINT, "its config.json was corrupt, so it cannot be checked", "the run restarts")
+        if cfg is None:      # a trunk: its snapshots cannot be checked either; they are re-derived
+            for snap in sorted(d.glob("branch-*.pt")):
+                aside(snap, "its trunk's config.json was corrupt, so it cannot be checked", "to be re-derived")
+            return
+        try:
+            res = store.read_result(d)
+        except store.CorruptRunFile:
+            res = None
+        if res is not None and not _result_matches(res, cfg):
+            aside(d / store.RESULT, "does not match the spec's run (and its config.json was corrupt)",
+                  "the run trains again")
+    if cfg is None:
+        return
+    try:
+        res = store.read_result(d)
+    except store.CorruptRunFile as exc:
+        res = None
+        resume = " (resuming from its checkpoint)" if (d / store.CHECKPOINT).exists() else ""
+        aside(exc.path, exc.problem, f"the run is unfinished and trains again{resume}")
+    try:
+        store.read_curve(d)
+    except store.CorruptRunFile as exc:
+        if res is None:
+            aside(exc.path, exc.problem, "the run writes it again")
+        else:
+            note(f"{exc}: the run's result is intact but its curve is not (collect --curves leaves it out)")
+
+
+def prepare_sweep(spec: SweepSpec, root: str | os.PathLike = DEFAULT_ROOT, *,
+                  notes: list[str] | None = None) -> tuple[list[store.RunConfig], list[store.RunConfig]]:
     """Write every run's config.json (checking existing ones agree) and split the runs into
-    (all, still to train)."""
+    (all, still to train). Corrupt files are set aside first (:func:`_repair_run`), each with a
+    CorruptRunWarning (and a line in ``notes``, if given)."""
+    import warnings
+
+    def note(msg: str) -> None:
+        if notes is not None:
+            notes.append(msg)
+        warnings.warn(msg, store.CorruptRunWarning, stacklevel=3)
+
     configs = spec.expand()
     todo = []
+    for trunk in sorted({c.trunk for c in configs if c.trunk}):
+        _repair_run(store.run_dir(root, spec.name, trunk), None, note)
     for cfg in configs:
         d = store.run_dir(root, cfg.sweep, cfg.run_id)
+        _repair_run(d, cfg, note)
         d.mkdir(parents=True, exist_ok=True)
         store.write_config(d, cfg)
-        if store.read_result(d) is None:
+        if _finished(root, cfg) is None:
             todo.append(cfg)
     return configs, todo
 
@@ -776,24 +1097,37 @@ def prepare_sweep(spec: SweepSpec, root: str | os.PathLike = DEFAULT_ROOT) -> tu
 def run_sweep(spec: SweepSpec | str | os.PathLike, root: str | os.PathLike = DEFAULT_ROOT, *,
               executor: Literal["local", "ray"] = "local", workers: int | None = None, threads: int | None = None,
               address: str | None = None, data_dir: str | os.PathLike | None = None, progress: bool = True,
-              only: list[str] | None = None, log: Callable[[str], None] | None = None) -> SweepReport:
-    """Train every unfinished run of a sweep; returns a SweepReport (trained, failed, errors)."""
+              only: list[str] | None = None, log: Callable[[str], None] | None = None,
+              source: str | None = None) -> SweepReport:
+    """Train every unfinished run of a sweep; returns a SweepReport (trained, failed, errors).
+
+    Nothing is written before the spec is known to fit: a run whose model could not fit in this
+    machine's memory is a ScalingError (:func:`check_memory`) and no run directory is made. A run
+    (or WSD trunk) that another process is training is waited for, then read (``by_other``), or
+    trained here if that process died before finishing it."""
     if not isinstance(spec, SweepSpec):
+        source = source or str(spec)
         spec = load_spec(spec)
     t0 = time.perf_counter()
     root = Path(root)
-    configs, todo = prepare_sweep(spec, root)
+    if executor not in ("local", "ray"):
+        raise ScalingError(f"unknown executor {executor!r} (local or ray)")
+    all_configs, origins = spec.expand_with_origins()
     if only:
-        unknown = sorted(set(only) - {c.run_id for c in configs})
+        unknown = sorted(set(only) - {c.run_id for c in all_configs})
         if unknown:
             raise ScalingError(f"--only: no run named {unknown[0]} in sweep {spec.name}")
+    check_memory(spec, all_configs, origins, source=source)
+    notes: list[str] = []
+    configs, todo = prepare_sweep(spec, root, notes=notes)
+    if only:
         todo = [c for c in todo if c.run_id in set(only)]
     selected = [c for c in configs if not only or c.run_id in set(only)]
     if only and any(c.trunk for c in todo):
         # a branch needs its trunk, which its siblings share: run the whole group
         trunks = {c.trunk for c in todo if c.trunk}
         todo = [c for c in prepare_sweep(spec, root)[1] if c.run_id in set(only) or c.trunk in trunks]
-    report = SweepReport(spec.name, root, len(selected), skipped=len(selected) - len(todo))
+    report = SweepReport(spec.name, root, len(selected), skipped=len(selected) - len(todo), set_aside=notes)
     if todo:
         # prepare the corpus once here (numpy only) so the workers find it cached
         from .train import data as _data
@@ -808,29 +1142,82 @@ def run_sweep(spec: SweepSpec | str | os.PathLike, root: str | os.PathLike = DEF
     jobs = jobs_of(todo)
     bar = _Progress(todo, len(selected), report.skipped, progress)
     data_dir = str(Path(data_dir).resolve()) if data_dir else None
-    try:
+
+    def execute(batch):
         if executor == "local":
-            _run_local(jobs, root, report, bar, workers=workers, threads=threads, data_dir=data_dir)
-        elif executor == "ray":
-            _run_ray(jobs, root, report, bar, workers=workers, threads=threads, address=address, data_dir=data_dir)
+            _run_local(batch, root, report, bar, workers=workers, threads=threads, data_dir=data_dir)
         else:
-            raise ScalingError(f"unknown executor {executor!r} (local or ray)")
+            _run_ray(batch, root, report, bar, workers=workers, threads=threads, address=address, data_dir=data_dir)
+
+    try:
+        execute(jobs)
+        _await_others(report, bar, root, execute)
     finally:
         bar.close()
     report.wall_time_s = time.perf_counter() - t0
     return report
 
 
+def _job_lock(root, job: list[store.RunConfig]) -> tuple[Path, str]:
+    """The directory and lock file that say a process is training this job."""
+    if job[0].trunk:
+        return store.run_dir(root, job[0].sweep, job[0].trunk), ".group.lock"
+    return store.run_dir(root, job[0].sweep, job[0].run_id), store.LOCK
+
+
+def _await_others(report: SweepReport, bar: "_Progress", root, execute: Callable[[list], None]) -> None:
+    """Wait for the jobs another process was training when we reached them: poll their locks; once a
+    lock is free, read the runs it finished (``by_other``) and train here what it left unfinished
+    (that process died or was killed)."""
+    said = False
+    while report.busy:
+        busy, report.busy = report.busy, []
+        waiting, retry = [], []
+        for job in busy:
+            lock_dir, lock_name = _job_lock(root, job)
+            if store.lock_held(lock_dir, lock_name):
+                waiting.append(job)
+                continue
+            left = []
+            for c in job:
+                res = _finished(root, c)
+                if res is None:
+                    left.append(c)
+                else:
+                    report.by_other.append(c.run_id)
+                    bar.finished(c.run_id, res.model_dump(mode="json"))
+            if left:
+                retry.append(left)
+        report.busy.extend(waiting)
+        if retry:
+            execute(retry)
+        elif report.busy:
+            if not said:
+                names = ", ".join(_job_name(j) for j in report.busy[:3]) + (", ..." if len(report.busy) > 3 else "")
+                print(f"scaling sweep: waiting for {len(report.busy)} job(s) another process is training ({names})",
+                      file=sys.stderr, flush=True)
+                said = True
+            time.sleep(BUSY_POLL_S)
+
+
 def _record(report: SweepReport, bar: _Progress, run_id: str, result: dict | None, error: str | None):
     if error is not None:
         report.errors[run_id] = error
         return
-    (report.ok if result["status"] == "ok" else report.failed).append(run_id)
+    if result.pop(BY_OTHER, False):
+        report.by_other.append(run_id)
+    else:
+        (report.ok if result["status"] == "ok" else report.failed).append(run_id)
     bar.finished(run_id, result)
 
 
 def _record_job(report: SweepReport, bar: _Progress, job: list[store.RunConfig], results: list[dict] | None,
-                error: str | None):
+                error: str | BaseException | None):
+    if isinstance(error, store.RunBusy):      # another process trains it: wait for it at the end
+        report.busy.append(job)
+        return
+    if isinstance(error, BaseException):
+        error = str(error) if isinstance(error, ScalingError) else f"{type(error).__name__}: {error}"
     if error is not None:
         for c in job:
             _record(report, bar, c.run_id, None, error)
@@ -870,7 +1257,7 @@ def _run_local(jobs, root, report, bar, *, workers, threads, data_dir):
                                  _Callback(lambda m: bar.tokens(m["run_id"], m["tokens"])))
                 _record_job(report, bar, job, res, None)
             except ScalingError as exc:
-                _record_job(report, bar, job, None, str(exc))
+                _record_job(report, bar, job, None, exc)
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -888,9 +1275,12 @@ def _run_local(jobs, root, report, bar, *, workers, threads, data_dir):
                 for fut in done:
                     job = futures[fut]
                     try:
-                        _record_job(report, bar, job, fut.result(), None)
+                        results = fut.result()
                     except Exception as exc:  # noqa: BLE001 - one run's error must not stop the sweep
-                        _record_job(report, bar, job, None, f"{type(exc).__name__}: {exc}")
+                        _record_job(report, bar, job, None, exc if isinstance(exc, store.RunBusy) else
+                                    f"{type(exc).__name__}: {exc}")
+                    else:
+                        _record_job(report, bar, job, results, None)
     finally:
         queue.close()
         queue.cancel_join_thread()
@@ -956,11 +1346,13 @@ def _run_ray(jobs, root, report, bar, *, workers, threads, address, data_dir):
             for ref in done:
                 job = futures[ref]
                 try:
-                    _record_job(report, bar, job, ray.get(ref), None)
+                    results = ray.get(ref)
                 except Exception as exc:  # noqa: BLE001
                     cause = getattr(exc, "cause", None) or exc
-                    _record_job(report, bar, job, None,
+                    _record_job(report, bar, job, None, cause if isinstance(cause, store.RunBusy) else
                                 f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}")
+                else:
+                    _record_job(report, bar, job, results, None)
     finally:
         if started:
             ray.shutdown()

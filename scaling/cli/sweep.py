@@ -35,7 +35,7 @@ def register(sub) -> None:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=run_run)
 
-    s = ssub.add_parser("status", help="state of every run of the spec (ok, failed, partial, pending)")
+    s = ssub.add_parser("status", help="state of every run of the spec (ok, failed, partial, pending, stale, corrupt)")
     common(s)
     s.set_defaults(func=run_status)
 
@@ -44,6 +44,8 @@ def register(sub) -> None:
     c.add_argument("--out", required=True, help="CSV file to write")
     c.add_argument("--include-failed", action="store_true", help="keep failed (diverged) runs, status 'failed'")
     c.add_argument("--curves", default=None, help="also write every evaluation of every run to this CSV")
+    c.add_argument("--include-stale", action="store_true",
+                   help="keep runs whose config.json no longer matches the spec (left out by default)")
     c.set_defaults(func=run_collect)
 
     k = ssub.add_parser("compare", help="pair the runs of two sweeps (same shape, tokens, seed) and compare "
@@ -91,7 +93,8 @@ def run_run(args) -> int:
         args.law, args.calibration_out, args.dry_run = None, None, False
         return grow.run_run(args)
     report = run_sweep(spec, args.root, executor=args.executor, workers=args.workers, threads=args.threads,
-                       address=args.address, data_dir=args.data_dir, progress=not args.no_progress, only=args.only)
+                       address=args.address, data_dir=args.data_dir, progress=not args.no_progress, only=args.only,
+                       source=args.spec)
     print(report.summary())
     return 1 if report.errors else 0
 
@@ -102,8 +105,13 @@ def run_status(args) -> int:
     spec = load_spec(args.spec)
     df = sweep_status(spec, args.root)
     counts = df["state"].value_counts().to_dict()
+    states = ["ok", "failed", "partial", "pending"] + [k for k in ("stale", "corrupt") if counts.get(k)]
     print(f"sweep {spec.name} ({args.root}/{spec.name}): {len(df)} runs, "
-          + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "failed", "partial", "pending")))
+          + ", ".join(f"{counts.get(k, 0)} {k}" for k in states))
+    if counts.get("stale"):
+        print(f"  {counts['stale']} stale run(s): trained with another configuration than the spec's; `sweep collect` "
+              "leaves them out (--include-stale keeps them) and `sweep run` refuses them: use another sweep name or "
+              "root, or delete their directories")
     for _, r in df.iterrows():
         done = "" if r["done_tokens"] is None or r["done_tokens"] != r["done_tokens"] else \
             f"{si(float(r['done_tokens']))}/"
@@ -116,18 +124,43 @@ def run_status(args) -> int:
 def run_collect(args) -> int:
     from pathlib import Path
 
-    from ..store import collect, collect_curves
+    from .._io import atomic_write_text, check_writable
+    from ..store import CollectReport, collect, collect_curves
     from ..sweep import load_spec
     spec = load_spec(args.spec)
+    for out in (args.out, args.curves):
+        if out:
+            check_writable(out)
     sweep_dir = Path(args.root) / spec.name
-    df = collect(sweep_dir, include_failed=args.include_failed, out=args.out)
-    failed = collect(sweep_dir, include_failed=True)
-    n_failed = int((failed["status"] == "failed").sum())
-    note = f" ({n_failed} failed run(s) left out; --include-failed keeps them)" if n_failed and not args.include_failed else ""
-    print(f"wrote {len(df)} runs to {args.out}{note}")
+    expected = {c.run_id: c for c in spec.expand()}
+    rep = CollectReport()
+    every = collect(sweep_dir, include_failed=True, expected=expected, include_stale=args.include_stale, report=rep)
+    df = every if args.include_failed else every[every["status"] == "ok"].reset_index(drop=True)
+    cur = None
     if args.curves:
-        cur = collect_curves(sweep_dir, include_failed=args.include_failed, out=args.curves)
+        cur = collect_curves(sweep_dir, include_failed=args.include_failed, expected=expected,
+                             include_stale=args.include_stale, report=rep)
+    atomic_write_text(args.out, df.to_csv(index=False))
+    if cur is not None:
+        atomic_write_text(args.curves, cur.to_csv(index=False))
+    n_failed = int((every["status"] == "failed").sum())
+    notes = []
+    if n_failed and not args.include_failed:
+        notes.append(f"{n_failed} failed run(s) left out; --include-failed keeps them")
+    if rep.stale:
+        verb = "kept (--include-stale)" if args.include_stale else "left out; --include-stale keeps them"
+        notes.append(f"{len(rep.stale)} stale run(s) {verb}")
+    if rep.corrupt:
+        notes.append(f"{len(set(rep.corrupt))} corrupt run file(s) left out")
+    print(f"wrote {len(df)} runs to {args.out}" + (f" ({'; '.join(notes)})" if notes else ""))
+    if cur is not None:
         print(f"wrote {len(cur)} evaluations of {cur['run_id'].nunique() if len(cur) else 0} runs to {args.curves}")
+    for rid, fields in sorted(rep.stale.items()):
+        why = fields[0] if fields == ["not in the spec"] else "its config.json differs from the spec in " + \
+            ", ".join(fields)
+        print(f"scaling sweep: warning: {sweep_dir / rid} is stale: {why}", file=sys.stderr)
+    for msg in dict.fromkeys(rep.corrupt):
+        print(f"scaling sweep: warning: {msg}", file=sys.stderr)
     if len(df) == 0:
         print(f"scaling sweep: warning: no finished runs under {sweep_dir}", file=sys.stderr)
     return 0
@@ -149,10 +182,11 @@ def run_compare(args) -> int:
 
 
 def run_show(args) -> int:
-    from ..sweep import load_spec
+    from ..sweep import check_memory, load_spec
     from ..units import si
     spec = load_spec(args.spec)
-    configs = spec.expand()
+    configs, origins = spec.expand_with_origins()
+    check_memory(spec, configs, origins, source=args.spec)   # a model that cannot fit here is an error
     total = sum(c.flops_per_token() * c.trained_tokens for c in configs)
     print(f"sweep {spec.name} ({spec.kind}): {len(configs)} runs, {total:.3g} training FLOPs "
           f"({spec.flops_convention}), corpus {spec.data.corpus}, tokenizer {spec.model.tokenizer}")

@@ -141,6 +141,20 @@ def _failed_branch(cfg: store.RunConfig, branch_dir: Path, trunk_result: store.R
     return res
 
 
+def _longer_trunk(trunk: store.RunConfig, trunk_dir: Path) -> store.RunConfig:
+    """The trunk already in the store when it was made for a longer branch than these (its other
+    branches finished, and one of these is trained again): a trunk is stopped at each branch point
+    before its own cool-down, and up to there its state does not depend on its length."""
+    try:
+        existing = store.read_config(trunk_dir)
+    except (FileNotFoundError, store.CorruptRunFile):
+        return trunk
+    diff = {k for k, _, _ in store.config_diff(existing, trunk)}
+    if diff and diff <= {"tokens"} and existing.decay_start >= trunk.decay_start:
+        return existing.model_copy(update={k: getattr(trunk, k) for k in store.EXECUTION_FIELDS})
+    return trunk
+
+
 def train_branches(branches: Sequence[store.RunConfig], root: str | os.PathLike, *, data_dir=None,
                    progress: Callable[[dict], None] | None = None, data: _data.TokenData | None = None,
                    keep_snapshots: bool = False) -> list[store.RunResult]:
@@ -149,6 +163,7 @@ def train_branches(branches: Sequence[store.RunConfig], root: str | os.PathLike,
     branches = list(branches)
     trunk = trunk_config(branches)
     trunk_dir = store.run_dir(root, trunk.sweep, trunk.run_id)
+    trunk = _longer_trunk(trunk, trunk_dir)
     trunk_dir.mkdir(parents=True, exist_ok=True)
     lock = store.RunLock(trunk_dir)
     lock.path = trunk_dir / GROUP_LOCK    # train() holds the trunk's own .lock while it trains it
