@@ -627,3 +627,20 @@ def test_a_locked_run_is_waited_for_then_read_or_trained(tiny_spec, tmp_path, mo
             assert "1 trained by another process" in rep.summary()
         else:
             assert rep.by_other == [] and sorted(rep.ok) == ["a-s0", "b-s0", "c-s0"]
+
+
+@pytest.mark.torch
+def test_a_branch_whose_result_is_corrupt_is_retrained_alone(corpus, data, tmp_path):
+    """run passes only the unfinished branches; the trunk made for a longer sibling is reused (its state
+    up to each branch point does not depend on its length), not refused as a different configuration."""
+    from scaling.train.branches import train_branches
+    mk = lambda steps: tiny(corpus, steps, run_id=f"D{steps}", schedule="wsd", warmup_steps=2, decay_fraction=0.25,
+                            min_lr_ratio=0.0, trunk="trunk-y", data_order="shuffled")
+    short, long = mk(16), mk(32)
+    first = train_branches([short, long], tmp_path, data=data)
+    d = tmp_path / "t" / "D16"
+    (d / "result.json").write_text("{\"status\": ")
+    with pytest.warns(store.CorruptRunWarning, match="result.json"):
+        (again,) = train_branches([short], tmp_path, data=data)
+    assert again.loss == pytest.approx(first[0].loss, abs=1e-6) and again.branch_step == short.decay_start
+    assert store.read_config(tmp_path / "t" / "trunk-y").tokens == long.tokens
