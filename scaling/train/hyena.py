@@ -54,6 +54,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..flops import HYENA_DEFAULTS
+from .linear import make_linear
 
 # options of the module that do not change the parameter count
 MODULE_DEFAULTS = dict(filter_freq=1.0, window_fast=0.3, window_slow=1.5, window_floor=1e-2)
@@ -163,7 +164,6 @@ class HyenaOperator(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        from .model import make_linear   # here, not at import: model.py registers this class
         opts = hyena_options(config)
         d, o, k = config.d_model, opts["order"], opts["short_filter"]
         self.d_model, self.order = d, o

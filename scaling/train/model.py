@@ -18,8 +18,9 @@ Places meant to be changed by later work:
 
 - ``MIXERS``: the token mixer of a block, chosen by ``GPTConfig.mixer``. A new mixer is a module
   ``Mixer(config)`` mapping (B, T, d) -> (B, T, d) causally; register it in the dict.
-- ``make_linear``: every weight matrix of a block is built here, so sparse (masked) linear layers
-  replace ``nn.Linear`` in one place. The embedding / head is never built by it.
+- ``make_linear`` (in :mod:`scaling.train.linear`, re-exported here): every weight matrix of a block
+  is built by it, so sparse (masked) linear layers replace ``nn.Linear`` in one place. The
+  embedding / head is never built by it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .hyena import HyenaOperator
+from .linear import make_linear
 
 
 @dataclass
@@ -73,15 +77,6 @@ class GPTConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def make_linear(d_in: int, d_out: int, config: GPTConfig) -> nn.Module:
-    """Every block weight matrix comes from here (no bias). Sparse layers plug in at this point."""
-    if config.sparsity:
-        from .sparse import SparseLinear
-        return SparseLinear(d_in, d_out, config.sparsity, mask=config.sparsity_mask,
-                            dense_steps=config.sparsity_dense_steps)
-    return nn.Linear(d_in, d_out, bias=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,12 +138,8 @@ class MLP(nn.Module):
         return self.proj(F.gelu(self.fc(x)))
 
 
-# token mixers by name; issue 8 adds "hyena"
-MIXERS: dict[str, type[nn.Module]] = {"attention": CausalSelfAttention}
-
-from .hyena import HyenaOperator  # noqa: E402  (imports nothing from this module at load time)
-
-MIXERS["hyena"] = HyenaOperator
+# token mixers by name (a mixer module takes make_linear from linear.py and never imports this one)
+MIXERS: dict[str, type[nn.Module]] = {"attention": CausalSelfAttention, "hyena": HyenaOperator}
 
 
 class Block(nn.Module):
