@@ -114,7 +114,12 @@ def test_growth_spec_is_sent_to_scaling_grow(tmp_path):
 def test_shipped_specs_expand():
     smoke = load_spec(SMOKE)
     runs = smoke.expand()
-    assert 6 <= len(runs) <= 12 and sum(r.flops_per_token() * r.trained_tokens for r in runs) < 5e11
+    assert 9 <= len(runs) <= 16 and sum(r.flops_per_token() * r.trained_tokens for r in runs) < 2e11
+    # the README's demo: at least 3 budgets, each with 4+ sizes spanning its expected minimum 5x or more
+    assert len(smoke.budgets) >= 3
+    for C in smoke.budgets:
+        sizes = sorted(r.param_counts()["total"] for r in runs if r.budget == C)
+        assert len(sizes) >= 4 and sizes[-1] / sizes[0] >= 5
     cpu = load_spec(ROOT / "sweeps" / "cpu-isoflop.toml")
     budgets = sorted({r.budget for r in cpu.expand()})
     assert len(budgets) >= 4 and budgets[0] <= 1e12 and budgets[-1] >= 1e14
