@@ -11,5 +11,6 @@ __all__ = ["Law", "Provenance", "ChinchillaLaw", "KaplanLaw", "PowerLawAllocatio
 
 # forms that register published laws of their own (imported for that side effect)
 from . import datacon, sparsity  # noqa: E402,F401
+from . import zoo  # noqa: E402,F401  (the law zoo: llama3, deepseek, porian, pearce, minicpm, krajewski, ...)
 from .datacon import DataConstrainedLaw  # noqa: E402
 from .sparsity import *  # noqa: E402,F401,F403
