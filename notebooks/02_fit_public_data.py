@@ -43,6 +43,8 @@ from scaling.runs import load_curves, load_runs
 warnings.simplefilter("ignore")  # loader notes (log10 columns) and extrapolation warnings: we know
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" if "__file__" in globals() \
     else Path("../shared/data").resolve()
+# the test suite points this at tests/fixtures/public (synthetic stand-ins) in a clone without ../shared
+DATA = Path(os.environ.get("SCALING_PUBLIC_DATA") or DATA)
 OUT = Path(os.environ.get("SCALING_NOTEBOOK_OUT", "build/notebooks"))
 OUT.mkdir(parents=True, exist_ok=True)
 # bootstrap resamples for the fast methods: enough for a readable band, quick enough for a notebook;

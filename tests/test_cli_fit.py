@@ -2,7 +2,6 @@
 one-line errors (exit status 2) for bad input."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,8 +10,6 @@ import pytest
 from scaling.cli import main
 from scaling.fit.approach3 import simulate_runs
 from scaling.laws import ChinchillaLaw
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +90,8 @@ def test_holdout(capsys, runs_csv):
     assert "held out:" in out and "rmse log loss" in out and "flops < 3e+20 (holdout)" in out
 
 
-def test_gadre_holdout(capsys):
-    path = DATA / "gadre2024" / "gadre2024_final_losses.csv"
-    if not path.is_file():
-        pytest.skip("../shared/data/gadre2024 is not present")
+def test_gadre_holdout(capsys, public_data):
+    path = public_data / "gadre2024" / "gadre2024_final_losses.csv"
     code, out, err = run(capsys, "fit", str(path), "--loss-col", "loss_c4_val", "--where", "dataset == 'rpj'",
                          "--run-id-col", "name", "--holdout-above", "1e9", "--holdout-by", "params", "--json")
     assert code == 0, err
@@ -153,9 +148,9 @@ def test_missing_column_and_file(capsys, runs_csv, tmp_path):
     assert code == 2 and "loss model" in err
 
 
-def test_subprocess_exit_status(cli, tmp_path):
+def test_subprocess_exit_status(cli_subprocess, tmp_path):
     path, _ = _bad_files(tmp_path)["one size"]
-    proc = cli("fit", str(path))
+    proc = cli_subprocess("fit", str(path))
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "same size" in proc.stderr
     assert "Traceback" not in proc.stderr

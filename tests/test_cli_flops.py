@@ -67,8 +67,8 @@ def test_sparsity_and_switches(capsys):
     assert "non-zero" in capsys.readouterr().out
 
 
-def test_subprocess_table(cli):
-    r = cli("flops", "--n-layer", "12", "--d-model", "768", "--tokens", "1e9")
+def test_subprocess_table(cli_subprocess):
+    r = cli_subprocess("flops", "--n-layer", "12", "--d-model", "768", "--tokens", "1e9")
     assert r.returncode == 0, r.stderr
     assert "12 x 768" in r.stdout and "FLOPs (run)" in r.stdout
 

@@ -83,7 +83,8 @@ def test_bad_growth_specs_are_one_line_errors(cli, tmp_path):
     _one_line_error(cli("grow", "analyze", str(tmp_path / "nothing")))
 
 
-def test_smoke_experiment_end_to_end(cli, tmp_path):
+def test_smoke_experiment_end_to_end(cli_subprocess, tmp_path):
+    cli = cli_subprocess  # trains: a real process, as a user runs it
     spec = ROOT / "sweeps" / "growth-smoke.toml"
     res = cli("grow", "run", str(spec), "--dry-run")
     assert res.returncode == 0 and "ligo-f0.5-s1" in res.stdout and "total training FLOPs" in res.stdout

@@ -1,4 +1,5 @@
-"""`scaling plot` from the shared public data, and one-line errors on bad input."""
+"""`scaling plot` from the public data sets (the synthetic fixtures, and ../shared/data when present), and
+one-line errors on bad input."""
 
 import warnings
 
@@ -19,27 +20,36 @@ def _main(*args):
 
 
 @pytest.fixture(scope="module")
-def paths(shared_data, tmp_path_factory):
-    """Data paths and an Approach 2 fit file of the porian isoFLOP runs."""
+def paths(public_data, tmp_path_factory):
+    """Data paths, an Approach 2 fit file of the porian isoFLOP runs, and the counts the CLI should report
+    (porian2024: 121 runs, 12 budgets; gadre2024 C4: 34 runs, 3 held out; OPT: 6 runs, 142 evaluations)."""
     from scaling.fit.approach2 import fit_approach2
-    from scaling.runs import load_runs
+    from scaling.runs import load_curves, load_runs
 
-    porian = shared_data / "porian2024" / "porian_isoflop_points.csv"
+    porian = public_data / "porian2024" / "porian_isoflop_points.csv"
     tmp = tmp_path_factory.mktemp("plotcli")
-    a2 = fit_approach2(load_runs(porian, where=PORIAN_WHERE))
+    porian_runs = load_runs(porian, where=PORIAN_WHERE)
+    a2 = fit_approach2(porian_runs)
     a2_path = a2.save(tmp / "approach2.json")
-    gadre = shared_data / "gadre2024" / "gadre2024_final_losses.csv"
+    gadre = public_data / "gadre2024" / "gadre2024_final_losses.csv"
+    gadre_runs = load_runs(gadre, where=GADRE_WHERE)
     loss_path = gadre_loss_fit(str(gadre)).save(tmp / "loss_fit.json")
-    return {"porian": str(porian), "gadre": str(gadre),
-            "curves": str(shared_data / "ibm_colpret" / "aggregated_eval_opt_trajectories.csv"),
-            "a2": str(a2_path), "loss": str(loss_path), "tmp": tmp}
+    curves = public_data / "ibm_colpret" / "aggregated_eval_opt_trajectories.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        curve_runs = load_curves(curves)
+    return {"porian": str(porian), "gadre": str(gadre), "curves": str(curves),
+            "a2": str(a2_path), "loss": str(loss_path), "tmp": tmp,
+            "porian_counts": f"{len(porian_runs)} runs, {porian_runs['flops'].nunique()} budgets",
+            "gadre_counts": f"{len(gadre_runs)} runs ({int((gadre_runs['params'] > 1e9).sum())} held out)",
+            "curve_counts": f"{curve_runs['run_id'].nunique()} runs, {len(curve_runs)} evaluations"}
 
 
 def test_isoflop_png(paths, capsys):
     out = paths["tmp"] / "isoflop.png"
     assert _main("plot", "isoflop", paths["porian"], "--where", PORIAN_WHERE, "--fit", paths["a2"],
                  "--law", "epoch-2024", "--out", str(out), "--dpi", "80") == 0
-    assert "121 runs, 12 budgets" in capsys.readouterr().out
+    assert paths["porian_counts"] in capsys.readouterr().out
     check_image(out)
 
 
@@ -71,7 +81,7 @@ def test_surface_and_residuals_gadre(paths, capsys):
         r = paths["tmp"] / "residuals.png"
         assert _main("plot", "residuals", paths["gadre"], "--where", GADRE_WHERE, "--fit", paths["loss"],
                      "--heldout", "N > 1e9", "--out", str(r), "--dpi", "80") == 0
-    assert "34 runs (3 held out)" in capsys.readouterr().out
+    assert paths["gadre_counts"] in capsys.readouterr().out
     check_image(r)
 
 
@@ -80,7 +90,7 @@ def test_curves(paths, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert _main("plot", "curves", paths["curves"], "--out", str(out), "--dpi", "80") == 0
-    assert "6 runs, 142 evaluations" in capsys.readouterr().out
+    assert paths["curve_counts"] in capsys.readouterr().out
     check_image(out)
 
 
@@ -99,13 +109,13 @@ class _Result:
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_bad_inputs_are_one_line_errors(cli, paths, tmp_path, capsys):
+def test_bad_inputs_are_one_line_errors(cli_subprocess, paths, tmp_path, capsys):
     empty = tmp_path / "empty.csv"
     empty.write_text("N,D,loss\n")
     # one real process (exit status and stderr as a user sees them), then in-process for speed
-    _one_line_error(cli("plot", "isoflop", str(empty), "--out", str(tmp_path / "x.png")), "no runs")
+    _one_line_error(cli_subprocess("plot", "isoflop", str(empty), "--out", str(tmp_path / "x.png")), "no runs")
 
-    def cli(*args):  # noqa: F811
+    def cli(*args):
         capsys.readouterr()
         rc = _main(*args)
         return _Result(rc, capsys.readouterr().err)

@@ -13,8 +13,10 @@ from scaling.laws import ChinchillaLaw, get_law, law_from_dict
 from scaling.laws.datacon import DataConstrainedLaw, muennighoff_2023
 from scaling.planning import data_constrained_frontier, data_constrained_plan
 
+from conftest import FIXTURE_DATA
+
 CHECKS = [((6.34e9, 242e9, 25e9), 2.2256440889984477), ((8.67e9, 178e9, 25e9), 2.2269634075087867)]
-DATA = "muennighoff2023/muennighoff2023_dataconstrained_182.csv"
+DATA = "muennighoff2023/muennighoff2023_dataconstrained_182.csv"  # under ../shared/data or tests/fixtures/public
 
 
 @pytest.mark.parametrize("args,value", CHECKS)
@@ -131,10 +133,21 @@ def test_fit_recovers_published_constants(shared_data):
     assert isinstance(law, DataConstrainedLaw)
 
 
-def test_fit_bootstrap_and_json(shared_data, tmp_path):
+def test_fit_recovers_the_generating_constants():
+    """The synthetic stand-in (tests/fixtures) is drawn from muennighoff-2023 itself with 0.2% noise."""
+    from scaling.fit.datacon import fit_datacon
+    fit = fit_datacon(FIXTURE_DATA / DATA)
+    assert fit.converged
+    assert fit.params["R_D_star"] == pytest.approx(15.39, rel=0.06)
+    assert fit.params["R_N_star"] == pytest.approx(5.31, rel=0.06)
+    assert isinstance(fit.to_law(), DataConstrainedLaw)
+
+
+def test_fit_bootstrap_and_json(tmp_path):
+    """The bootstrap and the fit file, on the synthetic runs (the real ones are checked above)."""
     from scaling.fit.datacon import fit_datacon
     from scaling.fit.result import FitResult
-    fit = fit_datacon(shared_data / DATA, bootstrap=20, seed=1)
+    fit = fit_datacon(FIXTURE_DATA / DATA, bootstrap=20, seed=1)
     lo, hi = fit.intervals["R_D_star"]
     assert lo < fit.params["R_D_star"] < hi
     path = fit.save(tmp_path / "dc.json")

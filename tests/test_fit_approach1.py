@@ -1,6 +1,5 @@
 """Approach 1 (lower envelope of training curves): analytic exponent, OPT curves, errors."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,8 +9,6 @@ from scaling.errors import ScalingError
 from scaling.fit.approach1 import envelope, fit_approach1
 from scaling.fit.result import FitResult
 from scaling.runs import load_curves
-
-OPT = Path(__file__).resolve().parents[2] / "shared" / "data" / "ibm_colpret" / "aggregated_eval_opt_trajectories.csv"
 
 
 def synthetic_curves(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28, sizes=np.logspace(7, 10, 25),
@@ -62,11 +59,9 @@ def test_bootstrap_intervals_cover_truth():
     assert law.has_uncertainty and law.frontier(1e22)[0] > 0
 
 
-def test_opt_curves():
-    if not OPT.is_file():
-        pytest.skip("../shared/data/ibm_colpret is not present")
+def test_opt_curves(public_data):
     with pytest.warns(UserWarning):
-        curves = load_curves(OPT)
+        curves = load_curves(public_data / "ibm_colpret" / "aggregated_eval_opt_trajectories.csv")
     strict = fit_approach1(curves)
     # all OPT models saw the same 300B tokens: few budgets have a bracketed winner
     assert set(strict.extra["winners"]) <= {"N=1.3B", "N=6.7B", "N=13B"}

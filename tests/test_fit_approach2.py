@@ -2,7 +2,6 @@
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,8 +12,9 @@ from scaling.fit.approach2 import assign_budgets, fit_approach2, isoflop_minimum
 from scaling.fit.result import FitResult
 from scaling.runs import load_runs
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-PORIAN = SHARED / "porian2024"
+from conftest import FIXTURE_DATA, SHARED_DATA
+
+PORIAN = SHARED_DATA / "porian2024"
 
 
 def synthetic_isoflops(budgets=(1e17, 1e18, 1e19, 1e20), n=9, spread=1.0, noise=0.0, seed=0,
@@ -33,11 +33,9 @@ def synthetic_isoflops(budgets=(1e17, 1e18, 1e19, 1e20), n=9, spread=1.0, noise=
     return pd.DataFrame(rows)
 
 
-def porian(label):
-    if not PORIAN.is_dir():
-        pytest.skip("../shared/data/porian2024 is not present")
+def porian(label, root=SHARED_DATA):
     # each label has one loss type in the release: val for the tuned/no-decay runs, train for Kaplan's
-    return load_runs(PORIAN / "porian_isoflop_points.csv", params_col="N", tokens_col="D",
+    return load_runs(root / "porian2024" / "porian_isoflop_points.csv", params_col="N", tokens_col="D",
                      where=f"label == {label!r} and dataset == 'rw'")
 
 
@@ -47,6 +45,7 @@ def paper_exponent(label):
     return float(row["n_exponent"].iloc[0])
 
 
+@pytest.mark.shared_data
 def test_porian_optimizer_tuning_no_decay():
     runs = porian("Optimizer tuning (no decay)")
     assert set(runs["loss_type"]) == {"val"}
@@ -60,6 +59,7 @@ def test_porian_optimizer_tuning_no_decay():
     assert res.extra["n_budgets_used"] == 12
 
 
+@pytest.mark.shared_data
 def test_porian_reproducing_kaplan():
     runs = porian("Reproducing Kaplan et al.")
     res = fit_approach2(runs)
@@ -67,6 +67,17 @@ def test_porian_reproducing_kaplan():
     assert abs(a - 0.83) < 0.03
     assert abs(a - paper_exponent("Reproducing Kaplan et al.")) < 0.03     # paper: 0.8338
     assert res.extra["n_budgets_used"] >= 10
+
+
+def test_porian_like_fixture_recovers_its_exponent():
+    """The same loading and fitting path as the porian tests, on the synthetic stand-in (tests/fixtures): eight
+    budgets on the surface E=1.82, A=482, B=2085.4, alpha=0.348, beta=0.366 with 0.3% noise."""
+    runs = porian("Optimizer tuning (no decay)", root=FIXTURE_DATA)
+    res = fit_approach2(runs)
+    assert res.params["a"] == pytest.approx(0.366 / (0.348 + 0.366), abs=0.02)
+    lo, hi = res.intervals["a"]
+    assert lo < res.params["a"] < hi and hi - lo < 0.1
+    assert res.extra["n_budgets_used"] == 8 and not res.flags
 
 
 def test_synthetic_recovers_frontier_exponent():

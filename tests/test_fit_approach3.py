@@ -2,19 +2,34 @@
 stopping), equality with the straightforward multi-start search, flags, and published data."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from scaling.errors import ScalingError
-from scaling.fit.approach3 import (BOUNDS, GRID, _Data, _grad_hess, _terms, _to_user_grad, approach3_optimum,
-                                   fit_approach3, gradient_tolerance, lm_batch, objective, predict_log_loss,
-                                   projected_gradient, reference_multistart, simulate_runs, start_grid)
+from scaling.fit.approach3 import (
+    BOUNDS,
+    GRID,
+    _Data,
+    _grad_hess,
+    _terms,
+    _to_user_grad,
+    approach3_optimum,
+    fit_approach3,
+    gradient_tolerance,
+    lm_batch,
+    objective,
+    predict_log_loss,
+    projected_gradient,
+    reference_multistart,
+    simulate_runs,
+    start_grid,
+)
 from scaling.fit.result import FitResult
 from scaling.laws import ChinchillaLaw, get_law
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from conftest import SHARED_DATA
+
 EPOCH = dict(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)
 HOFFMANN = dict(E=1.6934, A=406.40, B=410.72, alpha=0.33917084, beta=0.2849083)
 
@@ -271,17 +286,11 @@ def test_bounds_keep_parameters_sane():
 # published data
 
 
-def _gadre():
-    path = DATA / "gadre2024" / "gadre2024_final_losses.csv"
-    if not path.is_file():
-        pytest.skip("../shared/data/gadre2024 is not present")
-    return path
-
-
 @pytest.mark.parametrize("dataset,tol", [("rpj", 0.04), ("rw_original", 0.05)])
-def test_gadre_small_sizes_predict_the_large_ones(dataset, tol):
+def test_gadre_small_sizes_predict_the_large_ones(public_data, dataset, tol):
     from scaling.runs import load_runs
-    runs = load_runs(_gadre(), loss_col="loss_c4_val", where=f"dataset == '{dataset}'", run_id_col="name")
+    path = public_data / "gadre2024" / "gadre2024_final_losses.csv"
+    runs = load_runs(path, loss_col="loss_c4_val", where=f"dataset == '{dataset}'", run_id_col="name")
     small = runs[runs["params"] < 1e9]
     big = runs[runs["model"].isin(["open_lm_1b", "open_lm_7b"])]
     assert small["params"].nunique() == 4 and len(big) == 3
@@ -292,10 +301,9 @@ def test_gadre_small_sizes_predict_the_large_ones(dataset, tol):
     assert np.max(np.abs(err)) < tol, dict(zip(big["run_id"], err))
 
 
+@pytest.mark.shared_data
 def test_muennighoff_single_epoch_fits_without_flags():
-    path = DATA / "muennighoff2023" / "muennighoff2023_c4_runs_with_seeds_296.csv"
-    if not path.is_file():
-        pytest.skip("../shared/data/muennighoff2023 is not present")
+    path = SHARED_DATA / "muennighoff2023" / "muennighoff2023_c4_runs_with_seeds_296.csv"
     from scaling.runs import load_runs
     runs = load_runs(path, where="epochs == 1")
     res = fit_approach3(runs)

@@ -1,7 +1,6 @@
 """Held-out comparison between law forms."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,8 +10,6 @@ from scaling.errors import ScalingError
 from scaling.fit.holdout import compare_forms, format_comparison, split_runs
 from scaling.laws import ChinchillaLaw
 from scaling.runs import load_runs
-
-GADRE = Path(__file__).resolve().parents[2] / "shared" / "data" / "gadre2024" / "gadre2024_final_losses.csv"
 
 
 def chinchilla_runs(n=80, noise=0.003, seed=0):
@@ -71,10 +68,8 @@ def test_approach3_when_available():
     assert row.loc["approach3", "rmse_log_loss"] < row.loc["kaplan", "rmse_log_loss"]
 
 
-def test_gadre_kaplan_holdout_by_size():
-    if not GADRE.is_file():
-        pytest.skip("../shared/data/gadre2024 is not present")
-    runs = load_runs(GADRE, where="dataset == 'rw_original'")
+def test_gadre_kaplan_holdout_by_size(public_data):
+    runs = load_runs(public_data / "gadre2024" / "gadre2024_final_losses.csv", where="dataset == 'rw_original'")
     table = compare_forms(runs, 1e9, methods=("kaplan",), by="params")
     row = table.iloc[0]
     assert row["n_test"] == 3 and row["n_train"] == 32

@@ -14,11 +14,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
-def gadre_report(shared_data, tmp_path_factory):
+def gadre_report(public_data, tmp_path_factory):
     from scaling.report import report
     from scaling.runs import load_runs
 
-    path = shared_data / "gadre2024" / "gadre2024_final_losses.csv"
+    path = public_data / "gadre2024" / "gadre2024_final_losses.csv"
     runs = load_runs(path, where=GADRE_WHERE)
     out = tmp_path_factory.mktemp("report") / "gadre.html"
     with warnings.catch_warnings():
@@ -55,15 +55,15 @@ def test_report_is_self_contained(gadre_report):
     assert html.count("c4_original-open_lm") == 3  # the held-out runs, each with its prediction
 
 
-def test_report_isoflop_and_curves(shared_data, tmp_path):
+def test_report_isoflop_and_curves(public_data, tmp_path):
     from scaling.report import report
     from scaling.runs import load_runs
 
-    runs = load_runs(shared_data / "porian2024" / "porian_isoflop_points.csv", where=PORIAN_WHERE)
+    runs = load_runs(public_data / "porian2024" / "porian_isoflop_points.csv", where=PORIAN_WHERE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = report(runs, tmp_path / "porian.html", fits=["approach2"], dpi=60,
-                     curves=shared_data / "ibm_colpret" / "aggregated_eval_opt_trajectories.csv")
+                     curves=public_data / "ibm_colpret" / "aggregated_eval_opt_trajectories.csv")
     html = out.read_text()
     assert 'id="fig-isoflop"' in html and 'id="fig-curves"' in html and 'id="fig-frontier-approach2"' in html
     assert "approach1" in html and len(_images(html)) == 4  # isoflop, 2 frontiers, curves
@@ -84,17 +84,18 @@ def test_report_rejects_bad_input(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_report_cli(cli, shared_data, tmp_path, capsys):
+def test_report_cli(cli_subprocess, public_data, tmp_path, capsys):
     from test_cli_plot import _main as main
 
     out = tmp_path / "r.html"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rc = main(*["report", str(shared_data / "porian2024" / "porian_isoflop_points.csv"), "--where", PORIAN_WHERE,
+        rc = main(*["report", str(public_data / "porian2024" / "porian_isoflop_points.csv"), "--where", PORIAN_WHERE,
                    "--method", "approach2", "--budgets", "1e20", "--out", str(out)])
     assert rc == 0
     assert "wrote" in capsys.readouterr().out and out.read_text().count("data:image/png;base64,") == 2
-    r = cli("report", str(shared_data / "porian2024" / "porian_isoflop_points.csv"), "--out", str(tmp_path / "x.pdf"))
+    r = cli_subprocess("report", str(public_data / "porian2024" / "porian_isoflop_points.csv"),
+                       "--out", str(tmp_path / "x.pdf"))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "html" in r.stderr
 
 

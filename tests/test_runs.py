@@ -5,8 +5,17 @@ import pandas as pd
 import pytest
 
 from scaling.errors import ScalingError
-from scaling.runs import (RunsWarning, data_fingerprint, data_info, describe_runs, format_description, load_curves,
-                          load_runs, require_sizes)
+from scaling.runs import (
+    RunsWarning,
+    data_fingerprint,
+    data_info,
+    describe_runs,
+    format_description,
+    load_curves,
+    load_runs,
+    require_sizes,
+)
+
 
 def write(tmp_path, text, name="runs.csv"):
     p = tmp_path / name
@@ -235,8 +244,8 @@ def test_load_curves_steps(tmp_path):
     np.testing.assert_allclose(c["flops"], 6 * c["params"] * c["tokens"])
 
 
-def test_load_curves_opt(shared_data):
-    path = shared_data / "ibm_colpret" / "aggregated_eval_opt_trajectories.csv"
+def test_load_curves_opt(public_data):
+    path = public_data / "ibm_colpret" / "aggregated_eval_opt_trajectories.csv"
     with pytest.warns(RunsWarning, match="log10"):
         c = load_curves(path)
     assert c["run_id"].nunique() == 6
@@ -246,8 +255,8 @@ def test_load_curves_opt(shared_data):
     np.testing.assert_allclose(np.sort(c["loss"]), np.sort(np.log(raw["ppl"])))
 
 
-def test_shared_gadre_defaults(shared_data):
-    df = load_runs(shared_data / "gadre2024" / "gadre2024_final_losses.csv", where="dataset == 'rpj'")
+def test_shared_gadre_defaults(public_data):
+    df = load_runs(public_data / "gadre2024" / "gadre2024_final_losses.csv", where="dataset == 'rpj'")
     cols = df.attrs["scaling"]["columns"]
     assert cols["params"] == "N" and cols["loss"] == "loss_c4_val" and cols["tokens"] == "D"
     assert len(df) == 35
