@@ -18,7 +18,7 @@ def _default_mode() -> int:
     return 0o666 & ~umask
 
 
-def _write_error(path: Path, exc: OSError):
+def _write_error(path: Path, exc: OSError) -> OSError:
     """A failed write as one line naming the file the user asked for (not our temporary file)."""
     import errno
 

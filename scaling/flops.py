@@ -335,7 +335,7 @@ def flops_per_token(n_layer, d_model, context, vocab, *, d_ff=None, n_head=None,
             _choice(architecture, ARCHITECTURES, "architecture")
         logits = emb if include_logits is None else bool(include_logits)
         if mixer == "hyena":
-            layer = hyena_mixer_flops_per_token(d, T, sparsity=S, **{k: opts[k] for k in opts}) \
+            layer = hyena_mixer_flops_per_token(d, T, sparsity=S, **(opts or {})) \
                 + (1.0 - S) * 4 * d * f
         else:
             layer = attention_flops_per_token(d, T, n_head=h, d_ff=f, causal=causal, sparsity=S)

@@ -28,7 +28,7 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -92,12 +92,13 @@ class ModelShape:
         set_ = functools.partial(object.__setattr__, self)
         set_("n_layer", _as_int(self.n_layer, "n_layer"))
         set_("d_model", _as_int(self.d_model, "d_model"))
-        set_("n_head", default_n_head(self.d_model) if self.n_head is None else _as_int(self.n_head, "n_head"))
+        n_head = default_n_head(self.d_model) if self.n_head is None else _as_int(self.n_head, "n_head")
+        set_("n_head", n_head)
         set_("d_ff", 4 * self.d_model if self.d_ff is None else _as_int(self.d_ff, "d_ff"))
         set_("vocab", _as_int(self.vocab, "vocab"))
         set_("context", _as_int(self.context, "context"))
-        if self.d_model % self.n_head:
-            raise ScalingError(f"d_model {self.d_model} is not divisible by n_head {self.n_head}")
+        if self.d_model % n_head:
+            raise ScalingError(f"d_model {self.d_model} is not divisible by n_head {n_head}")
         _flops._choice(self.mixer, _flops.MIXERS, "mixer")
         try:
             s = float(self.sparsity)
@@ -134,7 +135,7 @@ class ModelShape:
 
     @property
     def d_head(self) -> int:
-        return self.d_model // self.n_head
+        return self.d_model // cast(int, self.n_head)  # an int once __post_init__ has run
 
     @property
     def aspect_ratio(self) -> float:

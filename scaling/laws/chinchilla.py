@@ -22,7 +22,7 @@ from .base import Law, as_array, maybe_scalar
 
 class ChinchillaLaw(Law):
     form = "chinchilla"
-    param_names = ("E", "A", "B", "alpha", "beta")
+    param_names: tuple[str, ...] = ("E", "A", "B", "alpha", "beta")
 
     def __init__(self, E: float, A: float, B: float, alpha: float, beta: float, **kw):
         super().__init__(**kw)

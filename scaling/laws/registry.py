@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -236,7 +236,7 @@ def law_from_dict(data: dict, source: str = "law") -> Law:
     if missing:
         raise ScalingError(f"{source}: law of form {form!r} is missing parameter(s) {', '.join(missing)}")
     try:
-        values = {k: float(params[k]) for k in cls.param_names if k in params}
+        values: dict[str, Any] = {k: float(params[k]) for k in cls.param_names if k in params}
     except (TypeError, ValueError):
         raise ScalingError(f"{source}: law parameters must be numbers") from None
     ff = data.get("fitted_flops")
