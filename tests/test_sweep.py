@@ -234,10 +234,16 @@ def smoke_local(tmp_path_factory):
     return base, spec, only, collect(base / "local" / spec.name)
 
 
+@pytest.fixture(scope="session")
+def ray_module():
+    """Ray, or a skip before anything is trained (session scope: set up before the module's smoke_local)."""
+    return pytest.importorskip("ray")
+
+
 @pytest.mark.torch
 @pytest.mark.ray
-def test_ray_executor_matches_local(smoke_local):
-    ray = pytest.importorskip("ray")
+def test_ray_executor_matches_local(ray_module, smoke_local):
+    ray = ray_module
     from scaling.store import collect
     from scaling.sweep import run_sweep
     base, spec, only, local = smoke_local

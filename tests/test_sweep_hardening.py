@@ -453,18 +453,19 @@ def test_absurd_sizes_are_refused_before_anything_is_written(tmp_path):
 
 def test_memory_check_names_the_spec_key(monkeypatch):
     import scaling.sweep as S
+    import scaling.sweep.expand as E
     spec = parse_spec({"kind": "isoflop", "budgets": [1e12, 1e15], "size_multipliers": [0.5, 2],
                        "model": {"context": 64}}, source="m.toml", default_name="m")
     runs = spec.expand()
     need = sorted(S.train_memory(c)["total"] for c in runs)
-    monkeypatch.setattr(S, "machine_memory", lambda device: (int(need[-2]) + 1, "memory"))
+    monkeypatch.setattr(E, "machine_memory", lambda device: (int(need[-2]) + 1, "memory"))
     with pytest.raises(ScalingError, match=r"^m.toml: budgets\[1\] x size_multipliers\[1\]: run .* needs about "
                                            r".* but this machine has .* of memory: use a smaller"):
         S.check_memory(spec, source="m.toml")
-    monkeypatch.setattr(S, "machine_memory", lambda device: (int(need[0]) - 1, "memory"))
+    monkeypatch.setattr(E, "machine_memory", lambda device: (int(need[0]) - 1, "memory"))
     with pytest.raises(ScalingError, match=r"\(3 more run\(s\) are larger\)"):
         S.check_memory(spec)
-    monkeypatch.setattr(S, "machine_memory", lambda device: None)      # a GPU this machine cannot see
+    monkeypatch.setattr(E, "machine_memory", lambda device: None)      # a GPU this machine cannot see
     S.check_memory(spec)
     c = runs[-1]
     m = S.train_memory(c)
@@ -596,7 +597,8 @@ def test_a_locked_run_is_waited_for_then_read_or_trained(tiny_spec, tmp_path, mo
     import threading
 
     import scaling.sweep as S
-    monkeypatch.setattr(S, "BUSY_POLL_S", 0.05)
+    import scaling.sweep.runner as R
+    monkeypatch.setattr(R, "BUSY_POLL_S", 0.05)
     for other_finishes in (True, False):
         root = tmp_path / f"runs-{other_finishes}"
         a = root / "tiny" / "a-s0"
