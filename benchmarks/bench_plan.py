@@ -1,7 +1,11 @@
-"""Planner speed: cold-start `scaling plan 1e21` beside `python -c pass`, and 1e6 budgets via the API.
+"""Planner speed: cold-start `scaling plan 1e21` beside `python -c pass`, the Hyena size query beside
+`scaling plan 1e21`, and 1e6 budgets via the API.
 
 Run:  python benchmarks/bench_plan.py [--repeats 15]
 Targets (issue 2): median cold start <= 0.5 s; 1e6 budgets through the Python API < 0.5 s.
+Target (issue 16): `scaling plan --params 1e9 --mixer hyena --context 2048 --convention palm` (the
+budget whose palm-counted Hyena optimum is 1B parameters: an inverse of a numeric frontier) within
+2x the time of `scaling plan 1e21`, both cold, measured in the same run.
 Figures are printed as ratios against a reference measured in the same run (machines here are noisy).
 """
 
@@ -39,7 +43,12 @@ def main() -> None:
     print(f"{' '.join(cmd[-3:]):<22} median {cold * 1e3:7.1f} ms  ({cold / base:.1f}x python start-up; "
           f"target <= 500 ms: {'OK' if cold <= 0.5 else 'MISSED'})")
 
-    from scaling.plan import plan_table
+    hyena = cmd[:-1] + ["--params", "1e9", "--mixer", "hyena", "--context", "2048", "--convention", "palm"]
+    t_h = _median_time(hyena, args.repeats)
+    print(f"{'scaling plan --params 1e9 --mixer hyena --context 2048 --convention palm':<22} median {t_h * 1e3:7.1f} ms  "
+          f"({t_h / cold:.2f}x `scaling plan 1e21`; target <= 2x: {'OK' if t_h <= 2 * cold else 'MISSED'})")
+
+    from scaling.planner import plan_table
     C = np.logspace(18, 26, 1_000_000)
     plan_table(C[:10])  # warm imports
     ref = np.empty_like(C)

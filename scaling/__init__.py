@@ -16,7 +16,8 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
-    "plan": "scaling.plan", "plan_table": "scaling.plan", "Plan": "scaling.plan", "Hardware": "scaling.plan",
+    "plan": "scaling.planner", "plan_table": "scaling.planner", "Plan": "scaling.planner",
+    "Interval": "scaling.planner", "Hardware": "scaling.hardware", "compute_multiplier": "scaling.planner.compare",
     "get_law": "scaling.laws", "list_laws": "scaling.laws", "Law": "scaling.laws",
     "ChinchillaLaw": "scaling.laws", "KaplanLaw": "scaling.laws", "PowerLawAllocation": "scaling.laws",
     "fit": "scaling.fit", "FitResult": "scaling.fit", "load_runs": "scaling.runs",
@@ -26,8 +27,8 @@ _LAZY = {
 
 
 def __getattr__(name: str):
-    if name in ("plan", "fit"):  # callable modules (see scaling/_callable.py)
-        return importlib.import_module(f"scaling.{name}")
+    if name == "fit":  # the package scaling.fit, callable as its fit() (see scaling/fit/__init__.py)
+        return importlib.import_module("scaling.fit")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'scaling' has no attribute {name!r}")

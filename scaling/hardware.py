@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from .errors import ScalingError
 
@@ -166,10 +165,10 @@ def _check_flops(flops) -> np.ndarray:
 # budgets
 
 
-class Budget(BaseModel):
-    """What a training run of ``flops`` FLOPs costs on ``gpus`` accelerators of one kind."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class Budget:
+    """What a training run of ``flops`` FLOPs costs on ``gpus`` accelerators of one kind (a plain frozen
+    dataclass: pydantic would cost `scaling plan` 70 ms of start-up for nothing it validates)."""
 
     flops: float
     accelerator: str
@@ -188,7 +187,7 @@ class Budget(BaseModel):
     def to_dict(self) -> dict:
         """Plain dict; holds at least the DESIGN.md budget keys (gpu_hours, days, gpus, cost_usd,
         energy_kwh, co2_kg, accelerator, mfu)."""
-        return self.model_dump()
+        return asdict(self)
 
     def describe(self) -> str:
         on = f"{self.gpus} x " if self.gpus else "1 x "
@@ -259,6 +258,82 @@ def flops_for_dollars(dollars, accelerator: str | Accelerator = DEFAULT_ACCELERA
     return flops_for_gpu_hours(d / price, acc, mfu)
 
 
+# ---------------------------------------------------------------------------------------------
+# the cost model the planner uses
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """Where a plan is trained (and served): FLOPs to GPU-hours, days, dollars, kWh and CO2.
+
+    The training side is ``accelerator`` at ``mfu`` and ``price_per_gpu_hour`` (default: the
+    catalogue's price) on ``gpus`` GPUs (days on one GPU when None), in a data centre of ``pue``
+    on a grid of ``grid_kg_per_kwh`` (defaults DEFAULT_PUE, DEFAULT_GRID_KG_PER_KWH). The serving
+    side, for inference-aware plans, defaults to the training side's accelerator and price and to
+    its MFU; serving usually reaches a lower MFU than training (memory-bound decoding), so giving
+    ``inference_mfu`` is what makes a dollar objective differ from the FLOP objective.
+    """
+
+    accelerator: str = DEFAULT_ACCELERATOR
+    gpus: int | None = None
+    mfu: float = DEFAULT_MFU
+    price_per_gpu_hour: float | None = None
+    pue: float | None = None
+    grid_kg_per_kwh: float | None = None
+    inference_accelerator: str | None = None
+    inference_mfu: float | None = None
+    inference_price_per_gpu_hour: float | None = None
+
+    def budget(self, flops: float) -> dict:
+        """GPU-hours, days, dollars, energy and CO2 of training ``flops`` (a :class:`Budget` as a dict)."""
+        kw: dict = {"mfu": self.mfu, "gpus": self.gpus, "price_per_gpu_hour": self.price_per_gpu_hour}
+        if self.pue is not None:
+            kw["pue"] = self.pue
+        if self.grid_kg_per_kwh is not None:
+            kw["grid_kg_per_kwh"] = self.grid_kg_per_kwh
+        return budget(flops, self.accelerator, **kw).to_dict()
+
+    def flops_for_gpu_hours(self, hours: float) -> float:
+        return float(flops_for_gpu_hours(hours, self.accelerator, mfu=self.mfu))
+
+    def flops_for_dollars(self, dollars: float) -> float:
+        return float(flops_for_dollars(dollars, self.accelerator, mfu=self.mfu,
+                                       price_per_gpu_hour=self.price_per_gpu_hour))
+
+    def side(self, inference: bool = False) -> tuple[Accelerator, float, float]:
+        """(accelerator, MFU, dollars per GPU-hour) of training, or of serving."""
+        acc = get_accelerator((self.inference_accelerator or self.accelerator) if inference else self.accelerator)
+        mfu = (self.inference_mfu if self.inference_mfu is not None else self.mfu) if inference else self.mfu
+        if not (isinstance(mfu, (int, float)) and 0 < mfu <= 1):
+            raise ScalingError(f"{'--inference-mfu' if inference else '--mfu'} must be in (0, 1], got {mfu}")
+        price = self.price_per_gpu_hour
+        if inference and self.inference_price_per_gpu_hour is not None:
+            price = self.inference_price_per_gpu_hour
+        elif inference and self.inference_accelerator and self.price_per_gpu_hour is None:
+            price = None
+        if price is None:
+            price = acc.price_per_gpu_hour
+        if price < 0 or not math.isfinite(price):
+            raise ScalingError(f"{'--inference-price' if inference else '--price'} must be a finite number >= 0")
+        return acc, float(mfu), float(price)
+
+    def gpu_hours(self, flops: float, inference: bool = False) -> float:
+        acc, mfu, _ = self.side(inference)
+        return float(flops) / (acc.peak_flops * mfu * 3600.0)
+
+    def dollars_per_flop(self, inference: bool = False) -> float:
+        acc, mfu, price = self.side(inference)
+        return price / (acc.peak_flops * mfu * 3600.0)
+
+    def describe(self) -> dict:
+        tr, inf = self.side(False), self.side(True)
+        return {"train": {"accelerator": tr[0].name, "mfu": tr[1], "price_per_gpu_hour": tr[2]},
+                "inference": {"accelerator": inf[0].name, "mfu": inf[1], "price_per_gpu_hour": inf[2]}}
+
+
+CostModel = Hardware  # the name the inference planner's callers know (scaling.planning.CostModel)
+
+
 __all__ = ["Accelerator", "ACCELERATORS", "ALIASES", "Budget", "DEFAULT_MFU", "DEFAULT_PUE",
            "DEFAULT_GRID_KG_PER_KWH", "DEFAULT_ACCELERATOR", "budget", "budget_arrays", "flops_for_dollars",
-           "flops_for_gpu_hours", "get_accelerator", "list_accelerators"]
+           "flops_for_gpu_hours", "get_accelerator", "list_accelerators", "Hardware", "CostModel"]

@@ -209,7 +209,7 @@ def _comparison(fits) -> str:
 
 
 def _plans(fit, budgets) -> tuple[str, list[str]]:
-    from .plan import plan_table
+    from .planner import plan_table
 
     law = fit.to_law(name=f"fit ({fit.method})")
     with warnings.catch_warnings(record=True) as caught:

@@ -93,7 +93,7 @@ def test_laws_lists_registry(capsys):
 def test_import_plan_is_light():
     import subprocess
     import sys
-    code = ("import sys, scaling, scaling.plan; scaling.plan.plan(1e21); "
+    code = ("import sys, scaling; scaling.plan(1e21); "
             "print(' '.join(m for m in ('torch', 'matplotlib', 'ray') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from scaling import store
-from scaling.compare import arch_flops, compute_multiplier
+from scaling.planner.compare import arch_flops, compute_multiplier
 from scaling.fit.api import fit
 from scaling.laws.registry import load_law
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from scaling.compare import arch_flops, compute_multiplier, flops_for_loss, loss_for_flops
+from scaling.planner.compare import arch_flops, compute_multiplier, flops_for_loss, loss_for_flops
 from scaling.errors import ScalingError
 from scaling.laws.chinchilla import ChinchillaLaw
 from scaling.laws.sparsity import frantar_2024

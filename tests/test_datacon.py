@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scaling.errors import ScalingError
 from scaling.laws import ChinchillaLaw, get_law, law_from_dict
 from scaling.laws.datacon import DataConstrainedLaw, muennighoff_2023
-from scaling.planning import data_constrained_frontier, data_constrained_plan
+from scaling.planner import data_constrained_frontier, data_constrained_plan
 
 from conftest import FIXTURE_DATA
 

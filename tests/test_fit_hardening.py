@@ -122,7 +122,7 @@ def test_plan_with_an_allocation_fit_is_quiet():
     res = fit(df, method="approach2")
     assert res.plan_problem() is None
     assert not any(f.startswith(UNUSABLE) for f in res.flags)
-    from scaling.plan import plan
+    from scaling.planner import plan
     with warnings.catch_warnings():
         warnings.simplefilter("error")          # numpy's "All-NaN slice encountered" among others
         p = plan([1e19, 1e20], law=res.to_law())
@@ -358,7 +358,7 @@ def test_si_never_rounds_into_1e3_of_a_unit(value, text):
 
 
 def test_budget_plan_without_gpus_says_one_gpu():
-    from scaling.plan import Hardware, format_table, plan
+    from scaling.planner import Hardware, format_table, plan
     one = format_table(plan(gpu_hours=[1e6], hardware=Hardware(accelerator="h100")))
     assert "days@1 " in one and "days on one GPU" in one and "1e+03K" not in one and " 1M " in one
     many = format_table(plan(1e24, hardware=Hardware(accelerator="h100", gpus=1024)))

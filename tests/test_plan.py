@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from scaling.errors import ScalingError
 from scaling.laws import ChinchillaLaw, get_law
-from scaling.plan import plan, plan_table
+from scaling.planner import plan, plan_table
 
 budgets = st.floats(min_value=1e17, max_value=1e27, allow_nan=False, allow_infinity=False)
 law_names = st.sampled_from(["chinchilla-2022", "chinchilla-2022-rounded", "epoch-2024"])
@@ -114,7 +114,7 @@ def test_plan_with_samples_has_intervals():
     law = ChinchillaLaw(*base.params.values(), name="boot", samples=samples)
     (p,) = plan(1e22, law=law)
     for k in ("params", "tokens", "loss"):
-        assert p.interval[k]["lo"] < getattr(p, k) < p.interval[k]["hi"]
+        assert p.interval[k].lo < getattr(p, k) < p.interval[k].hi
     df = plan_table([1e21, 1e22], law=law)
     assert {"params_lo", "params_hi", "loss_lo", "loss_hi"} <= set(df.columns)
 
@@ -156,7 +156,7 @@ def test_non_embedding_law_under_another_convention_counts_non_embedding_params(
 
 @pytest.mark.parametrize("context", [2048, 8192])
 def test_hyena_plans_count_hyena_flops(context):
-    from scaling.plan import frontier
+    from scaling.planner import frontier
     from scaling.shapes import smooth_flops_per_token
     law = get_law("chinchilla-2022")
     (a,) = plan(1e21, convention="palm", context=context)
@@ -203,3 +203,55 @@ def test_sparsity_without_a_sparsity_law_says_what_it_assumes():
 def test_bad_architecture_arguments(kw, needle):
     with pytest.raises(ScalingError, match=needle.replace("[", r"\[").replace(")", r"\)")):
         plan(1e21, **kw)
+
+
+def test_plan_is_immutable_with_typed_intervals():
+    import dataclasses
+    import json
+
+    from scaling.planner import Interval, Plan
+    base = get_law("epoch-2024")
+    rng = np.random.default_rng(2)
+    samples = np.array(list(base.params.values())) * (1 + 0.02 * rng.standard_normal((100, 5)))
+    law = ChinchillaLaw(*base.params.values(), name="boot", samples=samples)
+    (p,) = plan(1e22, law=law, level=0.9)
+    assert isinstance(p, Plan) and isinstance(p.interval["params"], Interval)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.params = 1.0
+    assert p.conf_int(0.9)["tokens"] == p.interval["tokens"]
+    with pytest.raises(ScalingError, match="90% interval only"):
+        p.conf_int(0.95)
+    d = json.loads(json.dumps(p.to_dict()))   # --json keeps {level, key: {lo, hi}}
+    assert d["interval"]["level"] == 0.9 and set(d["interval"]["params"]) == {"lo", "hi"}
+    assert "90% interval" in str(p) and "boot" in p.summary()
+    (q,) = plan(1e22)
+    with pytest.raises(ScalingError, match="no interval"):
+        q.conf_int()
+
+
+def test_flags_have_codes():
+    (p,) = plan(1e21, law="chinchilla-2022", mixer="hyena")
+    assert [f.code for f in p.flags] == ["arch"] and p.warnings == [p.flags[0].message]
+
+
+def test_scaling_plan_is_the_function():
+    import inspect
+
+    import scaling
+    assert inspect.isfunction(scaling.plan) and "law" in inspect.signature(scaling.plan).parameters
+    assert scaling.plan.__doc__.startswith("Answer a planning query")
+
+
+@pytest.mark.parametrize("mixer,conv", [("hyena", "palm"), ("attention", "palm"), ("attention", "chinchilla")])
+def test_numeric_frontier_inverse_round_trip(mixer, conv):
+    """The budget found for a size (or token count) under a counted convention has that size (tokens) as
+    its numeric optimum."""
+    from scaling.planner import frontier
+    law = get_law("chinchilla-2022")
+    for N in (1e8, 1e9, 3e10):
+        (p,) = plan(params=N, mixer=mixer, convention=conv, context=4096)
+        n, d = frontier(law, p.flops, convention=conv, context=4096, mixer=mixer)
+        assert n == pytest.approx(N, rel=1e-6) and p.tokens == pytest.approx(d, rel=1e-6)
+    (q,) = plan(tokens=2e11, mixer=mixer, convention=conv, context=4096)
+    n, d = frontier(law, q.flops, convention=conv, context=4096, mixer=mixer)
+    assert d == pytest.approx(2e11, rel=1e-6) and q.params == pytest.approx(n, rel=1e-6)

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from scaling.errors import ScalingError
 from scaling.laws import ChinchillaLaw, get_law
-from scaling.plan import plan
-from scaling.planning import (CostModel, flatness, inference_optimal, inference_optimal_budget, minimise_scalar,
-                              plan_distribution)
+from scaling._solve import scan_min as minimise_scalar
+from scaling.hardware import CostModel
+from scaling.planner import flatness, inference_optimal, inference_optimal_budget, plan, plan_distribution
 
 LAWS = st.sampled_from(["chinchilla-2022", "epoch-2024", "chinchilla-2022-rounded"])
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
+
+from ..errors import ScalingError
+from ..planner.compare import arch_flops, compute_multiplier
 from . import number
 
 _CONVENTIONS = ("6nd", "kaplan", "chinchilla", "palm")
@@ -9,8 +15,6 @@ _CONVENTIONS = ("6nd", "kaplan", "chinchilla", "palm")
 
 def _fraction(what: str):
     def parse(text: str) -> float:
-        import argparse
-        import math
         try:
             v = float(text)
         except ValueError:
@@ -23,8 +27,6 @@ def _fraction(what: str):
 
 
 def _loss(text: str) -> float:
-    import argparse
-    import math
     try:
         v = float(text)
     except ValueError:
@@ -70,11 +72,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import json
-
-    from ..compare import arch_flops, compute_multiplier
-    from ..errors import ScalingError
-
     if not 0 < args.level < 1:
         raise ScalingError(f"--level must be between 0 and 1: got {args.level:g}")
     arch = any(v is not None for v in (args.mixer_a, args.mixer_b, args.context, args.convention, args.vocab))

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import warnings
 
+from ..errors import ScalingError
+from ..hardware import Hardware, get_accelerator
+from ..planner import format_table, plan
 from . import number
 
 
@@ -73,13 +79,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import json
-    import sys
-    import warnings
-
-    from ..errors import ScalingError
-    from ..plan import Hardware, format_table, plan
-
     if args.gpus is not None and args.gpus < 1:
         raise ScalingError(f"--gpus must be at least 1, got {args.gpus}")
     if args.mfu is not None and not 0 < args.mfu <= 1:
@@ -93,7 +92,6 @@ def run(args) -> int:
     hw = None
     if any(v is not None for v in (args.gpu, args.gpus, args.mfu, args.price, args.pue, args.grid)) \
             or args.gpu_hours or args.dollars:
-        from ..hardware import get_accelerator
         hw = Hardware(accelerator=get_accelerator(args.gpu or "h100").name, gpus=args.gpus,
                       mfu=0.4 if args.mfu is None else args.mfu, price_per_gpu_hour=args.price,
                       pue=args.pue, grid_kg_per_kwh=args.grid)
@@ -102,12 +100,10 @@ def run(args) -> int:
         if args.inference_mfu is not None and not 0 < args.inference_mfu <= 1:
             raise ScalingError(f"--inference-mfu must be in (0, 1], got {args.inference_mfu:g}")
         if hw is not None or any(v is not None for v in (args.inference_gpu, args.inference_mfu, args.inference_price)):
-            from ..hardware import get_accelerator
-            from ..planning import CostModel
             base = hw or Hardware()
-            cost = CostModel(accelerator=base.accelerator, mfu=base.mfu, price_per_gpu_hour=base.price_per_gpu_hour,
-                             inference_accelerator=get_accelerator(args.inference_gpu).name if args.inference_gpu else None,
-                             inference_mfu=args.inference_mfu, inference_price_per_gpu_hour=args.inference_price)
+            cost = Hardware(accelerator=base.accelerator, mfu=base.mfu, price_per_gpu_hour=base.price_per_gpu_hour,
+                            inference_accelerator=get_accelerator(args.inference_gpu).name if args.inference_gpu else None,
+                            inference_mfu=args.inference_mfu, inference_price_per_gpu_hour=args.inference_price)
     elif any(v is not None for v in (args.inference_gpu, args.inference_mfu, args.inference_price)):
         raise ScalingError("--inference-gpu/--inference-mfu/--inference-price need --inference-tokens")
     with warnings.catch_warnings(record=True) as caught:

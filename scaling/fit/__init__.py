@@ -25,6 +25,15 @@ __all__ = ["fit", "fitter", "holdout_errors", "method_name", "METHODS", "FitResu
            "fit_approach3", "approach3_optimum", "fit_vp", "fit_approach2", "fit_approach1", "fit_kaplan",
            "compare_forms", "bootstrap_approach3"]
 
-from .._callable import make_callable  # noqa: E402
+import sys as _sys  # noqa: E402
+import types as _types  # noqa: E402
 
-make_callable(__name__, "fit")  # scaling.fit(...) calls fit() even when it resolves to this package
+
+class _CallablePackage(_types.ModuleType):
+    """scaling.fit(...) calls fit(): once this package is imported, the attribute scaling.fit is the package."""
+
+    def __call__(self, *args, **kwargs):
+        return fit(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallablePackage

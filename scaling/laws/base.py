@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._solve import bisect_log as brentq_vec  # noqa: F401  (the laws' old name for it)
 from ..errors import OutOfRangeWarning, ScalingError
 
 
@@ -81,7 +82,7 @@ class Law:
         return self.samples is not None and len(self.samples) >= 2
 
     def sample_laws(self) -> list["Law"]:
-        if not self.has_uncertainty or self.samples is None:
+        if not self.has_uncertainty:
             return []
         return [self.with_params(row) for row in self.samples]
 
@@ -184,23 +185,6 @@ def _fmt(v: float) -> str:
     if v == 0 or (1e-3 <= abs(v) < 1e5):
         return f"{v:.6g}"
     return f"{v:.4g}"
-
-
-def brentq_vec(f, lo, hi, iters: int = 200):
-    """Vectorised bisection in log space for a monotone f over arrays (lo, hi > 0)."""
-    lo = np.log(np.asarray(lo, dtype=float))
-    hi = np.log(np.asarray(hi, dtype=float))
-    flo = f(np.exp(lo))
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        fm = f(np.exp(mid))
-        same = np.sign(fm) == np.sign(flo)
-        lo = np.where(same, mid, lo)
-        flo = np.where(same, fm, flo)
-        hi = np.where(same, hi, mid)
-        if np.all(hi - lo < 1e-13):
-            break
-    return np.exp(0.5 * (lo + hi))
 
 
 def is_scalar(*xs) -> bool:

@@ -30,7 +30,7 @@ The efficiency of repeated data, D' / D, is 0.93 at 4 epochs and 0.66 at 16 unde
 (:meth:`DataConstrainedLaw.data_efficiency`).
 
 The constrained allocation (the best N for a budget C when only U unique tokens exist) has no
-closed form; :func:`scaling.planning.data_constrained_plan` solves it.
+closed form; :func:`scaling.planner.constrained.data_constrained_plan` solves it.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import math
 
 import numpy as np
 
+from .._solve import bisect_log
 from ..errors import ScalingError
 from .base import Provenance, as_array, maybe_scalar
 from .chinchilla import ChinchillaLaw
@@ -151,11 +152,10 @@ class DataConstrainedLaw(ChinchillaLaw):
         N, t, U = np.broadcast_arrays(N, t, U)
         # the loss is decreasing in D; bisect in log D where the target is reachable
         reach = t > np.asarray(self.loss_floor(U, N), dtype=float)
-        from .base import brentq_vec
         lo = np.full(N.shape, 1.0)
         hi = np.full(N.shape, 1e40)
         safe_t = np.where(reach, t, np.asarray(self.loss_floor(U, N)) + 1.0)
-        D = brentq_vec(lambda d: np.asarray(self.loss(N, d, U)) - safe_t, lo, hi)
+        D = bisect_log(lambda d: np.asarray(self.loss(N, d, U)) - safe_t, lo, hi)
         return maybe_scalar(np.where(reach, D, np.inf))
 
 

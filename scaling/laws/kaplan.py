@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._solve import bisect_log
 from ..errors import ScalingError
-from .base import Law, as_array, brentq_vec, maybe_scalar
+from .base import Law, as_array, maybe_scalar
 
 PF_DAY = 8.64e19
 
@@ -63,7 +64,7 @@ class KaplanLaw(Law):
         if np.any(~np.isfinite(t)) or np.any(t <= 0):
             raise ScalingError("target loss must be a positive finite number")
         f = lambda C: self.loss_at_frontier(C) - t  # noqa: E731 - decreasing in C
-        out = brentq_vec(f, np.full_like(t, 1e3), np.full_like(t, 1e40))
+        out = bisect_log(f, np.full_like(t, 1e3), np.full_like(t, 1e40))
         return maybe_scalar(out if np.ndim(target) else out[0])
 
     def tokens_for_loss(self, N, target):

@@ -1,0 +1,124 @@
+"""Plain-text tables of plans: what ``scaling plan`` prints."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..units import si
+from .result import Plan
+
+
+def format_table(plans: Sequence[Plan]) -> str:
+    """A plain-text table, one row per plan, with the columns that carry information."""
+    def lohi(p: Plan, k: str, f=si):
+        iv = (p.interval or {}).get(k)
+        return f"{f(iv.lo)}-{f(iv.hi)}" if iv else ""
+
+    cols: list[tuple[str, Any]] = [
+        ("FLOPs", lambda p: f"{p.flops:.3g}"),
+        ("params", lambda p: si(p.params)),
+        ("tokens", lambda p: si(p.tokens)),
+        ("tok/param", lambda p: f"{p.tokens_per_param:.1f}"),
+    ]
+    if any(p.loss is not None for p in plans):
+        cols.append(("loss", lambda p: "-" if p.loss is None else f"{p.loss:.4f}"))
+    if any(p.interval is not None for p in plans):
+        lvl = int(round(100 * next(p.level for p in plans if p.interval is not None)))
+        cols += [(f"params {lvl}%", lambda p: lohi(p, "params")), (f"tokens {lvl}%", lambda p: lohi(p, "tokens"))]
+        if any((p.interval or {}).get("loss") for p in plans):
+            cols.append((f"loss {lvl}%", lambda p: lohi(p, "loss", lambda v: f"{v:.3f}")))
+    def dc(p: Plan):
+        return p.extra.get("data_constrained")
+
+    def inf(p: Plan):
+        return p.extra.get("inference")
+
+    if any(dc(p) for p in plans):
+        cols += [("unique", lambda p: si(dc(p)["unique_tokens"]) if dc(p) else ""),
+                 ("epochs", lambda p: f"{dc(p)['epochs']:.3g}" if dc(p) else ""),
+                 ("unconstr. N", lambda p: si(dc(p)["unconstrained"]["params"]) if dc(p) else ""),
+                 ("unconstr. loss", lambda p: f"{dc(p)['unconstrained']['loss']:.4f}" if dc(p) else ""),
+                 ("vs unconstr.", lambda p: f"+{dc(p)['loss_gap']:.4f}" if dc(p) else ""),
+                 ("compute eff.", lambda p: f"{100 * dc(p)['compute_efficiency']:.1f}%" if dc(p) else "")]
+    if any(inf(p) for p in plans):
+        dollars = any("cost" in (inf(p) or {}) for p in plans)
+        cols += [("inference tok", lambda p: si(inf(p)["inference_tokens"]) if inf(p) else ""),
+                 ("total FLOPs", lambda p: f"{inf(p)['total_flops']:.3g}" if inf(p) else ""),
+                 ("Chinchilla N", lambda p: si(inf(p)["chinchilla"]["params"]) if inf(p) else ""),
+                 ("Chinchilla total", lambda p: f"{inf(p)['chinchilla']['total_flops']:.3g}" if inf(p) else "")]
+        if dollars:
+            cols += [("total $", lambda p: si(inf(p)["cost"]["total_usd"]) if inf(p) and "cost" in inf(p) else ""),
+                     ("Chinchilla $", lambda p: si(inf(p)["chinchilla"]["total_usd"])
+                      if inf(p) and "total_usd" in inf(p)["chinchilla"] else "")]
+        cols.append(("saving", lambda p: f"{100 * inf(p)['saving']:.1f}%" if inf(p) else ""))
+    if any(p.frontier for p in plans):
+        cols.append(("optimal N @C", lambda p: si(p.frontier["params"]) if p.frontier else ""))
+        if any(p.frontier and "loss_gap" in p.frontier for p in plans):
+            cols.append(("loss gap", lambda p: f"+{p.frontier['loss_gap']:.4f}" if p.frontier and "loss_gap" in p.frontier else ""))
+    if any(p.shape for p in plans):
+        cols.append(("shape (L x d, heads)", lambda p: f"{p.shape['n_layer']} x {p.shape['d_model']}, {p.shape['n_head']}"
+                     if p.shape else ""))
+        cols.append(("snap", lambda p: f"{100 * p.shape['snap_rel_error']:+.1f}%" if p.shape else ""))
+    if any(p.budget for p in plans):
+        b0 = next(p.budget for p in plans if p.budget)
+        cols += [("GPU-hours", lambda p: si(p.budget["gpu_hours"])),
+                 (f"days@{b0['gpus']}" if b0.get("gpus") else "days@1", lambda p: f"{p.budget['days']:.3g}"),
+                 ("cost $", lambda p: si(p.budget["cost_usd"])),
+                 ("MWh", lambda p: f"{p.budget['energy_kwh'] / 1e3:.3g}"),
+                 ("t CO2e", lambda p: f"{p.budget['co2_kg'] / 1e3:.3g}")]
+    rows = [[name for name, _ in cols]] + [[f(p) for _, f in cols] for p in plans]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    p0 = plans[0]
+    params_conv = p0.params_convention
+    if p0.extra.get("sparsity") and params_conv == "total":
+        params_conv = "non-zero"
+    head = f"law: {p0.law}   FLOPs convention: {p0.flops_convention}   params: {params_conv}"
+    if p0.extra.get("mixer"):
+        head += f"   mixer: {p0.extra['mixer']}" + (f", {100 * p0.extra['sparsity']:g}% sparse"
+                                                    if p0.extra.get("sparsity") else "")
+    if p0.budget:
+        b = p0.budget
+        head += f"\nhardware: {b['accelerator']} at {100 * b['mfu']:.0f}% MFU"
+        head += f", {b['gpus']} GPUs" if b.get("gpus") else "; days on one GPU (--gpus N for wall-clock days on N)"
+    if inf(p0):
+        i0 = inf(p0)
+        if "cost" in i0:
+            c = i0["cost"]
+            head += (f"\nobjective: dollars (training {c['train']['accelerator']} at {100 * c['train']['mfu']:.0f}% MFU, "
+                     f"${c['train']['price_per_gpu_hour']:g}/GPU-h; inference {c['inference']['accelerator']} at "
+                     f"{100 * c['inference']['mfu']:.0f}% MFU, ${c['inference']['price_per_gpu_hour']:g}/GPU-h)")
+        else:
+            head += "\nobjective: training 6*N*D + inference 2*N*D_inf FLOPs; FLOPs column = training FLOPs"
+    body = head + "\n" + "\n".join(lines)
+    tail = [line for p in plans for line in _beyond_lines(p)]
+    return body + ("\n" + "\n".join(tail) if tail else "")
+
+
+def _beyond_lines(p: Plan) -> list[str]:
+    """The flatness and distribution reports under the table."""
+    out = []
+    f = p.extra.get("flatness")
+    if f:
+        out.append(f"at {f['flops']:.3g} FLOPs{' with ' + si(f['unique_tokens']) + ' unique tokens' if f.get('unique_tokens') else ''}: "
+                   f"sizes within {100 * f['tolerance']:.3g}% of the best loss ({f['loss_best']:.4f} at {si(f['params_best'])}): "
+                   f"{si(f['params_lo'])} .. {si(f['params_hi'])} ({f['ratio_lo']:.2f}x .. {f['ratio_hi']:.2f}x the optimum; "
+                   f"{si(f['tokens_at_params_hi'])} .. {si(f['tokens_at_params_lo'])} tokens)")
+        pen = ", ".join(f"{float(k):.3g}x: +{100 * v:.2f}%" for k, v in f["penalty"].items())
+        out.append(f"  loss penalty of a size k x the optimum: {pen}")
+    d = p.extra.get("distribution")
+    if d:
+        pc = d["percentiles"]
+        keys = [k for k in ("2.5", "25", "50", "75", "97.5") if k in pc["params"]]
+        out.append(f"  over {d['n_samples']} samples of the law, percentiles {' / '.join(keys)}:")
+        out.append("    N_opt: " + " / ".join(si(pc["params"][k]) for k in keys))
+        out.append("    D_opt: " + " / ".join(si(pc["tokens"][k]) for k in keys))
+        out.append("    loss:  " + " / ".join(f"{pc['loss'][k]:.4f}" for k in keys))
+        out.append(f"  expected loss penalty of training the point estimate's {si(d['point']['params'])}: "
+                   f"{d['expected_penalty']:.4f} nats; the size minimising the expected loss: "
+                   f"{si(d['robust']['params'])} (penalty {d['robust']['expected_penalty']:.4f})")
+    return out
+
+
+__all__ = ["format_table"]
