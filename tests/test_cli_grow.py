@@ -118,7 +118,8 @@ def test_plan_does_not_import_torch(tmp_path):
     import sys
     cal = _calibration(tmp_path / "cal.json")
     code = ("import sys; from scaling.cli import main; "
-            f"rc = main(['grow', 'plan', '--flops', '1e20', '--law', 'chinchilla-2022', '--calibration', {str(cal)!r}]); "
+            f"rc = main(['grow', 'plan', '--flops', '1e20', '--law', 'chinchilla-2022', "
+            f"'--calibration', {str(cal)!r}]); "
             "assert rc == 0; assert 'torch' not in sys.modules, 'torch imported'")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert res.returncode == 0, res.stderr

@@ -4,8 +4,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling.design import (_simulate_losses, exponent_a, fit_surface, grid_runs, initial_sweep, jacobian, log_loss,
-                            simulate, suggest_runs, sweep_spec, theta_of, to_sweep_toml)
+from scaling.design import (
+    _simulate_losses,
+    exponent_a,
+    fit_surface,
+    grid_runs,
+    initial_sweep,
+    jacobian,
+    log_loss,
+    simulate,
+    suggest_runs,
+    sweep_spec,
+    theta_of,
+    to_sweep_toml,
+)
 from scaling.errors import ScalingError
 from scaling.laws import get_law
 

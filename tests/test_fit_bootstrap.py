@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 
 from scaling.fit.approach3 import approach3_optimum, fit_approach3, objective, polish, simulate_runs
-from scaling.fit.bootstrap import (bootstrap_approach3, chinchilla_derived, percentile_intervals, resample_indices,
-                                   resample_weights)
+from scaling.fit.bootstrap import (
+    bootstrap_approach3,
+    chinchilla_derived,
+    percentile_intervals,
+    resample_indices,
+    resample_weights,
+)
 from scaling.laws import ChinchillaLaw
 
 TRUTH = dict(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)

@@ -8,8 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scaling.errors import ScalingError
-from scaling.flops import (CONVENTIONS, attention_flops_per_token, chinchilla_to_6nd_ratio, flops_per_token,
-                           hyena_flops_per_token, hyena_mixer_flops_per_token, param_counts, training_flops)
+from scaling.flops import (
+    CONVENTIONS,
+    attention_flops_per_token,
+    chinchilla_to_6nd_ratio,
+    flops_per_token,
+    hyena_flops_per_token,
+    hyena_mixer_flops_per_token,
+    param_counts,
+    training_flops,
+)
 
 V, T = 50257, 2048
 

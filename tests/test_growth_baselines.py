@@ -5,8 +5,15 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from scaling.errors import ScalingError  # noqa: E402
-from scaling.growth.baselines import (deepen_identity, grow_baseline, grow_hyperclone, grow_stack,  # noqa: E402
-                                      identity_layer_order, stack_depth, widen)
+from scaling.growth.baselines import (  # noqa: E402
+    deepen_identity,
+    grow_baseline,
+    grow_hyperclone,
+    grow_stack,
+    identity_layer_order,
+    stack_depth,
+    widen,
+)
 from scaling.train.model import GPT, GPTConfig  # noqa: E402
 
 pytestmark = pytest.mark.torch

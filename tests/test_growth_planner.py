@@ -9,8 +9,15 @@ import pytest
 from scaling import store
 from scaling.errors import ScalingError
 from scaling.growth.analysis import analyze
-from scaling.growth.planner import (Calibration, MethodCalibration, grown_shape_for_params, load_calibration,
-                                    materialize_flops, operator_flops, plan_growth)
+from scaling.growth.planner import (
+    Calibration,
+    MethodCalibration,
+    grown_shape_for_params,
+    load_calibration,
+    materialize_flops,
+    operator_flops,
+    plan_growth,
+)
 from scaling.laws import get_law
 from scaling.shapes import ModelShape
 
@@ -103,7 +110,8 @@ def test_no_calibration_is_refused_not_assumed(tmp_path):
         plan_growth(1e21, "chinchilla-approach1", eta=1.0)
 
 
-def _write_run(root, sweep, run_id, *, n_layer, d_model, n_head, tokens, loss, tags, seed=0, curve=None, mixer="attention"):
+def _write_run(root, sweep, run_id, *, n_layer, d_model, n_head, tokens, loss, tags, seed=0, curve=None,
+               mixer="attention"):
     cfg = store.RunConfig(sweep=sweep, run_id=run_id, n_layer=n_layer, d_model=d_model, n_head=n_head,
                           d_ff=4 * d_model, context=64, tokens=tokens, batch_size=1, lr=1e-3, seed=seed, tags=tags,
                           corpus="stdlib", mixer=mixer)
@@ -208,6 +216,7 @@ def test_sunk_small_model_is_not_charged(tmp_path):
 
 def test_scratch_curve_extrapolation_for_eta():
     import pandas as pd
+
     from scaling.growth.analysis import _extrapolate_tokens
     curve = pd.DataFrame({"tokens": [1e5, 2e5, 4e5], "val_loss": [3.0, 2.8, 2.6]})
     # 0.2 nats per doubling: 2.4 one doubling further

@@ -6,9 +6,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scaling.errors import ScalingError
-from scaling.hardware import (ACCELERATORS, DEFAULT_GRID_KG_PER_KWH, DEFAULT_MFU, DEFAULT_PUE, Budget, budget,
-                              budget_arrays, flops_for_dollars, flops_for_gpu_hours, get_accelerator,
-                              list_accelerators)
+from scaling.hardware import (
+    ACCELERATORS,
+    DEFAULT_GRID_KG_PER_KWH,
+    DEFAULT_MFU,
+    DEFAULT_PUE,
+    Budget,
+    budget,
+    budget_arrays,
+    flops_for_dollars,
+    flops_for_gpu_hours,
+    get_accelerator,
+    list_accelerators,
+)
 
 
 @pytest.mark.parametrize("name,peak,tdp", [

@@ -9,8 +9,14 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 from scaling import flops  # noqa: E402
-from scaling.train.hyena import (HyenaOperator, ImplicitFilter, direct_causal_conv, fft_causal_conv,  # noqa: E402
-                                 hyena_options, positional_features)
+from scaling.train.hyena import (  # noqa: E402
+    HyenaOperator,
+    ImplicitFilter,
+    direct_causal_conv,
+    fft_causal_conv,
+    hyena_options,
+    positional_features,
+)
 from scaling.train.model import GPT, MIXERS, GPTConfig  # noqa: E402
 
 

@@ -64,7 +64,8 @@ def _write(data: bytes, suffix: str) -> str:
 
 
 @FUZZ
-@given(data=st.binary(max_size=400), suffix=st.sampled_from(SUFFIXES), method=st.sampled_from(["approach3", "approach1"]))
+@given(data=st.binary(max_size=400), suffix=st.sampled_from(SUFFIXES),
+       method=st.sampled_from(["approach3", "approach1"]))
 def test_random_bytes(data, suffix, method):
     path = _write(data, suffix)
     try:

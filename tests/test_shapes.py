@@ -9,8 +9,15 @@ from hypothesis import strategies as st
 
 from scaling.errors import ScalingError
 from scaling.flops import CONVENTIONS, flops_per_token, param_counts
-from scaling.shapes import (ModelShape, candidate_widths, default_n_head, ideal_aspect, shape_for_params,
-                            smooth_flops_per_token, smooth_shape)
+from scaling.shapes import (
+    ModelShape,
+    candidate_widths,
+    default_n_head,
+    ideal_aspect,
+    shape_for_params,
+    smooth_flops_per_token,
+    smooth_shape,
+)
 
 V = 50257
 
