@@ -9,16 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_fit_approach2 import synthetic_isoflops
 
 from scaling.cli import main
 from scaling.fit.approach2 import fit_approach2
 from scaling.fit.approach3 import BOUNDS, fit_approach3, simulate_runs
-from scaling.fit.bootstrap import (BOUND_RTOL, RefitFailed, health, health_flags, on_bound, resample_loop)
+from scaling.fit.bootstrap import BOUND_RTOL, RefitFailed, health, health_flags, on_bound, resample_loop
 from scaling.fit.kaplan import fit_kaplan
 from scaling.fit.result import BootstrapInfo, FitResult
 from scaling.laws import ChinchillaLaw
-
-from test_fit_approach2 import synthetic_isoflops
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TRUTH = dict(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)
@@ -153,7 +152,8 @@ def test_worst_run_and_residual_line(no_floor):
     i = int(np.argmax(np.abs(np.log1p(rel))))
     assert w["row"] == int(df.index[i]) and w["run_id"] == df["run_id"].iloc[i]
     assert w["params"] == df["params"].iloc[i] and w["rel_error"] == pytest.approx(rel[i], rel=1e-6)
-    line = f"fit residuals: RMSE of log loss {100 * res.residuals['rmse_log_loss']:.2f}% over {len(df)} runs; worst run: row {w['row']}"
+    line = (f"fit residuals: RMSE of log loss {100 * res.residuals['rmse_log_loss']:.2f}% over {len(df)} runs; "
+            f"worst run: row {w['row']}")
     assert line in res.summary()
 
 

@@ -53,7 +53,8 @@ class BootstrapInfo(BaseModel):
         """The bootstrap's report: counts of failed and on-bound refits and what the intervals rest on."""
         if not self.n:
             return []
-        head = f"bootstrap: {self.n} resamples over runs, seed {self.seed}: {self.n_failed} failed ({_pct(self.n_failed, self.n)}"
+        head = (f"bootstrap: {self.n} resamples over runs, seed {self.seed}: {self.n_failed} failed "
+                f"({_pct(self.n_failed, self.n)}")
         if self.failed:
             head += ": " + ", ".join(f"{why} {k}" for why, k in self.failed.items())
         head += ")"
