@@ -27,7 +27,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import plots
+from ._io import atomic_write_text
 from .errors import ScalingError
+from .fit.result import FitResult
+from .plots import close, to_png_bytes
+from .runs import as_runs, data_fingerprint, describe_runs, load_curves
 
 DEFAULT_METHODS = ("approach3", "approach2")
 LOSS_METHODS = ("approach3", "vp", "kaplan", "datacon")
@@ -135,8 +140,6 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1)
 
 def _fingerprints(df) -> set[str]:
     """Fingerprints of a runs table under the column sets the fitters record."""
-    from .runs import data_fingerprint
-
     out = set()
     for cols in (("params", "tokens", "loss"), ("params", "tokens", "flops", "loss"),
                  ("params", "tokens", "loss", "unique_tokens")):
@@ -235,8 +238,6 @@ def _plans(fit, budgets) -> tuple[str, list[str]]:
 
 
 def _figure_html(fig, caption: str, ident: str, dpi: float) -> str:
-    from .plots import close, to_png_bytes
-
     png = to_png_bytes(fig, dpi=dpi)
     close(fig)
     b64 = base64.b64encode(png).decode("ascii")
@@ -272,10 +273,6 @@ def report(runs, out_html: str | Path, *, fits: Sequence[Any] | None = None, bud
     compare: published laws on the frontier figure (default chinchilla-2022, epoch-2024, kaplan-2020).
     """
     from . import __version__
-    from . import plots
-    from ._io import atomic_write_text
-    from .fit.result import FitResult
-    from .runs import as_runs, data_fingerprint, describe_runs
 
     df = as_runs(runs)
     if len(df) == 0:
@@ -283,7 +280,7 @@ def report(runs, out_html: str | Path, *, fits: Sequence[Any] | None = None, bud
     out_html = Path(out_html)
     if out_html.suffix.lower() not in (".html", ".htm"):
         raise ScalingError(f"--out {str(out_html)!r}: the report is an HTML page; name it .html")
-    hmask = plots._heldout_mask(df, heldout)
+    hmask = plots.heldout_mask(df, heldout)
     train = df.loc[~hmask] if hmask.any() else df
     if hmask.any():
         train.attrs = dict(df.attrs)
@@ -311,8 +308,6 @@ def report(runs, out_html: str | Path, *, fits: Sequence[Any] | None = None, bud
     curve_fit = None
     cdf = None
     if curves is not None:
-        from .runs import load_curves
-
         cdf = curves if hasattr(curves, "columns") and "run_id" in curves.columns else load_curves(curves)
         try:
             with warnings.catch_warnings():

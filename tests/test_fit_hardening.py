@@ -395,7 +395,7 @@ def test_isoflop_plot_without_interior_minima_has_no_phantom_parabolas():
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert not any("parabola" in lab for lab in labels)
-    assert len(fig.scaling_data["no_interior_minimum"]) == 3
+    assert len(plots.isoflop_data(df).no_interior_minimum) == 3
     note = [t for t in ax.texts if t.get_gid() == "no_minimum_note"]
     assert len(note) == 1 and "no parabola drawn" in note[0].get_text().replace("\n", " ")
     plots.close(fig)

@@ -97,24 +97,27 @@ def test_import_does_not_load_matplotlib():
 def test_isoflop_porian(porian, porian_a2, tmp_path):
     from scaling import plots
 
-    fig = plots.isoflop(porian, fit=porian_a2, law="epoch-2024")
-    ax = fig.axes[0]
-    pts = gid_offsets(ax, "runs")
-    assert len(pts) == len(porian) == fig.scaling_data["n_points_drawn"]
-    # the points are the runs themselves: (params, loss) pairs
-    got = np.array(sorted(map(tuple, np.asarray(pts))))
-    want = np.array(sorted(zip(porian["params"], porian["loss"])))
-    assert np.allclose(got, want)
-    d = fig.scaling_data
+    d = plots.isoflop_data(porian, fit=porian_a2, law="epoch-2024")
     n_budgets = porian["flops"].nunique()  # 12 in porian2024, 8 in the fixture
-    assert d["n_budgets"] == n_budgets and len(d["budgets"]) == n_budgets
+    assert d.n_budgets == n_budgets and len(d.profiles) == n_budgets
+    assert d.n_points == len(porian) and d.law == "epoch-2024"
+    # the data are the runs themselves: (params, loss) pairs
+    want = np.array(sorted(zip(porian["params"], porian["loss"])))
+    got = sorted((n, l) for p in d.profiles for n, l in zip(p.params, p.loss))
+    assert np.allclose(got, want)
     ok = [b for b in porian_a2.extra["budgets"] if not b["flagged"]]
-    assert len(gid_offsets(ax, "minima")) == len(ok)
-    # minima drawn where the fit put them
+    assert d.n_minima == len(ok)
+    assert np.allclose(sorted((p.N_opt, p.loss_opt) for p in d.profiles if not p.flagged),
+                       sorted((b["N_opt"], b["loss_opt"]) for b in ok))
+    assert all(p.parabola is not None for p in d.profiles if not p.flagged)
+    assert all(p.law_loss_min is not None and p.law_curve is not None for p in d.profiles)
+    # and the drawing shows exactly them: every run, the minima where the fit put them
+    fig = plots.draw_isoflop(d)
+    ax = fig.axes[0]
+    got = np.array(sorted(map(tuple, np.asarray(gid_offsets(ax, "runs")))))
+    assert np.allclose(got, want)
     mins = np.array(sorted(map(tuple, np.asarray(gid_offsets(ax, "minima")))))
     assert np.allclose(mins, sorted((b["N_opt"], b["loss_opt"]) for b in ok))
-    assert all("parabola" in b for b in d["budgets"] if not b["flagged"])
-    assert all("law_loss_min" in b for b in d["budgets"])
     assert ax.get_xscale() == "log"
     assert "nats/token" in ax.get_ylabel() and "parameters" in ax.get_xlabel()
     out = plots.save(fig, tmp_path / "isoflop.png", dpi=90)
@@ -124,22 +127,26 @@ def test_isoflop_porian(porian, porian_a2, tmp_path):
 def test_isoflop_without_fit_computes_profiles(porian, porian_a2):
     from scaling import plots
 
+    d = plots.isoflop_data(porian)
+    assert d.n_points == len(porian)
+    assert d.n_minima == sum(not b["flagged"] for b in porian_a2.extra["budgets"]) and d.law is None
     fig = plots.isoflop(porian)
-    d = fig.scaling_data
-    assert d["n_points_drawn"] == len(porian)
-    assert d["n_minima"] == sum(not b["flagged"] for b in porian_a2.extra["budgets"]) and d["law"] is None
+    assert len(gid_offsets(fig.axes[0], "runs")) == len(porian)
+    assert len(gid_offsets(fig.axes[0], "minima")) == d.n_minima
 
 
 def test_surface_gadre(gadre, gadre_fit, tmp_path):
     from scaling import plots
 
-    fig = plots.surface(gadre_fit, gadre, heldout=HELDOUT)
-    ax = fig.axes[0]
+    d = plots.surface_data(gadre_fit, gadre, heldout=HELDOUT)
     n_ho = int((gadre["params"] > 1e9).sum())
+    assert d.n_runs == len(gadre) and int(d.heldout.sum()) == n_ho == 3
+    assert np.array_equal(d.heldout, (gadre["params"] > 1e9).to_numpy())
+    assert d.frontier_points > 10
+    fig = plots.draw_surface(d)
+    ax = fig.axes[0]
     assert len(gid_offsets(ax, "runs")) == len(gadre) - n_ho
-    assert len(gid_offsets(ax, "heldout")) == n_ho == 3
-    assert fig.scaling_data["n_points_drawn"] == len(gadre)
-    assert fig.scaling_data["frontier_points"] > 10
+    assert len(gid_offsets(ax, "heldout")) == n_ho
     assert ax.get_xscale() == ax.get_yscale() == "log"
     check_image(plots.save(fig, tmp_path / "surface.png", dpi=90))
     svg = plots.save(fig, tmp_path / "surface.svg").read_text()
@@ -149,23 +156,24 @@ def test_surface_gadre(gadre, gadre_fit, tmp_path):
 def test_surface_of_published_law_without_runs(tmp_path):
     from scaling import plots
 
-    fig = plots.surface("chinchilla-2022")
-    assert fig.scaling_data["n_runs"] == 0 and fig.scaling_data["budgets"]
+    d = plots.surface_data("chinchilla-2022")
+    assert d.n_runs == 0 and d.budgets
+    fig = plots.draw_surface(d)
     check_image(plots.save(fig, tmp_path / "s.png", dpi=80))
 
 
 def test_frontier_with_band_and_published_laws(porian_a2, tmp_path):
     from scaling import plots
 
-    fig = plots.frontier(porian_a2)
-    d = fig.scaling_data
-    assert d["band"], "an Approach 2 fit carries parameter samples: the band must be drawn"
-    lo, hi = np.array(d["band_lo"]), np.array(d["band_hi"])
-    N = np.array(d["N_opt"])
+    d = plots.frontier_data(porian_a2)
+    assert d.band is not None, "an Approach 2 fit carries parameter samples: the band must be drawn"
+    lo, hi = d.band
+    N = d.N_opt
     assert np.all(lo[0] <= N * 1.0001) and np.all(N <= hi[0] * 1.0001)
-    assert d["compare"] == ["chinchilla-2022", "epoch-2024", "kaplan-2020"]
+    assert d.compared == ["chinchilla-2022", "epoch-2024", "kaplan-2020"]
     n_ok = sum(not b["flagged"] for b in porian_a2.extra["budgets"])
-    assert d["n_fit_points"] == n_ok
+    assert d.n_fit_points == n_ok
+    fig = plots.draw_frontier(d)
     assert len(gid_offsets(fig.axes[0], "minima")) == n_ok
     check_image(plots.save(fig, tmp_path / "frontier.png", dpi=80))
     pdf = plots.save(fig, tmp_path / "frontier.pdf").read_bytes()
@@ -175,23 +183,24 @@ def test_frontier_with_band_and_published_laws(porian_a2, tmp_path):
 def test_frontier_of_loss_fit_with_bootstrap_band(gadre_fit):
     from scaling import plots
 
-    fig = plots.frontier(gadre_fit, compare=("epoch-2024",))
-    assert fig.scaling_data["band"] and fig.scaling_data["compare"] == ["epoch-2024"]
+    d = plots.frontier_data(gadre_fit, compare=("epoch-2024",))
+    assert d.band is not None and d.compared == ["epoch-2024"]
 
 
 def test_residuals_gadre_marks_heldout(gadre, gadre_fit, tmp_path):
     from scaling import plots
 
-    fig = plots.residuals(gadre, gadre_fit, heldout=HELDOUT)
-    d = fig.scaling_data
+    d = plots.residuals_data(gadre, gadre_fit, heldout=HELDOUT)
     n_ho = int((gadre["params"] > 1e9).sum())
-    assert d["n_heldout"] == n_ho and d["n_runs"] == len(gadre)
+    assert d.n_heldout == n_ho and d.n_runs == len(gadre)
+    law = gadre_fit.to_law()
+    pred = law.loss(gadre["params"].to_numpy(), gadre["tokens"].to_numpy())
+    assert np.allclose(d.predicted, pred) and np.allclose(d.residual_pct, (gadre["loss"] / pred - 1) * 100)
+    fig = plots.draw_residuals(d)
     for ax in fig.axes[:4]:
         assert len(gid_offsets(ax, "runs")) == len(gadre) - n_ho
         assert len(gid_offsets(ax, "heldout")) == n_ho
     # panel 1 shows (predicted, observed) for every run
-    law = gadre_fit.to_law()
-    pred = law.loss(gadre["params"].to_numpy(), gadre["tokens"].to_numpy())
     pts = np.concatenate([gid_offsets(fig.axes[0], "runs"), gid_offsets(fig.axes[0], "heldout")])
     assert np.allclose(sorted(map(tuple, pts)), sorted(zip(pred, gadre["loss"])))
     check_image(plots.save(fig, tmp_path / "residuals.png", dpi=80))
@@ -202,20 +211,22 @@ def test_residuals_heldout_as_dataframe_adds_missing_runs(gadre, gadre_fit):
 
     held = gadre.query(HELDOUT)
     train = gadre.query("not (" + HELDOUT + ")")
-    fig = plots.residuals(train, gadre_fit, heldout=held)
-    assert fig.scaling_data["n_runs"] == len(gadre) and fig.scaling_data["n_heldout"] == len(held)
+    d = plots.residuals_data(train, gadre_fit, heldout=held)
+    assert d.n_runs == len(gadre) and d.n_heldout == len(held)
 
 
 def test_curves_opt(opt_curves, tmp_path):
     from scaling import plots
 
-    fig = plots.curves(opt_curves)
-    ax = fig.axes[0]
+    d = plots.curves_data(opt_curves)
     n_runs = opt_curves["run_id"].nunique()
+    assert d.n_runs == n_runs and sum(len(c.flops) for c in d.curves) == d.n_points == len(opt_curves)
+    assert d.envelope_used >= 2
+    fig = plots.draw_curves(d)
+    ax = fig.axes[0]
     lines = [l for l in ax.lines if l.get_gid() == "curve"]
-    assert len(lines) == n_runs == fig.scaling_data["n_runs"]
+    assert len(lines) == n_runs
     assert sum(len(l.get_xdata()) for l in lines) == len(opt_curves)
-    assert fig.scaling_data["envelope_used"] >= 2
     env = [l for l in ax.lines if l.get_gid() == "envelope"]
     assert len(env) == 1
     # the envelope never lies above any curve at a budget that curve reaches

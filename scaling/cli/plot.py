@@ -162,8 +162,9 @@ def run(args) -> int:
         df = load_curves(obj, **kw)
         if fit is None and args.method and args.method.lower() != "approach1":
             raise ScalingError(f"curves: --method {args.method}: the envelope comes from approach1")
-        fig = plots.curves(df, envelope=not args.no_envelope, fit=fit, title=args.title)
-        summary = f"{fig.scaling_data['n_runs']} runs, {fig.scaling_data['n_points']} evaluations"
+        data = plots.curves_data(df, envelope=not args.no_envelope, fit=fit, title=args.title)
+        fig = plots.draw_curves(data)
+        summary = f"{data.n_runs} runs, {data.n_points} evaluations"
     else:
         runs = None
         heldout_mask = None
@@ -171,7 +172,7 @@ def run(args) -> int:
             from ..runs import load_runs
             runs = load_runs(obj, **runs_kwargs(args))
             if args.heldout:
-                heldout_mask = plots._heldout_mask(runs, args.heldout)
+                heldout_mask = plots.heldout_mask(runs, args.heldout)
                 if heldout_mask.all():
                     raise ScalingError(f"--heldout {args.heldout!r} matches every run; nothing is left to fit")
         elif args.heldout:
@@ -193,15 +194,16 @@ def run(args) -> int:
                                    "give an approach2 fit or one with a loss model (approach3, vp, kaplan)")
             if fit is None and args.method:
                 need_fit(None)
-            fig = plots.isoflop(runs, fit=fit, law=law_arg, title=args.title)
-            d = fig.scaling_data
-            summary = f"{d['n_runs']} runs, {d['n_budgets']} budgets"
+            data = plots.isoflop_data(runs, fit=fit, law=law_arg, title=args.title)
+            fig = plots.draw_isoflop(data)
+            summary = f"{data.n_runs} runs, {data.n_budgets} budgets"
         elif kind == "surface":
             law = law_arg
             if law is None:
                 law = obj if what == "law" else need_fit(DEFAULT_METHOD["surface"])
-            fig = plots.surface(law, runs, budgets=args.budgets, title=args.title, heldout=heldout_mask)
-            summary = f"law {fig.scaling_data['law']}" + (f", {len(runs)} runs" if runs is not None else "")
+            data = plots.surface_data(law, runs, budgets=args.budgets, title=args.title, heldout=heldout_mask)
+            fig = plots.draw_surface(data)
+            summary = f"law {data.law}" + (f", {len(runs)} runs" if runs is not None else "")
         elif kind == "frontier":
             target = obj if what == "law" else (fit if fit is not None else None)
             if target is None and law_arg:
@@ -209,13 +211,14 @@ def run(args) -> int:
             if target is None:
                 target = need_fit(DEFAULT_METHOD["frontier"])
             compare = plots.PUBLISHED if args.compare is None else tuple(args.compare)
-            fig = plots.frontier(target, compare=compare, flops=args.flops_range, title=args.title)
-            summary = f"{fig.scaling_data['law']} against {', '.join(fig.scaling_data['compare']) or 'nothing'}"
+            data = plots.frontier_data(target, compare=compare, flops=args.flops_range, title=args.title)
+            fig = plots.draw_frontier(data)
+            summary = f"{data.law} against {', '.join(data.compared) or 'nothing'}"
         elif kind == "residuals":
             target = fit if fit is not None else (law_arg or need_fit(DEFAULT_METHOD["residuals"]))
-            fig = plots.residuals(runs, target, heldout=heldout_mask, title=args.title)
-            d = fig.scaling_data
-            summary = f"{d['n_runs']} runs ({d['n_heldout']} held out), rms {d['rms_rel_train']:.2f}%"
+            data = plots.residuals_data(runs, target, heldout=heldout_mask, title=args.title)
+            fig = plots.draw_residuals(data)
+            summary = f"{data.n_runs} runs ({data.n_heldout} held out), rms {data.rms_rel_train:.2f}%"
         else:  # pragma: no cover - argparse restricts kind
             raise ScalingError(f"unknown plot kind {kind!r}")
     plots.save(fig, out, dpi=args.dpi)
