@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -228,11 +229,13 @@ def budget(flops, accelerator: str | Accelerator = DEFAULT_ACCELERATOR, *, mfu=D
                          pue=pue, grid_kg_per_kwh=grid_kg_per_kwh)
     shape = np.broadcast(arrs["flops"], arrs["mfu"]).shape
     if shape == ():
-        return Budget(**{k: (float(v) if isinstance(v, np.ndarray) else v) for k, v in arrs.items()})
+        one: dict[str, Any] = {k: (float(v) if isinstance(v, np.ndarray) else v) for k, v in arrs.items()}
+        return Budget(**one)
     flat = {k: (np.broadcast_to(v, shape).ravel() if isinstance(v, np.ndarray) else v) for k, v in arrs.items()}
     n = int(np.prod(shape))
-    return [Budget(**{k: (float(v[i]) if isinstance(v, np.ndarray) else v) for k, v in flat.items()})
-            for i in range(n)]
+    rows: list[dict[str, Any]] = [{k: (float(v[i]) if isinstance(v, np.ndarray) else v) for k, v in flat.items()}
+                                  for i in range(n)]
+    return [Budget(**row) for row in rows]
 
 
 def flops_for_gpu_hours(gpu_hours, accelerator: str | Accelerator = DEFAULT_ACCELERATOR, mfu=DEFAULT_MFU):

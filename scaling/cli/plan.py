@@ -61,7 +61,8 @@ def register(sub) -> None:
     p.add_argument("--level", type=float, default=0.95, help="interval level when the law has uncertainty")
     g = p.add_argument_group("past the compute-optimal plan")
     g.add_argument("--unique-tokens", type=number("--unique-tokens"), nargs="+",
-                   help="unique tokens available (data-constrained plan: size, total tokens, epochs, cost of repeating)")
+                   help="unique tokens available (data-constrained plan: size, total tokens, epochs, "
+                        "cost of repeating)")
     g.add_argument("--inference-tokens", type=number("--inference-tokens", allow_zero=True), nargs="+",
                    help="tokens the model will serve; with --target-loss or a total budget (FLOPs or --dollars) "
                         "minimises training + inference cost (Sardana et al. 2024)")
@@ -72,7 +73,8 @@ def register(sub) -> None:
                    help="dollars per GPU-hour when serving (default: --price or the catalogue's)")
     g.add_argument("--flatness", type=number("--flatness"), nargs="?", const=0.005, default=None,
                    help="print the sizes whose loss at the same budget is within this fraction of the best "
-                        "(default 0.005 = 0.5%%; put it after the budgets); with a bootstrapped fit also the distribution "
+                        "(default 0.005 = 0.5%%; put it after the budgets); with a bootstrapped fit also the "
+                        "distribution "
                         "of N_opt, D_opt and the loss")
     p.add_argument("--json", action="store_true", help="print one JSON object per query")
     p.set_defaults(func=run)
@@ -101,8 +103,9 @@ def run(args) -> int:
             raise ScalingError(f"--inference-mfu must be in (0, 1], got {args.inference_mfu:g}")
         if hw is not None or any(v is not None for v in (args.inference_gpu, args.inference_mfu, args.inference_price)):
             base = hw or Hardware()
+            inf_acc = get_accelerator(args.inference_gpu).name if args.inference_gpu else None
             cost = Hardware(accelerator=base.accelerator, mfu=base.mfu, price_per_gpu_hour=base.price_per_gpu_hour,
-                            inference_accelerator=get_accelerator(args.inference_gpu).name if args.inference_gpu else None,
+                            inference_accelerator=inf_acc,
                             inference_mfu=args.inference_mfu, inference_price_per_gpu_hour=args.inference_price)
     elif any(v is not None for v in (args.inference_gpu, args.inference_mfu, args.inference_price)):
         raise ScalingError("--inference-gpu/--inference-mfu/--inference-price need --inference-tokens")

@@ -12,8 +12,14 @@
 from __future__ import annotations
 
 from ..hardware import CostModel, Hardware
-from .constrained import (DataConstrainedPlan, as_data_constrained, check_unique_tokens,
-                          data_constrained_flops_for_loss, data_constrained_frontier, data_constrained_plan)
+from .constrained import (
+                          DataConstrainedPlan,
+                          as_data_constrained,
+                          check_unique_tokens,
+                          data_constrained_flops_for_loss,
+                          data_constrained_frontier,
+                          data_constrained_plan,
+)
 from .frontier import frontier, plan_table
 from .inference import InferencePlan, inference_optimal, inference_optimal_budget, params_floor
 from .query import plan

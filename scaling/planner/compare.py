@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -54,7 +54,7 @@ def arch_flops(*, mixer: str = "attention", context: int = 2048, sparsity: float
     cubic spline through 2,401 exact values on the search range (relative error below 1e-10: the
     function is smooth and nearly linear in log-log), and falls back to the exact count outside
     it. ``fpt.exact`` is the exact count."""
-    from scipy.interpolate import CubicSpline   # scipy is imported only when a comparison is drawn
+    from scipy.interpolate import CubicSpline  # scipy is imported only when a comparison is drawn
 
     def exact(N):
         return smooth_flops_per_token(N, vocab=vocab, context=context, convention=convention, mixer=mixer,
@@ -69,9 +69,9 @@ def arch_flops(*, mixer: str = "attention", context: int = 2048, sparsity: float
         if x.size and np.all((x >= knots[0]) & (x <= knots[-1])):
             return np.exp(spline(x))
         return exact(N)
-    fpt.exact = exact
-    fpt.description = (f"{mixer}, context {context}" + (f", {100 * sparsity:g}% sparse" if sparsity else "")
-                       + f", {convention} FLOPs, vocab {vocab}")
+    fpt.exact = exact  # type: ignore[attr-defined]
+    fpt.description = (f"{mixer}, context {context}"  # type: ignore[attr-defined]
+                       + (f", {100 * sparsity:g}% sparse" if sparsity else "") + f", {convention} FLOPs, vocab {vocab}")
     return fpt
 
 
@@ -196,7 +196,7 @@ def compute_multiplier(law_a, law_b, *, target_loss: float | None = None, flops:
         raise ScalingError("target loss must be a finite number")
 
     def one(la, lb):
-        L = loss_for_flops(la, flops, flops_per_token_a) if flops is not None else target_loss
+        L = loss_for_flops(la, flops, flops_per_token_a) if flops is not None else float(target_loss or 0.0)
         ca = float(flops) if flops is not None else flops_for_loss(la, L, flops_per_token_a)
         cb = flops_for_loss(lb, L, flops_per_token_b)
         return L, ca, cb
@@ -212,7 +212,8 @@ def compute_multiplier(law_a, law_b, *, target_loss: float | None = None, flops:
 
     samp_a = [_slice(x, sparsity_a) for x in A.sample_laws()]
     samp_b = [_slice(x, sparsity_b) for x in B.sample_laws()]
-    interval = target_interval = None
+    interval: tuple[float, float] | None = None
+    target_interval: tuple[float, float] | None = None
     n, bad = 0, 0
     if samp_a or samp_b:
         n = max(len(samp_a), len(samp_b)) if not (samp_a and samp_b) else min(len(samp_a), len(samp_b))
@@ -236,9 +237,11 @@ def compute_multiplier(law_a, law_b, *, target_loss: float | None = None, flops:
                 targets.append(Li)
         q = (1 - level) / 2
         if len(mults) >= 2:
-            interval = tuple(float(v) for v in np.quantile(mults, [q, 1 - q]))
+            m_lo, m_hi = np.quantile(mults, [q, 1 - q])
+            interval = (float(m_lo), float(m_hi))
             if flops is not None and samp_a:
-                target_interval = tuple(float(v) for v in np.quantile(targets, [q, 1 - q]))
+                t_lo, t_hi = np.quantile(targets, [q, 1 - q])
+                target_interval = (float(t_lo), float(t_hi))
         else:
             notes.append("too few usable bootstrap samples for an interval")
         if not (samp_a and samp_b):

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -231,7 +232,7 @@ def plan_data_constrained(flops, params, tokens, target_loss, gpu_hours, dollars
     bkind, bvals = (given[0][0], values(given[0][1], given[0][0])) if given else (None, [None])
     for U in Us:
         for bval in bvals:
-            C_in = None if bval is None else budget_flops(bkind, bval, hardware)
+            C_in = None if bval is None or bkind is None else budget_flops(bkind, bval, hardware)
             for N in values(params, "params"):
                 for D in values(tokens, "tokens"):
                     for L in ([None] if target_loss is None else values(target_loss, "target loss")):

@@ -94,11 +94,11 @@ def invert_frontier(law: Law, conv: str, value: float, which: int, a: dict) -> f
         return float(math.exp(brentq(g, lo, hi, xtol=1e-13)) * fpt3[1])
     D = float(value)
 
-    def g(t):            # a token count: the size at which D is optimal (decreasing in log N)
+    def g_n(t):          # a token count: the size at which D is optimal (decreasing in log N)
         fpt3 = np.asarray(flops_per_token(law, conv, math.exp(t) * np.exp([-h, 0.0, h]), a), dtype=float)
         return -_foc_gap(law, math.exp(t), D, fpt3)
-    lo, hi = _bracket(g, math.log(D / 20.0))
-    t = brentq(g, lo, hi, xtol=1e-13)
+    lo, hi = _bracket(g_n, math.log(D / 20.0))
+    t = brentq(g_n, lo, hi, xtol=1e-13)
     return float(D * flops_per_token(law, conv, math.exp(t), a))
 
 
@@ -178,7 +178,7 @@ def plan_table(flops, law: str | Law = DEFAULT_LAW, *, convention: str | None = 
     params_lo/hi, tokens_lo/hi, loss_lo/hi when the law carries samples. Vectorised: 1e6 budgets
     take a fraction of a second.
     """
-    import pandas as pd   # pandas costs `scaling plan` 0.2 s of start-up: only the table needs it
+    import pandas as pd  # pandas costs `scaling plan` 0.2 s of start-up: only the table needs it
 
     law = get_law(law)
     C = budgets(flops, "flops")

@@ -14,8 +14,9 @@ objects. All FLOPs here are 6 N D (training) and 2 N per inference token.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -149,7 +150,7 @@ def inference_optimal(target_loss: float, inference_tokens: float, law: str | La
     chin = {"params": Nc, "tokens": Dc, "tokens_per_param": Dc / Nc, "loss": l, "train_flops": tr_c,
             "inference_flops": inf_c, "total_flops": tr_c + inf_c}
     cost_d = _cost_dict(cost, tr, inf)
-    if cost is not None:
+    if cost is not None and cost_d is not None:
         chin["total_usd"] = tr_c * wt + inf_c * wi
         saving = 1.0 - cost_d["total_usd"] / chin["total_usd"]
     else:
@@ -247,7 +248,8 @@ def plan_inference(flops, params, tokens, target_loss, gpu_hours, dollars, law, 
     budget). ``cost`` weighs training against inference in dollars; ``hardware`` stands in for it
     when not given, and prices the training run."""
     if unique_tokens is not None:
-        raise ScalingError("--inference-tokens and --unique-tokens together are not supported yet: plan them separately")
+        raise ScalingError("--inference-tokens and --unique-tokens together are not supported yet: "
+                           "plan them separately")
     if params is not None or tokens is not None:
         raise ScalingError("inference-aware plans choose the size and the tokens: give --target-loss or a budget "
                            "(FLOPs or --dollars) with --inference-tokens, not --params/--tokens")
@@ -269,7 +271,7 @@ def plan_inference(flops, params, tokens, target_loss, gpu_hours, dollars, law, 
     plans = []
     for Dinf in Dinfs:
         if target_loss is not None:
-            items = [(inference_optimal(L, Dinf, law_obj, cost=cm), "target_loss+inference")
+            items = [(inference_optimal(float(L or 0.0), Dinf, law_obj, cost=cm), "target_loss+inference")
                      for L in values(target_loss, "target loss")]
         else:
             kind, vals = given[0]

@@ -32,8 +32,16 @@ from ..hardware import Hardware
 from ..laws import DEFAULT_LAW, Law, get_law
 from ._checks import OVERDETERMINED_RTOL, positive, values
 from .constrained import plan_data_constrained
-from .frontier import (arch as _arch, flops_for_loss_numeric, flops_per_token, frontier, invert_frontier, native,
-                       params_for_tokens_at_budget, plan_shape)
+from .frontier import arch as _arch
+from .frontier import (
+    flops_for_loss_numeric,
+    flops_per_token,
+    frontier,
+    invert_frontier,
+    native,
+    params_for_tokens_at_budget,
+    plan_shape,
+)
 from .inference import plan_inference
 from .result import Flag, Interval, Plan
 from .uncertainty import flatness_extra
@@ -133,8 +141,10 @@ def plan(flops=None, *, params=None, tokens=None, target_loss=None, gpu_hours=No
         if budget_kind == "flops":
             C_in = bval
         elif budget_kind == "gpu_hours":
+            assert hardware is not None and bval is not None
             C_in = hardware.flops_for_gpu_hours(bval)
         elif budget_kind == "dollars":
+            assert hardware is not None and bval is not None
             C_in = hardware.flops_for_dollars(bval)
         for N_in in values(params, "params"):
             for D_in in values(tokens, "tokens"):
@@ -224,7 +234,7 @@ def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, arch: dict,
                      "target_loss+params", "target_loss+tokens"):
             No, Do = frontier(law, C, convention=conv, **arch)
             frontier_info = {"params": float(No), "tokens": float(Do), "tokens_per_param": float(Do / No)}
-            if law.has_loss:
+            if law.has_loss and loss is not None:
                 Lo = float(law.loss(No, Do))
                 frontier_info["loss"] = Lo
                 frontier_info["loss_gap"] = loss - Lo
@@ -273,7 +283,7 @@ def _plan_interval(law, conv, query, C, N, D, L, arch, level):
             elif query == "target_loss+params":
                 n, d = N, float(s.tokens_for_loss(N, L))
             elif query == "target_loss+tokens":
-                n, d = float(s.params_for_loss(D, L)), D
+                n, d = float(s.params_for_loss(D, L)), D  # type: ignore[attr-defined]
             else:  # N and D fixed: only the loss is uncertain
                 n, d = N, D
             loss = s.loss(n, d) if s.has_loss and np.isfinite(n) and np.isfinite(d) else np.nan

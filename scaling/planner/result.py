@@ -75,6 +75,7 @@ class Plan:
         if not self.interval:
             raise ScalingError(f"plan under {self.law!r} has no interval: the law carries no samples "
                                f"(fit with --bootstrap, or use a law with published intervals)")
+        assert self.level is not None   # set whenever interval is
         if abs(float(level) - float(self.level)) > 1e-12:
             raise ScalingError(f"this plan holds its {100 * self.level:g}% interval only; plan again with "
                                f"level={level:g} for a {100 * level:g}% interval")
@@ -102,7 +103,7 @@ class Plan:
                  f"  compute {self.flops:.4g} FLOPs: {si(self.params)} parameters on {si(self.tokens)} tokens "
                  f"({self.tokens_per_param:.1f} tokens per parameter)"
                  + ("" if self.loss is None else f", loss {self.loss:.4f}")]
-        if self.interval:
+        if self.interval and self.level is not None:
             fmt = {"params": si, "tokens": si, "loss": lambda v: f"{v:.4f}"}
             parts = [f"{k} {fmt[k](v.lo)} .. {fmt[k](v.hi)}" for k, v in self.interval.items()]
             lines.append(f"  {100 * self.level:g}% interval: " + ", ".join(parts))

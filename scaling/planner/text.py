@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..units import si
 from .result import Plan
@@ -23,7 +24,7 @@ def format_table(plans: Sequence[Plan]) -> str:
     if any(p.loss is not None for p in plans):
         cols.append(("loss", lambda p: "-" if p.loss is None else f"{p.loss:.4f}"))
     if any(p.interval is not None for p in plans):
-        lvl = int(round(100 * next(p.level for p in plans if p.interval is not None)))
+        lvl = int(round(100 * next(p.level or 0.0 for p in plans if p.interval is not None)))
         cols += [(f"params {lvl}%", lambda p: lohi(p, "params")), (f"tokens {lvl}%", lambda p: lohi(p, "tokens"))]
         if any((p.interval or {}).get("loss") for p in plans):
             cols.append((f"loss {lvl}%", lambda p: lohi(p, "loss", lambda v: f"{v:.3f}")))
@@ -54,9 +55,11 @@ def format_table(plans: Sequence[Plan]) -> str:
     if any(p.frontier for p in plans):
         cols.append(("optimal N @C", lambda p: si(p.frontier["params"]) if p.frontier else ""))
         if any(p.frontier and "loss_gap" in p.frontier for p in plans):
-            cols.append(("loss gap", lambda p: f"+{p.frontier['loss_gap']:.4f}" if p.frontier and "loss_gap" in p.frontier else ""))
+            cols.append(("loss gap", lambda p: f"+{p.frontier['loss_gap']:.4f}"
+                         if p.frontier and "loss_gap" in p.frontier else ""))
     if any(p.shape for p in plans):
-        cols.append(("shape (L x d, heads)", lambda p: f"{p.shape['n_layer']} x {p.shape['d_model']}, {p.shape['n_head']}"
+        cols.append(("shape (L x d, heads)",
+                     lambda p: f"{p.shape['n_layer']} x {p.shape['d_model']}, {p.shape['n_head']}"
                      if p.shape else ""))
         cols.append(("snap", lambda p: f"{100 * p.shape['snap_rel_error']:+.1f}%" if p.shape else ""))
     if any(p.budget for p in plans):
@@ -86,7 +89,8 @@ def format_table(plans: Sequence[Plan]) -> str:
         i0 = inf(p0)
         if "cost" in i0:
             c = i0["cost"]
-            head += (f"\nobjective: dollars (training {c['train']['accelerator']} at {100 * c['train']['mfu']:.0f}% MFU, "
+            head += (f"\nobjective: dollars (training {c['train']['accelerator']} at "
+                     f"{100 * c['train']['mfu']:.0f}% MFU, "
                      f"${c['train']['price_per_gpu_hour']:g}/GPU-h; inference {c['inference']['accelerator']} at "
                      f"{100 * c['inference']['mfu']:.0f}% MFU, ${c['inference']['price_per_gpu_hour']:g}/GPU-h)")
         else:
@@ -101,9 +105,12 @@ def _beyond_lines(p: Plan) -> list[str]:
     out = []
     f = p.extra.get("flatness")
     if f:
-        out.append(f"at {f['flops']:.3g} FLOPs{' with ' + si(f['unique_tokens']) + ' unique tokens' if f.get('unique_tokens') else ''}: "
-                   f"sizes within {100 * f['tolerance']:.3g}% of the best loss ({f['loss_best']:.4f} at {si(f['params_best'])}): "
-                   f"{si(f['params_lo'])} .. {si(f['params_hi'])} ({f['ratio_lo']:.2f}x .. {f['ratio_hi']:.2f}x the optimum; "
+        with_u = f" with {si(f['unique_tokens'])} unique tokens" if f.get("unique_tokens") else ""
+        out.append(f"at {f['flops']:.3g} FLOPs{with_u}: "
+                   f"sizes within {100 * f['tolerance']:.3g}% of the best loss "
+                   f"({f['loss_best']:.4f} at {si(f['params_best'])}): "
+                   f"{si(f['params_lo'])} .. {si(f['params_hi'])} "
+                   f"({f['ratio_lo']:.2f}x .. {f['ratio_hi']:.2f}x the optimum; "
                    f"{si(f['tokens_at_params_hi'])} .. {si(f['tokens_at_params_lo'])} tokens)")
         pen = ", ".join(f"{float(k):.3g}x: +{100 * v:.2f}%" for k, v in f["penalty"].items())
         out.append(f"  loss penalty of a size k x the optimum: {pen}")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -88,7 +89,7 @@ def _sample_laws(law: Law) -> list[Law]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutOfRangeWarning)
         out = []
-        for row in law.samples:
+        for row in law.samples if law.samples is not None else ():
             try:
                 out.append(law.with_params(row))
             except ScalingError:  # a degenerate resample (a parameter at zero): skip it
