@@ -34,27 +34,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._solve import bisect_log
 from ..errors import ScalingError
 from .base import Law, as_array, maybe_scalar
 from .chinchilla import ChinchillaLaw
 
-
-def bisect_log(f, lo, hi, iters: int = 200):
-    """Vectorised bisection in log space for a monotone f over arrays (0 < lo < hi), the sign of f
-    at lo kept on the left. (A private copy: scaling/_solve.py is to become the one home of solvers.)"""
-    lo = np.log(np.asarray(lo, dtype=float))
-    hi = np.log(np.asarray(hi, dtype=float))
-    flo = f(np.exp(lo))
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        fm = f(np.exp(mid))
-        same = np.sign(fm) == np.sign(flo)
-        lo = np.where(same, mid, lo)
-        flo = np.where(same, fm, flo)
-        hi = np.where(same, hi, mid)
-        if np.all(hi - lo < 1e-13):
-            break
-    return np.exp(0.5 * (lo + hi))
 
 DEEPSEEK_DEFAULT_VOCAB = 50257
 DEEPSEEK_DEFAULT_CONTEXT = 2048
