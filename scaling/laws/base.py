@@ -82,7 +82,7 @@ class Law:
         return self.samples is not None and len(self.samples) >= 2
 
     def sample_laws(self) -> list["Law"]:
-        if not self.has_uncertainty:
+        if not self.has_uncertainty or self.samples is None:
             return []
         return [self.with_params(row) for row in self.samples]
 
