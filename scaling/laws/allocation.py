@@ -170,7 +170,7 @@ class NonEmbeddingChinchillaLaw(ChinchillaLaw):
     ``frontier_non_embedding(C_E)`` minimises the loss under ``C_E = 6 N_E D``."""
 
     form = "chinchilla-nonembedding"
-    param_names = ("E", "A", "B", "alpha", "beta", "omega")  # type: ignore[assignment]
+    param_names = ("E", "A", "B", "alpha", "beta", "omega")
 
     def __init__(self, E: float, A: float, B: float, alpha: float, beta: float, omega: float = 47491.0, **kw):
         super().__init__(E, A, B, alpha, beta, **kw)
