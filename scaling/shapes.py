@@ -156,7 +156,7 @@ class ModelShape:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelShape":
+    def from_dict(cls, data: dict[str, Any]) -> ModelShape:
         """Build from a dict; keys that are not fields (e.g. derived counts) are ignored, missing
         ones take their defaults; ``n_layer`` and ``d_model`` are required."""
         names = {f.name for f in dataclasses.fields(cls)}

@@ -39,7 +39,6 @@ from ..errors import ScalingError
 from .base import Law, as_array, maybe_scalar
 from .chinchilla import ChinchillaLaw
 
-
 DEEPSEEK_DEFAULT_VOCAB = 50257
 DEEPSEEK_DEFAULT_CONTEXT = 2048
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class Law:
     def params(self) -> dict[str, float]:
         return {k: float(getattr(self, k)) for k in self.param_names}
 
-    def with_params(self, values) -> "Law":
+    def with_params(self, values) -> Law:
         """A copy of this law (no samples) with the parameter vector ``values``."""
         return type(self)(*[float(v) for v in values], name=self.name, provenance=self.provenance)
 
@@ -81,12 +82,12 @@ class Law:
     def has_uncertainty(self) -> bool:
         return self.samples is not None and len(self.samples) >= 2
 
-    def sample_laws(self) -> list["Law"]:
+    def sample_laws(self) -> list[Law]:
         if not self.has_uncertainty or self.samples is None:
             return []
         return [self.with_params(row) for row in self.samples]
 
-    def interval(self, fn: Callable[["Law"], np.ndarray], level: float = 0.95):
+    def interval(self, fn: Callable[[Law], np.ndarray], level: float = 0.95):
         """Percentile interval of ``fn(law)`` over the law's samples: (lo, hi) arrays, or None."""
         if not self.has_uncertainty:
             return None

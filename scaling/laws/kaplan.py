@@ -74,5 +74,5 @@ class KaplanLaw(Law):
         with np.errstate(divide="ignore", invalid="ignore"):
             return maybe_scalar(np.where(gap > 0, self.D_c / np.where(gap > 0, gap, 1.0), np.inf))
 
-    def with_params(self, values) -> "KaplanLaw":
+    def with_params(self, values) -> KaplanLaw:
         return KaplanLaw(*[float(v) for v in values], name=self.name, provenance=self.provenance)

@@ -83,12 +83,12 @@ class PowerLawAllocation(Law):
             d["loss_frontier"] = dict(self.loss_frontier)
         return d
 
-    def with_params(self, values) -> "PowerLawAllocation":
+    def with_params(self, values) -> PowerLawAllocation:
         return PowerLawAllocation(*[float(v) for v in values], name=self.name, provenance=self.provenance,
                                   loss_frontier=self.loss_frontier)
 
     @classmethod
-    def fit(cls, C, N, D=None, **kw) -> "PowerLawAllocation":
+    def fit(cls, C, N, D=None, **kw) -> PowerLawAllocation:
         """Least squares in log space: log N = log k_N + a log C (and likewise D if given)."""
         C, N = np.log(as_array(C, "FLOPs")), np.log(as_array(N, "params"))
         a, logk = np.polyfit(C, N, 1)
