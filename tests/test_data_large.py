@@ -220,6 +220,7 @@ def make_unpacked(root: Path) -> Path:
     _write(django / "_static/widget.html", f"<p>{LONG}</p>")         # assets: not documents
     _write(django / "genindex.html", f"<p>{LONG} index</p>")         # an index: not a document
     _write(django / "_sources/intro.rst.txt", RST)                   # not HTML: not taken
+    _write(django / ".build-html/again.html", f"<p>{LONG} again</p>")  # hidden: not taken
     _write(root / "rust-doc/usr/share/doc/rust-doc/html/std/vec/struct.Vec.html", RUSTDOC_PAGE.format(long=LONG))
     _write(root / "rust-doc/usr/share/doc/rust-doc/html/src/std/vec.rs.html", f"<pre>{LONG}</pre>")  # source view
     py = root / "python3.11-doc/usr/share/doc/python3.11/html"
@@ -418,6 +419,7 @@ FAKE_TOOLS = {
                ' exit 100; }; echo "$p" > "${p}_1.0-1_all.deb"; done\n',
     # dpkg-deb -x DEB DIR: like the real one, it creates DIR but not its parents
     "dpkg-deb": '[ -d "$(dirname "$3")" ] || { echo "failed to create directory" >&2; exit 2; }\n'
+                '[ -n "$FAKE_TERM" ] && kill -TERM $PPID && sleep 5\n'   # the fetch is terminated meanwhile
                 'p=$(cat "$2"); mkdir "$3" && cp -r "$FAKE_TREES/$p/." "$3/"\n',
 }
 
@@ -460,3 +462,14 @@ def test_cli_fetch_chooses_the_corpus(monkeypatch, tmp_path, capsys):
     assert main(["data", "fetch", "--corpus", "debian-docs-large", "--data-dir", str(tmp_path), "--jobs", "2"]) == 0
     assert main(["data", "fetch", "--data-dir", str(tmp_path)]) == 0
     assert [c[0] for c in calls] == ["large", "small"] and calls[0][1]["jobs"] == 2
+
+
+def test_terminated_fetch_leaves_no_temporary_tree(fake_apt, monkeypatch):
+    import signal
+    data_dir = fake_apt / "data"
+    handler = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setenv("FAKE_TERM", "1")
+    with pytest.raises(SystemExit):
+        D.fetch_debian_docs_large(data_dir, packages=("python-django-doc",), quiet=True)
+    assert _temp_dirs(data_dir / "corpus") == [] and not D.large_corpus_root(data_dir).exists()
+    assert signal.getsignal(signal.SIGTERM) == handler

@@ -611,7 +611,8 @@ def _html_page_kept(rel: str) -> bool:
     parts = rel.split("/")
     name = parts[-1][:-3] if parts[-1].endswith(".gz") else parts[-1]
     return not (_HTML_SKIP_DIRS.intersection(parts[:-1]) or name in _HTML_SKIP_NAMES
-                or name.startswith(("genindex", "doc-index")) or name.endswith((".rs.html", "-tree.html", "_source.html")))
+                or name.startswith(("genindex", "doc-index"))
+                or name.endswith((".rs.html", "-tree.html", "_source.html")))
 
 
 def _text_name(package: str, rel: str) -> str:
@@ -630,7 +631,8 @@ def _package_items(package: str, root: Path) -> list[tuple[str, str, tuple[str, 
     package gives its HTML pages (less ``_html_page_kept``'s exclusions), its PODs, its manual
     pages if it has no HTML and no POD of the same name (perl-doc: the module pages of man3), and
     its ri files, one document per class or module (its description and methods) and per page
-    (Japanese pages left out)."""
+    (Japanese pages left out). Hidden files and folders are left out, as ``list_documents``
+    leaves them out."""
     items: dict[str, tuple[str, str, tuple[str, ...]]] = {}
     if package in DEBIAN_PACKAGES:
         for pattern in _DEBIAN_GLOBS:
@@ -641,9 +643,10 @@ def _package_items(package: str, root: Path) -> list[tuple[str, str, tuple[str, 
         return sorted(items.values())
     files = []
     for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]   # build leftovers (.build-html)
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         files.extend(f if rel_dir == "." else f"{rel_dir}/{f}" for f in filenames
-                     if os.path.isfile(os.path.join(dirpath, f)))
+                     if not f.startswith(".") and os.path.isfile(os.path.join(dirpath, f)))
     if package in _ENGLISH_ONLY:
         files = [f for f in files if f.startswith(_ENGLISH_ONLY[package])]
     files.sort()
@@ -765,7 +768,9 @@ def extract_debian_docs_large(unpacked, dest, packages=None, *, min_bytes: int =
         if jobs > 1:
             import multiprocessing
             methods = multiprocessing.get_all_start_methods()
-            pool = multiprocessing.get_context("fork" if "fork" in methods else None).Pool(jobs)
+            import signal
+            pool = multiprocessing.get_context("fork" if "fork" in methods else None).Pool(
+                jobs, initializer=signal.signal, initargs=(signal.SIGTERM, signal.SIG_DFL))
         seen: set[bytes] = set()
         per_package, failures = {}, []
         for package in packages:
@@ -861,6 +866,20 @@ def _apt_available(packages, quiet: bool) -> list[str]:
     return found
 
 
+def _exit_on_sigterm():
+    """Make SIGTERM raise SystemExit (so a terminated fetch removes its temporary directories, as
+    an interrupted one does); returns the previous handler, or None off the main thread."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, terminate)
+
+
 def fetch_debian_docs_large(data_dir=None, *, packages=LARGE_PACKAGES, force: bool = False, quiet: bool = False,
                             jobs: int | None = None) -> Path:
     """Build ``<data>/corpus/debian-docs-large``: ``apt-get download`` the packages into a temporary
@@ -882,6 +901,7 @@ def fetch_debian_docs_large(data_dir=None, *, packages=LARGE_PACKAGES, force: bo
     stem = f"{LARGE_CORPUS}-fetch"
     _remove_stale_temp(dest.parent, stem)
     work = Path(tempfile.mkdtemp(prefix=f".{stem}.{os.getpid()}.", dir=dest.parent)).resolve()
+    previous = _exit_on_sigterm()
     try:
         t0 = time.perf_counter()
         debs_dir = work / "debs"
@@ -911,6 +931,9 @@ def fetch_debian_docs_large(data_dir=None, *, packages=LARGE_PACKAGES, force: bo
                                   sources={p: debs[p].name for p in packages})
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if previous is not None:
+            import signal
+            signal.signal(signal.SIGTERM, previous)
     if not quiet:
         print(f"wrote {LARGE_CORPUS} into {dest} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return dest
