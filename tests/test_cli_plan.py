@@ -67,7 +67,8 @@ def test_gpu_hours_and_dollars_budgets(capsys):
     (["plan", "1e21", "--params", "7B", "--tokens", "1.4T"], "does not match"),
     (["plan", "1e21", "--law", "chinchila"], "did you mean"),
     (["plan", "1e21", "--gpu", "h1000"], "h100"),
-    (["plan", "--target-loss", "1.6"], "irreducible loss E = 1.6934"),
+    (["plan", "--target-loss", "1.6", "--law", "chinchilla-2022"], "irreducible loss E = 1.6934"),
+    (["plan", "--target-loss", "1.6"], "irreducible loss E = 1.8172"),
     (["plan", "1e21", "--mfu", "1.5"], "--mfu"),
     (["plan", "1e21", "--mfu", "0"], "--mfu"),
     (["plan", "1e21", "--gpus", "0"], "--gpus"),
@@ -118,3 +119,37 @@ def test_plan_takes_mixer_context_and_sparsity(capsys):
 def test_bad_architecture_flags(cli, args, needle):
     r = cli(*args)
     assert r.returncode == 2 and "Traceback" not in r.stderr and needle in r.stderr, r.stderr
+
+
+def test_default_law_is_epoch_and_every_plan_names_its_law(capsys):
+    assert main(["plan", "1e22"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("law: epoch-2024")
+    assert main(["plan", "1e22", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["law"] == "epoch-2024"
+
+
+def test_law_all_puts_every_law_side_by_side(capsys):
+    from scaling.laws import list_laws
+    assert main(["plan", "1e22", "1e24", "--law", "all"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("spread: params") == 2 and "own data set" in out
+    for name in list_laws():
+        assert f"\n{name} " in out
+    assert main(["plan", "1e24", "--law", "epoch-2024,llama3-2024", "--json"]) == 0
+    rows = _json_lines(capsys.readouterr().out)
+    assert [r["law"] for r in rows] == ["epoch-2024", "llama3-2024"]
+    assert rows[0]["predicts_loss"] and rows[1]["loss"] is None
+    assert rows[1]["tokens"] == pytest.approx(0.29 * 1e24 ** 0.5378, rel=2e-3)   # D* = A C^alpha
+
+
+def test_law_all_needs_budgets(cli):
+    res = cli("plan", "--params", "7B", "--law", "all")
+    assert res.returncode == 2 and "FLOP budgets only" in res.stderr and "\n" not in res.stderr.strip()
+
+
+def test_laws_are_grouped_by_form(capsys):
+    assert main(["laws"]) == 0
+    out = capsys.readouterr().out
+    assert "== chinchilla ==" in out and "== powerlaw ==" in out
+    assert out.index("== chinchilla ==") < out.index("epoch-2024 [chinchilla]") < out.index("== powerlaw ==")

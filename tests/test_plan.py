@@ -95,7 +95,7 @@ def test_overdetermined_and_bad_queries():
 
 def test_target_loss_with_size():
     law = get_law("chinchilla-2022")
-    (p,) = plan(target_loss=2.0, params=30e9)
+    (p,) = plan(target_loss=2.0, params=30e9, law="chinchilla-2022")
     assert law.loss(p.params, p.tokens) == pytest.approx(2.0, rel=1e-9)
 
 
@@ -159,8 +159,8 @@ def test_hyena_plans_count_hyena_flops(context):
     from scaling.planner import frontier
     from scaling.shapes import smooth_flops_per_token
     law = get_law("chinchilla-2022")
-    (a,) = plan(1e21, convention="palm", context=context)
-    (h,) = plan(1e21, convention="palm", context=context, mixer="hyena")
+    (a,) = plan(1e21, convention="palm", context=context, law=law)
+    (h,) = plan(1e21, convention="palm", context=context, mixer="hyena", law=law)
     assert (h.params, h.tokens) == pytest.approx(frontier(law, 1e21, convention="palm", context=context,
                                                           mixer="hyena"), rel=1e-9)
     # the budget is spent exactly at Hyena's FLOPs per token ...
@@ -171,7 +171,7 @@ def test_hyena_plans_count_hyena_flops(context):
     assert a.tokens == pytest.approx(65.9e9 if context == 2048 else 49.0e9, rel=0.01)
     assert h.tokens == pytest.approx(75.0e9, rel=0.01) and h.extra["mixer"] == "hyena"
     # a size query inverts the same numeric frontier
-    (q,) = plan(params=h.params, convention="palm", context=context, mixer="hyena")
+    (q,) = plan(params=h.params, convention="palm", context=context, mixer="hyena", law=law)
     assert q.flops == pytest.approx(1e21, rel=1e-4)
 
 
@@ -249,9 +249,9 @@ def test_numeric_frontier_inverse_round_trip(mixer, conv):
     from scaling.planner import frontier
     law = get_law("chinchilla-2022")
     for N in (1e8, 1e9, 3e10):
-        (p,) = plan(params=N, mixer=mixer, convention=conv, context=4096)
+        (p,) = plan(params=N, mixer=mixer, convention=conv, context=4096, law=law)
         n, d = frontier(law, p.flops, convention=conv, context=4096, mixer=mixer)
         assert n == pytest.approx(N, rel=1e-6) and p.tokens == pytest.approx(d, rel=1e-6)
-    (q,) = plan(tokens=2e11, mixer=mixer, convention=conv, context=4096)
+    (q,) = plan(tokens=2e11, mixer=mixer, convention=conv, context=4096, law=law)
     n, d = frontier(law, q.flops, convention=conv, context=4096, mixer=mixer)
     assert d == pytest.approx(2e11, rel=1e-6) and q.params == pytest.approx(n, rel=1e-6)

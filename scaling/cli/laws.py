@@ -16,12 +16,23 @@ def run(args) -> int:
 
     from ..laws import get_law, list_laws
 
+    from ..laws.zoo import laws_by_form
+
     names = [args.name] if args.name else list_laws()
     laws = [get_law(n) for n in names]
     if args.json:
         print(json.dumps([law.to_dict() for law in laws] if not args.name else laws[0].to_dict(), indent=2))
         return 0
+    if not args.name:   # grouped by form, in registry order within a group
+        groups = laws_by_form()
+        order = {n: i for i, n in enumerate(n for names_ in groups.values() for n in names_)}
+        laws.sort(key=lambda law: order.get(law.name, len(order)))
+        print(f"{len(laws)} laws in {len(groups)} forms (`scaling plan C --law all` puts them side by side)")
+    form = None
     for law in laws:
+        if not args.name and law.form != form:
+            form = law.form
+            print(f"\n== {form} ==")
         print(law.describe())
         extra = []
         if hasattr(law, "a") and hasattr(law, "b"):

@@ -38,8 +38,9 @@ def register(sub) -> None:
     p.add_argument("--params", type=number("--params"), nargs="+", help="model size(s) (7B, 70e9)")
     p.add_argument("--tokens", type=number("--tokens"), nargs="+", help="training token count(s) (1.4T)")
     p.add_argument("--target-loss", type=number("--target-loss"), nargs="+", help="loss(es) to reach (nats/token)")
-    p.add_argument("--law", default=None, help="law name (see `scaling laws`) or a fit/law .json file "
-                                               "(default chinchilla-2022)")
+    p.add_argument("--law", default=None, help="law name (see `scaling laws`), a fit/law .json file, 'all' "
+                                               "(every registered law side by side) or a comma-separated list "
+                                               "of names (default epoch-2024)")
     p.add_argument("--convention", choices=["6nd", "kaplan", "chinchilla", "palm"], default=None,
                    help="FLOP convention (default: the law's own, usually 6nd)")
     p.add_argument("--gpu", default=None, help="accelerator for the cost (a100, h100, h100-pcie, h200, ...)")
@@ -80,7 +81,29 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def run_laws(args) -> int:
+    """``--law all`` or ``--law a,b,c``: the compute-optimal plan of each law at each budget, side by side."""
+    from ..laws.zoo import compare_laws
+    from ..planner.text import format_law_comparison
+    others = [k for k in ("params", "tokens", "target_loss", "gpu_hours", "dollars", "unique_tokens",
+                          "inference_tokens", "flatness") if getattr(args, k)]
+    if others or not args.flops:
+        raise ScalingError(f"--law {args.law}: compares laws at FLOP budgets only (give budgets, e.g. "
+                           f"`scaling plan 1e24 --law all`{'; not --' + others[0].replace('_', '-') if others else ''})")
+    names = "all" if args.law == "all" else [n.strip() for n in args.law.split(",") if n.strip()]
+    df = compare_laws(list(args.flops), names=names, vocab=args.vocab, context=args.context)
+    if args.json:
+        cols = [c for c in df.columns if c != "extra"]
+        for rec in df[cols].to_dict(orient="records"):
+            print(json.dumps({k: (None if isinstance(v, float) and v != v else v) for k, v in rec.items()}))
+    else:
+        print(format_law_comparison(df))
+    return 0
+
+
 def run(args) -> int:
+    if args.law is not None and (args.law == "all" or ("," in args.law and not args.law.endswith(".json"))):
+        return run_laws(args)
     if args.gpus is not None and args.gpus < 1:
         raise ScalingError(f"--gpus must be at least 1, got {args.gpus}")
     if args.mfu is not None and not 0 < args.mfu <= 1:

@@ -65,7 +65,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
     p.add_argument("--compare", nargs="*", default=None,
                    help="published laws on the frontier (default chinchilla-2022 epoch-2024 kaplan-2020; none: "
-                        "--compare with no names)")
+                        "--compare with no names; all: every registered law)")
     p.add_argument("--heldout", metavar="WHERE",
                    help="runs matching this query are held out of the fit made here and marked (residuals, surface)")
     p.add_argument("--budgets", type=number("--budgets"), nargs="+",
@@ -211,6 +211,9 @@ def run(args) -> int:
             if target is None:
                 target = need_fit(DEFAULT_METHOD["frontier"])
             compare = plots.PUBLISHED if args.compare is None else tuple(args.compare)
+            if compare == ("all",):   # every registered law that draws a frontier
+                from ..laws import list_laws
+                compare = tuple(n for n in list_laws() if n != getattr(target, "name", target))
             data = plots.frontier_data(target, compare=compare, flops=args.flops_range, title=args.title)
             fig = plots.draw_frontier(data)
             summary = f"{data.law} against {', '.join(data.compared) or 'nothing'}"

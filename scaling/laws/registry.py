@@ -91,7 +91,7 @@ REGISTRY: dict[str, Callable[[], Law]] = {
 }
 ALIASES = {"chinchilla": "chinchilla-2022", "hoffmann": "chinchilla-2022", "epoch": "epoch-2024",
            "besiroglu": "epoch-2024", "kaplan": "kaplan-2020", "approach1": "chinchilla-approach1"}
-DEFAULT_LAW = "chinchilla-2022"
+DEFAULT_LAW = "epoch-2024"   # the best-supported law (README: "Which law answers by default")
 
 
 def register(name: str, factory: Callable[[], Law], *aliases: str) -> None:

@@ -129,3 +129,41 @@ def _beyond_lines(p: Plan) -> list[str]:
 
 
 __all__ = ["format_table"]
+
+
+def format_law_comparison(df) -> str:
+    """The side-by-side table of ``scaling plan C --law all``: one block per budget, a row per law,
+    then the spread across laws (``scaling.laws.zoo.compare_laws`` computes it)."""
+    out = []
+    for flops, g in df.groupby("flops", sort=True):
+        rows = [("law", "form", "params", "tokens", "tok/param", "loss", "loss scale", "fitted up to", "conv.")]
+        notes: list[str] = []
+        for _, r in g.iterrows():
+            hi = r["fitted_flops_hi"]
+            conv = ""
+            if r["conversion"] != "none":
+                notes.append(f"[{len(notes) + 1}] {r['law']}: {r['conversion']}")
+                conv = f"[{len(notes)}]"
+            rows.append((r["law"], r["form"], si(r["params"]), si(r["tokens"]), f"{r['tokens_per_param']:.1f}",
+                         "-" if r["loss"] != r["loss"] else f"{r['loss']:.4f}",
+                         r["loss_scale"] if r["predicts_loss"] else "-", "-" if hi != hi else f"{hi:.2g}", conv))
+        widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+        lines = [f"at {flops:.3g} FLOPs ({len(g)} laws):"]
+        for j, row in enumerate(rows):
+            lines.append("  ".join(str(v).ljust(w) if i in (0, 1, 6, 8) else str(v).rjust(w)
+                                   for i, (v, w) in enumerate(zip(row, widths))).rstrip())
+            if j == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        sp = df.attrs.get("spread", {}).get(flops)
+        if sp:
+            lines.append(f"spread: params {sp['params']:.2f}x ({sp['params_min'][0]} {si(sp['params_min'][1])} .. "
+                         f"{sp['params_max'][0]} {si(sp['params_max'][1])}), tokens {sp['tokens']:.2f}x "
+                         f"({sp['tokens_min'][0]} {si(sp['tokens_min'][1])} .. {sp['tokens_max'][0]} "
+                         f"{si(sp['tokens_max'][1])}); tokens/param {sp['tokens_per_param_range'][0]:.3g} .. "
+                         f"{sp['tokens_per_param_range'][1]:.3g}")
+        lines += notes
+        out.append("\n".join(lines))
+    note = df.attrs.get("note")
+    if note:
+        out.append(f"note: {note}")
+    return "\n\n".join(out)
