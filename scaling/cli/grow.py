@@ -7,6 +7,11 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
+from ..errors import ScalingError
 from . import number
 
 DEFAULT_CALIBRATION = "data/growth/calibration.json"   # scaling.growth.planner.DEFAULT_CALIBRATION
@@ -69,9 +74,6 @@ def register(sub) -> None:
 
 
 def run_plan(args) -> int:
-    import json
-
-    from ..errors import ScalingError
     from ..growth.planner import plan_growth
     if args.operator_steps is not None and args.operator_steps < 0:
         raise ScalingError(f"--operator-steps must be >= 0, got {args.operator_steps}")
@@ -91,9 +93,6 @@ def run_plan(args) -> int:
 
 
 def run_run(args) -> int:
-    import sys
-
-    from ..errors import ScalingError
     from ..growth.analysis import analyze
     from ..growth.experiment import describe_jobs, load_growth_spec, run_experiment
     spec = load_growth_spec(args.spec)
@@ -106,7 +105,6 @@ def run_run(args) -> int:
         return 0
     report = run_experiment(spec, args.root, workers=args.workers, threads=args.threads, data_dir=args.data_dir)
     print(report.summary(), file=sys.stderr)
-    from pathlib import Path
     analysis = analyze(Path(args.root) / spec.name, law=args.law or spec.law)
     print(analysis.summary())
     out = args.calibration_out or spec.calibration
@@ -117,9 +115,6 @@ def run_run(args) -> int:
 
 
 def run_analyze(args) -> int:
-    import json
-    import sys
-
     from ..growth.analysis import analyze
     analysis = analyze(args.sweep_dir, law=args.law)
     if args.json:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
+import warnings
+from pathlib import Path
 
+from ..errors import ScalingError
 from . import number
 
 KINDS = ("isoflop", "surface", "frontier", "residuals", "curves")
@@ -84,11 +88,6 @@ def register(sub) -> None:
 
 def classify_input(text: str):
     """('fit', FitResult) | ('law', Law) | ('runs', path) for the positional argument."""
-    import json
-    from pathlib import Path
-
-    from ..errors import ScalingError
-
     path = Path(text)
     if path.suffix.lower() == ".json" and path.is_file():
         try:
@@ -117,8 +116,6 @@ def classify_input(text: str):
 
 
 def _fit_here(runs, method: str, args):
-    import warnings
-
     from ..report import fit_runs
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fit warnings are in the fit's flags
@@ -126,9 +123,6 @@ def _fit_here(runs, method: str, args):
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from ..errors import ScalingError
     from ..plots import FORMATS
 
     out = Path(args.out)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
+
+from .._io import atomic_write_text, check_writable
+from ..units import si
+from . import grow
 
 
 def register(sub) -> None:
@@ -63,7 +69,6 @@ def register(sub) -> None:
 
 def _positive_int(what: str):
     def parse(text: str) -> int:
-        import argparse
         try:
             v = int(text)
         except ValueError:
@@ -85,7 +90,6 @@ def run_run(args) -> int:
         spec = load_spec(args.spec)
     except GrowthSpecGiven:
         # a growth experiment is a sweep too: hand it to `scaling grow run` with the same options
-        from . import grow
         if args.executor != "local" or args.only:
             raise
         print(f"scaling sweep: {args.spec} is a growth experiment; running it as `scaling grow run`",
@@ -101,7 +105,6 @@ def run_run(args) -> int:
 
 def run_status(args) -> int:
     from ..sweep import load_spec, sweep_status
-    from ..units import si
     spec = load_spec(args.spec)
     df = sweep_status(spec, args.root)
     counts = df["state"].value_counts().to_dict()
@@ -122,9 +125,6 @@ def run_status(args) -> int:
 
 
 def run_collect(args) -> int:
-    from pathlib import Path
-
-    from .._io import atomic_write_text, check_writable
     from ..store import CollectReport, collect, collect_curves
     from ..sweep import load_spec
     spec = load_spec(args.spec)
@@ -167,8 +167,6 @@ def run_collect(args) -> int:
 
 
 def run_compare(args) -> int:
-    from pathlib import Path
-
     from ..sweep import load_spec
     from ..sweep_compare import compare_sweeps
     a, b = load_spec(args.spec_a), load_spec(args.spec_b)
@@ -183,7 +181,6 @@ def run_compare(args) -> int:
 
 def run_show(args) -> int:
     from ..sweep import check_memory, load_spec
-    from ..units import si
     spec = load_spec(args.spec)
     configs, origins = spec.expand_with_origins()
     check_memory(spec, configs, origins, source=args.spec)   # a model that cannot fit here is an error

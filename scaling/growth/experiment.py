@@ -18,7 +18,8 @@ operator and small FLOPs) that :mod:`scaling.growth.analysis` reads. All runs ev
 same held-out windows of the same corpus. Rerunning the spec skips finished runs and resumes
 unfinished ones (grown runs restart from their saved initial weights).
 
-Execution: ``workers`` processes of ``threads`` torch threads each (default 2 x 1 on this
+Execution: through :func:`scaling.sweep.executor.run_tasks` (the sweeps' worker set-up and
+process pool), ``workers`` processes of ``threads`` torch threads each (default 2 x 1 on this
 2-core machine, REFERENCE.md section 9); jobs start as soon as what they need is finished
 (small run -> growth -> grown runs), largest first.
 """
@@ -30,17 +31,24 @@ import json
 import os
 import sys
 import time
-import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Callable, Literal
+from typing import Annotated, Literal
 
+import tomllib
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from .. import store
 from .._io import atomic_write_bytes, atomic_write_json
 from ..errors import ScalingError
-from ..units import parse_number
+from ..shapes import ModelShape
+from ..sweep.executor import Task, cpu_count, run_tasks
+from ..sweep.spec import CorpusSpec
+from ..train import data as _data
+from ..train.data import tokenizer_vocab
+from ..units import parse_number, sci, si
+from .planner import check_growth_shapes, operator_flops
 
 DEFAULT_ROOT = "data/runs"
 METHODS = ("ligo", "stack", "hyperclone")
@@ -73,11 +81,11 @@ class ShapeSpec(BaseModel):
                              "grown models train with the large model's")
 
 
-class DataSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    corpus: str = "debian-docs"
+class DataSpec(CorpusSpec):
+    """A sweep's corpus fields (corpus, val_fraction, max_bytes in whole bytes) and the tokenizer
+    (a sweep spec names it under ``[model]``)."""
+
     tokenizer: str = "bytes"
-    val_fraction: float = Field(default=0.05, gt=0, lt=0.5)
     max_bytes: PosInt | None = None
 
 
@@ -149,8 +157,6 @@ class GrowthSpec(BaseModel):
 
     def shapes(self):
         """(small, large) as GPTConfig-compatible RunConfig shape fields, checked for growth."""
-        from ..shapes import ModelShape
-        from ..train.data import tokenizer_vocab
         V = tokenizer_vocab(self.data.tokenizer)
         out = []
         for which, s in (("small", self.small), ("large", self.large)):
@@ -186,7 +192,6 @@ def load_growth_spec(path: str | os.PathLike) -> GrowthSpec:
         raise ScalingError(f"{p}: " + "; ".join(dict.fromkeys(parts))) from None
     if spec.name is None:
         spec = spec.model_copy(update={"name": p.stem})
-    from .planner import check_growth_shapes
     small, large = spec.shapes()
     try:
         check_growth_shapes(small, large)
@@ -205,7 +210,6 @@ def _fmt_fraction(f: float) -> str:
 
 def run_configs(spec: GrowthSpec) -> dict[str, store.RunConfig]:
     """Every run of the experiment by run_id (small, scratch and grown, for every seed)."""
-    from .planner import operator_flops
     small, large = spec.shapes()
     t = spec.train
     tps = t.batch_size * t.context
@@ -259,26 +263,11 @@ def init_path(root, spec: GrowthSpec, method: str, seed: int) -> Path:
 # jobs (run in worker processes; arguments are plain strings and numbers)
 
 
-def _worker_init(threads: int) -> None:
-    if sys.platform.startswith("linux"):
-        try:   # die with the parent: a killed experiment leaves no orphans
-            import ctypes
-            import signal
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-        except OSError:  # pragma: no cover
-            pass
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    import torch
-    torch.set_num_threads(threads)
-
-
 _DATA: dict = {}
 
 
 def _prepared(corpus: str, tokenizer: str, val_fraction: float, max_bytes, data_dir):
     """The prepared corpus, once per process (listing a corpus to check its cache is not free)."""
-    from ..train import data as _data
     key = (corpus, tokenizer, val_fraction, max_bytes, data_dir)
     if key not in _DATA:
         _DATA[key] = _data.prepare(corpus, tokenizer, val_fraction=val_fraction, data_dir=data_dir,
@@ -355,16 +344,6 @@ def _job_train(cfg_json: str, root: str, data_dir: str | None, threads: int, ini
 
 
 @dataclass
-class _Job:
-    key: str
-    fn: Callable
-    args: tuple
-    deps: list[str]
-    cost: float
-    priority: int          # lower first
-
-
-@dataclass
 class ExperimentReport:
     sweep: str
     root: Path
@@ -384,7 +363,7 @@ class ExperimentReport:
         return text
 
 
-def plan_jobs(spec: GrowthSpec, root, data_dir=None, threads: int = 1) -> tuple[list[_Job], int]:
+def plan_jobs(spec: GrowthSpec, root, data_dir=None, threads: int = 1) -> tuple[list[Task], int]:
     """The experiment's jobs with their dependencies; finished ones left out. Returns (jobs, skipped)."""
     root = str(Path(root).resolve())
     cfgs = run_configs(spec)
@@ -406,7 +385,7 @@ def plan_jobs(spec: GrowthSpec, root, data_dir=None, threads: int = 1) -> tuple[
                 done.add(key)
             else:
                 deps = [] if f"small-s{seed}" in done else [f"small-s{seed}"]
-                jobs.append(_Job(key, _job_grow, (sj, root, method, seed, data_dir, threads), deps, 0.0, 1))
+                jobs.append(Task(key, _job_grow, (sj, root, method, seed, data_dir, threads), deps, 0.0, 1))
     for rid, cfg in cfgs.items():
         if rid in done:
             skipped += 1
@@ -416,10 +395,10 @@ def plan_jobs(spec: GrowthSpec, root, data_dir=None, threads: int = 1) -> tuple[
             key = f"grow:{cfg.tags['method']}-s{cfg.seed}"
             ip = str(init_path(root, spec, str(cfg.tags["method"]), cfg.seed))
             deps = [] if key in done else [key]
-            jobs.append(_Job(rid, _job_train, (cfg.model_dump_json(), root, data_dir, threads, ip), deps, cost, 2))
+            jobs.append(Task(rid, _job_train, (cfg.model_dump_json(), root, data_dir, threads, ip), deps, cost, 2))
         else:
             prio = 0 if cfg.tags.get("role") == "small" else 2
-            jobs.append(_Job(rid, _job_train, (cfg.model_dump_json(), root, data_dir, threads, None), [], cost, prio))
+            jobs.append(Task(rid, _job_train, (cfg.model_dump_json(), root, data_dir, threads, None), [], cost, prio))
     skipped += sum(1 for k in done if k.startswith("grow:"))
     return jobs, skipped
 
@@ -432,7 +411,7 @@ def run_experiment(spec: GrowthSpec | str | os.PathLike, root: str | os.PathLike
         spec = load_growth_spec(spec)
     t0 = time.perf_counter()
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = cpu_count()
     workers = workers or spec.workers
     threads = threads or spec.threads or max(1, cores // workers)
     root = Path(root)
@@ -442,106 +421,44 @@ def run_experiment(spec: GrowthSpec | str | os.PathLike, root: str | os.PathLike
     if jobs:   # prepare the corpus once, here, so the workers find it cached
         d = _prepared(spec.data.corpus, spec.data.tokenizer, spec.data.val_fraction, spec.data.max_bytes, data_dir)
         log(f"corpus {spec.data.corpus}: {len(d.train):,} training / {len(d.val):,} held-out tokens ({d.fingerprint[:19]})")
-    pending = {j.key: j for j in jobs}
-    finished: set[str] = set()
-    failed_deps: set[str] = set()
 
-    def ready():
-        out = [j for j in pending.values() if all(d in finished for d in j.deps)]
-        return sorted(out, key=lambda j: (j.priority, -j.cost, j.key))
-
-    def record(job: _Job, result: dict | None, error: str | None, dt: float):
+    def record(job: Task, result: dict | None, error: BaseException | None, dt: float) -> bool:
+        """Log and count one finished job; True when its dependents may run."""
         if error is not None:
-            report.errors[job.key] = error
-            failed_deps.add(job.key)
-            log(f"[{time.perf_counter() - t0:7.0f} s] ERROR {job.key}: {error}")
-            return
-        finished.add(job.key)
+            if workers <= 1 and not isinstance(error, ScalingError) and os.environ.get("SCALING_DEBUG"):
+                raise error
+            msg = str(error) if isinstance(error, ScalingError) else \
+                f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
+            report.errors[job.key] = msg
+            log(f"[{time.perf_counter() - t0:7.0f} s] ERROR {job.key}: {msg}")
+            return False
         if job.fn is _job_train:
             (report.done if result["status"] == "ok" else report.failed).append(job.key)
             loss = result.get("loss")
             log(f"[{time.perf_counter() - t0:7.0f} s] {job.key}: {result['status']}"
                 + (f", loss {loss:.4f}" if loss is not None else f" ({result.get('reason')})") + f" ({dt:.0f} s)")
-            if result["status"] != "ok":
-                failed_deps.add(job.key)
-        else:
-            op = result.get("operator")
-            extra = (f", operator loss {op['initial_loss']:.4f} -> {op['final_loss']:.4f} in {op['steps']} steps"
-                     if op else "")
-            report.done.append(job.key)
-            log(f"[{time.perf_counter() - t0:7.0f} s] {job.key}: grown{extra} ({dt:.0f} s)")
+            return result["status"] == "ok"
+        op = result.get("operator")
+        extra = (f", operator loss {op['initial_loss']:.4f} -> {op['final_loss']:.4f} in {op['steps']} steps"
+                 if op else "")
+        report.done.append(job.key)
+        log(f"[{time.perf_counter() - t0:7.0f} s] {job.key}: grown{extra} ({dt:.0f} s)")
+        return True
 
-    def drop_blocked():
-        changed = True
-        while changed:
-            changed = False
-            for k, j in list(pending.items()):
-                if any(d in failed_deps for d in j.deps):
-                    report.errors[k] = f"skipped: {', '.join(d for d in j.deps if d in failed_deps)} did not finish"
-                    failed_deps.add(k)
-                    del pending[k]
-                    changed = True
+    def blocked(job: Task, failed: list[str]) -> None:
+        report.errors[job.key] = f"skipped: {', '.join(failed)} did not finish"
 
-    if workers <= 1:
-        _worker_init_local(threads)
-        while pending:
-            drop_blocked()
-            rd = ready()
-            if not rd:
-                break
-            job = rd[0]
-            del pending[job.key]
-            t1 = time.perf_counter()
-            try:
-                res = job.fn(*job.args)
-                record(job, res, None, time.perf_counter() - t1)
-            except ScalingError as exc:
-                record(job, None, str(exc), time.perf_counter() - t1)
-            except Exception as exc:  # noqa: BLE001 - one broken run must not stop the others
-                if os.environ.get("SCALING_DEBUG"):
-                    raise
-                record(job, None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}",
-                       time.perf_counter() - t1)
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-        ctx = mp.get_context("spawn")
-        running = {}
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                 initargs=(threads,)) as pool:
-            while pending or running:
-                drop_blocked()
-                for job in ready():
-                    if len(running) >= workers:
-                        break
-                    del pending[job.key]
-                    running[pool.submit(job.fn, *job.args)] = (job, time.perf_counter())
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    job, t1 = running.pop(fut)
-                    try:
-                        record(job, fut.result(), None, time.perf_counter() - t1)
-                    except ScalingError as exc:
-                        record(job, None, str(exc), time.perf_counter() - t1)
-                    except Exception as exc:  # noqa: BLE001 - one broken run must not stop the others
-                        record(job, None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}",
-                               time.perf_counter() - t1)
-    for k in pending:
-        report.errors.setdefault(k, "not run")
+    # jobs start as soon as what they need is finished: small runs first, then the largest
+    order = sorted(jobs, key=lambda j: (j.priority, -j.cost, j.key))
+    pending = run_tasks(order, record, workers=workers, threads=threads, blocked=blocked)
+    for job in pending:
+        report.errors.setdefault(job.key, "not run")
     report.wall_time_s = time.perf_counter() - t0
     return report
 
 
-def _worker_init_local(threads: int) -> None:
-    import torch
-    torch.set_num_threads(threads)
-
-
 def describe_jobs(spec: GrowthSpec) -> str:
     """A plain-text list of the experiment's runs: tokens, training FLOPs (what --dry-run prints)."""
-    from ..units import sci, si
     lines = [f"{'run':<22}{'shape':>12}{'params':>9}{'tokens':>9}{'FLOPs':>11}  extra"]
     total = 0.0
     for rid, c in run_configs(spec).items():

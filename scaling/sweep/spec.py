@@ -143,11 +143,17 @@ class TrainSpec(BaseModel):
         return self
 
 
-class DataSpec(BaseModel):
+class CorpusSpec(BaseModel):
+    """The corpus every run of a spec trains and evaluates on: a sweep's ``[data]`` and a growth
+    experiment's (:class:`scaling.growth.experiment.DataSpec`) extend it."""
+
     model_config = SPEC_CONFIG
     corpus: str = "debian-docs"
     val_fraction: float = Field(default=0.05, gt=0, lt=0.5)
     max_bytes: PositiveNum | None = None
+
+
+class DataSpec(CorpusSpec):
     order: Literal["random", "shuffled"] = Field(
         default="random", description="random windows with replacement, or a shuffled epoch of non-overlapping "
         "windows (no token repeats within an epoch)")
