@@ -16,26 +16,45 @@ records the source, the column mapping, the filters applied and any notes (see `
 Training curves (one row per evaluation of a run) are loaded by ``load_curves``; Approach 1 fits
 them. ``load_runs`` rejects a table in which a run appears more than once.
 
+Validation (plausibility warnings, duplicated runs, fitter requirements) lives in
+``scaling._runs_checks`` and description (fingerprints, ``data_info``, ``describe_runs``, budget
+grouping) in ``scaling._runs_describe``; both are re-exported here, so ``from scaling.runs import X``
+works for every name.
+
 This module imports numpy and pandas only (no torch, no matplotlib, no scipy).
 """
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import math
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
+from ._runs_checks import (  # noqa: F401  (the constants and _mixed_columns are re-exported: they lived here)
+    CANONICAL,
+    FLOPS_FACTOR,
+    PARAMS_MIN,
+    SEED_NOISE,
+    TOKENS_MIN,
+    TOKENS_PER_PARAM_MAX,
+    _avail,
+    _check_duplicates,
+    _mixed_columns,
+    _norm,
+    _row_ref,
+    _suggest,
+    plausibility,
+    require_columns,
+    require_sizes,
+)
+from ._runs_describe import data_fingerprint, data_info, describe_runs, format_description, group_budgets
 from .errors import ScalingError
 from .units import parse_number
 
-CANONICAL = ("run_id", "params", "tokens", "flops", "loss")
 OK_STATUS = {"ok", "done", "finished", "complete", "completed", "success", "succeeded", ""}
 
 
@@ -63,10 +82,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
 _ROLE_WORDS = {"params": "parameter count", "tokens": "training tokens", "flops": "training FLOPs",
                "loss": "loss", "run_id": "run id", "unique_tokens": "unique tokens", "status": "status",
                "step": "step", "ppl": "perplexity"}
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_\-]+", "", str(name)).lower()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -136,20 +151,6 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
 # column mapping
 
 
-def _suggest(name: str, columns: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(name), list(columns), n=3, cutoff=0.5)
-    if not close:
-        byn = {_norm(c): c for c in columns}
-        close = [byn[c] for c in difflib.get_close_matches(_norm(name), list(byn), n=3, cutoff=0.5)]
-    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-
-
-def _avail(columns: Sequence[str]) -> str:
-    cols = list(columns)
-    shown = ", ".join(repr(c) for c in cols[:40])
-    return shown + (f", ... ({len(cols)} in all)" if len(cols) > 40 else "")
-
-
 def find_column(df: pd.DataFrame, role: str, explicit: str | None = None, *, required: bool = True,
                 arg: str | None = None, source: str = "runs") -> str | None:
     """The source column playing ``role`` (explicit name, else the first alias present)."""
@@ -187,14 +188,6 @@ def find_column(df: pd.DataFrame, role: str, explicit: str | None = None, *, req
 
 # ------------------------------------------------------------------------------------------------
 # values
-
-
-def _row_ref(row: int, source: str, file_based: bool) -> str:
-    if file_based and str(source).lower().endswith((".csv", ".tsv", ".tab")):
-        return f"{source} row {row} (line {row + 1})"
-    if file_based:
-        return f"{source} row {row}"
-    return f"row {row}"
 
 
 def _to_float(df: pd.DataFrame, col: str, role: str, source: str, file_based: bool) -> pd.Series:
@@ -430,131 +423,6 @@ def load_runs(source: str | Path | pd.DataFrame, *, params_col: str | None = Non
     return out
 
 
-# ------------------------------------------------------------------------------------------------
-# plausibility: tables that load but are probably not what the user meant
-
-PARAMS_MIN = 1e3        # fewer parameters than this: a column in millions or billions
-TOKENS_MIN = 1e3
-TOKENS_PER_PARAM_MAX = 1e5
-FLOPS_FACTOR = 1.5      # FLOPs this far from 6ND: another convention, a nominal budget, or wrong units
-SEED_NOISE = 0.01       # log-loss spread seed-to-seed variation stays within (about 1%)
-
-
-def plausibility(df: pd.DataFrame, cols: dict[str, str] | None = None, *, flops_convention: str = "6nd",
-                 source: str = "runs", file_based: bool = False) -> list[str]:
-    """Warnings (one line each) about a runs table that loads but is probably not what was meant:
-
-    - parameters below 1,000, tokens below 1,000, or more than 1e5 tokens per parameter (a column
-      in millions or billions: such tables used to fit "converged, flags: none");
-    - a FLOPs column more than 1.5x from 6ND (when the table states the 6ND convention; 10x for
-      another convention, whose extra terms this table cannot count);
-    - repeated (N, D) pairs whose losses differ by more than seed noise while another column
-      varies (several data sets or settings mixed); the column is named.
-
-    ``cols``: role -> source column (``df.attrs["scaling"]["columns"]`` by default).
-    """
-    if len(df) == 0 or not {"params", "tokens", "loss"} <= set(df.columns):
-        return []
-    meta = df.attrs.get("scaling", {}) if hasattr(df, "attrs") else {}
-    cols = dict(cols if cols is not None else meta.get("columns", {}))
-    N = np.asarray(df["params"], dtype=float)
-    D = np.asarray(df["tokens"], dtype=float)
-    out: list[str] = []
-
-    def where(mask: np.ndarray) -> str:
-        k = int(mask.sum())
-        i = int(np.flatnonzero(mask)[0])
-        ref = _row_ref(int(df.index[i]), source, file_based).removeprefix(f"{source} ")
-        return f"in {k} of {len(df)} run{'s' if len(df) != 1 else ''} (e.g. {ref}: params {N[i]:.4g}, tokens {D[i]:.4g})"
-
-    pcol, tcol = cols.get("params", "params"), cols.get("tokens", "tokens")
-    small_n = N < PARAMS_MIN
-    if small_n.any():
-        out.append(f"params ({pcol!r}) below {PARAMS_MIN:,.0f} {where(small_n)}: is the column in millions or "
-                   "billions? give parameter counts (125M or 1.25e8)")
-    if "tokens" in cols:
-        small_d = D < TOKENS_MIN
-        if small_d.any():
-            out.append(f"tokens ({tcol!r}) below {TOKENS_MIN:,.0f} {where(small_d)}: is the column in millions or "
-                       "billions? give token counts (2.5B or 2.5e9)")
-    tpp = D / N
-    many = tpp > TOKENS_PER_PARAM_MAX
-    if many.any() and not small_n.any():
-        out.append(f"more than {TOKENS_PER_PARAM_MAX:.0e} tokens per parameter (up to {tpp.max():.3g}) {where(many)}: "
-                   f"are params ({pcol!r}) in millions, or tokens ({tcol!r}) in a smaller unit than tokens?")
-    if "flops" in cols and "tokens" in cols and "flops" in df.columns:
-        # a sparse run counts the FLOPs of its non-zero weights; a run may name its own convention
-        Neff = N
-        if "nonzero_params" in df.columns:
-            nz = pd.to_numeric(df["nonzero_params"], errors="coerce").to_numpy(dtype=float)
-            Neff = np.where(np.isfinite(nz) & (nz > 0), nz, N)
-        elif "sparsity" in df.columns:
-            sp = pd.to_numeric(df["sparsity"], errors="coerce").to_numpy(dtype=float)
-            Neff = np.where(np.isfinite(sp) & (sp >= 0) & (sp < 1), N * (1 - sp), N)
-        conv = (df["flops_convention"].astype(str).str.strip().str.lower().to_numpy()
-                if "flops_convention" in df.columns else np.full(len(df), str(flops_convention).lower()))
-        ratio = np.asarray(df["flops"], dtype=float) / (6.0 * Neff * D)
-        f = np.where(conv == "6nd", FLOPS_FACTOR, 10.0)   # other conventions add terms this table cannot count
-        off = (ratio > f) | (ratio < 1.0 / f)
-        if off.any():
-            i = int(np.flatnonzero(off)[0])
-            out.append(f"FLOPs ({cols['flops']!r}) are more than {f[i]:g}x from 6ND {where(off)} (FLOPs / 6ND from "
-                       f"{ratio.min():.3g} to {ratio.max():.3g}; convention {conv[i]!r}): another convention, "
-                       "a nominal budget, or params or tokens in other units?")
-    mixed = _mixed_columns(df, cols)
-    if mixed:
-        out.append(mixed)
-    return out
-
-
-def _mixed_columns(df: pd.DataFrame, cols: dict[str, str]) -> str | None:
-    """The repeated-(N, D) check of ``plausibility``: a message, or None."""
-    # unique tokens and sparsity are variables of the data-constrained and sparsity laws: runs
-    # that differ in them are not mixed
-    keys = ["params", "tokens"] + [k for k in ("unique_tokens", "sparsity") if k in df.columns]
-    try:
-        grp = df.groupby(keys, sort=False)
-    except (TypeError, ValueError):   # pragma: no cover - numeric by now
-        return None
-    size = grp["loss"].transform("size").to_numpy()
-    if not (size > 1).any():
-        return None
-    logl = np.log(np.asarray(df["loss"], dtype=float))
-    rep = df.loc[size > 1]
-    lg = pd.Series(logl[size > 1], index=rep.index)
-    g = rep.groupby(keys, sort=False)
-    spread = (lg.groupby([rep[k] for k in keys], sort=False).max()
-              - lg.groupby([rep[k] for k in keys], sort=False).min())
-    mapped = set(cols.values()) | set(CANONICAL) | {"unique_tokens", "sparsity", "nonzero_params", "source_row"}
-    cands = []
-    for c in rep.columns:
-        if c in mapped or "seed" in _norm(c):
-            continue
-        try:
-            n_all = df[c].nunique(dropna=False)
-        except TypeError:   # unhashable cells (lists from JSON)
-            continue
-        if n_all < 2 or n_all >= len(df):   # constant, or a name / id of every run
-            continue
-        varies = (g[c].nunique(dropna=False) > 1)
-        varies = varies.reindex(spread.index, fill_value=False)
-        if varies.any() and float(np.median(spread[varies.to_numpy()])) > SEED_NOISE:
-            cands.append((int(varies.sum()), c, spread[varies.to_numpy()]))
-    if not cands:
-        return None
-    # most repeated pairs first; on a tie a column named for data (dataset, data, corpus) first
-    cands.sort(key=lambda t: (-t[0], not any(w in _norm(t[1]) for w in ("data", "corpus"))))
-    k, c, sp = cands[0]
-    others = [o for n, o, _ in cands[1:] if n == k][:2]
-    vals = sorted(map(str, df[c].dropna().unique()))[:4]
-    shown = ", ".join(vals) + (", ..." if df[c].nunique() > 4 else "")
-    also = f" (and {', '.join(repr(o) for o in others)})" if others else ""
-    first = vals[0].replace("'", "\\'")
-    return (f"{k} repeated (params, tokens) pairs have losses that differ by more than seed noise (median "
-            f"{np.expm1(float(np.median(sp))):.1%}, up to {np.expm1(float(sp.max())):.1%}) while column {c!r}{also} "
-            f"varies ({shown}): several data sets or settings mixed? filter one, e.g. --where \"{c} == '{first}'\"")
-
-
 def params_convention_of(column: str) -> str:
     """"non_embedding" when the parameter column's name says so (N_no_embed, non_embedding_params)."""
     n = _norm(column)
@@ -576,53 +444,8 @@ def apply_where(df: pd.DataFrame, where: str, source: str = "runs") -> pd.DataFr
     return res
 
 
-def _check_duplicates(df: pd.DataFrame, cols: dict[str, str], source: str, file_based: bool) -> None:
-    if "run_id" in cols:
-        d = df["run_id"].duplicated(keep=False)
-        if d.any():
-            rid = df.loc[d.to_numpy(), "run_id"].iloc[0]
-            rows = list(df.index[(df["run_id"] == rid).to_numpy()])
-            where = "rows " + ", ".join(map(str, rows[:5]))
-            raise ScalingError(f"{source}: duplicated run: run_id {rid!r} ({cols['run_id']!r}) appears at {where}"
-                               f"{' (1-based data rows, header not counted)' if file_based else ''}; "
-                               "a runs table has one row per run (training curves: use load_curves)")
-    # an exact copy of a whole row is a copy-paste error; equal (params, tokens) with different
-    # seeds or losses are replicates and are kept
-    src_cols = [c for c in df.columns if c not in CANONICAL or c in cols.values()]
-    try:
-        d = df.duplicated(subset=src_cols, keep="first")
-    except TypeError:  # unhashable cells (lists from JSON): compare their text
-        d = df[src_cols].astype(str).duplicated(keep="first")
-    if d.any():
-        row = int(df.index[d.to_numpy()][0])
-        key = df.loc[[row], src_cols]
-        same = df[src_cols].eq(key.iloc[0]) | (df[src_cols].isna() & key.isna().to_numpy())
-        firsts = [int(r) for r in df.index[same.all(axis=1).to_numpy()] if r != row]
-        other = f" duplicates row {firsts[0]}" if firsts else " is a duplicate"
-        raise ScalingError(f"{_row_ref(row, source, file_based)}{other} exactly (duplicated run); "
-                           "remove one, or give replicates a seed or run_id column")
-
-
 # ------------------------------------------------------------------------------------------------
 # helpers for fitters
-
-
-def require_sizes(df: pd.DataFrame, k: int = 2, what: str = "this fit", col: str = "params") -> int:
-    """Raise unless the runs span at least ``k`` distinct model sizes; return the number of sizes."""
-    sizes = np.unique(np.asarray(df[col], dtype=float))
-    if len(sizes) < k:
-        if len(sizes) == 1:
-            raise ScalingError(f"all {len(df)} runs have the same size ({col} = {sizes[0]:.4g}); {what} needs "
-                               f"runs at {k} or more model sizes")
-        raise ScalingError(f"the runs span only {len(sizes)} model sizes; {what} needs at least {k}")
-    return len(sizes)
-
-
-def require_columns(df: pd.DataFrame, columns: Sequence[str], what: str = "runs") -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ScalingError(f"{what}: missing column(s) {', '.join(map(repr, missing))}"
-                           f"{_suggest(missing[0], list(df.columns))} (available: {_avail(df.columns)})")
 
 
 def as_runs(runs: Any, **kw) -> pd.DataFrame:
@@ -631,94 +454,6 @@ def as_runs(runs: Any, **kw) -> pd.DataFrame:
             and not kw:
         return runs
     return load_runs(runs, **kw)
-
-
-def data_fingerprint(df: pd.DataFrame, cols: Sequence[str] = ("params", "tokens", "loss")) -> str:
-    """sha256 of the values of ``cols`` (float64), independent of row order.
-
-    Two tables with the same runs in a different order share a fingerprint; a changed value,
-    an added or a removed run change it.
-    """
-    require_columns(df, cols, "fingerprint")
-    arr = np.column_stack([np.asarray(df[c], dtype=float) for c in cols]) if len(df) else np.zeros((0, len(cols)))
-    arr = arr + 0.0  # -0.0 -> 0.0
-    order = np.lexsort(arr.T[::-1]) if len(arr) else np.arange(0)
-    h = hashlib.sha256()
-    h.update((",".join(cols) + f";{len(arr)};").encode())
-    h.update(np.ascontiguousarray(arr[order], dtype="<f8").tobytes())
-    return h.hexdigest()
-
-
-def data_info(df: pd.DataFrame, cols: Sequence[str] = ("params", "tokens", "loss"),
-              extra_filters: Sequence[str] = ()) -> dict[str, Any]:
-    """The fields of ``scaling.fit.DataInfo`` for a runs table: ``DataInfo(**data_info(runs))``."""
-    meta = df.attrs.get("scaling", {}) if hasattr(df, "attrs") else {}
-    fl = np.asarray(df["flops"], dtype=float) if "flops" in df.columns and len(df) else None
-    return {
-        "fingerprint": data_fingerprint(df, cols),
-        "n_rows": int(len(df)),
-        "source": str(meta.get("source", "")),
-        "columns": {str(k): str(v) for k, v in meta.get("columns", {}).items()},
-        "filters": list(meta.get("filters", [])) + list(extra_filters),
-        "flops_range": (float(np.min(fl)), float(np.max(fl))) if fl is not None else None,
-    }
-
-
-def describe_runs(df: pd.DataFrame) -> dict[str, Any]:
-    """Counts and ranges of a runs table (sizes, budgets, tokens per parameter, losses)."""
-    out: dict[str, Any] = {"n_runs": int(len(df))}
-    if "run_id" in df.columns:
-        out["n_run_ids"] = int(df["run_id"].nunique())
-    for c in ("params", "tokens", "flops", "loss"):
-        if c in df.columns and len(df):
-            v = np.asarray(df[c], dtype=float)
-            out[c] = {"min": float(np.min(v)), "max": float(np.max(v)), "n_distinct": int(len(np.unique(v)))}
-    if "params" in df.columns:
-        out["n_sizes"] = int(np.unique(np.asarray(df["params"], dtype=float)).size)
-    if "flops" in df.columns and len(df):
-        out["n_budgets"] = int(len(group_budgets(np.asarray(df["flops"], dtype=float))[1]))
-    if {"params", "tokens"} <= set(df.columns) and len(df):
-        tpp = np.asarray(df["tokens"], dtype=float) / np.asarray(df["params"], dtype=float)
-        out["tokens_per_param"] = {"min": float(tpp.min()), "median": float(np.median(tpp)), "max": float(tpp.max())}
-    meta = df.attrs.get("scaling", {})
-    if meta:
-        out["source"] = meta.get("source")
-        out["filters"] = meta.get("filters", [])
-        out["notes"] = meta.get("notes", [])
-    return out
-
-
-def format_description(desc: dict[str, Any]) -> str:
-    """A few lines of text for ``describe_runs``' result."""
-    lines = [f"{desc['n_runs']} runs" + (f" from {desc['source']}" if desc.get("source") else "")]
-    for c in ("params", "tokens", "flops", "loss"):
-        if c in desc:
-            r = desc[c]
-            lines.append(f"  {c:<7} {r['min']:.4g} .. {r['max']:.4g} ({r['n_distinct']} distinct)")
-    if "tokens_per_param" in desc:
-        t = desc["tokens_per_param"]
-        lines.append(f"  tokens/param {t['min']:.3g} .. {t['max']:.3g} (median {t['median']:.3g})")
-    if "n_budgets" in desc:
-        lines.append(f"  {desc.get('n_sizes', '?')} sizes, {desc['n_budgets']} FLOP budgets")
-    for n in desc.get("notes", []) or []:
-        lines.append(f"  note: {n}")
-    return "\n".join(lines)
-
-
-def group_budgets(flops: np.ndarray, tol: float = 0.05) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Group FLOP values into budgets: sorted values closer than a factor (1 + tol) join a group.
-
-    Returns (budget of each group = geometric mean, list of index arrays into ``flops``).
-    """
-    flops = np.asarray(flops, dtype=float)
-    if flops.size == 0:
-        return np.zeros(0), []
-    order = np.argsort(flops, kind="stable")
-    lf = np.log(flops[order])
-    breaks = np.flatnonzero(np.diff(lf) > math.log1p(tol)) + 1
-    groups = np.split(order, breaks)
-    centres = np.array([math.exp(float(np.mean(np.log(flops[g])))) for g in groups])
-    return centres, groups
 
 
 # ------------------------------------------------------------------------------------------------
