@@ -62,6 +62,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ScalingError
 from ..shapes import DEFAULT_CONTEXT, DEFAULT_VOCAB, ModelShape, ideal_aspect, shape_for_params
+from .ledger import _pct, format_ledger, si_shape
 
 DEFAULT_CALIBRATION = "data/growth/calibration.json"
 DEFAULT_OPERATOR_STEPS = 100
@@ -137,7 +138,6 @@ def check_growth_shapes(small, large) -> None:
             f"heads of {hg} ({g.n_head} x {hg}); growth keeps the head size (rotary embeddings), so the large "
             f"model needs n_head = d_model / {hs}"
             + (f" = {g.d_model // hs}" if g.d_model % hs == 0 else f", and its width {g.d_model} is not a multiple of {hs}"))
-
 
 
 def grown_shape_for_params(target: float, small: ModelShape, *, d_ff_mult: float = 4.0,
@@ -326,54 +326,10 @@ class GrowthPlan:
                 ("large model", self.large_tokens, self.large_flops)]
 
     def ledger(self) -> str:
-        from ..units import sci, si
-        out = [f"Growth plan: {sci(self.budget)} FLOPs ({self.flops_convention}), law {self.law}, "
-               f"method {self.method}",
-               f"credit efficiency eta = {self.eta:.3g}" + (f" +- {self.eta_sd:.2g}" if self.eta_sd else "")
-               + f" ({self.eta_source})", ""]
-        rows = [("phase", "shape", "params", "tokens", "FLOPs", "share")]
-        paid = self.total_flops
-        for (name, tok, fl), shape in zip(self._phases(), (self.small, self.large, self.large)):
-            share = "sunk" if "sunk" in name else f"{100 * fl / paid:.1f}%"
-            desc = f"{shape.n_layer} x {shape.d_model}, {shape.n_head} heads"
-            rows.append((name, desc, si(shape.params), si(tok), sci(fl), share))
-        rows.append(("total" + (" (budget; small sunk)" if self.small_sunk else ""), "", "",
-                     si(self.operator_tokens + self.large_tokens + (0 if self.small_sunk else self.small_tokens)),
-                     sci(paid), "100%"))
-        widths = [max(len(r[i]) for r in rows) for i in range(6)]
-        for i, r in enumerate(rows):
-            out.append("  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
-            if i == 0 or i == len(rows) - 2:
-                out.append("  ".join("-" * w for w in widths))
-        out += ["", f"small model: {self.small.describe()}", f"large model: {self.large.describe()}", ""]
-        loss = f"{self.loss:.4f}"
-        if self.loss_interval:
-            loss += f" (eta +- sd: {self.loss_interval[0]:.4f} .. {self.loss_interval[1]:.4f})"
-        out += [f"predicted small-model loss:  {self.small_loss:.4f}",
-                f"token credit delta:          {si(self.credit_tokens)} tokens (the large model behaves as if "
-                f"trained on {si(self.large_tokens + self.credit_tokens)})",
-                f"predicted final loss:        {loss}",
-                f"compute-optimal scratch, same budget: {si(self.optimal_params)} params x "
-                f"{si(self.optimal_tokens)} tokens -> loss {self.optimal_loss:.4f}", "",
-                "savings (FLOPs to reach the predicted loss; operator charged in all three):",
-                f"  (1) vs the large model from scratch, small model not charged: {_pct(self.savings_not_charged)}"
-                f"   (scratch needs {sci(self.scratch_same_flops)} FLOPs, {si(self.scratch_same_tokens)} tokens)",
-                f"  (2) vs the large model from scratch, small model charged:     {_pct(self.savings_charged)}",
-                f"  (3) vs a compute-optimal scratch model:                       {_pct(self.savings_vs_optimal)}"
-                f"   (it needs {sci(self.optimal_flops_to_loss)} FLOPs"
-                + (", small model sunk: not charged)" if self.small_sunk else ")"), "",
-                f"verdict: {self.verdict.upper()}"]
-        out += [f"  - {r}" for r in self.reasons]
-        if self.notes:
-            out += ["", "notes:"] + [f"  - {n}" for n in self.notes]
-        return "\n".join(out)
+        return format_ledger(self)
 
     def __str__(self) -> str:
         return self.ledger()
-
-
-def _pct(x: float) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:+.1f}%"
 
 
 def _law_params(law, shape: ModelShape) -> float:
@@ -592,14 +548,6 @@ def plan_growth(flops: float, law, *, calibration: Calibration | str | os.PathLi
         scratch_same_flops=float(scratch_flops), optimal_params=float(n_o), optimal_tokens=float(d_o),
         optimal_loss=l_o, optimal_flops_to_loss=c_o, savings_not_charged=float(s1), savings_charged=float(s2),
         savings_vs_optimal=float(s3), verdict=verdict, reasons=reasons, notes=notes)
-
-
-def si_shape(d: dict) -> str:
-    from ..units import si
-    if not d:
-        return "?"
-    p = d.get("params")
-    return f"{d.get('n_layer', '?')}x{d.get('d_model', '?')}" + (f" ({si(p)})" if p else "")
 
 
 __all__ = ["check_growth_shapes", "plan_growth", "GrowthPlan", "Calibration", "MethodCalibration", "load_calibration", "operator_flops",
