@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from scaling.design import simulate, theta_of
+from scaling.sweep.suggest import simulate, theta_of
 from scaling.laws import get_law
 
 

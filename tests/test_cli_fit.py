@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from scaling.cli import main
-from scaling.fit.approach3 import simulate_runs
+from scaling.fit.synthetic import simulate_runs
 from scaling.laws import ChinchillaLaw
 
 

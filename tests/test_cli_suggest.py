@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling.design import _simulate_losses, initial_sweep, theta_of
+from scaling.sweep.suggest import _simulate_losses, initial_sweep, theta_of
 from scaling.laws import get_law
 
 

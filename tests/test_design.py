@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling.design import (
+from scaling.sweep.suggest import (
     _simulate_losses,
     exponent_a,
     fit_surface,

@@ -7,25 +7,23 @@ import numpy as np
 import pytest
 
 from scaling.errors import ScalingError
-from scaling.fit.approach3 import (
+from scaling.fit._surface import (
     BOUNDS,
     GRID,
     _Data,
     _grad_hess,
     _terms,
     _to_user_grad,
-    approach3_optimum,
-    fit_approach3,
     gradient_tolerance,
     lm_batch,
     objective,
     predict_log_loss,
     projected_gradient,
-    reference_multistart,
-    simulate_runs,
     start_grid,
 )
+from scaling.fit.approach3 import approach3_optimum, fit_approach3, reference_multistart
 from scaling.fit.result import FitResult
+from scaling.fit.synthetic import simulate_runs
 from scaling.laws import ChinchillaLaw, get_law
 
 from conftest import SHARED_DATA
@@ -220,7 +218,7 @@ def test_fit_result_and_law(epoch_runs):
     assert res.data.n_rows == len(epoch_runs) and len(res.data.fingerprint) == 64
     assert res.residuals["rmse_log_loss"] < 0.01
     # the same from three arrays
-    res2 = fit_approach3(epoch_runs["params"], epoch_runs["tokens"], epoch_runs["loss"])
+    res2 = fit_approach3((epoch_runs["params"], epoch_runs["tokens"], epoch_runs["loss"]))
     assert res2.params == pytest.approx(res.params, rel=1e-9)
 
 
@@ -273,7 +271,7 @@ def test_flags_not_converged(epoch_runs):
 ])
 def test_bad_input_is_one_line(N, D, L, msg):
     with pytest.raises(ScalingError, match=msg) as err:
-        fit_approach3(N, D, L)
+        fit_approach3((N, D, L))
     assert "\n" not in str(err.value)
 
 

@@ -164,6 +164,6 @@ def test_reporting_budgets_follow_the_data():
     N = np.geomspace(2e4, 2e6, 12)
     D = 5e13 / (6 * N)
     L = 1.5 + 400 / N ** 0.4 + 600 / D ** 0.35
-    res = fit_approach3(N, D, L)
+    res = fit_approach3((N, D, L))
     text = res.summary()
     assert "1e+13" in text and "1e+20" not in text

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from scaling.errors import ScalingError
+from scaling.fit import _surface as surface
 from scaling.fit import approach3 as a3
 from scaling.fit import vp
 from scaling.fit.api import UNUSABLE, fit, flag_unusable
@@ -35,14 +36,14 @@ def logs(df):
 
 def test_small_tables_take_the_unchunked_path():
     assert a3.batch_rows(240, 4500) == 4500          # every start at once, as before the chunking
-    assert a3.batch_rows(100_000) * 100_000 <= a3.BATCH_ELEMENTS
+    assert a3.batch_rows(100_000) * 100_000 <= surface.BATCH_ELEMENTS
     assert a3.batch_rows(10 ** 9) == 1
 
 
 def test_chunked_approach3_finds_the_same_optimum(runs240, monkeypatch):
     args = logs(runs240)
     whole = a3.approach3_optimum(*args)
-    monkeypatch.setattr(a3, "BATCH_ELEMENTS", len(runs240) * 7)    # 7 starts at a time
+    monkeypatch.setattr(surface, "BATCH_ELEMENTS", len(runs240) * 7)    # 7 starts at a time
     chunked = a3.approach3_optimum(*args)
     # BLAS sums a small block in another order, so float32 exploration differs in the last bits;
     # the optimum is the same to the precision of the polish
@@ -56,7 +57,7 @@ def test_chunked_lm_batch_with_per_row_weights(runs240, monkeypatch):
     starts = a3.start_grid()[rng.choice(4500, 40, replace=False)]
     W = rng.integers(0, 3, size=(40, len(runs240))).astype(float)
     one, whole = (a3.lm_batch(starts, d, weights=W, max_iter=k) for k in (1, 400))
-    monkeypatch.setattr(a3, "BATCH_ELEMENTS", len(runs240) * 3)
+    monkeypatch.setattr(surface, "BATCH_ELEMENTS", len(runs240) * 3)
     one_c, chunked = (a3.lm_batch(starts, d, weights=W, max_iter=k) for k in (1, 400))
     # one step: the same arithmetic row by row (up to BLAS's summation order)
     np.testing.assert_allclose(one_c.f, one.f, rtol=1e-12)
@@ -90,7 +91,7 @@ def test_memory_follows_the_chunk_not_starts_times_runs(monkeypatch):
     # (~200 MB in float32); with 64K-element chunks it needs a few MB beyond its inputs
     df = a3.simulate_runs(budgets=np.geomspace(1e18, 1e20, 10), n_per_budget=50, seed=3)
     d = a3._Data(*logs(df), a3.DELTA).with_dtype(np.float32)
-    monkeypatch.setattr(a3, "BATCH_ELEMENTS", 1 << 16)
+    monkeypatch.setattr(surface, "BATCH_ELEMENTS", 1 << 16)
     assert _peak_mb(lambda: a3.lm_batch(a3.start_grid(), d, max_iter=2)) < 30
     N, D, L = (df[c].to_numpy(dtype=float) for c in ("params", "tokens", "loss"))
     monkeypatch.setattr(vp, "BATCH_ELEMENTS", 1 << 16)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from scaling.errors import ScalingError
-from scaling.fit.approach3 import simulate_runs
+from scaling.fit.synthetic import simulate_runs
 from scaling.fit.result import FitResult
 from scaling.fit.vp import _nnls3, fit_vp, profile, vp_optimum
 from scaling.laws import ChinchillaLaw
@@ -90,14 +90,14 @@ def test_profile_minimum_is_a_minimum(runs, vp_fit):
 
 
 def test_flags_when_the_fits_disagree(runs, monkeypatch):
-    import scaling.fit.approach3 as a3
-    real = a3.fit_approach3
+    import scaling.fit.vp as vp_module
+    real = vp_module.fit_approach3
 
     def stopped_short(*args, **kw):
         res = real(*args, **kw)
         return res.model_copy(update={"derived": {**res.derived, "a": res.derived["a"] + 0.05},
                                       "objective": res.objective * 1.5})
-    monkeypatch.setattr(a3, "fit_approach3", stopped_short)
+    monkeypatch.setattr(vp_module, "fit_approach3", stopped_short)
     res = fit_vp(runs)
     assert any("disagree" in f for f in res.flags), res.flags
     assert any("stopped short" in f for f in res.flags), res.flags
@@ -131,4 +131,4 @@ def test_grid_search_finds_the_basin(runs):
 
 def test_bad_input():
     with pytest.raises(ScalingError, match="same size"):
-        fit_vp([1e8] * 6, np.geomspace(1e9, 1e11, 6), [3.0] * 6)
+        fit_vp(([1e8] * 6, np.geomspace(1e9, 1e11, 6), [3.0] * 6))

@@ -51,7 +51,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from .._io import atomic_write_text, check_writable
-    from ..design import suggest_runs, to_sweep_toml
+    from ..sweep.suggest import suggest_runs, to_sweep_toml
     from ..errors import ScalingError
     from ..runs import load_runs
 

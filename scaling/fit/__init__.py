@@ -1,32 +1,36 @@
-"""Fitting scaling laws to training runs (Approaches 1, 2, 3, variable projection, bootstrap).
+"""Fitting scaling laws to training runs (Approaches 1, 2, 3, variable projection, Kaplan,
+data-constrained, sparsity; bootstrap intervals).
 
     from scaling.fit import fit
     res = fit("runs.csv", method="approach3", bootstrap=1000)   # or scaling.fit(...)
+    print(res.summary()); res.conf_int(0.9); res.save("fit.json")
 
-Submodules are imported on demand (numpy only at import; scipy inside the fitters).
+Layout: ``_surface`` (the log-sum-exp surface, Huber, objective, bounds, batched solver),
+``approach3`` (the multi-start search and its fit), ``vp``, ``approach2``, ``approach1``,
+``kaplan``, ``datacon``, ``sparsity`` (one fitter each, all called ``fit_<method>(runs, *, budgets,
+bootstrap, seed, level, ...)``), ``bootstrap`` (the resampling, the budget rule, the refits'
+health), ``result`` (FitResult), ``api`` (``fit``: loading and dispatch), ``holdout``,
+``synthetic`` (simulated runs). numpy and pandas at import; scipy inside the fitters.
 """
 
-from .api import fit, fitter, holdout_errors, method_name, METHODS
+import sys as _sys
+import types as _types
+
+from .api import METHODS, fit, fitter, holdout_errors, method_name
+from .approach1 import fit_approach1
+from .approach2 import fit_approach2
+from .approach3 import approach3_optimum, fit_approach3
+from .bootstrap import bootstrap_approach3
+from .datacon import fit_datacon
+from .holdout import compare_forms
+from .kaplan import fit_kaplan
 from .result import BootstrapInfo, DataInfo, FitResult
-
-
-def __getattr__(name: str):
-    # the method functions, loaded lazily
-    lazy = {"fit_approach3": ".approach3", "approach3_optimum": ".approach3", "fit_vp": ".vp",
-            "fit_approach2": ".approach2", "fit_approach1": ".approach1", "fit_kaplan": ".kaplan",
-            "compare_forms": ".holdout", "bootstrap_approach3": ".bootstrap"}
-    if name in lazy:
-        import importlib
-        return getattr(importlib.import_module(lazy[name], __name__), name)
-    raise AttributeError(f"module 'scaling.fit' has no attribute {name!r}")
-
+from .sparsity import fit_sparsity
+from .vp import fit_vp
 
 __all__ = ["fit", "fitter", "holdout_errors", "method_name", "METHODS", "FitResult", "DataInfo", "BootstrapInfo",
            "fit_approach3", "approach3_optimum", "fit_vp", "fit_approach2", "fit_approach1", "fit_kaplan",
-           "compare_forms", "bootstrap_approach3"]
-
-import sys as _sys  # noqa: E402
-import types as _types  # noqa: E402
+           "fit_datacon", "fit_sparsity", "compare_forms", "bootstrap_approach3"]
 
 
 class _CallablePackage(_types.ModuleType):

@@ -16,13 +16,23 @@ to the method's fitter.
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, Callable
+import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..errors import ScalingError
+from ..runs import RunsWarning, load_curves, load_runs, plausibility
+from .approach1 import fit_approach1
+from .approach2 import fit_approach2
+from .approach3 import fit_approach3
+from .datacon import fit_datacon
+from .kaplan import fit_kaplan
 from .result import FitResult
+from .sparsity import fit_sparsity
+from .vp import fit_vp
 
 METHODS = ("approach3", "vp", "approach2", "approach1", "kaplan", "datacon", "sparsity")
 ALIASES = {"data-constrained": "datacon", "muennighoff": "datacon", "sparse": "sparsity","a3": "approach3", "3": "approach3", "chinchilla": "approach3", "parametric": "approach3",
@@ -32,6 +42,20 @@ ALIASES = {"data-constrained": "datacon", "muennighoff": "datacon", "sparse": "s
 
 RUNS_LOADER_OPTIONS = ("params_col", "tokens_col", "flops_col", "loss_col", "run_id_col", "unique_tokens_col",
                        "status_col", "where", "min_flops", "max_flops", "drop_failed", "log10", "min_runs")
+# Every method's own options (beside bootstrap and seed), explicitly: fit() routes an option to the
+# loader or to the method by these tables, never by looking at a function's signature.
+COMMON_OPTIONS = ("level",)
+METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
+    "approach3": ("budgets", "delta", "grid", "workers", "boot_starts", "guard_starts", "name", "first_pass",
+                  "keep_best", "keep_per_cell", "second_pass", "n_refine", "n_polish", "extra_starts"),
+    "vp": ("budgets", "loss", "delta", "workers", "grid_step", "compare", "tol_a", "name"),
+    "approach2": ("budgets", "at", "flops_col", "window", "min_points", "tol", "bins_per_decade", "n_samples",
+                  "flops_convention"),
+    "approach1": ("at", "points_per_decade", "envelope_mode", "select", "min_flops", "max_flops", "flops_convention"),
+    "kaplan": ("at", "delta", "n_refine"),
+    "datacon": ("base", "free", "starts", "delta", "unique_tokens_col"),
+    "sparsity": ("delta", "n_starts", "fixed", "params_col", "sparsity_col"),
+}
 CURVES_LOADER_OPTIONS = ("run_id_col", "params_col", "tokens_col", "step_col", "tokens_per_step", "flops_col",
                          "loss_col", "ppl_col", "where", "log10", "drop_failed")
 
@@ -44,44 +68,19 @@ def method_name(method: str) -> str:
     return m
 
 
+FITTERS: dict[str, Callable[..., FitResult]] = {
+    "approach3": fit_approach3, "vp": fit_vp, "approach2": fit_approach2, "approach1": fit_approach1,
+    "kaplan": fit_kaplan, "datacon": fit_datacon, "sparsity": fit_sparsity,
+}
+
+
 def fitter(method: str) -> Callable[..., FitResult]:
-    """The fitting function of a method (imported on demand)."""
-    m = method_name(method)
-    if m == "approach3":
-        from .approach3 import fit_approach3
-        return fit_approach3
-    if m == "vp":
-        from .vp import fit_vp
-        return fit_vp
-    if m == "approach2":
-        from .approach2 import fit_approach2
-        return fit_approach2
-    if m == "approach1":
-        from .approach1 import fit_approach1
-        return fit_approach1
-    if m == "datacon":
-        from .datacon import fit_datacon
-        return fit_datacon
-    if m == "sparsity":
-        from .sparsity import fit_sparsity
-        return fit_sparsity
-    from .kaplan import fit_kaplan
-    return fit_kaplan
-
-
-def _accepts(fn: Callable, name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # pragma: no cover
-        return True
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    """The fitting function of a method (``FITTERS``)."""
+    return FITTERS[method_name(method)]
 
 
 def load_for(method: str, runs: Any, **loader_options):
     """The runs (or, for Approach 1, the curves) table a method fits, from a path or a DataFrame."""
-    import pandas as pd
-
-    from ..runs import load_curves, load_runs
     m = method_name(method)
     accepted = CURVES_LOADER_OPTIONS if m == "approach1" else RUNS_LOADER_OPTIONS
     unknown = sorted(set(loader_options) - set(accepted))
@@ -115,6 +114,7 @@ def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0,
         raise ScalingError(f"bootstrap: expected a whole number >= 0, got {bootstrap!r}")
     loader_names = CURVES_LOADER_OPTIONS if m == "approach1" else RUNS_LOADER_OPTIONS
     loader_kw, fit_kw = {}, {}
+    own = COMMON_OPTIONS + METHOD_OPTIONS[m]
     for k, v in options.items():
         if v is None:
             continue
@@ -122,10 +122,11 @@ def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0,
             fit_kw[k] = v
         elif k in loader_names:
             loader_kw[k] = v
-        elif _accepts(fn, k):
+        elif k in own:
             fit_kw[k] = v
         else:
-            raise ScalingError(f"fit: method {m!r} takes no option {k!r}")
+            raise ScalingError(f"fit: method {m!r} takes no option {k!r} (its options: {', '.join(own)}; the "
+                               f"loader's: {', '.join(loader_names)})")
     table = load_for(m, runs, **loader_kw)
     checks = data_checks(table) if m != "approach1" else []
     res = fn(table, bootstrap=int(bootstrap), seed=seed, **fit_kw)
@@ -137,9 +138,6 @@ def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0,
 def data_checks(table) -> list[str]:
     """The runs loader's plausibility warnings for a table (recorded by ``load_runs``; computed, and
     warned, here for a canonical DataFrame that skipped the loader)."""
-    import warnings
-
-    from ..runs import RunsWarning, plausibility
     meta = table.attrs.get("scaling", {}) if hasattr(table, "attrs") else {}
     if "checks" in meta:
         return list(meta["checks"])
@@ -188,4 +186,5 @@ def holdout_errors(result: FitResult, test_runs) -> dict[str, Any]:
             "mean_rel_error": float(np.mean(rel)), "runs": rows}
 
 
-__all__ = ["fit", "fitter", "method_name", "load_for", "holdout_errors", "flag_unusable", "UNUSABLE", "METHODS"]
+__all__ = ["FITTERS", "METHOD_OPTIONS", "fit", "fitter", "method_name", "load_for", "holdout_errors", "flag_unusable",
+           "UNUSABLE", "METHODS"]

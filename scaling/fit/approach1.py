@@ -39,7 +39,7 @@ from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.powerlaw import PowerLawAllocation
 from ..runs import data_info, load_curves, require_columns
-from .approach2 import allocation_fit
+from .approach2 import _fit_loss_frontier, allocation_fit
 from .bootstrap import RefitFailed, health, health_flags, resample_loop
 from .result import BootstrapInfo, DataInfo, FitResult
 
@@ -129,7 +129,7 @@ def _usable(env: dict[str, np.ndarray], select: str) -> np.ndarray:
 def fit_approach1(curves: Any, *, level: float = 0.95, bootstrap: int = 0, seed: int = 0,
                   points_per_decade: float = 20.0, envelope_mode: str = "interp", select: str = "bracketed",
                   min_flops: float | None = None, max_flops: float | None = None,
-                  at: Sequence[float] | None = None, flops_convention: str | None = None) -> FitResult:
+                  at: Sequence[float] | np.ndarray | None = None, flops_convention: str | None = None) -> FitResult:
     """Approach 1 (lower envelope of training curves) -> FitResult with form "powerlaw".
 
     curves: a curves DataFrame (``load_curves``: run_id, params, tokens, flops, loss per evaluation)
@@ -226,7 +226,6 @@ def fit_approach1(curves: Any, *, level: float = 0.95, bootstrap: int = 0, seed:
                  "n_points": float(nb), "n_winners": float(len(winners))}
 
     # envelope loss along the usable grid: a power law with an offset, as in Approach 2
-    from .approach2 import _fit_loss_frontier
     frontier = _fit_loss_frontier(np.exp(x), env["loss"][use])
     derived = dict(al["derived"])
     if frontier:
@@ -243,7 +242,7 @@ def fit_approach1(curves: Any, *, level: float = 0.95, bootstrap: int = 0, seed:
                              samples=al["samples"])
     law.flops_convention = fconv
 
-    win_counts = {}
+    win_counts: dict[Any, int] = {}
     for w in env["winner"][use]:
         win_counts[runs[w]["run_id"]] = win_counts.get(runs[w]["run_id"], 0) + 1
     table = [{"C": float(np.exp(grid[i])), "loss": _fin(env["loss"][i]),

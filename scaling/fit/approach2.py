@@ -36,10 +36,7 @@ from ..laws.base import Provenance
 from ..laws.powerlaw import PowerLawAllocation
 from ..runs import as_runs, data_info, group_budgets, require_columns, require_sizes
 from .bootstrap import RefitFailed, health, health_flags, resample_loop
-from .result import BootstrapInfo, DataInfo, FitResult
-
-# fewer usable budgets than this: the power laws rest on too few points (flagged)
-MIN_BUDGETS = 5
+from .result import MIN_BUDGETS, BootstrapInfo, DataInfo, FitResult
 
 
 # ------------------------------------------------------------------------------------------------
@@ -330,7 +327,7 @@ def _fit_loss_frontier(C: np.ndarray, L: np.ndarray) -> dict[str, Any]:
 
 def fit_approach2(runs: Any, *, flops_col: str = "flops", level: float = 0.95, bootstrap: int = 0, seed: int = 0,
                   window: float | None = 0.1, min_points: int = 3, budgets: str | Sequence[float] = "auto",
-                  tol: float = 0.05, bins_per_decade: float = 4.0, at: Sequence[float] | None = None,
+                  tol: float = 0.05, bins_per_decade: float = 4.0, at: Sequence[float] | np.ndarray | None = None,
                   n_samples: int = 1000, flops_convention: str | None = None) -> FitResult:
     """Approach 2 (isoFLOP profiles) -> FitResult with form "powerlaw".
 

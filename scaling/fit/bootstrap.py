@@ -4,7 +4,7 @@ A resample draws the runs with replacement (as many as there are). Drawing rows 
 is the same as giving each run an integer weight (how often it was drawn), so a resample is a
 weight vector over the SAME data, and a refit minimises the weighted Huber sum. That is what makes
 the refits cheap: for Approach 3 all resamples are optimised together as one batch of the damped
-Gauss-Newton iteration in :mod:`scaling.fit.approach3`, each warm-started from the full-data
+Gauss-Newton iteration of :mod:`scaling.fit._surface`, each warm-started from the full-data
 optimum and from a few other good end points of the full-data search (other basins), keeping the
 best per resample. 1,000 refits of a 240-run fit take seconds.
 
@@ -26,20 +26,33 @@ from the bound) and counted. :func:`health` turns both into the fit's ``Bootstra
 :func:`health_flags` flags either above ``FLAG_SHARE`` of the resamples. Every method that
 resamples runs one at a time (Kaplan, data-constrained, sparsity, Approaches 1 and 2) does it
 through :func:`resample_loop`; Approach 3 and VP refit chunks of resamples at once (below).
+
+Two seeding schemes remain, on purpose for now: the one-at-a-time loop draws every resample from one
+``default_rng(seed)`` in turn, the chunked refits (Approach 3, VP) draw resample i from its own
+``SeedSequence(seed).spawn(n)[i]``. Unifying them would change the committed fits' bootstrap samples
+(data/sparse-cpu-fit.json, data/cpu-isoflop-fit-approach2.json) and the numbers the README quotes from them.
+
+Reporting budgets: :func:`budgets_around` (five decades around the largest run) is the grid Approach 3,
+VP and the fit summary use; Approaches 1, 2 and Kaplan report at ``at`` (default: the largest budget
+and 100x it), recorded in their committed fits.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ScalingError
-from .result import BootstrapInfo
+from ..laws.chinchilla import chinchilla_G
+from ._surface import _HI, _LO, BOUNDS, _Data, gradient_tolerance, lm_batch, objective
 
 BUDGETS = (1e20, 1e21, 1e22, 1e23, 1e24)
 
@@ -58,6 +71,68 @@ def budgets_around(top_flops: float) -> tuple[float, ...]:
 CHUNK = 125          # resamples per work unit (fixed: results do not depend on the number of workers)
 BOUND_RTOL = 1e-4    # a refit parameter within BOUND_RTOL * max(1, |bound|) of a bound is on it
 FLAG_SHARE = 0.05    # flag the fit when more than this share of refits failed, or ended on a bound
+
+
+# ------------------------------------------------------------------------------------------------
+# the bootstrap's report (FitResult.bootstrap)
+
+
+class BootstrapInfo(BaseModel):
+    """How the bootstrap went. Fit files written before the health counts load with ``failed`` and
+    ``on_bound`` empty and ``n_on_bound`` None (not recorded)."""
+    model_config = ConfigDict(frozen=True)
+    n: int = 0                      # resamples drawn
+    seed: int | None = None
+    level: float = 0.95
+    n_failed: int = 0               # refits that failed: no fit possible, raised, did not converge, non-finite
+    failed: dict[str, int] = Field(default_factory=dict)      # n_failed by reason
+    n_on_bound: int | None = None   # refits (of those that did not fail) with any parameter on a bound
+    on_bound: dict[str, int] = Field(default_factory=dict)    # "E (lower)" -> refits with E on its lower bound
+    bound_rtol: float | None = None  # "on a bound": within bound_rtol * max(1, |bound|) of it (None: no bounds)
+    # the percentile intervals: the refits that did not fail, on-bound ones included (dropping them
+    # would bias the interval away from the bound); failed refits left out
+    intervals_include_on_bound: bool = True
+    intervals_include_failed: bool = False
+
+    @property
+    def n_used(self) -> int:
+        return self.n - self.n_failed
+
+    def lines(self) -> list[str]:
+        """The bootstrap's report: counts of failed and on-bound refits and what the intervals rest on."""
+        if not self.n:
+            return []
+        head = (f"bootstrap: {self.n} resamples over runs, seed {self.seed}: {self.n_failed} failed "
+                f"({_pct(self.n_failed, self.n)}")
+        if self.failed:
+            head += ": " + ", ".join(f"{why} {k}" for why, k in self.failed.items())
+        head += ")"
+        if self.n_on_bound is None:
+            head += ", on-bound refits not recorded"
+        elif self.bound_rtol is None and not self.n_on_bound:
+            head += ", no bounded parameters"
+        else:
+            head += f", {self.n_on_bound} with a parameter on a bound ({_pct(self.n_on_bound, self.n)}"
+            if self.on_bound:
+                head += ": " + bound_phrase(self.on_bound)
+            head += ")"
+        tail = (f"  intervals: percentiles of the {self.n_used} refits that did not fail"
+                + ("; on-bound refits included" if self.intervals_include_on_bound else "; on-bound refits left out")
+                + ("" if self.intervals_include_failed else "; failed refits left out"))
+        return [head, tail]
+
+
+def bound_phrase(on_bound: dict[str, int]) -> str:
+    """{"E (lower)": 34, "alpha (upper)": 2} -> "E at its lower bound 34, alpha at its upper bound 2"."""
+    out = []
+    for key, k in on_bound.items():
+        nm, _, side = key.rpartition(" (")
+        out.append(f"{nm} at its {side.rstrip(')')} bound {k}" if nm else f"{key} {k}")
+    return ", ".join(out)
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{100.0 * k / n:.1f}%" if n else "-"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -128,7 +203,7 @@ def chinchilla_derived(P: np.ndarray, budgets: Sequence[float] = BUDGETS) -> dic
         s = al + be
         a = be / s
         b = al / s
-        logG = (np.log(al) + np.log(A) - np.log(be) - np.log(B)) / s
+        logG = np.log(chinchilla_G(al, A, be, B))
         out = {"a": a, "b": b, "G": np.exp(logG)}
         for C in budgets:
             lc = math.log(float(C) / 6.0)
@@ -186,7 +261,6 @@ class BootstrapSamples:
 
     def health(self, seed: int | None, level: float, rtol: float = BOUND_RTOL) -> BootstrapInfo:
         """Failed refits by reason, and the used refits with a parameter on a bound of ``BOUNDS``."""
-        from .approach3 import BOUNDS
         finite = np.all(np.isfinite(self.theta), axis=1)
         failed = {"did not converge": int(np.sum(finite & ~self.converged)),
                   "non-finite": int(np.sum(~finite)),
@@ -199,7 +273,6 @@ class BootstrapSamples:
 
 
 def _a3_chunk(start: int, count: int, *, logN, logD, logL, delta, starts, guards, seed, max_iter, guard_iter):
-    from .approach3 import _Data, lm_batch
     d = _Data(logN, logD, logL, delta)
     W = resample_weights(len(logN), count, seed, start)
     thetas, fs, convs = [], [], []
@@ -225,7 +298,6 @@ def _a3_chunk(start: int, count: int, *, logN, logD, logL, delta, starts, guards
         res = lm_batch(th[todo], d, weights=W[todo], max_iter=max_iter)
         th[todo], fb[todo], cb[todo] = res.theta, res.f, res.converged
     # a refit counts only where the gradient is near zero (bounds respected), as for the full fit
-    from .approach3 import _HI, _LO, gradient_tolerance, objective
     for i in range(count):
         gb[i] = objective(th[i], logN, logD, logL, delta, W[i])[1]
     gb[(th <= _LO + 1e-12) & (gb > 0)] = 0.0
@@ -248,7 +320,6 @@ def bootstrap_approach3(logN, logD, logL, theta_hat, *, n_boot: int = 1000, seed
         guard against a resample whose optimum lies in a basin the full data did not show; one
         that wins is iterated to convergence.
     """
-    import time
     t0 = time.perf_counter()
     if n_boot < 0:
         raise ScalingError("bootstrap: the number of resamples must be >= 0")
@@ -381,7 +452,6 @@ def health_flags(info: BootstrapInfo, share: float = FLAG_SHARE) -> list[str]:
                      + (f": {why}" if why else "") + f"); the intervals leave them out and rest on the other "
                      f"{info.n_used}, so they understate the uncertainty")
     if info.n_on_bound is not None and info.n_on_bound > share * n:
-        from .result import bound_phrase
         where = bound_phrase(info.on_bound)
         flags.append(f"bootstrap: {info.n_on_bound} of {n} refits ({100 * info.n_on_bound / n:.1f}%) ended with a "
                      f"parameter on its bound ({where}); the intervals include them: the runs do not pin "
@@ -389,6 +459,6 @@ def health_flags(info: BootstrapInfo, share: float = FLAG_SHARE) -> list[str]:
     return flags
 
 
-__all__ = ["BUDGETS", "default_budgets", "resample_indices", "resample_weights", "map_chunks", "chinchilla_derived",
+__all__ = ["BootstrapInfo", "bound_phrase", "budgets_around", "BUDGETS", "default_budgets", "resample_indices", "resample_weights", "map_chunks", "chinchilla_derived",
            "percentile_intervals", "BootstrapSamples", "bootstrap_approach3", "default_workers", "RefitFailed",
            "Refits", "resample_loop", "on_bound", "health", "health_flags", "BOUND_RTOL", "FLAG_SHARE"]

@@ -32,7 +32,9 @@ from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.chinchilla import ChinchillaLaw
 from ..laws.datacon import DataConstrainedLaw, muennighoff_2023
+from ..laws.registry import get_law
 from ..runs import as_runs, data_info, require_columns
+from ._surface import huber
 from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
@@ -49,10 +51,6 @@ LOG_R_BOUNDS = (math.log(R_BOUNDS[0]), math.log(R_BOUNDS[1]))
 ALL_BOUNDS = ((-5, 40), (-5, 40), (-5, 3), (0.01, 2.0), (0.01, 2.0), LOG_R_BOUNDS, LOG_R_BOUNDS)
 VEC_NAMES = ("A", "B", "E", "alpha", "beta", "R_D_star", "R_N_star")
 
-
-def _huber(e: np.ndarray, delta: float) -> np.ndarray:
-    a = np.abs(e)
-    return np.where(a <= delta, 0.5 * e * e, delta * (a - 0.5 * delta))
 
 
 class _Data:
@@ -83,7 +81,7 @@ def repetition_objective(theta, data: _Data, delta: float = 1e-3, grad: bool = T
     tD = b.B * Dp ** -b.beta
     L = b.E + tN + tD
     e = np.log(L) - data.logL
-    f = float(np.sum(_huber(e, delta)))
+    f = float(np.sum(huber(e, delta)))
     if not grad:
         return f
     h = np.clip(e, -delta, delta)
@@ -107,7 +105,7 @@ def all_objective(v, N, D, U, logL, delta: float = 1e-3) -> float:
         return 1e30
     with np.errstate(all="ignore"):
         pred = np.log(np.asarray(law.loss(N, D, U), dtype=float))
-    f = float(np.sum(_huber(pred - logL, delta)))
+    f = float(np.sum(huber(pred - logL, delta)))
     return f if math.isfinite(f) else 1e30
 
 
@@ -138,7 +136,6 @@ def _base_law(base) -> ChinchillaLaw:
     if isinstance(base, FitResult):
         base = base.to_law()
     if isinstance(base, str):
-        from ..laws import get_law
         base = get_law(base)
     if isinstance(base, DataConstrainedLaw):
         return base.chinchilla()

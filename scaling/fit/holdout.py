@@ -17,7 +17,8 @@ law has a loss model can be compared (Approaches 1 and 2 give an allocation only
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,8 @@ import pandas as pd
 from ..errors import ScalingError
 from ..runs import as_runs, require_columns
 from ..units import parse_number
+from .api import fit as api_fit
+from .kaplan import fit_kaplan
 
 
 def _fitter(method: str | Callable) -> tuple[str, Callable[[pd.DataFrame], Any]]:
@@ -32,28 +35,11 @@ def _fitter(method: str | Callable) -> tuple[str, Callable[[pd.DataFrame], Any]]
         return getattr(method, "__name__", "custom"), method
     name = str(method).strip().lower()
     if name == "kaplan":
-        from .kaplan import fit_kaplan
         return name, fit_kaplan
     if name in ("approach1", "approach2"):
         raise ScalingError(f"compare_forms: {name} gives an allocation, not a loss model; it cannot predict "
                            "held-out losses (use approach3, vp or kaplan)")
-    try:  # the dispatcher knows every method, with its defaults
-        from .api import fit as api_fit
-    except ImportError:
-        api_fit = None
-    if api_fit is not None:
-        return name, lambda runs: api_fit(runs, method=name)
-    if name == "approach3":
-        try:
-            from .approach3 import fit_approach3
-        except ImportError:
-            raise ScalingError("compare_forms: approach3 is not available in this installation") from None
-
-        def _a3(runs: pd.DataFrame):
-            return fit_approach3(np.asarray(runs["params"], float), np.asarray(runs["tokens"], float),
-                                 np.asarray(runs["loss"], float))
-        return name, _a3
-    raise ScalingError(f"compare_forms: unknown method {method!r} (known: approach3, vp, kaplan, or a callable)")
+    return name, lambda runs: api_fit(runs, method=name)   # the dispatcher knows every method and its defaults
 
 
 def _law_of(result: Any):

@@ -31,6 +31,7 @@ from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.kaplan import PF_DAY, KaplanLaw
 from ..runs import as_runs, data_info, require_columns, require_sizes
+from ._surface import huber
 from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
@@ -54,10 +55,6 @@ def kaplan_log_loss(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray) -> np
     return aD * np.logaddexp(z1, z2)
 
 
-def _huber(e: np.ndarray, delta: float) -> np.ndarray:
-    a = np.abs(e)
-    return np.where(a <= delta, 0.5 * e * e, delta * (a - 0.5 * delta))
-
 
 def kaplan_objective(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray, logL: np.ndarray,
                      delta: float = 1e-3, grad: bool = True):
@@ -68,7 +65,7 @@ def kaplan_objective(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray, logL
     z2 = dc - logD
     S = np.logaddexp(z1, z2)
     e = aD * S - logL
-    f = float(np.sum(_huber(e, delta)))
+    f = float(np.sum(huber(e, delta)))
     if not grad:
         return f
     w1 = np.exp(z1 - S)
@@ -122,7 +119,7 @@ def minimise_kaplan(logN, logD, logL, *, delta: float = 1e-3, n_refine: int = 8,
     """Multi-start L-BFGS-B; returns (best result, best start, all refinements)."""
     S = _starts() if starts is None else np.asarray(starts, dtype=float)
     pred = kaplan_log_loss(S, logN, logD)
-    f0 = np.sum(_huber(pred - logL, delta), axis=1)
+    f0 = np.sum(huber(pred - logL, delta), axis=1)
     f0 = np.where(np.isfinite(f0), f0, np.inf)
     order = np.argsort(f0, kind="stable")[:max(1, n_refine)]
     results = []
@@ -143,7 +140,7 @@ def allocation_of(theta) -> tuple[float, float]:
 
 
 def fit_kaplan(runs: Any, *, delta: float = 1e-3, level: float = 0.95, bootstrap: int = 0, seed: int = 0,
-               n_refine: int = 8, at: Sequence[float] | None = None) -> FitResult:
+               n_refine: int = 8, at: Sequence[float] | np.ndarray | None = None) -> FitResult:
     """Fit the Kaplan form to runs (Huber on log-loss residuals, summed; multi-start L-BFGS-B).
 
     runs: a runs DataFrame (``load_runs``) or anything ``load_runs`` reads.

@@ -8,6 +8,9 @@ and loads back into a law that the planner accepts (``scaling plan --law fit.jso
 from __future__ import annotations
 
 import json
+import math
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,21 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._io import atomic_write_text
-from ..errors import ScalingError
+from ..errors import OutOfRangeWarning, ScalingError
+from ..laws.registry import law_from_dict
+from ..planner.result import Interval
+from ..units import si
+from .bootstrap import (  # noqa: F401  (BootstrapInfo, bound_phrase: part of this module's API)
+    BUDGETS,
+    BootstrapInfo,
+    bound_phrase,
+    budgets_around,
+    chinchilla_derived,
+    percentile_intervals,
+)
+
+# Approach 2 with fewer usable isoFLOP budgets than this is flagged as poorly determined
+MIN_BUDGETS = 5
 
 
 class DataInfo(BaseModel):
@@ -26,51 +43,6 @@ class DataInfo(BaseModel):
     columns: dict[str, str] = Field(default_factory=dict)   # role -> source column name
     filters: list[str] = Field(default_factory=list)
     flops_range: tuple[float, float] | None = None
-
-
-class BootstrapInfo(BaseModel):
-    """How the bootstrap went. Fit files written before the health counts load with ``failed`` and
-    ``on_bound`` empty and ``n_on_bound`` None (not recorded)."""
-    model_config = ConfigDict(frozen=True)
-    n: int = 0                      # resamples drawn
-    seed: int | None = None
-    level: float = 0.95
-    n_failed: int = 0               # refits that failed: no fit possible, raised, did not converge, non-finite
-    failed: dict[str, int] = Field(default_factory=dict)      # n_failed by reason
-    n_on_bound: int | None = None   # refits (of those that did not fail) with any parameter on a bound
-    on_bound: dict[str, int] = Field(default_factory=dict)    # "E (lower)" -> refits with E on its lower bound
-    bound_rtol: float | None = None  # "on a bound": within bound_rtol * max(1, |bound|) of it (None: no bounds)
-    # the percentile intervals: the refits that did not fail, on-bound ones included (dropping them
-    # would bias the interval away from the bound); failed refits left out
-    intervals_include_on_bound: bool = True
-    intervals_include_failed: bool = False
-
-    @property
-    def n_used(self) -> int:
-        return self.n - self.n_failed
-
-    def lines(self) -> list[str]:
-        """The bootstrap's report: counts of failed and on-bound refits and what the intervals rest on."""
-        if not self.n:
-            return []
-        head = (f"bootstrap: {self.n} resamples over runs, seed {self.seed}: {self.n_failed} failed "
-                f"({_pct(self.n_failed, self.n)}")
-        if self.failed:
-            head += ": " + ", ".join(f"{why} {k}" for why, k in self.failed.items())
-        head += ")"
-        if self.n_on_bound is None:
-            head += ", on-bound refits not recorded"
-        elif self.bound_rtol is None and not self.n_on_bound:
-            head += ", no bounded parameters"
-        else:
-            head += f", {self.n_on_bound} with a parameter on a bound ({_pct(self.n_on_bound, self.n)}"
-            if self.on_bound:
-                head += ": " + bound_phrase(self.on_bound)
-            head += ")"
-        tail = (f"  intervals: percentiles of the {self.n_used} refits that did not fail"
-                + ("; on-bound refits included" if self.intervals_include_on_bound else "; on-bound refits left out")
-                + ("" if self.intervals_include_failed else "; failed refits left out"))
-        return [head, tail]
 
 
 class FitResult(BaseModel):
@@ -97,11 +69,38 @@ class FitResult(BaseModel):
 
     # --- the law ------------------------------------------------------------------------------
     def to_law(self, name: str | None = None):
-        from ..laws.registry import law_from_dict
         d = dict(self.law)
         if name:
             d["name"] = name
         return law_from_dict(d, source=name or f"fit ({self.method})")
+
+    def conf_int(self, level: float | None = None) -> dict[str, Interval]:
+        """Intervals of the parameters (and, for a Chinchilla-form law, of a, b, G and the per-budget
+        quantities) at ``level`` -> {name: Interval(lo, hi)}.
+
+        At the fit's own level (``level`` None or ``bootstrap.level``) the stored intervals; at another
+        level, percentiles of the bootstrap samples the law carries. A fit without samples has only
+        its stored level, and asking for another is an error (refit with ``bootstrap``).
+        """
+        own = self.bootstrap.level
+        lvl = own if level is None else float(level)
+        if not 0 < lvl < 1:
+            raise ScalingError(f"level: {level} must be between 0 and 1")
+        if math.isclose(lvl, own, rel_tol=0, abs_tol=1e-12):
+            return {k: Interval(float(v[0]), float(v[1])) for k, v in self.intervals.items()}
+        samples = self.law.get("samples")
+        if not samples or len(samples) < 2:
+            raise ScalingError(f"{self.method} fit: its intervals are at level {own:g} only (no bootstrap samples "
+                               f"in the fit); refit with bootstrap > 0 for level {lvl:g}")
+        law = self.to_law()
+        S = np.asarray(law.samples, dtype=float)
+        values: dict[str, np.ndarray] = {nm: S[:, k] for k, nm in enumerate(law.param_names)
+                                         if nm in self.params and k < S.shape[1]}
+        if self.form == "chinchilla":
+            budgets = self.options.get("budgets") or list(budgets_around(self.data.flops_range[1])
+                                                          if self.data.flops_range else BUDGETS)
+            values.update(chinchilla_derived(S, [float(c) for c in budgets]))
+        return {k: Interval(*v) for k, v in percentile_intervals(values, lvl).items()}
 
     def predict(self, N, D):
         return self.to_law().loss(N, D)
@@ -138,7 +137,7 @@ class FitResult(BaseModel):
         return atomic_write_text(path, self.model_dump_json(indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "FitResult":
+    def load(cls, path: str | Path) -> FitResult:
         path = Path(path)
         try:
             data = json.loads(path.read_text())
@@ -151,29 +150,121 @@ class FitResult(BaseModel):
         return cls.model_validate(data)
 
     # --- report -------------------------------------------------------------------------------
-    def summary(self) -> str:
-        lines = [f"Fit: method={self.method}  form={self.form}  rows={self.data.n_rows}  "
-                 f"converged={'yes' if self.converged else 'NO'}"]
-        if self.data.source:
-            lines.append(f"Data: {self.data.source}  fingerprint={self.data.fingerprint[:12]}")
-        lvl = int(round(self.bootstrap.level * 100))
-        head = f"{'parameter':<12}{'estimate':>14}"
-        if self.intervals:
-            head += f"{f'{lvl}% interval':>30}"
-        lines += ["", head]
-        for k, v in list(self.params.items()) + list(self.derived.items()):
+    def summary(self, budgets: Sequence[float] | None = None) -> str:
+        """The fit as a plain-text report (what ``scaling fit`` prints): parameters with their intervals,
+        the exponents, a budget table from the law (``budgets``, else the fit's own, else five decades
+        around the data), the health lines, objective, residuals, the VP comparison, held-out errors
+        and the flags."""
+        res = self
+        lvl = int(round(res.bootstrap.level * 100))
+        src = res.data.source or "runs"
+        conv = "converged" if res.converged else "NOT CONVERGED"
+        lines = [f"{res.method} fit ({res.form} form) to {src}: {res.data.n_rows} runs, {conv}"]
+        if res.data.flops_range:
+            lo, hi = res.data.flops_range
+            lines[-1] += f", FLOPs {lo:.3g}..{hi:.3g}"
+        if res.data.filters:
+            lines.append("filters: " + "; ".join(res.data.filters))
+        has_int = any(k in res.intervals for k in res.params)
+        lines += ["", f"{'parameter':<12}{'estimate':>14}" + (f"   {lvl}% interval" if has_int else "")]
+        for k, v in res.params.items():
             row = f"{k:<12}{_num(v):>14}"
-            if k in self.intervals:
-                lo, hi = self.intervals[k]
-                row += f"{'(' + _num(lo) + ', ' + _num(hi) + ')':>30}"
+            if k in res.intervals:
+                lo, hi = res.intervals[k]
+                row += f"   ({_num(lo)}, {_num(hi)})"
             lines.append(row)
-        lines += self.health_lines()
-        if self.objective is not None:
-            lines.append(f"objective: {self.objective:.6g}")
-        if self.residuals:
-            lines.append("residuals: " + ", ".join(f"{k}={v:.4g}" for k, v in self.residuals.items()))
-        if self.flags:
-            lines += ["", "flags:"] + [f"  - {f}" for f in self.flags]
+
+        # exponents
+        a = res.derived.get("a", res.params.get("a"))
+        b = res.derived.get("b", res.params.get("b"))
+        if a is not None and b is not None:
+            lines.append("")
+            ia = res.intervals.get("a")
+            ib = res.intervals.get("b")
+            lines.append(f"exponents: N_opt ∝ C^a, a = {a:.4f}" + (f" ({ia[0]:.4f}, {ia[1]:.4f})" if ia else "")
+                         + f";  D_opt ∝ C^b, b = {b:.4f}" + (f" ({ib[0]:.4f}, {ib[1]:.4f})" if ib else ""))
+
+        # budget table from the law (intervals from its samples)
+        law = None
+        try:
+            law = res.to_law()
+        except ScalingError as exc:
+            lines.append(f"(no usable law: {exc})")
+        if law is not None:
+            Cs = None
+            for cand in (budgets, res.options.get("budgets"), res.options.get("at")):
+                if isinstance(cand, (list, tuple)) and cand and all(isinstance(c, (int, float)) for c in cand):
+                    Cs = [float(c) for c in cand]
+                    break
+            if Cs is None:   # around the data, as Approach 3 and VP tabulate (sparsity and other forms too)
+                rng = getattr(getattr(law, "provenance", None), "fitted_flops", None)
+                Cs = list(budgets_around(rng[1]) if rng else BUDGETS)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", OutOfRangeWarning)
+                    N, D = law.frontier(np.asarray(Cs))
+                    N, D = np.atleast_1d(N), np.atleast_1d(D)
+                    Lc = None
+                    if getattr(law, "has_loss", True):
+                        try:
+                            Lc = np.atleast_1d(law.loss_at_frontier(np.asarray(Cs)))
+                        except ScalingError:
+                            Lc = None
+                    iv = None
+                    if law.has_uncertainty:
+                        iv = law.interval(lambda lw: _tpp(lw, Cs), level=res.bootstrap.level)
+                lines.append("")
+                head = f"{'FLOPs':>9}  {'N_opt':>8}  {'D_opt':>8}  {'tokens/param':>12}"
+                if Lc is not None:
+                    head += f"  {'loss':>7}"
+                if iv is not None:
+                    head += f"   {lvl}% interval of tokens/param"
+                lines.append(head)
+                for i, C in enumerate(Cs):
+                    row = f"{C:>9.3g}  {_si(N[i]):>8}  {_si(D[i]):>8}  {D[i] / N[i]:>12.1f}"
+                    if Lc is not None:
+                        row += f"  {Lc[i]:>7.4f}"
+                    if iv is not None:
+                        lo, hi = iv
+                        row += f"   ({lo[i]:.1f}, {hi[i]:.1f})"
+                    lines.append(row)
+            except ScalingError as exc:
+                lines.append(f"(no frontier: {exc})")
+
+        health = res.health_lines()   # bootstrap counts, Approach 2's budgets, residual RMSE and the worst run
+        if health:
+            lines += [""] + health
+        lines.append("")
+        if res.objective is not None:
+            lines.append(f"objective: {res.objective:.6g}")
+        if res.residuals:
+            lines.append("residuals: " + ", ".join(f"{k} {_num(v)}" for k, v in res.residuals.items()))
+        cmp = res.extra.get("comparison") if isinstance(res.extra, dict) else None
+        if cmp:
+            p3 = cmp.get("params_approach3", {})
+            lines.append(f"5-parameter (approach3) fit: a = {cmp['a_approach3']:.4f} (VP {cmp['a_vp']:.4f}); "
+                         + ", ".join(f"{k} {_num(v)}" for k, v in p3.items())
+                         + f"; objective {cmp['objective_approach3']:.6g} (VP's solution: "
+                           f"{cmp['objective_vp_in_approach3_terms']:.6g})")
+        ho = res.extra.get("holdout") if isinstance(res.extra, dict) else None
+        if ho:
+            lines.append("")
+            lines.append(f"held out: {ho['n_test']} runs with {ho['by']} >= {ho['threshold']:.3g} (fitted on "
+                         f"{ho['n_train']}): rmse log loss {ho['rmse_log_loss']:.4f}, mean |error| "
+                         f"{ho['mean_abs_rel_error']:.2%}, max |error| {ho['max_abs_rel_error']:.2%}, bias "
+                         f"{ho['mean_rel_error']:+.2%}")
+            lines.append(f"  {'run':<28}{'params':>9}{'tokens':>9}{'loss':>9}{'predicted':>11}{'error':>9}")
+            for r in ho["runs"][:20]:
+                lines.append(f"  {r['run_id'][:27]:<28}{_si(r['params']):>9}{_si(r['tokens']):>9}{r['loss']:>9.4f}"
+                             f"{r['predicted']:>11.4f}{r['rel_error']:>+9.2%}")
+            if len(ho["runs"]) > 20:
+                lines.append(f"  ... {len(ho['runs']) - 20} more")
+        lines.append("")
+        if res.flags:
+            lines.append("flags:")
+            lines += [f"  - {f}" for f in res.flags]
+        else:
+            lines.append("flags: none")
         return "\n".join(lines)
 
     def health_lines(self) -> list[str]:
@@ -182,7 +273,6 @@ class FitResult(BaseModel):
         ``scaling fit`` report)."""
         lines = list(self.bootstrap.lines())
         if self.method == "approach2" and "n_budgets_used" in self.extra:
-            from .approach2 import MIN_BUDGETS
             used, total = int(self.extra["n_budgets_used"]), int(self.extra.get("n_budgets", 0))
             short = self.extra.get("bootstrap_refits_short_of_budgets")
             lines.append(f"isoFLOP budgets: {used} of {total} usable"
@@ -224,29 +314,33 @@ def residual_line(residuals: dict[str, float], worst: dict[str, Any], n_rows: in
         return ""
     line = f"fit residuals: RMSE of log loss {100 * rmse:.2f}%" + (f" over {n_rows} runs" if n_rows else "")
     if worst:
-        from ..units import si
         who = f"row {worst['row']}" + (f" ({worst['run_id']})" if worst.get("run_id") else "")
         line += (f"; worst run: {who}, N {si(worst['params'])}, D {si(worst['tokens'])}: loss {worst['loss']:.4f}, "
                  f"fitted {worst['predicted']:.4f} ({worst['rel_error']:+.2%})")
     return line
 
 
-def bound_phrase(on_bound: dict[str, int]) -> str:
-    """{"E (lower)": 34, "alpha (upper)": 2} -> "E at its lower bound 34, alpha at its upper bound 2"."""
-    out = []
-    for key, k in on_bound.items():
-        nm, _, side = key.rpartition(" (")
-        out.append(f"{nm} at its {side.rstrip(')')} bound {k}" if nm else f"{key} {k}")
-    return ", ".join(out)
-
-
-def _pct(k: int, n: int) -> str:
-    return f"{100.0 * k / n:.1f}%" if n else "-"
-
-
-def _num(v: float) -> str:
-    if v is None or not np.isfinite(v):
+def _num(v) -> str:
+    if v is None:
+        return "-"
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if not math.isfinite(v):
         return str(v)
     if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-3):
         return f"{v:.4g}"
     return f"{v:.5g}"
+
+
+def _si(v: float) -> str:
+    try:
+        return si(v)
+    except Exception:  # noqa: BLE001 - formatting only
+        return _num(v)
+
+
+def _tpp(law, Cs):
+    N, D = law.frontier(np.asarray(Cs, dtype=float))
+    return np.atleast_1d(D) / np.atleast_1d(N)

@@ -31,6 +31,7 @@ from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.sparsity import SparsityLaw
 from ..runs import as_runs, data_info, require_columns
+from ._surface import huber, lse
 from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
@@ -43,15 +44,6 @@ START_GRID = {"log_a_S": (0.0, 3.0, 6.0), "b_S": (0.5, 1.0, 2.0), "log_c_S": (0.
               "b_N": (0.1, 0.3, 0.6), "log_a_D": (5.0, 15.0, 25.0), "b_D": (0.1, 0.3, 0.6),
               "log_c": (-1.0, 0.0, 0.5)}
 
-
-def _huber(e, delta):
-    a = np.abs(e)
-    return np.where(a <= delta, 0.5 * e * e, delta * (a - 0.5 * delta))
-
-
-def _lse(*xs):
-    m = np.maximum.reduce([np.asarray(x, dtype=float) for x in xs])
-    return m + np.log(sum(np.exp(x - m) for x in xs))
 
 
 def to_theta(params: dict[str, float]) -> np.ndarray:
@@ -67,10 +59,10 @@ def predict_log(theta, logN, logD, log1mS):
     leading axes of theta (shape (..., 7)) against the runs."""
     t = np.asarray(theta, dtype=float)
     la, bs, lcs, bn, lad, bd, lc = (t[..., k, None] for k in range(7))
-    lcoef = _lse(la + bs * log1mS, lcs + 0.0 * log1mS)
+    lcoef = lse(la + bs * log1mS, lcs + 0.0 * log1mS)
     u1 = lcoef - bn * logN
     u2 = bd * (lad - logD)
-    return _lse(u1, u2, lc + 0.0 * u1)
+    return lse(u1, u2, lc + 0.0 * u1)
 
 
 def objective(theta, logN, logD, log1mS, logL, delta: float = 1e-3, grad: bool = True):
@@ -86,7 +78,7 @@ def objective(theta, logN, logD, log1mS, logL, delta: float = 1e-3, grad: bool =
     s = e1 + e2 + e3
     pred = m + np.log(s)
     r = pred - logL
-    f = float(np.sum(_huber(r, delta)))
+    f = float(np.sum(huber(r, delta)))
     if not grad:
         return f
     h = np.clip(r, -delta, delta)
@@ -147,7 +139,7 @@ def _starts(problem: _Problem, n_starts: int) -> np.ndarray:
     full[:, problem.free] = pts
     with np.errstate(all="ignore"):
         pred = predict_log(full, problem.logN, problem.logD, problem.log1mS)
-        vals = np.sum(_huber(pred - problem.logL, problem.delta), axis=-1)
+        vals = np.sum(huber(pred - problem.logL, problem.delta), axis=-1)
     vals = np.where(np.isfinite(vals), vals, np.inf)
     order = np.argsort(vals, kind="stable")[:max(1, int(n_starts))]
     return pts[order]
@@ -214,10 +206,10 @@ def fit_sparsity(runs: Any, *, delta: float = 1e-3, n_starts: int = 40, fixed: d
     converged = bool(best.success)
     if not converged:
         flags.append(f"L-BFGS-B did not converge: {best.message}")
-    for k in problem.free:
-        lo, hi = BOUNDS[THETA[k]]
-        if min(abs(theta[k] - lo), abs(theta[k] - hi)) < 1e-6:
-            flags.append(f"{NAMES[k]} is on its bound ({params[NAMES[k]]:.4g})")
+    for j in problem.free:
+        lo, hi = BOUNDS[THETA[j]]
+        if min(abs(theta[j] - lo), abs(theta[j] - hi)) < 1e-6:
+            flags.append(f"{NAMES[j]} is on its bound ({params[NAMES[j]]:.4g})")
 
     def derived_of(p: dict[str, float]) -> dict[str, float]:
         law = SparsityLaw(**p)

@@ -30,11 +30,29 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import ScalingError
+from ..laws.base import Provenance
+from ..laws.chinchilla import ChinchillaLaw
+from ..runs import data_info
+from ._surface import huber
+from ._surface import objective as a3_objective
+from .approach3 import _arrays_from, check_design, fit_approach3, split_runs
+from .bootstrap import (
+    chinchilla_derived,
+    default_budgets,
+    health,
+    health_flags,
+    map_chunks,
+    on_bound,
+    percentile_intervals,
+    resample_weights,
+)
+from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
 DELTA = 1e-3
 ALPHA_RANGE = (0.02, 2.0)
@@ -147,8 +165,7 @@ def profile(alpha, beta, N, D, L, *, loss: str = "huber", delta: float = DELTA, 
         active = active[change >= tol] if it > 0 else active
         if active.size == 0:
             break
-    ar = np.abs(r)
-    h = np.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta)) if loss == "huber" else 0.5 * r * r
+    h = huber(r, delta) if loss == "huber" else 0.5 * r * r
     if cw is not None:
         h = h * cw
     eab = np.column_stack([theta[:, 0], theta[:, 1] / su[:, 0], theta[:, 2] / sv[:, 0]])
@@ -172,7 +189,7 @@ def _grid_minima(F: np.ndarray, k: int) -> list[tuple[int, int]]:
             is_min &= F <= Fp[1 + di:1 + di + F.shape[0], 1 + dj:1 + dj + F.shape[1]]
     cand = np.argwhere(is_min & np.isfinite(F))
     order = np.argsort(F[cand[:, 0], cand[:, 1]], kind="stable")
-    return [tuple(map(int, cand[i])) for i in order[:k]]
+    return [(int(cand[i, 0]), int(cand[i, 1])) for i in order[:k]]
 
 
 def newton_refine(x0, N, D, L, *, loss="huber", delta=DELTA, weights=None, h0: float = GRID_STEP / 2,
@@ -191,9 +208,10 @@ def newton_refine(x0, N, D, L, *, loss="huber", delta=DELTA, weights=None, h0: f
         W = np.broadcast_to(W, (R, W.size))
     h = np.full(R, float(h0))
     off = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)   # (9, 2)
-    f = eab = None
+    f: np.ndarray | None = None
+    eab: np.ndarray | None = None
     active = np.ones(R, dtype=bool)
-    irls = None
+    irls: np.ndarray | None = None
     for _ in range(max_rounds):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -202,7 +220,7 @@ def newton_refine(x0, N, D, L, *, loss="huber", delta=DELTA, weights=None, h0: f
         pts = x[idx, None, :] + h[idx, None, None] * off[None]                         # (m, 9, 2)
         pts = np.clip(pts, lo, hi)
         Wr = None if W is None else np.repeat(W[idx], 9, axis=0)
-        i0 = None if irls is None else np.repeat(irls[idx], 9, axis=0)
+        i0: np.ndarray | None = None if irls is None else np.repeat(irls[idx], 9, axis=0)
         fv, ev, iv = profile(pts[..., 0].ravel(), pts[..., 1].ravel(), N, D, L, loss=loss, delta=delta, weights=Wr,
                              irls0=i0, return_irls=True)
         fv = fv.reshape(m, 9)
@@ -241,7 +259,7 @@ def newton_refine(x0, N, D, L, *, loss="huber", delta=DELTA, weights=None, h0: f
             accepted[jb] = True
         moved = np.max(np.abs(xbest - x[idx]), axis=1)
         x[idx] = xbest
-        if f is None:
+        if f is None or eab is None or irls is None:
             f = np.full(R, np.nan)
             eab = np.full((R, 3), np.nan)
             irls = np.ones((R, len(L)))
@@ -286,7 +304,6 @@ def vp_optimum(N, D, L, *, loss: str = "huber", delta: float = DELTA, weights=No
 
 
 def _vp_chunk(start, count, *, N, D, L, x_hat, loss, delta, seed, h0):
-    from .bootstrap import resample_weights
     W = resample_weights(len(L), count, seed, start)
     x, f, eab, conv = newton_refine(np.tile(x_hat, (count, 1)), N, D, L, loss=loss, delta=delta, weights=W, h0=h0)
     out = np.column_stack([eab, x])
@@ -297,13 +314,13 @@ def _vp_chunk(start, count, *, N, D, L, x_hat, loss, delta, seed, h0):
 # the fit
 
 
-def fit_vp(N, D=None, L=None, *, loss: str = "huber", delta: float = DELTA, bootstrap: int = 0, seed: int = 0,
-           workers: int | None = None, level: float = 0.95, budgets: Sequence[float] | None = None,
+def fit_vp(runs: Any, *, budgets: Sequence[float] | None = None, bootstrap: int = 0, seed: int = 0,
+           level: float = 0.95, loss: str = "huber", delta: float = DELTA, workers: int | None = None,
            grid_step: float = GRID_STEP, compare: bool = True, tol_a: float = 0.02,
-           name: str = "vp-fit") -> "FitResult":
+           name: str = "vp-fit") -> FitResult:
     """Variable-projection fit -> FitResult (method "vp", form "chinchilla").
 
-    N, D, L: arrays, or N = a runs table / path (``load_runs``).
+    runs: a runs table / path (``load_runs``), or a tuple (N, D, L) of arrays.
     loss: inner objective, "huber" (relative residuals, delta) or "ls" (see module doc).
     bootstrap, seed, workers, level, budgets: as ``fit_approach3`` (each refit: Newton on the
         profile warm-started from the full-data exponents).
@@ -311,16 +328,8 @@ def fit_vp(N, D=None, L=None, *, loss: str = "huber", delta: float = DELTA, boot
         (``extra["approach3"]``, ``extra["comparison"]``); flag when the exponent a differs by more
         than ``tol_a`` or VP reaches a lower Approach-3 objective than the 5-parameter search.
     """
-    from ..laws.base import Provenance
-    from ..laws.chinchilla import ChinchillaLaw
-    from ..runs import data_info
-    from .approach3 import _arrays_from, check_design, fit_approach3, objective as a3_objective
-    from .bootstrap import (default_budgets, chinchilla_derived, health, health_flags, map_chunks, on_bound,
-                            percentile_intervals)
-    from .result import BootstrapInfo, DataInfo, FitResult, worst_run
-
     t0 = time.perf_counter()
-    df, Nv, Dv, Lv = _arrays_from(N, D, L)
+    df, Nv, Dv, Lv = _arrays_from(*split_runs(runs))
     check_design(Nv, Dv, "variable projection")
     if not 0 < level < 1:
         raise ScalingError(f"level: {level} must be between 0 and 1")
@@ -380,7 +389,7 @@ def fit_vp(N, D=None, L=None, *, loss: str = "huber", delta: float = DELTA, boot
     extra: dict[str, Any] = {"loss": loss, "grid_start": opt["grid_start"], "other_minima": opt["other_minima"],
                              "approach3_objective_at_vp": a3_obj_vp}
     if compare:
-        a3 = fit_approach3(Nv, Dv, Lv, delta=delta, budgets=budgets)
+        a3 = fit_approach3((Nv, Dv, Lv), delta=delta, budgets=budgets)
         a_vp = be / (al + be)
         a_a3 = a3.derived.get("a", math.nan)
         cmp = {"a_vp": a_vp, "a_approach3": a_a3, "a_diff": a_vp - a_a3,
@@ -417,7 +426,7 @@ def fit_vp(N, D=None, L=None, *, loss: str = "huber", delta: float = DELTA, boot
     if degenerate:
         law_dict = {"form": "chinchilla", "name": name, "params": {"E": E, "A": A, "B": B, "alpha": al, "beta": be},
                     "flops_convention": fconv, "params_convention": pconv, "citation": prov.citation, "url": "",
-                    "notes": prov.notes + "; DEGENERATE", "fitted_flops": list(prov.fitted_flops)}
+                    "notes": prov.notes + "; DEGENERATE", "fitted_flops": list(prov.fitted_flops or ())}
     else:
         law = ChinchillaLaw(E, A, B, al, be, name=name, provenance=prov, samples=samples)
         law.params_convention = pconv

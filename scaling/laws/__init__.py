@@ -9,7 +9,7 @@ from .registry import DEFAULT_LAW, FORMS, REGISTRY, get_law, law_from_dict, list
 __all__ = ["Law", "Provenance", "ChinchillaLaw", "KaplanLaw", "PowerLawAllocation", "DEFAULT_LAW", "FORMS",
            "REGISTRY", "get_law", "law_from_dict", "list_laws", "load_law", "register"]
 
-# forms that register published laws of their own (imported for that side effect)
+# the law modules of the other forms (registry.py lists their laws and forms explicitly)
 from . import datacon, sparsity  # noqa: E402,F401
 from . import zoo  # noqa: E402,F401  (the law zoo: llama3, deepseek, porian, pearce, minicpm, krajewski, ...)
 from .datacon import DataConstrainedLaw  # noqa: E402

@@ -20,6 +20,14 @@ from ..errors import ScalingError
 from .base import Law, as_array, maybe_scalar
 
 
+def chinchilla_G(alpha, A, beta, B):
+    """The allocation constant of L = E + A/N^alpha + B/D^beta (Hoffmann et al. 2022, eq. 4):
+    G = (alpha A / (beta B))^(1/(alpha+beta)), so that N_opt = G (C/6)^a and D_opt = (C/6)^b / G.
+    Vectorised (numpy arrays broadcast); the one definition, used by the law, the fitters and the
+    sweep design."""
+    return (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
+
+
 class ChinchillaLaw(Law):
     form = "chinchilla"
     param_names: tuple[str, ...] = ("E", "A", "B", "alpha", "beta")
@@ -44,7 +52,7 @@ class ChinchillaLaw(Law):
 
     @property
     def G(self) -> float:
-        return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
+        return chinchilla_G(self.alpha, self.A, self.beta, self.B)
 
     @property
     def irreducible_loss(self) -> float:

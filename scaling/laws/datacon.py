@@ -174,13 +174,4 @@ def muennighoff_2023() -> DataConstrainedLaw:
             fitted_flops=(4.26e15, 9.26e21)))
 
 
-def _register() -> None:
-    from .registry import FORMS, REGISTRY, register
-    FORMS.setdefault("datacon", DataConstrainedLaw)
-    if "muennighoff-2023" not in REGISTRY:
-        register("muennighoff-2023", muennighoff_2023, "muennighoff", "datacon", "data-constrained")
-
-
-_register()
-
 __all__ = ["DataConstrainedLaw", "muennighoff_2023", "C4_FIT"]

@@ -207,13 +207,4 @@ def krajewski_2024() -> FineGrainedMoELaw:
             fitted_flops=(3e17, 7e19)))
 
 
-def _register() -> None:
-    from .registry import FORMS, REGISTRY, register
-    FORMS.setdefault(FineGrainedMoELaw.form, FineGrainedMoELaw)
-    if "krajewski-2024" not in REGISTRY:
-        register("krajewski-2024", krajewski_2024, "krajewski", "moe", "fine-grained-moe")
-
-
-_register()
-
 __all__ = ["GRANULARITIES", "TABLE1_MOE", "TABLE2", "FineGrainedMoELaw", "krajewski_2024"]

@@ -16,8 +16,13 @@ import numpy as np
 from ..errors import ScalingError
 from .base import Law, Provenance
 from .chinchilla import ChinchillaLaw
+from .datacon import DataConstrainedLaw, muennighoff_2023
 from .kaplan import KaplanLaw
+from .moe import FineGrainedMoELaw, krajewski_2024
 from .powerlaw import PowerLawAllocation
+from .sparsity import SparsityLaw, frantar_2024
+from .zoo import ENTRIES as ZOO_ENTRIES
+from .zoo import FlopsPerTokenAllocation, NonEmbeddingChinchillaLaw
 
 HOFFMANN = ("Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, arXiv:2203.15556",
             "https://arxiv.org/abs/2203.15556")
@@ -82,15 +87,21 @@ def _kaplan() -> Law:
         fitted_flops=(8.64e11, 8.64e20)))
 
 
-REGISTRY: dict[str, Callable[[], Law]] = {
-    "chinchilla-2022": _chinchilla,
-    "chinchilla-2022-rounded": _chinchilla_rounded,
-    "epoch-2024": _epoch,
-    "chinchilla-approach1": _approach1,
-    "kaplan-2020": _kaplan,
+# The registry, explicitly (no law module registers itself on import): name -> (factory, aliases),
+# in the order ``scaling laws`` lists them.
+_ENTRIES: dict[str, tuple[Callable[[], Law], tuple[str, ...]]] = {
+    "chinchilla-2022": (_chinchilla, ("chinchilla", "hoffmann")),
+    "chinchilla-2022-rounded": (_chinchilla_rounded, ()),
+    "epoch-2024": (_epoch, ("epoch", "besiroglu")),
+    "chinchilla-approach1": (_approach1, ("approach1",)),
+    "kaplan-2020": (_kaplan, ("kaplan",)),
+    "muennighoff-2023": (muennighoff_2023, ("muennighoff", "datacon", "data-constrained")),
+    "frantar-2024": (frantar_2024, ("frantar", "sparsity")),
+    **ZOO_ENTRIES,
+    "krajewski-2024": (krajewski_2024, ("krajewski", "moe", "fine-grained-moe")),
 }
-ALIASES = {"chinchilla": "chinchilla-2022", "hoffmann": "chinchilla-2022", "epoch": "epoch-2024",
-           "besiroglu": "epoch-2024", "kaplan": "kaplan-2020", "approach1": "chinchilla-approach1"}
+REGISTRY: dict[str, Callable[[], Law]] = {name: factory for name, (factory, _) in _ENTRIES.items()}
+ALIASES: dict[str, str] = {a: name for name, (_, aliases) in _ENTRIES.items() for a in aliases}
 DEFAULT_LAW = "epoch-2024"   # the best-supported law (README: "Which law answers by default")
 
 
@@ -132,15 +143,21 @@ def load_law(path: str | Path) -> Law:
         raise ScalingError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ScalingError(f"{path}: expected a JSON object describing a law or a fit")
-    if "law" in data and isinstance(data["law"], dict):  # a FitResult
-        from ..fit.result import FitResult  # lazy: only when a fit file is given
-        law = dict(FitResult.model_validate(data).law)
+    if "law" in data:  # a FitResult JSON: it carries its law as a plain law dict (Law.to_dict)
+        if not isinstance(data["law"], dict) or "method" not in data:
+            raise ScalingError(f"{path}: not a fit result (expected keys 'method' and 'law', 'law' an object)")
+        law = dict(data["law"])
         law["name"] = path.stem
         return law_from_dict(law, source=str(path))
     return law_from_dict(data, source=str(path))
 
 
-FORMS: dict[str, type[Law]] = {"chinchilla": ChinchillaLaw, "powerlaw": PowerLawAllocation, "kaplan": KaplanLaw}
+# Law forms a JSON law dict may name ("form"), explicitly.
+FORMS: dict[str, type[Law]] = {
+    "chinchilla": ChinchillaLaw, "powerlaw": PowerLawAllocation, "kaplan": KaplanLaw, "datacon": DataConstrainedLaw,
+    "sparsity": SparsityLaw, FlopsPerTokenAllocation.form: FlopsPerTokenAllocation,
+    NonEmbeddingChinchillaLaw.form: NonEmbeddingChinchillaLaw, FineGrainedMoELaw.form: FineGrainedMoELaw,
+}
 
 
 def _outside(point: float, values: np.ndarray) -> bool:

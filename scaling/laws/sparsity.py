@@ -193,13 +193,4 @@ def frantar_2024() -> SparsityLaw:
                   "compute range is not stated here (unknown)."))
 
 
-def _register() -> None:
-    from .registry import FORMS, REGISTRY, register
-    FORMS.setdefault("sparsity", SparsityLaw)
-    if "frantar-2024" not in REGISTRY:
-        register("frantar-2024", frantar_2024, "frantar", "sparsity")
-
-
-_register()
-
 __all__ = ["SparsityLaw", "frantar_2024", "T5_FIT", "cost_factor", "COSTS"]

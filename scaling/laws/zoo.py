@@ -289,17 +289,6 @@ ENTRIES = {
 }
 
 
-def _register() -> None:
-    from .registry import FORMS, REGISTRY, register
-    FORMS.setdefault(FlopsPerTokenAllocation.form, FlopsPerTokenAllocation)
-    FORMS.setdefault(NonEmbeddingChinchillaLaw.form, NonEmbeddingChinchillaLaw)
-    for name, (factory, aliases) in ENTRIES.items():
-        if name not in REGISTRY:
-            register(name, factory, *aliases)
-
-
-_register()
-from . import moe  # noqa: E402,F401  (registers krajewski-2024)
 
 # --- comparison ------------------------------------------------------------------------------
 

@@ -28,46 +28,38 @@ factor 2 apart, sizes log-uniform over 1/4..4 x the optimum) scaled to spend the
 :func:`simulate` runs both against a known law and reports the interval of ``a`` each design
 leads to after refitting (benchmarks/bench_design.py: the full version).
 
-This module imports numpy (and scipy inside the fitting functions); no torch, no matplotlib.
+The surface, its Jacobian and G come from the fitter (:mod:`scaling.fit._surface`,
+:func:`scaling.laws.chinchilla.chinchilla_G`), the simulated runs from :mod:`scaling.fit.synthetic`.
+This module imports numpy and pandas (scipy inside the fitting functions); no torch, no matplotlib.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from .errors import ScalingError
+from ..errors import ScalingError
+from ..fit._surface import jacobian
+from ..fit._surface import predict_log_loss as log_loss
+from ..fit.approach3 import approach3_optimum, polish
+from ..fit.bootstrap import bootstrap_approach3
+from ..fit.synthetic import isoflop_sweep as initial_sweep
+from ..fit.synthetic import simulate_losses as _simulate_losses
+from ..laws.chinchilla import chinchilla_G
+from ..runs import as_runs, require_columns
+from ..units import si
+from .spec import parse_spec
 
 NOISE_FLOOR = 1e-3
 
 
 # ---------------------------------------------------------------------------------------------
 # the surface in log space and its Approach 3 fit
-
-
-def log_loss(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray) -> np.ndarray:
-    """log L = LSE(a - alpha log N, b - beta log D, e); theta (..., 5) broadcasts against runs (n,)."""
-    theta = np.asarray(theta, dtype=float)
-    a, b, e, al, be = (theta[..., k, None] for k in range(5))
-    z = np.stack(np.broadcast_arrays(a - al * logN, b - be * logD, e + 0 * logN), axis=0)
-    m = np.max(z, axis=0)
-    return m + np.log(np.sum(np.exp(z - m), axis=0))
-
-
-def jacobian(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray) -> np.ndarray:
-    """d log L / d theta at runs (logN, logD): shape (..., n, 5) for theta (..., 5)."""
-    theta = np.asarray(theta, dtype=float)
-    a, b, e, al, be = (theta[..., k, None] for k in range(5))
-    z = np.stack(np.broadcast_arrays(a - al * logN, b - be * logD, e + 0 * logN), axis=0)
-    z = z - np.max(z, axis=0)
-    w = np.exp(z)
-    w = w / np.sum(w, axis=0)
-    n = np.broadcast_to(logN, w[0].shape)
-    d = np.broadcast_to(logD, w[0].shape)
-    return np.stack([w[0], w[1], w[2], -w[0] * n, -w[1] * d], axis=-1)
 
 
 def fit_surface(logN, logD, logL, *, theta0=None, delta: float = 1e-3) -> np.ndarray:
@@ -77,7 +69,6 @@ def fit_surface(logN, logD, logL, *, theta0=None, delta: float = 1e-3) -> np.nda
     From ``theta0`` (a warm start) a single L-BFGS-B polish; otherwise the fitter's full search
     over the paper's 4,500 starts.
     """
-    from .fit.approach3 import approach3_optimum, polish
     logN, logD, logL = (np.asarray(x, dtype=float) for x in (logN, logD, logL))
     if theta0 is not None:
         return np.asarray(polish(np.asarray(theta0, dtype=float), logN, logD, logL, delta).x, dtype=float)
@@ -87,7 +78,6 @@ def fit_surface(logN, logD, logL, *, theta0=None, delta: float = 1e-3) -> np.nda
 def bootstrap_surface(logN, logD, logL, theta_hat, *, n: int = 200, seed: int = 0, delta: float = 1e-3) -> np.ndarray:
     """The fitter's bootstrap over runs (:func:`scaling.fit.bootstrap.bootstrap_approach3`: refits
     warm-started from ``theta_hat``): an (n', 5) array of the converged samples."""
-    from .fit.bootstrap import bootstrap_approach3
     res = bootstrap_approach3(np.asarray(logN, float), np.asarray(logD, float), np.asarray(logL, float),
                               np.asarray(theta_hat, float), n_boot=int(n), seed=seed, delta=delta)
     out = res.theta[res.ok]
@@ -111,7 +101,7 @@ def frontier_log_loss(theta, C: float) -> np.ndarray:
     theta = np.asarray(theta, dtype=float)
     a, b, e, al, be = (theta[..., k] for k in range(5))
     A, B, E = np.exp(a), np.exp(b), np.exp(e)
-    G = (al * A / (be * B)) ** (1.0 / (al + be))
+    G = chinchilla_G(al, A, be, B)
     s = C / 6.0
     N = G * s ** (be / (al + be))
     D = s / N
@@ -178,7 +168,6 @@ class Design:
         return d
 
     def summary(self) -> str:
-        from .units import si
         what = "exponent a (N_opt ∝ C^a)" if self.objective == "a" else f"loss at {self.target:.3g} FLOPs"
         lines = [f"target: {what}; now {self.current['estimate']:.4g} (95% bootstrap interval "
                  f"{self.current['lo']:.4g} .. {self.current['hi']:.4g}, sd {self.current['sd']:.3g})",
@@ -206,7 +195,7 @@ def _candidates(theta: np.ndarray, C_lo: float, allowance: float, budget_ratio: 
     th = theta
     a = float(exponent_a(th))
     A, B = math.exp(th[0]), math.exp(th[1])
-    G = (th[3] * A / (th[4] * B)) ** (1.0 / (th[3] + th[4]))
+    G = chinchilla_G(th[3], A, th[4], B)
     Ns, Ds, Cc, Of = [], [], [], []
     for C in Cs:
         N0 = G * (C / 6.0) ** a
@@ -278,7 +267,7 @@ def grid_runs(theta, allowance: float, *, n_budgets: int = 3, n_sizes: int = 5, 
     C_top = allowance / (n_sizes * rel.sum())
     a = float(exponent_a(theta))
     A, B = math.exp(theta[0]), math.exp(theta[1])
-    G = (theta[3] * A / (theta[4] * B)) ** (1.0 / (theta[3] + theta[4]))
+    G = chinchilla_G(theta[3], A, theta[4], B)
     offs = np.exp(np.linspace(-math.log(span), math.log(span), n_sizes))
     N, D, C = [], [], []
     for r in rel:
@@ -292,7 +281,6 @@ def grid_runs(theta, allowance: float, *, n_budgets: int = 3, n_sizes: int = 5, 
 
 
 def _runs_arrays(runs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from .runs import as_runs, require_columns
     df = as_runs(runs)
     require_columns(df, ["params", "tokens", "loss"], "sweep design")
     N = np.asarray(df["params"], dtype=float)
@@ -451,7 +439,6 @@ def to_sweep_toml(design: Design, name: str = "suggested", *, template: dict | N
     if not spec["runs"]:
         raise ScalingError("no run fits the allowance: nothing to write (raise --budget)")
     if validate:
-        from .sweep import parse_spec
         parse_spec(spec, source=f"suggested sweep {name!r}")
     what = "exponent a" if design.objective == "a" else f"log loss at {design.target:.3g} FLOPs"
     header = [f"suggested by `scaling suggest`: the runs that most shrink the interval of the {what}",
@@ -463,22 +450,6 @@ def to_sweep_toml(design: Design, name: str = "suggested", *, template: dict | N
 
 # ---------------------------------------------------------------------------------------------
 # simulation: suggested runs against a uniform grid, under a known law
-
-
-def _simulate_losses(theta_true, N, D, noise, rng):
-    return np.exp(log_loss(np.asarray(theta_true)[None, :], np.log(N), np.log(D))[0] + rng.normal(0.0, noise, len(N)))
-
-
-def initial_sweep(theta_true, budgets: Sequence[float], n_sizes: int = 5, span: float = 4.0):
-    """An isoFLOP sweep around the true optimum: (N, D) arrays."""
-    th = np.asarray(theta_true, dtype=float)
-    a = float(exponent_a(th))
-    A, B = math.exp(th[0]), math.exp(th[1])
-    G = (th[3] * A / (th[4] * B)) ** (1.0 / (th[3] + th[4]))
-    offs = np.exp(np.linspace(-math.log(span), math.log(span), n_sizes))
-    N = np.array([G * (c / 6.0) ** a * o for c in budgets for o in offs])
-    C = np.array([c for c in budgets for _ in offs])
-    return N, C / (6.0 * N)
 
 
 def _interval_width(logN, logD, logL, theta0, fn, n_boot, seed, delta=1e-3):
@@ -510,7 +481,6 @@ def simulate(theta_true, *, budgets=(1e17, 3e17, 1e18), allowance: float = 1e19,
         logN, logD, logL = np.log(N0), np.log(D0), np.log(L0)
         th = fit_surface(logN, logD, logL)
         S = bootstrap_surface(logN, logD, logL, th, n=n_boot, seed=seed + 1000 * t)
-        import pandas as pd
         runs = pd.DataFrame({"params": N0, "tokens": D0, "flops": 6 * N0 * D0, "loss": L0})
         des = suggest_runs(runs, allowance, target=target, objective=objective, samples=S, theta=th, noise=noise)
         w0 = float(np.quantile(fn(S), 0.975) - np.quantile(fn(S), 0.025))
