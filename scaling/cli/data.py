@@ -9,16 +9,16 @@ def register(sub) -> None:
         description="fetch: download Debian's python3.11-doc and linux-doc-6.1 packages with apt-get download "
                     "and unpack them with dpkg-deb -x into <data>/corpus/debian-docs (the default corpus, "
                     "about 35 MB; nothing is installed system-wide). fetch --corpus debian-docs-large: download "
-                    "those two and about thirty more Debian documentation packages into a temporary directory, "
+                    "those two and 31 more Debian documentation packages into a temporary directory, "
                     "extract the text of their HTML pages, PODs, manual pages and ri files, and write it to "
-                    "<data>/corpus/debian-docs-large (about 290 MB of text, one file per page; a fetch of "
-                    "about 10 minutes). info: tokenize a corpus (cached) and print its size, held-out split and "
+                    "<data>/corpus/debian-docs-large (about 286 MB of text, one file per page; 10-15 minutes "
+                    "on free cores). info: tokenize a corpus (cached) and print its size, held-out split and "
                     "fingerprint.")
     dsub = p.add_subparsers(dest="action", metavar="ACTION")
     dsub.required = True
     f = dsub.add_parser("fetch", help="download and unpack a Debian documentation corpus (default: debian-docs)")
     f.add_argument("--corpus", default="debian-docs", choices=["debian-docs", "debian-docs-large"],
-                   help="debian-docs (default, ~35 MB) or debian-docs-large (~290 MB of text from ~30 packages)")
+                   help="debian-docs (default, ~35 MB) or debian-docs-large (~286 MB of text from 33 packages)")
     f.add_argument("--data-dir", default=None, help="data root (default $SCALING_DATA_DIR or data)")
     f.add_argument("--force", action="store_true", help="fetch again even if present")
     f.add_argument("--jobs", type=int, default=None,

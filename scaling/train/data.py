@@ -11,8 +11,8 @@ A corpus is named by a string:
     ``data/corpus/debian-docs`` (nothing is installed system-wide); a system-wide install of the
     packages is used when the cache is absent.
 ``debian-docs-large``
-    About 290 MB of technical English (58,000 documents; 277 M training bytes at the default
-    split) for sweeps that must never repeat a token: the documents of ``debian-docs`` as they
+    About 286 MB of technical English (57,900 documents; 273 M training tokens for the byte
+    tokenizer at the default split) for sweeps that must never repeat a token: the documents of ``debian-docs`` as they
     are, plus the text of the HTML pages of rust-doc, openjdk-17-doc, python-django-doc,
     postgresql-doc-15, octave-doc and 24 more documentation packages (``LARGE_PACKAGES``: Python
     scientific stack, Erlang, Qt, GHC, libstdc++, Groovy, Vim, GLib/GTK, git, CMake, Node.js...),
@@ -165,7 +165,7 @@ def missing_corpus_message(data_dir=None, corpus: str = DEFAULT_CORPUS) -> str:
     if corpus == LARGE_CORPUS:
         cache = data_root(data_dir) / "corpus" / LARGE_CORPUS
         return (f"the corpus {LARGE_CORPUS} (the text of {len(LARGE_PACKAGES)} Debian documentation packages, "
-                f"about 290 MB of text) is not in {cache}: run `{LARGE_FETCH_COMMAND}` (apt-get download + dpkg-deb -x "
+                f"about 286 MB of text) is not in {cache}: run `{LARGE_FETCH_COMMAND}` (apt-get download + dpkg-deb -x "
                 "into a temporary directory, then text extraction; nothing installed system-wide), "
                 "or choose another corpus (debian-docs, a file, directory or glob, or 'stdlib')")
     cache = data_root(data_dir) / "corpus" / "debian-docs"
