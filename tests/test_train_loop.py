@@ -234,3 +234,19 @@ def test_hugging_face_corpus_without_the_package(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)   # import fails
     with pytest.raises(ScalingError, match=r"pip install 'scaling\[hf\]'"):
         D.prepare("hf:x/y", data_dir=tmp_path)
+
+
+def test_resume_refuses_a_checkpoint_from_another_corpus(tmp_path):
+    """A checkpoint trained on one version of a corpus never continues on another (the fingerprint
+    travels in the checkpoint): a sweep cannot silently mix corpora."""
+    root = tmp_path / "corpus"
+    shutil.copytree(STDLIB / "json", root / "json", ignore=shutil.ignore_patterns("__pycache__", "test*"))
+    c = cfg(root, "r", tokens=16 * 64 * 12)
+    first = D.prepare(str(root), data_dir=tmp_path / "d1")
+    assert train(c, tmp_path / "t" / "r", data=first, stop_after_steps=4) is None
+    (root / "json" / "extra.py").write_text("# a new document changes the fingerprint\n" * 50)
+    second = D.prepare(str(root), data_dir=tmp_path / "d2")
+    assert second.fingerprint != first.fingerprint
+    with pytest.raises(ScalingError, match="fingerprint"):
+        train(c, tmp_path / "t" / "r", data=second)
+    assert train(c, tmp_path / "t" / "r", data=first).status == "ok"     # the same corpus resumes

@@ -329,7 +329,8 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
 
     # state that a checkpoint carries
     st = dict(step=0, curve=[], loss_sum=0.0, loss_count=0, ema=None, last_train_loss=None,
-              train_time=0.0, eval_time=0.0, wall_time=0.0, resumes=0, started_at=store.now(), branch_step=None)
+              train_time=0.0, eval_time=0.0, wall_time=0.0, resumes=0, started_at=store.now(), branch_step=None,
+              corpus_fingerprint=data.fingerprint)
     if ck is not None:
         try:
             model.load_state_dict(ck["model"])
@@ -341,6 +342,10 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
             return _train(cfg, path, data_dir=data_dir, resume=resume, progress=progress,
                           stop_after_steps=stop_after_steps, data=data, quiet=quiet, init_state=init_state)
         st.update(ck["state"])
+        if st["corpus_fingerprint"] != data.fingerprint:   # a checkpoint from before the corpus changed
+            raise ScalingError(f"run {cfg.run_id}: its checkpoint was trained on corpus {cfg.corpus!r} with "
+                               f"fingerprint {st['corpus_fingerprint']}, but that corpus is now "
+                               f"{data.fingerprint}: delete {path} (or fetch the same corpus) to train it again")
         if st.pop("branch_fresh", False):    # a WSD branch's first start from its trunk's state
             if sweep_dir is not None:
                 store.journal(sweep_dir, "branch", cfg.run_id, trunk=cfg.trunk, step=st["step"])
