@@ -473,3 +473,10 @@ def test_terminated_fetch_leaves_no_temporary_tree(fake_apt, monkeypatch):
         D.fetch_debian_docs_large(data_dir, packages=("python-django-doc",), quiet=True)
     assert _temp_dirs(data_dir / "corpus") == [] and not D.large_corpus_root(data_dir).exists()
     assert signal.getsignal(signal.SIGTERM) == handler
+
+
+def test_ruby_marshal_bignum_is_skipped_not_a_crash():
+    from scaling.train.doctext import ruby_marshal_load
+    # [Bignum(+, 2 shorts), 1]: the Bignum branch advances past its digits (it used to raise
+    # UnboundLocalError: `pos` was assigned without `nonlocal`)
+    assert ruby_marshal_load(b"\x04\x08[\x07l+\x07\x01\x00\x00\x00i\x06") == [0, 1]

@@ -376,6 +376,7 @@ def ruby_marshal_load(data: bytes):
         return s
 
     def value():
+        nonlocal pos
         t = chr(byte())
         if t == "0":
             return None
