@@ -68,18 +68,6 @@ def _chinchilla_form(law: str | Law) -> ChinchillaLaw:
     return law
 
 
-def _inference_tokens(x) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise ScalingError(f"inference tokens must be a number, got {x!r}") from None
-    if math.isnan(v) or math.isinf(v):
-        raise ScalingError(f"inference tokens must be finite, got {x!r}")
-    if v < 0:
-        raise ScalingError(f"inference tokens: {v:g} is negative; the inference demand must be >= 0 tokens")
-    return v
-
-
 def _weights(cost: CostModel | None) -> tuple[float, float]:
     if cost is None:
         return 1.0, 1.0
@@ -122,7 +110,7 @@ def inference_optimal(target_loss: float, inference_tokens: float, law: str | La
     if l <= law.E:
         raise ScalingError(f"target loss {l:g} is at or below the irreducible loss E = {law.E:g} of law {law.name!r}: "
                            f"no model reaches it")
-    Dinf = _inference_tokens(inference_tokens)
+    Dinf = positive(inference_tokens, "inference tokens", allow_zero=True)
     wt, wi = _weights(cost)
     Nmin = params_floor(law, l)
     Cc = float(law.flops_for_loss(l))
@@ -174,7 +162,7 @@ def inference_optimal_budget(inference_tokens: float, law: str | Law = "chinchil
     searched so that its total matches), i.e. the plan a team that ignores inference would make.
     """
     law = _chinchilla_form(law)
-    Dinf = _inference_tokens(inference_tokens)
+    Dinf = positive(inference_tokens, "inference tokens", allow_zero=True)
     if (total_flops is None) == (dollars is None):
         raise ScalingError("give one budget for the inference-aware plan: total FLOPs or dollars")
     if dollars is not None:
@@ -267,7 +255,8 @@ def plan_inference(flops, params, tokens, target_loss, gpu_hours, dollars, law, 
         raise ScalingError("a budget and a --target-loss over-determine the plan: give one of them")
     if not given and target_loss is None:
         raise ScalingError("with --inference-tokens give a --target-loss or a budget (total FLOPs or --dollars)")
-    Dinfs = [_inference_tokens(x) for x in np.atleast_1d(np.asarray(inference_tokens, dtype=float))]
+    Dinfs = [positive(x, "inference tokens", allow_zero=True)
+             for x in np.atleast_1d(np.asarray(inference_tokens, dtype=float))]
     plans = []
     for Dinf in Dinfs:
         if target_loss is not None:
