@@ -490,27 +490,32 @@ def collect(sweep_dir: str | os.PathLike, *, include_failed: bool = False, out: 
     return df
 
 
+def trunk_flops(results: Iterable[RunResult]) -> dict[str, float]:
+    """FLOPs each WSD trunk spent for the given branches: up to the latest of their branch points."""
+    out: dict[str, float] = {}
+    for r in results:
+        if r.trunk:
+            f = r.flops_per_token * (r.branch_step or 0) * (r.tokens / max(1, r.steps))
+            out[r.trunk] = max(out.get(r.trunk, 0.0), f)
+    return out
+
+
 def sweep_compute(sweep_dir: str | os.PathLike) -> dict[str, float]:
     """FLOPs of a sweep's finished runs: ``nominal`` (each run as if trained alone) and ``spent``
     (what was really computed: plain runs whole, each WSD trunk once up to its last branch point,
     each branch's cool-down), under each run's convention. Corrupt runs are left out (with a warning)."""
-    nominal = spent = 0.0
-    trunks: dict[str, float] = {}
+    done: list[RunResult] = []
     for path in iter_runs(sweep_dir):
         try:
             res = read_result(path)
         except CorruptRunFile as exc:
             _corrupt(None, exc)
             continue
-        if res is None or res.status != "ok":
-            continue
-        nominal += res.flops
-        if res.trunk:
-            spent += res.spent_flops or 0.0
-            trunk_flops = res.flops_per_token * (res.branch_step or 0) * (res.tokens / max(1, res.steps))
-            trunks[res.trunk] = max(trunks.get(res.trunk, 0.0), trunk_flops)
-        else:
-            spent += res.flops
+        if res is not None and res.status == "ok":
+            done.append(res)
+    nominal = sum(r.flops for r in done)
+    spent = sum((r.spent_flops or 0.0) if r.trunk else r.flops for r in done)
+    trunks = trunk_flops(done)
     return {"nominal": nominal, "spent": spent + sum(trunks.values()), "trunks": float(len(trunks))}
 
 

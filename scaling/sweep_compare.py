@@ -35,9 +35,7 @@ def _runs(sweep_dir: Path) -> pd.DataFrame:
                      "vocab": cfg.vocab, "context": cfg.context, "mixer": cfg.mixer, "sparsity": cfg.sparsity,
                      "tokens": res.tokens, "seed": cfg.seed, "run_id": res.run_id, "params": res.params,
                      "loss": res.loss, "flops": res.flops, "schedule": cfg.schedule, "trunk": res.trunk or "",
-                     "branch_step": res.branch_step, "tokens_per_step": cfg.tokens_per_step,
-                     "flops_per_token": res.flops_per_token,
-                     "spent": res.spent_flops if res.spent_flops is not None else res.flops})
+                     "spent": res.spent_flops if res.spent_flops is not None else res.flops, "result": res})
     return pd.DataFrame(rows)
 
 
@@ -73,13 +71,8 @@ class SweepComparison:
 
 def _spent(df: pd.DataFrame) -> tuple[pd.Series, float]:
     """Per-run spent FLOPs (a branch: its cool-down) and the total with each trunk counted once."""
-    total = float(df["spent"].sum())
-    trunk_flops = pd.Series(0.0, index=df.index)
-    for trunk, g in df[df["trunk"] != ""].groupby("trunk"):
-        f = float((g["flops_per_token"] * g["branch_step"].fillna(0) * g["tokens_per_step"]).max())
-        trunk_flops[g.index] = f
-        total += f
-    return trunk_flops, total
+    trunks = store.trunk_flops(df["result"])
+    return df["trunk"].map(trunks).fillna(0.0), float(df["spent"].sum()) + sum(trunks.values())
 
 
 def compare_sweeps(dir_a: str | os.PathLike, dir_b: str | os.PathLike, *, out: str | os.PathLike | None = None
