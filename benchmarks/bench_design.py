@@ -19,8 +19,8 @@ import time
 
 import numpy as np
 
-from scaling.sweep.suggest import simulate, theta_of
 from scaling.laws import get_law
+from scaling.sweep.suggest import simulate, theta_of
 
 
 def main() -> None:
@@ -34,23 +34,41 @@ def main() -> None:
     args = ap.parse_args()
 
     truth = theta_of(get_law("epoch-2024"))
-    print(f"truth: epoch-2024 (a = {truth[4] / (truth[3] + truth[4]):.4f}); initial sweep 1e17/3e17/1e18 x 5 sizes; "
-          f"allowance {args.allowance:.3g} FLOPs; {args.trials} trials x {args.boot} bootstrap resamples")
-    print(f"{'objective':>9}  {'noise':>6}  {'initial':>9}  {'suggested':>9}  {'grid':>9}  {'ratio':>6}  "
-          f"{'suggested narrower':>18}  {'time':>6}", flush=True)
+    print(
+        f"truth: epoch-2024 (a = {truth[4] / (truth[3] + truth[4]):.4f}); initial sweep 1e17/3e17/1e18 x 5 sizes; "
+        f"allowance {args.allowance:.3g} FLOPs; {args.trials} trials x {args.boot} bootstrap resamples"
+    )
+    print(
+        f"{'objective':>9}  {'noise':>6}  {'initial':>9}  {'suggested':>9}  {'grid':>9}  {'ratio':>6}  "
+        f"{'suggested narrower':>18}  {'time':>6}",
+        flush=True,
+    )
     for obj in args.objective:
         for noise in args.noise:
             t = time.perf_counter()
-            r = simulate(truth, n_trials=args.trials, n_boot=args.boot, seed=args.seed, noise=noise,
-                         allowance=args.allowance, objective=obj, target=1e22)
+            r = simulate(
+                truth,
+                n_trials=args.trials,
+                n_boot=args.boot,
+                seed=args.seed,
+                noise=noise,
+                allowance=args.allowance,
+                objective=obj,
+                target=1e22,
+            )
             dt = time.perf_counter() - t
             ws, wg = r["median_width_suggested"], r["median_width_grid"]
-            print(f"{obj:>9}  {noise:6.3f}  {r['median_width_initial']:9.4f}  {ws:9.4f}  {wg:9.4f}  "
-                  f"{ws / wg:6.2f}  {r['suggested_narrower']:>11d} / {r['n_trials']:<4d}  {dt:5.0f}s")
+            print(
+                f"{obj:>9}  {noise:6.3f}  {r['median_width_initial']:9.4f}  {ws:9.4f}  {wg:9.4f}  "
+                f"{ws / wg:6.2f}  {r['suggested_narrower']:>11d} / {r['n_trials']:<4d}  {dt:5.0f}s"
+            )
             mean_s = np.mean([x["width_suggested"] for x in r["trials"]])
             mean_g = np.mean([x["width_grid"] for x in r["trials"]])
-            print(f"{'':>9}  {'':>6}  mean widths: suggested {mean_s:.4f}, grid {mean_g:.4f}; "
-                  f"runs: suggested {np.mean([x['n_suggested'] for x in r['trials']]):.1f}, grid 15", flush=True)
+            print(
+                f"{'':>9}  {'':>6}  mean widths: suggested {mean_s:.4f}, grid {mean_g:.4f}; "
+                f"runs: suggested {np.mean([x['n_suggested'] for x in r['trials']]):.1f}, grid 15",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling.fit.approach3 import (NAMES, approach3_optimum, reference_multistart, simulate_runs,  # noqa: E402
-                                   start_grid)
+from scaling.fit.approach3 import (
+    NAMES,
+    approach3_optimum,
+    reference_multistart,
+    simulate_runs,  # noqa: E402
+    start_grid,
+)
 from scaling.fit.bootstrap import bootstrap_approach3, default_workers  # noqa: E402
 
 
@@ -55,8 +60,10 @@ def main(argv=None) -> int:
     df = simulate_runs(noise=args.noise, seed=args.seed)
     logN, logD, logL = (np.log(df[c].to_numpy()) for c in ("params", "tokens", "loss"))
     n_starts = len(start_grid())
-    print(f"data: {len(df)} synthetic runs from the Epoch 2024 law (E 1.8172, A 482.01, B 2085.43, alpha 0.3478, "
-          f"beta 0.3658), 8 isoFLOP budgets 6e18..3e21, log-loss noise {args.noise}, seed {args.seed}")
+    print(
+        f"data: {len(df)} synthetic runs from the Epoch 2024 law (E 1.8172, A 482.01, B 2085.43, alpha 0.3478, "
+        f"beta 0.3658), 8 isoFLOP budgets 6e18..3e21, log-loss noise {args.noise}, seed {args.seed}"
+    )
     print(f"machine: {os.cpu_count()} cores, load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print()
 
@@ -95,16 +102,22 @@ def main(argv=None) -> int:
     scale = n_starts / k
     t_ref = float(np.sum(ref_wall)) * scale
     c_ref = float(np.sum(ref_cpu)) * scale
-    print(f"ours:      {n_starts} starts, batched Gauss-Newton (float32 exploration) + L-BFGS-B polish: "
-          f"{t_ours:.3f} s wall, {c_ours:.3f} s CPU (median of {len(ours_wall)} runs interleaved with the reference; "
-          f"wall range {min(ours_wall):.3f}..{max(ours_wall):.3f})")
+    print(
+        f"ours:      {n_starts} starts, batched Gauss-Newton (float32 exploration) + L-BFGS-B polish: "
+        f"{t_ours:.3f} s wall, {c_ours:.3f} s CPU (median of {len(ours_wall)} runs interleaved with the reference; "
+        f"wall range {min(ours_wall):.3f}..{max(ours_wall):.3f})"
+    )
     print(f"           objective {opt.objective:.12g}, converged {opt.converged}")
     if args.quick:
-        print(f"reference: scipy L-BFGS-B from {k} of the {n_starts} starts in a loop: {np.sum(ref_wall):.2f} s, "
-              f"EXTRAPOLATED to {n_starts} starts: {t_ref:.1f} s wall, {c_ref:.1f} s CPU (--quick)")
+        print(
+            f"reference: scipy L-BFGS-B from {k} of the {n_starts} starts in a loop: {np.sum(ref_wall):.2f} s, "
+            f"EXTRAPOLATED to {n_starts} starts: {t_ref:.1f} s wall, {c_ref:.1f} s CPU (--quick)"
+        )
     else:
-        print(f"reference: scipy L-BFGS-B from each of the {n_starts} starts in a loop: {t_ref:.2f} s wall, "
-              f"{c_ref:.2f} s CPU")
+        print(
+            f"reference: scipy L-BFGS-B from each of the {n_starts} starts in a loop: {t_ref:.2f} s wall, "
+            f"{c_ref:.2f} s CPU"
+        )
     fs = np.asarray(fs)
     n_best = int(np.sum(fs <= f_ref * (1 + 1e-6)))
     print(f"           objective {f_ref:.12g} (best of {k}; {n_best} starts reach it within 1e-6)")
@@ -113,30 +126,48 @@ def main(argv=None) -> int:
     cratio = c_ref / c_ours
     diff = np.abs(opt.theta - x_ref)
     worst = int(np.argmax(diff))
-    print(f"speed-up: {ratio:.1f}x wall, {cratio:.1f}x CPU (target >= 20x)"
-          f"{'' if min(ratio, cratio) >= 20 else '  BELOW TARGET'}")
-    print(f"objective: ours {opt.objective:.12g} vs reference {f_ref:.12g}: ours is "
-          f"{'no worse' if opt.objective <= f_ref * (1 + 1e-12) else 'WORSE'} "
-          f"(difference {opt.objective - f_ref:+.3g}, relative {(opt.objective - f_ref) / f_ref:+.3g})")
-    print(f"parameters (a, b, e, alpha, beta): ours {np.array2string(opt.theta, precision=6)}, reference "
-          f"{np.array2string(x_ref, precision=6)}; largest difference {diff[worst]:.2g} in {NAMES[worst]}")
+    print(
+        f"speed-up: {ratio:.1f}x wall, {cratio:.1f}x CPU (target >= 20x)"
+        f"{'' if min(ratio, cratio) >= 20 else '  BELOW TARGET'}"
+    )
+    print(
+        f"objective: ours {opt.objective:.12g} vs reference {f_ref:.12g}: ours is "
+        f"{'no worse' if opt.objective <= f_ref * (1 + 1e-12) else 'WORSE'} "
+        f"(difference {opt.objective - f_ref:+.3g}, relative {(opt.objective - f_ref) / f_ref:+.3g})"
+    )
+    print(
+        f"parameters (a, b, e, alpha, beta): ours {np.array2string(opt.theta, precision=6)}, reference "
+        f"{np.array2string(x_ref, precision=6)}; largest difference {diff[worst]:.2g} in {NAMES[worst]}"
+    )
     P = opt.params
-    print(f"           E {P['E']:.4f}, A {P['A']:.2f}, B {P['B']:.2f}, alpha {P['alpha']:.4f}, beta {P['beta']:.4f}, "
-          f"a = {P['beta'] / (P['alpha'] + P['beta']):.4f}")
+    print(
+        f"           E {P['E']:.4f}, A {P['A']:.2f}, B {P['B']:.2f}, alpha {P['alpha']:.4f}, beta {P['beta']:.4f}, "
+        f"a = {P['beta'] / (P['alpha'] + P['beta']):.4f}"
+    )
     print()
 
     if args.boot > 0:
         workers = args.workers or default_workers()
         t = time.perf_counter()
-        bs = bootstrap_approach3(logN, logD, logL, opt.theta, n_boot=args.boot, seed=0,
-                                 guard_starts=np.atleast_2d(opt.start), workers=workers)
+        bs = bootstrap_approach3(
+            logN,
+            logD,
+            logL,
+            opt.theta,
+            n_boot=args.boot,
+            seed=0,
+            guard_starts=np.atleast_2d(opt.start),
+            workers=workers,
+        )
         t_boot = time.perf_counter() - t
         S = bs.law_params()
         a = S[:, 4] / (S[:, 3] + S[:, 4])
         lo, hi = np.quantile(a, [0.025, 0.975])
-        print(f"bootstrap: {args.boot} refits (warm start + 1 guard grid start each, {workers} worker(s)): "
-              f"{t_boot:.2f} s (target < 30 s){'' if t_boot < 30 else '  ABOVE TARGET'}; {bs.n_failed} failed; "
-              f"a 95% interval ({lo:.4f}, {hi:.4f})")
+        print(
+            f"bootstrap: {args.boot} refits (warm start + 1 guard grid start each, {workers} worker(s)): "
+            f"{t_boot:.2f} s (target < 30 s){'' if t_boot < 30 else '  ABOVE TARGET'}; {bs.n_failed} failed; "
+            f"a 95% interval ({lo:.4f}, {hi:.4f})"
+        )
     return 0
 
 

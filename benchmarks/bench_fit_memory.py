@@ -36,19 +36,21 @@ sys.path.insert(0, str(ROOT))
 def synthetic_table(n_rows: int, path: Path, seed: int = 0) -> int:
     """Write about ``n_rows`` runs (isoFLOP lines of up to 1,000 sizes each) to ``path``; returns the count."""
     from scaling.fit.approach3 import simulate_runs
+
     n_budgets = max(8, int(np.ceil(n_rows / 1000)))
     per = int(np.ceil(n_rows / n_budgets))
     df = simulate_runs(budgets=np.geomspace(6e18, 3e21, n_budgets), n_per_budget=per, noise=0.005, seed=seed)
     df = df.iloc[:n_rows].copy()
-    df["run_id"] = [f"run{i}" for i in range(len(df))]   # the simulator's names repeat at this density
+    df["run_id"] = [f"run{i}" for i in range(len(df))]  # the simulator's names repeat at this density
     df.to_csv(path, index=False)
     return len(df)
 
 
 def run_fit(table: Path, method: str, max_gb: float, out: Path) -> dict:
     """`scaling fit` in a child process: wall time, peak RSS (bytes), exit status, last stderr line."""
+
     def limit():  # an allocation past the limit is a MemoryError in the child, not an OOM kill
-        cap = int(max_gb * 2 ** 30)
+        cap = int(max_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
         os.nice(10)
 
@@ -60,8 +62,12 @@ def run_fit(table: Path, method: str, max_gb: float, out: Path) -> dict:
         wall = time.perf_counter() - t0
         se.seek(0)
         err = se.read().decode(errors="replace").strip().splitlines()
-    return {"wall": wall, "rss": ru.ru_maxrss * 1024, "rc": os.waitstatus_to_exitcode(status),
-            "err": err[-1] if err else ""}
+    return {
+        "wall": wall,
+        "rss": ru.ru_maxrss * 1024,
+        "rc": os.waitstatus_to_exitcode(status),
+        "err": err[-1] if err else "",
+    }
 
 
 def main(argv=None) -> int:
@@ -89,11 +95,20 @@ def main(argv=None) -> int:
                 r = run_fit(table, method, args.max_gb, tmp / "fit.json")
                 grow = r["rss"] - ref["rss"]
                 status = "ok" if r["rc"] == 0 else f"FAILED (exit {r['rc']}: {r['err'][:160]})"
-                target = "" if n < 100_000 else ("  (target <= 2 GB: met)" if r["rss"] <= 2 * 2 ** 30 and r["rc"] == 0
-                                                 else "  (target <= 2 GB: NOT MET)")
-                print(f"  {n:>7,} runs: {status}; {r['wall']:.1f} s ({r['wall'] / ref['wall']:.1f}x the 240-run fit), "
-                      f"peak RSS {r['rss'] / 2**20:,.0f} MB (+{grow / 2**20:,.0f} MB over the reference, "
-                      f"{grow / n / 1024:.1f} KB per run){target}")
+                target = (
+                    ""
+                    if n < 100_000
+                    else (
+                        "  (target <= 2 GB: met)"
+                        if r["rss"] <= 2 * 2**30 and r["rc"] == 0
+                        else "  (target <= 2 GB: NOT MET)"
+                    )
+                )
+                print(
+                    f"  {n:>7,} runs: {status}; {r['wall']:.1f} s ({r['wall'] / ref['wall']:.1f}x the 240-run fit), "
+                    f"peak RSS {r['rss'] / 2**20:,.0f} MB (+{grow / 2**20:,.0f} MB over the reference, "
+                    f"{grow / n / 1024:.1f} KB per run){target}"
+                )
     return 0
 
 

@@ -60,23 +60,41 @@ def main() -> int:
         shapes.setdefault((c.n_layer, c.d_model), c)
     if args.largest_only:
         shapes = dict([list(shapes.items())[-1]])
-    over = {k: v for k, v in (("device", args.device), ("dtype", args.dtype), ("corpus", args.corpus),
-                              ("compile", args.compile)) if v}
+    over = {
+        k: v
+        for k, v in (("device", args.device), ("dtype", args.dtype), ("corpus", args.corpus), ("compile", args.compile))
+        if v
+    }
     first = next(iter(shapes.values())).model_copy(update=over)
     device = resolve_device(first.device)
-    data = D.prepare(first.corpus, first.tokenizer, val_fraction=first.val_fraction, data_dir=args.data_dir,
-                     max_bytes=first.corpus_max_bytes)
+    data = D.prepare(
+        first.corpus,
+        first.tokenizer,
+        val_fraction=first.val_fraction,
+        data_dir=args.data_dir,
+        max_bytes=first.corpus_max_bytes,
+    )
     n_mm = 8192 if device.type == "cuda" else 1024
     peak_before = measure_matmul_flops(device, first.dtype, n=n_mm, repeats=10)
-    print(f"{spec.name}: {len(shapes)} sizes, {first.dtype}, {args.threads} thread(s), device {device}, "
-          f"context {first.context}; corpus {first.corpus}")
+    print(
+        f"{spec.name}: {len(shapes)} sizes, {first.dtype}, {args.threads} thread(s), device {device}, "
+        f"context {first.context}; corpus {first.corpus}"
+    )
     print(f"{'shape':>10} {'params':>8} {'batch':>6} {'tokens/s':>10} {'6ND FLOP/s':>11} {'model FLOP/s':>13}")
     rows = []
     for (L, d), c in shapes.items():
         c = c.model_copy(update=over)
         # a short run of the real trainer: steps sized to take about --seconds
-        probe = c.model_copy(update={"tokens": 2 * c.tokens_per_step, "eval_points": 1, "eval_tokens": c.context,
-                                     "final_eval_tokens": c.context, "save_model": False, "threads": args.threads})
+        probe = c.model_copy(
+            update={
+                "tokens": 2 * c.tokens_per_step,
+                "eval_points": 1,
+                "eval_tokens": c.context,
+                "final_eval_tokens": c.context,
+                "save_model": False,
+                "threads": args.threads,
+            }
+        )
         t = time.perf_counter()
         train(probe, data=data)
         per_step = (time.perf_counter() - t) / 2
@@ -84,18 +102,24 @@ def main() -> int:
         run = probe.model_copy(update={"tokens": steps * c.tokens_per_step})
         res = train(run, data=data)
         rows.append((c, res))
-        print(f"{L:>4} x {d:<4} {si(res.params):>8} {c.batch_size:>6} {res.tokens_per_s:>10,.0f} "
-              f"{res.flops_per_s / 1e9:>8.1f} GF {res.model_flops_per_s / 1e9:>10.1f} GF")
+        print(
+            f"{L:>4} x {d:<4} {si(res.params):>8} {c.batch_size:>6} {res.tokens_per_s:>10,.0f} "
+            f"{res.flops_per_s / 1e9:>8.1f} GF {res.model_flops_per_s / 1e9:>10.1f} GF"
+        )
     peak_after = measure_matmul_flops(device, first.dtype, n=n_mm, repeats=10)
     peak = (peak_before + peak_after) / 2
     c, res = rows[-1]
     ratio = res.model_flops_per_s / peak
-    print(f"matmul {n_mm}^3 {first.dtype}, {args.threads} thread(s): {peak / 1e9:.1f} GFLOP/s "
-          f"(before {peak_before / 1e9:.1f}, after {peak_after / 1e9:.1f})")
+    print(
+        f"matmul {n_mm}^3 {first.dtype}, {args.threads} thread(s): {peak / 1e9:.1f} GFLOP/s "
+        f"(before {peak_before / 1e9:.1f}, after {peak_after / 1e9:.1f})"
+    )
     if res.peak_source and res.peak_source.startswith("catalogue"):
         print(f"MFU against the catalogue peak ({res.peak_source}): {res.mfu:.1%}")
-    print(f"largest size {c.n_layer} x {c.d_model} ({si(res.params)} params): model FLOP/s / matmul = {ratio:.2f} "
-          f"(6ND count: {res.flops_per_s / peak:.2f}); target >= 0.50: {'PASS' if ratio >= 0.5 else 'FAIL'}")
+    print(
+        f"largest size {c.n_layer} x {c.d_model} ({si(res.params)} params): model FLOP/s / matmul = {ratio:.2f} "
+        f"(6ND count: {res.flops_per_s / peak:.2f}); target >= 0.50: {'PASS' if ratio >= 0.5 else 'FAIL'}"
+    )
     if args.budget == "all":
         # the whole sweep at these rates, LPT-scheduled on W one-thread workers (evaluation included:
         # a forward pass costs about a third of a training step)
@@ -108,8 +132,10 @@ def main() -> int:
         loads = [0.0] * workers
         for j in sorted(jobs, reverse=True):
             loads[loads.index(min(loads))] += j
-        print(f"estimated sweep time: {max(loads) / 3600:.2f} h on {workers} worker(s) of {args.threads} thread(s) "
-              f"({sum(jobs) / 3600:.2f} worker-hours, {len(jobs)} runs)")
+        print(
+            f"estimated sweep time: {max(loads) / 3600:.2f} h on {workers} worker(s) of {args.threads} thread(s) "
+            f"({sum(jobs) / 3600:.2f} worker-hours, {len(jobs)} runs)"
+        )
     return 0
 
 

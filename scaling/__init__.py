@@ -16,12 +16,23 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
-    "plan": "scaling.planner", "plan_table": "scaling.planner", "Plan": "scaling.planner",
-    "Interval": "scaling.planner", "Hardware": "scaling.hardware", "compute_multiplier": "scaling.planner.compare",
-    "get_law": "scaling.laws", "list_laws": "scaling.laws", "Law": "scaling.laws",
-    "ChinchillaLaw": "scaling.laws", "KaplanLaw": "scaling.laws", "PowerLawAllocation": "scaling.laws",
-    "fit": "scaling.fit", "FitResult": "scaling.fit", "load_runs": "scaling.runs",
-    "ModelShape": "scaling.shapes", "shape_for_params": "scaling.shapes",
+    "plan": "scaling.planner",
+    "plan_table": "scaling.planner",
+    "Plan": "scaling.planner",
+    "Interval": "scaling.planner",
+    "Hardware": "scaling.hardware",
+    "compute_multiplier": "scaling.planner.compare",
+    "get_law": "scaling.laws",
+    "list_laws": "scaling.laws",
+    "Law": "scaling.laws",
+    "ChinchillaLaw": "scaling.laws",
+    "KaplanLaw": "scaling.laws",
+    "PowerLawAllocation": "scaling.laws",
+    "fit": "scaling.fit",
+    "FitResult": "scaling.fit",
+    "load_runs": "scaling.runs",
+    "ModelShape": "scaling.shapes",
+    "shape_for_params": "scaling.shapes",
     "ScalingError": "scaling.errors",
 }
 

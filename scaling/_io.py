@@ -23,6 +23,7 @@ def _write_error(path: Path, exc: OSError) -> OSError:
     import errno
 
     from .errors import WriteError
+
     why = exc.strerror or type(exc).__name__
     hint = ""
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -39,7 +40,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:   # a read-only or missing folder: name the target, not the temporary file
+    except OSError as exc:  # a read-only or missing folder: name the target, not the temporary file
         raise _write_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -83,6 +84,7 @@ def json_safe(obj: Any) -> Any:
     import math
 
     import numpy as np
+
     if isinstance(obj, dict):
         return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -50,15 +50,21 @@ def _row_ref(row: int, source: str, file_based: bool) -> str:
 # ------------------------------------------------------------------------------------------------
 # plausibility: tables that load but are probably not what the user meant
 
-PARAMS_MIN = 1e3        # fewer parameters than this: a column in millions or billions
+PARAMS_MIN = 1e3  # fewer parameters than this: a column in millions or billions
 TOKENS_MIN = 1e3
 TOKENS_PER_PARAM_MAX = 1e5
-FLOPS_FACTOR = 1.5      # FLOPs this far from 6ND: another convention, a nominal budget, or wrong units
-SEED_NOISE = 0.01       # log-loss spread seed-to-seed variation stays within (about 1%)
+FLOPS_FACTOR = 1.5  # FLOPs this far from 6ND: another convention, a nominal budget, or wrong units
+SEED_NOISE = 0.01  # log-loss spread seed-to-seed variation stays within (about 1%)
 
 
-def plausibility(df: pd.DataFrame, cols: dict[str, str] | None = None, *, flops_convention: str = "6nd",
-                 source: str = "runs", file_based: bool = False) -> list[str]:
+def plausibility(
+    df: pd.DataFrame,
+    cols: dict[str, str] | None = None,
+    *,
+    flops_convention: str = "6nd",
+    source: str = "runs",
+    file_based: bool = False,
+) -> list[str]:
     """Warnings (one line each) about a runs table that loads but is probably not what was meant:
 
     - parameters below 1,000, tokens below 1,000, or more than 1e5 tokens per parameter (a column
@@ -82,23 +88,31 @@ def plausibility(df: pd.DataFrame, cols: dict[str, str] | None = None, *, flops_
         k = int(mask.sum())
         i = int(np.flatnonzero(mask)[0])
         ref = _row_ref(int(df.index[i]), source, file_based).removeprefix(f"{source} ")
-        return f"in {k} of {len(df)} run{'s' if len(df) != 1 else ''} (e.g. {ref}: params {N[i]:.4g}, tokens {D[i]:.4g})"
+        return (
+            f"in {k} of {len(df)} run{'s' if len(df) != 1 else ''} (e.g. {ref}: params {N[i]:.4g}, tokens {D[i]:.4g})"
+        )
 
     pcol, tcol = cols.get("params", "params"), cols.get("tokens", "tokens")
     small_n = N < PARAMS_MIN
     if small_n.any():
-        out.append(f"params ({pcol!r}) below {PARAMS_MIN:,.0f} {where(small_n)}: is the column in millions or "
-                   "billions? give parameter counts (125M or 1.25e8)")
+        out.append(
+            f"params ({pcol!r}) below {PARAMS_MIN:,.0f} {where(small_n)}: is the column in millions or "
+            "billions? give parameter counts (125M or 1.25e8)"
+        )
     if "tokens" in cols:
         small_d = D < TOKENS_MIN
         if small_d.any():
-            out.append(f"tokens ({tcol!r}) below {TOKENS_MIN:,.0f} {where(small_d)}: is the column in millions or "
-                       "billions? give token counts (2.5B or 2.5e9)")
+            out.append(
+                f"tokens ({tcol!r}) below {TOKENS_MIN:,.0f} {where(small_d)}: is the column in millions or "
+                "billions? give token counts (2.5B or 2.5e9)"
+            )
     tpp = D / N
     many = tpp > TOKENS_PER_PARAM_MAX
     if many.any() and not small_n.any():
-        out.append(f"more than {TOKENS_PER_PARAM_MAX:.0e} tokens per parameter (up to {tpp.max():.3g}) {where(many)}: "
-                   f"are params ({pcol!r}) in millions, or tokens ({tcol!r}) in a smaller unit than tokens?")
+        out.append(
+            f"more than {TOKENS_PER_PARAM_MAX:.0e} tokens per parameter (up to {tpp.max():.3g}) {where(many)}: "
+            f"are params ({pcol!r}) in millions, or tokens ({tcol!r}) in a smaller unit than tokens?"
+        )
     if "flops" in cols and "tokens" in cols and "flops" in df.columns:
         # a sparse run counts the FLOPs of its non-zero weights; a run may name its own convention
         Neff = N
@@ -108,16 +122,21 @@ def plausibility(df: pd.DataFrame, cols: dict[str, str] | None = None, *, flops_
         elif "sparsity" in df.columns:
             sp = pd.to_numeric(df["sparsity"], errors="coerce").to_numpy(dtype=float)
             Neff = np.where(np.isfinite(sp) & (sp >= 0) & (sp < 1), N * (1 - sp), N)
-        conv = (df["flops_convention"].astype(str).str.strip().str.lower().to_numpy()
-                if "flops_convention" in df.columns else np.full(len(df), str(flops_convention).lower()))
+        conv = (
+            df["flops_convention"].astype(str).str.strip().str.lower().to_numpy()
+            if "flops_convention" in df.columns
+            else np.full(len(df), str(flops_convention).lower())
+        )
         ratio = np.asarray(df["flops"], dtype=float) / (6.0 * Neff * D)
-        f = np.where(conv == "6nd", FLOPS_FACTOR, 10.0)   # other conventions add terms this table cannot count
+        f = np.where(conv == "6nd", FLOPS_FACTOR, 10.0)  # other conventions add terms this table cannot count
         off = (ratio > f) | (ratio < 1.0 / f)
         if off.any():
             i = int(np.flatnonzero(off)[0])
-            out.append(f"FLOPs ({cols['flops']!r}) are more than {f[i]:g}x from 6ND {where(off)} (FLOPs / 6ND from "
-                       f"{ratio.min():.3g} to {ratio.max():.3g}; convention {conv[i]!r}): another convention, "
-                       "a nominal budget, or params or tokens in other units?")
+            out.append(
+                f"FLOPs ({cols['flops']!r}) are more than {f[i]:g}x from 6ND {where(off)} (FLOPs / 6ND from "
+                f"{ratio.min():.3g} to {ratio.max():.3g}; convention {conv[i]!r}): another convention, "
+                "a nominal budget, or params or tokens in other units?"
+            )
     mixed = _mixed_columns(df, cols)
     if mixed:
         out.append(mixed)
@@ -131,7 +150,7 @@ def _mixed_columns(df: pd.DataFrame, cols: dict[str, str]) -> str | None:
     keys = ["params", "tokens"] + [k for k in ("unique_tokens", "sparsity") if k in df.columns]
     try:
         grp = df.groupby(keys, sort=False)
-    except (TypeError, ValueError):   # pragma: no cover - numeric by now
+    except (TypeError, ValueError):  # pragma: no cover - numeric by now
         return None
     size = grp["loss"].transform("size").to_numpy()
     if not (size > 1).any():
@@ -140,8 +159,7 @@ def _mixed_columns(df: pd.DataFrame, cols: dict[str, str]) -> str | None:
     rep = df.loc[size > 1]
     lg = pd.Series(logl[size > 1], index=rep.index)
     g = rep.groupby(keys, sort=False)
-    spread = (lg.groupby([rep[k] for k in keys], sort=False).max()
-              - lg.groupby([rep[k] for k in keys], sort=False).min())
+    spread = lg.groupby([rep[k] for k in keys], sort=False).max() - lg.groupby([rep[k] for k in keys], sort=False).min()
     mapped = set(cols.values()) | set(CANONICAL) | {"unique_tokens", "sparsity", "nonzero_params", "source_row"}
     cands = []
     for c in rep.columns:
@@ -149,11 +167,11 @@ def _mixed_columns(df: pd.DataFrame, cols: dict[str, str]) -> str | None:
             continue
         try:
             n_all = df[c].nunique(dropna=False)
-        except TypeError:   # unhashable cells (lists from JSON)
+        except TypeError:  # unhashable cells (lists from JSON)
             continue
-        if n_all < 2 or n_all >= len(df):   # constant, or a name / id of every run
+        if n_all < 2 or n_all >= len(df):  # constant, or a name / id of every run
             continue
-        varies = (g[c].nunique(dropna=False) > 1)
+        varies = g[c].nunique(dropna=False) > 1
         varies = varies.reindex(spread.index, fill_value=False)
         if varies.any() and float(np.median(spread[varies.to_numpy()])) > SEED_NOISE:
             cands.append((int(varies.sum()), c, spread[varies.to_numpy()]))
@@ -167,13 +185,16 @@ def _mixed_columns(df: pd.DataFrame, cols: dict[str, str]) -> str | None:
     shown = ", ".join(vals) + (", ..." if df[c].nunique() > 4 else "")
     also = f" (and {', '.join(repr(o) for o in others)})" if others else ""
     first = vals[0].replace("'", "\\'")
-    return (f"{k} repeated (params, tokens) pairs have losses that differ by more than seed noise (median "
-            f"{np.expm1(float(np.median(sp))):.1%}, up to {np.expm1(float(sp.max())):.1%}) while column {c!r}{also} "
-            f"varies ({shown}): several data sets or settings mixed? filter one, e.g. --where \"{c} == '{first}'\"")
+    return (
+        f"{k} repeated (params, tokens) pairs have losses that differ by more than seed noise (median "
+        f"{np.expm1(float(np.median(sp))):.1%}, up to {np.expm1(float(sp.max())):.1%}) while column {c!r}{also} "
+        f"varies ({shown}): several data sets or settings mixed? filter one, e.g. --where \"{c} == '{first}'\""
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # duplicated runs
+
 
 def _check_duplicates(df: pd.DataFrame, cols: dict[str, str], source: str, file_based: bool) -> None:
     if "run_id" in cols:
@@ -182,9 +203,11 @@ def _check_duplicates(df: pd.DataFrame, cols: dict[str, str], source: str, file_
             rid = df.loc[d.to_numpy(), "run_id"].iloc[0]
             rows = list(df.index[(df["run_id"] == rid).to_numpy()])
             where = "rows " + ", ".join(map(str, rows[:5]))
-            raise ScalingError(f"{source}: duplicated run: run_id {rid!r} ({cols['run_id']!r}) appears at {where}"
-                               f"{' (1-based data rows, header not counted)' if file_based else ''}; "
-                               "a runs table has one row per run (training curves: use load_curves)")
+            raise ScalingError(
+                f"{source}: duplicated run: run_id {rid!r} ({cols['run_id']!r}) appears at {where}"
+                f"{' (1-based data rows, header not counted)' if file_based else ''}; "
+                "a runs table has one row per run (training curves: use load_curves)"
+            )
     # an exact copy of a whole row is a copy-paste error; equal (params, tokens) with different
     # seeds or losses are replicates and are kept
     src_cols = [c for c in df.columns if c not in CANONICAL or c in cols.values()]
@@ -198,20 +221,25 @@ def _check_duplicates(df: pd.DataFrame, cols: dict[str, str], source: str, file_
         same = df[src_cols].eq(key.iloc[0]) | (df[src_cols].isna() & key.isna().to_numpy())
         firsts = [int(r) for r in df.index[same.all(axis=1).to_numpy()] if r != row]
         other = f" duplicates row {firsts[0]}" if firsts else " is a duplicate"
-        raise ScalingError(f"{_row_ref(row, source, file_based)}{other} exactly (duplicated run); "
-                           "remove one, or give replicates a seed or run_id column")
+        raise ScalingError(
+            f"{_row_ref(row, source, file_based)}{other} exactly (duplicated run); "
+            "remove one, or give replicates a seed or run_id column"
+        )
 
 
 # ------------------------------------------------------------------------------------------------
 # helpers for fitters
+
 
 def require_sizes(df: pd.DataFrame, k: int = 2, what: str = "this fit", col: str = "params") -> int:
     """Raise unless the runs span at least ``k`` distinct model sizes; return the number of sizes."""
     sizes = np.unique(np.asarray(df[col], dtype=float))
     if len(sizes) < k:
         if len(sizes) == 1:
-            raise ScalingError(f"all {len(df)} runs have the same size ({col} = {sizes[0]:.4g}); {what} needs "
-                               f"runs at {k} or more model sizes")
+            raise ScalingError(
+                f"all {len(df)} runs have the same size ({col} = {sizes[0]:.4g}); {what} needs "
+                f"runs at {k} or more model sizes"
+            )
         raise ScalingError(f"the runs span only {len(sizes)} model sizes; {what} needs at least {k}")
     return len(sizes)
 
@@ -219,5 +247,7 @@ def require_sizes(df: pd.DataFrame, k: int = 2, what: str = "this fit", col: str
 def require_columns(df: pd.DataFrame, columns: Sequence[str], what: str = "runs") -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ScalingError(f"{what}: missing column(s) {', '.join(map(repr, missing))}"
-                           f"{_suggest(missing[0], list(df.columns))} (available: {_avail(df.columns)})")
+        raise ScalingError(
+            f"{what}: missing column(s) {', '.join(map(repr, missing))}"
+            f"{_suggest(missing[0], list(df.columns))} (available: {_avail(df.columns)})"
+        )

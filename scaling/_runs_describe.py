@@ -34,8 +34,9 @@ def data_fingerprint(df: pd.DataFrame, cols: Sequence[str] = ("params", "tokens"
     return h.hexdigest()
 
 
-def data_info(df: pd.DataFrame, cols: Sequence[str] = ("params", "tokens", "loss"),
-              extra_filters: Sequence[str] = ()) -> dict[str, Any]:
+def data_info(
+    df: pd.DataFrame, cols: Sequence[str] = ("params", "tokens", "loss"), extra_filters: Sequence[str] = ()
+) -> dict[str, Any]:
     """The fields of ``scaling.fit.DataInfo`` for a runs table: ``DataInfo(**data_info(runs))``."""
     meta = df.attrs.get("scaling", {}) if hasattr(df, "attrs") else {}
     fl = np.asarray(df["flops"], dtype=float) if "flops" in df.columns and len(df) else None

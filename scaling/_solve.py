@@ -25,8 +25,7 @@ import numpy as np
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
-def golden_min(f: Callable[[np.ndarray], np.ndarray], a, b, *, tol: float = 1e-12,
-               max_iter: int = 300) -> np.ndarray:
+def golden_min(f: Callable[[np.ndarray], np.ndarray], a, b, *, tol: float = 1e-12, max_iter: int = 300) -> np.ndarray:
     """Vectorised golden-section search for the minimum of a unimodal f on [a, b] (elementwise),
     one new evaluation of f per iteration, until every bracket is narrower than ``tol``. NaN and
     ties send the search left. Returns the bracket midpoints."""
@@ -49,8 +48,9 @@ def golden_min(f: Callable[[np.ndarray], np.ndarray], a, b, *, tol: float = 1e-1
     return 0.5 * (a + b)
 
 
-def scan_min(f: Callable[[np.ndarray], np.ndarray], lo, hi, *, n_scan: int = 65, tol: float = 1e-12,
-             max_iter: int = 300) -> np.ndarray:
+def scan_min(
+    f: Callable[[np.ndarray], np.ndarray], lo, hi, *, n_scan: int = 65, tol: float = 1e-12, max_iter: int = 300
+) -> np.ndarray:
     """Minimise f on [lo, hi] elementwise: a coarse scan, then golden section inside the best bracket.
 
     ``lo``/``hi`` are arrays (one problem per element); ``f`` takes an array of the broadcast
@@ -73,12 +73,14 @@ def scan_min(f: Callable[[np.ndarray], np.ndarray], lo, hi, *, n_scan: int = 65,
     return golden_min(f, a, b, tol=tol, max_iter=max_iter)
 
 
-def grid_min(g: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, *, n: int = 481,
-             tol: float = 1e-13) -> tuple[float, float]:
+def grid_min(
+    g: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, *, n: int = 481, tol: float = 1e-13
+) -> tuple[float, float]:
     """(x, g(x)) at the minimum of a scalar problem g on [lo, hi] (g vectorised, inf or NaN where
     undefined): a grid of ``n`` points, refined by :func:`golden_min` in the best point's bracket.
     (nan, inf) when g is nowhere finite; the best grid point when the refinement does not improve
     on it (a kink the golden section straddled)."""
+
     def finite(x):
         with np.errstate(all="ignore"):
             v = np.asarray(g(x), dtype=float)
@@ -114,19 +116,26 @@ def bisect(g: Callable[[np.ndarray], np.ndarray], lo, hi, *, tol: float = 1e-13,
     return 0.5 * (lo + hi)
 
 
-def bisect_log(f: Callable[[np.ndarray], np.ndarray], lo, hi, *, tol: float = 1e-13, max_iter: int = 200,
-               iters: int | None = None) -> np.ndarray:
+def bisect_log(
+    f: Callable[[np.ndarray], np.ndarray], lo, hi, *, tol: float = 1e-13, max_iter: int = 200, iters: int | None = None
+) -> np.ndarray:
     """:func:`bisect` in log space for a monotone f on positive brackets (lo, hi > 0): the root
     x with f(x) = 0, to a relative precision of ``tol`` (``iters``: the old name of ``max_iter``)."""
     if iters is not None:
         max_iter = iters
-    x = bisect(lambda t: f(np.exp(t)), np.log(np.asarray(lo, dtype=float)), np.log(np.asarray(hi, dtype=float)),
-               tol=tol, max_iter=max_iter)
+    x = bisect(
+        lambda t: f(np.exp(t)),
+        np.log(np.asarray(lo, dtype=float)),
+        np.log(np.asarray(hi, dtype=float)),
+        tol=tol,
+        max_iter=max_iter,
+    )
     return np.exp(x)
 
 
-def brentq(f: Callable[[float], float], a: float, b: float, *, xtol: float = 1e-12, rtol: float = 4e-16,
-           max_iter: int = 100) -> float:
+def brentq(
+    f: Callable[[float], float], a: float, b: float, *, xtol: float = 1e-12, rtol: float = 4e-16, max_iter: int = 100
+) -> float:
     """Brent's method for a root of a scalar f with f(a) and f(b) of opposite signs (Brent 1973,
     as in scipy.optimize.brentq): inverse quadratic interpolation or secant steps, falling back to
     bisection whenever they would not shrink the bracket fast enough."""
@@ -152,9 +161,9 @@ def brentq(f: Callable[[float], float], a: float, b: float, *, xtol: float = 1e-
             return b
         if abs(e) >= tol and abs(fa) > abs(fb):
             s = fb / fa
-            if a == c:                      # secant
+            if a == c:  # secant
                 p, q = 2.0 * m * s, 1.0 - s
-            else:                           # inverse quadratic interpolation
+            else:  # inverse quadratic interpolation
                 q, r = fa / fc, fb / fc
                 p = s * (2.0 * m * q * (q - r) - (b - a) * (r - 1.0))
                 q = (q - 1.0) * (r - 1.0) * (s - 1.0)

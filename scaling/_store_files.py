@@ -42,26 +42,26 @@ EXECUTION_FIELDS = frozenset({"threads", "checkpoint_every_s", "device", "compil
 class CorruptRunFile(ScalingError):
     """A run file that exists but cannot be read: the message names the file and what is wrong."""
 
-    __module__ = "scaling.store"   # pickled by its public name: pool workers send it to the parent
+    __module__ = "scaling.store"  # pickled by its public name: pool workers send it to the parent
 
     def __init__(self, path: str | os.PathLike, problem: str):
         super().__init__(f"{path}: {problem}")
         self.path, self.problem = Path(path), " ".join(str(problem).split())
 
-    def __reduce__(self):     # travels from pool workers to the parent intact
+    def __reduce__(self):  # travels from pool workers to the parent intact
         return (type(self), (str(self.path), self.problem))
 
 
 class CorruptRunWarning(UserWarning):
     """A run left out of a table or a status because one of its files is corrupt."""
 
-    __module__ = "scaling.store"   # pickled by its public name: pool workers send it to the parent
+    __module__ = "scaling.store"  # pickled by its public name: pool workers send it to the parent
 
 
 class RunBusy(ScalingError):
     """The run (or trunk) is being trained by another process right now (its lock is held)."""
 
-    __module__ = "scaling.store"   # pickled by its public name: pool workers send it to the parent
+    __module__ = "scaling.store"  # pickled by its public name: pool workers send it to the parent
 
 
 def now() -> str:
@@ -122,8 +122,12 @@ def write_curve(path: str | os.PathLike, rows: Iterable[dict]) -> None:
     w = csv.DictWriter(buf, fieldnames=CURVE_COLUMNS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for row in rows:
-        w.writerow({k: ("" if row.get(k) is None else repr(row[k]) if isinstance(row.get(k), float) else row[k])
-                    for k in CURVE_COLUMNS})
+        w.writerow(
+            {
+                k: ("" if row.get(k) is None else repr(row[k]) if isinstance(row.get(k), float) else row[k])
+                for k in CURVE_COLUMNS
+            }
+        )
     atomic_write_text(Path(path) / CURVE, buf.getvalue())
 
 
@@ -171,15 +175,16 @@ def set_aside(file: str | os.PathLike, problem: str = "") -> Path | None:
         return None
     try:
         journal(file.parent.parent, "corrupt", file.parent.name, file=file.name, moved_to=dest.name, reason=problem)
-    except OSError:   # the move is what matters
+    except OSError:  # the move is what matters
         pass
     return dest
 
 
 def write_progress(path: str | os.PathLike, step: int, steps: int, tokens: int) -> None:
     """progress.json beside a checkpoint: its step and tokens, for readers without torch."""
-    atomic_write_json(Path(path) / PROGRESS, {"step": int(step), "steps": int(steps), "tokens": int(tokens),
-                                              "time": now()})
+    atomic_write_json(
+        Path(path) / PROGRESS, {"step": int(step), "steps": int(steps), "tokens": int(tokens), "time": now()}
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,8 +195,12 @@ def journal(sweep_dir: str | os.PathLike, event: str, run_id: str, **extra) -> N
     """Append one event line to the sweep's journal (O_APPEND: concurrent writers do not interleave)."""
     sweep_dir = Path(sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"time": now(), "event": event, "run_id": run_id, "host": socket.gethostname(),
-                       "pid": os.getpid(), **extra}) + "\n"
+    line = (
+        json.dumps(
+            {"time": now(), "event": event, "run_id": run_id, "host": socket.gethostname(), "pid": os.getpid(), **extra}
+        )
+        + "\n"
+    )
     fd = os.open(sweep_dir / JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line.encode())
@@ -207,7 +216,7 @@ def read_journal(sweep_dir: str | os.PathLike) -> pd.DataFrame:
     for line in p.read_text().splitlines():
         try:
             rows.append(json.loads(line))
-        except ValueError:   # a line cut by a crash
+        except ValueError:  # a line cut by a crash
             continue
     return pd.DataFrame(rows)
 
@@ -219,7 +228,7 @@ class RunLock:
     stale lock; a second executor that finds it held skips the run instead of training it twice.
     """
 
-    __module__ = "scaling.store"   # pickled by its public name: pool workers send it to the parent
+    __module__ = "scaling.store"  # pickled by its public name: pool workers send it to the parent
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path) / LOCK
@@ -227,6 +236,7 @@ class RunLock:
 
     def acquire(self) -> bool:
         import fcntl
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -255,6 +265,7 @@ def lock_held(path: str | os.PathLike, name: str = LOCK) -> bool:
     """Whether another process holds the lock file ``name`` of a run directory now (a probe that
     creates nothing: a missing lock file is a free lock)."""
     import fcntl
+
     try:
         fd = os.open(Path(path) / name, os.O_RDWR)
     except FileNotFoundError:
@@ -264,5 +275,5 @@ def lock_held(path: str | os.PathLike, name: str = LOCK) -> bool:
     except OSError:
         return True
     finally:
-        os.close(fd)      # closing drops our probe's lock
+        os.close(fd)  # closing drops our probe's lock
     return False

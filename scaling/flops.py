@@ -69,14 +69,17 @@ ARCHITECTURES = ("gpt", "gpt2", "kaplan")
 MIXERS = ("attention", "hyena")
 
 SPARSITY_CONVENTION = "nonzero-share"
-SPARSITY_CONVENTION_DOC = ("sparse FLOPs = (1 - S) x the dense FLOPs of the block linear-layer matmuls; "
-                           "attention L^2 work, FFTs, embeddings and logits stay dense")
+SPARSITY_CONVENTION_DOC = (
+    "sparse FLOPs = (1 - S) x the dense FLOPs of the block linear-layer matmuls; "
+    "attention L^2 work, FFTs, embeddings and logits stay dense"
+)
 
 # Hyena defaults: order 2 (one long convolution, two gates), short filter of 3 taps, FFT cost
 # 5 N log2 N per length-N transform; implicit filter: 33 positional features -> 64 -> 64 -> 64 -> (o-1) d
 # (the shape of the Hyena reference code's Pile configuration).
-HYENA_DEFAULTS = dict(order=2, short_filter=3, fft_constant=5.0, filter_emb_dim=33, filter_width=64,
-                      filter_depth=3, filter_batch=16.0)
+HYENA_DEFAULTS = dict(
+    order=2, short_filter=3, fft_constant=5.0, filter_emb_dim=33, filter_width=64, filter_depth=3, filter_batch=16.0
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,6 +108,7 @@ def _sparsity(s) -> np.ndarray:
 def _choice(value: str, options: tuple[str, ...], what: str) -> str:
     if value not in options:
         import difflib
+
         close = difflib.get_close_matches(str(value), options, n=2)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise ScalingError(f"unknown {what} {value!r} (choose from {', '.join(options)}){hint}")
@@ -116,8 +120,7 @@ def _hyena_opts(hyena: dict | None) -> dict:
     if hyena:
         unknown = set(hyena) - set(opts)
         if unknown:
-            raise ScalingError(f"unknown Hyena option(s) {', '.join(sorted(unknown))} "
-                               f"(known: {', '.join(opts)})")
+            raise ScalingError(f"unknown Hyena option(s) {', '.join(sorted(unknown))} (known: {', '.join(opts)})")
         opts.update({k: v for k, v in hyena.items() if v is not None})
     if opts["order"] < 2 or int(opts["order"]) != opts["order"]:
         raise ScalingError(f"Hyena order must be an integer >= 2: got {opts['order']}")
@@ -153,7 +156,7 @@ def _param_terms(d, vocab, d_ff, *, architecture="gpt", context=None, mixer="att
             raise ScalingError(f"the Hyena mixer is only defined for the 'gpt' architecture, not {architecture!r}")
         opts = _hyena_opts(hyena)
         o, k = opts["order"], opts["short_filter"]
-        mix_linear = (o + 1) * d * d + d * d                        # input projections + output
+        mix_linear = (o + 1) * d * d + d * d  # input projections + output
         mix = mix_linear + (o + 1) * d * k + _hyena_filter_params(d, opts)
         linear = mix_linear + 2 * d * d_ff
         return mix + 2 * d * d_ff + 2 * d, linear, d, vocab * d
@@ -173,8 +176,19 @@ def _param_terms(d, vocab, d_ff, *, architecture="gpt", context=None, mixer="att
     raise AssertionError  # pragma: no cover
 
 
-def param_counts(n_layer, d_model, vocab, d_ff=None, n_head=None, *, architecture: str = "gpt",
-                 context=None, mixer: str = "attention", sparsity=0.0, hyena: dict | None = None) -> dict:
+def param_counts(
+    n_layer,
+    d_model,
+    vocab,
+    d_ff=None,
+    n_head=None,
+    *,
+    architecture: str = "gpt",
+    context=None,
+    mixer: str = "attention",
+    sparsity=0.0,
+    hyena: dict | None = None,
+) -> dict:
     """Parameter counts of a decoder: ``dict(total, non_embedding, embedding, nonzero)``.
 
     Vectorised over every numeric argument. ``d_ff`` defaults to ``4 * d_model``; ``n_head`` does
@@ -204,13 +218,13 @@ def param_counts(n_layer, d_model, vocab, d_ff=None, n_head=None, *, architectur
         _positive(n_head, "n_head")
     ctx = None if context is None else _positive(context, "context")
     S = _sparsity(sparsity)
-    per_layer, linear, const, emb = _param_terms(d, V, f, architecture=architecture, context=ctx,
-                                                 mixer=mixer, hyena=hyena)
+    per_layer, linear, const, emb = _param_terms(
+        d, V, f, architecture=architecture, context=ctx, mixer=mixer, hyena=hyena
+    )
     non_emb = L * per_layer + const
     total = non_emb + emb
     nonzero = total - S * L * linear
-    return {"total": total, "non_embedding": non_emb + 0.0 * emb, "embedding": emb + 0.0 * non_emb,
-            "nonzero": nonzero}
+    return {"total": total, "non_embedding": non_emb + 0.0 * emb, "embedding": emb + 0.0 * non_emb, "nonzero": nonzero}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,9 +249,19 @@ def attention_flops_per_token(d_model, context, *, n_head=None, d_ff=None, causa
     return keep * (6 * d * d + 2 * d * d + 4 * d * f) + ctx_terms
 
 
-def hyena_mixer_flops_per_token(d_model, context, *, order=2, short_filter=3, fft_constant=5.0,
-                                filter_emb_dim=33, filter_width=64, filter_depth=3, filter_batch=16.0,
-                                sparsity=0.0):
+def hyena_mixer_flops_per_token(
+    d_model,
+    context,
+    *,
+    order=2,
+    short_filter=3,
+    fft_constant=5.0,
+    filter_emb_dim=33,
+    filter_width=64,
+    filter_depth=3,
+    filter_batch=16.0,
+    sparsity=0.0,
+):
     """Forward FLOPs per token of one Hyena operator (without the MLP), Poli et al. 2023.
 
     ``2 [(o+1) d^2 + (o+1) d k + c_fft (o-1) d log2(2L) + d^2]`` + filter network / batch:
@@ -262,8 +286,11 @@ def hyena_mixer_flops_per_token(d_model, context, *, order=2, short_filter=3, ff
     proj = 2 * ((o + 1) * d * d + d * d)
     conv = 2 * (o + 1) * d * short_filter
     fft = 2 * fft_constant * (o - 1) * d * np.log2(2 * L)
-    filt = 2 * (filter_emb_dim * filter_width + (filter_depth - 1) * filter_width ** 2
-                + filter_width * (o - 1) * d) / filter_batch
+    filt = (
+        2
+        * (filter_emb_dim * filter_width + (filter_depth - 1) * filter_width**2 + filter_width * (o - 1) * d)
+        / filter_batch
+    )
     return keep * proj + conv + fft + filt
 
 
@@ -276,10 +303,16 @@ def _mixer_extra(d, L, causal, mixer, opts, convention):
     """
     if mixer == "hyena":
         o = opts["order"]
-        return (2 * opts["fft_constant"] * (o - 1) * d * np.log2(2 * L)
-                + 2 * (opts["filter_emb_dim"] * opts["filter_width"]
-                       + (opts["filter_depth"] - 1) * opts["filter_width"] ** 2
-                       + opts["filter_width"] * (o - 1) * d) / opts["filter_batch"])
+        return (
+            2 * opts["fft_constant"] * (o - 1) * d * np.log2(2 * L)
+            + 2
+            * (
+                opts["filter_emb_dim"] * opts["filter_width"]
+                + (opts["filter_depth"] - 1) * opts["filter_width"] ** 2
+                + opts["filter_width"] * (o - 1) * d
+            )
+            / opts["filter_batch"]
+        )
     per = 2.0 if convention == "kaplan" else 4.0
     return (0.5 if causal else 1.0) * per * L * d
 
@@ -287,10 +320,24 @@ def _mixer_extra(d, L, causal, mixer, opts, convention):
 _DEFAULT_EMB = {"6nd": True, "kaplan": False, "chinchilla": True, "palm": True}
 
 
-def flops_per_token(n_layer, d_model, context, vocab, *, d_ff=None, n_head=None, convention: str = "6nd",
-                    include_embeddings: bool | None = None, include_logits: bool | None = None,
-                    causal: bool = False, mixer: str = "attention", sparsity=0.0, params=None,
-                    architecture: str = "gpt", hyena: dict | None = None):
+def flops_per_token(
+    n_layer,
+    d_model,
+    context,
+    vocab,
+    *,
+    d_ff=None,
+    n_head=None,
+    convention: str = "6nd",
+    include_embeddings: bool | None = None,
+    include_logits: bool | None = None,
+    causal: bool = False,
+    mixer: str = "attention",
+    sparsity=0.0,
+    params=None,
+    architecture: str = "gpt",
+    hyena: dict | None = None,
+):
     """Training FLOPs per token (forward + backward) of a decoder under a named convention.
 
     Vectorised over all numeric arguments (they broadcast). Conventions (see the module docstring
@@ -335,8 +382,7 @@ def flops_per_token(n_layer, d_model, context, vocab, *, d_ff=None, n_head=None,
             _choice(architecture, ARCHITECTURES, "architecture")
         logits = emb if include_logits is None else bool(include_logits)
         if mixer == "hyena":
-            layer = hyena_mixer_flops_per_token(d, T, sparsity=S, **(opts or {})) \
-                + (1.0 - S) * 4 * d * f
+            layer = hyena_mixer_flops_per_token(d, T, sparsity=S, **(opts or {})) + (1.0 - S) * 4 * d * f
         else:
             layer = attention_flops_per_token(d, T, n_head=h, d_ff=f, causal=causal, sparsity=S)
         fwd = L * layer + (2 * V * d if emb else 0.0) + (2 * d * V if logits else 0.0)
@@ -345,15 +391,14 @@ def flops_per_token(n_layer, d_model, context, vocab, *, d_ff=None, n_head=None,
     if params is not None:
         N = _positive(params, "params")
     else:
-        pc = param_counts(L, d, V, f, architecture=architecture, context=T, mixer=mixer, sparsity=S,
-                          hyena=hyena)
+        pc = param_counts(L, d, V, f, architecture=architecture, context=T, mixer=mixer, sparsity=S, hyena=hyena)
         N = pc["nonzero"] if emb else pc["nonzero"] - pc["embedding"]
     if convention == "6nd":
         return 6.0 * N
-    extra = L * _mixer_extra(d, T, causal, mixer, opts, convention)   # forward, beyond 2N
+    extra = L * _mixer_extra(d, T, causal, mixer, opts, convention)  # forward, beyond 2N
     if convention == "kaplan":
         return 3.0 * (2.0 * N + extra)
-    return 6.0 * N + 3.0 * extra                                       # palm
+    return 6.0 * N + 3.0 * extra  # palm
 
 
 def training_flops(n_layer, d_model, context, vocab, tokens, **kwargs):
@@ -361,9 +406,22 @@ def training_flops(n_layer, d_model, context, vocab, tokens, **kwargs):
     return flops_per_token(n_layer, d_model, context, vocab, **kwargs) * _positive(tokens, "tokens")
 
 
-def hyena_flops_per_token(n_layer, d_model, context, vocab, *, d_ff=None, fft_constant=5.0, order=2,
-                          short_filter=3, filter_batch=16.0, include_embeddings=True, include_logits=None,
-                          sparsity=0.0, **hyena):
+def hyena_flops_per_token(
+    n_layer,
+    d_model,
+    context,
+    vocab,
+    *,
+    d_ff=None,
+    fft_constant=5.0,
+    order=2,
+    short_filter=3,
+    filter_batch=16.0,
+    include_embeddings=True,
+    include_logits=None,
+    sparsity=0.0,
+    **hyena,
+):
     """Training FLOPs per token of a Hyena language model, counted as Poli et al. 2023 count them.
 
     ``3 x [2 V d + n_layer (hyena_mixer + 4 d d_ff) + 2 d V]``: the Chinchilla Appendix F method
@@ -388,17 +446,30 @@ def hyena_flops_per_token(n_layer, d_model, context, vocab, *, d_ff=None, fft_co
     method including embeddings and logits, imply 15.7e9 tokens; with exactly 15e9 every row
     comes out about 4.5% low).
     """
-    return flops_per_token(n_layer, d_model, context, vocab, d_ff=d_ff, convention="chinchilla",
-                           include_embeddings=include_embeddings, include_logits=include_logits,
-                           mixer="hyena", sparsity=sparsity,
-                           hyena=dict(hyena, fft_constant=fft_constant, order=order,
-                                      short_filter=short_filter, filter_batch=filter_batch))
+    return flops_per_token(
+        n_layer,
+        d_model,
+        context,
+        vocab,
+        d_ff=d_ff,
+        convention="chinchilla",
+        include_embeddings=include_embeddings,
+        include_logits=include_logits,
+        mixer="hyena",
+        sparsity=sparsity,
+        hyena=dict(hyena, fft_constant=fft_constant, order=order, short_filter=short_filter, filter_batch=filter_batch),
+    )
 
 
 def shape_flops_per_token(shape, convention: str = "6nd", **kwargs):
     """``flops_per_token`` of a :class:`scaling.shapes.ModelShape` (or anything with its fields)."""
-    kw = dict(d_ff=shape.d_ff, n_head=shape.n_head, mixer=getattr(shape, "mixer", "attention"),
-              sparsity=getattr(shape, "sparsity", 0.0), convention=convention)
+    kw = dict(
+        d_ff=shape.d_ff,
+        n_head=shape.n_head,
+        mixer=getattr(shape, "mixer", "attention"),
+        sparsity=getattr(shape, "sparsity", 0.0),
+        convention=convention,
+    )
     kw.update(kwargs)
     return flops_per_token(shape.n_layer, shape.d_model, shape.context, shape.vocab, **kw)
 
@@ -406,8 +477,9 @@ def shape_flops_per_token(shape, convention: str = "6nd", **kwargs):
 def chinchilla_to_6nd_ratio(n_layer, d_model, params, *, context=2048, vocab=32000):
     """Ratio of Chinchilla Appendix F training FLOPs (embeddings and logits left out, key size 64,
     heads d/64, f = 4d) to 6 N D with the model's listed N: the quantity of Hoffmann et al. Table A4."""
-    return flops_per_token(n_layer, d_model, context, vocab, convention="chinchilla",
-                           include_embeddings=False) / (6.0 * _positive(params, "params"))
+    return flops_per_token(n_layer, d_model, context, vocab, convention="chinchilla", include_embeddings=False) / (
+        6.0 * _positive(params, "params")
+    )
 
 
 def describe_convention(convention: str) -> str:
@@ -421,7 +493,19 @@ def describe_convention(convention: str) -> str:
     }[convention]
 
 
-__all__ = ["CONVENTIONS", "ARCHITECTURES", "MIXERS", "SPARSITY_CONVENTION", "HYENA_DEFAULTS",
-           "param_counts", "flops_per_token", "training_flops", "hyena_flops_per_token",
-           "hyena_mixer_flops_per_token", "attention_flops_per_token", "shape_flops_per_token",
-           "chinchilla_to_6nd_ratio", "describe_convention"]
+__all__ = [
+    "CONVENTIONS",
+    "ARCHITECTURES",
+    "MIXERS",
+    "SPARSITY_CONVENTION",
+    "HYENA_DEFAULTS",
+    "param_counts",
+    "flops_per_token",
+    "training_flops",
+    "hyena_flops_per_token",
+    "hyena_mixer_flops_per_token",
+    "attention_flops_per_token",
+    "shape_flops_per_token",
+    "chinchilla_to_6nd_ratio",
+    "describe_convention",
+]

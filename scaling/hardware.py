@@ -53,41 +53,105 @@ class Accelerator:
         return self.tdp_watts / 1000.0
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "peak_flops": self.peak_flops, "tdp_watts": self.tdp_watts,
-                "price_per_gpu_hour": self.price_per_gpu_hour, "memory_gb": self.memory_gb,
-                "description": self.description, "source": self.source}
+        return {
+            "name": self.name,
+            "peak_flops": self.peak_flops,
+            "tdp_watts": self.tdp_watts,
+            "price_per_gpu_hour": self.price_per_gpu_hour,
+            "memory_gb": self.memory_gb,
+            "description": self.description,
+            "source": self.source,
+        }
 
 
 _CATALOGUE = [
     # NVIDIA A100 Tensor Core GPU datasheet (2021): BF16 312 TFLOPS dense (624 sparse); SXM 400 W, PCIe 80GB 300 W
-    Accelerator("a100-sxm", 312e12, 400, 1.80, 80, "NVIDIA A100 SXM4 80GB",
-                "NVIDIA A100 datasheet: BF16 312 TFLOPS dense, 400 W"),
-    Accelerator("a100-pcie", 312e12, 300, 1.50, 80, "NVIDIA A100 PCIe 80GB",
-                "NVIDIA A100 datasheet: BF16 312 TFLOPS dense, 300 W"),
+    Accelerator(
+        "a100-sxm",
+        312e12,
+        400,
+        1.80,
+        80,
+        "NVIDIA A100 SXM4 80GB",
+        "NVIDIA A100 datasheet: BF16 312 TFLOPS dense, 400 W",
+    ),
+    Accelerator(
+        "a100-pcie",
+        312e12,
+        300,
+        1.50,
+        80,
+        "NVIDIA A100 PCIe 80GB",
+        "NVIDIA A100 datasheet: BF16 312 TFLOPS dense, 300 W",
+    ),
     # NVIDIA H100 Tensor Core GPU datasheet: BF16 1,979 / 1,513 TFLOPS with sparsity -> 989 / 756 dense;
     # SXM up to 700 W, PCIe 300-350 W
-    Accelerator("h100-sxm", 989e12, 700, 2.50, 80, "NVIDIA H100 SXM5 80GB",
-                "NVIDIA H100 datasheet: BF16 989 TFLOPS dense, 700 W"),
-    Accelerator("h100-pcie", 756e12, 350, 2.00, 80, "NVIDIA H100 PCIe 80GB",
-                "NVIDIA H100 datasheet: BF16 756 TFLOPS dense, 350 W"),
+    Accelerator(
+        "h100-sxm",
+        989e12,
+        700,
+        2.50,
+        80,
+        "NVIDIA H100 SXM5 80GB",
+        "NVIDIA H100 datasheet: BF16 989 TFLOPS dense, 700 W",
+    ),
+    Accelerator(
+        "h100-pcie",
+        756e12,
+        350,
+        2.00,
+        80,
+        "NVIDIA H100 PCIe 80GB",
+        "NVIDIA H100 datasheet: BF16 756 TFLOPS dense, 350 W",
+    ),
     # NVIDIA H200 datasheet: same compute as H100 SXM (BF16 1,979 sparse -> 989 dense), 141 GB HBM3e, up to 700 W
-    Accelerator("h200", 989e12, 700, 3.50, 141, "NVIDIA H200 SXM 141GB",
-                "NVIDIA H200 datasheet: BF16 989 TFLOPS dense, 700 W"),
+    Accelerator(
+        "h200", 989e12, 700, 3.50, 141, "NVIDIA H200 SXM 141GB", "NVIDIA H200 datasheet: BF16 989 TFLOPS dense, 700 W"
+    ),
     # NVIDIA HGX B200 at 1,000 W: FP16/BF16 2.25 PFLOPS dense (4.5 sparse) per GPU (NVIDIA Blackwell datasheet)
-    Accelerator("b200", 2250e12, 1000, 5.00, 180, "NVIDIA B200 (HGX, 1000 W)",
-                "NVIDIA HGX B200 datasheet: BF16 2.25 PFLOPS dense, 1000 W"),
+    Accelerator(
+        "b200",
+        2250e12,
+        1000,
+        5.00,
+        180,
+        "NVIDIA B200 (HGX, 1000 W)",
+        "NVIDIA HGX B200 datasheet: BF16 2.25 PFLOPS dense, 1000 W",
+    ),
     # NVIDIA V100 datasheet: Tensor (FP16) 125 TFLOPS for SXM2, 300 W; Volta has no BF16
-    Accelerator("v100", 125e12, 300, 0.80, 32, "NVIDIA V100 SXM2 32GB (FP16 tensor peak)",
-                "NVIDIA V100 datasheet: FP16 tensor 125 TFLOPS, 300 W"),
+    Accelerator(
+        "v100",
+        125e12,
+        300,
+        0.80,
+        32,
+        "NVIDIA V100 SXM2 32GB (FP16 tensor peak)",
+        "NVIDIA V100 datasheet: FP16 tensor 125 TFLOPS, 300 W",
+    ),
     # AMD Instinct MI300X data sheet: peak BF16 1,307.4 TFLOPS dense (2,614.9 with sparsity), 750 W board power
-    Accelerator("mi300x", 1307.4e12, 750, 2.00, 192, "AMD Instinct MI300X 192GB",
-                "AMD Instinct MI300X data sheet: BF16 1307.4 TFLOPS dense, 750 W"),
+    Accelerator(
+        "mi300x",
+        1307.4e12,
+        750,
+        2.00,
+        192,
+        "AMD Instinct MI300X 192GB",
+        "AMD Instinct MI300X data sheet: BF16 1307.4 TFLOPS dense, 750 W",
+    ),
 ]
 ACCELERATORS: dict[str, Accelerator] = {a.name: a for a in _CATALOGUE}
 ALIASES: dict[str, str] = {
-    "a100": "a100-sxm", "a100-80gb": "a100-sxm", "a100-sxm4": "a100-sxm", "a100-40gb": "a100-sxm",
-    "h100": "h100-sxm", "h100-sxm5": "h100-sxm", "h100-80gb": "h100-sxm",
-    "h200-sxm": "h200", "v100-sxm2": "v100", "b200-sxm": "b200", "mi300": "mi300x",
+    "a100": "a100-sxm",
+    "a100-80gb": "a100-sxm",
+    "a100-sxm4": "a100-sxm",
+    "a100-40gb": "a100-sxm",
+    "h100": "h100-sxm",
+    "h100-sxm5": "h100-sxm",
+    "h100-80gb": "h100-sxm",
+    "h200-sxm": "h200",
+    "v100-sxm2": "v100",
+    "b200-sxm": "b200",
+    "mi300": "mi300x",
 }
 
 
@@ -192,13 +256,23 @@ class Budget:
 
     def describe(self) -> str:
         on = f"{self.gpus} x " if self.gpus else "1 x "
-        return (f"{self.flops:.3g} FLOPs on {on}{self.accelerator} at {100 * self.mfu:.0f}% MFU: "
-                f"{self.gpu_hours:.4g} GPU-hours, {self.days:.4g} days, ${self.cost_usd:,.0f}, "
-                f"{self.energy_kwh / 1e3:.4g} MWh, {self.co2_kg / 1e3:.4g} t CO2e")
+        return (
+            f"{self.flops:.3g} FLOPs on {on}{self.accelerator} at {100 * self.mfu:.0f}% MFU: "
+            f"{self.gpu_hours:.4g} GPU-hours, {self.days:.4g} days, ${self.cost_usd:,.0f}, "
+            f"{self.energy_kwh / 1e3:.4g} MWh, {self.co2_kg / 1e3:.4g} t CO2e"
+        )
 
 
-def budget_arrays(flops, accelerator: str | Accelerator = DEFAULT_ACCELERATOR, *, mfu=DEFAULT_MFU, gpus=None,
-                  price_per_gpu_hour=None, pue=DEFAULT_PUE, grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH) -> dict:
+def budget_arrays(
+    flops,
+    accelerator: str | Accelerator = DEFAULT_ACCELERATOR,
+    *,
+    mfu=DEFAULT_MFU,
+    gpus=None,
+    price_per_gpu_hour=None,
+    pue=DEFAULT_PUE,
+    grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH,
+) -> dict:
     """Vectorised :func:`budget`: a dict of numpy arrays (same keys as ``Budget``), for many
     budgets (``flops`` and ``mfu`` broadcast)."""
     acc = get_accelerator(accelerator)
@@ -210,14 +284,33 @@ def budget_arrays(flops, accelerator: str | Accelerator = DEFAULT_ACCELERATOR, *
     grid = _check_nonneg(grid_kg_per_kwh, "--grid")
     gpu_hours = C / (acc.peak_flops * m * 3600.0)
     energy = gpu_hours * acc.tdp_kw * pue_v
-    return {"flops": C, "accelerator": acc.name, "peak_flops": acc.peak_flops, "mfu": m, "gpus": g,
-            "gpu_hours": gpu_hours, "days": gpu_hours / (g or 1) / 24.0, "price_per_gpu_hour": price,
-            "cost_usd": gpu_hours * price, "pue": pue_v, "grid_kg_per_kwh": grid, "energy_kwh": energy,
-            "co2_kg": energy * grid}
+    return {
+        "flops": C,
+        "accelerator": acc.name,
+        "peak_flops": acc.peak_flops,
+        "mfu": m,
+        "gpus": g,
+        "gpu_hours": gpu_hours,
+        "days": gpu_hours / (g or 1) / 24.0,
+        "price_per_gpu_hour": price,
+        "cost_usd": gpu_hours * price,
+        "pue": pue_v,
+        "grid_kg_per_kwh": grid,
+        "energy_kwh": energy,
+        "co2_kg": energy * grid,
+    }
 
 
-def budget(flops, accelerator: str | Accelerator = DEFAULT_ACCELERATOR, *, mfu=DEFAULT_MFU, gpus=None,
-           price_per_gpu_hour=None, pue=DEFAULT_PUE, grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH):
+def budget(
+    flops,
+    accelerator: str | Accelerator = DEFAULT_ACCELERATOR,
+    *,
+    mfu=DEFAULT_MFU,
+    gpus=None,
+    price_per_gpu_hour=None,
+    pue=DEFAULT_PUE,
+    grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH,
+):
     """GPU-hours, days on ``gpus`` GPUs, dollars, kWh and kg CO2e of ``flops`` training FLOPs.
 
     Returns a :class:`Budget` for a scalar ``flops`` and a list of them for a sequence (use
@@ -225,16 +318,24 @@ def budget(flops, accelerator: str | Accelerator = DEFAULT_ACCELERATOR, *, mfu=D
     accelerator's documented price; ``gpus=None`` gives days on one GPU. Bad knobs raise
     ScalingError naming the flag (``--mfu must be in (0, 1]: got 1.5``).
     """
-    arrs = budget_arrays(flops, accelerator, mfu=mfu, gpus=gpus, price_per_gpu_hour=price_per_gpu_hour,
-                         pue=pue, grid_kg_per_kwh=grid_kg_per_kwh)
+    arrs = budget_arrays(
+        flops,
+        accelerator,
+        mfu=mfu,
+        gpus=gpus,
+        price_per_gpu_hour=price_per_gpu_hour,
+        pue=pue,
+        grid_kg_per_kwh=grid_kg_per_kwh,
+    )
     shape = np.broadcast(arrs["flops"], arrs["mfu"]).shape
     if shape == ():
         one: dict[str, Any] = {k: (float(v) if isinstance(v, np.ndarray) else v) for k, v in arrs.items()}
         return Budget(**one)
     flat = {k: (np.broadcast_to(v, shape).ravel() if isinstance(v, np.ndarray) else v) for k, v in arrs.items()}
     n = int(np.prod(shape))
-    rows: list[dict[str, Any]] = [{k: (float(v[i]) if isinstance(v, np.ndarray) else v) for k, v in flat.items()}
-                                  for i in range(n)]
+    rows: list[dict[str, Any]] = [
+        {k: (float(v[i]) if isinstance(v, np.ndarray) else v) for k, v in flat.items()} for i in range(n)
+    ]
     return [Budget(**row) for row in rows]
 
 
@@ -248,8 +349,9 @@ def flops_for_gpu_hours(gpu_hours, accelerator: str | Accelerator = DEFAULT_ACCE
     return float(out) if out.ndim == 0 else out
 
 
-def flops_for_dollars(dollars, accelerator: str | Accelerator = DEFAULT_ACCELERATOR, mfu=DEFAULT_MFU,
-                      price_per_gpu_hour=None):
+def flops_for_dollars(
+    dollars, accelerator: str | Accelerator = DEFAULT_ACCELERATOR, mfu=DEFAULT_MFU, price_per_gpu_hour=None
+):
     """Training FLOPs that ``dollars`` buy at ``price_per_gpu_hour`` (default: the accelerator's)."""
     acc = get_accelerator(accelerator)
     price = acc.price_per_gpu_hour if price_per_gpu_hour is None else _check_nonneg(price_per_gpu_hour, "--price")
@@ -300,8 +402,9 @@ class Hardware:
         return float(flops_for_gpu_hours(hours, self.accelerator, mfu=self.mfu))
 
     def flops_for_dollars(self, dollars: float) -> float:
-        return float(flops_for_dollars(dollars, self.accelerator, mfu=self.mfu,
-                                       price_per_gpu_hour=self.price_per_gpu_hour))
+        return float(
+            flops_for_dollars(dollars, self.accelerator, mfu=self.mfu, price_per_gpu_hour=self.price_per_gpu_hour)
+        )
 
     def side(self, inference: bool = False) -> tuple[Accelerator, float, float]:
         """(accelerator, MFU, dollars per GPU-hour) of training, or of serving."""
@@ -330,13 +433,30 @@ class Hardware:
 
     def describe(self) -> dict:
         tr, inf = self.side(False), self.side(True)
-        return {"train": {"accelerator": tr[0].name, "mfu": tr[1], "price_per_gpu_hour": tr[2]},
-                "inference": {"accelerator": inf[0].name, "mfu": inf[1], "price_per_gpu_hour": inf[2]}}
+        return {
+            "train": {"accelerator": tr[0].name, "mfu": tr[1], "price_per_gpu_hour": tr[2]},
+            "inference": {"accelerator": inf[0].name, "mfu": inf[1], "price_per_gpu_hour": inf[2]},
+        }
 
 
 CostModel = Hardware  # the name the inference planner's callers know (scaling.planning.CostModel)
 
 
-__all__ = ["Accelerator", "ACCELERATORS", "ALIASES", "Budget", "DEFAULT_MFU", "DEFAULT_PUE",
-           "DEFAULT_GRID_KG_PER_KWH", "DEFAULT_ACCELERATOR", "budget", "budget_arrays", "flops_for_dollars",
-           "flops_for_gpu_hours", "get_accelerator", "list_accelerators", "Hardware", "CostModel"]
+__all__ = [
+    "Accelerator",
+    "ACCELERATORS",
+    "ALIASES",
+    "Budget",
+    "DEFAULT_MFU",
+    "DEFAULT_PUE",
+    "DEFAULT_GRID_KG_PER_KWH",
+    "DEFAULT_ACCELERATOR",
+    "budget",
+    "budget_arrays",
+    "flops_for_dollars",
+    "flops_for_gpu_hours",
+    "get_accelerator",
+    "list_accelerators",
+    "Hardware",
+    "CostModel",
+]

@@ -22,8 +22,9 @@ import datetime as _dt
 import html
 import math
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -57,12 +58,15 @@ def fit_runs(runs, method: str, *, bootstrap: int = 0, seed: int = 0, **kw):
         return api_fit(runs, method=name, bootstrap=bootstrap, seed=seed, **kw)
     if name == "approach2":
         from .fit.approach2 import fit_approach2
+
         return fit_approach2(runs, bootstrap=bootstrap, seed=seed, **kw)
     if name == "approach1":
         from .fit.approach1 import fit_approach1
+
         return fit_approach1(runs, bootstrap=bootstrap, seed=seed, **kw)
     if name == "kaplan":
         from .fit.kaplan import fit_kaplan
+
         return fit_kaplan(runs, bootstrap=bootstrap, seed=seed, **kw)
     if name == "approach3":
         try:
@@ -132,8 +136,9 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1)
     out += [f'<th class="{"l" if i < left else ""}">{_e(h)}</th>' for i, h in enumerate(headers)]
     out.append("</tr></thead><tbody>")
     for r in rows:
-        out.append("<tr>" + "".join(f'<td class="{"l" if i < left else ""}">{c}</td>' for i, c in enumerate(r))
-                   + "</tr>")
+        out.append(
+            "<tr>" + "".join(f'<td class="{"l" if i < left else ""}">{c}</td>' for i, c in enumerate(r)) + "</tr>"
+        )
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -141,8 +146,11 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1)
 def _fingerprints(df) -> set[str]:
     """Fingerprints of a runs table under the column sets the fitters record."""
     out = set()
-    for cols in (("params", "tokens", "loss"), ("params", "tokens", "flops", "loss"),
-                 ("params", "tokens", "loss", "unique_tokens")):
+    for cols in (
+        ("params", "tokens", "loss"),
+        ("params", "tokens", "flops", "loss"),
+        ("params", "tokens", "loss", "unique_tokens"),
+    ):
         try:
             out.add(data_fingerprint(df, cols))
         except (ScalingError, KeyError):
@@ -159,8 +167,11 @@ def _fit_section(fit, runs_fp: set[str] | None) -> str:
     parts = [f'<h3 id="fit-{_e(fit.method)}">{_e(fit.method)} ({_e(fit.form)} form)</h3>']
     how = []
     if fit.bootstrap.n:
-        how.append(f"{lvl}% intervals from {fit.bootstrap.n} bootstrap resamples over runs (seed {fit.bootstrap.seed}"
-                   + (f", {fit.bootstrap.n_failed} failed" if fit.bootstrap.n_failed else "") + ")")
+        how.append(
+            f"{lvl}% intervals from {fit.bootstrap.n} bootstrap resamples over runs (seed {fit.bootstrap.seed}"
+            + (f", {fit.bootstrap.n_failed} failed" if fit.bootstrap.n_failed else "")
+            + ")"
+        )
     elif fit.extra.get("interval_method"):
         how.append(f"{lvl}% intervals: {fit.extra['interval_method']}")
     else:
@@ -170,19 +181,23 @@ def _fit_section(fit, runs_fp: set[str] | None) -> str:
         how.append(f"objective {_num(fit.objective)}")
     how.append(f"FLOPs: {fit.flops_convention}; parameters: {fit.params_convention}")
     parts.append(f'<p class="note">{_e("; ".join(how))}</p>')
-    health = fit.health_lines()   # failed and on-bound refits, usable budgets, residual RMSE and the worst run
+    health = fit.health_lines()  # failed and on-bound refits, usable budgets, residual RMSE and the worst run
     if health:
         parts.append('<p class="note">' + "<br>".join(_e(h.strip()) for h in health) + "</p>")
     if runs_fp and fit.data.fingerprint and fit.data.fingerprint not in runs_fp and fit.data.n_rows:
-        parts.append('<p class="flags">This fit was made on different data than the runs of this report '
-                     f'(fingerprint {_e(fit.data.fingerprint[:12])}).</p>')
+        parts.append(
+            '<p class="flags">This fit was made on different data than the runs of this report '
+            f"(fingerprint {_e(fit.data.fingerprint[:12])}).</p>"
+        )
     parts.append(_table(["parameter", "estimate", f"{lvl}% interval"], rows))
     if fit.residuals:
-        parts.append('<p class="note">residuals: ' + _e(", ".join(f"{k} = {_num(v)}" for k, v in fit.residuals.items()))
-                     + "</p>")
+        parts.append(
+            '<p class="note">residuals: ' + _e(", ".join(f"{k} = {_num(v)}" for k, v in fit.residuals.items())) + "</p>"
+        )
     if fit.flags:
-        parts.append('<div class="flags"><b>Flags</b><ul>' + "".join(f"<li>{_e(f)}</li>" for f in fit.flags)
-                     + "</ul></div>")
+        parts.append(
+            '<div class="flags"><b>Flags</b><ul>' + "".join(f"<li>{_e(f)}</li>" for f in fit.flags) + "</ul></div>"
+        )
     return "\n".join(parts)
 
 
@@ -199,16 +214,28 @@ def _exponent(law) -> tuple[float, float]:
 def _comparison(fits) -> str:
     rows = []
     for f in fits:
-        if f.plan_problem() is not None:   # no law to read exponents from; its section says why
+        if f.plan_problem() is not None:  # no law to read exponents from; its section says why
             rows.append([_e(f.method), _e(f.form), "–", "–", "–", "–", _e(len(f.flags))])
             continue
         law = f.to_law()
         a, b = _exponent(law)
         ia = f.intervals.get("a")
-        rows.append([_e(f.method), _e(f.form), _num(a), f"{_num(ia[0])} – {_num(ia[1])}" if ia else "–", _num(b),
-                     _num(getattr(law, "irreducible_loss", None)), _e(len(f.flags))])
-    return _table(["method", "form", "a (N_opt ∝ C^a)", "interval of a", "b (D_opt ∝ C^b)", "irreducible loss",
-                   "flags"], rows, left=2)
+        rows.append(
+            [
+                _e(f.method),
+                _e(f.form),
+                _num(a),
+                f"{_num(ia[0])} – {_num(ia[1])}" if ia else "–",
+                _num(b),
+                _num(getattr(law, "irreducible_loss", None)),
+                _e(len(f.flags)),
+            ]
+        )
+    return _table(
+        ["method", "form", "a (N_opt ∝ C^a)", "interval of a", "b (D_opt ∝ C^b)", "irreducible loss", "flags"],
+        rows,
+        left=2,
+    )
 
 
 def _plans(fit, budgets) -> tuple[str, list[str]]:
@@ -224,8 +251,13 @@ def _plans(fit, budgets) -> tuple[str, list[str]]:
     has_iv = "params_lo" in df.columns
     rows = []
     for _, r in df.iterrows():
-        row = [_num(r["flops"], 3), _num(r["params"]), _num(r["tokens"]), _num(r["tokens_per_param"], 3),
-               _num(r["loss"]) if "loss" in df.columns else "–"]
+        row = [
+            _num(r["flops"], 3),
+            _num(r["params"]),
+            _num(r["tokens"]),
+            _num(r["tokens_per_param"], 3),
+            _num(r["loss"]) if "loss" in df.columns else "–",
+        ]
         if has_iv:
             row.append(f"{_num(r['params_lo'])} – {_num(r['params_hi'])}")
             row.append(f"{_num(r['tokens_lo'])} – {_num(r['tokens_hi'])}")
@@ -241,24 +273,37 @@ def _figure_html(fig, caption: str, ident: str, dpi: float) -> str:
     png = to_png_bytes(fig, dpi=dpi)
     close(fig)
     b64 = base64.b64encode(png).decode("ascii")
-    return (f'<figure id="{_e(ident)}"><img alt="{_e(caption)}" src="data:image/png;base64,{b64}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+    return (
+        f'<figure id="{_e(ident)}"><img alt="{_e(caption)}" src="data:image/png;base64,{b64}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
 
 
 def default_budgets(runs) -> list[float]:
     """Three budgets from just above the largest run: 10^e, 10^(e+2), 10^(e+4)."""
     cmax = float(np.max(np.asarray(runs["flops"], dtype=float)))
     e = math.ceil(math.log10(cmax) + 1e-9)
-    return [10.0 ** e, 10.0 ** (e + 2), 10.0 ** (e + 4)]
+    return [10.0**e, 10.0 ** (e + 2), 10.0 ** (e + 4)]
 
 
 # ------------------------------------------------------------------------------------------------
 # the report
 
 
-def report(runs, out_html: str | Path, *, fits: Sequence[Any] | None = None, budgets: Sequence[float] | None = None,
-           curves=None, heldout=None, bootstrap: int = 0, seed: int = 0, compare: Sequence[str] | None = None,
-           title: str | None = None, dpi: float = 110) -> Path:
+def report(
+    runs,
+    out_html: str | Path,
+    *,
+    fits: Sequence[Any] | None = None,
+    budgets: Sequence[float] | None = None,
+    curves=None,
+    heldout=None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    compare: Sequence[str] | None = None,
+    title: str | None = None,
+    dpi: float = 110,
+) -> Path:
     """Write one self-contained HTML report about ``runs``; returns its path.
 
     runs: a runs DataFrame (``load_runs``) or a path.
@@ -290,7 +335,7 @@ def report(runs, out_html: str | Path, *, fits: Sequence[Any] | None = None, bud
 
     # --- fits ------------------------------------------------------------------------------
     done: list[FitResult] = []
-    for item in (fits if fits is not None else DEFAULT_METHODS):
+    for item in fits if fits is not None else DEFAULT_METHODS:
         if isinstance(item, FitResult):
             done.append(item)
             continue
@@ -333,23 +378,34 @@ def report(runs, out_html: str | Path, *, fits: Sequence[Any] | None = None, bud
 
     if a2 is not None:
         lf = loss_fits[0] if loss_fits else None
-        add(lambda: plots.isoflop(df, fit=a2, law=lf),
+        add(
+            lambda: plots.isoflop(df, fit=a2, law=lf),
             "IsoFLOP profiles: runs per budget, parabola fits (Approach 2), minima"
-            + (f" and the {lf.method} prediction (dashed)" if lf else ""), "fig-isoflop")
+            + (f" and the {lf.method} prediction (dashed)" if lf else ""),
+            "fig-isoflop",
+        )
     for f in loss_fits[:1]:
-        add(lambda f=f: plots.surface(f, df, heldout=hmask if hmask.any() else None),
-            f"Loss surface of the {f.method} fit with the runs (fill = observed loss)", f"fig-surface-{f.method}")
+        add(
+            lambda f=f: plots.surface(f, df, heldout=hmask if hmask.any() else None),
+            f"Loss surface of the {f.method} fit with the runs (fill = observed loss)",
+            f"fig-surface-{f.method}",
+        )
     for f in done:
         problem = f.plan_problem()
         if problem is not None:
             notes.append(f"no frontier figure for the {f.method} fit: it cannot plan ({problem})")
             continue
-        add(lambda f=f: plots.frontier(f, compare=compare),
-            f"Compute-optimal frontier of the {f.method} fit against published laws", f"fig-frontier-{f.method}")
+        add(
+            lambda f=f: plots.frontier(f, compare=compare),
+            f"Compute-optimal frontier of the {f.method} fit against published laws",
+            f"fig-frontier-{f.method}",
+        )
     for f in loss_fits:
-        add(lambda f=f: plots.residuals(df, f, heldout=hmask if hmask.any() else None),
+        add(
+            lambda f=f: plots.residuals(df, f, heldout=hmask if hmask.any() else None),
             f"Residuals of the {f.method} fit" + (" (held-out runs marked)" if hmask.any() else ""),
-            f"fig-residuals-{f.method}")
+            f"fig-residuals-{f.method}",
+        )
     if cdf is not None:
         add(lambda: plots.curves(cdf, fit=curve_fit), "Training curves with the Approach 1 envelope", "fig-curves")
 
@@ -361,14 +417,17 @@ def report(runs, out_html: str | Path, *, fits: Sequence[Any] | None = None, bud
     train_fp = _fingerprints(train)
     page_title = title or f"Scaling-law report: {Path(src).name}"
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    P: list[str] = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-                    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-                    f"<title>{_e(page_title)}</title><style>{CSS}</style></head><body>",
-                    f"<h1>{_e(page_title)}</h1>",
-                    f'<p class="meta">{_e(desc["n_runs"])} runs from {_e(src)}; generated {_e(when)} by scaling '
-                    f"{_e(__version__)}; data fingerprint {_e(fp[:16])}</p>",
-                    '<nav><a href="#data">Data</a><a href="#fits">Fits</a><a href="#plans">Plans</a>'
-                    '<a href="#figures">Figures</a></nav>']
+    P: list[str] = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(page_title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{_e(page_title)}</h1>",
+        f'<p class="meta">{_e(desc["n_runs"])} runs from {_e(src)}; generated {_e(when)} by scaling '
+        f"{_e(__version__)}; data fingerprint {_e(fp[:16])}</p>",
+        '<nav><a href="#data">Data</a><a href="#fits">Fits</a><a href="#plans">Plans</a>'
+        '<a href="#figures">Figures</a></nav>',
+    ]
     # data
     P.append('<h2 id="data">Data</h2>')
     rows = []
@@ -418,8 +477,10 @@ def report(runs, out_html: str | Path, *, fits: Sequence[Any] | None = None, bud
         P.append(_table(heads, rows))
     # plans
     P.append('<h2 id="plans">Compute-optimal plans</h2>')
-    P.append('<p class="note">Budgets in training FLOPs under each fit\'s own convention; intervals from the '
-             "fit's samples where it has them.</p>")
+    P.append(
+        '<p class="note">Budgets in training FLOPs under each fit\'s own convention; intervals from the '
+        "fit's samples where it has them.</p>"
+    )
     for f in done:
         P.append(f"<h3>{_e(f.method)}</h3>")
         problem = f.plan_problem()
@@ -438,8 +499,10 @@ def report(runs, out_html: str | Path, *, fits: Sequence[Any] | None = None, bud
     P += figs
     if notes:
         P.append('<h2 id="notes">Notes</h2><ul>' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
-    P.append('<p class="meta">Units: parameters (embeddings included unless noted), tokens, training FLOPs for the '
-             "whole run, loss in nats per token.</p></body></html>")
+    P.append(
+        '<p class="meta">Units: parameters (embeddings included unless noted), tokens, training FLOPs for the '
+        "whole run, loss in nats per token.</p></body></html>"
+    )
     return plots.readable(atomic_write_text(out_html, "\n".join(P) + "\n"))
 
 

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,22 +67,75 @@ class RunsWarning(UserWarning):
 # spaces, underscores and hyphens ("Model Size" == "model_size" == "modelsize").
 ALIASES: dict[str, tuple[str, ...]] = {
     "run_id": ("run_id", "run", "run_name", "name", "id", "runid"),
-    "params": ("params", "N", "num_params", "n_params", "param_count", "parameters", "model_size",
-               "nparams", "total_params", "params_total", "N_total", "size", "model_params"),
-    "tokens": ("tokens", "D", "num_tokens", "n_tokens", "num_token", "token_num", "train_tokens",
-               "training_tokens", "tokens_seen", "total_tokens", "data_size", "dataset_size"),
-    "flops": ("flops", "C", "compute", "flops_6ND", "train_flops", "training_flops", "total_flops",
-              "budget", "flops_budget"),
-    "loss": ("loss", "val_loss", "loss_c4_val", "eval_loss", "validation_loss", "valid_loss", "test_loss",
-             "final_loss", "final_val_loss", "train_loss", "L"),
+    "params": (
+        "params",
+        "N",
+        "num_params",
+        "n_params",
+        "param_count",
+        "parameters",
+        "model_size",
+        "nparams",
+        "total_params",
+        "params_total",
+        "N_total",
+        "size",
+        "model_params",
+    ),
+    "tokens": (
+        "tokens",
+        "D",
+        "num_tokens",
+        "n_tokens",
+        "num_token",
+        "token_num",
+        "train_tokens",
+        "training_tokens",
+        "tokens_seen",
+        "total_tokens",
+        "data_size",
+        "dataset_size",
+    ),
+    "flops": (
+        "flops",
+        "C",
+        "compute",
+        "flops_6ND",
+        "train_flops",
+        "training_flops",
+        "total_flops",
+        "budget",
+        "flops_budget",
+    ),
+    "loss": (
+        "loss",
+        "val_loss",
+        "loss_c4_val",
+        "eval_loss",
+        "validation_loss",
+        "valid_loss",
+        "test_loss",
+        "final_loss",
+        "final_val_loss",
+        "train_loss",
+        "L",
+    ),
     "unique_tokens": ("unique_tokens", "U", "U_unique", "num_unique_tokens", "unique"),
     "status": ("status", "state", "run_status"),
     "step": ("step", "steps", "iteration", "iter", "global_step"),
     "ppl": ("ppl", "perplexity", "val_ppl", "eval_ppl"),
 }
-_ROLE_WORDS = {"params": "parameter count", "tokens": "training tokens", "flops": "training FLOPs",
-               "loss": "loss", "run_id": "run id", "unique_tokens": "unique tokens", "status": "status",
-               "step": "step", "ppl": "perplexity"}
+_ROLE_WORDS = {
+    "params": "parameter count",
+    "tokens": "training tokens",
+    "flops": "training FLOPs",
+    "loss": "loss",
+    "run_id": "run id",
+    "unique_tokens": "unique tokens",
+    "status": "status",
+    "step": "step",
+    "ppl": "perplexity",
+}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -121,8 +175,10 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
             try:
                 import pyarrow  # noqa: F401
             except ImportError:
-                raise ScalingError(f"{path}: reading Parquet needs pyarrow (pip install 'scaling[parquet]' "
-                                   "or pip install pyarrow), or convert the file to CSV") from None
+                raise ScalingError(
+                    f"{path}: reading Parquet needs pyarrow (pip install 'scaling[parquet]' "
+                    "or pip install pyarrow), or convert the file to CSV"
+                ) from None
             df = pd.read_parquet(path)
         elif kind in (".jsonl", ".ndjson"):
             df = pd.read_json(path, lines=True)
@@ -151,8 +207,15 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
 # column mapping
 
 
-def find_column(df: pd.DataFrame, role: str, explicit: str | None = None, *, required: bool = True,
-                arg: str | None = None, source: str = "runs") -> str | None:
+def find_column(
+    df: pd.DataFrame,
+    role: str,
+    explicit: str | None = None,
+    *,
+    required: bool = True,
+    arg: str | None = None,
+    source: str = "runs",
+) -> str | None:
     """The source column playing ``role`` (explicit name, else the first alias present)."""
     cols = list(df.columns)
     arg = arg or f"{role}_col"
@@ -163,8 +226,9 @@ def find_column(df: pd.DataFrame, role: str, explicit: str | None = None, *, req
         # tolerate case/spacing differences ("model size" for "Model Size")
         if _norm(explicit) in byn:
             return byn[_norm(explicit)]
-        raise ScalingError(f"{source}: {arg}={explicit!r}: no such column{_suggest(explicit, cols)} "
-                           f"(available: {_avail(cols)})")
+        raise ScalingError(
+            f"{source}: {arg}={explicit!r}: no such column{_suggest(explicit, cols)} (available: {_avail(cols)})"
+        )
     byn: dict[str, str] = {}
     for c in cols:
         byn.setdefault(_norm(c), c)
@@ -176,13 +240,16 @@ def find_column(df: pd.DataFrame, role: str, explicit: str | None = None, *, req
         if len(cands) == 1:
             return cands[0]
         if len(cands) > 1:
-            raise ScalingError(f"{source}: several loss columns ({_avail(cands)}); choose one with "
-                               f"{arg}=NAME (--loss-col)")
+            raise ScalingError(
+                f"{source}: several loss columns ({_avail(cands)}); choose one with {arg}=NAME (--loss-col)"
+            )
     if required:
         tried = ", ".join(ALIASES.get(role, (role,))[:6])
-        raise ScalingError(f"{source}: no {_ROLE_WORDS.get(role, role)} column (looked for {tried}, ...)"
-                           f"{_suggest(role, cols)}; available: {_avail(cols)}; name it with {arg}=NAME "
-                           f"(--{arg.replace('_', '-')})")
+        raise ScalingError(
+            f"{source}: no {_ROLE_WORDS.get(role, role)} column (looked for {tried}, ...)"
+            f"{_suggest(role, cols)}; available: {_avail(cols)}; name it with {arg}=NAME "
+            f"(--{arg.replace('_', '-')})"
+        )
     return None
 
 
@@ -211,13 +278,16 @@ def _to_float(df: pd.DataFrame, col: str, role: str, source: str, file_based: bo
         try:
             out[i] = parse_number(v, what=col, positive=False)
         except ScalingError:
-            raise ScalingError(f"{_row_ref(row, source, file_based)}: {role} ({col!r}) = {v!r} is not a number "
-                               "(use e.g. 1.3e9, 2.8B, 125M)") from None
+            raise ScalingError(
+                f"{_row_ref(row, source, file_based)}: {role} ({col!r}) = {v!r} is not a number "
+                "(use e.g. 1.3e9, 2.8B, 125M)"
+            ) from None
     return pd.Series(out, index=s.index, name=col)
 
 
-def _check_positive(df: pd.DataFrame, col: str, role: str, source: str, file_based: bool,
-                    allow_zero: bool = False) -> None:
+def _check_positive(
+    df: pd.DataFrame, col: str, role: str, source: str, file_based: bool, allow_zero: bool = False
+) -> None:
     v = df[col].to_numpy(dtype=float)
     bad = ~np.isfinite(v) | ((v < 0) if allow_zero else (v <= 0))
     if not bad.any():
@@ -225,8 +295,13 @@ def _check_positive(df: pd.DataFrame, col: str, role: str, source: str, file_bas
     i = int(np.flatnonzero(bad)[0])
     row = df.index[i]
     x = v[i]
-    what = ("NaN (empty or missing)" if np.isnan(x) else "infinite" if np.isinf(x)
-            else f"{x:g}; it must be {'non-negative' if allow_zero else 'positive'}")
+    what = (
+        "NaN (empty or missing)"
+        if np.isnan(x)
+        else "infinite"
+        if np.isinf(x)
+        else f"{x:g}; it must be {'non-negative' if allow_zero else 'positive'}"
+    )
     more = f" ({int(bad.sum()) - 1} more such rows)" if bad.sum() > 1 else ""
     src = f" (column {col!r})" if col != role else ""
     raise ScalingError(f"{_row_ref(int(row), source, file_based)}: {role}{src} is {what}{more}")
@@ -237,13 +312,22 @@ def _maybe_log10(values: pd.Series, role: str, col: str, log10: bool | None, sou
     v = values.to_numpy(dtype=float)
     finite = v[np.isfinite(v)]
     if log10 is None:
-        log10 = bool(finite.size and role in ("tokens", "flops") and np.all(finite < 40) and np.all(finite > 0)
-                     and np.max(finite) > 3)
+        log10 = bool(
+            finite.size
+            and role in ("tokens", "flops")
+            and np.all(finite < 40)
+            and np.all(finite > 0)
+            and np.max(finite) > 3
+        )
         if log10:
-            warnings.warn(f"{source}: column {col!r} ({role}) holds values {finite.min():.3g}..{finite.max():.3g}, "
-                          f"read as log10 ({role} = 10**{col})", RunsWarning, stacklevel=3)
+            warnings.warn(
+                f"{source}: column {col!r} ({role}) holds values {finite.min():.3g}..{finite.max():.3g}, "
+                f"read as log10 ({role} = 10**{col})",
+                RunsWarning,
+                stacklevel=3,
+            )
     if log10:
-        return pd.Series(10.0 ** v, index=values.index, name=values.name)
+        return pd.Series(10.0**v, index=values.index, name=values.name)
     return values
 
 
@@ -251,12 +335,24 @@ def _maybe_log10(values: pd.Series, role: str, col: str, log10: bool | None, sou
 # the loader
 
 
-def load_runs(source: str | Path | pd.DataFrame, *, params_col: str | None = None, tokens_col: str | None = None,
-              flops_col: str | None = None, loss_col: str | None = None, run_id_col: str | None = None,
-              unique_tokens_col: str | None = None, status_col: str | None = None, where: str | None = None,
-              min_flops: float | str | None = None, max_flops: float | str | None = None,
-              drop_failed: bool = True, flops_convention: str = "6nd", log10: Iterable[str] | None = None,
-              min_runs: int = 2) -> pd.DataFrame:
+def load_runs(
+    source: str | Path | pd.DataFrame,
+    *,
+    params_col: str | None = None,
+    tokens_col: str | None = None,
+    flops_col: str | None = None,
+    loss_col: str | None = None,
+    run_id_col: str | None = None,
+    unique_tokens_col: str | None = None,
+    status_col: str | None = None,
+    where: str | None = None,
+    min_flops: float | str | None = None,
+    max_flops: float | str | None = None,
+    drop_failed: bool = True,
+    flops_convention: str = "6nd",
+    log10: Iterable[str] | None = None,
+    min_runs: int = 2,
+) -> pd.DataFrame:
     """Load a table of runs (one row per run) into the canonical runs DataFrame.
 
     Parameters
@@ -369,8 +465,10 @@ def load_runs(source: str | Path | pd.DataFrame, *, params_col: str | None = Non
     # derive what it did not
     if "tokens" not in out.columns:
         if flops_convention != "6nd":
-            raise ScalingError(f"{src}: no tokens column, and tokens cannot be derived from FLOPs under the "
-                               f"{flops_convention!r} convention; pass tokens_col=NAME")
+            raise ScalingError(
+                f"{src}: no tokens column, and tokens cannot be derived from FLOPs under the "
+                f"{flops_convention!r} convention; pass tokens_col=NAME"
+            )
         tokens = out["flops"] / (6.0 * out["params"])
         out.insert(out.columns.get_loc("flops"), "tokens", tokens)
         note = f"no tokens column: tokens derived from FLOPs as D = C / (6 N) (column {cols['flops']!r})"
@@ -378,8 +476,10 @@ def load_runs(source: str | Path | pd.DataFrame, *, params_col: str | None = Non
         warnings.warn(f"{src}: {note}", RunsWarning, stacklevel=2)
     if "flops" not in out.columns:
         if flops_convention != "6nd":
-            raise ScalingError(f"{src}: no FLOPs column, and FLOPs cannot be derived under the "
-                               f"{flops_convention!r} convention; pass flops_col=NAME")
+            raise ScalingError(
+                f"{src}: no FLOPs column, and FLOPs cannot be derived under the "
+                f"{flops_convention!r} convention; pass flops_col=NAME"
+            )
         out.insert(out.columns.get_loc("tokens") + 1, "flops", 6.0 * out["params"] * out["tokens"])
         notes.append("no FLOPs column: flops = 6 N D")
 
@@ -396,15 +496,18 @@ def load_runs(source: str | Path | pd.DataFrame, *, params_col: str | None = Non
         out = out.loc[keep]
 
     if len(out) == 0:
-        raise ScalingError(f"{src}: no runs left after filters ({'; '.join(filters) or 'none'}); "
-                           f"{len(raw)} rows before filtering")
+        raise ScalingError(
+            f"{src}: no runs left after filters ({'; '.join(filters) or 'none'}); {len(raw)} rows before filtering"
+        )
 
     _check_duplicates(out, cols, src, file_based)
 
     if len(out) < min_runs:
         rows = ", ".join(map(str, out.index[:3]))
-        raise ScalingError(f"{src}: only {len(out)} run{'s' if len(out) != 1 else ''} (row {rows}) "
-                           f"{'after filters ' if filters else ''}; a fit needs at least {min_runs}")
+        raise ScalingError(
+            f"{src}: only {len(out)} run{'s' if len(out) != 1 else ''} (row {rows}) "
+            f"{'after filters ' if filters else ''}; a fit needs at least {min_runs}"
+        )
 
     checks = plausibility(out, cols, flops_convention=flops_convention, source=src, file_based=file_based)
     for c in checks:
@@ -424,7 +527,7 @@ def load_runs(source: str | Path | pd.DataFrame, *, params_col: str | None = Non
 
 
 def params_convention_of(column: str) -> str:
-    """"non_embedding" when the parameter column's name says so (N_no_embed, non_embedding_params)."""
+    """ "non_embedding" when the parameter column's name says so (N_no_embed, non_embedding_params)."""
     n = _norm(column)
     return "non_embedding" if ("noembed" in n or "nonembed" in n or "withoutembed" in n) else "total"
 
@@ -437,8 +540,10 @@ def apply_where(df: pd.DataFrame, where: str, source: str = "runs") -> pd.DataFr
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         m = re.search(r"name '([^']+)' is not defined", msg)
         hint = _suggest(m.group(1), list(df.columns)) if m else ""
-        raise ScalingError(f"{source}: --where {where!r} failed: {msg}{hint} (columns: {_avail(df.columns)}; "
-                           "quote names with spaces in backticks, e.g. `Model Size` > 1e8)") from None
+        raise ScalingError(
+            f"{source}: --where {where!r} failed: {msg}{hint} (columns: {_avail(df.columns)}; "
+            "quote names with spaces in backticks, e.g. `Model Size` > 1e8)"
+        ) from None
     if not isinstance(res, pd.DataFrame):
         raise ScalingError(f"{source}: --where {where!r} is not a filter (it must give true/false per row)")
     return res
@@ -450,8 +555,11 @@ def apply_where(df: pd.DataFrame, where: str, source: str = "runs") -> pd.DataFr
 
 def as_runs(runs: Any, **kw) -> pd.DataFrame:
     """A runs DataFrame from a path, a DataFrame already in canonical form, or a raw DataFrame."""
-    if isinstance(runs, pd.DataFrame) and all(c in runs.columns for c in ("params", "tokens", "flops", "loss")) \
-            and not kw:
+    if (
+        isinstance(runs, pd.DataFrame)
+        and all(c in runs.columns for c in ("params", "tokens", "flops", "loss"))
+        and not kw
+    ):
         return runs
     return load_runs(runs, **kw)
 
@@ -460,11 +568,22 @@ def as_runs(runs: Any, **kw) -> pd.DataFrame:
 # training curves
 
 
-def load_curves(source: str | Path | pd.DataFrame, *, run_id_col: str | None = None, params_col: str | None = None,
-                tokens_col: str | None = None, step_col: str | None = None, tokens_per_step: float | None = None,
-                flops_col: str | None = None, loss_col: str | None = None, ppl_col: str | None = None,
-                where: str | None = None, log10: Iterable[str] | None = None, flops_convention: str = "6nd",
-                drop_failed: bool = True) -> pd.DataFrame:
+def load_curves(
+    source: str | Path | pd.DataFrame,
+    *,
+    run_id_col: str | None = None,
+    params_col: str | None = None,
+    tokens_col: str | None = None,
+    step_col: str | None = None,
+    tokens_per_step: float | None = None,
+    flops_col: str | None = None,
+    loss_col: str | None = None,
+    ppl_col: str | None = None,
+    where: str | None = None,
+    log10: Iterable[str] | None = None,
+    flops_convention: str = "6nd",
+    drop_failed: bool = True,
+) -> pd.DataFrame:
     """Load training curves: one row per evaluation, columns run_id, params, tokens, flops, loss.
 
     A run is identified by its run_id column when there is one, else by its size; a run_id that
@@ -500,10 +619,14 @@ def load_curves(source: str | Path | pd.DataFrame, *, run_id_col: str | None = N
         cols["flops"] = fcol
     if tcol is None and fcol is None:
         if stcol is None or tokens_per_step is None:
-            hint = (f"; found step column {stcol!r}: pass tokens_per_step (batch size x context)" if stcol
-                    else f"; available: {_avail(raw.columns)}")
-            raise ScalingError(f"{src}: training curves need a tokens column (or FLOPs, or steps with "
-                               f"tokens_per_step){hint}")
+            hint = (
+                f"; found step column {stcol!r}: pass tokens_per_step (batch size x context)"
+                if stcol
+                else f"; available: {_avail(raw.columns)}"
+            )
+            raise ScalingError(
+                f"{src}: training curves need a tokens column (or FLOPs, or steps with tokens_per_step){hint}"
+            )
         cols["step"] = stcol
     rcol = find_column(raw, "run_id", run_id_col, required=False, source=src)
     scol = find_column(raw, "status", None, required=False, source=src)
@@ -525,22 +648,34 @@ def load_curves(source: str | Path | pd.DataFrame, *, run_id_col: str | None = N
         sizes_per_id = params.groupby(rid).nunique()
         multi = set(sizes_per_id.index[sizes_per_id.to_numpy() > 1])
         from .units import si
+
         rid = pd.Series([f"{r}/{si(p)}" if r in multi else r for r, p in zip(rid, params)], index=df.index)
         cols["run_id"] = rcol
     else:
         from .units import si
+
         rid = pd.Series([f"N={si(p)}" if np.isfinite(p) else "N=?" for p in params], index=df.index)
     out["run_id"] = rid.astype(object)
     out["params"] = params
     if "tokens" in cols:
-        out["tokens"] = _maybe_log10(_to_float(df, tcol, "tokens", src, file_based), "tokens", tcol,
-                                     ("tokens" in logs) if logs is not None else None, src)
+        out["tokens"] = _maybe_log10(
+            _to_float(df, tcol, "tokens", src, file_based),
+            "tokens",
+            tcol,
+            ("tokens" in logs) if logs is not None else None,
+            src,
+        )
     elif "step" in cols:
         out["tokens"] = _to_float(df, stcol, "step", src, file_based) * float(tokens_per_step)
         notes.append(f"tokens = {stcol} x {tokens_per_step:g}")
     if "flops" in cols:
-        out["flops"] = _maybe_log10(_to_float(df, fcol, "flops", src, file_based), "flops", fcol,
-                                    ("flops" in logs) if logs is not None else None, src)
+        out["flops"] = _maybe_log10(
+            _to_float(df, fcol, "flops", src, file_based),
+            "flops",
+            fcol,
+            ("flops" in logs) if logs is not None else None,
+            src,
+        )
     if "loss" in cols:
         out["loss"] = _to_float(df, lcol, "loss", src, file_based)
     else:
@@ -569,15 +704,39 @@ def load_curves(source: str | Path | pd.DataFrame, *, run_id_col: str | None = N
     d = out.duplicated(subset=["run_id", "tokens"], keep=False)
     if d.any():
         rows = list(out.index[d.to_numpy()][:2])
-        raise ScalingError(f"{src}: rows {rows[0]} and {rows[1]} are two evaluations of run "
-                           f"{out.loc[rows[0], 'run_id']!r} at the same token count")
+        raise ScalingError(
+            f"{src}: rows {rows[0]} and {rows[1]} are two evaluations of run "
+            f"{out.loc[rows[0], 'run_id']!r} at the same token count"
+        )
     out = out.sort_values(["run_id", "tokens"], kind="stable")
-    out.attrs["scaling"] = {"source": src, "columns": cols, "filters": [f"where: {where}"] if where else [],
-                            "notes": notes, "flops_convention": flops_convention,
-                            "params_convention": params_convention_of(cols["params"]), "n_source_rows": int(len(raw))}
+    out.attrs["scaling"] = {
+        "source": src,
+        "columns": cols,
+        "filters": [f"where: {where}"] if where else [],
+        "notes": notes,
+        "flops_convention": flops_convention,
+        "params_convention": params_convention_of(cols["params"]),
+        "n_source_rows": int(len(raw)),
+    }
     return out
 
 
-__all__ = ["CANONICAL", "ALIASES", "RunsWarning", "load_runs", "plausibility", "load_curves", "read_table", "find_column",
-           "apply_where", "require_sizes", "require_columns", "as_runs", "data_fingerprint", "data_info",
-           "describe_runs", "format_description", "group_budgets"]
+__all__ = [
+    "CANONICAL",
+    "ALIASES",
+    "RunsWarning",
+    "load_runs",
+    "plausibility",
+    "load_curves",
+    "read_table",
+    "find_column",
+    "apply_where",
+    "require_sizes",
+    "require_columns",
+    "as_runs",
+    "data_fingerprint",
+    "data_info",
+    "describe_runs",
+    "format_description",
+    "group_budgets",
+]

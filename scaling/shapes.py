@@ -111,8 +111,9 @@ class ModelShape:
     # --- parameters
     def param_counts(self) -> dict[str, int]:
         """total, non_embedding, embedding, nonzero (ints)."""
-        pc = _flops.param_counts(self.n_layer, self.d_model, self.vocab, self.d_ff, self.n_head,
-                                 mixer=self.mixer, sparsity=self.sparsity)
+        pc = _flops.param_counts(
+            self.n_layer, self.d_model, self.vocab, self.d_ff, self.n_head, mixer=self.mixer, sparsity=self.sparsity
+        )
         return {k: int(round(float(v))) for k, v in pc.items()}
 
     @property
@@ -169,8 +170,10 @@ class ModelShape:
         extra = "" if self.mixer == "attention" else f", {self.mixer}"
         if self.sparsity:
             extra += f", {100 * self.sparsity:g}% sparse"
-        return (f"{self.n_layer} x {self.d_model} ({self.n_head} heads of {self.d_head}, d_ff {self.d_ff}"
-                f"{extra}), vocab {self.vocab}, context {self.context}")
+        return (
+            f"{self.n_layer} x {self.d_model} ({self.n_head} heads of {self.d_head}, d_ff {self.d_ff}"
+            f"{extra}), vocab {self.vocab}, context {self.context}"
+        )
 
     def __str__(self) -> str:
         return self.describe()
@@ -192,8 +195,13 @@ class ShapeSearchResult:
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"shape": self.shape.to_dict(), "target": self.target, "achieved": self.achieved,
-             "rel_error": self.rel_error, "non_embedding": self.non_embedding}
+        d = {
+            "shape": self.shape.to_dict(),
+            "target": self.target,
+            "achieved": self.achieved,
+            "rel_error": self.rel_error,
+            "non_embedding": self.non_embedding,
+        }
         if self.note:
             d["note"] = self.note
         return d
@@ -204,8 +212,9 @@ def candidate_widths() -> np.ndarray:
     """Widths searched: multiples of 8 below 128, of 16 below 256 and of 32 below 512 (small
     models, where a step of 64 would make sizes too coarse), then multiples of 64 up to 65,536
     (a 1e12-parameter model at the ideal aspect ratio is about 23K wide)."""
-    return np.concatenate([np.arange(8, 128, 8), np.arange(128, 256, 16), np.arange(256, 512, 32),
-                           np.arange(512, 65536 + 1, 64)]).astype(float)
+    return np.concatenate(
+        [np.arange(8, 128, 8), np.arange(128, 256, 16), np.arange(256, 512, 32), np.arange(512, 65536 + 1, 64)]
+    ).astype(float)
 
 
 # how far beyond the largest shape of a search a target may be before it is an error rather than a
@@ -219,18 +228,27 @@ def check_snap_range(target: float, largest, largest_name: str) -> None:
     the smallest shape still snap up to it (tiny sweeps rely on that; the shape is printed)."""
     hi = float(np.max(largest))
     if target > hi * (1 + SNAP_RANGE_TOLERANCE):
-        raise ScalingError(f"{target:.4g} parameters is beyond the shape search range: the largest shape searched "
-                           f"({largest_name}) has {hi:.4g}; snapping would silently build a smaller model")
+        raise ScalingError(
+            f"{target:.4g} parameters is beyond the shape search range: the largest shape searched "
+            f"({largest_name}) has {hi:.4g}; snapping would silently build a smaller model"
+        )
 
 
 # (band on |ln(aspect / ideal)|, largest snap error accepted in that band); last tier: anything
 _TIERS = ((math.log(1.6), 0.01), (math.log(2.5), 0.02), (math.log(4.0), 0.05), (math.log(6.0), 0.10))
-_ASPECT_WEIGHT = 0.01   # relative error traded for one e-fold of aspect-ratio deviation
+_ASPECT_WEIGHT = 0.01  # relative error traded for one e-fold of aspect-ratio deviation
 
 
-def shape_for_params(target, *, vocab: int = DEFAULT_VOCAB, context: int = DEFAULT_CONTEXT,
-                     non_embedding: bool = False, mixer: str = "attention", d_ff_mult: float = 4.0,
-                     max_layers: int = 1024) -> ShapeSearchResult:
+def shape_for_params(
+    target,
+    *,
+    vocab: int = DEFAULT_VOCAB,
+    context: int = DEFAULT_CONTEXT,
+    non_embedding: bool = False,
+    mixer: str = "attention",
+    d_ff_mult: float = 4.0,
+    max_layers: int = 1024,
+) -> ShapeSearchResult:
     """A realistic shape whose parameter count is closest to ``target``.
 
     ``target`` counts all parameters (embedding included) unless ``non_embedding=True``. Every
@@ -263,7 +281,8 @@ def shape_for_params(target, *, vocab: int = DEFAULT_VOCAB, context: int = DEFAU
         raise ScalingError(
             f"a total of {T:.4g} parameters is smaller than the smallest model with a {int(V)}-token "
             f"embedding ({int(V)} x {int(w[0])} = {emb[0]:.4g} embedding parameters plus one layer): "
-            "target non-embedding parameters (non_embedding=True, --non-embedding) or a smaller vocabulary")
+            "target non-embedding parameters (non_embedding=True, --non-embedding) or a smaller vocabulary"
+        )
     check_snap_range(T, max_layers * per_layer + base, f"{max_layers} layers x width {int(w[-1])}")
     exact = (T - base) / per_layer
     lo = np.clip(np.floor(exact), 1, max_layers)
@@ -285,15 +304,25 @@ def shape_for_params(target, *, vocab: int = DEFAULT_VOCAB, context: int = DEFAU
         pick = int(np.argmin(err + 0.05 * dev))
         note = "no shape with a sensible depth/width ratio comes close to this size"
     d = int(widths[pick])
-    shape = ModelShape(n_layer=int(layers[pick]), d_model=d, n_head=default_n_head(d),
-                       d_ff=int(f[pick % len(w)]), vocab=int(V), context=ctx, mixer=mixer)
+    shape = ModelShape(
+        n_layer=int(layers[pick]),
+        d_model=d,
+        n_head=default_n_head(d),
+        d_ff=int(f[pick % len(w)]),
+        vocab=int(V),
+        context=ctx,
+        mixer=mixer,
+    )
     pc = shape.param_counts()
     got = float(pc["non_embedding"] if non_embedding else pc["total"])
     if not non_embedding and pc["embedding"] > 0.5 * pc["total"] and note is None:
-        note = (f"the embedding is {100 * pc['embedding'] / pc['total']:.0f}% of the parameters; "
-                "targeting non-embedding parameters usually gives a more useful shape")
-    return ShapeSearchResult(shape=shape, target=T, achieved=got, rel_error=got / T - 1.0,
-                             non_embedding=bool(non_embedding), note=note)
+        note = (
+            f"the embedding is {100 * pc['embedding'] / pc['total']:.0f}% of the parameters; "
+            "targeting non-embedding parameters usually gives a more useful shape"
+        )
+    return ShapeSearchResult(
+        shape=shape, target=T, achieved=got, rel_error=got / T - 1.0, non_embedding=bool(non_embedding), note=note
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,14 +332,21 @@ def shape_for_params(target, *, vocab: int = DEFAULT_VOCAB, context: int = DEFAU
 def _smooth_counts(x, V, mixer, S, non_embedding, hyena):
     """Parameter count (non-zero, total or non-embedding) of the continuous shape of width e^x."""
     d = np.exp(x)
-    L = d ** 0.75 / 12.0
+    L = d**0.75 / 12.0
     per_layer, linear, const, emb = _flops._param_terms(d, V, 4.0 * d, mixer=mixer, hyena=hyena)
     n = L * (per_layer - S * linear) + const
     return n if non_embedding else n + emb
 
 
-def smooth_shape(params, *, vocab: int = DEFAULT_VOCAB, non_embedding: bool = False, mixer: str = "attention",
-                 sparsity=0.0, hyena: dict | None = None):
+def smooth_shape(
+    params,
+    *,
+    vocab: int = DEFAULT_VOCAB,
+    non_embedding: bool = False,
+    mixer: str = "attention",
+    sparsity=0.0,
+    hyena: dict | None = None,
+):
     """Continuous ``(n_layer, d_model)`` whose parameter count equals ``params`` (vectorised).
 
     The rule: ``n_layer = d^(3/4) / 12`` (aspect ratio :func:`ideal_aspect`), ``d_ff = 4 d``;
@@ -330,16 +366,26 @@ def smooth_shape(params, *, vocab: int = DEFAULT_VOCAB, non_embedding: bool = Fa
         g = np.log(_smooth_counts(x, V, mixer, S, non_embedding, hyena)) - logN
         if np.all(np.abs(g) < 1e-13):
             break
-        gp = (np.log(_smooth_counts(x + h, V, mixer, S, non_embedding, hyena))
-              - np.log(_smooth_counts(x - h, V, mixer, S, non_embedding, hyena))) / (2 * h)
+        gp = (
+            np.log(_smooth_counts(x + h, V, mixer, S, non_embedding, hyena))
+            - np.log(_smooth_counts(x - h, V, mixer, S, non_embedding, hyena))
+        ) / (2 * h)
         x = x - g / gp
     d = np.exp(x)
-    return d ** 0.75 / 12.0, d
+    return d**0.75 / 12.0, d
 
 
-def smooth_flops_per_token(params, *, vocab: int = DEFAULT_VOCAB, context: int = DEFAULT_CONTEXT,
-                           convention: str = "6nd", mixer: str = "attention", sparsity=0.0,
-                           non_embedding: bool = False, **kwargs):
+def smooth_flops_per_token(
+    params,
+    *,
+    vocab: int = DEFAULT_VOCAB,
+    context: int = DEFAULT_CONTEXT,
+    convention: str = "6nd",
+    mixer: str = "attention",
+    sparsity=0.0,
+    non_embedding: bool = False,
+    **kwargs,
+):
     """Training FLOPs per token as a smooth, increasing function of the parameter count.
 
     For ``6nd`` exactly ``6 * params``. Otherwise the continuous shape of :func:`smooth_shape`
@@ -352,12 +398,30 @@ def smooth_flops_per_token(params, *, vocab: int = DEFAULT_VOCAB, context: int =
     if convention == "6nd":
         return 6.0 * _flops._positive(params, "params")
     hyena = kwargs.get("hyena")
-    L, d = smooth_shape(params, vocab=vocab, non_embedding=non_embedding, mixer=mixer, sparsity=sparsity,
-                        hyena=hyena)
-    return _flops.flops_per_token(L, d, context, vocab, d_ff=4.0 * d, n_head=d / 64.0, convention=convention,
-                                  mixer=mixer, sparsity=sparsity, **kwargs)
+    L, d = smooth_shape(params, vocab=vocab, non_embedding=non_embedding, mixer=mixer, sparsity=sparsity, hyena=hyena)
+    return _flops.flops_per_token(
+        L,
+        d,
+        context,
+        vocab,
+        d_ff=4.0 * d,
+        n_head=d / 64.0,
+        convention=convention,
+        mixer=mixer,
+        sparsity=sparsity,
+        **kwargs,
+    )
 
 
-__all__ = ["ModelShape", "ShapeSearchResult", "shape_for_params", "check_snap_range", "SNAP_RANGE_TOLERANCE",
-           "smooth_shape", "smooth_flops_per_token",
-           "ideal_aspect", "default_n_head", "candidate_widths"]
+__all__ = [
+    "ModelShape",
+    "ShapeSearchResult",
+    "shape_for_params",
+    "check_snap_range",
+    "SNAP_RANGE_TOLERANCE",
+    "smooth_shape",
+    "smooth_flops_per_token",
+    "ideal_aspect",
+    "default_n_head",
+    "candidate_widths",
+]

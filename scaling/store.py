@@ -34,10 +34,11 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -102,27 +103,40 @@ class RunConfig(BaseModel):
     mixer: str = "attention"
     sparsity: float = Field(default=0.0, ge=0.0, lt=1.0)
     sparsity_mask: Literal["random", "magnitude"] = Field(
-        default="random", description="sparse layers: a random mask from the start, or magnitude pruning "
-        "after a dense warm-up (scaling.train.sparse)")
-    sparsity_warmup_fraction: float = Field(default=0.0, ge=0.0, lt=1.0,
-                                            description="magnitude masks: fraction of the steps trained dense")
+        default="random",
+        description="sparse layers: a random mask from the start, or magnitude pruning "
+        "after a dense warm-up (scaling.train.sparse)",
+    )
+    sparsity_warmup_fraction: float = Field(
+        default=0.0, ge=0.0, lt=1.0, description="magnitude masks: fraction of the steps trained dense"
+    )
     # how much training
     tokens: int = Field(gt=0, description="training tokens; trained as round(tokens / (batch_size * context)) steps")
     batch_size: int = Field(gt=0, description="sequences per optimizer step")
-    micro_batch_size: int | None = Field(default=None, gt=0, description="sequences per forward pass (gradient accumulation)")
+    micro_batch_size: int | None = Field(
+        default=None, gt=0, description="sequences per forward pass (gradient accumulation)"
+    )
     budget: float | None = Field(default=None, gt=0, description="the isoFLOP budget this run belongs to")
     # optimizer and schedule
     lr: float = Field(gt=0)
     schedule: Literal["cosine", "wsd", "linear", "constant"] = "cosine"
     warmup_fraction: float = Field(default=0.05, ge=0, lt=1)
-    warmup_steps: int | None = Field(default=None, ge=0, description="absolute warm-up (overrides warmup_fraction): "
-                                     "the branches of one trunk share it")
+    warmup_steps: int | None = Field(
+        default=None,
+        ge=0,
+        description="absolute warm-up (overrides warmup_fraction): the branches of one trunk share it",
+    )
     decay_fraction: float = Field(default=0.2, gt=0, le=1, description="WSD: final fraction of steps spent decaying")
     decay_shape: Literal["linear", "sqrt"] = Field(
-        default="linear", description="WSD cool-down: linear, or 1 - sqrt (Hägele et al. 2024, arXiv:2405.18392)")
-    trunk: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$", max_length=200,
-                              description="WSD branch: the run starts from this trunk's state at its decay start "
-                              "(scaling.train.branches); it computes exactly what a plain WSD run would")
+        default="linear", description="WSD cool-down: linear, or 1 - sqrt (Hägele et al. 2024, arXiv:2405.18392)"
+    )
+    trunk: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$",
+        max_length=200,
+        description="WSD branch: the run starts from this trunk's state at its decay start "
+        "(scaling.train.branches); it computes exactly what a plain WSD run would",
+    )
     min_lr_ratio: float = Field(default=0.1, ge=0, le=1)
     weight_decay: float = Field(default=0.1, ge=0)
     beta1: float = Field(default=0.9, ge=0, lt=1)
@@ -136,15 +150,18 @@ class RunConfig(BaseModel):
     val_fraction: float = Field(default=0.05, gt=0, lt=0.5)
     corpus_max_bytes: int | None = Field(default=None, gt=0)
     data_order: Literal["random", "shuffled"] = Field(
-        default="random", description="random: windows drawn with replacement from (seed, step); shuffled: a "
-        "seeded permutation of non-overlapping windows, so no token repeats within an epoch")
+        default="random",
+        description="random: windows drawn with replacement from (seed, step); shuffled: a "
+        "seeded permutation of non-overlapping windows, so no token repeats within an epoch",
+    )
     # accounting and evaluation
     flops_convention: Literal["6nd", "kaplan", "chinchilla", "palm"] = "6nd"
     eval_points: int = Field(default=20, ge=1, description="held-out evaluations, evenly spaced, the last at the end")
     eval_tokens: int = Field(default=65536, gt=0)
     final_eval_tokens: int = Field(default=262144, gt=0)
-    divergence_margin: float = Field(default=2.0, gt=0,
-                                     description="fail when the train loss exceeds ln(vocab) + this many nats")
+    divergence_margin: float = Field(
+        default=2.0, gt=0, description="fail when the train loss exceeds ln(vocab) + this many nats"
+    )
     # execution
     dtype: Literal["fp32", "bf16"] = "fp32"
     device: str = "cpu"
@@ -169,7 +186,7 @@ class RunConfig(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _check(self) -> "RunConfig":
+    def _check(self) -> RunConfig:
         if self.d_model % self.n_head:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_head {self.n_head}")
         if (self.d_model // self.n_head) % 2:
@@ -177,7 +194,9 @@ class RunConfig(BaseModel):
         if _tokenizer_vocab(self.tokenizer) != self.vocab:
             raise ValueError(f"vocab {self.vocab} does not match tokenizer {self.tokenizer!r}")
         if self.micro_batch_size and self.batch_size % self.micro_batch_size:
-            raise ValueError(f"batch_size {self.batch_size} is not a multiple of micro_batch_size {self.micro_batch_size}")
+            raise ValueError(
+                f"batch_size {self.batch_size} is not a multiple of micro_batch_size {self.micro_batch_size}"
+            )
         return self
 
     # --- derived
@@ -207,8 +226,17 @@ class RunConfig(BaseModel):
 
     def shape(self):
         from .shapes import ModelShape
-        return ModelShape(n_layer=self.n_layer, d_model=self.d_model, n_head=self.n_head, d_ff=self.d_ff,
-                          vocab=self.vocab, context=self.context, mixer=self.mixer, sparsity=self.sparsity)
+
+        return ModelShape(
+            n_layer=self.n_layer,
+            d_model=self.d_model,
+            n_head=self.n_head,
+            d_ff=self.d_ff,
+            vocab=self.vocab,
+            context=self.context,
+            mixer=self.mixer,
+            sparsity=self.sparsity,
+        )
 
     def param_counts(self) -> dict[str, int]:
         return self.shape().param_counts()
@@ -236,7 +264,7 @@ class RunResult(BaseModel):
     non_embedding_params: int
     embedding_params: int
     nonzero_params: int | None = None
-    nonzero_measured: int | None = None   # sparse runs: weights really non-zero at the end
+    nonzero_measured: int | None = None  # sparse runs: weights really non-zero at the end
     tokens: int = Field(description="tokens trained (at failure: up to the failing step)")
     steps: int
     flops: float = Field(description="training FLOPs of the tokens trained, under flops_convention")
@@ -259,8 +287,11 @@ class RunResult(BaseModel):
     epochs: float | None = Field(default=None, description="tokens / training-split tokens")
     trunk: str | None = Field(default=None, description="WSD branch: the trunk it started from")
     branch_step: int | None = Field(default=None, description="WSD branch: the trunk step it started from")
-    spent_flops: float | None = Field(default=None, description="FLOPs this run itself trained (a branch: its "
-                                      "cool-down only; the trunk's share is counted once per trunk)")
+    spent_flops: float | None = Field(
+        default=None,
+        description="FLOPs this run itself trained (a branch: its "
+        "cool-down only; the trunk's share is counted once per trunk)",
+    )
     device: str | None = None
     dtype: str | None = None
     threads: int | None = None
@@ -283,8 +314,10 @@ def write_config(path: str | os.PathLike, config: RunConfig, *, check: bool = Tr
         old = read_config(path)
         if old.identity() != config.identity():
             diff = sorted(k for k, v in config.identity().items() if old.identity().get(k) != v)
-            raise ScalingError(f"run {path} already exists with a different configuration ({', '.join(diff)} "
-                               "differ): use another sweep name or root, or delete the run directory")
+            raise ScalingError(
+                f"run {path} already exists with a different configuration ({', '.join(diff)} "
+                "differ): use another sweep name or root, or delete the run directory"
+            )
         if old.model_dump() == config.model_dump():
             return
     atomic_write_json(existing, config.model_dump(mode="json"))
@@ -326,10 +359,12 @@ def read_progress(path: str | os.PathLike) -> dict | None:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     import importlib.util
+
     if importlib.util.find_spec("torch") is None:
         return None
     try:
         import torch
+
         ck = torch.load(ckpt, map_location="cpu", weights_only=True)
         step = int(ck["state"]["step"])
         cfg = read_config(path)
@@ -371,15 +406,53 @@ def run_problem(path: str | os.PathLike) -> str | None:
 # a whole sweep
 
 
-TABLE_COLUMNS = ("run_id", "params", "non_embedding_params", "tokens", "flops", "loss", "status", "reason",
-                 "sweep", "budget", "arch", "mixer", "sparsity", "nonzero_params", "seed", "n_layer", "d_model",
-                 "n_head", "d_ff", "vocab", "context", "batch_size", "lr", "schedule", "steps", "tokens_per_param",
-                 "flops_convention", "corpus", "tokenizer", "corpus_fingerprint", "epochs", "dtype", "device",
-                 "threads", "tokens_per_s", "flops_per_s", "mfu", "wall_time_s", "flops_6nd", "trunk",
-                 "spent_flops", "data_order")
+TABLE_COLUMNS = (
+    "run_id",
+    "params",
+    "non_embedding_params",
+    "tokens",
+    "flops",
+    "loss",
+    "status",
+    "reason",
+    "sweep",
+    "budget",
+    "arch",
+    "mixer",
+    "sparsity",
+    "nonzero_params",
+    "seed",
+    "n_layer",
+    "d_model",
+    "n_head",
+    "d_ff",
+    "vocab",
+    "context",
+    "batch_size",
+    "lr",
+    "schedule",
+    "steps",
+    "tokens_per_param",
+    "flops_convention",
+    "corpus",
+    "tokenizer",
+    "corpus_fingerprint",
+    "epochs",
+    "dtype",
+    "device",
+    "threads",
+    "tokens_per_s",
+    "flops_per_s",
+    "mfu",
+    "wall_time_s",
+    "flops_6nd",
+    "trunk",
+    "spent_flops",
+    "data_order",
+)
 
 
-def is_trunk(cfg: "RunConfig") -> bool:
+def is_trunk(cfg: RunConfig) -> bool:
     """A WSD trunk's directory (scaling.train.branches): resumable state, not a run of the table."""
     return cfg.tags.get("role") == "trunk"
 
@@ -417,8 +490,15 @@ def _corrupt(report: CollectReport | None, exc: CorruptRunFile) -> None:
         warnings.warn(msg, CorruptRunWarning, stacklevel=3)
 
 
-def _finished_runs(sweep_dir, *, include_failed: bool, run_ids=None, expected: dict | None = None,
-                   include_stale: bool = False, report: CollectReport | None = None):
+def _finished_runs(
+    sweep_dir,
+    *,
+    include_failed: bool,
+    run_ids=None,
+    expected: dict | None = None,
+    include_stale: bool = False,
+    report: CollectReport | None = None,
+):
     """(path, config, result) of each finished run that belongs in a table (trunks left out)."""
     wanted = set(run_ids) if run_ids is not None else None
     if report is not None:
@@ -434,7 +514,7 @@ def _finished_runs(sweep_dir, *, include_failed: bool, run_ids=None, expected: d
         except CorruptRunFile as exc:
             _corrupt(report, exc)
             continue
-        except FileNotFoundError:    # the directory went away while we read it
+        except FileNotFoundError:  # the directory went away while we read it
             continue
         if is_trunk(cfg):
             continue
@@ -449,9 +529,16 @@ def _finished_runs(sweep_dir, *, include_failed: bool, run_ids=None, expected: d
         yield path, cfg, res
 
 
-def collect(sweep_dir: str | os.PathLike, *, include_failed: bool = False, out: str | os.PathLike | None = None,
-            run_ids: Iterable[str] | None = None, expected: dict[str, RunConfig] | None = None,
-            include_stale: bool = False, report: CollectReport | None = None) -> pd.DataFrame:
+def collect(
+    sweep_dir: str | os.PathLike,
+    *,
+    include_failed: bool = False,
+    out: str | os.PathLike | None = None,
+    run_ids: Iterable[str] | None = None,
+    expected: dict[str, RunConfig] | None = None,
+    include_stale: bool = False,
+    report: CollectReport | None = None,
+) -> pd.DataFrame:
     """The runs table of a sweep directory: one row per finished run (failed ones only if asked).
 
     Columns: TABLE_COLUMNS (run_id, params, non_embedding_params, tokens, flops, loss, status, ...),
@@ -465,23 +552,60 @@ def collect(sweep_dir: str | os.PathLike, *, include_failed: bool = False, out: 
     file, or noted in ``report`` (a :class:`CollectReport`, which also lists the stale runs).
     """
     rows = []
-    for _, cfg, res in _finished_runs(sweep_dir, include_failed=include_failed, run_ids=run_ids,
-                                      expected=expected, include_stale=include_stale, report=report):
-        rows.append({
-            "run_id": res.run_id, "params": res.params, "non_embedding_params": res.non_embedding_params,
-            "tokens": res.tokens, "flops": res.flops, "loss": res.loss, "status": res.status,
-            "reason": res.reason or "", "sweep": res.sweep, "budget": res.budget, "arch": "gpt",
-            "mixer": cfg.mixer, "sparsity": cfg.sparsity, "nonzero_params": res.nonzero_params,
-            "seed": cfg.seed, "n_layer": cfg.n_layer, "d_model": cfg.d_model, "n_head": cfg.n_head,
-            "d_ff": cfg.d_ff, "vocab": cfg.vocab, "context": cfg.context, "batch_size": cfg.batch_size,
-            "lr": cfg.lr, "schedule": cfg.schedule, "steps": res.steps,
-            "tokens_per_param": res.tokens / res.params, "flops_convention": res.flops_convention,
-            "corpus": cfg.corpus, "tokenizer": cfg.tokenizer, "corpus_fingerprint": res.corpus_fingerprint,
-            "epochs": res.epochs, "dtype": res.dtype, "device": res.device, "threads": res.threads,
-            "tokens_per_s": res.tokens_per_s, "flops_per_s": res.flops_per_s, "mfu": res.mfu,
-            "wall_time_s": res.wall_time_s, "flops_6nd": 6.0 * res.params * res.tokens, "trunk": res.trunk or "",
-            "spent_flops": res.spent_flops if res.spent_flops is not None else res.flops,
-            "data_order": cfg.data_order})
+    for _, cfg, res in _finished_runs(
+        sweep_dir,
+        include_failed=include_failed,
+        run_ids=run_ids,
+        expected=expected,
+        include_stale=include_stale,
+        report=report,
+    ):
+        rows.append(
+            {
+                "run_id": res.run_id,
+                "params": res.params,
+                "non_embedding_params": res.non_embedding_params,
+                "tokens": res.tokens,
+                "flops": res.flops,
+                "loss": res.loss,
+                "status": res.status,
+                "reason": res.reason or "",
+                "sweep": res.sweep,
+                "budget": res.budget,
+                "arch": "gpt",
+                "mixer": cfg.mixer,
+                "sparsity": cfg.sparsity,
+                "nonzero_params": res.nonzero_params,
+                "seed": cfg.seed,
+                "n_layer": cfg.n_layer,
+                "d_model": cfg.d_model,
+                "n_head": cfg.n_head,
+                "d_ff": cfg.d_ff,
+                "vocab": cfg.vocab,
+                "context": cfg.context,
+                "batch_size": cfg.batch_size,
+                "lr": cfg.lr,
+                "schedule": cfg.schedule,
+                "steps": res.steps,
+                "tokens_per_param": res.tokens / res.params,
+                "flops_convention": res.flops_convention,
+                "corpus": cfg.corpus,
+                "tokenizer": cfg.tokenizer,
+                "corpus_fingerprint": res.corpus_fingerprint,
+                "epochs": res.epochs,
+                "dtype": res.dtype,
+                "device": res.device,
+                "threads": res.threads,
+                "tokens_per_s": res.tokens_per_s,
+                "flops_per_s": res.flops_per_s,
+                "mfu": res.mfu,
+                "wall_time_s": res.wall_time_s,
+                "flops_6nd": 6.0 * res.params * res.tokens,
+                "trunk": res.trunk or "",
+                "spent_flops": res.spent_flops if res.spent_flops is not None else res.flops,
+                "data_order": cfg.data_order,
+            }
+        )
     df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     if len(df):
         df = df.sort_values(["budget", "params", "seed", "run_id"], na_position="last").reset_index(drop=True)
@@ -519,14 +643,21 @@ def sweep_compute(sweep_dir: str | os.PathLike) -> dict[str, float]:
     return {"nominal": nominal, "spent": spent + sum(trunks.values()), "trunks": float(len(trunks))}
 
 
-def collect_curves(sweep_dir: str | os.PathLike, *, include_failed: bool = False,
-                   out: str | os.PathLike | None = None, expected: dict[str, RunConfig] | None = None,
-                   include_stale: bool = False, report: CollectReport | None = None) -> pd.DataFrame:
+def collect_curves(
+    sweep_dir: str | os.PathLike,
+    *,
+    include_failed: bool = False,
+    out: str | os.PathLike | None = None,
+    expected: dict[str, RunConfig] | None = None,
+    include_stale: bool = False,
+    report: CollectReport | None = None,
+) -> pd.DataFrame:
     """Every evaluation of every finished run: run_id, params, budget, seed + the curve columns.
     Stale and corrupt runs (a corrupt curve.csv included) are treated as in :func:`collect`."""
     frames = []
-    for path, cfg, res in _finished_runs(sweep_dir, include_failed=include_failed, expected=expected,
-                                         include_stale=include_stale, report=report):
+    for path, cfg, res in _finished_runs(
+        sweep_dir, include_failed=include_failed, expected=expected, include_stale=include_stale, report=report
+    ):
         try:
             cur = read_curve(path)
         except CorruptRunFile as exc:
@@ -541,16 +672,55 @@ def collect_curves(sweep_dir: str | os.PathLike, *, include_failed: bool = False
         cur.insert(4, "seed", cfg.seed)
         cur["loss"] = cur["val_loss"]
         frames.append(cur)
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["run_id", "params", "non_embedding_params", "budget", "seed", *CURVE_COLUMNS, "loss"])
+    df = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(
+            columns=["run_id", "params", "non_embedding_params", "budget", "seed", *CURVE_COLUMNS, "loss"]
+        )
+    )
     if out is not None:
         atomic_write_text(out, df.to_csv(index=False))
     return df
 
 
-__all__ = ["LOCK", "RunConfig", "RunResult", "RunLock", "run_dir", "write_config", "read_config", "write_result",
-           "read_result", "write_curve", "read_curve", "run_state", "run_problem", "journal", "read_journal",
-           "iter_runs", "collect", "collect_curves", "sweep_compute", "is_trunk", "TABLE_COLUMNS", "CURVE_COLUMNS",
-           "CONFIG", "CURVE", "RESULT", "CHECKPOINT", "MODEL", "JOURNAL", "PROGRESS", "CorruptRunFile",
-           "CorruptRunWarning", "RunBusy", "CollectReport", "config_diff", "set_aside", "lock_held",
-           "write_progress", "read_progress"]
+__all__ = [
+    "LOCK",
+    "RunConfig",
+    "RunResult",
+    "RunLock",
+    "run_dir",
+    "write_config",
+    "read_config",
+    "write_result",
+    "read_result",
+    "write_curve",
+    "read_curve",
+    "run_state",
+    "run_problem",
+    "journal",
+    "read_journal",
+    "iter_runs",
+    "collect",
+    "collect_curves",
+    "sweep_compute",
+    "is_trunk",
+    "TABLE_COLUMNS",
+    "CURVE_COLUMNS",
+    "CONFIG",
+    "CURVE",
+    "RESULT",
+    "CHECKPOINT",
+    "MODEL",
+    "JOURNAL",
+    "PROGRESS",
+    "CorruptRunFile",
+    "CorruptRunWarning",
+    "RunBusy",
+    "CollectReport",
+    "config_diff",
+    "set_aside",
+    "lock_held",
+    "write_progress",
+    "read_progress",
+]

@@ -31,11 +31,28 @@ def _runs(sweep_dir: Path) -> pd.DataFrame:
         cfg = store.read_config(path)
         if store.is_trunk(cfg):
             continue
-        rows.append({"n_layer": cfg.n_layer, "d_model": cfg.d_model, "n_head": cfg.n_head, "d_ff": cfg.d_ff,
-                     "vocab": cfg.vocab, "context": cfg.context, "mixer": cfg.mixer, "sparsity": cfg.sparsity,
-                     "tokens": res.tokens, "seed": cfg.seed, "run_id": res.run_id, "params": res.params,
-                     "loss": res.loss, "flops": res.flops, "schedule": cfg.schedule, "trunk": res.trunk or "",
-                     "spent": res.spent_flops if res.spent_flops is not None else res.flops, "result": res})
+        rows.append(
+            {
+                "n_layer": cfg.n_layer,
+                "d_model": cfg.d_model,
+                "n_head": cfg.n_head,
+                "d_ff": cfg.d_ff,
+                "vocab": cfg.vocab,
+                "context": cfg.context,
+                "mixer": cfg.mixer,
+                "sparsity": cfg.sparsity,
+                "tokens": res.tokens,
+                "seed": cfg.seed,
+                "run_id": res.run_id,
+                "params": res.params,
+                "loss": res.loss,
+                "flops": res.flops,
+                "schedule": cfg.schedule,
+                "trunk": res.trunk or "",
+                "spent": res.spent_flops if res.spent_flops is not None else res.flops,
+                "result": res,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -48,10 +65,10 @@ def _label(df: pd.DataFrame, fallback: str) -> str:
 
 @dataclass
 class SweepComparison:
-    table: pd.DataFrame           # one row per matched run
+    table: pd.DataFrame  # one row per matched run
     label_a: str
     label_b: str
-    spent_a: float                # FLOPs design A spent on the matched runs
+    spent_a: float  # FLOPs design A spent on the matched runs
     spent_b: float
 
     @property
@@ -61,11 +78,13 @@ class SweepComparison:
     def summary(self) -> str:
         d = self.rel_diff
         a, b = self.label_a, self.label_b
-        lines = [f"{len(self.table)} matched runs: loss_{b} / loss_{a} - 1: mean {d.mean():+.3%}, "
-                 f"mean absolute {d.abs().mean():.3%}, largest {d.abs().max():.3%} "
-                 f"({self.table['run_id'].iloc[int(d.abs().values.argmax())]})",
-                 f"compute spent on these runs: {a} {self.spent_a:.4g} FLOPs, {b} {self.spent_b:.4g} FLOPs "
-                 f"({self.spent_b / self.spent_a:.3f}x)"]
+        lines = [
+            f"{len(self.table)} matched runs: loss_{b} / loss_{a} - 1: mean {d.mean():+.3%}, "
+            f"mean absolute {d.abs().mean():.3%}, largest {d.abs().max():.3%} "
+            f"({self.table['run_id'].iloc[int(d.abs().values.argmax())]})",
+            f"compute spent on these runs: {a} {self.spent_a:.4g} FLOPs, {b} {self.spent_b:.4g} FLOPs "
+            f"({self.spent_b / self.spent_a:.3f}x)",
+        ]
         return "\n".join(lines)
 
 
@@ -75,8 +94,9 @@ def _spent(df: pd.DataFrame) -> tuple[pd.Series, float]:
     return df["trunk"].map(trunks).fillna(0.0), float(df["spent"].sum()) + sum(trunks.values())
 
 
-def compare_sweeps(dir_a: str | os.PathLike, dir_b: str | os.PathLike, *, out: str | os.PathLike | None = None
-                   ) -> SweepComparison:
+def compare_sweeps(
+    dir_a: str | os.PathLike, dir_b: str | os.PathLike, *, out: str | os.PathLike | None = None
+) -> SweepComparison:
     """Match the finished runs of two sweep directories and compare losses and spent compute."""
     a, b = _runs(Path(dir_a)), _runs(Path(dir_b))
     for df, d in ((a, dir_a), (b, dir_b)):
@@ -92,12 +112,22 @@ def compare_sweeps(dir_a: str | os.PathLike, dir_b: str | os.PathLike, *, out: s
     keep_b = b.set_index("run_id").loc[m["run_id_b"]].reset_index()
     trunk_a, spent_a = _spent(keep_a)
     trunk_b, spent_b = _spent(keep_b)
-    table = pd.DataFrame({
-        "run_id": m["run_id_b"], "run_id_" + la: m["run_id_a"], "params": m["params_a"], "tokens": m["tokens"],
-        "flops": m["flops_a"], f"loss_{la}": m["loss_a"], f"loss_{lb}": m["loss_b"],
-        "rel_diff": m["loss_b"] / m["loss_a"] - 1.0,
-        f"spent_flops_{la}": keep_a["spent"].values, f"spent_flops_{lb}": keep_b["spent"].values,
-        f"trunk_{lb}": m["trunk_b"], f"trunk_flops_{lb}": trunk_b.values})
+    table = pd.DataFrame(
+        {
+            "run_id": m["run_id_b"],
+            "run_id_" + la: m["run_id_a"],
+            "params": m["params_a"],
+            "tokens": m["tokens"],
+            "flops": m["flops_a"],
+            f"loss_{la}": m["loss_a"],
+            f"loss_{lb}": m["loss_b"],
+            "rel_diff": m["loss_b"] / m["loss_a"] - 1.0,
+            f"spent_flops_{la}": keep_a["spent"].values,
+            f"spent_flops_{lb}": keep_b["spent"].values,
+            f"trunk_{lb}": m["trunk_b"],
+            f"trunk_flops_{lb}": trunk_b.values,
+        }
+    )
     if (keep_a["trunk"] != "").any():
         table[f"trunk_{la}"], table[f"trunk_flops_{la}"] = m["trunk_a"].values, trunk_a.values
     table = table.sort_values(["params", "tokens"]).reset_index(drop=True)

@@ -16,8 +16,9 @@ _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
 _NUM = re.compile(r"^\s*([+-]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([kKmMbBgGtTpP]?)\s*$")
 
 
-def parse_number(text: str | float | int, what: str = "value", *, positive: bool = True,
-                 allow_zero: bool = False) -> float:
+def parse_number(
+    text: str | float | int, what: str = "value", *, positive: bool = True, allow_zero: bool = False
+) -> float:
     """Parse ``text`` into a finite float; raise ScalingError naming ``what`` otherwise."""
     if isinstance(text, (int, float)):
         value = float(text)
@@ -47,7 +48,7 @@ def si(value: float, digits: int = 3) -> str:
     while abs(float(text)) >= 1000 and k + 1 < len(units):
         k += 1
         text = f"{value / units[k][0]:.{digits}g}"
-    if "e" in text:   # beyond the largest suffix, or below 1e-4
+    if "e" in text:  # beyond the largest suffix, or below 1e-4
         return f"{value:.{digits}g}"
     return text + units[k][1]
 

@@ -47,8 +47,9 @@ def shared_data() -> Path:
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "shared_data: needs the real public data in ../shared/data "
-                                       "(deselected without it)")
+    config.addinivalue_line(
+        "markers", "shared_data: needs the real public data in ../shared/data (deselected without it)"
+    )
 
 
 def pytest_report_header(config):
@@ -72,8 +73,14 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `python -m scaling ARGS` in a subprocess; returns CompletedProcess with text output."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "scaling", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "scaling", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def _print_warning(message, category, filename, lineno, file=None, line=None):

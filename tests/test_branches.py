@@ -41,10 +41,31 @@ def data(corpus, tmp_path_factory):
 
 
 def branch(corpus, steps, run_id=None, trunk="trunk-a", **kw):
-    base = dict(sweep="b", run_id=run_id or f"D{steps}", n_layer=2, d_model=32, n_head=2, d_ff=128, context=64,
-                tokens=16 * 64 * steps, batch_size=16, lr=3e-3, corpus=str(corpus), eval_points=3, eval_tokens=2048,
-                final_eval_tokens=8192, threads=1, save_model=False, schedule="wsd", warmup_steps=4,
-                decay_fraction=0.2, min_lr_ratio=0.0, decay_shape="sqrt", data_order="shuffled", trunk=trunk)
+    base = dict(
+        sweep="b",
+        run_id=run_id or f"D{steps}",
+        n_layer=2,
+        d_model=32,
+        n_head=2,
+        d_ff=128,
+        context=64,
+        tokens=16 * 64 * steps,
+        batch_size=16,
+        lr=3e-3,
+        corpus=str(corpus),
+        eval_points=3,
+        eval_tokens=2048,
+        final_eval_tokens=8192,
+        threads=1,
+        save_model=False,
+        schedule="wsd",
+        warmup_steps=4,
+        decay_fraction=0.2,
+        min_lr_ratio=0.0,
+        decay_shape="sqrt",
+        data_order="shuffled",
+        trunk=trunk,
+    )
     base.update(kw)
     return RunConfig(**base)
 
@@ -54,7 +75,7 @@ def test_shuffled_order_never_repeats_a_window_within_an_epoch():
     seen = np.concatenate([D.batch_offsets(n_tok, ctx, B, 3, s, order="shuffled") for s in range(6)])
     assert len(seen) == 48 and len(set(seen.tolist())) == 48 and (seen % ctx == 0).all()
     nxt = np.concatenate([D.batch_offsets(n_tok, ctx, B, 3, s, order="shuffled") for s in range(6, 13)])
-    assert set(np.concatenate([seen, nxt[:2]]).tolist()) == set(range(0, 64 * 50, 64))   # epoch 1 ends
+    assert set(np.concatenate([seen, nxt[:2]]).tolist()) == set(range(0, 64 * 50, 64))  # epoch 1 ends
     assert np.array_equal(D.batch_offsets(n_tok, ctx, B, 3, 4, order="shuffled"), seen[32:40])
 
 
@@ -78,14 +99,14 @@ def test_branch_equals_plain_wsd_run(corpus, data, tmp_path):
     assert sorted(table.run_id) == ["D30", "D60"] and set(table.trunk) == {"trunk-a"}
     spent = sweep_compute(tmp_path / "b")
     fpt = cfgs[0].flops_per_token() * 16 * 64
-    assert spent["spent"] == pytest.approx(fpt * (48 + 6 + 12))        # trunk to 48, two cool-downs
+    assert spent["spent"] == pytest.approx(fpt * (48 + 6 + 12))  # trunk to 48, two cool-downs
     assert spent["nominal"] == pytest.approx(fpt * 90)
-    assert not list((tmp_path / "b" / "trunk-a").glob("*.pt"))        # snapshots removed when done
+    assert not list((tmp_path / "b" / "trunk-a").glob("*.pt"))  # snapshots removed when done
 
 
 def test_missing_snapshot_is_rederived_not_invented(corpus, data, tmp_path):
     cfgs = [branch(corpus, 30), branch(corpus, 60)]
-    first = train_branches(cfgs[1:], tmp_path, data=data, keep_snapshots=True)[0]   # trunk to step 48
+    first = train_branches(cfgs[1:], tmp_path, data=data, keep_snapshots=True)[0]  # trunk to step 48
     tdir = tmp_path / "b" / "trunk-a"
     assert (tdir / "branch-48.pt").exists() and not (tdir / "branch-24.pt").exists()
     (tdir / "branch-48.pt").unlink()
@@ -152,13 +173,27 @@ def test_branched_spec_groups_sizes_into_trunks(corpus):
 def test_sigkill_mid_trunk_then_rerun_finishes_every_run_once(corpus, tmp_path):
     spec_file = tmp_path / "br.toml"
     spec_file.write_text(SPEC.replace("CORPUS", str(corpus)))
-    cmd = [sys.executable, "-m", "scaling", "sweep", "run", str(spec_file), "--root", str(tmp_path / "runs"),
-           "--workers", "1", "--threads", "1", "--data-dir", str(tmp_path / "data")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scaling",
+        "sweep",
+        "run",
+        str(spec_file),
+        "--root",
+        str(tmp_path / "runs"),
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     journal = tmp_path / "runs" / "br" / "journal.jsonl"
     deadline = time.time() + 120
-    while time.time() < deadline:   # kill it once one branch finished and a checkpoint exists
+    while time.time() < deadline:  # kill it once one branch finished and a checkpoint exists
         if journal.exists() and '"finish"' in journal.read_text() and list((tmp_path / "runs" / "br").glob("*/*.pt")):
             break
         time.sleep(0.1)
@@ -169,18 +204,20 @@ def test_sigkill_mid_trunk_then_rerun_finishes_every_run_once(corpus, tmp_path):
     events = read_journal(tmp_path / "runs" / "br")
     finished = events[events.event == "finish"].run_id.tolist()
     spec = parse_spec(__import__("tomllib").loads(SPEC.replace("CORPUS", str(corpus))))
-    assert sorted(finished) == sorted(c.run_id for c in spec.expand())     # each run finished exactly once
+    assert sorted(finished) == sorted(c.run_id for c in spec.expand())  # each run finished exactly once
     table = collect(tmp_path / "runs" / "br")
     assert len(table) == len(spec.expand()) and (table.epochs < 1).all()
 
 
 def test_compare_sweeps_pairs_runs_and_counts_each_trunk_once(corpus, data, tmp_path):
     from scaling.sweep_compare import compare_sweeps
+
     cfgs = [branch(corpus, 30), branch(corpus, 60)]
     train_branches(cfgs, tmp_path, data=data)
     for c in cfgs:
-        cos = c.model_copy(update={"trunk": None, "sweep": "cos", "schedule": "cosine", "warmup_steps": None,
-                                   "min_lr_ratio": 0.1})
+        cos = c.model_copy(
+            update={"trunk": None, "sweep": "cos", "schedule": "cosine", "warmup_steps": None, "min_lr_ratio": 0.1}
+        )
         train(cos, tmp_path / "cos" / c.run_id, data=data)
     res = compare_sweeps(tmp_path / "cos", tmp_path / "b", out=tmp_path / "pair.csv")
     assert (res.label_a, res.label_b) == ("cosine", "wsd") and len(res.table) == 2
@@ -190,4 +227,12 @@ def test_compare_sweeps_pairs_runs_and_counts_each_trunk_once(corpus, data, tmp_
     assert (t["rel_diff"] == t["loss_wsd"] / t["loss_cosine"] - 1).all() and t["loss_cosine"].notna().all()
     assert "compute spent on these runs: cosine" in res.summary()
     assert list(__import__("pandas").read_csv(tmp_path / "pair.csv").columns[:8]) == [
-        "run_id", "run_id_cosine", "params", "tokens", "flops", "loss_cosine", "loss_wsd", "rel_diff"]
+        "run_id",
+        "run_id_cosine",
+        "params",
+        "tokens",
+        "flops",
+        "loss_cosine",
+        "loss_wsd",
+        "rel_diff",
+    ]

@@ -35,15 +35,37 @@ def test_report(capsys, runs_csv):
     code, out, err = run(capsys, "fit", str(runs_csv), *COLS)
     assert code == 0, err
     assert "approach3 fit (chinchilla form)" in out and "60 runs" in out
-    for word in ("alpha", "beta", "exponents: N_opt ∝ C^a, a = 0.5", "tokens/param", "residuals: rmse_log_loss",
-                 "flags: none", "1e+22"):
+    for word in (
+        "alpha",
+        "beta",
+        "exponents: N_opt ∝ C^a, a = 0.5",
+        "tokens/param",
+        "residuals: rmse_log_loss",
+        "flags: none",
+        "1e+22",
+    ):
         assert word in out, word
 
 
 def test_bootstrap_out_and_plan(capsys, runs_csv, tmp_path):
     out_path = tmp_path / "fit.json"
-    code, out, err = run(capsys, "fit", str(runs_csv), *COLS, "--bootstrap", "50", "--seed", "3", "--workers", "1",
-                         "--out", str(out_path), "--budgets", "1e21", "5.76e23")
+    code, out, err = run(
+        capsys,
+        "fit",
+        str(runs_csv),
+        *COLS,
+        "--bootstrap",
+        "50",
+        "--seed",
+        "3",
+        "--workers",
+        "1",
+        "--out",
+        str(out_path),
+        "--budgets",
+        "1e21",
+        "5.76e23",
+    )
     assert code == 0, err
     assert "95% interval" in out and "bootstrap: 50 resamples" in out and "5.76e+23" in out
     doc = json.loads(out_path.read_text())
@@ -62,8 +84,9 @@ def test_json(capsys, runs_csv):
     assert set(doc["params"]) == {"E", "A", "B", "alpha", "beta"}
 
 
-@pytest.mark.parametrize("method,word", [("vp", "5-parameter (approach3) fit"), ("approach2", "k_N"),
-                                         ("kaplan", "alpha_N")])
+@pytest.mark.parametrize(
+    "method,word", [("vp", "5-parameter (approach3) fit"), ("approach2", "k_N"), ("kaplan", "alpha_N")]
+)
 def test_other_methods(capsys, runs_csv, method, word):
     where = ("--where", "dataset == 'a'") if method == "kaplan" else ()
     code, out, err = run(capsys, "fit", str(runs_csv), *COLS, "--method", method, *where)
@@ -92,8 +115,22 @@ def test_holdout(capsys, runs_csv):
 
 def test_gadre_holdout(capsys, public_data):
     path = public_data / "gadre2024" / "gadre2024_final_losses.csv"
-    code, out, err = run(capsys, "fit", str(path), "--loss-col", "loss_c4_val", "--where", "dataset == 'rpj'",
-                         "--run-id-col", "name", "--holdout-above", "1e9", "--holdout-by", "params", "--json")
+    code, out, err = run(
+        capsys,
+        "fit",
+        str(path),
+        "--loss-col",
+        "loss_c4_val",
+        "--where",
+        "dataset == 'rpj'",
+        "--run-id-col",
+        "name",
+        "--holdout-above",
+        "1e9",
+        "--holdout-by",
+        "params",
+        "--json",
+    )
     assert code == 0, err
     ho = json.loads(out)["extra"]["holdout"]
     assert ho["n_test"] == 3 and ho["n_train"] == 32
@@ -164,8 +201,16 @@ def test_api_dispatch(runs_csv):
     import scaling
     from scaling.errors import ScalingError
     from scaling.fit import fit
-    res = fit(runs_csv, method="a3", params_col="Model Size", tokens_col="Tokens", loss_col="Final Loss",
-              where="dataset == 'b'", delta=1e-3)
+
+    res = fit(
+        runs_csv,
+        method="a3",
+        params_col="Model Size",
+        tokens_col="Tokens",
+        loss_col="Final Loss",
+        where="dataset == 'b'",
+        delta=1e-3,
+    )
     assert res.method == "approach3" and res.data.n_rows == 30 and res.data.columns["loss"] == "Final Loss"
     df = pd.read_csv(runs_csv).rename(columns={"Model Size": "params", "Tokens": "tokens", "Final Loss": "loss"})
     res2 = scaling.fit(df, method="vp", compare=False)

@@ -18,9 +18,26 @@ def _one_line_error(res):
 
 
 def _calibration(path, eta=1.2, sd=0.05):
-    path.write_text(json.dumps({"version": 1, "source": "test", "small": {"params": 2e5}, "large": {"params": 8e5},
-                                "methods": {"ligo": {"method": "ligo", "eta": eta, "eta_sd": sd, "n_seeds": 2,
-                                                     "operator_steps": 100, "operator_tokens_per_step": 8192}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "source": "test",
+                "small": {"params": 2e5},
+                "large": {"params": 8e5},
+                "methods": {
+                    "ligo": {
+                        "method": "ligo",
+                        "eta": eta,
+                        "eta_sd": sd,
+                        "n_seeds": 2,
+                        "operator_steps": 100,
+                        "operator_tokens_per_step": 8192,
+                    }
+                },
+            }
+        )
+    )
     return path
 
 
@@ -29,9 +46,17 @@ def test_plan_prints_a_ledger(cli, tmp_path):
     res = cli("grow", "plan", "--flops", "1e21", "--law", "chinchilla-2022", "--calibration", str(cal))
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    for needle in ("small model", "operator (ligo, 100 steps)", "large model", "total", "predicted final loss",
-                   "(1) vs the large model from scratch, small model not charged",
-                   "(2) vs the large model from scratch, small model charged", "(3) vs a compute-optimal", "verdict"):
+    for needle in (
+        "small model",
+        "operator (ligo, 100 steps)",
+        "large model",
+        "total",
+        "predicted final loss",
+        "(1) vs the large model from scratch, small model not charged",
+        "(2) vs the large model from scratch, small model charged",
+        "(3) vs a compute-optimal",
+        "verdict",
+    ):
         assert needle in out, needle
     res = cli("grow", "plan", "--flops", "1e21", "--law", "chinchilla-2022", "--calibration", str(cal), "--json")
     d = json.loads(res.stdout)
@@ -43,17 +68,34 @@ def test_plan_prints_a_ledger(cli, tmp_path):
 
 
 def test_plan_errors_are_one_line(cli, tmp_path):
-    line = _one_line_error(cli("grow", "plan", "--flops", "1e21", "--law", "chinchilla-2022",
-                               "--calibration", str(tmp_path / "missing.json")))
+    line = _one_line_error(
+        cli(
+            "grow",
+            "plan",
+            "--flops",
+            "1e21",
+            "--law",
+            "chinchilla-2022",
+            "--calibration",
+            str(tmp_path / "missing.json"),
+        )
+    )
     assert "not assumed" in line
     _one_line_error(cli("grow", "plan", "--flops", "lots", "--law", "chinchilla-2022", "--credit-efficiency", "1"))
     _one_line_error(cli("grow", "plan", "--flops", "1e21", "--law", "nope", "--credit-efficiency", "1"))
     d = tmp_path / "hyena"
     d.mkdir()
-    store.write_config(d, store.RunConfig(run_id="hyena", n_layer=2, d_model=64, n_head=2, d_ff=256, tokens=1000,
-                                          batch_size=1, lr=1e-3, mixer="hyena"))
-    line = _one_line_error(cli("grow", "plan", "--flops", "1e18", "--law", "chinchilla-2022",
-                               "--credit-efficiency", "1", "--small", str(d)))
+    store.write_config(
+        d,
+        store.RunConfig(
+            run_id="hyena", n_layer=2, d_model=64, n_head=2, d_ff=256, tokens=1000, batch_size=1, lr=1e-3, mixer="hyena"
+        ),
+    )
+    line = _one_line_error(
+        cli(
+            "grow", "plan", "--flops", "1e18", "--law", "chinchilla-2022", "--credit-efficiency", "1", "--small", str(d)
+        )
+    )
     assert "attention" in line
 
 
@@ -70,11 +112,13 @@ def _spec(tmp_path, **large):
 
 
 def test_bad_growth_specs_are_one_line_errors(cli, tmp_path):
-    line = _one_line_error(cli("grow", "run", str(_spec(tmp_path, d_model=16, n_head=1, d_ff=64)), "--root",
-                               str(tmp_path / "runs")))
+    line = _one_line_error(
+        cli("grow", "run", str(_spec(tmp_path, d_model=16, n_head=1, d_ff=64)), "--root", str(tmp_path / "runs"))
+    )
     assert "smaller than the small one" in line
-    line = _one_line_error(cli("grow", "run", str(_spec(tmp_path, d_model=64, n_head=2)), "--root",
-                               str(tmp_path / "runs")))
+    line = _one_line_error(
+        cli("grow", "run", str(_spec(tmp_path, d_model=64, n_head=2)), "--root", str(tmp_path / "runs"))
+    )
     assert "incompatible head counts" in line
     bad = tmp_path / "typo.toml"
     bad.write_text((ROOT / "sweeps" / "growth-smoke.toml").read_text().replace("fractions", "fractoins"))
@@ -89,8 +133,18 @@ def test_smoke_experiment_end_to_end(cli_subprocess, tmp_path):
     res = cli("grow", "run", str(spec), "--dry-run")
     assert res.returncode == 0 and "ligo-f0.5-s1" in res.stdout and "total training FLOPs" in res.stdout
     runs, data, cal = tmp_path / "runs", tmp_path / "data", tmp_path / "cal.json"
-    res = cli("grow", "run", str(spec), "--root", str(runs), "--data-dir", str(data), "--calibration-out", str(cal),
-              timeout=300)
+    res = cli(
+        "grow",
+        "run",
+        str(spec),
+        "--root",
+        str(runs),
+        "--data-dir",
+        str(data),
+        "--calibration-out",
+        str(cal),
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     sweep = runs / "growth-smoke"
     ids = {p.name for p in store.iter_runs(sweep)}
@@ -116,10 +170,13 @@ def test_smoke_experiment_end_to_end(cli_subprocess, tmp_path):
 def test_plan_does_not_import_torch(tmp_path):
     import subprocess
     import sys
+
     cal = _calibration(tmp_path / "cal.json")
-    code = ("import sys; from scaling.cli import main; "
-            f"rc = main(['grow', 'plan', '--flops', '1e20', '--law', 'chinchilla-2022', "
-            f"'--calibration', {str(cal)!r}]); "
-            "assert rc == 0; assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys; from scaling.cli import main; "
+        f"rc = main(['grow', 'plan', '--flops', '1e20', '--law', 'chinchilla-2022', "
+        f"'--calibration', {str(cal)!r}]); "
+        "assert rc == 0; assert 'torch' not in sys.modules, 'torch imported'"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert res.returncode == 0, res.stderr

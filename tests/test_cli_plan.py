@@ -36,8 +36,10 @@ def test_number_formats(capsys):
 
 
 def test_budget_and_shape(capsys):
-    assert main(["plan", "1e23", "--gpu", "h100", "--gpus", "1024", "--mfu", "0.4", "--price", "2.5",
-                 "--shape", "--json"]) == 0
+    assert (
+        main(["plan", "1e23", "--gpu", "h100", "--gpus", "1024", "--mfu", "0.4", "--price", "2.5", "--shape", "--json"])
+        == 0
+    )
     (obj,) = _json_lines(capsys.readouterr().out)
     b = obj["budget"]
     assert b["gpu_hours"] == pytest.approx(1e23 / (989e12 * 0.4 * 3600), rel=1e-6)
@@ -58,22 +60,25 @@ def test_gpu_hours_and_dollars_budgets(capsys):
     assert obj["budget"]["cost_usd"] == pytest.approx(1e6, rel=1e-6)
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["plan", "nan"], "not a number"),
-    (["plan", "inf"], "not"),
-    (["plan", "0"], "zero"),
-    (["plan", "--", "-1e21"], "negative"),
-    (["plan", "lots"], "not a number"),
-    (["plan", "1e21", "--params", "7B", "--tokens", "1.4T"], "does not match"),
-    (["plan", "1e21", "--law", "chinchila"], "did you mean"),
-    (["plan", "1e21", "--gpu", "h1000"], "h100"),
-    (["plan", "--target-loss", "1.6", "--law", "chinchilla-2022"], "irreducible loss E = 1.6934"),
-    (["plan", "--target-loss", "1.6"], "irreducible loss E = 1.8172"),
-    (["plan", "1e21", "--mfu", "1.5"], "--mfu"),
-    (["plan", "1e21", "--mfu", "0"], "--mfu"),
-    (["plan", "1e21", "--gpus", "0"], "--gpus"),
-    (["plan"], "nothing to plan"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["plan", "nan"], "not a number"),
+        (["plan", "inf"], "not"),
+        (["plan", "0"], "zero"),
+        (["plan", "--", "-1e21"], "negative"),
+        (["plan", "lots"], "not a number"),
+        (["plan", "1e21", "--params", "7B", "--tokens", "1.4T"], "does not match"),
+        (["plan", "1e21", "--law", "chinchila"], "did you mean"),
+        (["plan", "1e21", "--gpu", "h1000"], "h100"),
+        (["plan", "--target-loss", "1.6", "--law", "chinchilla-2022"], "irreducible loss E = 1.6934"),
+        (["plan", "--target-loss", "1.6"], "irreducible loss E = 1.8172"),
+        (["plan", "1e21", "--mfu", "1.5"], "--mfu"),
+        (["plan", "1e21", "--mfu", "0"], "--mfu"),
+        (["plan", "1e21", "--gpus", "0"], "--gpus"),
+        (["plan"], "nothing to plan"),
+    ],
+)
 def test_bad_input_one_line_exit_2(cli, args, needle):
     r = cli(*args)
     assert r.returncode == 2, r.stderr
@@ -94,14 +99,18 @@ def test_laws_lists_registry(capsys):
 def test_import_plan_is_light():
     import subprocess
     import sys
-    code = ("import sys, scaling; scaling.plan(1e21); "
-            "print(' '.join(m for m in ('torch', 'matplotlib', 'ray') if m in sys.modules))")
+
+    code = (
+        "import sys, scaling; scaling.plan(1e21); "
+        "print(' '.join(m for m in ('torch', 'matplotlib', 'ray') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
 
 
 def test_plan_takes_mixer_context_and_sparsity(capsys):
     import json
+
     assert main(["plan", "1e21", "--mixer", "hyena", "--context", "8192", "--convention", "palm", "--json"]) == 0
     h = json.loads(capsys.readouterr().out)
     assert main(["plan", "1e21", "--context", "8192", "--convention", "palm", "--json"]) == 0
@@ -112,10 +121,10 @@ def test_plan_takes_mixer_context_and_sparsity(capsys):
     assert "frantar-2024@S=0.75" in out and "75% sparse" in out and "params: nonzero" in out
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["plan", "1e21", "--sparsity", "1.5"], "--sparsity"),
-    (["plan", "1e21", "--mixer", "mamba"], "--mixer"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [(["plan", "1e21", "--sparsity", "1.5"], "--sparsity"), (["plan", "1e21", "--mixer", "mamba"], "--mixer")],
+)
 def test_bad_architecture_flags(cli, args, needle):
     r = cli(*args)
     assert r.returncode == 2 and "Traceback" not in r.stderr and needle in r.stderr, r.stderr
@@ -131,6 +140,7 @@ def test_default_law_is_epoch_and_every_plan_names_its_law(capsys):
 
 def test_law_all_puts_every_law_side_by_side(capsys):
     from scaling.laws import list_laws
+
     assert main(["plan", "1e22", "1e24", "--law", "all"]) == 0
     out = capsys.readouterr().out
     assert out.count("spread: params") == 2 and "own data set" in out
@@ -140,7 +150,7 @@ def test_law_all_puts_every_law_side_by_side(capsys):
     rows = _json_lines(capsys.readouterr().out)
     assert [r["law"] for r in rows] == ["epoch-2024", "llama3-2024"]
     assert rows[0]["predicts_loss"] and rows[1]["loss"] is None
-    assert rows[1]["tokens"] == pytest.approx(0.29 * 1e24 ** 0.5378, rel=2e-3)   # D* = A C^alpha
+    assert rows[1]["tokens"] == pytest.approx(0.29 * 1e24**0.5378, rel=2e-3)  # D* = A C^alpha
 
 
 def test_law_all_needs_budgets(cli):

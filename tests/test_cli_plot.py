@@ -38,17 +38,39 @@ def paths(public_data, tmp_path_factory):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         curve_runs = load_curves(curves)
-    return {"porian": str(porian), "gadre": str(gadre), "curves": str(curves),
-            "a2": str(a2_path), "loss": str(loss_path), "tmp": tmp,
-            "porian_counts": f"{len(porian_runs)} runs, {porian_runs['flops'].nunique()} budgets",
-            "gadre_counts": f"{len(gadre_runs)} runs ({int((gadre_runs['params'] > 1e9).sum())} held out)",
-            "curve_counts": f"{curve_runs['run_id'].nunique()} runs, {len(curve_runs)} evaluations"}
+    return {
+        "porian": str(porian),
+        "gadre": str(gadre),
+        "curves": str(curves),
+        "a2": str(a2_path),
+        "loss": str(loss_path),
+        "tmp": tmp,
+        "porian_counts": f"{len(porian_runs)} runs, {porian_runs['flops'].nunique()} budgets",
+        "gadre_counts": f"{len(gadre_runs)} runs ({int((gadre_runs['params'] > 1e9).sum())} held out)",
+        "curve_counts": f"{curve_runs['run_id'].nunique()} runs, {len(curve_runs)} evaluations",
+    }
 
 
 def test_isoflop_png(paths, capsys):
     out = paths["tmp"] / "isoflop.png"
-    assert _main("plot", "isoflop", paths["porian"], "--where", PORIAN_WHERE, "--fit", paths["a2"],
-                 "--law", "epoch-2024", "--out", str(out), "--dpi", "80") == 0
+    assert (
+        _main(
+            "plot",
+            "isoflop",
+            paths["porian"],
+            "--where",
+            PORIAN_WHERE,
+            "--fit",
+            paths["a2"],
+            "--law",
+            "epoch-2024",
+            "--out",
+            str(out),
+            "--dpi",
+            "80",
+        )
+        == 0
+    )
     assert paths["porian_counts"] in capsys.readouterr().out
     check_image(out)
 
@@ -65,8 +87,23 @@ def test_frontier_from_fit_file_svg_and_pdf(paths):
 
 def test_frontier_fitting_runs_with_method(paths, capsys):
     out = paths["tmp"] / "frontier_fitted.png"
-    assert _main("plot", "frontier", paths["porian"], "--where", PORIAN_WHERE, "--method", "approach2",
-                 "--compare", "--out", str(out), "--dpi", "80") == 0
+    assert (
+        _main(
+            "plot",
+            "frontier",
+            paths["porian"],
+            "--where",
+            PORIAN_WHERE,
+            "--method",
+            "approach2",
+            "--compare",
+            "--out",
+            str(out),
+            "--dpi",
+            "80",
+        )
+        == 0
+    )
     assert "fit (approach2) against nothing" in capsys.readouterr().out
     check_image(out)
 
@@ -75,12 +112,44 @@ def test_surface_and_residuals_gadre(paths, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         s = paths["tmp"] / "surface.png"
-        assert _main("plot", "surface", paths["gadre"], "--where", GADRE_WHERE, "--fit", paths["loss"],
-                     "--heldout", "N > 1e9", "--out", str(s), "--dpi", "80") == 0
+        assert (
+            _main(
+                "plot",
+                "surface",
+                paths["gadre"],
+                "--where",
+                GADRE_WHERE,
+                "--fit",
+                paths["loss"],
+                "--heldout",
+                "N > 1e9",
+                "--out",
+                str(s),
+                "--dpi",
+                "80",
+            )
+            == 0
+        )
         check_image(s)
         r = paths["tmp"] / "residuals.png"
-        assert _main("plot", "residuals", paths["gadre"], "--where", GADRE_WHERE, "--fit", paths["loss"],
-                     "--heldout", "N > 1e9", "--out", str(r), "--dpi", "80") == 0
+        assert (
+            _main(
+                "plot",
+                "residuals",
+                paths["gadre"],
+                "--where",
+                GADRE_WHERE,
+                "--fit",
+                paths["loss"],
+                "--heldout",
+                "N > 1e9",
+                "--out",
+                str(r),
+                "--dpi",
+                "80",
+            )
+            == 0
+        )
     assert paths["gadre_counts"] in capsys.readouterr().out
     check_image(r)
 
@@ -123,11 +192,24 @@ def test_bad_inputs_are_one_line_errors(cli_subprocess, paths, tmp_path, capsys)
     _one_line_error(cli("plot", "frontier", str(empty), "--out", str(tmp_path / "x.png")), "no runs")
     # a fit where runs are needed, and a fit of the wrong kind
     _one_line_error(cli("plot", "isoflop", paths["a2"], "--out", str(tmp_path / "x.png")), "not a table of runs")
-    _one_line_error(cli("plot", "residuals", paths["porian"], "--where", PORIAN_WHERE, "--fit", paths["a2"],
-                        "--out", str(tmp_path / "x.png")), "loss model")
+    _one_line_error(
+        cli(
+            "plot",
+            "residuals",
+            paths["porian"],
+            "--where",
+            PORIAN_WHERE,
+            "--fit",
+            paths["a2"],
+            "--out",
+            str(tmp_path / "x.png"),
+        ),
+        "loss model",
+    )
     _one_line_error(cli("plot", "surface", paths["a2"], "--out", str(tmp_path / "x.png")), "loss model")
-    _one_line_error(cli("plot", "curves", paths["curves"], "--fit", paths["a2"], "--out", str(tmp_path / "x.png")),
-                    "approach1")
+    _one_line_error(
+        cli("plot", "curves", paths["curves"], "--fit", paths["a2"], "--out", str(tmp_path / "x.png")), "approach1"
+    )
     notfit = tmp_path / "notfit.json"
     notfit.write_text('{"hello": 1}')
     _one_line_error(cli("plot", "frontier", str(notfit), "--out", str(tmp_path / "x.png")), "neither a fit")

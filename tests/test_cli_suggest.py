@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling.sweep.suggest import _simulate_losses, initial_sweep, theta_of
 from scaling.laws import get_law
+from scaling.sweep.suggest import _simulate_losses, initial_sweep, theta_of
 
 
 @pytest.fixture
@@ -26,6 +26,7 @@ def test_suggest_writes_an_executable_spec(cli, runs_csv, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "predicted sd of the target" in r.stdout and "wrote" in r.stdout
     from scaling.sweep import load_spec
+
     spec = load_spec(out)
     assert spec.kind == "list" and spec.name == "next"
     assert sum(6 * run.params * run.tokens for run in spec.runs) <= 1e19 * 1.0001
@@ -34,24 +35,44 @@ def test_suggest_writes_an_executable_spec(cli, runs_csv, tmp_path):
 
 def test_suggest_json_and_template(cli, runs_csv, tmp_path):
     template = tmp_path / "t.toml"
-    template.write_text('name = "t"\nkind = "isoflop"\nbudgets = [1e12]\nsize_multipliers = [1]\n'
-                        'seeds = [3]\n[model]\ncontext = 64\n')
+    template.write_text(
+        'name = "t"\nkind = "isoflop"\nbudgets = [1e12]\nsize_multipliers = [1]\nseeds = [3]\n[model]\ncontext = 64\n'
+    )
     out = tmp_path / "n.toml"
-    r = cli("suggest", str(runs_csv), "--budget", "1e19", "--target", "1e22", "--objective", "loss", "--json",
-            "--bootstrap", "30", "--template", str(template), "--out", str(out))
+    r = cli(
+        "suggest",
+        str(runs_csv),
+        "--budget",
+        "1e19",
+        "--target",
+        "1e22",
+        "--objective",
+        "loss",
+        "--json",
+        "--bootstrap",
+        "30",
+        "--template",
+        str(template),
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["objective"] == "loss" and d["runs"]
     from scaling.sweep import load_spec
+
     spec = load_spec(out)
     assert spec.seeds == [3] and spec.model.context == 64
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--budget", "0"], "zero"),
-    (["--budget", "1e19", "--objective", "loss"], "--target"),
-    (["--budget", "1e19", "--bootstrap", "2"], "--bootstrap"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--budget", "0"], "zero"),
+        (["--budget", "1e19", "--objective", "loss"], "--target"),
+        (["--budget", "1e19", "--bootstrap", "2"], "--bootstrap"),
+    ],
+)
 def test_suggest_bad_input_one_line(cli, runs_csv, args, needle):
     r = cli("suggest", str(runs_csv), *args)
     assert r.returncode == 2, r.stderr

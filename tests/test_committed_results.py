@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from scaling import store
-from scaling.planner.compare import arch_flops, compute_multiplier
 from scaling.fit.api import fit
 from scaling.laws.registry import load_law
+from scaling.planner.compare import arch_flops, compute_multiplier
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -37,8 +37,9 @@ def test_runs_table_is_its_store(table, root):
     fresh = store.collect(DATA / root).set_index("run_id").sort_index()
     assert list(committed.index) == list(fresh.index)
     for col in ("params", "tokens", "flops", "loss"):
-        np.testing.assert_allclose(committed[col].to_numpy(float), fresh[col].to_numpy(float), rtol=1e-12,
-                                   err_msg=f"{table}: column {col}")
+        np.testing.assert_allclose(
+            committed[col].to_numpy(float), fresh[col].to_numpy(float), rtol=1e-12, err_msg=f"{table}: column {col}"
+        )
 
 
 @pytest.mark.parametrize("name", ["arch-cpu-attention", "arch-cpu-hyena", "cpu-isoflop"])

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from scaling.planner.compare import arch_flops, compute_multiplier, flops_for_loss, loss_for_flops
 from scaling.errors import ScalingError
 from scaling.laws.chinchilla import ChinchillaLaw
 from scaling.laws.sparsity import frantar_2024
+from scaling.planner.compare import arch_flops, compute_multiplier, flops_for_loss, loss_for_flops
 
 E, A, B, ALPHA, BETA = 1.8, 480.0, 2000.0, 0.35, 0.37
 
@@ -20,7 +20,7 @@ def law_a(**kw):
 
 def law_b(**kw):
     """B(N, D) = A(2N, D): every parameter of B is worth two of A's."""
-    return ChinchillaLaw(E, A * 2 ** -ALPHA, B, ALPHA, BETA, name="B", **kw)
+    return ChinchillaLaw(E, A * 2**-ALPHA, B, ALPHA, BETA, name="B", **kw)
 
 
 def test_parameters_worth_twice_as_much_is_a_multiplier_of_two():
@@ -59,9 +59,15 @@ def test_architecture_flops_make_hyena_cheaper_at_long_context():
     assert res.multiplier > 1.2 and "hyena" in res.counting_b
 
 
-@pytest.mark.parametrize("mixer,context,sparsity,convention", [
-    ("attention", 1024, 0.0, "palm"), ("hyena", 131072, 0.0, "palm"), ("attention", 8192, 0.75, "chinchilla"),
-    ("hyena", 2048, 0.5, "kaplan")])
+@pytest.mark.parametrize(
+    "mixer,context,sparsity,convention",
+    [
+        ("attention", 1024, 0.0, "palm"),
+        ("hyena", 131072, 0.0, "palm"),
+        ("attention", 8192, 0.75, "chinchilla"),
+        ("hyena", 2048, 0.5, "kaplan"),
+    ],
+)
 def test_arch_flops_table_matches_the_exact_count(mixer, context, sparsity, convention):
     """The spline that speeds up the comparison reads the exact FLOPs per token to 1e-9 inside its
     range, and the exact count (with its error for a bad N) outside it."""
@@ -76,25 +82,32 @@ def test_arch_flops_table_matches_the_exact_count(mixer, context, sparsity, conv
 
 def test_bootstrap_interval_from_samples():
     rng = np.random.default_rng(0)
-    jitter = lambda: np.column_stack([E + rng.normal(0, 0.01, 50), A * np.exp(rng.normal(0, 0.05, 50)),  # noqa: E731
-                                      np.full(50, B), np.full(50, ALPHA), np.full(50, BETA)])
+    jitter = lambda: np.column_stack(
+        [
+            E + rng.normal(0, 0.01, 50),
+            A * np.exp(rng.normal(0, 0.05, 50)),  # noqa: E731
+            np.full(50, B),
+            np.full(50, ALPHA),
+            np.full(50, BETA),
+        ]
+    )
     sa = jitter()
     sb = sa.copy()
-    sb[:, 1] *= 2 ** -ALPHA
+    sb[:, 1] *= 2**-ALPHA
     res = compute_multiplier(law_a(samples=sa), law_b(samples=sb), target_loss=2.5)
     # paired samples each differ by exactly "N worth 2x": a degenerate interval at 2
     assert res.interval == pytest.approx((2.0, 2.0), rel=1e-6) and res.n_samples == 50
     # independent uncertainty in B: a real interval around the estimate
     rng2 = np.random.default_rng(1)
     sb2 = sb.copy()
-    sb2[:, 1] = A * 2 ** -ALPHA * np.exp(rng2.normal(0, 0.1, 50))
+    sb2[:, 1] = A * 2**-ALPHA * np.exp(rng2.normal(0, 0.1, 50))
     res = compute_multiplier(law_a(samples=sa), law_b(samples=sb2), target_loss=2.5, level=0.9)
     lo, hi = res.interval
     assert lo < res.multiplier < hi and hi / lo > 1.2 and res.level == 0.9
     # only one side with samples: still an interval, with a note
     res = compute_multiplier(law_a(), law_b(samples=sb2), flops=1e21)
     assert res.interval is not None and any("only B" in n for n in res.notes)
-    assert res.target_interval is None   # A has no samples: its loss at the budget is fixed
+    assert res.target_interval is None  # A has no samples: its loss at the budget is fixed
 
 
 def test_sparsity_law_multiplier_is_its_dense_equivalent_factor():

@@ -16,9 +16,11 @@ from scaling.errors import ScalingError
 from scaling.train import data as D
 from scaling.train.doctext import html_to_text, ri_to_text, roff_to_text
 
-LONG = ("This paragraph is long enough to make the page a real document rather than a redirect stub, "
-        "which the extractor would drop: a document needs at least two hundred bytes of text, and this "
-        "sentence alone is longer than that.")
+LONG = (
+    "This paragraph is long enough to make the page a real document rather than a redirect stub, "
+    "which the extractor would drop: a document needs at least two hundred bytes of text, and this "
+    "sentence alone is longer than that."
+)
 
 SPHINX_PAGE = """<!DOCTYPE html>
 <html><head><title>Intro &mdash; Docs</title><style>p {{ color: red }}</style>
@@ -143,7 +145,7 @@ def _mval(v) -> bytes:
         return b"F"
     if isinstance(v, int):
         return b"i" + _mint(v)
-    if isinstance(v, str):   # a UTF-8 string: I"..." with the ivar E: true
+    if isinstance(v, str):  # a UTF-8 string: I"..." with the ivar E: true
         raw = v.encode()
         return b'I"' + _mint(len(raw)) + raw + _mint(1) + _msym("E") + b"T"
     if isinstance(v, list):
@@ -152,8 +154,7 @@ def _mval(v) -> bytes:
     if kind == "U":
         return b"U" + _msym(cls) + _mval(body)
     # "o" object or "S" struct: body is a dict of ivars / members
-    return (kind.encode() + _msym(cls) + _mint(len(body))
-            + b"".join(_msym(k) + _mval(x) for k, x in body.items()))
+    return kind.encode() + _msym(cls) + _mint(len(body)) + b"".join(_msym(k) + _mval(x) for k, x in body.items())
 
 
 def _doc(*parts):
@@ -172,16 +173,54 @@ def _ri(cls, fields) -> bytes:
     return b"\x04\x08" + _mval(("U", cls, fields))
 
 
-RI_CLASS = _ri("RDoc::NormalClass", [3, "Array", "Array", "Object", _doc(_doc(
-    _para("An \\Array is an ordered, integer-indexed collection of objects, ", "called _elements_."),
-    ("o", "RDoc::Markup::BlankLine", {}),
-    ("S", "RDoc::Markup::Heading", {"level": 2, "text": "Creating Arrays"}),
-    _verbatim("a = Array.new\n", "a = [1, 2]\n"))), [], [], []])
-RI_METHOD = _ri("RDoc::AnyMethod", [3, "push", "Array#push", False, "public", _doc(
-    _para("Appends trailing elements."),
-    ("o", "RDoc::Markup::List", {"@type": "BULLET", "@items": [
-        ("o", "RDoc::Markup::ListItem", {"@label": None, "@parts": [_para("returns +self+.")]})]})),
-    "array.push(*objects) -> self\n", None, [], "(*args)", "array.c", False, "Array"])
+RI_CLASS = _ri(
+    "RDoc::NormalClass",
+    [
+        3,
+        "Array",
+        "Array",
+        "Object",
+        _doc(
+            _doc(
+                _para("An \\Array is an ordered, integer-indexed collection of objects, ", "called _elements_."),
+                ("o", "RDoc::Markup::BlankLine", {}),
+                ("S", "RDoc::Markup::Heading", {"level": 2, "text": "Creating Arrays"}),
+                _verbatim("a = Array.new\n", "a = [1, 2]\n"),
+            )
+        ),
+        [],
+        [],
+        [],
+    ],
+)
+RI_METHOD = _ri(
+    "RDoc::AnyMethod",
+    [
+        3,
+        "push",
+        "Array#push",
+        False,
+        "public",
+        _doc(
+            _para("Appends trailing elements."),
+            (
+                "o",
+                "RDoc::Markup::List",
+                {
+                    "@type": "BULLET",
+                    "@items": [("o", "RDoc::Markup::ListItem", {"@label": None, "@parts": [_para("returns +self+.")]})],
+                },
+            ),
+        ),
+        "array.push(*objects) -> self\n",
+        None,
+        [],
+        "(*args)",
+        "array.c",
+        False,
+        "Array",
+    ],
+)
 RI_TEXT = """Array
 An \\Array is an ordered, integer-indexed collection of objects, called _elements_.
 Creating Arrays
@@ -193,8 +232,15 @@ array.push(*objects) -> self
 Appends trailing elements.
 - returns +self+.
 """
-RI_PAGE = _ri("RDoc::TopLevel", [0, "README.md", "RDoc::Parser::Markdown", _doc(
-    ("S", "RDoc::Markup::Heading", {"level": 1, "text": "What is Ruby"}), _para(LONG, " ", LONG))])
+RI_PAGE = _ri(
+    "RDoc::TopLevel",
+    [
+        0,
+        "README.md",
+        "RDoc::Parser::Markdown",
+        _doc(("S", "RDoc::Markup::Heading", {"level": 1, "text": "What is Ruby"}), _para(LONG, " ", LONG)),
+    ],
+)
 
 RST = "Kernel docs\n===========\n\n" + LONG + "\n"
 POD = "=head1 NAME\n\nperlintro - a brief introduction\n\n=head1 DESCRIPTION\n\n" + LONG + "\n"
@@ -212,30 +258,35 @@ def make_unpacked(root: Path) -> Path:
     django = root / "python-django-doc/usr/share/doc/python-django-doc/html"
     _write(django / "intro.html", SPHINX_PAGE.format(long=LONG))
     # the same text behind other chrome: a duplicate, dropped (intro.html comes first by name)
-    _write(django / "topics/copy.html", SPHINX_PAGE.format(long=LONG).replace("<title>Intro", "<title>Copy")
-           .replace("previous", "earlier"))
-    _write(django / "redirect.html", '<html><head><meta http-equiv="refresh" content="0;URL=\'intro.html\'">'
-           '</head><body><p>Redirecting to <a href="intro.html">intro.html</a>...</p></body></html>')
+    _write(
+        django / "topics/copy.html",
+        SPHINX_PAGE.format(long=LONG).replace("<title>Intro", "<title>Copy").replace("previous", "earlier"),
+    )
+    _write(
+        django / "redirect.html",
+        '<html><head><meta http-equiv="refresh" content="0;URL=\'intro.html\'">'
+        '</head><body><p>Redirecting to <a href="intro.html">intro.html</a>...</p></body></html>',
+    )
     _write(django / "api/mod.html.gz", f"<html><body><h2>mod</h2><p>{LONG} (gzipped)</p></body></html>")
-    _write(django / "_static/widget.html", f"<p>{LONG}</p>")         # assets: not documents
-    _write(django / "genindex.html", f"<p>{LONG} index</p>")         # an index: not a document
-    _write(django / "_sources/intro.rst.txt", RST)                   # not HTML: not taken
+    _write(django / "_static/widget.html", f"<p>{LONG}</p>")  # assets: not documents
+    _write(django / "genindex.html", f"<p>{LONG} index</p>")  # an index: not a document
+    _write(django / "_sources/intro.rst.txt", RST)  # not HTML: not taken
     _write(django / ".build-html/again.html", f"<p>{LONG} again</p>")  # hidden: not taken
     _write(root / "rust-doc/usr/share/doc/rust-doc/html/std/vec/struct.Vec.html", RUSTDOC_PAGE.format(long=LONG))
     _write(root / "rust-doc/usr/share/doc/rust-doc/html/src/std/vec.rs.html", f"<pre>{LONG}</pre>")  # source view
     py = root / "python3.11-doc/usr/share/doc/python3.11/html"
     _write(py / "_sources/tutorial/intro.rst.txt", RST.replace("Kernel", "Python"))
-    _write(py / "tutorial/intro.html", f"<p>{LONG} (html)</p>")      # debian-docs takes the sources only
+    _write(py / "tutorial/intro.html", f"<p>{LONG} (html)</p>")  # debian-docs takes the sources only
     _write(root / "linux-doc-6.1/usr/share/doc/linux-doc-6.1/Documentation/admin/x.rst.gz", RST)
     perl = root / "perl-doc/usr"
     _write(perl / "share/perl/5.36.0/pod/perlintro.pod", POD)
-    _write(perl / "share/man/man1/perlintro.1.gz", ROFF_PAGE)       # the POD's own manual page: left out
+    _write(perl / "share/man/man1/perlintro.1.gz", ROFF_PAGE)  # the POD's own manual page: left out
     _write(perl / "share/man/man3/Foo::Bar.3perl.gz", ROFF_PAGE)
     ri = root / "ruby3.1-doc/usr/share/ri/3.1.0/system"
     _write(ri / "Array/cdesc-Array.ri", RI_CLASS)
     _write(ri / "Array/push-i.ri", RI_METHOD)
     _write(ri / "page-README_md.ri", RI_PAGE)
-    _write(ri / "page-README_ja_md.ri", RI_PAGE)                     # Japanese pages are left out
+    _write(ri / "page-README_ja_md.ri", RI_PAGE)  # Japanese pages are left out
     _write(ri / "cache.ri", b"\x04\x08{\x00")
     return root
 
@@ -266,10 +317,12 @@ def test_html_to_text_drops_chrome_and_keeps_blocks():
 
 
 def test_html_to_text_package_chrome_and_unclosed_head():
-    texinfo = ('<div class="header"><p>Next: <a href="b.html">Broadcasting</a>, Up: <a>Top</a></p></div>'
-               '<h3 class="section">19.1 Basic Vectorization</h3><p>Avoid loops.</p>')
+    texinfo = (
+        '<div class="header"><p>Next: <a href="b.html">Broadcasting</a>, Up: <a>Top</a></p></div>'
+        '<h3 class="section">19.1 Basic Vectorization</h3><p>Avoid loops.</p>'
+    )
     assert html_to_text(texinfo, ("header",)) == "19.1 Basic Vectorization\nAvoid loops.\n"
-    assert html_to_text(texinfo).startswith("Next: Broadcasting, Up: Top\n")    # javadoc's header is its title
+    assert html_to_text(texinfo).startswith("Next: Broadcasting, Up: Top\n")  # javadoc's header is its title
     assert html_to_text("<html><head><title>t</title><body><p>kept</p>") == "kept\n"
     assert html_to_text("<script>only()</script>") == ""
 
@@ -308,7 +361,7 @@ def test_extract_fake_packages(tmp_path):
     assert total["train_tokens"] + total["val_tokens"] == total["bytes"] + total["documents"]
     assert total["val_tokens"] == sum(s + 1 for n, s in sizes.items() if D.is_validation(n, 0.05))
     assert json.loads((dest / D.LARGE_MANIFEST).read_text())["total"] == total
-    assert _temp_dirs(dest.parent) == []          # written beside dest, renamed into place
+    assert _temp_dirs(dest.parent) == []  # written beside dest, renamed into place
     table = D.format_large_manifest(manifest)
     assert "python-django-doc" in table and "total" in table and f"{total['train_tokens']:,}" in table
 
@@ -318,7 +371,7 @@ def test_extract_is_atomic(tmp_path, monkeypatch):
     dest = tmp_path / "corpus" / D.LARGE_CORPUS
     D.extract_debian_docs_large(unpacked, dest, quiet=True)
     before = sorted(str(p.relative_to(dest)) for p in dest.rglob("*"))
-    stale = dest.parent / f".{D.LARGE_CORPUS}.999999999.x"   # left by a killed fetch: removed
+    stale = dest.parent / f".{D.LARGE_CORPUS}.999999999.x"  # left by a killed fetch: removed
     stale.mkdir()
 
     class Killed(BaseException):
@@ -329,13 +382,13 @@ def test_extract_is_atomic(tmp_path, monkeypatch):
     def dies(job):
         calls.append(job)
         if len(calls) == 5:
-            raise Killed   # interrupted half-way through
+            raise Killed  # interrupted half-way through
         return extract(job)
 
     monkeypatch.setattr(D, "_extract_item", dies)
     with pytest.raises(Killed):
         D.extract_debian_docs_large(unpacked, dest, quiet=True)
-    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == before   # the old corpus, whole
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == before  # the old corpus, whole
     assert _temp_dirs(dest.parent) == []
     monkeypatch.undo()
     # a new corpus replaces the old one whole
@@ -357,7 +410,7 @@ def test_extract_names_missing_packages(tmp_path):
 def test_list_and_prepare_the_large_corpus(tmp_path):
     D.extract_debian_docs_large(make_unpacked(tmp_path / "unpacked"), D.large_corpus_root(tmp_path), quiet=True)
     docs = D.list_documents(D.LARGE_CORPUS, data_dir=tmp_path)
-    assert [d.name for d in docs] == EXPECTED_NAMES               # relative to the corpus root, no manifest
+    assert [d.name for d in docs] == EXPECTED_NAMES  # relative to the corpus root, no manifest
     data = D.prepare(D.LARGE_CORPUS, "bytes", data_dir=tmp_path)
     # the expected tokens: documents in name order, each + EOT, split by the hash of the name
     # (with 9 documents at 5 %, the fallback holds out the one whose name hashes lowest)
@@ -367,8 +420,9 @@ def test_list_and_prepare_the_large_corpus(tmp_path):
         held = [i == low for i in range(len(docs))]
 
     def tokens(sel):
-        return np.concatenate([np.frombuffer(d.read() + b"\0", dtype=np.uint8) for d, v in zip(docs, held)
-                               if v == sel]).astype(np.uint16)
+        return np.concatenate(
+            [np.frombuffer(d.read() + b"\0", dtype=np.uint8) for d, v in zip(docs, held) if v == sel]
+        ).astype(np.uint16)
 
     assert np.array_equal(np.asarray(data.train), tokens(False))
     assert np.array_equal(np.asarray(data.val), tokens(True))
@@ -392,8 +446,10 @@ def test_streamed_split_equals_hash_split(tmp_path):
 
 
 def test_missing_large_corpus_is_one_line(tmp_path):
-    for call in (lambda: D.list_documents(D.LARGE_CORPUS, data_dir=tmp_path),
-                 lambda: D.prepare(D.LARGE_CORPUS, data_dir=tmp_path)):
+    for call in (
+        lambda: D.list_documents(D.LARGE_CORPUS, data_dir=tmp_path),
+        lambda: D.prepare(D.LARGE_CORPUS, data_dir=tmp_path),
+    ):
         with pytest.raises(ScalingError) as err:
             call()
         message = str(err.value)
@@ -413,14 +469,14 @@ def test_missing_large_corpus_is_one_line(tmp_path):
 FAKE_TOOLS = {
     # apt-cache policy PKG...: a candidate version for each package that has a tree, nothing for the others
     "apt-cache": 'shift; for p in "$@"; do if [ -d "$FAKE_TREES/$p" ]; then printf "%s:\\n  Installed: (none)\\n'
-                 '  Candidate: 1.0-1\\n" "$p"; else echo "N: Unable to locate package $p" >&2; fi; done\n',
+    '  Candidate: 1.0-1\\n" "$p"; else echo "N: Unable to locate package $p" >&2; fi; done\n',
     # apt-get download PKG...: one .deb per package, named as apt names them, in the current folder
     "apt-get": 'shift; for p in "$@"; do [ -d "$FAKE_TREES/$p" ] || { echo "E: Unable to locate package $p" >&2;'
-               ' exit 100; }; echo "$p" > "${p}_1.0-1_all.deb"; done\n',
+    ' exit 100; }; echo "$p" > "${p}_1.0-1_all.deb"; done\n',
     # dpkg-deb -x DEB DIR: like the real one, it creates DIR but not its parents
     "dpkg-deb": '[ -d "$(dirname "$3")" ] || { echo "failed to create directory" >&2; exit 2; }\n'
-                '[ -n "$FAKE_TERM" ] && kill -TERM $PPID && sleep 5\n'   # the fetch is terminated meanwhile
-                'p=$(cat "$2"); mkdir "$3" && cp -r "$FAKE_TREES/$p/." "$3/"\n',
+    '[ -n "$FAKE_TERM" ] && kill -TERM $PPID && sleep 5\n'  # the fetch is terminated meanwhile
+    'p=$(cat "$2"); mkdir "$3" && cp -r "$FAKE_TREES/$p/." "$3/"\n',
 }
 
 
@@ -445,17 +501,21 @@ def test_fetch_with_fake_apt(fake_apt, capsys):
     assert "apt has no package no-such-doc" in err and "rust-doc" in err and "total" in err
     manifest = json.loads((dest / D.LARGE_MANIFEST).read_text())
     assert list(manifest["packages"]) == ["python-django-doc", "rust-doc"]
-    assert manifest["sources"] == {"python-django-doc": "python-django-doc_1.0-1_all.deb",
-                                   "rust-doc": "rust-doc_1.0-1_all.deb"}
+    assert manifest["sources"] == {
+        "python-django-doc": "python-django-doc_1.0-1_all.deb",
+        "rust-doc": "rust-doc_1.0-1_all.deb",
+    }
     assert [d.name for d in D.list_documents(D.LARGE_CORPUS, data_dir=data_dir)] == [
-        n for n in EXPECTED_NAMES if n.startswith(("python-django-doc/", "rust-doc/"))]
-    assert _temp_dirs(dest.parent) == []                       # downloads and unpacked trees removed
-    assert D.fetch_debian_docs_large(data_dir, packages=packages) == dest     # present: nothing to do
+        n for n in EXPECTED_NAMES if n.startswith(("python-django-doc/", "rust-doc/"))
+    ]
+    assert _temp_dirs(dest.parent) == []  # downloads and unpacked trees removed
+    assert D.fetch_debian_docs_large(data_dir, packages=packages) == dest  # present: nothing to do
     assert "already" in capsys.readouterr().err
 
 
 def test_cli_fetch_chooses_the_corpus(monkeypatch, tmp_path, capsys):
     from scaling.cli import main
+
     calls = []
     monkeypatch.setattr(D, "fetch_debian_docs_large", lambda data_dir, **kw: calls.append(("large", kw)) or tmp_path)
     monkeypatch.setattr(D, "fetch_debian_docs", lambda data_dir, **kw: calls.append(("small", kw)) or tmp_path)
@@ -466,6 +526,7 @@ def test_cli_fetch_chooses_the_corpus(monkeypatch, tmp_path, capsys):
 
 def test_terminated_fetch_leaves_no_temporary_tree(fake_apt, monkeypatch):
     import signal
+
     data_dir = fake_apt / "data"
     handler = signal.getsignal(signal.SIGTERM)
     monkeypatch.setenv("FAKE_TERM", "1")
@@ -477,6 +538,7 @@ def test_terminated_fetch_leaves_no_temporary_tree(fake_apt, monkeypatch):
 
 def test_ruby_marshal_bignum_is_skipped_not_a_crash():
     from scaling.train.doctext import ruby_marshal_load
+
     # [Bignum(+, 2 shorts), 1]: the Bignum branch advances past its digits (it used to raise
     # UnboundLocalError: `pos` was assigned without `nonlocal`)
     assert ruby_marshal_load(b"\x04\x08[\x07l+\x07\x01\x00\x00\x00i\x06") == [0, 1]

@@ -120,6 +120,7 @@ def test_fewer_unique_tokens_than_a_sequence():
 
 def test_fit_recovers_published_constants(shared_data):
     from scaling.fit.datacon import fit_datacon
+
     fit = fit_datacon(shared_data / DATA)
     assert fit.method == "datacon" and fit.form == "datacon" and fit.converged
     assert fit.params["R_D_star"] == pytest.approx(15.39, rel=0.05)
@@ -136,6 +137,7 @@ def test_fit_recovers_published_constants(shared_data):
 def test_fit_recovers_the_generating_constants():
     """The synthetic stand-in (tests/fixtures) is drawn from muennighoff-2023 itself with 0.2% noise."""
     from scaling.fit.datacon import fit_datacon
+
     fit = fit_datacon(FIXTURE_DATA / DATA)
     assert fit.converged
     assert fit.params["R_D_star"] == pytest.approx(15.39, rel=0.06)
@@ -147,6 +149,7 @@ def test_fit_bootstrap_and_json(tmp_path):
     """The bootstrap and the fit file, on the synthetic runs (the real ones are checked above)."""
     from scaling.fit.datacon import fit_datacon
     from scaling.fit.result import FitResult
+
     fit = fit_datacon(FIXTURE_DATA / DATA, bootstrap=20, seed=1)
     lo, hi = fit.intervals["R_D_star"]
     assert lo < fit.params["R_D_star"] < hi
@@ -154,12 +157,15 @@ def test_fit_bootstrap_and_json(tmp_path):
     law = FitResult.load(path).to_law()
     assert law.has_uncertainty and law.samples.shape[1] == 7
     assert get_law(str(path)).loss(6.34e9, 242e9, 25e9) == pytest.approx(
-        fit.to_law().loss(6.34e9, 242e9, 25e9), rel=1e-12)
+        fit.to_law().loss(6.34e9, 242e9, 25e9), rel=1e-12
+    )
 
 
 def test_fit_bad_input():
     import pandas as pd
+
     from scaling.fit.datacon import fit_datacon
+
     df = pd.DataFrame({"params": [1e8, 2e8, 4e8], "tokens": [1e9, 2e9, 4e9], "loss": [3.0, 2.9, 2.8]})
     with pytest.raises(ScalingError, match="unique-token column"):
         fit_datacon(df)
@@ -169,8 +175,18 @@ def test_fit_bad_input():
 
 
 def test_cli_check_value(cli):
-    r = cli("plan", "--law", "muennighoff-2023", "--params", "6.34e9", "--tokens", "242e9", "--unique-tokens",
-            "25e9", "--json")
+    r = cli(
+        "plan",
+        "--law",
+        "muennighoff-2023",
+        "--params",
+        "6.34e9",
+        "--tokens",
+        "242e9",
+        "--unique-tokens",
+        "25e9",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
     assert obj["loss"] == pytest.approx(2.2256440889984477, abs=1e-9)
@@ -179,6 +195,7 @@ def test_cli_check_value(cli):
 
 def test_cli_data_constrained_plan(capsys):
     from scaling.cli import main
+
     assert main(["plan", "1e22", "--unique-tokens", "25B", "--json"]) == 0
     obj = json.loads(capsys.readouterr().out)
     assert obj["law"] == "muennighoff-2023"
@@ -190,11 +207,14 @@ def test_cli_data_constrained_plan(capsys):
     assert "epochs" in out and "9.49" in out and "compute eff." in out
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["plan", "1e22", "--unique-tokens", "1000"], "fewer than a single training sequence"),
-    (["plan", "--target-loss", "2.0", "--unique-tokens", "1e9"], "cannot be reached"),
-    (["plan", "1e22", "--unique-tokens", "25B", "--law", "kaplan-2020"], "no data-constrained form"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["plan", "1e22", "--unique-tokens", "1000"], "fewer than a single training sequence"),
+        (["plan", "--target-loss", "2.0", "--unique-tokens", "1e9"], "cannot be reached"),
+        (["plan", "1e22", "--unique-tokens", "25B", "--law", "kaplan-2020"], "no data-constrained form"),
+    ],
+)
 def test_cli_bad_input_one_line(cli, args, needle):
     r = cli(*args)
     assert r.returncode == 2, r.stderr

@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scaling.errors import ScalingError
+from scaling.laws import get_law
 from scaling.sweep.suggest import (
     _simulate_losses,
     exponent_a,
@@ -18,8 +20,6 @@ from scaling.sweep.suggest import (
     theta_of,
     to_sweep_toml,
 )
-from scaling.errors import ScalingError
-from scaling.laws import get_law
 
 TRUTH = theta_of(get_law("epoch-2024"))
 
@@ -28,8 +28,9 @@ def _runs(noise=0.005, seed=0, budgets=(1e17, 3e17, 1e18)):
     rng = np.random.default_rng(seed)
     N, D = initial_sweep(TRUTH, budgets)
     L = _simulate_losses(TRUTH, N, D, noise, rng)
-    return pd.DataFrame({"run_id": [f"r{i}" for i in range(len(N))], "params": N, "tokens": D,
-                         "flops": 6 * N * D, "loss": L})
+    return pd.DataFrame(
+        {"run_id": [f"r{i}" for i in range(len(N))], "params": N, "tokens": D, "flops": 6 * N * D, "loss": L}
+    )
 
 
 def test_jacobian_matches_finite_differences():
@@ -95,13 +96,22 @@ def test_suggested_design_beats_uniform_grid_in_simulation():
 
 def test_sweep_spec_is_valid_for_the_runner():
     from scaling.sweep import parse_spec
+
     d = suggest_runs(_runs(), 1e19, target=1e22, bootstrap=20)
-    template = {"name": "old", "kind": "isoflop", "budgets": [1e17], "size_multipliers": [1.0], "seeds": [0, 1],
-                "model": {"context": 64, "tokenizer": "bytes"}, "train": {"lr": 0.01, "batch_size": 16}}
+    template = {
+        "name": "old",
+        "kind": "isoflop",
+        "budgets": [1e17],
+        "size_multipliers": [1.0],
+        "seeds": [0, 1],
+        "model": {"context": 64, "tokenizer": "bytes"},
+        "train": {"lr": 0.01, "batch_size": 16},
+    }
     spec = sweep_spec(d, "next", template=template)
     assert spec["kind"] == "list" and "budgets" not in spec and spec["model"]["context"] == 64
     assert len(spec["runs"]) == len(d.runs)
     import tomllib
+
     raw = tomllib.loads(to_sweep_toml(d, "next", template=template))
     s = parse_spec(raw)
     assert s.kind == "list" and len(s.runs) == len(d.runs) and s.seeds == [0, 1]

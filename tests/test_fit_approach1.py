@@ -1,6 +1,5 @@
 """Approach 1 (lower envelope of training curves): analytic exponent, OPT curves, errors."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,20 +10,34 @@ from scaling.fit.result import FitResult
 from scaling.runs import load_curves
 
 
-def synthetic_curves(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28, sizes=np.logspace(7, 10, 25),
-                     tokens=np.logspace(8, 12, 60), noise=0.0, seed=0):
+def synthetic_curves(
+    E=1.69,
+    A=406.4,
+    B=410.7,
+    alpha=0.34,
+    beta=0.28,
+    sizes=np.logspace(7, 10, 25),
+    tokens=np.logspace(8, 12, 60),
+    noise=0.0,
+    seed=0,
+):
     """Every run evaluated along its whole curve, loss from the surface (as if each eval ended a run)."""
     rng = np.random.default_rng(seed)
     rows = []
     for N in sizes:
         for D in tokens:
-            L = (E + A * N ** -alpha + B * D ** -beta) * np.exp(noise * rng.standard_normal())
+            L = (E + A * N**-alpha + B * D**-beta) * np.exp(noise * rng.standard_normal())
             rows.append((f"N{N:.3g}", N, D, 6 * N * D, L))
     return pd.DataFrame(rows, columns=["run_id", "params", "tokens", "flops", "loss"])
 
 
-@pytest.mark.parametrize("E,A,B,alpha,beta", [(1.69, 406.4, 410.7, 0.34, 0.28),       # Hoffmann
-                                              (1.82, 482.0, 2085.4, 0.348, 0.366)])    # Epoch
+@pytest.mark.parametrize(
+    "E,A,B,alpha,beta",
+    [
+        (1.69, 406.4, 410.7, 0.34, 0.28),  # Hoffmann
+        (1.82, 482.0, 2085.4, 0.348, 0.366),
+    ],
+)  # Epoch
 def test_envelope_exponent_matches_analytic(E, A, B, alpha, beta):
     res = fit_approach1(synthetic_curves(E=E, A=A, B=B, alpha=alpha, beta=beta))
     assert res.params["a"] == pytest.approx(beta / (alpha + beta), abs=0.01)
@@ -40,9 +53,16 @@ def test_binned_envelope_agrees():
 
 def test_bracketing_excludes_edges():
     curves = synthetic_curves()
-    runs = [{"run_id": r, "N": float(g["params"].iloc[0]), "logC": np.log(g["flops"].to_numpy()),
-             "logL": np.log(g["loss"].to_numpy()), "logD": np.log(g["tokens"].to_numpy())}
-            for r, g in curves.groupby("run_id", sort=False)]
+    runs = [
+        {
+            "run_id": r,
+            "N": float(g["params"].iloc[0]),
+            "logC": np.log(g["flops"].to_numpy()),
+            "logL": np.log(g["loss"].to_numpy()),
+            "logD": np.log(g["tokens"].to_numpy()),
+        }
+        for r, g in curves.groupby("run_id", sort=False)
+    ]
     grid = np.linspace(np.log(6e15), np.log(6e22), 50)
     env = envelope(runs, grid)
     # at the smallest budgets only the smallest model has started: it wins, unbracketed
@@ -82,7 +102,7 @@ def test_no_bracketed_winner():
     # curves that do not overlap in FLOPs: each budget is reached by one run only
     parts = []
     for i, N in enumerate((1e7, 1e8, 1e9)):
-        c = synthetic_curves(sizes=np.array([N]), tokens=np.logspace(8, 9, 5) * 100 ** i)
+        c = synthetic_curves(sizes=np.array([N]), tokens=np.logspace(8, 9, 5) * 100**i)
         parts.append(c)
     curves = pd.concat(parts, ignore_index=True)
     with pytest.raises(ScalingError, match="bracketed"):

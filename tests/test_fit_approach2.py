@@ -17,8 +17,18 @@ from conftest import FIXTURE_DATA, SHARED_DATA
 PORIAN = SHARED_DATA / "porian2024"
 
 
-def synthetic_isoflops(budgets=(1e17, 1e18, 1e19, 1e20), n=9, spread=1.0, noise=0.0, seed=0,
-                       E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28):
+def synthetic_isoflops(
+    budgets=(1e17, 1e18, 1e19, 1e20),
+    n=9,
+    spread=1.0,
+    noise=0.0,
+    seed=0,
+    E=1.69,
+    A=406.4,
+    B=410.7,
+    alpha=0.34,
+    beta=0.28,
+):
     """Runs on isoFLOP curves of a Chinchilla surface, sizes spaced +-spread decades around the optimum."""
     rng = np.random.default_rng(seed)
     G = (alpha * A / (beta * B)) ** (1 / (alpha + beta))
@@ -28,15 +38,19 @@ def synthetic_isoflops(budgets=(1e17, 1e18, 1e19, 1e20), n=9, spread=1.0, noise=
         n_opt = G * (C / 6) ** a
         for N in n_opt * np.logspace(-spread, spread, n):
             D = C / (6 * N)
-            L = (E + A * N ** -alpha + B * D ** -beta) * math.exp(noise * rng.standard_normal())
+            L = (E + A * N**-alpha + B * D**-beta) * math.exp(noise * rng.standard_normal())
             rows.append({"run_id": f"{C:.0e}-{N:.3g}", "params": N, "tokens": D, "flops": C, "loss": L})
     return pd.DataFrame(rows)
 
 
 def porian(label, root=SHARED_DATA):
     # each label has one loss type in the release: val for the tuned/no-decay runs, train for Kaplan's
-    return load_runs(root / "porian2024" / "porian_isoflop_points.csv", params_col="N", tokens_col="D",
-                     where=f"label == {label!r} and dataset == 'rw'")
+    return load_runs(
+        root / "porian2024" / "porian_isoflop_points.csv",
+        params_col="N",
+        tokens_col="D",
+        where=f"label == {label!r} and dataset == 'rw'",
+    )
 
 
 def paper_exponent(label):
@@ -52,7 +66,7 @@ def test_porian_optimizer_tuning_no_decay():
     res = fit_approach2(runs)
     a = res.params["a"]
     assert abs(a - 0.50) < 0.03
-    assert abs(a - paper_exponent("Optimizer tuning (no decay)")) < 0.01    # paper: 0.4970
+    assert abs(a - paper_exponent("Optimizer tuning (no decay)")) < 0.01  # paper: 0.4970
     lo, hi = res.intervals["a"]
     assert lo < a < hi and hi - lo < 0.1
     assert res.params["a"] + res.params["b"] == pytest.approx(1, abs=0.01)
@@ -65,7 +79,7 @@ def test_porian_reproducing_kaplan():
     res = fit_approach2(runs)
     a = res.params["a"]
     assert abs(a - 0.83) < 0.03
-    assert abs(a - paper_exponent("Reproducing Kaplan et al.")) < 0.03     # paper: 0.8338
+    assert abs(a - paper_exponent("Reproducing Kaplan et al.")) < 0.03  # paper: 0.8338
     assert res.extra["n_budgets_used"] >= 10
 
 
@@ -81,7 +95,7 @@ def test_porian_like_fixture_recovers_its_exponent():
 
 
 def test_synthetic_recovers_frontier_exponent():
-    runs = synthetic_isoflops(budgets=(1e17, 1e18, 1e19, 1e20, 1e21), spread=0.5)   # 5 budgets: no flag
+    runs = synthetic_isoflops(budgets=(1e17, 1e18, 1e19, 1e20, 1e21), spread=0.5)  # 5 budgets: no flag
     res = fit_approach2(runs)
     assert res.params["a"] == pytest.approx(0.28 / 0.62, abs=0.01)
     assert res.params["b"] == pytest.approx(0.34 / 0.62, abs=0.01)

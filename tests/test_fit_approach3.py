@@ -68,8 +68,9 @@ def test_grid_is_the_papers():
 def test_prediction_is_the_law(epoch_runs):
     N, D = epoch_runs["params"].to_numpy(), epoch_runs["tokens"].to_numpy()
     law = ChinchillaLaw(**EPOCH)
-    np.testing.assert_allclose(np.exp(predict_log_loss(theta_of(EPOCH), np.log(N), np.log(D))), law.loss(N, D),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        np.exp(predict_log_loss(theta_of(EPOCH), np.log(N), np.log(D))), law.loss(N, D), rtol=1e-12
+    )
 
 
 def test_objective_is_the_sum_of_huber(epoch_runs):
@@ -77,24 +78,31 @@ def test_objective_is_the_sum_of_huber(epoch_runs):
     th = theta_of(EPOCH)
     r = predict_log_loss(th, x, y) - z
     d = 1e-3
-    expect = np.sum(np.where(np.abs(r) <= d, 0.5 * r ** 2, d * (np.abs(r) - d / 2)))
+    expect = np.sum(np.where(np.abs(r) <= d, 0.5 * r**2, d * (np.abs(r) - d / 2)))
     assert objective(th, x, y, z, grad=False) == pytest.approx(expect, rel=1e-12)
     # weights = multiplicities: the same as repeating rows
     w = np.zeros(len(x))
     w[:10] = 2.0
     rows = np.repeat(np.arange(10), 2)
     assert objective(th, x, y, z, weights=w, grad=False) == pytest.approx(
-        objective(th, x[rows], y[rows], z[rows], grad=False), rel=1e-12)
+        objective(th, x[rows], y[rows], z[rows], grad=False), rel=1e-12
+    )
 
 
-@pytest.mark.parametrize("theta", [theta_of(EPOCH), theta_of(HOFFMANN), np.array([10.0, 5.0, 0.3, 0.7, 0.2]),
-                                   np.array([3.0, 12.0, -0.5, 0.1, 0.6])])
+@pytest.mark.parametrize(
+    "theta",
+    [theta_of(EPOCH), theta_of(HOFFMANN), np.array([10.0, 5.0, 0.3, 0.7, 0.2]), np.array([3.0, 12.0, -0.5, 0.1, 0.6])],
+)
 def test_gradient_equals_finite_differences(epoch_runs, theta):
     x, y, z = logs(epoch_runs)
     f, g = objective(theta, x, y, z)
     h = 1e-6
-    num = np.array([(objective(theta + h * e, x, y, z, grad=False) - objective(theta - h * e, x, y, z, grad=False))
-                    / (2 * h) for e in np.eye(5)])
+    num = np.array(
+        [
+            (objective(theta + h * e, x, y, z, grad=False) - objective(theta - h * e, x, y, z, grad=False)) / (2 * h)
+            for e in np.eye(5)
+        ]
+    )
     np.testing.assert_allclose(g, num, rtol=2e-5, atol=1e-9 * max(1.0, np.abs(g).max()))
 
 
@@ -102,8 +110,15 @@ def test_batched_gradient_equals_scalar_gradient(epoch_runs):
     x, y, z = logs(epoch_runs)
     d = _Data(x, y, z, 1e-3)
     rng = np.random.default_rng(1)
-    T = np.column_stack([rng.uniform(0, 15, 7), rng.uniform(0, 15, 7), rng.uniform(-1, 1, 7),
-                         rng.uniform(0.05, 1, 7), rng.uniform(0.05, 1, 7)])
+    T = np.column_stack(
+        [
+            rng.uniform(0, 15, 7),
+            rng.uniform(0, 15, 7),
+            rng.uniform(-1, 1, 7),
+            rng.uniform(0.05, 1, 7),
+            rng.uniform(0.05, 1, 7),
+        ]
+    )
     W = rng.integers(0, 3, size=(7, len(x))).astype(float)
     r, w1, w2, w3 = _terms(d.centre(T), d)
     g, H = _grad_hess(r, w1, w2, w3, d, W)
@@ -151,8 +166,9 @@ def test_no_start_of_the_grid_finds_a_lower_objective(epoch_runs, epoch_opt):
     r = predict_log_loss(S, x, y) - z
     f_start = np.sum(np.where(np.abs(r) <= 1e-3, 0.5 * r * r, 1e-3 * (np.abs(r) - 5e-4)), axis=1)
     idx = np.unique(np.concatenate([np.argsort(f_start)[:8], np.arange(7, len(S), 900)]))
-    x_ref, f_ref, fs = reference_multistart(x, y, z, starts_idx=idx, options={"ftol": 1e-13, "gtol": 1e-10,
-                                                                               "maxiter": 3000})
+    x_ref, f_ref, fs = reference_multistart(
+        x, y, z, starts_idx=idx, options={"ftol": 1e-13, "gtol": 1e-10, "maxiter": 3000}
+    )
     assert epoch_opt.objective <= f_ref * (1 + 1e-10)
     np.testing.assert_allclose(epoch_opt.theta, x_ref, atol=2e-3)
 
@@ -198,6 +214,7 @@ def test_hoffmann_start_does_not_stop_there(epoch_runs, epoch_opt):
     assert abs(opt.params["B"] - HOFFMANN["B"]) > 500
     # and the L-BFGS-B polish alone, from there, also gets there: the objective is a SUM
     from scaling.fit.approach3 import polish
+
     res = polish(start, x, y, z)
     assert res.fun == pytest.approx(epoch_opt.objective, rel=1e-6)
 
@@ -257,18 +274,29 @@ def test_flags_not_converged(epoch_runs):
     opt = approach3_optimum(x, y, z, grid=theta_of(HOFFMANN)[None, :], first_pass=1, second_pass=1, n_polish=1)
     assert opt.converged  # L-BFGS-B still finishes the job from a poor point
     from scaling.fit.approach3 import Approach3Optimum, flags_for
-    bad = Approach3Optimum(theta=theta_of(HOFFMANN), objective=1.0, grad=np.ones(5), converged=False,
-                           message="stopped", start=theta_of(HOFFMANN), n_starts=1)
+
+    bad = Approach3Optimum(
+        theta=theta_of(HOFFMANN),
+        objective=1.0,
+        grad=np.ones(5),
+        converged=False,
+        message="stopped",
+        start=theta_of(HOFFMANN),
+        n_starts=1,
+    )
     assert any(f.startswith("not converged") for f in flags_for(bad))
 
 
-@pytest.mark.parametrize("N,D,L,msg", [
-    ([1e8] * 10, list(np.geomspace(1e9, 1e11, 10)), [3.0] * 10, "same size"),
-    (list(np.geomspace(1e8, 1e10, 4)), list(np.geomspace(1e9, 1e11, 4)), [3.0] * 4, "need at least 5"),
-    (list(np.geomspace(1e8, 1e10, 6)), list(np.geomspace(1e9, 1e11, 6)), [3, 3, -1, 3, 3, 3], "positive"),
-    (list(np.geomspace(1e8, 1e10, 6)), list(np.geomspace(1e9, 1e11, 6)), [3, 3, np.nan, 3, 3, 3], "positive"),
-    (list(np.geomspace(1e8, 1e10, 6)), [1e10] * 6, [3.0] * 6, "same token count"),
-])
+@pytest.mark.parametrize(
+    "N,D,L,msg",
+    [
+        ([1e8] * 10, list(np.geomspace(1e9, 1e11, 10)), [3.0] * 10, "same size"),
+        (list(np.geomspace(1e8, 1e10, 4)), list(np.geomspace(1e9, 1e11, 4)), [3.0] * 4, "need at least 5"),
+        (list(np.geomspace(1e8, 1e10, 6)), list(np.geomspace(1e9, 1e11, 6)), [3, 3, -1, 3, 3, 3], "positive"),
+        (list(np.geomspace(1e8, 1e10, 6)), list(np.geomspace(1e9, 1e11, 6)), [3, 3, np.nan, 3, 3, 3], "positive"),
+        (list(np.geomspace(1e8, 1e10, 6)), [1e10] * 6, [3.0] * 6, "same token count"),
+    ],
+)
 def test_bad_input_is_one_line(N, D, L, msg):
     with pytest.raises(ScalingError, match=msg) as err:
         fit_approach3((N, D, L))
@@ -287,6 +315,7 @@ def test_bounds_keep_parameters_sane():
 @pytest.mark.parametrize("dataset,tol", [("rpj", 0.04), ("rw_original", 0.05)])
 def test_gadre_small_sizes_predict_the_large_ones(public_data, dataset, tol):
     from scaling.runs import load_runs
+
     path = public_data / "gadre2024" / "gadre2024_final_losses.csv"
     runs = load_runs(path, loss_col="loss_c4_val", where=f"dataset == '{dataset}'", run_id_col="name")
     small = runs[runs["params"] < 1e9]
@@ -303,6 +332,7 @@ def test_gadre_small_sizes_predict_the_large_ones(public_data, dataset, tol):
 def test_muennighoff_single_epoch_fits_without_flags():
     path = SHARED_DATA / "muennighoff2023" / "muennighoff2023_c4_runs_with_seeds_296.csv"
     from scaling.runs import load_runs
+
     runs = load_runs(path, where="epochs == 1")
     res = fit_approach3(runs)
     assert res.converged and res.flags == []

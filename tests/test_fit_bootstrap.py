@@ -26,15 +26,21 @@ def logs(df):
 
 def small_design(seed, noise=0.005):
     """A realistic small isoFLOP sweep: 6 budgets a factor ~4 apart, 9 sizes each (54 runs)."""
-    return simulate_runs(ChinchillaLaw(**TRUTH), budgets=np.geomspace(1e18, 1e21, 6), n_per_budget=9, span=6.0,
-                         noise=noise, seed=seed)
+    return simulate_runs(
+        ChinchillaLaw(**TRUTH), budgets=np.geomspace(1e18, 1e21, 6), n_per_budget=9, span=6.0, noise=noise, seed=seed
+    )
 
 
 def truth_values():
     vals = dict(TRUTH)
-    vals.update({k: float(v[0]) for k, v in chinchilla_derived(np.array([[TRUTH[k] for k in
-                                                                             ("E", "A", "B", "alpha", "beta")]]),
-                                                                 [1e22]).items()})
+    vals.update(
+        {
+            k: float(v[0])
+            for k, v in chinchilla_derived(
+                np.array([[TRUTH[k] for k in ("E", "A", "B", "alpha", "beta")]]), [1e22]
+            ).items()
+        }
+    )
     return vals
 
 
@@ -58,7 +64,7 @@ def test_derived_quantities_match_the_law():
     N, D = law.frontier(5.76e23)
     assert d["N_opt@5.76e+23"][0] == pytest.approx(N, rel=1e-12)
     assert d["D_opt@5.76e+23"][0] == pytest.approx(D, rel=1e-12)
-    assert d["N_opt@5.76e+23"][0] == pytest.approx(72.2e9, rel=0.002)   # REFERENCE section 1 check
+    assert d["N_opt@5.76e+23"][0] == pytest.approx(72.2e9, rel=0.002)  # REFERENCE section 1 check
     assert d["tokens_per_param@5.76e+23"][0] == pytest.approx(D / N)
     assert d["loss_opt@1e+21"][0] == pytest.approx(law.loss_at_frontier(1e21), rel=1e-12)
 
@@ -147,7 +153,7 @@ def test_truth_inside_the_bootstrap_interval_100_trials():
 def test_thousand_refits_all_converge():
     """1,000 resamples of 240 runs: every refit converges (its speed is measured in
     benchmarks/bench_fit.py, not asserted here)."""
-    df = simulate_runs(noise=0.006, seed=0)   # 240 runs
+    df = simulate_runs(noise=0.006, seed=0)  # 240 runs
     x, y, z = logs(df)
     opt = approach3_optimum(x, y, z)
     bs = bootstrap_approach3(x, y, z, opt.theta, n_boot=1000, seed=0, guard_starts=opt.start[None, :])
@@ -159,11 +165,12 @@ def test_reporting_budgets_follow_the_data():
     """Derived quantities are reported from a decade below the largest run to three above, not at
     1e20..1e24 whatever the data (a CPU sweep to 1e14 FLOPs would tabulate a 1e6-fold extrapolation)."""
     from scaling.fit.bootstrap import BUDGETS, default_budgets
-    assert default_budgets([1e5, 2e5], [1e8, 8e7]) == (1e12, 1e13, 1e14, 1e15, 1e16)   # largest 9.6e13
-    assert default_budgets([7e10], [7e9]) == BUDGETS                                 # largest 2.9e21
+
+    assert default_budgets([1e5, 2e5], [1e8, 8e7]) == (1e12, 1e13, 1e14, 1e15, 1e16)  # largest 9.6e13
+    assert default_budgets([7e10], [7e9]) == BUDGETS  # largest 2.9e21
     N = np.geomspace(2e4, 2e6, 12)
     D = 5e13 / (6 * N)
-    L = 1.5 + 400 / N ** 0.4 + 600 / D ** 0.35
+    L = 1.5 + 400 / N**0.4 + 600 / D**0.35
     res = fit_approach3((N, D, L))
     text = res.summary()
     assert "1e+13" in text and "1e+20" not in text

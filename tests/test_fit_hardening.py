@@ -35,15 +35,15 @@ def logs(df):
 
 
 def test_small_tables_take_the_unchunked_path():
-    assert a3.batch_rows(240, 4500) == 4500          # every start at once, as before the chunking
+    assert a3.batch_rows(240, 4500) == 4500  # every start at once, as before the chunking
     assert a3.batch_rows(100_000) * 100_000 <= surface.BATCH_ELEMENTS
-    assert a3.batch_rows(10 ** 9) == 1
+    assert a3.batch_rows(10**9) == 1
 
 
 def test_chunked_approach3_finds_the_same_optimum(runs240, monkeypatch):
     args = logs(runs240)
     whole = a3.approach3_optimum(*args)
-    monkeypatch.setattr(surface, "BATCH_ELEMENTS", len(runs240) * 7)    # 7 starts at a time
+    monkeypatch.setattr(surface, "BATCH_ELEMENTS", len(runs240) * 7)  # 7 starts at a time
     chunked = a3.approach3_optimum(*args)
     # BLAS sums a small block in another order, so float32 exploration differs in the last bits;
     # the optimum is the same to the precision of the polish
@@ -81,7 +81,7 @@ def _peak_mb(fn) -> float:
     tracemalloc.start()
     try:
         fn()
-        return tracemalloc.get_traced_memory()[1] / 2 ** 20
+        return tracemalloc.get_traced_memory()[1] / 2**20
     finally:
         tracemalloc.stop()
 
@@ -124,39 +124,49 @@ def test_plan_with_an_allocation_fit_is_quiet():
     assert res.plan_problem() is None
     assert not any(f.startswith(UNUSABLE) for f in res.flags)
     from scaling.planner import plan
+
     with warnings.catch_warnings():
-        warnings.simplefilter("error")          # numpy's "All-NaN slice encountered" among others
+        warnings.simplefilter("error")  # numpy's "All-NaN slice encountered" among others
         p = plan([1e19, 1e20], law=res.to_law())
     assert p[0].interval and "params" in p[0].interval
 
 
 def _degenerate_fit() -> FitResult:
-    return FitResult(method="approach3", form="chinchilla",
-                     law={"form": "chinchilla", "name": "x", "params": {"E": 1.7, "A": 400.0, "B": 400.0,
-                                                                        "alpha": 0.0, "beta": 0.3}},
-                     params={"E": 1.7, "A": 400.0, "B": 400.0, "alpha": 0.0, "beta": 0.3})
+    return FitResult(
+        method="approach3",
+        form="chinchilla",
+        law={
+            "form": "chinchilla",
+            "name": "x",
+            "params": {"E": 1.7, "A": 400.0, "B": 400.0, "alpha": 0.0, "beta": 0.3},
+        },
+        params={"E": 1.7, "A": 400.0, "B": 400.0, "alpha": 0.0, "beta": 0.3},
+    )
 
 
 def test_unusable_fit_is_flagged_and_gets_no_plan_hint():
     from scaling.cli.fit import _plan_hint
+
     res = flag_unusable(_degenerate_fit())
     flag = [f for f in res.flags if f.startswith(UNUSABLE)]
     assert len(flag) == 1 and "alpha" in flag[0]
-    assert flag_unusable(res).flags == res.flags                    # flagged once
+    assert flag_unusable(res).flags == res.flags  # flagged once
     hint = _plan_hint(res, "fit.json")
     assert hint.startswith("scaling plan cannot use it:") and "use:" not in hint
 
 
 def test_plan_hint_quotes_the_path_and_picks_a_budget_near_the_data(runs240):
     from scaling.cli.fit import _plan_hint
+
     res = fit(runs240, method="approach2")
     hint = _plan_hint(res, "my fits/a2 fit.json")
-    assert hint == "use: scaling plan 1e22 --law 'my fits/a2 fit.json'"     # the runs reach 3e21 FLOPs
+    assert hint == "use: scaling plan 1e22 --law 'my fits/a2 fit.json'"  # the runs reach 3e21 FLOPs
 
 
 def test_report_gives_a_one_line_reason_for_an_unusable_fit(tmp_path, runs240):
     pytest.importorskip("matplotlib")
     from scaling.report import report
+
     out = report(runs240, tmp_path / "r.html", fits=[flag_unusable(_degenerate_fit())])
     page = out.read_text()
     assert "This fit cannot plan: Chinchilla law parameter alpha must be positive" in page
@@ -165,6 +175,7 @@ def test_report_gives_a_one_line_reason_for_an_unusable_fit(tmp_path, runs240):
 
 def test_interval_of_a_quantity_no_sample_has_is_nan_without_a_warning():
     from scaling.laws import get_law
+
     law = get_law("chinchilla-approach1")
     law.samples = np.array([[law.k_N * f, law.a, law.k_D, law.b] for f in (0.9, 1.0, 1.1)])
     with warnings.catch_warnings():
@@ -175,13 +186,21 @@ def test_interval_of_a_quantity_no_sample_has_is_nan_without_a_warning():
 
 def test_gadre_c4_approach2_plans(public_data, tmp_path, cli):
     out = tmp_path / "a2 fit.json"
-    r = cli("fit", str(public_data / "gadre2024" / "gadre2024_final_losses.csv"), "--where",
-            "dataset == 'c4_original'", "--method", "approach2", "--out", str(out))
+    r = cli(
+        "fit",
+        str(public_data / "gadre2024" / "gadre2024_final_losses.csv"),
+        "--where",
+        "dataset == 'c4_original'",
+        "--method",
+        "approach2",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     assert f"use: scaling plan 1e22 --law '{out}'" in r.stdout
     p = cli("plan", "1e21", "--law", str(out))  # within 1000x of the largest run: no extrapolation warning
     assert p.returncode == 0, p.stderr
-    assert p.stderr == ""                  # no overflow, no All-NaN slice
+    assert p.stderr == ""  # no overflow, no All-NaN slice
 
 
 # ------------------------------------------------------------------------------------------------
@@ -190,7 +209,7 @@ def test_gadre_c4_approach2_plans(public_data, tmp_path, cli):
 
 @pytest.fixture(scope="module")
 def boot_fit_file(tmp_path_factory, runs240):
-    res = fit(runs240, method="approach2")            # 1,000 samples from the OLS estimates
+    res = fit(runs240, method="approach2")  # 1,000 samples from the OLS estimates
     path = tmp_path_factory.mktemp("fits") / "a2.json"
     res.save(path)
     return path
@@ -208,22 +227,29 @@ def test_committed_and_fresh_fits_load(boot_fit_file):
     from pathlib import Path
 
     from scaling.laws.registry import load_law
+
     assert load_law(boot_fit_file).samples.shape[1] == 4
     for p in sorted((Path(__file__).resolve().parents[1] / "data").glob("*fit*.json")):
         load_law(p)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: d["law"]["params"].update(a=0.9), "samples disagree with its parameters: a = 0.9"),
-    (lambda d: d["law"]["params"].update(k_N=d["law"]["params"]["k_N"] * 1e4),
-     "samples disagree with its parameters: k_N"),
-    (lambda d: d["law"]["samples"][7].__setitem__(0, None), "law sample 7 is not finite"),
-    (lambda d: d["law"]["samples"][3].__setitem__(0, -1.0), "law sample 3 is not a valid powerlaw law"),
-    (lambda d: d["law"].update(samples=[[1.0, 0.5]] * 30), "rows of 4 numbers"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d["law"]["params"].update(a=0.9), "samples disagree with its parameters: a = 0.9"),
+        (
+            lambda d: d["law"]["params"].update(k_N=d["law"]["params"]["k_N"] * 1e4),
+            "samples disagree with its parameters: k_N",
+        ),
+        (lambda d: d["law"]["samples"][7].__setitem__(0, None), "law sample 7 is not finite"),
+        (lambda d: d["law"]["samples"][3].__setitem__(0, -1.0), "law sample 3 is not a valid powerlaw law"),
+        (lambda d: d["law"].update(samples=[[1.0, 0.5]] * 30), "rows of 4 numbers"),
+    ],
+)
 def test_edited_fit_file_is_refused(boot_fit_file, tmp_path, edit, message, cli):
     path = _edited(boot_fit_file, tmp_path, edit)
     from scaling.laws.registry import load_law
+
     with pytest.raises(ScalingError, match="^" + str(path).replace(".", r"\.") + ": .*" + message.split(":")[0]):
         load_law(path)
     r = cli("plan", "1e22", "--law", path)
@@ -232,6 +258,7 @@ def test_edited_fit_file_is_refused(boot_fit_file, tmp_path, edit, message, cli)
 
 def test_edit_that_leaves_each_parameter_in_range_is_caught_by_the_frontier(tmp_path, cli):
     from pathlib import Path
+
     src = Path(__file__).resolve().parents[1] / "data" / "cpu-isoflop-fit-approach3.json"
     # alpha's bootstrap spans 0.09..0.85 (alpha trades off against A), so 0.9 alone is in range;
     # the law it makes puts N_opt 200x below every sample's
@@ -247,6 +274,7 @@ def test_edit_that_leaves_each_parameter_in_range_is_caught_by_the_frontier(tmp_
 
 def _load(df, **kw):
     from scaling.runs import RunsWarning, load_runs
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = load_runs(df, **kw)
@@ -259,12 +287,13 @@ def test_params_in_millions_and_tokens_in_billions_warn(runs240):
     _, msgs = _load(millions)
     assert len(msgs) == 1 and "params ('params') below 1,000 in 120 of 240 runs" in msgs[0] and "millions" in msgs[0]
     from scaling.runs import RunsWarning
+
     with pytest.warns(RunsWarning, match="below 1,000"):
         res = fit(millions, method="approach3")
     assert any(f.startswith("data: params ('params') below 1,000") for f in res.flags)
     _, msgs = _load(df.assign(tokens=df["tokens"] / 1e9), log10=[])
     assert any("tokens ('tokens') below 1,000" in m for m in msgs)
-    _, msgs = _load(df.assign(params=df["params"] / 1e3))          # thousands: 2e5..4e8 tokens per parameter
+    _, msgs = _load(df.assign(params=df["params"] / 1e3))  # thousands: 2e5..4e8 tokens per parameter
     assert len(msgs) == 1 and "tokens per parameter" in msgs[0]
     _, msgs = _load(df)
     assert msgs == []
@@ -288,8 +317,9 @@ def test_mixed_data_sets_at_the_same_sizes_warn_and_name_the_column(runs240):
     assert "240 repeated (params, tokens) pairs" in msgs[0] and "column 'corpus' varies (a, b)" in msgs[0]
     assert "--where \"corpus == 'a'\"" in msgs[0]
     # replicates that differ in their seed only are seed noise, not a mix
-    seeds = __import__("pandas").concat([runs240.assign(seed=0), other.drop(columns="corpus").assign(seed=1)],
-                                        ignore_index=True)
+    seeds = __import__("pandas").concat(
+        [runs240.assign(seed=0), other.drop(columns="corpus").assign(seed=1)], ignore_index=True
+    )
     assert _load(seeds)[1] == []
     # within seed noise: no warning even though a column varies
     close = other.assign(loss=runs240["loss"] * 1.002)
@@ -303,14 +333,21 @@ def test_porian_mixed_data_sets_are_named(public_data, cli):
     r = cli("fit", str(path), "--method", "approach2", "--where", where)
     assert r.returncode == 0, r.stderr
     assert f"{repeated} repeated (params, tokens) pairs" in r.stderr and "column 'dataset'" in r.stderr
-    assert f"data: {repeated} repeated (params, tokens) pairs" in r.stdout          # in the fit's flags too
-    clean = cli("fit", str(path), "--method", "approach2",
-                "--where", "label == 'Optimizer tuning (no decay)' and dataset == 'rw'")
+    assert f"data: {repeated} repeated (params, tokens) pairs" in r.stdout  # in the fit's flags too
+    clean = cli(
+        "fit",
+        str(path),
+        "--method",
+        "approach2",
+        "--where",
+        "label == 'Optimizer tuning (no decay)' and dataset == 'rw'",
+    )
     assert clean.returncode == 0 and "repeated" not in clean.stderr
 
 
 def test_plausibility_is_linear_in_the_table():
     from scaling.runs import plausibility
+
     df = a3.simulate_runs(budgets=np.geomspace(1e18, 1e21, 50), n_per_budget=400, seed=0)
     df = df.assign(run_id=[f"r{i}" for i in range(len(df))], corpus="a")
     assert len(df) > 15000 and plausibility(df) == []
@@ -329,6 +366,7 @@ def test_unwritable_output_names_the_target(tmp_path, monkeypatch, capsys, runs2
 
     def refuse(*a, dir=None, **k):
         raise OSError(errno.EROFS, "Read-only file system", f"{dir}/.fit.json.x1y2.tmp")
+
     monkeypatch.setattr(_io.tempfile, "mkstemp", refuse)
     target = tmp_path / "out" / "fit.json"
     msg = r"^cannot write '.*/out/fit\.json': Read-only file system \(is the folder"
@@ -345,34 +383,54 @@ def test_unwritable_output_names_the_target(tmp_path, monkeypatch, capsys, runs2
 def test_directory_as_output_is_one_line(tmp_path):
     from scaling._io import atomic_write_text
     from scaling.errors import WriteError
+
     (tmp_path / "fit.json").mkdir()
     with pytest.raises(WriteError, match="it is a directory"):
         atomic_write_text(tmp_path / "fit.json", "x")
 
 
-@pytest.mark.parametrize("value, text", [(999.99e6, "1B"), (1e6, "1M"), (999.99e3, "1M"), (999.6, "1K"), (999.4, "999"),
-                                         (40.4e9, "40.4B"), (1.33e12, "1.33T"), (-999.99e3, "-1M"), (7216, "7.22K"),
-                                         (0.5, "0.5"), (1e18, "1e+18")])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (999.99e6, "1B"),
+        (1e6, "1M"),
+        (999.99e3, "1M"),
+        (999.6, "1K"),
+        (999.4, "999"),
+        (40.4e9, "40.4B"),
+        (1.33e12, "1.33T"),
+        (-999.99e3, "-1M"),
+        (7216, "7.22K"),
+        (0.5, "0.5"),
+        (1e18, "1e+18"),
+    ],
+)
 def test_si_never_rounds_into_1e3_of_a_unit(value, text):
     from scaling.units import si
+
     assert si(value) == text
 
 
 def test_budget_plan_without_gpus_says_one_gpu():
     from scaling.planner import Hardware, format_table, plan
+
     one = format_table(plan(gpu_hours=[1e6], hardware=Hardware(accelerator="h100")))
     assert "days@1 " in one and "days on one GPU" in one and "1e+03K" not in one and " 1M " in one
     many = format_table(plan(1e24, hardware=Hardware(accelerator="h100", gpus=1024)))
     assert "days@1024" in many and "one GPU" not in many
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["plan", "-1e21"], "'-1e21' is negative; budgets (FLOPs) must be positive"),
-    (["plan", "1e21", "-7e22"], "'-7e22' is negative; budgets (FLOPs) must be positive"),
-    (["plan", "--params", "-7B"], "argument --params: '-7B' is negative; it must be positive"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["plan", "-1e21"], "'-1e21' is negative; budgets (FLOPs) must be positive"),
+        (["plan", "1e21", "-7e22"], "'-7e22' is negative; budgets (FLOPs) must be positive"),
+        (["plan", "--params", "-7B"], "argument --params: '-7B' is negative; it must be positive"),
+    ],
+)
 def test_negative_numbers_are_one_line_errors(argv, message, capsys):
     from scaling.cli import main
+
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err == f"scaling plan: error: {message}\n"
@@ -384,9 +442,10 @@ def test_isoflop_plot_without_interior_minima_has_no_phantom_parabolas():
 
     from scaling import plots
     from scaling.laws import get_law
+
     law = get_law("epoch-2024")
     rows = []
-    for C in (1e18, 3e18, 1e19):     # every size far below the optimum: loss falls monotonically
+    for C in (1e18, 3e18, 1e19):  # every size far below the optimum: loss falls monotonically
         for N in np.geomspace(float(law.frontier(C)[0]) / 300, float(law.frontier(C)[0]) / 30, 6):
             rows.append((f"C{C:g}N{N:.3g}", N, C / (6 * N), C, float(law.loss(N, C / (6 * N)))))
     df = pd.DataFrame(rows, columns=["run_id", "params", "tokens", "flops", "loss"])
@@ -404,8 +463,14 @@ def test_isoflop_plot_without_interior_minima_has_no_phantom_parabolas():
 
 def test_a_failed_fit_still_prints_the_loader_warnings(public_data, cli):
     # three data sets share every size, and at up to 20 tokens per parameter no budget holds three sizes
-    r = cli("fit", str(public_data / "gadre2024" / "gadre2024_final_losses.csv"), "--method", "approach2",
-            "--where", "chinchilla_multiplier <= 1")
+    r = cli(
+        "fit",
+        str(public_data / "gadre2024" / "gadre2024_final_losses.csv"),
+        "--method",
+        "approach2",
+        "--where",
+        "chinchilla_multiplier <= 1",
+    )
     assert r.returncode == 2
     warn, err = r.stderr.strip().splitlines()
     assert warn.startswith("scaling: warning:") and "column 'dataset' varies" in warn

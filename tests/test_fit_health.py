@@ -25,8 +25,9 @@ TRUTH = dict(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)
 
 def recount_on_bound(samples: np.ndarray) -> int:
     """Law samples (E, A, B, alpha, beta) with any parameter on Approach 3's BOUNDS (in its logs)."""
-    theta = np.column_stack([np.log(samples[:, 1]), np.log(samples[:, 2]), np.log(samples[:, 0]),
-                             samples[:, 3], samples[:, 4]])
+    theta = np.column_stack(
+        [np.log(samples[:, 1]), np.log(samples[:, 2]), np.log(samples[:, 0]), samples[:, 3], samples[:, 4]]
+    )
     hit = np.zeros(len(theta), dtype=bool)
     for k, (lo, hi) in enumerate(BOUNDS):
         hit |= theta[:, k] <= lo + BOUND_RTOL * max(1.0, abs(lo))
@@ -51,7 +52,7 @@ def test_refits_on_E_lower_bound_are_counted_kept_and_flagged(no_floor):
     assert b.n_on_bound == recount_on_bound(samples) > 0.05 * b.n
     assert b.on_bound["E (lower)"] == int(np.sum(np.log(samples[:, 0]) <= BOUNDS[2][0] + BOUND_RTOL * 20))
     assert b.intervals_include_on_bound and not b.intervals_include_failed and b.bound_rtol == BOUND_RTOL
-    assert res.intervals["E"][0] == pytest.approx(samples[:, 0].min(), rel=0.5)   # the interval reaches the bound
+    assert res.intervals["E"][0] == pytest.approx(samples[:, 0].min(), rel=0.5)  # the interval reaches the bound
     flag = [f for f in res.flags if "on its bound" in f]
     assert len(flag) == 1 and f"{b.n_on_bound} of 100 refits" in flag[0] and "E at its lower bound" in flag[0]
     text = res.summary()
@@ -59,8 +60,9 @@ def test_refits_on_E_lower_bound_are_counted_kept_and_flagged(no_floor):
 
 
 def test_a_determined_surface_has_no_bound_hits_and_no_flag():
-    df = simulate_runs(ChinchillaLaw(**TRUTH), budgets=np.geomspace(1e18, 1e21, 6), n_per_budget=9, span=6.0,
-                       noise=0.005, seed=0)
+    df = simulate_runs(
+        ChinchillaLaw(**TRUTH), budgets=np.geomspace(1e18, 1e21, 6), n_per_budget=9, span=6.0, noise=0.005, seed=0
+    )
     res = fit_approach3(df, bootstrap=50, seed=0, workers=1)
     assert res.bootstrap.n_on_bound == 0 and res.bootstrap.n_failed == 0 and res.bootstrap.on_bound == {}
     assert not any(f.startswith("bootstrap") for f in res.flags)
@@ -69,13 +71,14 @@ def test_a_determined_surface_has_no_bound_hits_and_no_flag():
 def test_flags_above_five_percent_and_not_at_it():
     at = BootstrapInfo(n=200, n_failed=10, failed={"did not converge": 10}, n_on_bound=10, on_bound={"E (lower)": 10})
     assert health_flags(at) == []
-    above = at.model_copy(update={"n_failed": 11, "failed": {"did not converge": 11}, "n_on_bound": 11,
-                                  "on_bound": {"E (lower)": 11}})
+    above = at.model_copy(
+        update={"n_failed": 11, "failed": {"did not converge": 11}, "n_on_bound": 11, "on_bound": {"E (lower)": 11}}
+    )
     flags = health_flags(above)
     assert len(flags) == 2
     assert "11 of 200 refits failed (5.5%: did not converge 11)" in flags[0] and "leave them out" in flags[0]
     assert "11 of 200 refits (5.5%) ended with a parameter on its bound (E at its lower bound 11)" in flags[1]
-    assert health_flags(BootstrapInfo(n=200, n_on_bound=None)) == []   # an old file: nothing recorded
+    assert health_flags(BootstrapInfo(n=200, n_on_bound=None)) == []  # an old file: nothing recorded
 
 
 def test_resample_loop_counts_every_kind_of_failure():
@@ -92,10 +95,13 @@ def test_resample_loop_counts_every_kind_of_failure():
         return np.array([float(i), 0.0]), {"i": i}
 
     out = resample_loop(100, 7, lambda rng: int(rng.integers(0, 1000)), refit, width=2)
-    draws = np.random.default_rng(7).integers(0, 1000, size=100)   # the same stream, one draw per resample
+    draws = np.random.default_rng(7).integers(0, 1000, size=100)  # the same stream, one draw per resample
     np.testing.assert_array_equal(seen, draws)
-    expect = {"too few sizes drawn": int(np.sum(draws % 5 == 0)), "raised LinAlgError": int(np.sum(draws % 5 == 1)),
-              "non-finite": int(np.sum(draws % 5 == 2))}
+    expect = {
+        "too few sizes drawn": int(np.sum(draws % 5 == 0)),
+        "raised LinAlgError": int(np.sum(draws % 5 == 1)),
+        "non-finite": int(np.sum(draws % 5 == 2)),
+    }
     assert out.failed == expect and out.n_failed == sum(expect.values()) and out.n == 100
     assert len(out.rows) == len(out.extras) == 100 - out.n_failed
     assert [e["i"] for e in out.extras] == [int(d) for d in draws if d % 5 > 2]
@@ -105,7 +111,7 @@ def test_on_bound_per_parameter_and_side():
     rows = np.array([[-20.0, 0.5, 1.0], [-19.99, 4.0, 1.0], [-20.0 + 1e-3, 3.99999, 0.0]])
     mask, counts = on_bound(rows, [-20.0, 0.0, None], [5.0, 4.0, None], ("E", "alpha", "x"))
     assert mask.tolist() == [True, True, True]
-    assert counts == {"E (lower)": 2, "alpha (upper)": 2}   # tolerance 1e-4 * max(1, |bound|); x has no bounds
+    assert counts == {"E (lower)": 2, "alpha (upper)": 2}  # tolerance 1e-4 * max(1, |bound|); x has no bounds
     info = health(3, 0, 0.95, failed={"did not converge": 0}, bound_mask=mask, bound_counts=counts)
     assert info.n_on_bound == 3 and info.failed == {} and info.n_failed == 0
 
@@ -140,8 +146,11 @@ def test_kaplan_bootstrap_reports_its_health():
     assert b.n == 30 and len(res.law["samples"]) == b.n - b.n_failed and b.bound_rtol == BOUND_RTOL
     assert b.n_on_bound is not None and b.n_on_bound <= b.n_used
     assert res.worst_run and abs(res.worst_run["rel_error"]) == pytest.approx(
-        math.expm1(res.residuals["max_abs_log_loss"]) if res.worst_run["rel_error"] > 0
-        else -math.expm1(-res.residuals["max_abs_log_loss"]), rel=1e-9)
+        math.expm1(res.residuals["max_abs_log_loss"])
+        if res.worst_run["rel_error"] > 0
+        else -math.expm1(-res.residuals["max_abs_log_loss"]),
+        rel=1e-9,
+    )
 
 
 def test_worst_run_and_residual_line(no_floor):
@@ -152,8 +161,10 @@ def test_worst_run_and_residual_line(no_floor):
     i = int(np.argmax(np.abs(np.log1p(rel))))
     assert w["row"] == int(df.index[i]) and w["run_id"] == df["run_id"].iloc[i]
     assert w["params"] == df["params"].iloc[i] and w["rel_error"] == pytest.approx(rel[i], rel=1e-6)
-    line = (f"fit residuals: RMSE of log loss {100 * res.residuals['rmse_log_loss']:.2f}% over {len(df)} runs; "
-            f"worst run: row {w['row']}")
+    line = (
+        f"fit residuals: RMSE of log loss {100 * res.residuals['rmse_log_loss']:.2f}% over {len(df)} runs; "
+        f"worst run: row {w['row']}"
+    )
     assert line in res.summary()
 
 
@@ -173,8 +184,9 @@ def test_old_fit_files_load(tmp_path):
     assert "on-bound refits not recorded" in res.summary()
     assert health_flags(res.bootstrap) == [] or "failed" in health_flags(res.bootstrap)[0]
     # a new file round-trips its counts
-    new = res.model_copy(update={"bootstrap": res.bootstrap.model_copy(update={"n_on_bound": 5,
-                                                                                 "on_bound": {"E (lower)": 5}})})
+    new = res.model_copy(
+        update={"bootstrap": res.bootstrap.model_copy(update={"n_on_bound": 5, "on_bound": {"E (lower)": 5}})}
+    )
     new.save(tmp_path / "new.json")
     again = FitResult.load(tmp_path / "new.json")
     assert again.bootstrap.on_bound == {"E (lower)": 5} and again.bootstrap.n_on_bound == 5
@@ -190,4 +202,4 @@ def test_cli_summary_prints_the_counts_and_the_worst_run(capsys, tmp_path, no_fl
     assert "with a parameter on a bound" in out and "E at its lower bound" in out
     assert "intervals: percentiles of the 100 refits that did not fail; on-bound refits included" in out
     assert "fit residuals: RMSE of log loss" in out and "worst run: row " in out
-    assert "ended with a parameter on its bound" in out   # the flag
+    assert "ended with a parameter on its bound" in out  # the flag

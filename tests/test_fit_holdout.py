@@ -18,8 +18,9 @@ def chinchilla_runs(n=80, noise=0.003, seed=0):
     N = np.exp(rng.uniform(math.log(1e7), math.log(5e9), n))
     D = N * np.exp(rng.uniform(math.log(5), math.log(200), n))
     L = law.loss(N, D) * np.exp(noise * rng.standard_normal(n))
-    return pd.DataFrame({"run_id": [f"r{i}" for i in range(n)], "params": N, "tokens": D, "flops": 6 * N * D,
-                         "loss": L}), law
+    return pd.DataFrame(
+        {"run_id": [f"r{i}" for i in range(n)], "params": N, "tokens": D, "flops": 6 * N * D, "loss": L}
+    ), law
 
 
 def true_law(runs):

@@ -51,8 +51,9 @@ def test_optimum_is_a_true_local_minimum():
     df = kaplan_runs(seed=4)
     res = fit_kaplan(df)
     args = (np.log(df["params"].to_numpy()), np.log(df["tokens"].to_numpy()), np.log(df["loss"].to_numpy()))
-    theta = np.array([math.log(res.params["N_c"]), math.log(res.params["D_c"]), res.params["alpha_N"],
-                      res.params["alpha_D"]])
+    theta = np.array(
+        [math.log(res.params["N_c"]), math.log(res.params["D_c"]), res.params["alpha_N"], res.params["alpha_D"]]
+    )
     f0 = kaplan_objective(theta, *args, grad=False)
     assert f0 == pytest.approx(res.objective)
     rng = np.random.default_rng(0)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from scaling.errors import ScalingError
-from scaling.fit.synthetic import simulate_runs
 from scaling.fit.result import FitResult
+from scaling.fit.synthetic import simulate_runs
 from scaling.fit.vp import _nnls3, fit_vp, profile, vp_optimum
 from scaling.laws import ChinchillaLaw
 
@@ -15,8 +15,9 @@ TRUTH = dict(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)
 
 @pytest.fixture(scope="module")
 def runs():
-    return simulate_runs(ChinchillaLaw(**TRUTH), budgets=np.geomspace(1e18, 1e21, 6), n_per_budget=12, noise=0.005,
-                         seed=4)
+    return simulate_runs(
+        ChinchillaLaw(**TRUTH), budgets=np.geomspace(1e18, 1e21, 6), n_per_budget=12, noise=0.005, seed=4
+    )
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,7 @@ def vp_fit(runs):
 
 def test_inner_nnls_is_exact():
     from scipy.optimize import nnls
+
     rng = np.random.default_rng(0)
     for _ in range(30):
         X = np.column_stack([np.ones(40), rng.uniform(0, 2, 40), rng.uniform(0, 2, 40)])
@@ -45,10 +47,11 @@ def test_profile_least_squares_is_one_nnls(runs):
     N, D, L = (runs[c].to_numpy() for c in ("params", "tokens", "loss"))
     f, eab = profile([TRUTH["alpha"]], [TRUTH["beta"]], N, D, L, loss="ls")
     from scipy.optimize import nnls
+
     X = np.column_stack([np.ones_like(N), N ** -TRUTH["alpha"], D ** -TRUTH["beta"]]) / L[:, None]
     ref, rnorm = nnls(X, L / L)
     np.testing.assert_allclose(eab[0], ref, rtol=1e-6)
-    assert f[0] == pytest.approx(0.5 * rnorm ** 2, rel=1e-6)
+    assert f[0] == pytest.approx(0.5 * rnorm**2, rel=1e-6)
 
 
 def test_huber_profile_is_no_worse_than_least_squares_weights(runs):
@@ -57,8 +60,9 @@ def test_huber_profile_is_no_worse_than_least_squares_weights(runs):
     _, el = profile([0.35], [0.36], N, D, L, loss="ls")
 
     def huber_obj(eab):
-        r = (eab[0] + eab[1] * N ** -0.35 + eab[2] * D ** -0.36 - L) / L
+        r = (eab[0] + eab[1] * N**-0.35 + eab[2] * D**-0.36 - L) / L
         return np.sum(np.where(np.abs(r) <= 1e-3, 0.5 * r * r, 1e-3 * (np.abs(r) - 5e-4)))
+
     assert fh[0] == pytest.approx(huber_obj(eh[0]), rel=1e-10)
     assert fh[0] <= huber_obj(el[0]) * (1 + 1e-12)
 
@@ -91,12 +95,15 @@ def test_profile_minimum_is_a_minimum(runs, vp_fit):
 
 def test_flags_when_the_fits_disagree(runs, monkeypatch):
     import scaling.fit.vp as vp_module
+
     real = vp_module.fit_approach3
 
     def stopped_short(*args, **kw):
         res = real(*args, **kw)
-        return res.model_copy(update={"derived": {**res.derived, "a": res.derived["a"] + 0.05},
-                                      "objective": res.objective * 1.5})
+        return res.model_copy(
+            update={"derived": {**res.derived, "a": res.derived["a"] + 0.05}, "objective": res.objective * 1.5}
+        )
+
     monkeypatch.setattr(vp_module, "fit_approach3", stopped_short)
     res = fit_vp(runs)
     assert any("disagree" in f for f in res.flags), res.flags

@@ -24,16 +24,31 @@ V, T = 50257, 2048
 # --------------------------------------------------------------------------------------------- published
 
 
-@pytest.mark.parametrize("N,n_layer,d_model,ratio", [
-    (74e6, 10, 640, 1.03), (306e6, 20, 1024, 1.10), (552e6, 24, 1280, 1.08),
-    (1143e6, 26, 1792, 1.04), (1593e6, 28, 2048, 1.03), (6796e6, 40, 3584, 0.99),
-])
+@pytest.mark.parametrize(
+    "N,n_layer,d_model,ratio",
+    [
+        (74e6, 10, 640, 1.03),
+        (306e6, 20, 1024, 1.10),
+        (552e6, 24, 1280, 1.08),
+        (1143e6, 26, 1792, 1.04),
+        (1593e6, 28, 2048, 1.03),
+        (6796e6, 40, 3584, 0.99),
+    ],
+)
 def test_chinchilla_table_a4_ratios(N, n_layer, d_model, ratio):
     # Hoffmann et al. 2022 Table A4: Appendix F FLOPs / 6ND, embeddings and logits left out,
     # sequence 2048, key size 64, heads d/64, f = 4d, N the listed parameter count
     assert chinchilla_to_6nd_ratio(n_layer, d_model, N) == pytest.approx(ratio, abs=0.01)
-    direct = flops_per_token(n_layer, d_model, 2048, 32000, convention="chinchilla", include_embeddings=False,
-                             n_head=d_model // 64, d_ff=4 * d_model) / (6 * N)
+    direct = flops_per_token(
+        n_layer,
+        d_model,
+        2048,
+        32000,
+        convention="chinchilla",
+        include_embeddings=False,
+        n_head=d_model // 64,
+        d_ff=4 * d_model,
+    ) / (6 * N)
     assert direct == pytest.approx(ratio, abs=0.01)
 
 
@@ -42,12 +57,15 @@ def test_chinchilla_table_a4_ratios(N, n_layer, d_model, ratio):
 HYENA_TOKENS = 30_000 * 256 * 2048
 
 
-@pytest.mark.parametrize("name,n_layer,d_model,d_ff,mixer,paper", [
-    ("GPT-355M", 24, 1024, 4096, "attention", 4.77e19),
-    ("GPT-125M", 12, 768, 3072, "attention", 1.88e19),
-    ("Hyena-355M", 36, 1024, 2048, "hyena", 3.93e19),
-    ("Hyena-153M", 18, 864, 1728, "hyena", 1.87e19),
-])
+@pytest.mark.parametrize(
+    "name,n_layer,d_model,d_ff,mixer,paper",
+    [
+        ("GPT-355M", 24, 1024, 4096, "attention", 4.77e19),
+        ("GPT-125M", 12, 768, 3072, "attention", 1.88e19),
+        ("Hyena-355M", 36, 1024, 2048, "hyena", 3.93e19),
+        ("Hyena-153M", 18, 864, 1728, "hyena", 1.87e19),
+    ],
+)
 def test_hyena_paper_table_4_4(name, n_layer, d_model, d_ff, mixer, paper):
     C = training_flops(n_layer, d_model, T, V, HYENA_TOKENS, d_ff=d_ff, convention="chinchilla", mixer=mixer)
     assert C == pytest.approx(paper, rel=0.03), name
@@ -101,7 +119,7 @@ def test_param_counts_of_the_trainer_architecture():
     assert pc["non_embedding"] == non_emb
     assert pc["embedding"] == V * d
     assert pc["total"] == non_emb + V * d
-    assert param_counts(L, d, V)["total"] == pc["total"]      # d_ff defaults to 4d
+    assert param_counts(L, d, V)["total"] == pc["total"]  # d_ff defaults to 4d
 
 
 def test_param_counts_gpt2_and_kaplan_accounting():
@@ -110,7 +128,7 @@ def test_param_counts_gpt2_and_kaplan_accounting():
     assert param_counts(24, 1024, V, architecture="gpt2", context=1024)["total"] == 354_823_168
     # Kaplan et al. Table 1: N = 2 d n_layer (2 d_attn + d_ff) = 12 n_layer d^2
     pc = param_counts(12, 768, V, architecture="kaplan", context=1024)
-    assert pc["non_embedding"] == 12 * 12 * 768 ** 2
+    assert pc["non_embedding"] == 12 * 12 * 768**2
     assert pc["embedding"] == (V + 1024) * 768
 
 
@@ -154,14 +172,16 @@ def test_palm_by_hand():
 def test_chinchilla_appendix_f_by_hand():
     L, d, ctx, h, f = 4, 256, 512, 4, 1024
     k = d // h
-    per_layer = (2 * 3 * d * (h * k) + 2 * ctx * (h * k) + 3 * h * ctx + 2 * ctx * (h * k)
-                 + 2 * (h * k) * d + 2 * (2 * d * f))
+    per_layer = (
+        2 * 3 * d * (h * k) + 2 * ctx * (h * k) + 3 * h * ctx + 2 * ctx * (h * k) + 2 * (h * k) * d + 2 * (2 * d * f)
+    )
     fwd = 2 * V * d + L * per_layer + 2 * d * V
     assert flops_per_token(L, d, ctx, V, n_head=h, d_ff=f, convention="chinchilla") == pytest.approx(3 * fwd)
     no_emb = flops_per_token(L, d, ctx, V, n_head=h, d_ff=f, convention="chinchilla", include_embeddings=False)
     assert no_emb == pytest.approx(3 * L * per_layer)
-    logits_only = flops_per_token(L, d, ctx, V, n_head=h, d_ff=f, convention="chinchilla",
-                                  include_embeddings=False, include_logits=True)
+    logits_only = flops_per_token(
+        L, d, ctx, V, n_head=h, d_ff=f, convention="chinchilla", include_embeddings=False, include_logits=True
+    )
     assert logits_only == pytest.approx(3 * (L * per_layer + 2 * d * V))
     causal = flops_per_token(L, d, ctx, V, n_head=h, d_ff=f, convention="chinchilla", causal=True)
     halved = (2 * ctx * (h * k) + 3 * h * ctx + 2 * ctx * (h * k)) / 2
@@ -176,13 +196,14 @@ def test_sparse_flops_are_the_nonzero_share_of_the_weight_matmuls(S):
     L, d, ctx = 12, 768, 2048
     dense = flops_per_token(L, d, ctx, V, convention="chinchilla")
     sparse = flops_per_token(L, d, ctx, V, convention="chinchilla", sparsity=S)
-    weight_matmuls = 3 * L * (8 * d * d + 4 * d * 4 * d)      # QKV + output + FFN, forward and backward
+    weight_matmuls = 3 * L * (8 * d * d + 4 * d * 4 * d)  # QKV + output + FFN, forward and backward
     assert dense - sparse == pytest.approx(S * weight_matmuls)
     pc = param_counts(L, d, V, sparsity=S)
     assert pc["nonzero"] == pytest.approx(pc["total"] - S * L * 12 * d * d)
     assert flops_per_token(L, d, ctx, V, sparsity=S) == pytest.approx(6 * pc["nonzero"])
     assert flops_per_token(L, d, ctx, V, convention="palm", sparsity=S) == pytest.approx(
-        6 * pc["nonzero"] + 12 * L * d * ctx)
+        6 * pc["nonzero"] + 12 * L * d * ctx
+    )
     assert attention_flops_per_token(d, ctx, sparsity=S) < attention_flops_per_token(d, ctx)
 
 
@@ -206,8 +227,9 @@ def test_vectorised_matches_scalar(convention, mixer):
     out = flops_per_token(L, d, ctx, V, convention=convention, mixer=mixer, sparsity=S)
     assert out.shape == (4,)
     for i in range(4):
-        one = flops_per_token(int(L[i]), int(d[i]), int(ctx[i]), V, convention=convention, mixer=mixer,
-                              sparsity=float(S[i]))
+        one = flops_per_token(
+            int(L[i]), int(d[i]), int(ctx[i]), V, convention=convention, mixer=mixer, sparsity=float(S[i])
+        )
         assert out[i] == pytest.approx(float(one))
     grid = flops_per_token(L[:, None], d[None, :], 2048, V, convention=convention, mixer=mixer)
     assert grid.shape == (4, 4)
@@ -221,8 +243,9 @@ def test_many_shapes_at_once_match_one_by_one():
     out = flops_per_token(L, d, 2048, V, convention="chinchilla")
     assert out.shape == (100_000,)
     for i in np.random.default_rng(2).integers(0, 100_000, 50):
-        assert out[i] == pytest.approx(float(flops_per_token(int(L[i]), int(d[i]), 2048, V, convention="chinchilla")),
-                                       rel=1e-12)
+        assert out[i] == pytest.approx(
+            float(flops_per_token(int(L[i]), int(d[i]), 2048, V, convention="chinchilla")), rel=1e-12
+        )
 
 
 # --------------------------------------------------------------------------------------------- properties
@@ -232,17 +255,30 @@ shapes = st.tuples(st.integers(1, 200), st.integers(1, 512).map(lambda k: 64 * k
 
 
 @settings(max_examples=150, deadline=None)
-@given(shape=shapes, convention=st.sampled_from(CONVENTIONS), mixer=st.sampled_from(["attention", "hyena"]),
-       causal=st.booleans())
+@given(
+    shape=shapes,
+    convention=st.sampled_from(CONVENTIONS),
+    mixer=st.sampled_from(["attention", "hyena"]),
+    causal=st.booleans(),
+)
 def test_monotone_in_depth_width_and_context(shape, convention, mixer, causal):
     L, d, ctx = shape
-    f = lambda L, d, ctx: float(flops_per_token(L, d, ctx, V, convention=convention, mixer=mixer,  # noqa: E731
-                                                causal=causal))
+    f = lambda L, d, ctx: float(
+        flops_per_token(
+            L,
+            d,
+            ctx,
+            V,
+            convention=convention,
+            mixer=mixer,  # noqa: E731
+            causal=causal,
+        )
+    )
     base = f(L, d, ctx)
     assert base > 0
     assert f(L + 1, d, ctx) > base
     assert f(L, d + 64, ctx) > base
-    assert f(L, d, 2 * ctx) >= base          # 6nd does not depend on the context
+    assert f(L, d, 2 * ctx) >= base  # 6nd does not depend on the context
     # more parameters -> more FLOPs, in every convention
     assert param_counts(L + 1, d, V)["total"] > param_counts(L, d, V)["total"]
 
@@ -264,29 +300,34 @@ def test_causal_never_exceeds_full(shape):
     L, d, ctx = shape
     for conv in CONVENTIONS:
         assert float(flops_per_token(L, d, ctx, V, convention=conv, causal=True)) <= float(
-            flops_per_token(L, d, ctx, V, convention=conv))
+            flops_per_token(L, d, ctx, V, convention=conv)
+        )
 
 
 # --------------------------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("kwargs,needle", [
-    (dict(convention="chinchila"), "did you mean chinchilla"),
-    (dict(mixer="mamba"), "unknown mixer"),
-    (dict(sparsity=1.0), "sparsity must be in [0, 1)"),
-    (dict(sparsity=-0.1), "sparsity"),
-    (dict(convention="chinchilla", params=1e9), "params"),
-    (dict(hyena={"fft": 5}), "unknown Hyena option"),
-    (dict(mixer="hyena", hyena={"order": 1}), "order"),
-])
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        (dict(convention="chinchila"), "did you mean chinchilla"),
+        (dict(mixer="mamba"), "unknown mixer"),
+        (dict(sparsity=1.0), "sparsity must be in [0, 1)"),
+        (dict(sparsity=-0.1), "sparsity"),
+        (dict(convention="chinchilla", params=1e9), "params"),
+        (dict(hyena={"fft": 5}), "unknown Hyena option"),
+        (dict(mixer="hyena", hyena={"order": 1}), "order"),
+    ],
+)
 def test_bad_arguments_are_scaling_errors(kwargs, needle):
     with pytest.raises(ScalingError) as exc:
         flops_per_token(12, 768, 2048, V, **kwargs)
     assert needle in str(exc.value)
 
 
-@pytest.mark.parametrize("args", [(0, 768, 2048, V), (12, -1, 2048, V), (12, 768, float("nan"), V),
-                                  (12, 768, 2048, float("inf"))])
+@pytest.mark.parametrize(
+    "args", [(0, 768, 2048, V), (12, -1, 2048, V), (12, 768, float("nan"), V), (12, 768, 2048, float("inf"))]
+)
 def test_bad_shapes_are_scaling_errors(args):
     for conv in CONVENTIONS:
         with pytest.raises(ScalingError):
@@ -296,7 +337,10 @@ def test_bad_shapes_are_scaling_errors(args):
 def test_light_imports():
     import subprocess
     import sys
-    code = ("import sys, scaling.flops, scaling.shapes, scaling.hardware; "
-            "print(' '.join(m for m in ('torch', 'matplotlib', 'scipy', 'pandas') if m in sys.modules))")
+
+    code = (
+        "import sys, scaling.flops, scaling.shapes, scaling.hardware; "
+        "print(' '.join(m for m in ('torch', 'matplotlib', 'scipy', 'pandas') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""

@@ -26,7 +26,7 @@ X = torch.randint(0, 256, (3, CTX), generator=torch.Generator().manual_seed(0))
 def _small_state(seed=0):
     torch.manual_seed(seed)
     model = GPT(SMALL)
-    with torch.no_grad():   # LayerNorm weights away from 1, larger weights: a demanding function
+    with torch.no_grad():  # LayerNorm weights away from 1, larger weights: a demanding function
         for p in model.parameters():
             p.add_(0.3 * torch.randn_like(p)) if p.dim() == 1 else p.mul_(3.0)
     return model.state_dict()
@@ -34,18 +34,21 @@ def _small_state(seed=0):
 
 def _logits(cfg, state, x=X):
     model = GPT(cfg)
-    model.load_state_dict(state)     # strict: the grown dict is a complete, ordinary state dict
+    model.load_state_dict(state)  # strict: the grown dict is a complete, ordinary state dict
     model.eval()
     with torch.no_grad():
         return model(x)[0]
 
 
-@pytest.mark.parametrize("large", [
-    GPTConfig(n_layer=2, d_model=64, n_head=4, d_ff=128, context=CTX),    # x2 width
-    GPTConfig(n_layer=2, d_model=96, n_head=6, d_ff=100, context=CTX),    # x3 residual, non-integer FFN
-    GPTConfig(n_layer=5, d_model=64, n_head=4, d_ff=160, context=CTX),    # depth x2.5 and width
-    GPTConfig(n_layer=3, d_model=32, n_head=2, d_ff=64, context=CTX),     # depth only
-])
+@pytest.mark.parametrize(
+    "large",
+    [
+        GPTConfig(n_layer=2, d_model=64, n_head=4, d_ff=128, context=CTX),  # x2 width
+        GPTConfig(n_layer=2, d_model=96, n_head=6, d_ff=100, context=CTX),  # x3 residual, non-integer FFN
+        GPTConfig(n_layer=5, d_model=64, n_head=4, d_ff=160, context=CTX),  # depth x2.5 and width
+        GPTConfig(n_layer=3, d_model=32, n_head=2, d_ff=64, context=CTX),  # depth only
+    ],
+)
 @pytest.mark.parametrize("noise", [0.0, 0.5])
 def test_function_preserving_growth_preserves_logits(large, noise):
     st = _small_state()
@@ -98,8 +101,9 @@ def test_stacking_repeats_the_layers_in_order():
     large = GPTConfig(n_layer=4, d_model=64, n_head=4, d_ff=128, context=CTX)
     grown = grow_stack(SMALL, st, large, symmetry_noise=0.0)
     _, twice = stack_depth(SMALL, st, 4)
-    assert torch.allclose(_logits(large, grown), _logits(GPTConfig(**{**SMALL.to_dict(), "n_layer": 4}), twice),
-                          atol=2e-5)
+    assert torch.allclose(
+        _logits(large, grown), _logits(GPTConfig(**{**SMALL.to_dict(), "n_layer": 4}), twice), atol=2e-5
+    )
 
 
 def test_identity_blocks():

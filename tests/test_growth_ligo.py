@@ -33,7 +33,7 @@ def text_tokens():
 def _small_model(seed=0):
     torch.manual_seed(seed)
     model = GPT(SMALL)
-    with torch.no_grad():   # non-trivial norm weights, so norm handling is tested too
+    with torch.no_grad():  # non-trivial norm weights, so norm handling is tested too
         for p in model.parameters():
             if p.dim() == 1:
                 p.add_(0.3 * torch.randn_like(p))
@@ -44,6 +44,7 @@ def _small_model(seed=0):
 def trained_small(text_tokens):
     """A small model trained for a few dozen steps (a minimal loop: enough to be better than chance)."""
     from scaling.train.data import batch_offsets, gather
+
     torch.manual_seed(0)
     model = GPT(SMALL)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
@@ -114,11 +115,14 @@ def test_operator_training_lowers_the_loss_and_touches_only_the_operator(trained
         assert torch.equal(v, small_before[k]), f"small weight {k} changed"
 
 
-@pytest.mark.parametrize("large", [
-    GPTConfig(n_layer=3, d_model=48, n_head=3, d_ff=100, context=CTX),     # x1.5 depth, x1.5 width
-    GPTConfig(n_layer=2, d_model=80, n_head=5, d_ff=136, context=CTX),     # x2.5 width
-    GPTConfig(n_layer=7, d_model=32, n_head=2, d_ff=64, context=CTX),      # x3.5 depth
-])
+@pytest.mark.parametrize(
+    "large",
+    [
+        GPTConfig(n_layer=3, d_model=48, n_head=3, d_ff=100, context=CTX),  # x1.5 depth, x1.5 width
+        GPTConfig(n_layer=2, d_model=80, n_head=5, d_ff=136, context=CTX),  # x2.5 width
+        GPTConfig(n_layer=7, d_model=32, n_head=2, d_ff=64, context=CTX),  # x3.5 depth
+    ],
+)
 def test_non_integer_growth_factors(large, text_tokens):
     op = LiGO(SMALL, _small_model().state_dict(), large, noise=0.01, seed=1)
     rep = train_operator(op, text_tokens, steps=2, batch_size=4, context=CTX, lr=1e-3)
@@ -129,11 +133,12 @@ def test_non_integer_growth_factors(large, text_tokens):
 
 
 def test_left_inverse_reads_split_duplicated_units():
-    op = LiGO(SMALL, _small_model().state_dict(), GPTConfig(n_layer=2, d_model=64, n_head=4, d_ff=64, context=CTX),
-              noise=0.0)
+    op = LiGO(
+        SMALL, _small_model().state_dict(), GPTConfig(n_layer=2, d_model=64, n_head=4, d_ff=64, context=CTX), noise=0.0
+    )
     B = op.residual_expansion()
     assert torch.equal(B[:32], torch.eye(32))
-    assert torch.allclose(B.sum(0), torch.full((32,), 2.0))            # every coordinate copied once
+    assert torch.allclose(B.sum(0), torch.full((32,), 2.0))  # every coordinate copied once
 
 
 def test_bad_shapes_are_one_line_errors():
@@ -142,7 +147,7 @@ def test_bad_shapes_are_one_line_errors():
     with pytest.raises(ScalingError, match="smaller than the small one"):
         check_growth(SMALL, GPTConfig(n_layer=2, d_model=16, n_head=1, d_ff=64))
     with pytest.raises(ScalingError, match="incompatible head counts"):
-        check_growth(SMALL, GPTConfig(n_layer=2, d_model=64, n_head=2, d_ff=128))    # heads of 32, not 16
+        check_growth(SMALL, GPTConfig(n_layer=2, d_model=64, n_head=2, d_ff=128))  # heads of 32, not 16
     with pytest.raises(ScalingError, match="vocabulary"):
         check_growth(SMALL, GPTConfig(n_layer=2, d_model=64, n_head=4, vocab=512))
     for exc in (ScalingError,):
@@ -157,8 +162,9 @@ def test_checkpoints_from_elsewhere_are_refused(tmp_path):
     # a run directory as the training loop writes it loads (weights_only)
     good = tmp_path / "good"
     good.mkdir()
-    cfg = store.RunConfig(run_id="good", n_layer=2, d_model=32, n_head=2, d_ff=64, context=CTX, tokens=1000,
-                          batch_size=2, lr=1e-3)
+    cfg = store.RunConfig(
+        run_id="good", n_layer=2, d_model=32, n_head=2, d_ff=64, context=CTX, tokens=1000, batch_size=2, lr=1e-3
+    )
     store.write_config(good, cfg)
     torch.save(small.state_dict(), good / store.MODEL)
     c, st = load_small(good)
@@ -167,8 +173,9 @@ def test_checkpoints_from_elsewhere_are_refused(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     store.write_config(other, cfg.model_copy(update={"run_id": "other"}))
-    torch.save({"transformer.wte.weight": torch.zeros(256, 32), "lm_head.weight": torch.zeros(256, 32)},
-               other / store.MODEL)
+    torch.save(
+        {"transformer.wte.weight": torch.zeros(256, 32), "lm_head.weight": torch.zeros(256, 32)}, other / store.MODEL
+    )
     with pytest.raises(ScalingError, match="not a checkpoint of this project's decoder"):
         load_small(other)
     # the right names with the wrong shapes
@@ -184,10 +191,12 @@ def test_checkpoints_from_elsewhere_are_refused(tmp_path):
     store.write_config(hyena, cfg.model_copy(update={"run_id": "hyena", "mixer": "hyena"}))
     with pytest.raises(ScalingError, match="attention decoder only"):
         load_small(hyena)
+
     # a pickle with code is not loaded (weights_only)
     class Evil:
         def __reduce__(self):
             return (print, ("pwned",))
+
     bad = tmp_path / "evil.pt"
     torch.save({"config": {"n_layer": 2}, "model": Evil()}, bad)
     with pytest.raises(ScalingError, match="weights-only"):
@@ -198,11 +207,12 @@ def test_checkpoints_from_elsewhere_are_refused(tmp_path):
 
 def test_operator_flops_count_matches_torch_flop_counter():
     from torch.utils.flop_counter import FlopCounterMode
+
     large = GPTConfig(n_layer=3, d_model=64, n_head=4, d_ff=160, context=CTX)
     op = LiGO(SMALL, _small_model().state_dict(), large, noise=0.01)
     with FlopCounterMode(display=False) as counter:
         op()
-    measured = counter.get_total_flops()   # matmuls only (solves are not counted)
+    measured = counter.get_total_flops()  # matmuls only (solves are not counted)
     ours = materialize_flops(ModelShape(2, 32, 2, 64, 256, CTX), ModelShape(3, 64, 4, 160, 256, CTX))
     assert measured <= ours <= 1.6 * measured
     small_shape, large_shape = ModelShape(2, 32, 2, 64, 256, CTX), ModelShape(3, 64, 4, 160, 256, CTX)

@@ -22,20 +22,30 @@ from scaling.laws import get_law
 from scaling.shapes import ModelShape
 
 
-def _calibration(eta, sd=None, steps=100, tokens_per_step=2 ** 19):
-    return Calibration(source="test", small={"n_layer": 4, "d_model": 64, "params": 2e5},
-                       large={"n_layer": 5, "d_model": 128, "params": 7.7e5},
-                       methods={"ligo": MethodCalibration(method="ligo", eta=eta, eta_sd=sd, n_seeds=2,
-                                                          operator_steps=steps,
-                                                          operator_tokens_per_step=tokens_per_step)})
+def _calibration(eta, sd=None, steps=100, tokens_per_step=2**19):
+    return Calibration(
+        source="test",
+        small={"n_layer": 4, "d_model": 64, "params": 2e5},
+        large={"n_layer": 5, "d_model": 128, "params": 7.7e5},
+        methods={
+            "ligo": MethodCalibration(
+                method="ligo",
+                eta=eta,
+                eta_sd=sd,
+                n_seeds=2,
+                operator_steps=steps,
+                operator_tokens_per_step=tokens_per_step,
+            )
+        },
+    )
 
 
 def test_operator_flops_are_dominated_by_the_large_model():
     s = ModelShape(12, 768, vocab=50257, context=2048)
     g = ModelShape(24, 1024, vocab=50257, context=2048)
-    per_step = g.flops_per_token("6nd") * 2 ** 19
-    total = operator_flops(s, g, steps=100, tokens_per_step=2 ** 19)
-    assert 100 * per_step < total < 100 * per_step * 1.03     # building the weights: ~1.6% here
+    per_step = g.flops_per_token("6nd") * 2**19
+    total = operator_flops(s, g, steps=100, tokens_per_step=2**19)
+    assert 100 * per_step < total < 100 * per_step * 1.03  # building the weights: ~1.6% here
     assert materialize_flops(s, g) > 0
     assert operator_flops(s, g, steps=0) == 0
 
@@ -110,23 +120,55 @@ def test_no_calibration_is_refused_not_assumed(tmp_path):
         plan_growth(1e21, "chinchilla-approach1", eta=1.0)
 
 
-def _write_run(root, sweep, run_id, *, n_layer, d_model, n_head, tokens, loss, tags, seed=0, curve=None,
-               mixer="attention"):
-    cfg = store.RunConfig(sweep=sweep, run_id=run_id, n_layer=n_layer, d_model=d_model, n_head=n_head,
-                          d_ff=4 * d_model, context=64, tokens=tokens, batch_size=1, lr=1e-3, seed=seed, tags=tags,
-                          corpus="stdlib", mixer=mixer)
+def _write_run(
+    root, sweep, run_id, *, n_layer, d_model, n_head, tokens, loss, tags, seed=0, curve=None, mixer="attention"
+):
+    cfg = store.RunConfig(
+        sweep=sweep,
+        run_id=run_id,
+        n_layer=n_layer,
+        d_model=d_model,
+        n_head=n_head,
+        d_ff=4 * d_model,
+        context=64,
+        tokens=tokens,
+        batch_size=1,
+        lr=1e-3,
+        seed=seed,
+        tags=tags,
+        corpus="stdlib",
+        mixer=mixer,
+    )
     d = store.run_dir(root, sweep, run_id)
     d.mkdir(parents=True)
     store.write_config(d, cfg)
     pc = cfg.param_counts()
     fpt = cfg.flops_per_token()
-    store.write_result(d, store.RunResult(sweep=sweep, run_id=run_id, status="ok", loss=loss, params=pc["total"],
-                                          non_embedding_params=pc["non_embedding"], embedding_params=pc["embedding"],
-                                          tokens=cfg.trained_tokens, steps=cfg.steps, flops=fpt * cfg.trained_tokens,
-                                          flops_convention="6nd", flops_per_token=fpt))
+    store.write_result(
+        d,
+        store.RunResult(
+            sweep=sweep,
+            run_id=run_id,
+            status="ok",
+            loss=loss,
+            params=pc["total"],
+            non_embedding_params=pc["non_embedding"],
+            embedding_params=pc["embedding"],
+            tokens=cfg.trained_tokens,
+            steps=cfg.steps,
+            flops=fpt * cfg.trained_tokens,
+            flops_convention="6nd",
+            flops_per_token=fpt,
+        ),
+    )
     if curve is not None:
-        store.write_curve(d, [{"step": i, "tokens": t, "flops": fpt * t, "lr": 1e-3, "train_loss": l, "val_loss": l,
-                               "time_s": 0.0} for i, (t, l) in enumerate(curve, 1)])
+        store.write_curve(
+            d,
+            [
+                {"step": i, "tokens": t, "flops": fpt * t, "lr": 1e-3, "train_loss": l, "val_loss": l, "time_s": 0.0}
+                for i, (t, l) in enumerate(curve, 1)
+            ],
+        )
     return d
 
 
@@ -138,14 +180,38 @@ def test_analysis_of_growth_runs_and_the_calibration_round_trip(tmp_path):
     for seed, (grown_half, grown_full) in enumerate([(3.05, 2.90), (3.02, 2.88)]):
         _write_run(root, sw, f"small-s{seed}", **small, tokens=400_000, loss=3.2, tags={"role": "small"}, seed=seed)
         # scratch: crosses the small model's loss 3.2 half-way (in log tokens) between 200K and 400K
-        _write_run(root, sw, f"scratch-s{seed}", **large, tokens=D, loss=3.0, tags={"role": "scratch"}, seed=seed,
-                   curve=[(200_000, 3.4), (400_000, 3.0), (D, 3.0)])
+        _write_run(
+            root,
+            sw,
+            f"scratch-s{seed}",
+            **large,
+            tokens=D,
+            loss=3.0,
+            tags={"role": "scratch"},
+            seed=seed,
+            curve=[(200_000, 3.4), (400_000, 3.0), (D, 3.0)],
+        )
         for frac, loss in ((0.5, grown_half), (1.0, grown_full)):
-            _write_run(root, sw, f"ligo-f{frac:g}-s{seed}", **large, tokens=int(frac * D), loss=loss, seed=seed,
-                       tags={"role": "grown", "method": "ligo", "fraction": frac, "small_run": f"small-s{seed}",
-                             "small_flops": 1.0, "operator_steps": 10, "operator_tokens": 640,
-                             "operator_flops": 1e9},
-                       curve=[(int(frac * D) // 2, loss + 0.3), (int(frac * D), loss)])
+            _write_run(
+                root,
+                sw,
+                f"ligo-f{frac:g}-s{seed}",
+                **large,
+                tokens=int(frac * D),
+                loss=loss,
+                seed=seed,
+                tags={
+                    "role": "grown",
+                    "method": "ligo",
+                    "fraction": frac,
+                    "small_run": f"small-s{seed}",
+                    "small_flops": 1.0,
+                    "operator_steps": 10,
+                    "operator_tokens": 640,
+                    "operator_flops": 1e9,
+                },
+                curve=[(int(frac * D) // 2, loss + 0.3), (int(frac * D), loss)],
+            )
     a = analyze(root / sw)
     rows = {r.seed: r for r in a.rows}
     r0 = rows[0]
@@ -180,12 +246,37 @@ def test_analysis_of_growth_runs_and_the_calibration_round_trip(tmp_path):
 def test_analysis_flags_methods_that_never_reach_the_scratch_loss(tmp_path):
     root, sw = tmp_path, "g"
     _write_run(root, sw, "small-s0", n_layer=2, d_model=32, n_head=2, tokens=100_000, loss=3.3, tags={"role": "small"})
-    _write_run(root, sw, "scratch-s0", n_layer=3, d_model=64, n_head=4, tokens=400_000, loss=3.0,
-               tags={"role": "scratch"}, curve=[(100_000, 3.5), (200_000, 3.2), (400_000, 3.0)])
+    _write_run(
+        root,
+        sw,
+        "scratch-s0",
+        n_layer=3,
+        d_model=64,
+        n_head=4,
+        tokens=400_000,
+        loss=3.0,
+        tags={"role": "scratch"},
+        curve=[(100_000, 3.5), (200_000, 3.2), (400_000, 3.0)],
+    )
     for frac, loss in ((0.5, 3.25), (1.0, 3.1)):
-        _write_run(root, sw, f"stack-f{frac:g}-s0", n_layer=3, d_model=64, n_head=4, tokens=int(frac * 400_000),
-                   loss=loss, tags={"role": "grown", "method": "stack", "fraction": frac, "small_run": "small-s0",
-                                    "small_flops": 1.0, "operator_flops": 0.0})
+        _write_run(
+            root,
+            sw,
+            f"stack-f{frac:g}-s0",
+            n_layer=3,
+            d_model=64,
+            n_head=4,
+            tokens=int(frac * 400_000),
+            loss=loss,
+            tags={
+                "role": "grown",
+                "method": "stack",
+                "fraction": frac,
+                "small_run": "small-s0",
+                "small_flops": 1.0,
+                "operator_flops": 0.0,
+            },
+        )
     a = analyze(root / sw)
     (r,) = a.rows
     assert r.how == "not reached" and r.flops_needed is None and r.savings_charged is None
@@ -198,16 +289,16 @@ def test_analysis_flags_methods_that_never_reach_the_scratch_loss(tmp_path):
 
 
 def test_sunk_small_model_is_not_charged(tmp_path):
-    d = _write_run(tmp_path, "s", "small", n_layer=4, d_model=128, n_head=2, tokens=2_000_000, loss=3.0,
-                   tags={})
+    d = _write_run(tmp_path, "s", "small", n_layer=4, d_model=128, n_head=2, tokens=2_000_000, loss=3.0, tags={})
     with pytest.warns(UserWarning, match="no model.pt"):
         plan = plan_growth(1e17, "chinchilla-2022", eta=1.0, small=d)
     assert plan.small_sunk and plan.small.d_model == 128 and plan.small.context == 64
     assert plan.operator_flops + plan.large_flops == pytest.approx(1e17)
     assert plan.large.d_head == 64 and plan.large.params > plan.small.params
     assert "sunk" in plan.ledger()
-    hy = _write_run(tmp_path, "s", "hy", n_layer=2, d_model=64, n_head=2, tokens=100_000, loss=3.0, tags={},
-                    mixer="hyena")
+    hy = _write_run(
+        tmp_path, "s", "hy", n_layer=2, d_model=64, n_head=2, tokens=100_000, loss=3.0, tags={}, mixer="hyena"
+    )
     with pytest.raises(ScalingError, match="attention decoder only"):
         plan_growth(1e17, "chinchilla-2022", eta=1.0, small=hy)
     with pytest.raises(ScalingError, match="not a run directory"):
@@ -218,9 +309,10 @@ def test_scratch_curve_extrapolation_for_eta():
     import pandas as pd
 
     from scaling.growth.analysis import _extrapolate_tokens
+
     curve = pd.DataFrame({"tokens": [1e5, 2e5, 4e5], "val_loss": [3.0, 2.8, 2.6]})
     # 0.2 nats per doubling: 2.4 one doubling further
     assert _extrapolate_tokens(curve, 2.4) == pytest.approx(8e5)
-    assert _extrapolate_tokens(curve, 1.0) is None          # beyond 4x the curve's end: refused
+    assert _extrapolate_tokens(curve, 1.0) is None  # beyond 4x the curve's end: refused
     flat = pd.DataFrame({"tokens": [1e5, 2e5], "val_loss": [2.6, 2.6]})
     assert _extrapolate_tokens(flat, 2.5) is None

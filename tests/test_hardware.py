@@ -21,11 +21,20 @@ from scaling.hardware import (
 )
 
 
-@pytest.mark.parametrize("name,peak,tdp", [
-    ("a100", 312e12, 400), ("a100-sxm", 312e12, 400), ("a100-pcie", 312e12, 300),
-    ("h100", 989e12, 700), ("h100-sxm", 989e12, 700), ("h100-pcie", 756e12, 350),
-    ("h200", 989e12, 700), ("v100", 125e12, 300), ("b200", 2250e12, 1000),
-])
+@pytest.mark.parametrize(
+    "name,peak,tdp",
+    [
+        ("a100", 312e12, 400),
+        ("a100-sxm", 312e12, 400),
+        ("a100-pcie", 312e12, 300),
+        ("h100", 989e12, 700),
+        ("h100-sxm", 989e12, 700),
+        ("h100-pcie", 756e12, 350),
+        ("h200", 989e12, 700),
+        ("v100", 125e12, 300),
+        ("b200", 2250e12, 1000),
+    ],
+)
 def test_catalogue_dense_peaks_and_tdp(name, peak, tdp):
     a = get_accelerator(name)
     assert a.peak_flops == peak and a.tdp_watts == tdp
@@ -62,6 +71,7 @@ def test_budget_formulas():
         assert k in d
     assert d["accelerator"] == "h100-sxm" and d["gpus"] == 1024 and d["mfu"] == 0.4
     import json
+
     assert json.loads(json.dumps(d)) == d
     assert "GPU-hours" in b.describe()
 
@@ -71,7 +81,7 @@ def test_documented_defaults_and_overrides():
     assert b.accelerator == "h100-sxm" and b.mfu == DEFAULT_MFU == 0.4
     assert b.pue == 1.1 and b.grid_kg_per_kwh == 0.4
     assert b.price_per_gpu_hour == get_accelerator("h100").price_per_gpu_hour == 2.5
-    assert b.gpus is None and b.days == pytest.approx(b.gpu_hours / 24)      # one GPU
+    assert b.gpus is None and b.days == pytest.approx(b.gpu_hours / 24)  # one GPU
     o = budget(1e21, "a100", mfu=0.5, price_per_gpu_hour=1.0, pue=1.5, grid_kg_per_kwh=0.0, gpus=8)
     assert o.gpu_hours == pytest.approx(1e21 / (312e12 * 0.5 * 3600))
     assert o.cost_usd == pytest.approx(o.gpu_hours)
@@ -104,8 +114,12 @@ def test_inverse_helpers_round_trip():
 
 
 @settings(max_examples=100, deadline=None)
-@given(C=st.floats(1e15, 1e28), mfu=st.floats(0.01, 1.0), gpus=st.integers(1, 100_000),
-       acc=st.sampled_from(sorted(ACCELERATORS)))
+@given(
+    C=st.floats(1e15, 1e28),
+    mfu=st.floats(0.01, 1.0),
+    gpus=st.integers(1, 100_000),
+    acc=st.sampled_from(sorted(ACCELERATORS)),
+)
 def test_budget_properties(C, mfu, gpus, acc):
     b = budget(C, acc, mfu=mfu, gpus=gpus)
     assert b.gpu_hours > 0 and b.days > 0 and b.cost_usd > 0 and b.energy_kwh > 0
@@ -114,17 +128,20 @@ def test_budget_properties(C, mfu, gpus, acc):
     assert budget(C, acc, mfu=mfu, gpus=2 * gpus).days == pytest.approx(b.days / 2)
 
 
-@pytest.mark.parametrize("kwargs,needle", [
-    (dict(mfu=1.5), "--mfu must be in (0, 1]: got 1.5"),
-    (dict(mfu=0), "--mfu must be in (0, 1]: got 0"),
-    (dict(mfu=-0.1), "--mfu"),
-    (dict(mfu=float("nan")), "--mfu"),
-    (dict(gpus=0), "--gpus"),
-    (dict(gpus=2.5), "--gpus"),
-    (dict(price_per_gpu_hour=-1), "--price"),
-    (dict(pue=0.9), "--pue"),
-    (dict(grid_kg_per_kwh=-0.1), "--grid"),
-])
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        (dict(mfu=1.5), "--mfu must be in (0, 1]: got 1.5"),
+        (dict(mfu=0), "--mfu must be in (0, 1]: got 0"),
+        (dict(mfu=-0.1), "--mfu"),
+        (dict(mfu=float("nan")), "--mfu"),
+        (dict(gpus=0), "--gpus"),
+        (dict(gpus=2.5), "--gpus"),
+        (dict(price_per_gpu_hour=-1), "--price"),
+        (dict(pue=0.9), "--pue"),
+        (dict(grid_kg_per_kwh=-0.1), "--grid"),
+    ],
+)
 def test_bad_knobs_are_one_line_errors(kwargs, needle):
     with pytest.raises(ScalingError) as exc:
         budget(1e21, "h100", **kwargs)

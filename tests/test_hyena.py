@@ -54,11 +54,11 @@ def test_operator_is_causal():
     y = op(x)
     for t in (0, 17, 40):
         x2 = x.clone()
-        x2[:, t + 1:] = torch.randn(2, 48 - t - 1, 32)
+        x2[:, t + 1 :] = torch.randn(2, 48 - t - 1, 32)
         y2 = op(x2)
-        assert torch.allclose(y[:, :t + 1], y2[:, :t + 1], atol=1e-5), t
+        assert torch.allclose(y[:, : t + 1], y2[:, : t + 1], atol=1e-5), t
         if t < 47:
-            assert not torch.allclose(y[:, t + 1:], y2[:, t + 1:], atol=1e-5)
+            assert not torch.allclose(y[:, t + 1 :], y2[:, t + 1 :], atol=1e-5)
     # a shorter sequence gives the same prefix (the filters are defined per position, not per length)
     assert torch.allclose(op(x[:, :20]), y[:, :20], atol=1e-5)
 
@@ -75,12 +75,29 @@ def test_hyena_decoder_is_causal():
     assert not torch.allclose(logits[:, 30:], logits2[:, 30:], atol=1e-5)
 
 
-@pytest.mark.parametrize("n_layer,d_model,d_ff,vocab,sparsity", [
-    (1, 16, 64, 256, 0.0), (2, 48, 96, 256, 0.0), (3, 64, 256, 300, 0.0), (2, 32, 128, 256, 0.5),
-    (2, 64, 256, 256, 0.75)])
+@pytest.mark.parametrize(
+    "n_layer,d_model,d_ff,vocab,sparsity",
+    [
+        (1, 16, 64, 256, 0.0),
+        (2, 48, 96, 256, 0.0),
+        (3, 64, 256, 300, 0.0),
+        (2, 32, 128, 256, 0.5),
+        (2, 64, 256, 256, 0.75),
+    ],
+)
 def test_param_counts_match_flops(n_layer, d_model, d_ff, vocab, sparsity):
-    model = GPT(GPTConfig(n_layer=n_layer, d_model=d_model, n_head=2, d_ff=d_ff, vocab=vocab, context=32,
-                          mixer="hyena", sparsity=sparsity))
+    model = GPT(
+        GPTConfig(
+            n_layer=n_layer,
+            d_model=d_model,
+            n_head=2,
+            d_ff=d_ff,
+            vocab=vocab,
+            context=32,
+            mixer="hyena",
+            sparsity=sparsity,
+        )
+    )
     want = flops.param_counts(n_layer, d_model, vocab, d_ff, mixer="hyena", sparsity=sparsity)
     got = model.param_counts()
     for key in ("total", "non_embedding", "embedding", "nonzero"):
@@ -147,7 +164,18 @@ def test_tiny_hyena_trains():
 def test_loop_builds_a_hyena_run():
     from scaling.store import RunConfig
     from scaling.train.loop import build_model
-    cfg = RunConfig(run_id="h", n_layer=2, d_model=32, n_head=2, d_ff=128, context=64, mixer="hyena",
-                    tokens=64 * 8, batch_size=8, lr=1e-3)
-    model = build_model(cfg)            # checks its count against flops.py
+
+    cfg = RunConfig(
+        run_id="h",
+        n_layer=2,
+        d_model=32,
+        n_head=2,
+        d_ff=128,
+        context=64,
+        mixer="hyena",
+        tokens=64 * 8,
+        batch_size=8,
+        lr=1e-3,
+    )
+    model = build_model(cfg)  # checks its count against flops.py
     assert isinstance(model.blocks[0].mixer, HyenaOperator)

@@ -33,11 +33,20 @@ from scaling.laws.zoo import (
     zoo_table,
 )
 
-NEW = ["hoffmann-approach2", "hoffmann-approach3-table", "llama3-2024", "deepseek-2024", "porian-2024", "pearce-2024",
-       "minicpm-2024", "krajewski-2024"]
+NEW = [
+    "hoffmann-approach2",
+    "hoffmann-approach3-table",
+    "llama3-2024",
+    "deepseek-2024",
+    "porian-2024",
+    "pearce-2024",
+    "minicpm-2024",
+    "krajewski-2024",
+]
 
 
 # --- the registry --------------------------------------------------------------------------
+
 
 def test_registry_has_at_least_twelve_laws_with_provenance():
     names = list_laws()
@@ -71,10 +80,11 @@ def test_aliases():
 
 # --- Hoffmann et al. 2022, Approaches 2 and 3 (Table A3) ------------------------------------
 
+
 @pytest.mark.parametrize("P,C,D", HOFFMANN_A3_APPROACH2.tolist())
 def test_hoffmann_approach2_table_a3_rows(P, C, D):
     law = get_law("hoffmann-approach2")
-    assert (law.a, law.b) == (0.49, 0.51)            # Table 2
+    assert (law.a, law.b) == (0.49, 0.51)  # Table 2
     N_hat, D_hat = law.frontier(C)
     assert N_hat == pytest.approx(P, rel=0.035)
     assert D_hat == pytest.approx(D, rel=0.03)
@@ -98,7 +108,7 @@ def test_hoffmann_approach3_table_rows(P, C, D):
 
 def test_hoffmann_table_a3_175b_flops_typo():
     P, C, D = HOFFMANN_A3_APPROACH3_PRINTED[4]
-    assert (P, C, D) == (175e9, 1.26e24, 12.0e12)      # as printed
+    assert (P, C, D) == (175e9, 1.26e24, 12.0e12)  # as printed
     assert 6 * P * D / C == pytest.approx(10.0, rel=1e-3)  # off by 10x
     ratios = [6 * p * d / c for i, (p, c, d) in enumerate(HOFFMANN_A3_APPROACH3_PRINTED) if i != 4]
     assert ratios == pytest.approx([1.0] * 8, rel=0.05)
@@ -108,11 +118,12 @@ def test_hoffmann_table_a3_175b_flops_typo():
 
 # --- Llama 3 -------------------------------------------------------------------------------
 
+
 def test_llama3_printed_constants_do_not_give_the_printed_plan():
     p = LLAMA3_PRINTED
     assert (p["alpha"], p["A"]) == (0.53, 0.29)
     tokens_printed_law = p["A"] * p["flops"] ** p["alpha"]
-    assert tokens_printed_law == pytest.approx(10.46e12, rel=0.01)       # not 16.55T
+    assert tokens_printed_law == pytest.approx(10.46e12, rel=0.01)  # not 16.55T
     assert tokens_printed_law / p["tokens"] < 0.65
     # no rounding of A reaches it; a truncated alpha (0.537x) does
     assert 0.295 * p["flops"] ** p["alpha"] < 0.7 * p["tokens"]
@@ -123,8 +134,8 @@ def test_llama3_printed_constants_do_not_give_the_printed_plan():
 def test_llama3_plan_at_3_8e25():
     law = get_law("llama3-2024")
     N, D = law.frontier(3.8e25)
-    assert D == pytest.approx(16.55e12, rel=1e-6)          # the printed token count
-    assert N == pytest.approx(402e9, rel=0.10)              # printed 402B; 383B under C = 6ND
+    assert D == pytest.approx(16.55e12, rel=1e-6)  # the printed token count
+    assert N == pytest.approx(402e9, rel=0.10)  # printed 402B; 383B under C = 6ND
     assert 6 * N * D == pytest.approx(3.8e25, rel=1e-9)
     assert law.k_D == 0.29
     assert law.meta["printed"]["alpha"] == 0.53
@@ -139,6 +150,7 @@ def test_llama3_in_compare_laws_at_3_8e25():
 
 # --- DeepSeek LLM --------------------------------------------------------------------------
 
+
 def test_deepseek_printed_constants_are_consistent():
     p = DEEPSEEK_PRINTED
     law = get_law("deepseek-2024")
@@ -147,7 +159,7 @@ def test_deepseek_printed_constants_are_consistent():
     assert law.k_M * law.k_D == pytest.approx(1.0, abs=2e-4)
     for C in (1e17, 3e20, 1e24):
         M, D = law.frontier_m(C)
-        assert M * D == pytest.approx(C, rel=2e-4)      # C = M D
+        assert M * D == pytest.approx(C, rel=2e-4)  # C = M D
 
 
 def test_deepseek_table3_ratios():
@@ -158,12 +170,12 @@ def test_deepseek_table3_ratios():
 
 
 def test_deepseek_m_to_params_conversion():
-    M = float(flops_per_token_m(30, 4096, 4096))                 # DeepSeek 7B's shape
+    M = float(flops_per_token_m(30, 4096, 4096))  # DeepSeek 7B's shape
     out = params_from_flops_per_token(M, vocab=102400, context=4096)
     assert "vocab 102400, context 4096" in out["note"]
     assert out["non_embedding"] == pytest.approx(12 * out["n_layer"] * out["d_model"] ** 2)
     assert out["params"] == pytest.approx(out["non_embedding"] + 102400 * out["d_model"])
-    assert 5e9 < out["params"] < 8e9                             # a 7B-class model
+    assert 5e9 < out["params"] < 8e9  # a 7B-class model
     assert flops_per_token_from_params(out["params"], 102400, 4096) == pytest.approx(M, rel=1e-8)
     law = get_law("deepseek-2024")
     assert law.flops_for_params(law.frontier(1e22)[0]) == pytest.approx(1e22, rel=1e-6)
@@ -173,17 +185,19 @@ def test_deepseek_m_to_params_conversion():
 
 # --- Porian et al. -------------------------------------------------------------------------
 
+
 def test_porian_exponent_and_loss_frontier():
     law = get_law("porian-2024")
-    assert round(law.a, 3) == 0.497                           # Table 1, RefinedWeb, tuned, no decay
+    assert round(law.a, 3) == 0.497  # Table 1, RefinedWeb, tuned, no decay
     assert law.a + law.b == pytest.approx(1.0, abs=1e-9)
     C = np.array([1e17, 1e19, 1e21])
-    np.testing.assert_allclose(law.loss_at_frontier(C), 128.93 * C ** -0.106 + 2.01, rtol=2e-3)
+    np.testing.assert_allclose(law.loss_at_frontier(C), 128.93 * C**-0.106 + 2.01, rtol=2e-3)
     assert law.params_convention == "non_embedding"
     assert predicts_loss(law)
 
 
 # --- Pearce and Song -----------------------------------------------------------------------
+
 
 def test_pearce_local_exponents_over_kaplans_range():
     assert pearce_2024("chinchilla").local_exponent() == pytest.approx(0.74, abs=0.01)
@@ -203,22 +217,24 @@ def test_pearce_total_frontier_is_its_base_law():
 
 # --- MiniCPM -------------------------------------------------------------------------------
 
+
 def test_minicpm_pins_192_tokens_per_param_and_the_printed_trend():
     law = get_law("minicpm-2024")
     N, D = law.frontier(1e19)
     assert D / N == pytest.approx(192.0, rel=1e-9)
-    assert law.a == pytest.approx((1 + MINICPM_PRINTED["eta"]) / 2)   # N/D ∝ C^eta, eta = -0.10
+    assert law.a == pytest.approx((1 + MINICPM_PRINTED["eta"]) / 2)  # N/D ∝ C^eta, eta = -0.10
     assert 6 * N * D == pytest.approx(1e19, rel=1e-9)
 
 
 def test_minicpm_printed_constants_disagree_with_192():
     p = MINICPM_PRINTED
-    ratio_printed = (1e19 / 6) ** -p["eta"] / p["K2"]      # D/N from K^2 = 0.01, eta = -0.10, C in FLOPs
+    ratio_printed = (1e19 / 6) ** -p["eta"] / p["K2"]  # D/N from K^2 = 0.01, eta = -0.10, C in FLOPs
     assert ratio_printed > 1000
     assert (p["beta"] - p["alpha"]) / (p["alpha"] + p["beta"]) == pytest.approx(-0.115, abs=1e-3)
 
 
 # --- Krajewski et al. (fine-grained MoE) ---------------------------------------------------
+
 
 @pytest.mark.parametrize("N_act,D,G,F,L", TABLE2)
 def test_krajewski_table2(N_act, D, G, F, L):
@@ -236,7 +252,7 @@ def test_krajewski_granularity_axis():
     N, D = 4e9, 1e11
     losses = [law.loss_total(N, D, G) for G in (1, 2, 4, 8, 16)]
     assert all(a > b for a, b in itertools.pairwise(losses))
-    assert law.loss_total(N, D, 1) == pytest.approx(0.47 + (2.1 + 18.1) / N ** 0.115 + 30.8 / D ** 0.147)
+    assert law.loss_total(N, D, 1) == pytest.approx(0.47 + (2.1 + 18.1) / N**0.115 + 30.8 / D**0.147)
     # loss() takes active parameters, like frontier(); without G, the compute-optimal granularity
     assert law.loss(1e9, D, 8) == pytest.approx(law.loss_total(1e9 * 516 / 12, D, 8))
     for C in (1e20, 1e22, 1e24):
@@ -248,6 +264,7 @@ def test_krajewski_granularity_axis():
 
 
 # --- the side-by-side table ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("C", [1e22, 1e24, 1e26])
 def test_compare_laws_row_per_law(C):
@@ -266,8 +283,9 @@ def test_compare_laws_row_per_law(C):
 
 
 def test_compare_laws_conversions_and_budgets():
-    df = compare_laws([1e22, 1e24], ["deepseek-2024", "kaplan-2020", "krajewski-2024", "epoch-2024"], vocab=32000,
-                      context=4096)
+    df = compare_laws(
+        [1e22, 1e24], ["deepseek-2024", "kaplan-2020", "krajewski-2024", "epoch-2024"], vocab=32000, context=4096
+    )
     assert len(df) == 8
     ds = df[df["law"] == "deepseek-2024"].iloc[0]
     assert "DeepSeek M -> N with vocab 32000, context 4096" in ds["conversion"]
@@ -284,6 +302,7 @@ def test_compare_laws_conversions_and_budgets():
 
 def test_compare_laws_bad_input():
     from scaling.errors import ScalingError
+
     with pytest.raises(ScalingError):
         compare_laws(-1.0)
     with pytest.raises(ScalingError):
@@ -304,6 +323,7 @@ def test_laws_by_form_and_zoo_table():
 def test_registering_the_zoo_keeps_scaling_plan_light():
     import subprocess
     import sys
+
     code = "import sys, scaling.laws; print(' '.join(m for m in ('pandas', 'scipy', 'torch') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""

@@ -141,7 +141,7 @@ def test_samples_give_intervals():
 
 def test_powerlaw_fit_exact():
     C = np.logspace(18, 24, 7)
-    law = PowerLawAllocation.fit(C, 0.1 * C ** 0.5)
+    law = PowerLawAllocation.fit(C, 0.1 * C**0.5)
     assert law.a == pytest.approx(0.5)
     N, D = law.frontier(C)
     np.testing.assert_allclose(6 * N * D, C, rtol=1e-9)
@@ -149,5 +149,6 @@ def test_powerlaw_fit_exact():
 
 def test_out_of_range_warning():
     from scaling.errors import OutOfRangeWarning
+
     with pytest.warns(OutOfRangeWarning, match="extrapolation"):
         get_law("chinchilla-2022").check_range(1e27)

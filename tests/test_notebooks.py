@@ -17,10 +17,13 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.py"))
 def test_notebook_runs(path, tmp_path):
     # a notebook on public data reads ../shared/data, or the synthetic stand-ins without it (its prose then
     # describes other numbers, but every cell runs)
-    env = dict(os.environ, MPLBACKEND="Agg", SCALING_NOTEBOOK_OUT=str(tmp_path),
-               SCALING_PUBLIC_DATA=str(SHARED_DATA if HAVE_SHARED else FIXTURE_DATA),
-               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    r = subprocess.run([sys.executable, str(path)], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=600)
+    env = dict(
+        os.environ,
+        MPLBACKEND="Agg",
+        SCALING_NOTEBOOK_OUT=str(tmp_path),
+        SCALING_PUBLIC_DATA=str(SHARED_DATA if HAVE_SHARED else FIXTURE_DATA),
+        PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    r = subprocess.run([sys.executable, str(path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.strip(), "a notebook should print what it found"

@@ -126,6 +126,7 @@ def test_non_6nd_convention_numeric_frontier():
     assert pc.flops_convention == "chinchilla"
     # the numeric frontier is a true minimum along its own isoFLOP line
     from scaling.shapes import smooth_flops_per_token
+
     for f in (0.8, 1.25):
         N = pc.params * f
         D = 1e22 / smooth_flops_per_token(N, vocab=50257, context=2048, convention="chinchilla")
@@ -143,6 +144,7 @@ def test_allocation_law_has_no_loss():
 def test_non_embedding_law_under_another_convention_counts_non_embedding_params():
     """A Kaplan-style law's N excludes embeddings; the FLOPs per token of its plans must say so."""
     from scaling.shapes import smooth_flops_per_token
+
     (p,) = plan(params=1e8, tokens=2e9, law="kaplan-2020", convention="chinchilla")
     fpt_nonemb = smooth_flops_per_token(1e8, vocab=50257, context=2048, convention="chinchilla", non_embedding=True)
     fpt_total = smooth_flops_per_token(1e8, vocab=50257, context=2048, convention="chinchilla")
@@ -158,11 +160,13 @@ def test_non_embedding_law_under_another_convention_counts_non_embedding_params(
 def test_hyena_plans_count_hyena_flops(context):
     from scaling.planner import frontier
     from scaling.shapes import smooth_flops_per_token
+
     law = get_law("chinchilla-2022")
     (a,) = plan(1e21, convention="palm", context=context, law=law)
     (h,) = plan(1e21, convention="palm", context=context, mixer="hyena", law=law)
-    assert (h.params, h.tokens) == pytest.approx(frontier(law, 1e21, convention="palm", context=context,
-                                                          mixer="hyena"), rel=1e-9)
+    assert (h.params, h.tokens) == pytest.approx(
+        frontier(law, 1e21, convention="palm", context=context, mixer="hyena"), rel=1e-9
+    )
     # the budget is spent exactly at Hyena's FLOPs per token ...
     fpt = smooth_flops_per_token(h.params, convention="palm", context=context, mixer="hyena", vocab=50257)
     assert fpt * h.tokens == pytest.approx(1e21, rel=1e-6)
@@ -181,7 +185,7 @@ def test_sparse_plans_use_the_sparsity_law_at_that_sparsity():
     N, D = law.frontier(1e21, S=0.75)
     assert (p.params, p.tokens) == pytest.approx((N, D), rel=1e-9)
     assert p.loss == pytest.approx(float(law.loss(N, D, S=0.75)), rel=1e-12)
-    assert p.loss < plan(1e21, law="frantar-2024")[0].loss     # the T5 law: sparse is better at equal compute
+    assert p.loss < plan(1e21, law="frantar-2024")[0].loss  # the T5 law: sparse is better at equal compute
     # the shape is dense, with N non-zero weights once 75% of its block weights are masked
     assert p.shape["sparsity"] == 0.75
     assert abs(p.shape["snap_rel_error"]) < 0.05
@@ -195,11 +199,14 @@ def test_sparsity_without_a_sparsity_law_says_what_it_assumes():
     assert any("no sparsity term" in w for w in p.warnings)
 
 
-@pytest.mark.parametrize("kw, needle", [
-    (dict(mixer="mamba"), "unknown mixer"),
-    (dict(sparsity=1.0), "sparsity must be in [0, 1)"),
-    (dict(mixer="hyena", unique_tokens=1e9), "--mixer/--sparsity"),
-])
+@pytest.mark.parametrize(
+    "kw, needle",
+    [
+        (dict(mixer="mamba"), "unknown mixer"),
+        (dict(sparsity=1.0), "sparsity must be in [0, 1)"),
+        (dict(mixer="hyena", unique_tokens=1e9), "--mixer/--sparsity"),
+    ],
+)
 def test_bad_architecture_arguments(kw, needle):
     with pytest.raises(ScalingError, match=needle.replace("[", r"\[").replace(")", r"\)")):
         plan(1e21, **kw)
@@ -210,6 +217,7 @@ def test_plan_is_immutable_with_typed_intervals():
     import json
 
     from scaling.planner import Interval, Plan
+
     base = get_law("epoch-2024")
     rng = np.random.default_rng(2)
     samples = np.array(list(base.params.values())) * (1 + 0.02 * rng.standard_normal((100, 5)))
@@ -221,7 +229,7 @@ def test_plan_is_immutable_with_typed_intervals():
     assert p.conf_int(0.9)["tokens"] == p.interval["tokens"]
     with pytest.raises(ScalingError, match="90% interval only"):
         p.conf_int(0.95)
-    d = json.loads(json.dumps(p.to_dict()))   # --json keeps {level, key: {lo, hi}}
+    d = json.loads(json.dumps(p.to_dict()))  # --json keeps {level, key: {lo, hi}}
     assert d["interval"]["level"] == 0.9 and set(d["interval"]["params"]) == {"lo", "hi"}
     assert "90% interval" in str(p) and "boot" in p.summary()
     (q,) = plan(1e22)
@@ -238,6 +246,7 @@ def test_scaling_plan_is_the_function():
     import inspect
 
     import scaling
+
     assert inspect.isfunction(scaling.plan) and "law" in inspect.signature(scaling.plan).parameters
     assert scaling.plan.__doc__.startswith("Answer a planning query")
 
@@ -247,6 +256,7 @@ def test_numeric_frontier_inverse_round_trip(mixer, conv):
     """The budget found for a size (or token count) under a counted convention has that size (tokens) as
     its numeric optimum."""
     from scaling.planner import frontier
+
     law = get_law("chinchilla-2022")
     for N in (1e8, 1e9, 3e10):
         (p,) = plan(params=N, mixer=mixer, convention=conv, context=4096, law=law)

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scaling.errors import ScalingError
-from scaling.laws import ChinchillaLaw, get_law
 from scaling._solve import scan_min as minimise_scalar
+from scaling.errors import ScalingError
 from scaling.hardware import CostModel
+from scaling.laws import ChinchillaLaw, get_law
 from scaling.planner import flatness, inference_optimal, inference_optimal_budget, plan, plan_distribution
 
 LAWS = st.sampled_from(["chinchilla-2022", "epoch-2024", "chinchilla-2022-rounded"])
@@ -33,9 +33,9 @@ def test_sardana_example_13b_quality_2t_inference():
     l = _quality_of("chinchilla-2022", 13e9)
     p = inference_optimal(l, 2e12, "chinchilla-2022")
     assert p.chinchilla["params"] == pytest.approx(13e9, rel=1e-6)
-    assert 6.5e9 < p.params < 7.5e9                      # "a 7B model"
+    assert 6.5e9 < p.params < 7.5e9  # "a 7B model"
     assert p.tokens > p.chinchilla["tokens"]
-    assert 0.13 < p.saving < 0.20                        # "17% less" (we get 16.3% with the unrounded constants)
+    assert 0.13 < p.saving < 0.20  # "17% less" (we get 16.3% with the unrounded constants)
     assert p.total_flops == pytest.approx(p.train_flops + p.inference_flops)
 
 
@@ -116,7 +116,7 @@ def test_flatness_range():
     law = get_law("chinchilla-2022")
     for N in (f["params_lo"], f["params_hi"]):
         assert law.loss(N, 1e22 / (6 * N)) == pytest.approx(1.005 * f["loss_best"], rel=1e-9)
-    assert f["ratio_lo"] < 0.6 and f["ratio_hi"] > 1.8   # a flat optimum: a factor ~2 either way costs 0.5%
+    assert f["ratio_lo"] < 0.6 and f["ratio_hi"] > 1.8  # a flat optimum: a factor ~2 either way costs 0.5%
     assert f["penalty"]["2"] > 0 and f["penalty"]["0.5"] > 0
 
 
@@ -145,19 +145,36 @@ def test_plan_api_flatness_and_distribution():
 
 def test_cli_inference_target_loss(capsys):
     from scaling.cli import main
+
     assert main(["plan", "--target-loss", "2.1", "--inference-tokens", "2T", "--json"]) == 0
     obj = json.loads(capsys.readouterr().out)
     inf = obj["extra"]["inference"]
     assert obj["loss"] == pytest.approx(2.1) and obj["params"] < inf["chinchilla"]["params"]
     assert 0 < inf["saving"] < 1
-    assert main(["plan", "--target-loss", "2.1", "--inference-tokens", "0", "2T", "--inference-mfu", "0.2",
-                 "--inference-price", "2"]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--target-loss",
+                "2.1",
+                "--inference-tokens",
+                "0",
+                "2T",
+                "--inference-mfu",
+                "0.2",
+                "--inference-price",
+                "2",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "saving" in out and "objective: dollars" in out
 
 
 def test_cli_inference_budget_and_flatness(capsys):
     from scaling.cli import main
+
     assert main(["plan", "1e23", "--inference-tokens", "2T", "--json"]) == 0
     obj = json.loads(capsys.readouterr().out)
     assert obj["extra"]["inference"]["total_flops"] == pytest.approx(1e23)
@@ -166,13 +183,16 @@ def test_cli_inference_budget_and_flatness(capsys):
     assert "sizes within 0.5% of the best loss" in out
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["plan", "--target-loss", "2.1", "--inference-tokens=-2T"], "negative"),
-    (["plan", "--target-loss", "1.5", "--inference-tokens", "1T"], "irreducible loss"),
-    (["plan", "--inference-tokens", "1T"], "--target-loss"),
-    (["plan", "1e22", "--inference-mfu", "0.2"], "--inference-tokens"),
-    (["plan", "1e22", "--flatness", "2"], "fraction"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["plan", "--target-loss", "2.1", "--inference-tokens=-2T"], "negative"),
+        (["plan", "--target-loss", "1.5", "--inference-tokens", "1T"], "irreducible loss"),
+        (["plan", "--inference-tokens", "1T"], "--target-loss"),
+        (["plan", "1e22", "--inference-mfu", "0.2"], "--inference-tokens"),
+        (["plan", "1e22", "--flatness", "2"], "fraction"),
+    ],
+)
 def test_cli_bad_input_one_line(cli, args, needle):
     r = cli(*args)
     assert r.returncode == 2, r.stderr

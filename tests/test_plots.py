@@ -107,8 +107,10 @@ def test_isoflop_porian(porian, porian_a2, tmp_path):
     assert np.allclose(got, want)
     ok = [b for b in porian_a2.extra["budgets"] if not b["flagged"]]
     assert d.n_minima == len(ok)
-    assert np.allclose(sorted((p.N_opt, p.loss_opt) for p in d.profiles if not p.flagged),
-                       sorted((b["N_opt"], b["loss_opt"]) for b in ok))
+    assert np.allclose(
+        sorted((p.N_opt, p.loss_opt) for p in d.profiles if not p.flagged),
+        sorted((b["N_opt"], b["loss_opt"]) for b in ok),
+    )
     assert all(p.parabola is not None for p in d.profiles if not p.flagged)
     assert all(p.law_loss_min is not None and p.law_curve is not None for p in d.profiles)
     # and the drawing shows exactly them: every run, the minima where the fit put them

@@ -65,7 +65,7 @@ def _missing_file(argv: list[str]) -> str | None:
 
 
 def _name(cmd: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9.]+", "_", cmd[len("scaling "):]).strip("_")[:60]
+    slug = re.sub(r"[^A-Za-z0-9.]+", "_", cmd[len("scaling ") :]).strip("_")[:60]
     return f"{slug}-{hashlib.sha1(cmd.encode()).hexdigest()[:8]}.txt"
 
 

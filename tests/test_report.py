@@ -62,8 +62,13 @@ def test_report_isoflop_and_curves(public_data, tmp_path):
     runs = load_runs(public_data / "porian2024" / "porian_isoflop_points.csv", where=PORIAN_WHERE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = report(runs, tmp_path / "porian.html", fits=["approach2"], dpi=60,
-                     curves=public_data / "ibm_colpret" / "aggregated_eval_opt_trajectories.csv")
+        out = report(
+            runs,
+            tmp_path / "porian.html",
+            fits=["approach2"],
+            dpi=60,
+            curves=public_data / "ibm_colpret" / "aggregated_eval_opt_trajectories.csv",
+        )
     html = out.read_text()
     assert 'id="fig-isoflop"' in html and 'id="fig-curves"' in html and 'id="fig-frontier-approach2"' in html
     assert "approach1" in html and len(_images(html)) == 4  # isoflop, 2 frontiers, curves
@@ -75,8 +80,9 @@ def test_report_rejects_bad_input(tmp_path):
     from scaling.errors import ScalingError
     from scaling.report import report
 
-    runs = pd.DataFrame({"params": [1e8, 2e8, 4e8], "tokens": [1e9] * 3, "flops": [6e17, 1.2e18, 2.4e18],
-                         "loss": [3.0, 2.9, 2.8]})
+    runs = pd.DataFrame(
+        {"params": [1e8, 2e8, 4e8], "tokens": [1e9] * 3, "flops": [6e17, 1.2e18, 2.4e18], "loss": [3.0, 2.9, 2.8]}
+    )
     with pytest.raises(ScalingError, match="html"):
         report(runs, tmp_path / "r.png")
     with pytest.raises(ScalingError, match="no method could fit"):
@@ -90,12 +96,25 @@ def test_report_cli(cli_subprocess, public_data, tmp_path, capsys):
     out = tmp_path / "r.html"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rc = main(*["report", str(public_data / "porian2024" / "porian_isoflop_points.csv"), "--where", PORIAN_WHERE,
-                   "--method", "approach2", "--budgets", "1e20", "--out", str(out)])
+        rc = main(
+            *[
+                "report",
+                str(public_data / "porian2024" / "porian_isoflop_points.csv"),
+                "--where",
+                PORIAN_WHERE,
+                "--method",
+                "approach2",
+                "--budgets",
+                "1e20",
+                "--out",
+                str(out),
+            ]
+        )
     assert rc == 0
     assert "wrote" in capsys.readouterr().out and out.read_text().count("data:image/png;base64,") == 2
-    r = cli_subprocess("report", str(public_data / "porian2024" / "porian_isoflop_points.csv"),
-                       "--out", str(tmp_path / "x.pdf"))
+    r = cli_subprocess(
+        "report", str(public_data / "porian2024" / "porian_isoflop_points.csv"), "--out", str(tmp_path / "x.pdf")
+    )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "html" in r.stderr
 
 
@@ -120,10 +139,24 @@ def test_report_in_headless_chromium(gadre_report, tmp_path):
     page = tmp_path / "page.html"
     page.write_text(html.replace("</body>", CHECK + "</body>"))
     shot = tmp_path / "shot.png"
-    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,2400",
-           "--virtual-time-budget=5000", "--enable-logging=stderr", "--v=0", page.as_uri()]
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1200,2400",
+        "--virtual-time-budget=5000",
+        "--enable-logging=stderr",
+        "--v=0",
+        page.as_uri(),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     console = [l for l in r.stderr.splitlines() if "CONSOLE" in l]
     ok = [l for l in console if "report-check:" in l and "images ok" in l]

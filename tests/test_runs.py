@@ -73,8 +73,16 @@ def test_all_runs_one_size(tmp_path):
     assert require_sizes(load_runs(write(tmp_path, GOOD, "g.csv")), 3) == 3
 
 
-@pytest.mark.parametrize("value,expect", [("-3.2", "-3.2; it must be positive"), ("", "NaN"), ("nan", "NaN"),
-                                          ("inf", "infinite"), ("0", "0; it must be positive")])
+@pytest.mark.parametrize(
+    "value,expect",
+    [
+        ("-3.2", "-3.2; it must be positive"),
+        ("", "NaN"),
+        ("nan", "NaN"),
+        ("inf", "infinite"),
+        ("0", "0; it must be positive"),
+    ],
+)
 def test_bad_loss_names_row(tmp_path, value, expect):
     text = GOOD.replace("b,1e8,2e9,3.5,x", f"b,1e8,2e9,{value},x")
     with pytest.raises(ScalingError) as e:
@@ -201,8 +209,11 @@ def test_dataframe_and_parquet_sources(tmp_path):
 
 
 def test_jsonl_source(tmp_path):
-    p = write(tmp_path, '{"params": 1e7, "tokens": 1e8, "loss": 4.0}\n{"params": 1e8, "tokens": 1e9, "loss": 3.2}\n',
-              "runs.jsonl")
+    p = write(
+        tmp_path,
+        '{"params": 1e7, "tokens": 1e8, "loss": 4.0}\n{"params": 1e8, "tokens": 1e9, "loss": 3.2}\n',
+        "runs.jsonl",
+    )
     assert len(load_runs(p)) == 2
 
 

@@ -17,31 +17,100 @@ from scaling.errors import ScalingError
 from scaling.fit.api import load_for
 
 SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".txt", ".csv.gz", ".parquet", "")
-NAMES = ("params", "N", "Model Size", "tokens", "D", "num_tokens", "flops", "C", "budget", "loss", "val_loss",
-         "train_loss", "loss_c4_val", "run_id", "name", "status", "seed", "dataset", "U", "unique_tokens",
-         "sparsity", "flops_convention", "nonzero_params", "x", "", " ", "loss loss", "N_no_embed")
+NAMES = (
+    "params",
+    "N",
+    "Model Size",
+    "tokens",
+    "D",
+    "num_tokens",
+    "flops",
+    "C",
+    "budget",
+    "loss",
+    "val_loss",
+    "train_loss",
+    "loss_c4_val",
+    "run_id",
+    "name",
+    "status",
+    "seed",
+    "dataset",
+    "U",
+    "unique_tokens",
+    "sparsity",
+    "flops_convention",
+    "nonzero_params",
+    "x",
+    "",
+    " ",
+    "loss loss",
+    "N_no_embed",
+)
 VALUES = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.floats(min_value=1e-3, max_value=1e25),
-    st.integers(min_value=-10, max_value=10 ** 22),
-    st.sampled_from(["2.8B", "125m", "1.4T", "70B", "1e9", "abc", "", " ", "nan", "inf", "-inf", "ok", "failed",
-                     "done", "1,000", "1e400", "0x10", "True", "None", "null", "[1, 2]", "6nd", "palm", "'", '"']),
+    st.integers(min_value=-10, max_value=10**22),
+    st.sampled_from(
+        [
+            "2.8B",
+            "125m",
+            "1.4T",
+            "70B",
+            "1e9",
+            "abc",
+            "",
+            " ",
+            "nan",
+            "inf",
+            "-inf",
+            "ok",
+            "failed",
+            "done",
+            "1,000",
+            "1e400",
+            "0x10",
+            "True",
+            "None",
+            "null",
+            "[1, 2]",
+            "6nd",
+            "palm",
+            "'",
+            '"',
+        ]
+    ),
     st.booleans(),
     st.none(),
     st.text(max_size=8),
 )
-OPTIONS = st.fixed_dictionaries({}, optional={
-    "params_col": st.sampled_from(NAMES),
-    "tokens_col": st.sampled_from(NAMES),
-    "flops_col": st.sampled_from(NAMES),
-    "loss_col": st.sampled_from(NAMES),
-    "run_id_col": st.sampled_from(NAMES),
-    "where": st.sampled_from(["params > 1e6", "dataset == 'a'", "`Model Size` > 0", "loss <", "nonexistent == 1",
-                              "params", "1", "__import__('os')", "seed == seed", "x.str.len() > 2"]),
-    "min_flops": st.sampled_from(["1e18", "abc", "-1", "0", 1e30, "70B"]),
-    "max_flops": st.sampled_from(["1e22", "x", 0.0]),
-    "drop_failed": st.booleans(),
-})
+OPTIONS = st.fixed_dictionaries(
+    {},
+    optional={
+        "params_col": st.sampled_from(NAMES),
+        "tokens_col": st.sampled_from(NAMES),
+        "flops_col": st.sampled_from(NAMES),
+        "loss_col": st.sampled_from(NAMES),
+        "run_id_col": st.sampled_from(NAMES),
+        "where": st.sampled_from(
+            [
+                "params > 1e6",
+                "dataset == 'a'",
+                "`Model Size` > 0",
+                "loss <",
+                "nonexistent == 1",
+                "params",
+                "1",
+                "__import__('os')",
+                "seed == seed",
+                "x.str.len() > 2",
+            ]
+        ),
+        "min_flops": st.sampled_from(["1e18", "abc", "-1", "0", 1e30, "70B"]),
+        "max_flops": st.sampled_from(["1e22", "x", 0.0]),
+        "drop_failed": st.booleans(),
+    },
+)
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -64,8 +133,9 @@ def _write(data: bytes, suffix: str) -> str:
 
 
 @FUZZ
-@given(data=st.binary(max_size=400), suffix=st.sampled_from(SUFFIXES),
-       method=st.sampled_from(["approach3", "approach1"]))
+@given(
+    data=st.binary(max_size=400), suffix=st.sampled_from(SUFFIXES), method=st.sampled_from(["approach3", "approach1"])
+)
 def test_random_bytes(data, suffix, method):
     path = _write(data, suffix)
     try:
@@ -75,13 +145,17 @@ def test_random_bytes(data, suffix, method):
 
 
 @FUZZ
-@given(columns=st.lists(st.sampled_from(NAMES), min_size=1, max_size=7),
-       rows=st.integers(min_value=0, max_value=6), data=st.data(), options=OPTIONS,
-       suffix=st.sampled_from((".csv", ".tsv", ".jsonl")), method=st.sampled_from(["approach3", "approach2",
-                                                                                    "approach1", "datacon"]))
+@given(
+    columns=st.lists(st.sampled_from(NAMES), min_size=1, max_size=7),
+    rows=st.integers(min_value=0, max_value=6),
+    data=st.data(),
+    options=OPTIONS,
+    suffix=st.sampled_from((".csv", ".tsv", ".jsonl")),
+    method=st.sampled_from(["approach3", "approach2", "approach1", "datacon"]),
+)
 def test_random_tables(columns, rows, data, options, suffix, method):
     table = {}
-    for i, c in enumerate(columns):   # repeated names are allowed: pandas renames or keeps them
+    for i, c in enumerate(columns):  # repeated names are allowed: pandas renames or keeps them
         table[f"{c}" if c not in table else f"{c}.{i}"] = data.draw(st.lists(VALUES, min_size=rows, max_size=rows))
     df = pd.DataFrame(table)
     if suffix == ".tsv":
@@ -102,8 +176,13 @@ def test_random_tables(columns, rows, data, options, suffix, method):
 def test_plausible_tables_with_random_values(n, data, options):
     """The canonical columns present, their values mostly plausible: the validators' and checks' paths."""
     good = st.floats(min_value=1e-3, max_value=1e25)
-    num = good if data.draw(st.booleans()) else st.one_of(good, good, st.floats(allow_nan=True, allow_infinity=True),
-                                                          st.sampled_from(["1.5B", "x", "", "-3", "0"]))
+    num = (
+        good
+        if data.draw(st.booleans())
+        else st.one_of(
+            good, good, st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["1.5B", "x", "", "-3", "0"])
+        )
+    )
     df = pd.DataFrame({c: data.draw(st.lists(num, min_size=n, max_size=n)) for c in ("params", "tokens", "loss")})
     if data.draw(st.booleans()):
         df["flops"] = data.draw(st.lists(num, min_size=n, max_size=n))

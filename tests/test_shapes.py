@@ -31,8 +31,9 @@ def test_model_shape_counts_and_defaults():
     assert s.params == s.total == pc["total"]
     assert s.non_embedding == pc["non_embedding"] and s.embedding == pc["embedding"]
     assert s.aspect_ratio == pytest.approx(1024 / 24)
-    assert s.flops_per_token("chinchilla") == pytest.approx(float(flops_per_token(24, 1024, 2048, V,
-                                                                                  convention="chinchilla")))
+    assert s.flops_per_token("chinchilla") == pytest.approx(
+        float(flops_per_token(24, 1024, 2048, V, convention="chinchilla"))
+    )
     assert s.training_flops(1e9) == pytest.approx(6 * s.total * 1e9)
     assert "24 x 1024" in str(s)
 
@@ -41,20 +42,24 @@ def test_model_shape_round_trips_through_dict():
     s = ModelShape(36, 1024, n_head=16, d_ff=2048, vocab=50257, context=8192, mixer="hyena", sparsity=0.5)
     d = s.to_dict()
     assert ModelShape.from_dict(d) == s
-    assert ModelShape.from_dict({**d, "params_achieved": 1.0}) == s     # derived keys are ignored
+    assert ModelShape.from_dict({**d, "params_achieved": 1.0}) == s  # derived keys are ignored
     assert s.nonzero_params < s.params
     import json
+
     assert ModelShape.from_dict(json.loads(json.dumps(d))) == s
 
 
-@pytest.mark.parametrize("kwargs,needle", [
-    (dict(n_layer=0, d_model=64), "n_layer"),
-    (dict(n_layer=2, d_model=64.5), "d_model"),
-    (dict(n_layer=2, d_model=100, n_head=3), "not divisible"),
-    (dict(n_layer=2, d_model=64, mixer="rwkv"), "mixer"),
-    (dict(n_layer=2, d_model=64, sparsity=1.0), "sparsity"),
-    (dict(n_layer="two", d_model=64), "n_layer"),
-])
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        (dict(n_layer=0, d_model=64), "n_layer"),
+        (dict(n_layer=2, d_model=64.5), "d_model"),
+        (dict(n_layer=2, d_model=100, n_head=3), "not divisible"),
+        (dict(n_layer=2, d_model=64, mixer="rwkv"), "mixer"),
+        (dict(n_layer=2, d_model=64, sparsity=1.0), "sparsity"),
+        (dict(n_layer="two", d_model=64), "n_layer"),
+    ],
+)
 def test_model_shape_validation(kwargs, needle):
     with pytest.raises(ScalingError) as exc:
         ModelShape(**kwargs)
@@ -86,7 +91,7 @@ def _bound(bounds, t):
 
 @pytest.mark.parametrize("non_embedding", [True, False])
 def test_round_trip_error_across_1e4_to_1e12(non_embedding):
-    lo = 1e4 if non_embedding else 10 ** 6.5
+    lo = 1e4 if non_embedding else 10**6.5
     bounds = NONEMB_BOUNDS if non_embedding else TOTAL_BOUNDS
     for t in np.logspace(math.log10(lo), 12, 1201):
         r = shape_for_params(t, non_embedding=non_embedding)
@@ -172,7 +177,7 @@ def test_candidate_widths():
 @settings(max_examples=60, deadline=None)
 @given(log_t=st.floats(6, 12), ne=st.booleans())
 def test_search_error_property(log_t, ne):
-    t = 10 ** log_t
+    t = 10**log_t
     if not ne and t < 3e6:
         return
     r = shape_for_params(t, non_embedding=ne)
@@ -233,10 +238,14 @@ def test_smooth_on_planner_arrays_matches_one_by_one():
 
 
 @settings(max_examples=100, deadline=None)
-@given(log_n=st.floats(4, 14), factor=st.floats(1.001, 10), convention=st.sampled_from(CONVENTIONS),
-       S=st.sampled_from([0.0, 0.5]))
+@given(
+    log_n=st.floats(4, 14),
+    factor=st.floats(1.001, 10),
+    convention=st.sampled_from(CONVENTIONS),
+    S=st.sampled_from([0.0, 0.5]),
+)
 def test_smooth_monotone_property(log_n, factor, convention, S):
-    n = 10 ** log_n
+    n = 10**log_n
     a, b = smooth_flops_per_token(np.array([n, n * factor]), convention=convention, sparsity=S)
     assert b > a > 0
 

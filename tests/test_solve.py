@@ -29,7 +29,7 @@ def test_grid_min_value_and_undefined():
 
 
 def test_bisect_and_log():
-    r = bisect(lambda x: x ** 3 - np.array([8.0, 27.0]), np.array([0.0, 0.0]), np.array([5.0, 5.0]))
+    r = bisect(lambda x: x**3 - np.array([8.0, 27.0]), np.array([0.0, 0.0]), np.array([5.0, 5.0]))
     np.testing.assert_allclose(r, [2.0, 3.0], rtol=1e-12)
     assert float(bisect_log(lambda x: x - 7e21, np.array([1.0]), np.array([1e30]))[0]) == pytest.approx(7e21, rel=1e-12)
 

@@ -58,14 +58,14 @@ def test_zeros_stay_zero_through_adamw_with_weight_decay(mixer):
     torch.manual_seed(0)
     model = GPT(GPTConfig(n_layer=2, d_model=32, n_head=2, vocab=64, context=16, mixer=mixer, sparsity=0.5))
     layers = sparse.sparse_layers(model)
-    assert len(layers) == 2 * (2 + 2)                       # mixer in/out + MLP fc/proj per block
+    assert len(layers) == 2 * (2 + 2)  # mixer in/out + MLP fc/proj per block
     masks = [layer.mask.clone() for layer in layers]
     masked = sum(layer.n_zero for layer in layers)
     assert sparse.count_zeros(model) == masked
     opt, _ = _train(model, 8, wd=0.5)
     for layer, m in zip(layers, masks):
-        assert torch.equal(layer.mask, m)                    # fixed mask
-        assert torch.all(layer.weight[m == 0] == 0)          # exactly zero, not just small
+        assert torch.equal(layer.mask, m)  # fixed mask
+        assert torch.all(layer.weight[m == 0] == 0)  # exactly zero, not just small
         assert torch.all(layer.weight[m == 1] != 0)
         st = opt.state[layer.weight]
         assert torch.all(st["exp_avg"][m == 0] == 0) and torch.all(st["exp_avg_sq"][m == 0] == 0)
@@ -103,14 +103,22 @@ def test_init_rescales_kept_weights():
 
 def test_magnitude_mask_after_dense_warmup():
     torch.manual_seed(0)
-    cfg = GPTConfig(n_layer=1, d_model=32, n_head=2, vocab=64, context=16, sparsity=0.5,
-                    sparsity_mask="magnitude", sparsity_dense_steps=3)
+    cfg = GPTConfig(
+        n_layer=1,
+        d_model=32,
+        n_head=2,
+        vocab=64,
+        context=16,
+        sparsity=0.5,
+        sparsity_mask="magnitude",
+        sparsity_dense_steps=3,
+    )
     model = GPT(cfg)
     layers = sparse.sparse_layers(model)
     assert sparse.count_zeros(model) == 0 and not any(bool(layer.pruned) for layer in layers)
     x = torch.randint(0, 64, (4, 17))
     with pytest.raises(RuntimeError, match="attach"):
-        model(x[:, :-1], x[:, 1:])                           # no optimizer hook: loud, not silently dense
+        model(x[:, :-1], x[:, 1:])  # no optimizer hook: loud, not silently dense
     g = torch.Generator().manual_seed(1)
     opt = torch.optim.AdamW(model.decay_groups(0.1), lr=1e-2)
     sparse.attach(model, opt)
@@ -122,7 +130,7 @@ def test_magnitude_mask_after_dense_warmup():
         if step == 3:
             before = [layer.weight.detach().abs().clone() for layer in layers]
         opt.step()
-        if step == 3:   # pruned right after the 3rd step, by magnitude of the weights it produced
+        if step == 3:  # pruned right after the 3rd step, by magnitude of the weights it produced
             for layer, w in zip(layers, before):
                 assert bool(layer.pruned)
                 kept = layer.weight.detach().abs()[layer.mask == 1]
@@ -173,8 +181,19 @@ def test_tiny_sparse_model_trains():
 def test_run_config_reaches_the_model():
     from scaling.store import RunConfig
     from scaling.train.loop import build_model
-    base = dict(run_id="s", n_layer=1, d_model=32, n_head=2, d_ff=128, context=16, tokens=16 * 4 * 20,
-                batch_size=4, lr=1e-3, sparsity=0.5)
+
+    base = dict(
+        run_id="s",
+        n_layer=1,
+        d_model=32,
+        n_head=2,
+        d_ff=128,
+        context=16,
+        tokens=16 * 4 * 20,
+        batch_size=4,
+        lr=1e-3,
+        sparsity=0.5,
+    )
     model = build_model(RunConfig(**base))
     assert model.config.sparsity_mask == "random" and sparse.count_zeros(model) > 0
     cfg = RunConfig(**base, sparsity_mask="magnitude", sparsity_warmup_fraction=0.25)

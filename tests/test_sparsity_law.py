@@ -19,8 +19,7 @@ from scaling.laws.sparsity import SparsityLaw, cost_factor, frantar_2024
 def test_registered_t5_fit():
     law = get_law("frantar-2024")
     assert isinstance(law, SparsityLaw)
-    assert law.params == {"a_S": 16.8, "b_S": 0.722, "c_S": 45.0, "b_N": 0.245, "a_D": 6.9e8, "b_D": 0.203,
-                          "c": 0.651}
+    assert law.params == {"a_S": 16.8, "b_S": 0.722, "c_S": 45.0, "b_N": 0.245, "a_D": 6.9e8, "b_D": 0.203, "c": 0.651}
     assert law.params_convention == "nonzero" and law.irreducible_loss == 0.651
     assert isinstance(get_law("frantar"), SparsityLaw)
 
@@ -28,7 +27,7 @@ def test_registered_t5_fit():
 def test_loss_formula():
     law = frantar_2024()
     N, D, S = 1e8, 2e9, 0.5
-    want = (16.8 * 0.5 ** 0.722 + 45.0) * N ** -0.245 + (6.9e8 / D) ** 0.203 + 0.651
+    want = (16.8 * 0.5**0.722 + 45.0) * N**-0.245 + (6.9e8 / D) ** 0.203 + 0.651
     assert law.loss(N, D, S) == pytest.approx(want, rel=1e-12)
     # more sparsity at the same non-zero count and data: lower loss (a bigger dense model behind it)
     assert law.loss(N, D, 0.75) < law.loss(N, D, 0.5) < law.loss(N, D, 0.0)
@@ -66,8 +65,10 @@ def test_optimal_sparsity_zero_near_chinchilla_optimal_and_growing():
     v = law.optimal_sparsity(N, C)
     assert v.shape == (2,) and v[0] == 0 and v[1] == pytest.approx(s[1])
     S_opt = s[1]
+
     def loss_at(S):
         return law.loss(N, 6 * N * N * 1000 / (6 * N * cost_factor(S)), S)
+
     assert loss_at(S_opt) <= min(loss_at(S_opt - 0.02), loss_at(S_opt + 0.02))
     # charging sparse training at the non-zero share only, sparser is always better
     assert law.optimal_sparsity(N, 6 * N * N * 20, cost="nonzero", max_sparsity=0.9) == pytest.approx(0.9, abs=1e-3)
@@ -94,20 +95,36 @@ def _synthetic(seed=0, noise=0.003, levels=(0.0, 0.5, 0.75)):
             for tpp in (5, 20, 80):
                 D = N / (1 - S) * tpp
                 L = float(law.loss(N, D, S)) * math.exp(rng.normal(0, noise))
-                rows.append(dict(run_id=f"r{len(rows)}", params=N / (1 - S), nonzero_params=N, tokens=D,
-                                 flops=6 * N * D, loss=L, sparsity=S))
+                rows.append(
+                    dict(
+                        run_id=f"r{len(rows)}",
+                        params=N / (1 - S),
+                        nonzero_params=N,
+                        tokens=D,
+                        flops=6 * N * D,
+                        loss=L,
+                        sparsity=S,
+                    )
+                )
     return law, pd.DataFrame(rows)
 
 
 def test_objective_gradient_is_exact():
     law, df = _synthetic()
-    args = (np.log(df.nonzero_params.to_numpy()), np.log(df.tokens.to_numpy()), np.log1p(-df.sparsity.to_numpy()),
-            np.log(df.loss.to_numpy()), 0.05)
+    args = (
+        np.log(df.nonzero_params.to_numpy()),
+        np.log(df.tokens.to_numpy()),
+        np.log1p(-df.sparsity.to_numpy()),
+        np.log(df.loss.to_numpy()),
+        0.05,
+    )
     th = to_theta(law.params) + np.array([0.1, -0.05, 0.2, 0.01, -0.3, 0.02, 0.05])
     f, g = objective(th, *args)
     eps = 1e-6
-    num = [(objective(th + eps * e, *args, grad=False) - objective(th - eps * e, *args, grad=False)) / (2 * eps)
-           for e in np.eye(7)]
+    num = [
+        (objective(th + eps * e, *args, grad=False) - objective(th - eps * e, *args, grad=False)) / (2 * eps)
+        for e in np.eye(7)
+    ]
     assert np.allclose(num, g, rtol=1e-5, atol=1e-9)
 
 
@@ -127,6 +144,7 @@ def test_fit_recovers_the_law():
     assert lo <= res.derived["dense_equivalent@0.75"] <= hi
     # the printed summary tabulates budgets around the data (largest run ~6e19 FLOPs), not 1e20..1e24
     from scaling.cli.fit import report
+
     budgets = [ln.split()[0] for ln in report(res).splitlines() if ln.strip().startswith("1e+")]
     top = int(np.floor(np.log10(df.flops.max())))
     assert budgets == [f"1e+{e}" for e in range(top - 1, top + 4)]

@@ -12,19 +12,41 @@ from scaling.store import RunConfig, RunResult
 
 
 def config(run_id="a", **kw):
-    base = dict(sweep="s", run_id=run_id, n_layer=2, d_model=32, n_head=2, d_ff=128, context=64,
-                tokens=16 * 64 * 10, batch_size=16, lr=1e-3, seed=0)
+    base = dict(
+        sweep="s",
+        run_id=run_id,
+        n_layer=2,
+        d_model=32,
+        n_head=2,
+        d_ff=128,
+        context=64,
+        tokens=16 * 64 * 10,
+        batch_size=16,
+        lr=1e-3,
+        seed=0,
+    )
     base.update(kw)
     return RunConfig(**base)
 
 
 def result(cfg, status="ok", loss=2.5, **kw):
     pc = cfg.param_counts()
-    base = dict(sweep=cfg.sweep, run_id=cfg.run_id, status=status, loss=loss if status == "ok" else None,
-                reason=None if status == "ok" else "diverged: nan", params=pc["total"],
-                non_embedding_params=pc["non_embedding"], embedding_params=pc["embedding"], tokens=cfg.trained_tokens,
-                steps=cfg.steps, flops=cfg.flops_per_token() * cfg.trained_tokens, flops_convention="6nd",
-                flops_per_token=cfg.flops_per_token(), corpus_fingerprint="sha256:x")
+    base = dict(
+        sweep=cfg.sweep,
+        run_id=cfg.run_id,
+        status=status,
+        loss=loss if status == "ok" else None,
+        reason=None if status == "ok" else "diverged: nan",
+        params=pc["total"],
+        non_embedding_params=pc["non_embedding"],
+        embedding_params=pc["embedding"],
+        tokens=cfg.trained_tokens,
+        steps=cfg.steps,
+        flops=cfg.flops_per_token() * cfg.trained_tokens,
+        flops_convention="6nd",
+        flops_per_token=cfg.flops_per_token(),
+        corpus_fingerprint="sha256:x",
+    )
     base.update(kw)
     return RunResult(**base)
 
@@ -51,14 +73,15 @@ def test_round_trip_and_conflict(tmp_path):
     c = config()
     store.write_config(d, c)
     assert store.read_config(d) == c
-    store.write_config(d, config(threads=2))              # execution fields may change
+    store.write_config(d, config(threads=2))  # execution fields may change
     with pytest.raises(ScalingError, match="lr"):
         store.write_config(d, config(lr=5e-3))
-    store.write_curve(d, [{"step": 5, "tokens": 5120, "flops": 1.0, "lr": 1e-3, "train_loss": 3.0,
-                           "val_loss": 2.9, "time_s": 0.1}])
+    store.write_curve(
+        d, [{"step": 5, "tokens": 5120, "flops": 1.0, "lr": 1e-3, "train_loss": 3.0, "val_loss": 2.9, "time_s": 0.1}]
+    )
     assert store.run_state(d) == "partial"
     assert store.read_curve(d).val_loss.tolist() == [2.9]
-    store.write_result(d, result(c, train_loss=float("nan")))   # non-finite numbers become null
+    store.write_result(d, result(c, train_loss=float("nan")))  # non-finite numbers become null
     assert store.run_state(d) == "ok"
     r = store.read_result(d)
     assert r.loss == 2.5 and r.train_loss is None
@@ -75,14 +98,27 @@ def test_collect_excludes_failed_and_reads_back(tmp_path):
             store.write_result(d, result(c, status, loss=3.0 - 0.1 * i))
     df = store.collect(tmp_path / "s", out=tmp_path / "runs.csv")
     assert list(df.run_id) == ["a", "c"]
-    for col in ("run_id", "params", "non_embedding_params", "tokens", "flops", "loss", "status", "arch", "mixer",
-                "sparsity", "seed", "n_layer", "d_model"):
+    for col in (
+        "run_id",
+        "params",
+        "non_embedding_params",
+        "tokens",
+        "flops",
+        "loss",
+        "status",
+        "arch",
+        "mixer",
+        "sparsity",
+        "seed",
+        "n_layer",
+        "d_model",
+    ):
         assert col in df.columns
     back = pd.read_csv(tmp_path / "runs.csv")
     assert list(back.run_id) == ["a", "c"] and back.loss.tolist() == pytest.approx([3.0, 2.8])
     assert set(store.collect(tmp_path / "s", include_failed=True).status) == {"ok", "failed"}
     assert len(store.collect(tmp_path / "nothing")) == 0
-    try:   # the fitter's loader reads the table as is
+    try:  # the fitter's loader reads the table as is
         from scaling.runs import load_runs
     except ImportError:  # pragma: no cover
         return

@@ -68,16 +68,33 @@ def test_isoflop_expansion(tmp_path):
 
 
 def test_grid_and_list_and_rules():
-    grid = parse_spec({"kind": "grid", "params": [2e4, 5e4], "tokens_per_param": [5, 20],
-                       "model": {"context": 64}, "train": {"batch_size": {"base": 8, "ref_params": 2e4, "exponent": 1,
-                                                                           "max": 64}, "lr": "3e-3"}})
+    grid = parse_spec(
+        {
+            "kind": "grid",
+            "params": [2e4, 5e4],
+            "tokens_per_param": [5, 20],
+            "model": {"context": 64},
+            "train": {"batch_size": {"base": 8, "ref_params": 2e4, "exponent": 1, "max": 64}, "lr": "3e-3"},
+        }
+    )
     runs = grid.expand()
     assert len(runs) == 4
-    assert {r.batch_size for r in runs} == {8, 16}          # power rule rounded to powers of two
-    assert all(abs(r.trained_tokens / r.param_counts()["total"] - r.tags["tokens_per_param_target"]) /
-               r.tags["tokens_per_param_target"] < 0.5 for r in runs)
-    lst = parse_spec({"kind": "list", "runs": [{"name": "tiny", "n_layer": 1, "d_model": 16, "n_head": 2,
-                                                "tokens": "1M"}, {"params": 3e4, "flops": 1e11}]})
+    assert {r.batch_size for r in runs} == {8, 16}  # power rule rounded to powers of two
+    assert all(
+        abs(r.trained_tokens / r.param_counts()["total"] - r.tags["tokens_per_param_target"])
+        / r.tags["tokens_per_param_target"]
+        < 0.5
+        for r in runs
+    )
+    lst = parse_spec(
+        {
+            "kind": "list",
+            "runs": [
+                {"name": "tiny", "n_layer": 1, "d_model": 16, "n_head": 2, "tokens": "1M"},
+                {"params": 3e4, "flops": 1e11},
+            ],
+        }
+    )
     a, b = lst.expand()
     assert a.run_id == "tiny-s0" and a.n_layer == 1 and abs(a.trained_tokens - 1e6) < a.tokens_per_step
     assert b.budget == 1e11
@@ -87,23 +104,37 @@ def test_sparse_specs_carry_the_sparsity_into_shapes_and_flops(tmp_path):
     """Sparse isoFLOP runs get their tokens from the non-zero FLOPs (more tokens than dense at the same
     budget); every kind passes the mask settings to the run; bad mask settings name the key."""
     import tomllib
+
     dense = parse_spec(tomllib.loads(ISO), default_name="d").expand()
-    sparse = parse_spec(tomllib.loads(ISO.replace("context = 64", 'context = 64\nsparsity = 0.5\n'
-                                                  'sparsity_mask = "magnitude"\nsparsity_warmup_fraction = 0.1')),
-                        default_name="s").expand()
+    sparse = parse_spec(
+        tomllib.loads(
+            ISO.replace(
+                "context = 64",
+                'context = 64\nsparsity = 0.5\nsparsity_mask = "magnitude"\nsparsity_warmup_fraction = 0.1',
+            )
+        ),
+        default_name="s",
+    ).expand()
     assert [(r.n_layer, r.d_model) for r in dense] == [(r.n_layer, r.d_model) for r in sparse]
     for d, s in zip(dense, sparse):
         assert s.sparsity == 0.5 and s.sparsity_mask == "magnitude" and s.sparsity_warmup_fraction == 0.1
         assert s.trained_tokens > d.trained_tokens
         assert abs(s.flops_per_token() * s.trained_tokens - s.budget) <= s.flops_per_token() * s.tokens_per_step / 2 + 1
         assert s.flops_per_token() < d.flops_per_token()
-    lst = parse_spec({"kind": "list", "model": {"context": 64, "sparsity": 0.75},
-                      "runs": [{"n_layer": 1, "d_model": 32, "flops": 1e11}]}).expand()
+    lst = parse_spec(
+        {
+            "kind": "list",
+            "model": {"context": 64, "sparsity": 0.75},
+            "runs": [{"n_layer": 1, "d_model": 32, "flops": 1e11}],
+        }
+    ).expand()
     assert lst[0].sparsity == 0.75 and abs(lst[0].flops_per_token() * lst[0].trained_tokens / 1e11 - 1) < 0.05
     assert "model.sparsity_warmup_fraction: only for sparsity_mask = 'magnitude'" in bad(
-        ISO.replace("context = 64", "context = 64\nsparsity = 0.5\nsparsity_warmup_fraction = 0.1"), tmp_path)
-    assert "model.sparsity_mask" in bad(ISO.replace("context = 64", 'context = 64\nsparsity_mask = "lottery"'),
-                                        tmp_path)
+        ISO.replace("context = 64", "context = 64\nsparsity = 0.5\nsparsity_warmup_fraction = 0.1"), tmp_path
+    )
+    assert "model.sparsity_mask" in bad(
+        ISO.replace("context = 64", 'context = 64\nsparsity_mask = "lottery"'), tmp_path
+    )
 
 
 def test_growth_spec_is_sent_to_scaling_grow(tmp_path):
@@ -170,35 +201,47 @@ corpus = "CORPUS"
 def small_corpus(tmp_path_factory):
     import shutil
     import sysconfig
+
     root = tmp_path_factory.mktemp("corpus")
-    shutil.copytree(Path(sysconfig.get_paths()["stdlib"]) / "json", root / "json",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(Path(sysconfig.get_paths()["stdlib"]) / "email", root / "email",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(sysconfig.get_paths()["stdlib"]) / "json", root / "json", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(
+        Path(sysconfig.get_paths()["stdlib"]) / "email", root / "email", ignore=shutil.ignore_patterns("__pycache__")
+    )
     return root
 
 
 def _cli(args, env, **kw):
-    return subprocess.Popen([sys.executable, "-m", "scaling", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "scaling", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 @pytest.mark.torch
 def test_sigkill_mid_sweep_then_rerun_finishes_each_run_once(tmp_path, small_corpus):
     pytest.importorskip("torch")
     from scaling.store import read_curve, read_journal
+
     spec = tmp_path / "kill.toml"
     spec.write_text(KILL_SPEC.replace("CORPUS", str(small_corpus)))
     env = dict(os.environ, SCALING_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT))
     root = tmp_path / "runs"
-    proc = _cli(["sweep", "run", str(spec), "--root", str(root), "--workers", "2", "--no-progress"], env,
-                start_new_session=True)
+    proc = _cli(
+        ["sweep", "run", str(spec), "--root", str(root), "--workers", "2", "--no-progress"], env, start_new_session=True
+    )
     deadline = time.time() + 60
     while time.time() < deadline and not list(root.glob("kill/*/checkpoint.pt")):
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
     time.sleep(0.3)
-    os.killpg(proc.pid, signal.SIGKILL)            # the sweep and its workers, mid-run
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, mid-run
     proc.wait()
     assert len(list(root.glob("kill/*/result.json"))) < 3
     rerun = _cli(["sweep", "run", str(spec), "--root", str(root), "--workers", "2", "--no-progress"], env)
@@ -217,6 +260,7 @@ def test_sigkill_mid_sweep_then_rerun_finishes_each_run_once(tmp_path, small_cor
     out_csv = tmp_path / "runs.csv"
     col = _cli(["sweep", "collect", str(spec), "--root", str(root), "--out", str(out_csv)], env).communicate()
     import pandas as pd
+
     assert len(pd.read_csv(out_csv)) == 3, col
 
 
@@ -226,6 +270,7 @@ def smoke_local(tmp_path_factory):
     pytest.importorskip("torch")
     from scaling.store import collect
     from scaling.sweep import run_sweep
+
     base = tmp_path_factory.mktemp("smoke")
     spec = load_spec(SMOKE)
     only = [r.run_id for r in spec.expand() if r.budget == min(spec.budgets)]
@@ -246,11 +291,13 @@ def test_ray_executor_matches_local(ray_module, smoke_local):
     ray = ray_module
     from scaling.store import collect
     from scaling.sweep import run_sweep
+
     base, spec, only, local = smoke_local
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     try:
-        rep = run_sweep(spec, base / "ray", executor="ray", threads=1, data_dir=base / "data", progress=False,
-                        only=only)
+        rep = run_sweep(
+            spec, base / "ray", executor="ray", threads=1, data_dir=base / "data", progress=False, only=only
+        )
     finally:
         ray.shutdown()
     assert not rep.errors, rep.errors
@@ -263,6 +310,7 @@ def test_ray_executor_matches_local(ray_module, smoke_local):
 @pytest.mark.torch
 def test_local_rerun_skips_finished(smoke_local):
     from scaling.sweep import run_sweep, sweep_status
+
     base, spec, only, _ = smoke_local
     rep = run_sweep(spec, base / "local", workers=1, data_dir=base / "data", progress=False, only=only)
     assert rep.total == rep.skipped == len(only)
@@ -279,6 +327,7 @@ def test_ray_matches_local_on_the_whole_smoke_spec(tmp_path):
     ray = pytest.importorskip("ray")
     from scaling.store import collect
     from scaling.sweep import run_sweep
+
     spec = load_spec(SMOKE)
     run_sweep(spec, tmp_path / "local", workers=2, threads=1, data_dir=tmp_path / "data", progress=False)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
@@ -294,6 +343,7 @@ def test_ray_matches_local_on_the_whole_smoke_spec(tmp_path):
 
 def test_sweep_run_hands_a_growth_spec_to_grow_run(monkeypatch):
     from scaling.cli import grow, main
+
     seen = {}
     monkeypatch.setattr(grow, "run_run", lambda args: seen.update(vars(args)) or 0)
     assert main(["sweep", "run", str(ROOT / "sweeps" / "growth-smoke.toml"), "--workers", "1", "--root", "x"]) == 0

@@ -35,9 +35,24 @@ def data_dir(tmp_path_factory):
 
 
 def cfg(corpus, run_id="r", **kw):
-    base = dict(sweep="t", run_id=run_id, n_layer=2, d_model=32, n_head=2, d_ff=128, context=64, tokens=16 * 64 * 40,
-                batch_size=16, lr=3e-3, corpus=str(corpus), eval_points=4, eval_tokens=2048, final_eval_tokens=8192,
-                threads=1, save_model=False)
+    base = dict(
+        sweep="t",
+        run_id=run_id,
+        n_layer=2,
+        d_model=32,
+        n_head=2,
+        d_ff=128,
+        context=64,
+        tokens=16 * 64 * 40,
+        batch_size=16,
+        lr=3e-3,
+        corpus=str(corpus),
+        eval_points=4,
+        eval_tokens=2048,
+        final_eval_tokens=8192,
+        threads=1,
+        save_model=False,
+    )
     base.update(kw)
     return RunConfig(**base)
 
@@ -51,8 +66,12 @@ def test_resume_equals_uninterrupted(corpus, data_dir, tmp_path):
     assert a.status == b.status == "ok" and b.resumes == 1
     assert abs(a.loss - b.loss) < 1e-6
     ca, cb = read_curve(tmp_path / "t" / "a"), read_curve(tmp_path / "t" / "b")
-    assert np.allclose(ca[["step", "tokens", "lr", "train_loss", "val_loss"]],
-                       cb[["step", "tokens", "lr", "train_loss", "val_loss"]], rtol=0, atol=1e-6)
+    assert np.allclose(
+        ca[["step", "tokens", "lr", "train_loss", "val_loss"]],
+        cb[["step", "tokens", "lr", "train_loss", "val_loss"]],
+        rtol=0,
+        atol=1e-6,
+    )
     assert not (tmp_path / "t" / "b" / "checkpoint.pt").exists()
     # a finished run is not trained again
     again = train(cfg(corpus, "b"), tmp_path / "t" / "b", data=data)
@@ -87,12 +106,23 @@ def test_recorded_flops_equal_flops_py(corpus, data_dir, convention):
 
 def test_schedule_ends_at_the_budget():
     for schedule in ("cosine", "wsd", "linear"):
-        c = RunConfig(run_id="x", n_layer=1, d_model=16, n_head=2, d_ff=64, tokens=100 * 8 * 256, batch_size=8,
-                      lr=1e-3, schedule=schedule, warmup_fraction=0.1, min_lr_ratio=0.1)
+        c = RunConfig(
+            run_id="x",
+            n_layer=1,
+            d_model=16,
+            n_head=2,
+            d_ff=64,
+            tokens=100 * 8 * 256,
+            batch_size=8,
+            lr=1e-3,
+            schedule=schedule,
+            warmup_fraction=0.1,
+            min_lr_ratio=0.1,
+        )
         lrs = [lr_at(s, c) for s in range(c.steps)]
         assert c.steps == 100
         assert lrs[0] == pytest.approx(1e-4) and max(lrs) == pytest.approx(1e-3)
-        assert lrs[-1] == pytest.approx(1e-4)             # min_lr exactly at the last step
+        assert lrs[-1] == pytest.approx(1e-4)  # min_lr exactly at the last step
         assert all(b <= a + 1e-15 for a, b in zip(lrs[10:], lrs[11:]))
     assert eval_steps(c)[-1] == 100 and len(eval_steps(c)) == c.eval_points
 
@@ -104,7 +134,7 @@ def test_split_fingerprint_and_batches(corpus, data_dir, tmp_path):
     assert held == [d.name for d in D.list_documents(str(corpus)) if D.is_validation(d.name, 0.2)]
     a = D.prepare(str(corpus), data_dir=data_dir)
     assert a.fingerprint.startswith("sha256:") and a.meta["val_documents"] >= 1
-    assert D.prepare(str(corpus), data_dir=data_dir).path == a.path          # cached
+    assert D.prepare(str(corpus), data_dir=data_dir).path == a.path  # cached
     # editing one document changes the fingerprint
     copy = tmp_path / "c"
     shutil.copytree(corpus, copy)
@@ -154,7 +184,7 @@ def test_sparse_run_keeps_its_zeros_and_resumes_exactly(corpus, data_dir, tmp_pa
     data = D.prepare(str(corpus), data_dir=data_dir)
     kw = dict(sparsity=0.5, sparsity_mask=mask, tokens=16 * 64 * 24)
     if mask == "magnitude":
-        kw["sparsity_warmup_fraction"] = 0.25   # prunes after step 6 of 24
+        kw["sparsity_warmup_fraction"] = 0.25  # prunes after step 6 of 24
     a = train(cfg(corpus, "a", **kw), tmp_path / "sp" / "a", data=data)
     assert a.status == "ok" and a.nonzero_params < a.params
     assert a.nonzero_measured == a.nonzero_params
@@ -167,16 +197,27 @@ def test_init_state_starts_the_model_there(corpus, data_dir, tmp_path):
     """A run given init_state starts from those weights (a grown model): with a zero learning rate
     its final model is exactly that state; a state of another shape is a one-line error."""
     from scaling.train.loop import build_model
+
     data = D.prepare(str(corpus), data_dir=data_dir)
-    c = cfg(corpus, "init", tokens=16 * 64 * 4, eval_points=1, save_model=True, min_lr_ratio=1.0,
-            warmup_fraction=0.0, schedule="constant", lr=1e-12, weight_decay=0.0)
+    c = cfg(
+        corpus,
+        "init",
+        tokens=16 * 64 * 4,
+        eval_points=1,
+        save_model=True,
+        min_lr_ratio=1.0,
+        warmup_fraction=0.0,
+        schedule="constant",
+        lr=1e-12,
+        weight_decay=0.0,
+    )
     donor = build_model(cfg(corpus, "donor", seed=7))
     state = {k: v.clone() for k, v in donor.state_dict().items()}
     res = train(c, tmp_path / "i" / "init", data=data, init_state=state)
     assert res.status == "ok"
     got = load_model(tmp_path / "i" / "init").state_dict()
     assert all(torch.allclose(got[k], state[k], atol=1e-9) for k in state)
-    assert not torch.allclose(build_model(c).state_dict()["embed.weight"], state["embed.weight"])   # not its own init
+    assert not torch.allclose(build_model(c).state_dict()["embed.weight"], state["embed.weight"])  # not its own init
     wrong = build_model(cfg(corpus, "w", d_model=48, n_head=3)).state_dict()
     with pytest.raises(ScalingError, match="initial state does not fit"):
         train(cfg(corpus, "w2"), tmp_path / "i" / "w2", data=data, init_state=wrong)
@@ -197,16 +238,19 @@ class _FakeDatasets:
 
 def test_hugging_face_corpus_is_streamed_split_and_fingerprinted(tmp_path, monkeypatch):
     import sys
-    rows = [{"content": f"document {i}: " + "the quick brown fox jumps over the lazy dog. " * 40, "id": i}
-            for i in range(200)]
+
+    rows = [
+        {"content": f"document {i}: " + "the quick brown fox jumps over the lazy dog. " * 40, "id": i}
+        for i in range(200)
+    ]
     fake = _FakeDatasets(rows)
     monkeypatch.setitem(sys.modules, "datasets", fake)
     data = D.prepare("hf:someone/corpus:en@validation#content", data_dir=tmp_path, max_bytes=100_000)
     assert fake.calls == [("someone/corpus", "en", "validation", True)]
     meta = data.meta
-    assert 100_000 <= meta["bytes"] < 100_000 + 2000                   # stopped at max_bytes
-    assert meta["train_documents"] > 0 and meta["val_documents"] > 0   # hash split by row
-    assert len(data.train) + len(data.val) == meta["bytes"] + meta["documents"]   # bytes + one EOT each
+    assert 100_000 <= meta["bytes"] < 100_000 + 2000  # stopped at max_bytes
+    assert meta["train_documents"] > 0 and meta["val_documents"] > 0  # hash split by row
+    assert len(data.train) + len(data.val) == meta["bytes"] + meta["documents"]  # bytes + one EOT each
     assert data.fingerprint.startswith("sha256:")
     # cached: a second prepare does not stream again, and gives the same tokens
     again = D.prepare("hf:someone/corpus:en@validation#content", data_dir=tmp_path, max_bytes=100_000)
@@ -214,15 +258,22 @@ def test_hugging_face_corpus_is_streamed_split_and_fingerprinted(tmp_path, monke
     assert np.array_equal(np.asarray(again.train), np.asarray(data.train))
 
 
-@pytest.mark.parametrize("spec, fake, needle", [
-    ("hf:x/y#text", _FakeDatasets([{"content": "abc"}] * 3), "no column 'text' (columns: content)"),
-    ("hf:x/y", _FakeDatasets([{"text": 3}] * 3), "holds int, not text"),
-    ("hf:x/missing", _FakeDatasets(fail=FileNotFoundError("Dataset 'x/missing' doesn't exist on the Hub\nmore")),
-     "could not load the Hugging Face dataset 'x/missing', split 'train': Dataset 'x/missing' doesn't exist"),
-    ("hf:", _FakeDatasets([]), "give a dataset name"),
-])
+@pytest.mark.parametrize(
+    "spec, fake, needle",
+    [
+        ("hf:x/y#text", _FakeDatasets([{"content": "abc"}] * 3), "no column 'text' (columns: content)"),
+        ("hf:x/y", _FakeDatasets([{"text": 3}] * 3), "holds int, not text"),
+        (
+            "hf:x/missing",
+            _FakeDatasets(fail=FileNotFoundError("Dataset 'x/missing' doesn't exist on the Hub\nmore")),
+            "could not load the Hugging Face dataset 'x/missing', split 'train': Dataset 'x/missing' doesn't exist",
+        ),
+        ("hf:", _FakeDatasets([]), "give a dataset name"),
+    ],
+)
 def test_hugging_face_corpus_errors_are_one_line(tmp_path, monkeypatch, spec, fake, needle):
     import sys
+
     monkeypatch.setitem(sys.modules, "datasets", fake)
     with pytest.raises(ScalingError) as err:
         D.prepare(spec, data_dir=tmp_path)
@@ -231,7 +282,8 @@ def test_hugging_face_corpus_errors_are_one_line(tmp_path, monkeypatch, spec, fa
 
 def test_hugging_face_corpus_without_the_package(tmp_path, monkeypatch):
     import sys
-    monkeypatch.setitem(sys.modules, "datasets", None)   # import fails
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # import fails
     with pytest.raises(ScalingError, match=r"pip install 'scaling\[hf\]'"):
         D.prepare("hf:x/y", data_dir=tmp_path)
 
@@ -249,4 +301,4 @@ def test_resume_refuses_a_checkpoint_from_another_corpus(tmp_path):
     assert second.fingerprint != first.fingerprint
     with pytest.raises(ScalingError, match="fingerprint"):
         train(c, tmp_path / "t" / "r", data=second)
-    assert train(c, tmp_path / "t" / "r", data=first).status == "ok"     # the same corpus resumes
+    assert train(c, tmp_path / "t" / "r", data=first).status == "ok"  # the same corpus resumes

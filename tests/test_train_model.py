@@ -11,8 +11,10 @@ from scaling import flops  # noqa: E402
 from scaling.train.model import GPT, MIXERS, GPTConfig, apply_rotary, make_linear, rotary_tables  # noqa: E402
 
 
-@pytest.mark.parametrize("n_layer,d_model,n_head,d_ff,vocab", [
-    (1, 8, 1, 32, 256), (2, 64, 4, None, 256), (3, 96, 6, 200, 300), (4, 128, 2, 512, 1000)])
+@pytest.mark.parametrize(
+    "n_layer,d_model,n_head,d_ff,vocab",
+    [(1, 8, 1, 32, 256), (2, 64, 4, None, 256), (3, 96, 6, 200, 300), (4, 128, 2, 512, 1000)],
+)
 def test_param_counts_match_flops(n_layer, d_model, n_head, d_ff, vocab):
     model = GPT(GPTConfig(n_layer=n_layer, d_model=d_model, n_head=n_head, d_ff=d_ff, vocab=vocab, context=32))
     want = flops.param_counts(n_layer, d_model, vocab, d_ff if d_ff else 4 * d_model)
@@ -30,13 +32,13 @@ def test_causal_and_initial_loss():
     x = torch.randint(0, 256, (2, 16))
     logits, loss = model(x, torch.randint(0, 256, (2, 16)))
     assert logits.shape == (2, 16, 256)
-    assert abs(loss.item() - math.log(256)) < 0.1          # near-uniform at init
+    assert abs(loss.item() - math.log(256)) < 0.1  # near-uniform at init
     y = x.clone()
     y[:, 10:] = torch.randint(0, 256, (2, 6))
     logits2, _ = model(y)
     assert torch.allclose(logits[:, :10], logits2[:, :10], atol=1e-6)
     assert not torch.allclose(logits[:, 10:], logits2[:, 10:])
-    short, _ = model(x[:, :5])                               # shorter than the context
+    short, _ = model(x[:, :5])  # shorter than the context
     assert torch.allclose(short, logits[:, :5], atol=1e-5)
     with pytest.raises(ValueError):
         model(torch.zeros(1, 17, dtype=torch.long))

@@ -42,12 +42,11 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="scaling",
-        description="Compute-optimal scaling laws: plan, fit, sweep, plot and grow language models.",
+        prog="scaling", description="Compute-optimal scaling laws: plan, fit, sweep, plot and grow language models."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name, modname in COMMANDS.items():
+    for modname in COMMANDS.values():
         try:
             mod = importlib.import_module(f"{__name__}.{modname}")
         except ModuleNotFoundError as exc:  # a subcommand whose module is not written yet
@@ -106,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda msg, cat, *a, **k: f"scaling: warning: {msg}\n"
     try:
         from ..errors import ScalingError
+
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("scaling: interrupted", file=sys.stderr)
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         known = isinstance(exc, (ScalingError, FileNotFoundError, IsADirectoryError, PermissionError))
         try:
             from pydantic import ValidationError
+
             known = known or isinstance(exc, ValidationError)
         except ImportError:  # pragma: no cover
             pass
@@ -128,13 +129,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def number(what: str, *, allow_zero: bool = False):
     """An argparse ``type`` that parses 1e21, 70B, 1.4T and names the argument in its error."""
+
     def parse(text: str) -> float:
         from ..errors import ScalingError
         from ..units import parse_number
+
         try:
             return parse_number(text, what, allow_zero=allow_zero)
         except ScalingError as exc:
             raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
+
     parse.__name__ = what  # argparse shows "argument --x: invalid <name> value" otherwise
     return parse
 

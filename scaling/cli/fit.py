@@ -11,54 +11,82 @@ METHODS = ("approach3", "vp", "approach2", "approach1", "kaplan", "datacon", "sp
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "fit", help="fit a scaling law to training runs (Approaches 1-3, VP, Kaplan) with bootstrap intervals",
+        "fit",
+        help="fit a scaling law to training runs (Approaches 1-3, VP, Kaplan) with bootstrap intervals",
         description="Fit a loss surface or a compute-optimal allocation to a table of runs (CSV, Parquet, JSON "
-                    "lines; one row per run, or per evaluation for approach1) and print the parameters with "
-                    "intervals, the exponents a and b, tokens per parameter at a few budgets, flags and residuals.",
+        "lines; one row per run, or per evaluation for approach1) and print the parameters with "
+        "intervals, the exponents a and b, tokens per parameter at a few budgets, flags and residuals.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
-               "  scaling fit runs.csv --bootstrap 1000 --out fit.json\n"
-               "  scaling plan 1e22 --law fit.json               (intervals from the bootstrap)\n"
-               "  scaling fit runs.csv --method vp\n"
-               "  scaling fit gadre.csv --loss-col loss_c4_val --where \"dataset == 'rpj'\" --holdout-above 1e9 "
-               "--holdout-by params\n"
-               "  scaling fit isoflops.csv --method approach2 --params-col \"Model Size\" --flops-col budget\n"
-               "  scaling fit curves.csv --method approach1\n\n"
-               "approach3: L = E + A/N^alpha + B/D^beta, Huber (delta 1e-3) on log-loss residuals summed over runs,\n"
-               "L-BFGS-B from the 4,500-point grid of Hoffmann et al. (2022); vp: the same surface by variable\n"
-               "projection (reported beside the 5-parameter fit); approach2: isoFLOP parabolas; approach1: the\n"
-               "lower envelope of training curves; kaplan: Kaplan et al. (2020); datacon: the repetition\n"
-               "constants of Muennighoff et al. (2023) (runs with a unique-token column); sparsity: Frantar et al.")
+        "  scaling fit runs.csv --bootstrap 1000 --out fit.json\n"
+        "  scaling plan 1e22 --law fit.json               (intervals from the bootstrap)\n"
+        "  scaling fit runs.csv --method vp\n"
+        "  scaling fit gadre.csv --loss-col loss_c4_val --where \"dataset == 'rpj'\" --holdout-above 1e9 "
+        "--holdout-by params\n"
+        '  scaling fit isoflops.csv --method approach2 --params-col "Model Size" --flops-col budget\n'
+        "  scaling fit curves.csv --method approach1\n\n"
+        "approach3: L = E + A/N^alpha + B/D^beta, Huber (delta 1e-3) on log-loss residuals summed over runs,\n"
+        "L-BFGS-B from the 4,500-point grid of Hoffmann et al. (2022); vp: the same surface by variable\n"
+        "projection (reported beside the 5-parameter fit); approach2: isoFLOP parabolas; approach1: the\n"
+        "lower envelope of training curves; kaplan: Kaplan et al. (2020); datacon: the repetition\n"
+        "constants of Muennighoff et al. (2023) (runs with a unique-token column); sparsity: Frantar et al.",
+    )
     p.add_argument("runs", help="table of runs (CSV, TSV, Parquet, JSON lines)")
-    p.add_argument("--method", default="approach3", type=str.lower, choices=METHODS, help="fitting method (default approach3)")
-    p.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples over runs (default 0: none)")
+    p.add_argument(
+        "--method", default="approach3", type=str.lower, choices=METHODS, help="fitting method (default approach3)"
+    )
+    p.add_argument(
+        "--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples over runs (default 0: none)"
+    )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--workers", type=int, default=None, help="processes for the bootstrap (default: all cores)")
     p.add_argument("--out", default=None, help="write the FitResult JSON here (loads with `scaling plan --law`)")
     g = p.add_argument_group("reading the runs")
     g.add_argument("--params-col", default=None, help="column of parameter counts (default: N, params, ...)")
-    g.add_argument("--tokens-col", default=None, help="column of training tokens (default: D, tokens, ...; "
-                                                      "derived as C/6N from FLOPs when absent)")
+    g.add_argument(
+        "--tokens-col",
+        default=None,
+        help="column of training tokens (default: D, tokens, ...; derived as C/6N from FLOPs when absent)",
+    )
     g.add_argument("--flops-col", default=None, help="column of training FLOPs (default: C, flops, ...)")
     g.add_argument("--loss-col", default=None, help="column of final losses (default: loss, val_loss, ...)")
     g.add_argument("--run-id-col", default=None, help="column naming each run")
-    g.add_argument("--unique-tokens-col", default=None, help="column of unique tokens (datacon; default U, "
-                                                             "unique_tokens, U_unique)")
-    g.add_argument("--where", default=None, help="pandas filter, e.g. \"dataset == 'rpj'\" (backticks for names "
-                                                 "with spaces)")
+    g.add_argument(
+        "--unique-tokens-col",
+        default=None,
+        help="column of unique tokens (datacon; default U, unique_tokens, U_unique)",
+    )
+    g.add_argument(
+        "--where", default=None, help="pandas filter, e.g. \"dataset == 'rpj'\" (backticks for names with spaces)"
+    )
     g.add_argument("--min-flops", type=number("--min-flops"), default=None, help="keep runs with at least these FLOPs")
     g.add_argument("--max-flops", type=number("--max-flops"), default=None, help="keep runs with at most these FLOPs")
     g.add_argument("--keep-failed", action="store_true", help="keep runs whose status column says they failed")
     g = p.add_argument_group("what to report")
-    g.add_argument("--budgets", type=number("--budgets"), nargs="+", default=None,
-                   help="FLOP budgets for the N_opt / D_opt / tokens-per-parameter table (default: five decades from one below the largest run; 1e20 .. 1e24 for Chinchilla-scale data)")
-    g.add_argument("--holdout-above", type=number("--holdout-above"), default=None,
-                   help="fit only runs below this threshold and report the prediction error on the rest")
-    g.add_argument("--holdout-by", choices=("flops", "params", "tokens"), default="flops",
-                   help="what --holdout-above compares (default flops)")
-    g.add_argument("--delta", type=number("--delta"), default=None, help="Huber threshold (approach3, vp, kaplan; "
-                                                                         "default 1e-3)")
+    g.add_argument(
+        "--budgets",
+        type=number("--budgets"),
+        nargs="+",
+        default=None,
+        help="FLOP budgets for the N_opt / D_opt / tokens-per-parameter table (default: five decades from "
+        "one below the largest run; 1e20 .. 1e24 for Chinchilla-scale data)",
+    )
+    g.add_argument(
+        "--holdout-above",
+        type=number("--holdout-above"),
+        default=None,
+        help="fit only runs below this threshold and report the prediction error on the rest",
+    )
+    g.add_argument(
+        "--holdout-by",
+        choices=("flops", "params", "tokens"),
+        default="flops",
+        help="what --holdout-above compares (default flops)",
+    )
+    g.add_argument(
+        "--delta", type=number("--delta"), default=None, help="Huber threshold (approach3, vp, kaplan; default 1e-3)"
+    )
     p.add_argument("--json", action="store_true", help="print the FitResult as JSON instead of the report")
     p.set_defaults(func=run)
 
@@ -77,11 +105,18 @@ def run(args) -> int:
         raise ScalingError(f"--level must be in (0, 1), got {args.level:g}")
     if args.workers is not None and args.workers < 1:
         raise ScalingError(f"--workers must be at least 1, got {args.workers}")
-    if args.out:   # fail before the fit, not after it
+    if args.out:  # fail before the fit, not after it
         from .._io import check_writable
+
         check_writable(args.out)
-    loader = {"params_col": args.params_col, "tokens_col": args.tokens_col, "flops_col": args.flops_col,
-              "loss_col": args.loss_col, "run_id_col": args.run_id_col, "where": args.where}
+    loader = {
+        "params_col": args.params_col,
+        "tokens_col": args.tokens_col,
+        "flops_col": args.flops_col,
+        "loss_col": args.loss_col,
+        "run_id_col": args.run_id_col,
+        "where": args.where,
+    }
     if args.method != "approach1":
         loader.update({"min_flops": args.min_flops, "max_flops": args.max_flops, "drop_failed": not args.keep_failed})
     elif args.keep_failed:
@@ -106,7 +141,6 @@ def run(args) -> int:
             raise ScalingError(f"--delta applies to approach3, vp, kaplan, datacon and sparsity, not {args.method}")
         opts["delta"] = args.delta
 
-    caught: list = []
     with _warnings_kept_on_error() as caught:
         warnings.simplefilter("always")
         table = load_for(args.method, args.runs, **loader)
@@ -114,21 +148,26 @@ def run(args) -> int:
         fit_table = table
         if args.holdout_above is not None:
             if args.method == "approach1":
-                raise ScalingError("--holdout-above needs a loss model; approach1 fits an allocation (use approach3, "
-                                   "vp or kaplan)")
+                raise ScalingError(
+                    "--holdout-above needs a loss model; approach1 fits an allocation (use approach3, vp or kaplan)"
+                )
             if args.method in ("approach2", "datacon", "sparsity"):
-                raise ScalingError(f"--holdout-above is for the loss surfaces approach3, vp and kaplan, not "
-                                   f"{args.method}" + (" (an allocation, no loss model)" if args.method == "approach2"
-                                                       else ""))
+                raise ScalingError(
+                    f"--holdout-above is for the loss surfaces approach3, vp and kaplan, not "
+                    f"{args.method}" + (" (an allocation, no loss model)" if args.method == "approach2" else "")
+                )
             v = np.asarray(table[args.holdout_by], dtype=float)
             t = float(args.holdout_above)
             train, test = table.loc[v < t], table.loc[v >= t]
             if len(train) == 0:
-                raise ScalingError(f"--holdout-above {t:.4g}: no runs below it (smallest {args.holdout_by} is "
-                                   f"{v.min():.4g})")
+                raise ScalingError(
+                    f"--holdout-above {t:.4g}: no runs below it (smallest {args.holdout_by} is {v.min():.4g})"
+                )
             if len(test) == 0:
-                raise ScalingError(f"--holdout-above {t:.4g}: no runs at or above it to hold out (largest "
-                                   f"{args.holdout_by} is {v.max():.4g})")
+                raise ScalingError(
+                    f"--holdout-above {t:.4g}: no runs at or above it to hold out (largest "
+                    f"{args.holdout_by} is {v.max():.4g})"
+                )
             meta = dict(table.attrs.get("scaling", {}))
             meta["filters"] = list(meta.get("filters", [])) + [f"{args.holdout_by} < {t:.4g} (holdout)"]
             train = train.copy()
@@ -148,11 +187,11 @@ def run(args) -> int:
             notes.append(msg)
     if args.json:
         for m in notes:
-            warnings.warn(m)
+            warnings.warn(m, stacklevel=1)
         print(res.model_dump_json(indent=2))
         return 0
     for m in notes:
-        warnings.warn(m)
+        warnings.warn(m, stacklevel=1)
     print(report(res, budgets=args.budgets))
     if args.out:
         print(f"\nwrote {args.out}  ({_plan_hint(res, args.out)})")
@@ -177,6 +216,7 @@ def _warnings_kept_on_error():
             for m in dict.fromkeys(str(w.message) for w in seen):
                 print(f"scaling: warning: {m}", file=sys.stderr)
             raise
+
     return cm()
 
 
@@ -186,11 +226,12 @@ def _plan_hint(res, path: str) -> str:
     import shlex
 
     from ..fit.api import UNUSABLE
-    problem = next((f[len(UNUSABLE) + 2:] for f in res.flags if f.startswith(UNUSABLE)), None)
+
+    problem = next((f[len(UNUSABLE) + 2 :] for f in res.flags if f.startswith(UNUSABLE)), None)
     if problem is not None:
         return f"scaling plan cannot use it: {problem}"
     top = (res.data.flops_range or (0.0, 1e21))[1]
-    budget = f"1e{math.floor(math.log10(top)) + 1}" if top > 0 else "1e22"   # a decade past the largest run
+    budget = f"1e{math.floor(math.log10(top)) + 1}" if top > 0 else "1e22"  # a decade past the largest run
     return f"use: scaling plan {budget} --law {shlex.quote(str(path))}"
 
 

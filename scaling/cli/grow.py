@@ -1,8 +1,8 @@
 """``scaling grow``: plan a growth run from a fitted law, run a growth experiment, analyse it.
 
-    scaling grow plan --flops 1e21 --law fit.json [--small RUN_DIR] [--calibration FILE] [--json]
-    scaling grow run sweeps/growth-cpu.toml [--root data/runs] [--workers 2] [--dry-run]
-    scaling grow analyze data/runs/growth-cpu [--law fit.json] [--calibration-out FILE] [--json]
+scaling grow plan --flops 1e21 --law fit.json [--small RUN_DIR] [--calibration FILE] [--json]
+scaling grow run sweeps/growth-cpu.toml [--root data/runs] [--workers 2] [--dry-run]
+scaling grow analyze data/runs/growth-cpu [--law fit.json] [--calibration-out FILE] [--json]
 """
 
 from __future__ import annotations
@@ -14,58 +14,100 @@ from pathlib import Path
 from ..errors import ScalingError
 from . import number
 
-DEFAULT_CALIBRATION = "data/growth/calibration.json"   # scaling.growth.planner.DEFAULT_CALIBRATION
+DEFAULT_CALIBRATION = "data/growth/calibration.json"  # scaling.growth.planner.DEFAULT_CALIBRATION
 
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "grow", help="grow a small model into a large one (LiGO): plan, run and analyse",
+        "grow",
+        help="grow a small model into a large one (LiGO): plan, run and analyse",
         description="Model growth (LiGO, Wang et al. 2023): plan the small and large models, the operator "
-                    "steps and the token counts from a fitted law and a measured growth calibration; run a "
-                    "growth experiment spec; analyse its runs into savings and a calibration.")
+        "steps and the token counts from a fitted law and a measured growth calibration; run a "
+        "growth experiment spec; analyse its runs into savings and a calibration.",
+    )
     gs = p.add_subparsers(dest="grow_command", metavar="ACTION")
     gs.required = True
 
-    pl = gs.add_parser("plan", help="plan a growth run for a total budget",
-                       description="Choose the small shape and tokens, the large shape and tokens and the operator "
-                                   "steps that minimise the predicted loss for a total budget, with a FLOP ledger "
-                                   "and the three savings figures; says 'train from scratch' when growth does not pay.")
+    pl = gs.add_parser(
+        "plan",
+        help="plan a growth run for a total budget",
+        description="Choose the small shape and tokens, the large shape and tokens and the operator "
+        "steps that minimise the predicted loss for a total budget, with a FLOP ledger "
+        "and the three savings figures; says 'train from scratch' when growth does not pay.",
+    )
     pl.add_argument("--flops", type=number("--flops"), required=True, help="total training budget (e.g. 1e21)")
     pl.add_argument("--law", required=True, help="a fitted law (fit.json from `scaling fit`) or a published law name")
-    pl.add_argument("--small", default=None, metavar="RUN_DIR",
-                    help="an existing small model (a finished run directory): its cost is sunk")
-    pl.add_argument("--calibration", default=None, metavar="FILE",
-                    help=f"measured growth calibration (default {DEFAULT_CALIBRATION}, written by `scaling grow run`)")
-    pl.add_argument("--method", default="ligo", choices=("ligo", "stack", "hyperclone"),
-                    help="growth method whose calibration to use (default ligo)")
-    pl.add_argument("--credit-efficiency", type=float, default=None, metavar="ETA",
-                    help="use this token-credit efficiency instead of a calibration (an assumption; labelled so)")
-    pl.add_argument("--operator-steps", type=int, default=None, help="LiGO operator steps (default: calibration's, else 100)")
-    pl.add_argument("--batch-tokens", type=number("--batch-tokens"), default=None,
-                    help="tokens per operator step (default: calibration's, else 524288)")
-    pl.add_argument("--vocab", type=int, default=None, help="vocabulary for the shapes (default: small run's, else 50257)")
-    pl.add_argument("--context", type=int, default=None, help="context for the shapes (default: small run's, else 2048)")
+    pl.add_argument(
+        "--small",
+        default=None,
+        metavar="RUN_DIR",
+        help="an existing small model (a finished run directory): its cost is sunk",
+    )
+    pl.add_argument(
+        "--calibration",
+        default=None,
+        metavar="FILE",
+        help=f"measured growth calibration (default {DEFAULT_CALIBRATION}, written by `scaling grow run`)",
+    )
+    pl.add_argument(
+        "--method",
+        default="ligo",
+        choices=("ligo", "stack", "hyperclone"),
+        help="growth method whose calibration to use (default ligo)",
+    )
+    pl.add_argument(
+        "--credit-efficiency",
+        type=float,
+        default=None,
+        metavar="ETA",
+        help="use this token-credit efficiency instead of a calibration (an assumption; labelled so)",
+    )
+    pl.add_argument(
+        "--operator-steps", type=int, default=None, help="LiGO operator steps (default: calibration's, else 100)"
+    )
+    pl.add_argument(
+        "--batch-tokens",
+        type=number("--batch-tokens"),
+        default=None,
+        help="tokens per operator step (default: calibration's, else 524288)",
+    )
+    pl.add_argument(
+        "--vocab", type=int, default=None, help="vocabulary for the shapes (default: small run's, else 50257)"
+    )
+    pl.add_argument(
+        "--context", type=int, default=None, help="context for the shapes (default: small run's, else 2048)"
+    )
     pl.add_argument("--json", action="store_true", help="print one JSON object")
     pl.set_defaults(func=run_plan)
 
-    rn = gs.add_parser("run", help="run a growth experiment spec (TOML)",
-                       description="Train the small model, grow it (LiGO, stacking, function-preserving), train the "
-                                   "grown models and a large model from scratch, then analyse: FLOPs to the scratch "
-                                   "loss, the three savings and the calibration. Rerunning skips finished runs.")
+    rn = gs.add_parser(
+        "run",
+        help="run a growth experiment spec (TOML)",
+        description="Train the small model, grow it (LiGO, stacking, function-preserving), train the "
+        "grown models and a large model from scratch, then analyse: FLOPs to the scratch "
+        "loss, the three savings and the calibration. Rerunning skips finished runs.",
+    )
     rn.add_argument("spec", help="growth spec, e.g. sweeps/growth-cpu.toml")
     rn.add_argument("--root", default="data/runs", help="run store root (default data/runs)")
     rn.add_argument("--data-dir", default=None, help="corpus cache root (default $SCALING_DATA_DIR or ./data)")
     rn.add_argument("--workers", type=int, default=None, help="parallel processes (default: the spec's)")
     rn.add_argument("--threads", type=int, default=None, help="torch threads per process (default: cores / workers)")
     rn.add_argument("--law", default=None, help="fitted law for savings (3) (default: the spec's law, if any)")
-    rn.add_argument("--calibration-out", default=None, metavar="FILE",
-                    help="write the calibration here (default: the spec's `calibration`, else not written)")
+    rn.add_argument(
+        "--calibration-out",
+        default=None,
+        metavar="FILE",
+        help="write the calibration here (default: the spec's `calibration`, else not written)",
+    )
     rn.add_argument("--dry-run", action="store_true", help="list the runs and their FLOPs; train nothing")
     rn.set_defaults(func=run_run)
 
-    an = gs.add_parser("analyze", help="analyse a growth experiment's runs",
-                       description="FLOPs each method needs to reach the scratch model's final loss, the three "
-                                   "savings with seed error bars, and the token-credit calibration.")
+    an = gs.add_parser(
+        "analyze",
+        help="analyse a growth experiment's runs",
+        description="FLOPs each method needs to reach the scratch model's final loss, the three "
+        "savings with seed error bars, and the token-credit calibration.",
+    )
     an.add_argument("sweep_dir", help="the experiment's directory, e.g. data/runs/growth-cpu")
     an.add_argument("--law", default=None, help="fitted law (same corpus and recipe) for savings (3)")
     an.add_argument("--calibration-out", default=None, metavar="FILE", help="write the calibration JSON here")
@@ -75,16 +117,25 @@ def register(sub) -> None:
 
 def run_plan(args) -> int:
     from ..growth.planner import plan_growth
+
     if args.operator_steps is not None and args.operator_steps < 0:
         raise ScalingError(f"--operator-steps must be >= 0, got {args.operator_steps}")
     for name in ("vocab", "context"):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise ScalingError(f"--{name} must be a positive integer, got {v}")
-    plan = plan_growth(args.flops, args.law, calibration=args.calibration or DEFAULT_CALIBRATION, method=args.method,
-                       eta=args.credit_efficiency, small=args.small, operator_steps=args.operator_steps,
-                       batch_tokens=int(args.batch_tokens) if args.batch_tokens else None, vocab=args.vocab,
-                       context=args.context)
+    plan = plan_growth(
+        args.flops,
+        args.law,
+        calibration=args.calibration or DEFAULT_CALIBRATION,
+        method=args.method,
+        eta=args.credit_efficiency,
+        small=args.small,
+        operator_steps=args.operator_steps,
+        batch_tokens=int(args.batch_tokens) if args.batch_tokens else None,
+        vocab=args.vocab,
+        context=args.context,
+    )
     if args.json:
         print(json.dumps(plan.to_dict(), default=float))
     else:
@@ -95,6 +146,7 @@ def run_plan(args) -> int:
 def run_run(args) -> int:
     from ..growth.analysis import analyze
     from ..growth.experiment import describe_jobs, load_growth_spec, run_experiment
+
     spec = load_growth_spec(args.spec)
     if args.workers is not None and args.workers < 1:
         raise ScalingError(f"--workers must be >= 1, got {args.workers}")
@@ -116,6 +168,7 @@ def run_run(args) -> int:
 
 def run_analyze(args) -> int:
     from ..growth.analysis import analyze
+
     analysis = analyze(args.sweep_dir, law=args.law)
     if args.json:
         print(json.dumps(analysis.to_dict(), default=str))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 
 def register(sub) -> None:
-    p = sub.add_parser("laws", help="list the built-in published laws",
-                       description="List the registry of published laws: parameters, conventions, citation.")
+    p = sub.add_parser(
+        "laws",
+        help="list the built-in published laws",
+        description="List the registry of published laws: parameters, conventions, citation.",
+    )
     p.add_argument("name", nargs="?", help="show one law in full")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
@@ -15,7 +18,6 @@ def run(args) -> int:
     import json
 
     from ..laws import get_law, list_laws
-
     from ..laws.zoo import laws_by_form
 
     names = [args.name] if args.name else list_laws()
@@ -23,7 +25,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps([law.to_dict() for law in laws] if not args.name else laws[0].to_dict(), indent=2))
         return 0
-    if not args.name:   # grouped by form, in registry order within a group
+    if not args.name:  # grouped by form, in registry order within a group
         groups = laws_by_form()
         order = {n: i for i, n in enumerate(n for names_ in groups.values() for n in names_)}
         laws.sort(key=lambda law: order.get(law.name, len(order)))

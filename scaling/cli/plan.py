@@ -15,68 +15,115 @@ from . import number
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "plan", help="plan model size, tokens, loss and cost for a budget",
+        "plan",
+        help="plan model size, tokens, loss and cost for a budget",
         description="Given a budget (FLOPs, GPU-hours or dollars), a size, a token count or a target loss, "
-                    "print the compute-optimal plan under a law. Several budgets print one table.",
+        "print the compute-optimal plan under a law. Several budgets print one table.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  scaling plan 1e21 1e22 1e23\n  scaling plan 5.76e23 --law epoch-2024 --shape\n"
-               "  scaling plan --params 7B --tokens 1.4T\n  scaling plan --target-loss 2.1 --gpu h100 --gpus 1024\n"
-               "  scaling plan --dollars 1e6 --gpu h100 --price 2.5 --json\n"
-               "  scaling plan 1e22 --unique-tokens 25B          (data-constrained: muennighoff-2023)\n"
-               "  scaling plan --law muennighoff-2023 --params 6.34e9 --tokens 242e9 --unique-tokens 25e9\n"
-               "  scaling plan --target-loss 2.1 --inference-tokens 2T\n"
-               "  scaling plan 1e23 --inference-tokens 2T --inference-mfu 0.2 --inference-price 2\n"
-               "  scaling plan 1e22 --law fit.json --flatness 0.005\n"
-               "  scaling plan 1e21 --mixer hyena --context 8192 --convention palm\n"
-               "  scaling plan 1e21 --law frantar-2024 --sparsity 0.75\n\n"
-               "--unique-tokens without --law uses muennighoff-2023 (Muennighoff et al. 2023, C4); with a\n"
-               "Chinchilla-form --law that paper's repetition constants (R_D* 15.39, R_N* 5.31) are applied\n"
-               "to the given law, and the output says so.")
+        "  scaling plan --params 7B --tokens 1.4T\n  scaling plan --target-loss 2.1 --gpu h100 --gpus 1024\n"
+        "  scaling plan --dollars 1e6 --gpu h100 --price 2.5 --json\n"
+        "  scaling plan 1e22 --unique-tokens 25B          (data-constrained: muennighoff-2023)\n"
+        "  scaling plan --law muennighoff-2023 --params 6.34e9 --tokens 242e9 --unique-tokens 25e9\n"
+        "  scaling plan --target-loss 2.1 --inference-tokens 2T\n"
+        "  scaling plan 1e23 --inference-tokens 2T --inference-mfu 0.2 --inference-price 2\n"
+        "  scaling plan 1e22 --law fit.json --flatness 0.005\n"
+        "  scaling plan 1e21 --mixer hyena --context 8192 --convention palm\n"
+        "  scaling plan 1e21 --law frantar-2024 --sparsity 0.75\n\n"
+        "--unique-tokens without --law uses muennighoff-2023 (Muennighoff et al. 2023, C4); with a\n"
+        "Chinchilla-form --law that paper's repetition constants (R_D* 15.39, R_N* 5.31) are applied\n"
+        "to the given law, and the output says so.",
+    )
     p.add_argument("flops", nargs="*", type=number("FLOPs"), help="training budget(s) in FLOPs (1e21, 3.2E+24)")
     p.add_argument("--gpu-hours", type=number("--gpu-hours"), nargs="+", help="budget(s) in GPU-hours")
     p.add_argument("--dollars", type=number("--dollars"), nargs="+", help="budget(s) in US dollars")
     p.add_argument("--params", type=number("--params"), nargs="+", help="model size(s) (7B, 70e9)")
     p.add_argument("--tokens", type=number("--tokens"), nargs="+", help="training token count(s) (1.4T)")
     p.add_argument("--target-loss", type=number("--target-loss"), nargs="+", help="loss(es) to reach (nats/token)")
-    p.add_argument("--law", default=None, help="law name (see `scaling laws`), a fit/law .json file, 'all' "
-                                               "(every registered law side by side) or a comma-separated list "
-                                               "of names (default epoch-2024)")
-    p.add_argument("--convention", choices=["6nd", "kaplan", "chinchilla", "palm"], default=None,
-                   help="FLOP convention (default: the law's own, usually 6nd)")
+    p.add_argument(
+        "--law",
+        default=None,
+        help="law name (see `scaling laws`), a fit/law .json file, 'all' "
+        "(every registered law side by side) or a comma-separated list "
+        "of names (default epoch-2024)",
+    )
+    p.add_argument(
+        "--convention",
+        choices=["6nd", "kaplan", "chinchilla", "palm"],
+        default=None,
+        help="FLOP convention (default: the law's own, usually 6nd)",
+    )
     p.add_argument("--gpu", default=None, help="accelerator for the cost (a100, h100, h100-pcie, h200, ...)")
     p.add_argument("--gpus", type=int, default=None, help="number of accelerators (for wall-clock days)")
     p.add_argument("--mfu", type=number("--mfu"), default=None, help="model FLOPs utilisation in (0, 1] (default 0.4)")
-    p.add_argument("--price", type=number("--price", allow_zero=True), default=None,
-                   help="dollars per GPU-hour (default: the catalogue's price for the GPU)")
+    p.add_argument(
+        "--price",
+        type=number("--price", allow_zero=True),
+        default=None,
+        help="dollars per GPU-hour (default: the catalogue's price for the GPU)",
+    )
     p.add_argument("--pue", type=number("--pue"), default=None, help="data-centre PUE (default 1.1)")
-    p.add_argument("--grid", type=number("--grid", allow_zero=True), default=None,
-                   help="grid carbon intensity, kg CO2e per kWh (default 0.4)")
+    p.add_argument(
+        "--grid",
+        type=number("--grid", allow_zero=True),
+        default=None,
+        help="grid carbon intensity, kg CO2e per kWh (default 0.4)",
+    )
     p.add_argument("--shape", action="store_true", help="also print a concrete model shape")
     p.add_argument("--vocab", type=int, default=50257, help="vocabulary size for --shape and FLOP conventions")
     p.add_argument("--context", type=int, default=2048, help="context length for --shape and FLOP conventions")
-    p.add_argument("--mixer", choices=("attention", "hyena"), default="attention",
-                   help="sequence mixer whose FLOPs per token count (with --convention palm/chinchilla and --context)")
-    p.add_argument("--sparsity", type=number("--sparsity", allow_zero=True), default=0.0,
-                   help="fraction of block weights held at zero: N is non-zero parameters, FLOPs the non-zero "
-                        "share; a sparsity law (frantar-2024) is evaluated at it")
+    p.add_argument(
+        "--mixer",
+        choices=("attention", "hyena"),
+        default="attention",
+        help="sequence mixer whose FLOPs per token count (with --convention palm/chinchilla and --context)",
+    )
+    p.add_argument(
+        "--sparsity",
+        type=number("--sparsity", allow_zero=True),
+        default=0.0,
+        help="fraction of block weights held at zero: N is non-zero parameters, FLOPs the non-zero "
+        "share; a sparsity law (frantar-2024) is evaluated at it",
+    )
     p.add_argument("--level", type=float, default=0.95, help="interval level when the law has uncertainty")
     g = p.add_argument_group("past the compute-optimal plan")
-    g.add_argument("--unique-tokens", type=number("--unique-tokens"), nargs="+",
-                   help="unique tokens available (data-constrained plan: size, total tokens, epochs, "
-                        "cost of repeating)")
-    g.add_argument("--inference-tokens", type=number("--inference-tokens", allow_zero=True), nargs="+",
-                   help="tokens the model will serve; with --target-loss or a total budget (FLOPs or --dollars) "
-                        "minimises training + inference cost (Sardana et al. 2024)")
+    g.add_argument(
+        "--unique-tokens",
+        type=number("--unique-tokens"),
+        nargs="+",
+        help="unique tokens available (data-constrained plan: size, total tokens, epochs, cost of repeating)",
+    )
+    g.add_argument(
+        "--inference-tokens",
+        type=number("--inference-tokens", allow_zero=True),
+        nargs="+",
+        help="tokens the model will serve; with --target-loss or a total budget (FLOPs or --dollars) "
+        "minimises training + inference cost (Sardana et al. 2024)",
+    )
     g.add_argument("--inference-gpu", default=None, help="accelerator serving the model (default: --gpu)")
-    g.add_argument("--inference-mfu", type=number("--inference-mfu"), default=None,
-                   help="MFU reached when serving, in (0, 1] (default: --mfu); makes the objective dollars")
-    g.add_argument("--inference-price", type=number("--inference-price", allow_zero=True), default=None,
-                   help="dollars per GPU-hour when serving (default: --price or the catalogue's)")
-    g.add_argument("--flatness", type=number("--flatness"), nargs="?", const=0.005, default=None,
-                   help="print the sizes whose loss at the same budget is within this fraction of the best "
-                        "(default 0.005 = 0.5%%; put it after the budgets); with a bootstrapped fit also the "
-                        "distribution "
-                        "of N_opt, D_opt and the loss")
+    g.add_argument(
+        "--inference-mfu",
+        type=number("--inference-mfu"),
+        default=None,
+        help="MFU reached when serving, in (0, 1] (default: --mfu); makes the objective dollars",
+    )
+    g.add_argument(
+        "--inference-price",
+        type=number("--inference-price", allow_zero=True),
+        default=None,
+        help="dollars per GPU-hour when serving (default: --price or the catalogue's)",
+    )
+    g.add_argument(
+        "--flatness",
+        type=number("--flatness"),
+        nargs="?",
+        const=0.005,
+        default=None,
+        help="print the sizes whose loss at the same budget is within this fraction of the best "
+        "(default 0.005 = 0.5%%; put it after the budgets); with a bootstrapped fit also the "
+        "distribution "
+        "of N_opt, D_opt and the loss",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object per query")
     p.set_defaults(func=run)
 
@@ -85,11 +132,26 @@ def run_laws(args) -> int:
     """``--law all`` or ``--law a,b,c``: the compute-optimal plan of each law at each budget, side by side."""
     from ..laws.zoo import compare_laws
     from ..planner.text import format_law_comparison
-    others = [k for k in ("params", "tokens", "target_loss", "gpu_hours", "dollars", "unique_tokens",
-                          "inference_tokens", "flatness") if getattr(args, k)]
+
+    others = [
+        k
+        for k in (
+            "params",
+            "tokens",
+            "target_loss",
+            "gpu_hours",
+            "dollars",
+            "unique_tokens",
+            "inference_tokens",
+            "flatness",
+        )
+        if getattr(args, k)
+    ]
     if others or not args.flops:
-        raise ScalingError(f"--law {args.law}: compares laws at FLOP budgets only (give budgets, e.g. "
-                           f"`scaling plan 1e24 --law all`{'; not --' + others[0].replace('_', '-') if others else ''})")
+        raise ScalingError(
+            f"--law {args.law}: compares laws at FLOP budgets only (give budgets, e.g. "
+            f"`scaling plan 1e24 --law all`{'; not --' + others[0].replace('_', '-') if others else ''})"
+        )
     names = "all" if args.law == "all" else [n.strip() for n in args.law.split(",") if n.strip()]
     df = compare_laws(list(args.flops), names=names, vocab=args.vocab, context=args.context)
     if args.json:
@@ -115,11 +177,19 @@ def run(args) -> int:
     if args.vocab < 1 or args.context < 1:
         raise ScalingError("--vocab and --context must be positive integers")
     hw = None
-    if any(v is not None for v in (args.gpu, args.gpus, args.mfu, args.price, args.pue, args.grid)) \
-            or args.gpu_hours or args.dollars:
-        hw = Hardware(accelerator=get_accelerator(args.gpu or "h100").name, gpus=args.gpus,
-                      mfu=0.4 if args.mfu is None else args.mfu, price_per_gpu_hour=args.price,
-                      pue=args.pue, grid_kg_per_kwh=args.grid)
+    if (
+        any(v is not None for v in (args.gpu, args.gpus, args.mfu, args.price, args.pue, args.grid))
+        or args.gpu_hours
+        or args.dollars
+    ):
+        hw = Hardware(
+            accelerator=get_accelerator(args.gpu or "h100").name,
+            gpus=args.gpus,
+            mfu=0.4 if args.mfu is None else args.mfu,
+            price_per_gpu_hour=args.price,
+            pue=args.pue,
+            grid_kg_per_kwh=args.grid,
+        )
     cost = None
     if args.inference_tokens is not None:
         if args.inference_mfu is not None and not 0 < args.inference_mfu <= 1:
@@ -127,19 +197,39 @@ def run(args) -> int:
         if hw is not None or any(v is not None for v in (args.inference_gpu, args.inference_mfu, args.inference_price)):
             base = hw or Hardware()
             inf_acc = get_accelerator(args.inference_gpu).name if args.inference_gpu else None
-            cost = Hardware(accelerator=base.accelerator, mfu=base.mfu, price_per_gpu_hour=base.price_per_gpu_hour,
-                            inference_accelerator=inf_acc,
-                            inference_mfu=args.inference_mfu, inference_price_per_gpu_hour=args.inference_price)
+            cost = Hardware(
+                accelerator=base.accelerator,
+                mfu=base.mfu,
+                price_per_gpu_hour=base.price_per_gpu_hour,
+                inference_accelerator=inf_acc,
+                inference_mfu=args.inference_mfu,
+                inference_price_per_gpu_hour=args.inference_price,
+            )
     elif any(v is not None for v in (args.inference_gpu, args.inference_mfu, args.inference_price)):
         raise ScalingError("--inference-gpu/--inference-mfu/--inference-price need --inference-tokens")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        plans = plan(args.flops or None, params=args.params, tokens=args.tokens, target_loss=args.target_loss,
-                     gpu_hours=args.gpu_hours, dollars=args.dollars, law=args.law,
-                     convention=args.convention, hardware=hw, shape=args.shape, vocab=args.vocab,
-                     context=args.context, level=args.level, unique_tokens=args.unique_tokens,
-                     inference_tokens=args.inference_tokens, cost=cost, flatness=args.flatness,
-                     mixer=args.mixer, sparsity=args.sparsity)
+        plans = plan(
+            args.flops or None,
+            params=args.params,
+            tokens=args.tokens,
+            target_loss=args.target_loss,
+            gpu_hours=args.gpu_hours,
+            dollars=args.dollars,
+            law=args.law,
+            convention=args.convention,
+            hardware=hw,
+            shape=args.shape,
+            vocab=args.vocab,
+            context=args.context,
+            level=args.level,
+            unique_tokens=args.unique_tokens,
+            inference_tokens=args.inference_tokens,
+            cost=cost,
+            flatness=args.flatness,
+            mixer=args.mixer,
+            sparsity=args.sparsity,
+        )
     if args.json:
         for p in plans:
             print(json.dumps(p.to_dict()))

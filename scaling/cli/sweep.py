@@ -13,12 +13,14 @@ from . import grow
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "sweep", help="run a sweep of small transformers (isoFLOP, grid, list) and collect its runs table",
+        "sweep",
+        help="run a sweep of small transformers (isoFLOP, grid, list) and collect its runs table",
         description="Train the runs of a sweep spec (sweeps/*.toml) into the run store "
-                    "<root>/<sweep>/<run_id>/, resumably: finished runs are skipped, unfinished ones resume "
-                    "from their checkpoint, diverged ones are recorded as failed.",
+        "<root>/<sweep>/<run_id>/, resumably: finished runs are skipped, unfinished ones resume "
+        "from their checkpoint, diverged ones are recorded as failed.",
         epilog="Example: scaling sweep run sweeps/smoke.toml && scaling sweep collect sweeps/smoke.toml "
-               "--out runs.csv && scaling fit runs.csv")
+        "--out runs.csv && scaling fit runs.csv",
+    )
     ssub = p.add_subparsers(dest="action", metavar="ACTION")
     ssub.required = True
 
@@ -28,14 +30,29 @@ def register(sub) -> None:
 
     r = ssub.add_parser("run", help="train every unfinished run of the spec")
     common(r)
-    r.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="local: this machine (in sequence or a process pool); ray: one Ray task per run")
-    r.add_argument("--workers", type=_positive_int("--workers"), default=None,
-                   help="runs at a time (local default: one per core on CPU, one on a GPU)")
-    r.add_argument("--threads", type=_positive_int("--threads"), default=None,
-                   help="torch threads per run (default: cores // workers)")
-    r.add_argument("--address", default=None,
-                   help="Ray cluster address: auto (an existing cluster), local (start one here), or host:port")
+    r.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this machine (in sequence or a process pool); ray: one Ray task per run",
+    )
+    r.add_argument(
+        "--workers",
+        type=_positive_int("--workers"),
+        default=None,
+        help="runs at a time (local default: one per core on CPU, one on a GPU)",
+    )
+    r.add_argument(
+        "--threads",
+        type=_positive_int("--threads"),
+        default=None,
+        help="torch threads per run (default: cores // workers)",
+    )
+    r.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster address: auto (an existing cluster), local (start one here), or host:port",
+    )
     r.add_argument("--data-dir", default=None, help="corpus and token cache root (default $SCALING_DATA_DIR or data)")
     r.add_argument("--only", nargs="+", default=None, metavar="RUN_ID", help="train only these runs")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -50,12 +67,18 @@ def register(sub) -> None:
     c.add_argument("--out", required=True, help="CSV file to write")
     c.add_argument("--include-failed", action="store_true", help="keep failed (diverged) runs, status 'failed'")
     c.add_argument("--curves", default=None, help="also write every evaluation of every run to this CSV")
-    c.add_argument("--include-stale", action="store_true",
-                   help="keep runs whose config.json no longer matches the spec (left out by default)")
+    c.add_argument(
+        "--include-stale",
+        action="store_true",
+        help="keep runs whose config.json no longer matches the spec (left out by default)",
+    )
     c.set_defaults(func=run_collect)
 
-    k = ssub.add_parser("compare", help="pair the runs of two sweeps (same shape, tokens, seed) and compare "
-                        "their losses and the compute each spent (e.g. cosine against branched WSD)")
+    k = ssub.add_parser(
+        "compare",
+        help="pair the runs of two sweeps (same shape, tokens, seed) and compare "
+        "their losses and the compute each spent (e.g. cosine against branched WSD)",
+    )
     k.add_argument("spec_a", help="first sweep spec (TOML)")
     k.add_argument("spec_b", help="second sweep spec (TOML)")
     k.add_argument("--root", default="data/runs", help="run store root (default data/runs)")
@@ -76,6 +99,7 @@ def _positive_int(what: str):
         if v < 1:
             raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
         return v
+
     parse.__name__ = what
     return parse
 
@@ -86,47 +110,67 @@ def run(args) -> int:  # pragma: no cover - dispatch is through set_defaults
 
 def run_run(args) -> int:
     from ..sweep import GrowthSpecGiven, load_spec, run_sweep
+
     try:
         spec = load_spec(args.spec)
     except GrowthSpecGiven:
         # a growth experiment is a sweep too: hand it to `scaling grow run` with the same options
         if args.executor != "local" or args.only:
             raise
-        print(f"scaling sweep: {args.spec} is a growth experiment; running it as `scaling grow run`",
-              file=sys.stderr)
+        print(f"scaling sweep: {args.spec} is a growth experiment; running it as `scaling grow run`", file=sys.stderr)
         args.law, args.calibration_out, args.dry_run = None, None, False
         return grow.run_run(args)
-    report = run_sweep(spec, args.root, executor=args.executor, workers=args.workers, threads=args.threads,
-                       address=args.address, data_dir=args.data_dir, progress=not args.no_progress, only=args.only,
-                       source=args.spec)
+    report = run_sweep(
+        spec,
+        args.root,
+        executor=args.executor,
+        workers=args.workers,
+        threads=args.threads,
+        address=args.address,
+        data_dir=args.data_dir,
+        progress=not args.no_progress,
+        only=args.only,
+        source=args.spec,
+    )
     print(report.summary())
     return 1 if report.errors else 0
 
 
 def run_status(args) -> int:
     from ..sweep import load_spec, sweep_status
+
     spec = load_spec(args.spec)
     df = sweep_status(spec, args.root)
     counts = df["state"].value_counts().to_dict()
     states = ["ok", "failed", "partial", "pending"] + [k for k in ("stale", "corrupt") if counts.get(k)]
-    print(f"sweep {spec.name} ({args.root}/{spec.name}): {len(df)} runs, "
-          + ", ".join(f"{counts.get(k, 0)} {k}" for k in states))
+    print(
+        f"sweep {spec.name} ({args.root}/{spec.name}): {len(df)} runs, "
+        + ", ".join(f"{counts.get(k, 0)} {k}" for k in states)
+    )
     if counts.get("stale"):
-        print(f"  {counts['stale']} stale run(s): trained with another configuration than the spec's; `sweep collect` "
-              "leaves them out (--include-stale keeps them) and `sweep run` refuses them: use another sweep name or "
-              "root, or delete their directories")
+        print(
+            f"  {counts['stale']} stale run(s): trained with another configuration than the spec's; `sweep collect` "
+            "leaves them out (--include-stale keeps them) and `sweep run` refuses them: use another sweep name or "
+            "root, or delete their directories"
+        )
     for _, r in df.iterrows():
-        done = "" if r["done_tokens"] is None or r["done_tokens"] != r["done_tokens"] else \
-            f"{si(float(r['done_tokens']))}/"
+        done = (
+            ""
+            if r["done_tokens"] is None or r["done_tokens"] != r["done_tokens"]
+            else f"{si(float(r['done_tokens']))}/"
+        )
         loss = "" if r["loss"] is None or r["loss"] != r["loss"] else f"loss {r['loss']:.4f}"
-        print(f"  {r['run_id']:<34} {r['state']:<8} {si(r['params']):>7} params  {done}{si(r['tokens'])} tokens  "
-              f"{loss}{'  ' + r['reason'] if r['reason'] else ''}")
+        print(
+            f"  {r['run_id']:<34} {r['state']:<8} {si(r['params']):>7} params  {done}{si(r['tokens'])} tokens  "
+            f"{loss}{'  ' + r['reason'] if r['reason'] else ''}"
+        )
     return 0
 
 
 def run_collect(args) -> int:
     from ..store import CollectReport, collect, collect_curves
     from ..sweep import load_spec
+
     spec = load_spec(args.spec)
     for out in (args.out, args.curves):
         if out:
@@ -138,8 +182,13 @@ def run_collect(args) -> int:
     df = every if args.include_failed else every[every["status"] == "ok"].reset_index(drop=True)
     cur = None
     if args.curves:
-        cur = collect_curves(sweep_dir, include_failed=args.include_failed, expected=expected,
-                             include_stale=args.include_stale, report=rep)
+        cur = collect_curves(
+            sweep_dir,
+            include_failed=args.include_failed,
+            expected=expected,
+            include_stale=args.include_stale,
+            report=rep,
+        )
     atomic_write_text(args.out, df.to_csv(index=False))
     if cur is not None:
         atomic_write_text(args.curves, cur.to_csv(index=False))
@@ -156,8 +205,11 @@ def run_collect(args) -> int:
     if cur is not None:
         print(f"wrote {len(cur)} evaluations of {cur['run_id'].nunique() if len(cur) else 0} runs to {args.curves}")
     for rid, fields in sorted(rep.stale.items()):
-        why = fields[0] if fields == ["not in the spec"] else "its config.json differs from the spec in " + \
-            ", ".join(fields)
+        why = (
+            fields[0]
+            if fields == ["not in the spec"]
+            else "its config.json differs from the spec in " + ", ".join(fields)
+        )
         print(f"scaling sweep: warning: {sweep_dir / rid} is stale: {why}", file=sys.stderr)
     for msg in dict.fromkeys(rep.corrupt):
         print(f"scaling sweep: warning: {msg}", file=sys.stderr)
@@ -169,6 +221,7 @@ def run_collect(args) -> int:
 def run_compare(args) -> int:
     from ..sweep import load_spec
     from ..sweep_compare import compare_sweeps
+
     a, b = load_spec(args.spec_a), load_spec(args.spec_b)
     res = compare_sweeps(Path(args.root) / a.name, Path(args.root) / b.name, out=args.out)
     cols = ["run_id", "params", "tokens", f"loss_{res.label_a}", f"loss_{res.label_b}", "rel_diff"]
@@ -181,23 +234,35 @@ def run_compare(args) -> int:
 
 def run_show(args) -> int:
     from ..sweep import check_memory, load_spec
+
     spec = load_spec(args.spec)
     configs, origins = spec.expand_with_origins()
-    check_memory(spec, configs, origins, source=args.spec)   # a model that cannot fit here is an error
+    check_memory(spec, configs, origins, source=args.spec)  # a model that cannot fit here is an error
     total = sum(c.flops_per_token() * c.trained_tokens for c in configs)
-    print(f"sweep {spec.name} ({spec.kind}): {len(configs)} runs, {total:.3g} training FLOPs "
-          f"({spec.flops_convention}), corpus {spec.data.corpus}, tokenizer {spec.model.tokenizer}")
+    print(
+        f"sweep {spec.name} ({spec.kind}): {len(configs)} runs, {total:.3g} training FLOPs "
+        f"({spec.flops_convention}), corpus {spec.data.corpus}, tokenizer {spec.model.tokenizer}"
+    )
     if any(c.trunk for c in configs):
         from ..sweep import jobs_of
-        spent = sum(job[0].flops_per_token() * job[0].tokens_per_step * max(c.decay_start for c in job)
-                    + sum(c.flops_per_token() * c.tokens_per_step * (c.steps - c.decay_start) for c in job)
-                    if job[0].trunk else job[0].flops_per_token() * job[0].trained_tokens for job in jobs_of(configs))
+
+        spent = sum(
+            job[0].flops_per_token() * job[0].tokens_per_step * max(c.decay_start for c in job)
+            + sum(c.flops_per_token() * c.tokens_per_step * (c.steps - c.decay_start) for c in job)
+            if job[0].trunk
+            else job[0].flops_per_token() * job[0].trained_tokens
+            for job in jobs_of(configs)
+        )
         n_trunks = len({c.trunk for c in configs if c.trunk})
-        print(f"branched WSD: {n_trunks} trunks; the sweep computes {spent:.3g} FLOPs ({spent / total:.0%} of "
-              "the runs trained one by one)")
+        print(
+            f"branched WSD: {n_trunks} trunks; the sweep computes {spent:.3g} FLOPs ({spent / total:.0%} of "
+            "the runs trained one by one)"
+        )
     for c in configs:
         pc = c.param_counts()
-        print(f"  {c.run_id:<34} {c.n_layer:>3} x {c.d_model:<5} heads {c.n_head:<3} {si(pc['total']):>7} params  "
-              f"{si(c.trained_tokens):>7} tokens ({c.trained_tokens / pc['total']:.1f}/param)  "
-              f"batch {c.batch_size} x {c.context}, {c.steps} steps, lr {c.lr:.3g}")
+        print(
+            f"  {c.run_id:<34} {c.n_layer:>3} x {c.d_model:<5} heads {c.n_head:<3} {si(pc['total']):>7} params  "
+            f"{si(c.trained_tokens):>7} tokens ({c.trained_tokens / pc['total']:.1f}/param)  "
+            f"batch {c.batch_size} x {c.context}, {c.steps} steps, lr {c.lr:.3g}"
+        )
     return 0

@@ -28,9 +28,26 @@ from .result import BootstrapInfo, DataInfo, FitResult
 from .sparsity import fit_sparsity
 from .vp import fit_vp
 
-__all__ = ["fit", "fitter", "holdout_errors", "method_name", "METHODS", "FitResult", "DataInfo", "BootstrapInfo",
-           "fit_approach3", "approach3_optimum", "fit_vp", "fit_approach2", "fit_approach1", "fit_kaplan",
-           "fit_datacon", "fit_sparsity", "compare_forms", "bootstrap_approach3"]
+__all__ = [
+    "fit",
+    "fitter",
+    "holdout_errors",
+    "method_name",
+    "METHODS",
+    "FitResult",
+    "DataInfo",
+    "BootstrapInfo",
+    "fit_approach3",
+    "approach3_optimum",
+    "fit_vp",
+    "fit_approach2",
+    "fit_approach1",
+    "fit_kaplan",
+    "fit_datacon",
+    "fit_sparsity",
+    "compare_forms",
+    "bootstrap_approach3",
+]
 
 
 class _CallablePackage(_types.ModuleType):

@@ -25,8 +25,8 @@ import numpy as np
 from ..errors import ScalingError
 
 DELTA = 1e-3
-NAMES = ("a", "b", "e", "alpha", "beta")            # the optimised vector, in this order
-LAW_NAMES = ("E", "A", "B", "alpha", "beta")        # ChinchillaLaw's parameter order
+NAMES = ("a", "b", "e", "alpha", "beta")  # the optimised vector, in this order
+LAW_NAMES = ("E", "A", "B", "alpha", "beta")  # ChinchillaLaw's parameter order
 
 # The paper's grid of starts (4,500 points).
 GRID: dict[str, tuple[float, ...]] = {
@@ -41,11 +41,11 @@ GRID: dict[str, tuple[float, ...]] = {
 # exponents non-negative and below anything seen in language modelling; alpha = beta = 0 is
 # allowed (the grid starts there) but makes the term a constant, so an optimum there is flagged.
 BOUNDS: tuple[tuple[float, float], ...] = (
-    (-20.0, 100.0),   # a = log A
-    (-20.0, 100.0),   # b = log B
-    (-20.0, 5.0),     # e = log E   (E from 2e-9 to 148 nats)
-    (0.0, 4.0),       # alpha
-    (0.0, 4.0),       # beta
+    (-20.0, 100.0),  # a = log A
+    (-20.0, 100.0),  # b = log B
+    (-20.0, 5.0),  # e = log E   (E from 2e-9 to 148 nats)
+    (0.0, 4.0),  # alpha
+    (0.0, 4.0),  # beta
 )
 _LO = np.array([b[0] for b in BOUNDS])
 _HI = np.array([b[1] for b in BOUNDS])
@@ -84,8 +84,9 @@ def start_grid(grid: Mapping[str, Sequence[float]] | np.ndarray | None = None) -
     else:
         S = np.atleast_2d(np.asarray(grid, dtype=float))
         if S.ndim != 2 or S.shape[1] != 5:
-            raise ScalingError(f"grid: explicit starts must be an (S, 5) array of (a, b, e, alpha, beta), got shape "
-                               f"{np.shape(grid)}")
+            raise ScalingError(
+                f"grid: explicit starts must be an (S, 5) array of (a, b, e, alpha, beta), got shape {np.shape(grid)}"
+            )
     if not np.all(np.isfinite(S)):
         raise ScalingError("grid: starts must be finite")
     return S
@@ -106,7 +107,7 @@ def huber(r, delta: float = DELTA) -> np.ndarray:
     r = np.asarray(r)
     if not np.issubdtype(r.dtype, np.floating):
         r = r.astype(float)
-    ar = np.abs(r)   # the dtype is kept: the batched search evaluates float32 rows
+    ar = np.abs(r)  # the dtype is kept: the batched search evaluates float32 rows
     return np.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta))
 
 
@@ -175,8 +176,8 @@ class _Data:
         self.logL = np.asarray(logL, dtype=float).astype(self.dtype)
         self.x = x.astype(self.dtype)
         self.y = y.astype(self.dtype)
-        self.V = np.column_stack([one, x, x * x, y, y * y, x * y]).astype(self.dtype)   # (n, 6)
-        self.V3 = np.column_stack([one, x, y]).astype(self.dtype)                        # (n, 3)
+        self.V = np.column_stack([one, x, x * x, y, y * y, x * y]).astype(self.dtype)  # (n, 6)
+        self.V3 = np.column_stack([one, x, y]).astype(self.dtype)  # (n, 3)
 
     def with_dtype(self, dtype) -> _Data:
         return _Data(self.logN, self.logD, np.asarray(self.logL, dtype=float), self.delta, dtype)
@@ -225,7 +226,7 @@ def _grad_hess(r, w1, w2, w3, d: _Data, W=None):
     delta = d.delta
     ar = np.abs(r)
     psi = np.clip(r, -delta, delta)
-    irls = delta / np.maximum(ar, delta)   # min(1, delta/|r|): the IRLS weight of the Huber loss
+    irls = delta / np.maximum(ar, delta)  # min(1, delta/|r|): the IRLS weight of the Huber loss
     if W is not None:
         psi = psi * W
         irls = irls * W
@@ -245,7 +246,7 @@ def _grad_hess(r, w1, w2, w3, d: _Data, W=None):
     np.multiply(q1, w2, out=buf[3])
     np.multiply(q1, w3, out=buf[4])
     np.multiply(q2, w3, out=buf[5])
-    P = (buf.reshape(6 * S, n) @ d.V).reshape(6, S, 6)   # [kind, row, moment]; moments: 1, x, x2, y, y2, xy
+    P = (buf.reshape(6 * S, n) @ d.V).reshape(6, S, 6)  # [kind, row, moment]; moments: 1, x, x2, y, y2, xy
     H = np.empty((S, 5, 5))
     H[:, 0, 0] = P[0, :, 0]
     H[:, 0, 3] = -P[0, :, 1]
@@ -280,11 +281,11 @@ def _grad_hess(r, w1, w2, w3, d: _Data, W=None):
 class BatchResult:
     """End points of the batched iteration (user coordinates)."""
 
-    theta: np.ndarray        # (S, 5)
-    f: np.ndarray            # (S,)
-    converged: np.ndarray    # (S,) bool
-    iterations: np.ndarray   # (S,) int
-    grad: np.ndarray         # (S, 5) gradient (user coordinates) at theta
+    theta: np.ndarray  # (S, 5)
+    f: np.ndarray  # (S,)
+    converged: np.ndarray  # (S,) bool
+    iterations: np.ndarray  # (S,) int
+    grad: np.ndarray  # (S, 5) gradient (user coordinates) at theta
 
 
 def _to_user_grad(g, d: _Data):
@@ -320,8 +321,16 @@ def _eval_rows(C, d: _Data, W=None, grad: bool = True):
     return f, g, H
 
 
-def lm_batch(theta0: np.ndarray, d: _Data, *, weights: np.ndarray | None = None, max_iter: int = 300,
-             ftol: float = 1e-13, lam0: float = 1e-3, active_subset: bool = True) -> BatchResult:
+def lm_batch(
+    theta0: np.ndarray,
+    d: _Data,
+    *,
+    weights: np.ndarray | None = None,
+    max_iter: int = 300,
+    ftol: float = 1e-13,
+    lam0: float = 1e-3,
+    active_subset: bool = True,
+) -> BatchResult:
     """Damped Gauss-Newton on every row of ``theta0`` at once (each row its own damping).
 
     weights: None, (n,) or (S, n) per-run multiplicities (one row per start).
@@ -390,8 +399,9 @@ def lm_batch(theta0: np.ndarray, d: _Data, *, weights: np.ndarray | None = None,
             stuck = rej[lam[rej] > 1e10]
             conv[stuck] = True
             done[stuck] = True
-    return BatchResult(theta=d.uncentre(C), f=f.astype(float), converged=conv, iterations=iters,
-                       grad=_to_user_grad(g, d))
+    return BatchResult(
+        theta=d.uncentre(C), f=f.astype(float), converged=conv, iterations=iters, grad=_to_user_grad(g, d)
+    )
 
 
 def gradient_tolerance(logN, logD, delta: float = DELTA, weights=None) -> float:
@@ -405,11 +415,19 @@ def gradient_tolerance(logN, logD, delta: float = DELTA, weights=None) -> float:
 def polish(theta0, logN, logD, logL, delta: float = DELTA, weights=None, options: Mapping | None = None):
     """scipy L-BFGS-B from ``theta0`` with the exact gradient, inside BOUNDS (tight tolerances)."""
     from scipy.optimize import minimize
+
     opts = dict(POLISH_OPTIONS)
     if options:
         opts.update(options)
-    return minimize(objective, np.clip(np.asarray(theta0, dtype=float), _LO, _HI),
-                    args=(logN, logD, logL, delta, weights), jac=True, method="L-BFGS-B", bounds=BOUNDS, options=opts)
+    return minimize(
+        objective,
+        np.clip(np.asarray(theta0, dtype=float), _LO, _HI),
+        args=(logN, logD, logL, delta, weights),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=BOUNDS,
+        options=opts,
+    )
 
 
 def jacobian(theta, logN, logD) -> np.ndarray:
@@ -437,6 +455,25 @@ def law_params_of(theta) -> np.ndarray:
     return np.array([math.exp(e), math.exp(a), math.exp(b), al, be])
 
 
-__all__ = ["DELTA", "NAMES", "LAW_NAMES", "GRID", "BOUNDS", "POLISH_OPTIONS", "BATCH_ELEMENTS", "start_grid",
-           "predict_log_loss", "huber", "objective", "projected_gradient", "BatchResult", "batch_rows", "lm_batch",
-           "gradient_tolerance", "polish", "jacobian", "lse", "law_params_of"]
+__all__ = [
+    "DELTA",
+    "NAMES",
+    "LAW_NAMES",
+    "GRID",
+    "BOUNDS",
+    "POLISH_OPTIONS",
+    "BATCH_ELEMENTS",
+    "start_grid",
+    "predict_log_loss",
+    "huber",
+    "objective",
+    "projected_gradient",
+    "BatchResult",
+    "batch_rows",
+    "lm_batch",
+    "gradient_tolerance",
+    "polish",
+    "jacobian",
+    "lse",
+    "law_params_of",
+]

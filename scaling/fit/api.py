@@ -8,10 +8,10 @@ Methods: ``approach3`` (Chinchilla surface, Huber on log loss, 4,500-start grid)
 (variable projection, with the Approach 3 fit alongside), ``approach2`` (isoFLOP parabolas),
 ``approach1`` (lower envelope of training curves: give curves, one row per evaluation),
 ``kaplan`` (Kaplan et al. 2020 surface); and ``datacon`` (data-constrained repetition constants,
-runs with a unique-token column) and ``sparsity`` (Frantar et al. sparse law). Options that say how to read the runs (``params_col``,
-``tokens_col``, ``flops_col``, ``loss_col``, ``where``, ``min_flops`` ...) go to the loader
-(:func:`scaling.runs.load_runs`, or :func:`scaling.runs.load_curves` for Approach 1); the rest go
-to the method's fitter.
+runs with a unique-token column) and ``sparsity`` (Frantar et al. sparse law). Options that say
+how to read the runs (``params_col``, ``tokens_col``, ``flops_col``, ``loss_col``, ``where``,
+``min_flops`` ...) go to the loader (:func:`scaling.runs.load_runs`, or
+:func:`scaling.runs.load_curves` for Approach 1); the rest go to the method's fitter.
 """
 
 from __future__ import annotations
@@ -35,29 +35,89 @@ from .sparsity import fit_sparsity
 from .vp import fit_vp
 
 METHODS = ("approach3", "vp", "approach2", "approach1", "kaplan", "datacon", "sparsity")
-ALIASES = {"data-constrained": "datacon", "muennighoff": "datacon", "sparse": "sparsity","a3": "approach3", "3": "approach3", "chinchilla": "approach3", "parametric": "approach3",
-           "variable-projection": "vp", "variable_projection": "vp",
-           "a2": "approach2", "2": "approach2", "isoflop": "approach2",
-           "a1": "approach1", "1": "approach1", "envelope": "approach1"}
+ALIASES = {
+    "data-constrained": "datacon",
+    "muennighoff": "datacon",
+    "sparse": "sparsity",
+    "a3": "approach3",
+    "3": "approach3",
+    "chinchilla": "approach3",
+    "parametric": "approach3",
+    "variable-projection": "vp",
+    "variable_projection": "vp",
+    "a2": "approach2",
+    "2": "approach2",
+    "isoflop": "approach2",
+    "a1": "approach1",
+    "1": "approach1",
+    "envelope": "approach1",
+}
 
-RUNS_LOADER_OPTIONS = ("params_col", "tokens_col", "flops_col", "loss_col", "run_id_col", "unique_tokens_col",
-                       "status_col", "where", "min_flops", "max_flops", "drop_failed", "log10", "min_runs")
+RUNS_LOADER_OPTIONS = (
+    "params_col",
+    "tokens_col",
+    "flops_col",
+    "loss_col",
+    "run_id_col",
+    "unique_tokens_col",
+    "status_col",
+    "where",
+    "min_flops",
+    "max_flops",
+    "drop_failed",
+    "log10",
+    "min_runs",
+)
 # Every method's own options (beside bootstrap and seed), explicitly: fit() routes an option to the
 # loader or to the method by these tables, never by looking at a function's signature.
 COMMON_OPTIONS = ("level",)
 METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
-    "approach3": ("budgets", "delta", "grid", "workers", "boot_starts", "guard_starts", "name", "first_pass",
-                  "keep_best", "keep_per_cell", "second_pass", "n_refine", "n_polish", "extra_starts"),
+    "approach3": (
+        "budgets",
+        "delta",
+        "grid",
+        "workers",
+        "boot_starts",
+        "guard_starts",
+        "name",
+        "first_pass",
+        "keep_best",
+        "keep_per_cell",
+        "second_pass",
+        "n_refine",
+        "n_polish",
+        "extra_starts",
+    ),
     "vp": ("budgets", "loss", "delta", "workers", "grid_step", "compare", "tol_a", "name"),
-    "approach2": ("budgets", "at", "flops_col", "window", "min_points", "tol", "bins_per_decade", "n_samples",
-                  "flops_convention"),
+    "approach2": (
+        "budgets",
+        "at",
+        "flops_col",
+        "window",
+        "min_points",
+        "tol",
+        "bins_per_decade",
+        "n_samples",
+        "flops_convention",
+    ),
     "approach1": ("at", "points_per_decade", "envelope_mode", "select", "min_flops", "max_flops", "flops_convention"),
     "kaplan": ("at", "delta", "n_refine"),
     "datacon": ("base", "free", "starts", "delta", "unique_tokens_col"),
     "sparsity": ("delta", "n_starts", "fixed", "params_col", "sparsity_col"),
 }
-CURVES_LOADER_OPTIONS = ("run_id_col", "params_col", "tokens_col", "step_col", "tokens_per_step", "flops_col",
-                         "loss_col", "ppl_col", "where", "log10", "drop_failed")
+CURVES_LOADER_OPTIONS = (
+    "run_id_col",
+    "params_col",
+    "tokens_col",
+    "step_col",
+    "tokens_per_step",
+    "flops_col",
+    "loss_col",
+    "ppl_col",
+    "where",
+    "log10",
+    "drop_failed",
+)
 
 
 def method_name(method: str) -> str:
@@ -69,8 +129,13 @@ def method_name(method: str) -> str:
 
 
 FITTERS: dict[str, Callable[..., FitResult]] = {
-    "approach3": fit_approach3, "vp": fit_vp, "approach2": fit_approach2, "approach1": fit_approach1,
-    "kaplan": fit_kaplan, "datacon": fit_datacon, "sparsity": fit_sparsity,
+    "approach3": fit_approach3,
+    "vp": fit_vp,
+    "approach2": fit_approach2,
+    "approach1": fit_approach1,
+    "kaplan": fit_kaplan,
+    "datacon": fit_datacon,
+    "sparsity": fit_sparsity,
 }
 
 
@@ -85,10 +150,14 @@ def load_for(method: str, runs: Any, **loader_options):
     accepted = CURVES_LOADER_OPTIONS if m == "approach1" else RUNS_LOADER_OPTIONS
     unknown = sorted(set(loader_options) - set(accepted))
     if unknown:
-        raise ScalingError(f"{m}: the {'curves' if m == 'approach1' else 'runs'} loader takes no option "
-                           f"{unknown[0]!r} (it takes {', '.join(accepted)})")
+        raise ScalingError(
+            f"{m}: the {'curves' if m == 'approach1' else 'runs'} loader takes no option "
+            f"{unknown[0]!r} (it takes {', '.join(accepted)})"
+        )
     if m == "approach1":
-        canonical = isinstance(runs, pd.DataFrame) and {"run_id", "params", "tokens", "flops", "loss"} <= set(runs.columns)
+        canonical = isinstance(runs, pd.DataFrame) and {"run_id", "params", "tokens", "flops", "loss"} <= set(
+            runs.columns
+        )
         return runs if canonical and not loader_options else load_curves(runs, **loader_options)
     canonical = isinstance(runs, pd.DataFrame) and {"params", "tokens", "flops", "loss"} <= set(runs.columns)
     if canonical and not loader_options:
@@ -125,8 +194,10 @@ def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0,
         elif k in own:
             fit_kw[k] = v
         else:
-            raise ScalingError(f"fit: method {m!r} takes no option {k!r} (its options: {', '.join(own)}; the "
-                               f"loader's: {', '.join(loader_names)})")
+            raise ScalingError(
+                f"fit: method {m!r} takes no option {k!r} (its options: {', '.join(own)}; the "
+                f"loader's: {', '.join(loader_names)})"
+            )
     table = load_for(m, runs, **loader_kw)
     checks = data_checks(table) if m != "approach1" else []
     res = fn(table, bootstrap=int(bootstrap), seed=seed, **fit_kw)
@@ -167,8 +238,10 @@ def holdout_errors(result: FitResult, test_runs) -> dict[str, Any]:
     """
     law = result.to_law()
     if not getattr(law, "has_loss", True):
-        raise ScalingError(f"{result.method} gives an allocation, not a loss model; it cannot predict held-out "
-                           "losses (use approach3, vp or kaplan)")
+        raise ScalingError(
+            f"{result.method} gives an allocation, not a loss model; it cannot predict held-out "
+            "losses (use approach3, vp or kaplan)"
+        )
     N = np.asarray(test_runs["params"], dtype=float)
     D = np.asarray(test_runs["tokens"], dtype=float)
     L = np.asarray(test_runs["loss"], dtype=float)
@@ -179,12 +252,36 @@ def holdout_errors(result: FitResult, test_runs) -> dict[str, Any]:
     ids = test_runs["run_id"] if "run_id" in test_runs.columns else [f"row{i}" for i in test_runs.index]
     C = np.asarray(test_runs["flops"], dtype=float) if "flops" in test_runs.columns else 6 * N * D
     for rid, n, d, c, l, p, e in zip(ids, N, D, C, L, pred, rel):
-        rows.append({"run_id": str(rid), "params": float(n), "tokens": float(d), "flops": float(c), "loss": float(l),
-                     "predicted": float(p), "rel_error": float(e)})
-    return {"n_test": int(len(L)), "rmse_log_loss": float(np.sqrt(np.mean(lr ** 2))),
-            "mean_abs_rel_error": float(np.mean(np.abs(rel))), "max_abs_rel_error": float(np.max(np.abs(rel))),
-            "mean_rel_error": float(np.mean(rel)), "runs": rows}
+        rows.append(
+            {
+                "run_id": str(rid),
+                "params": float(n),
+                "tokens": float(d),
+                "flops": float(c),
+                "loss": float(l),
+                "predicted": float(p),
+                "rel_error": float(e),
+            }
+        )
+    return {
+        "n_test": int(len(L)),
+        "rmse_log_loss": float(np.sqrt(np.mean(lr**2))),
+        "mean_abs_rel_error": float(np.mean(np.abs(rel))),
+        "max_abs_rel_error": float(np.max(np.abs(rel))),
+        "mean_rel_error": float(np.mean(rel)),
+        "runs": rows,
+    }
 
 
-__all__ = ["FITTERS", "METHOD_OPTIONS", "fit", "fitter", "method_name", "load_for", "holdout_errors", "flag_unusable",
-           "UNUSABLE", "METHODS"]
+__all__ = [
+    "FITTERS",
+    "METHOD_OPTIONS",
+    "fit",
+    "fitter",
+    "method_name",
+    "load_for",
+    "holdout_errors",
+    "flag_unusable",
+    "UNUSABLE",
+    "METHODS",
+]

@@ -30,7 +30,8 @@ intervals would be far too narrow; intervals come from a bootstrap over runs (``
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,8 +46,11 @@ from .result import BootstrapInfo, DataInfo, FitResult
 
 
 def _as_curves(curves: Any, **kw) -> pd.DataFrame:
-    if isinstance(curves, pd.DataFrame) and {"run_id", "params", "tokens", "flops", "loss"} <= set(curves.columns) \
-            and not kw:
+    if (
+        isinstance(curves, pd.DataFrame)
+        and {"run_id", "params", "tokens", "flops", "loss"} <= set(curves.columns)
+        and not kw
+    ):
         return curves
     return load_curves(curves, **kw)
 
@@ -56,10 +60,15 @@ def _run_arrays(df: pd.DataFrame):
     for rid, g in df.groupby("run_id", sort=False):
         g = g.sort_values("flops", kind="stable")
         N = np.asarray(g["params"], dtype=float)
-        runs.append({"run_id": str(rid), "N": float(np.median(N)),
-                     "logC": np.log(np.asarray(g["flops"], dtype=float)),
-                     "logL": np.log(np.asarray(g["loss"], dtype=float)),
-                     "logD": np.log(np.asarray(g["tokens"], dtype=float))})
+        runs.append(
+            {
+                "run_id": str(rid),
+                "N": float(np.median(N)),
+                "logC": np.log(np.asarray(g["flops"], dtype=float)),
+                "logL": np.log(np.asarray(g["loss"], dtype=float)),
+                "logD": np.log(np.asarray(g["tokens"], dtype=float)),
+            }
+        )
     return runs
 
 
@@ -126,10 +135,20 @@ def _usable(env: dict[str, np.ndarray], select: str) -> np.ndarray:
     return use
 
 
-def fit_approach1(curves: Any, *, level: float = 0.95, bootstrap: int = 0, seed: int = 0,
-                  points_per_decade: float = 20.0, envelope_mode: str = "interp", select: str = "bracketed",
-                  min_flops: float | None = None, max_flops: float | None = None,
-                  at: Sequence[float] | np.ndarray | None = None, flops_convention: str | None = None) -> FitResult:
+def fit_approach1(
+    curves: Any,
+    *,
+    level: float = 0.95,
+    bootstrap: int = 0,
+    seed: int = 0,
+    points_per_decade: float = 20.0,
+    envelope_mode: str = "interp",
+    select: str = "bracketed",
+    min_flops: float | None = None,
+    max_flops: float | None = None,
+    at: Sequence[float] | np.ndarray | None = None,
+    flops_convention: str | None = None,
+) -> FitResult:
     """Approach 1 (lower envelope of training curves) -> FitResult with form "powerlaw".
 
     curves: a curves DataFrame (``load_curves``: run_id, params, tokens, flops, loss per evaluation)
@@ -155,8 +174,9 @@ def fit_approach1(curves: Any, *, level: float = 0.95, bootstrap: int = 0, seed:
         raise ScalingError(f"Approach 1 needs training curves of at least 2 runs; got {len(runs)}")
     sizes = {r["N"] for r in runs}
     if len(sizes) < 3:
-        raise ScalingError(f"Approach 1 needs curves at 3 or more model sizes (an envelope with a bracketed "
-                           f"optimum); got {len(sizes)}")
+        raise ScalingError(
+            f"Approach 1 needs curves at 3 or more model sizes (an envelope with a bracketed optimum); got {len(sizes)}"
+        )
     lo = min(float(r["logC"][0]) for r in runs)
     hi = max(float(r["logC"][-1]) for r in runs)
     if min_flops is not None:
@@ -174,9 +194,11 @@ def fit_approach1(curves: Any, *, level: float = 0.95, bootstrap: int = 0, seed:
     use = _usable(env, select)
     winners = np.unique(env["winner"][use])
     if use.sum() < 2 or len(winners) < 2:
-        raise ScalingError(f"Approach 1: only {len(winners)} run(s) win the envelope where the optimum is bracketed "
-                           f"({int(use.sum())} of {n_grid} budgets usable); the curves need more sizes that "
-                           "overlap in FLOPs" + ("; try select='overlap' or 'all'" if select != "all" else ""))
+        raise ScalingError(
+            f"Approach 1: only {len(winners)} run(s) win the envelope where the optimum is bracketed "
+            f"({int(use.sum())} of {n_grid} budgets usable); the curves need more sizes that "
+            "overlap in FLOPs" + ("; try select='overlap' or 'all'" if select != "all" else "")
+        )
     flags: list[str] = []
     if len(winners) < 4:
         flags.append(f"only {len(winners)} runs win the envelope: the exponents rest on few sizes")
@@ -191,6 +213,7 @@ def fit_approach1(curves: Any, *, level: float = 0.95, bootstrap: int = 0, seed:
     boot = None
     boot_info = BootstrapInfo(n=0, seed=None, level=level)
     if bootstrap > 0:
+
         def refit(pick):
             sub = [runs[i] for i in pick]
             if len({r["N"] for r in sub}) < 3:
@@ -204,13 +227,15 @@ def fit_approach1(curves: Any, *, level: float = 0.95, bootstrap: int = 0, seed:
             return [beta[0, 0], beta[1, 0], beta[0, 1], beta[1, 1]]
 
         # a run counted twice changes nothing: a resample is the set of runs drawn
-        refits = resample_loop(int(bootstrap), seed, lambda g: np.unique(g.integers(0, len(runs), size=len(runs))),
-                               refit, width=4)
+        refits = resample_loop(
+            int(bootstrap), seed, lambda g: np.unique(g.integers(0, len(runs), size=len(runs))), refit, width=4
+        )
         boot = refits.rows
-        boot_info = health(int(bootstrap), seed, level, failed=refits.failed)   # no bounded parameters
+        boot_info = health(int(bootstrap), seed, level, failed=refits.failed)  # no bounded parameters
         flags += health_flags(boot_info)
-    al = allocation_fit(x, yN, yD, level=level, at=at, rng=rng, boot=boot, boot_label="bootstrap over runs",
-                        dependent=True)
+    al = allocation_fit(
+        x, yN, yD, level=level, at=at, rng=rng, boot=boot, boot_label="bootstrap over runs", dependent=True
+    )
     logkN, a, logkD, b = al["vec"]
     flags += al["flags"]
     fconv = flops_convention or df.attrs.get("scaling", {}).get("flops_convention", "6nd")
@@ -221,9 +246,12 @@ def fit_approach1(curves: Any, *, level: float = 0.95, bootstrap: int = 0, seed:
 
     resid = al["resid"]
     nb = len(x)
-    residuals = {"rmse_log_N_opt": float(np.sqrt(np.mean(resid[:, 0] ** 2))),
-                 "rmse_log_D_opt": float(np.sqrt(np.mean(resid[:, 1] ** 2))),
-                 "n_points": float(nb), "n_winners": float(len(winners))}
+    residuals = {
+        "rmse_log_N_opt": float(np.sqrt(np.mean(resid[:, 0] ** 2))),
+        "rmse_log_D_opt": float(np.sqrt(np.mean(resid[:, 1] ** 2))),
+        "n_points": float(nb),
+        "n_winners": float(len(winners)),
+    }
 
     # envelope loss along the usable grid: a power law with an offset, as in Approach 2
     frontier = _fit_loss_frontier(np.exp(x), env["loss"][use])
@@ -234,34 +262,65 @@ def fit_approach1(curves: Any, *, level: float = 0.95, bootstrap: int = 0, seed:
 
     meta = df.attrs.get("scaling", {})
     src = meta.get("source") or "curves"
-    prov = Provenance(citation=f"Approach 1 (training-curve envelope) fit by scaling to {src}",
-                      notes=f"{nb} envelope budgets won by {len(winners)} runs; a = {a:.4f}, b = {b:.4f}; "
-                            f"intervals: {al['method']}",
-                      fitted_flops=(float(np.exp(x.min())), float(np.exp(x.max()))))
-    law = PowerLawAllocation(math.exp(logkN), a, math.exp(logkD), b, name="approach1", provenance=prov,
-                             samples=al["samples"])
+    prov = Provenance(
+        citation=f"Approach 1 (training-curve envelope) fit by scaling to {src}",
+        notes=f"{nb} envelope budgets won by {len(winners)} runs; a = {a:.4f}, b = {b:.4f}; intervals: {al['method']}",
+        fitted_flops=(float(np.exp(x.min())), float(np.exp(x.max()))),
+    )
+    law = PowerLawAllocation(
+        math.exp(logkN), a, math.exp(logkD), b, name="approach1", provenance=prov, samples=al["samples"]
+    )
     law.flops_convention = fconv
 
     win_counts: dict[Any, int] = {}
     for w in env["winner"][use]:
         win_counts[runs[w]["run_id"]] = win_counts.get(runs[w]["run_id"], 0) + 1
-    table = [{"C": float(np.exp(grid[i])), "loss": _fin(env["loss"][i]),
-              "winner": runs[env["winner"][i]]["run_id"] if env["winner"][i] >= 0 else None,
-              "N": _fin(np.exp(env["logN"][i])), "D": _fin(np.exp(env["logD"][i])),
-              "n_cover": int(env["n_cover"][i]), "used": bool(use[i])} for i in range(n_grid)]
+    table = [
+        {
+            "C": float(np.exp(grid[i])),
+            "loss": _fin(env["loss"][i]),
+            "winner": runs[env["winner"][i]]["run_id"] if env["winner"][i] >= 0 else None,
+            "N": _fin(np.exp(env["logN"][i])),
+            "D": _fin(np.exp(env["logD"][i])),
+            "n_cover": int(env["n_cover"][i]),
+            "used": bool(use[i]),
+        }
+        for i in range(n_grid)
+    ]
     info = data_info(df, cols=("params", "tokens", "flops", "loss"))
     return FitResult(
-        method="approach1", form="powerlaw", law=law.to_dict(),
+        method="approach1",
+        form="powerlaw",
+        law=law.to_dict(),
         params={"k_N": float(math.exp(logkN)), "a": float(a), "k_D": float(math.exp(logkD)), "b": float(b)},
-        intervals=al["intervals"], derived=derived, objective=float(np.sum(resid[:, 0] ** 2)), converged=True,
+        intervals=al["intervals"],
+        derived=derived,
+        objective=float(np.sum(resid[:, 0] ** 2)),
+        converged=True,
         flags=flags,
-        bootstrap=boot_info, data=DataInfo(**info),
-        options={"level": level, "bootstrap": bootstrap, "seed": seed, "points_per_decade": points_per_decade,
-                 "envelope": envelope_mode, "select": select, "min_flops": min_flops, "max_flops": max_flops,
-                 "at": at.tolist()},
-        residuals=residuals, flops_convention=fconv, params_convention="total",
-        extra={"envelope": table, "winners": win_counts, "n_runs": len(runs), "interval_method": al["method"],
-               "loss_frontier": frontier},
+        bootstrap=boot_info,
+        data=DataInfo(**info),
+        options={
+            "level": level,
+            "bootstrap": bootstrap,
+            "seed": seed,
+            "points_per_decade": points_per_decade,
+            "envelope": envelope_mode,
+            "select": select,
+            "min_flops": min_flops,
+            "max_flops": max_flops,
+            "at": at.tolist(),
+        },
+        residuals=residuals,
+        flops_convention=fconv,
+        params_convention="total",
+        extra={
+            "envelope": table,
+            "winners": win_counts,
+            "n_runs": len(runs),
+            "interval_method": al["method"],
+            "loss_frontier": frontier,
+        },
     )
 
 

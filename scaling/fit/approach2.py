@@ -27,7 +27,8 @@ neighbours in N). ``window=None`` uses every point, as Hoffmann et al. did.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,13 +39,18 @@ from ..runs import as_runs, data_info, group_budgets, require_columns, require_s
 from .bootstrap import RefitFailed, health, health_flags, resample_loop
 from .result import MIN_BUDGETS, BootstrapInfo, DataInfo, FitResult
 
-
 # ------------------------------------------------------------------------------------------------
 # one isoFLOP profile
 
 
-def isoflop_minimum(logN: np.ndarray, loss: np.ndarray, logD: np.ndarray | None = None, *,
-                    window: float | None = 0.1, min_points: int = 3) -> dict[str, Any]:
+def isoflop_minimum(
+    logN: np.ndarray,
+    loss: np.ndarray,
+    logD: np.ndarray | None = None,
+    *,
+    window: float | None = 0.1,
+    min_points: int = 3,
+) -> dict[str, Any]:
     """Fit the parabola of one isoFLOP profile; returns its optimum or the reason it has none.
 
     Keys: ok, reason, n_points, n_used, logN_opt, logD_opt, loss_opt, curvature, used (mask).
@@ -52,9 +58,17 @@ def isoflop_minimum(logN: np.ndarray, loss: np.ndarray, logD: np.ndarray | None 
     x = np.asarray(logN, dtype=float)
     y = np.asarray(loss, dtype=float)
     n = len(x)
-    res: dict[str, Any] = {"ok": False, "reason": "", "n_points": int(n), "n_used": 0, "logN_opt": math.nan,
-                           "logD_opt": math.nan, "loss_opt": math.nan, "curvature": math.nan,
-                           "used": np.zeros(n, dtype=bool)}
+    res: dict[str, Any] = {
+        "ok": False,
+        "reason": "",
+        "n_points": int(n),
+        "n_used": 0,
+        "logN_opt": math.nan,
+        "logD_opt": math.nan,
+        "loss_opt": math.nan,
+        "curvature": math.nan,
+        "used": np.zeros(n, dtype=bool),
+    }
     if n == 0:
         res["reason"] = "no runs"
         return res
@@ -72,8 +86,7 @@ def isoflop_minimum(logN: np.ndarray, loss: np.ndarray, logD: np.ndarray | None 
     res["used"] = used
     res["n_used"] = int(used.sum())
     if len(np.unique(xs)) < min_points:
-        res["reason"] = (f"only {len(np.unique(xs))} distinct size(s) near the minimum "
-                         f"(a parabola needs {min_points})")
+        res["reason"] = f"only {len(np.unique(xs))} distinct size(s) near the minimum (a parabola needs {min_points})"
         return res
     xc = xs.mean()
     c2, c1, c0 = np.polyfit(xs - xc, ys, 2)
@@ -87,8 +100,9 @@ def isoflop_minimum(logN: np.ndarray, loss: np.ndarray, logD: np.ndarray | None 
     lo, hi = float(xs.min()), float(xs.max())
     if not (lo <= xm <= hi):
         side = "below the smallest" if xm < lo else "above the largest"
-        res["reason"] = (f"minimum at N = {math.exp(xm):.3g} is {side} size sampled "
-                         f"({math.exp(lo):.3g}..{math.exp(hi):.3g})")
+        res["reason"] = (
+            f"minimum at N = {math.exp(xm):.3g} is {side} size sampled ({math.exp(lo):.3g}..{math.exp(hi):.3g})"
+        )
         return res
     if logD is not None:
         zs = np.asarray(logD, dtype=float)[used]
@@ -106,8 +120,14 @@ def isoflop_minimum(logN: np.ndarray, loss: np.ndarray, logD: np.ndarray | None 
 # budgets
 
 
-def assign_budgets(flops: np.ndarray, *, budgets: str | Sequence[float] = "auto", tol: float = 0.05,
-                   bins_per_decade: float = 4.0, min_points: int = 3) -> tuple[np.ndarray, np.ndarray, str]:
+def assign_budgets(
+    flops: np.ndarray,
+    *,
+    budgets: str | Sequence[float] = "auto",
+    tol: float = 0.05,
+    bins_per_decade: float = 4.0,
+    min_points: int = 3,
+) -> tuple[np.ndarray, np.ndarray, str]:
     """Budget index of every run, the budgets (FLOPs), and the mode used.
 
     ``budgets``: "exact" (values within a factor 1 + tol are one budget), "bins" (log-uniform
@@ -139,8 +159,9 @@ def assign_budgets(flops: np.ndarray, *, budgets: str | Sequence[float] = "auto"
         return idx, centres, "exact"
     lf = np.log10(f)
     # bins centred on round budgets (1e17, 10**17.25, ...), so a budget with jitter stays in one bin
-    edges = (np.arange(math.floor(lf.min() * bins_per_decade - 0.5), math.ceil(lf.max() * bins_per_decade + 0.5) + 1)
-             + 0.5) / bins_per_decade
+    edges = (
+        np.arange(math.floor(lf.min() * bins_per_decade - 0.5), math.ceil(lf.max() * bins_per_decade + 0.5) + 1) + 0.5
+    ) / bins_per_decade
     k = np.clip(np.searchsorted(edges, lf, side="right") - 1, 0, len(edges) - 2)
     used = np.unique(k)
     remap = {int(v): i for i, v in enumerate(used)}
@@ -149,8 +170,9 @@ def assign_budgets(flops: np.ndarray, *, budgets: str | Sequence[float] = "auto"
     return idx, centres, "bins"
 
 
-def _profiles(logC_b: np.ndarray, bidx: np.ndarray, logN: np.ndarray, logD: np.ndarray, loss: np.ndarray,
-              window, min_points) -> list[dict[str, Any]]:
+def _profiles(
+    logC_b: np.ndarray, bidx: np.ndarray, logN: np.ndarray, logD: np.ndarray, loss: np.ndarray, window, min_points
+) -> list[dict[str, Any]]:
     out = []
     for k in range(len(logC_b)):
         m = bidx == k
@@ -188,9 +210,19 @@ def _ols_pair(logC: np.ndarray, logN: np.ndarray, logD: np.ndarray):
     return vec, cov, resid
 
 
-def allocation_fit(x: np.ndarray, yN: np.ndarray, yD: np.ndarray, *, level: float, at: np.ndarray,
-                   rng: np.random.Generator, n_samples: int = 1000, boot: np.ndarray | None = None,
-                   boot_label: str = "bootstrap", dependent: bool = False) -> dict[str, Any]:
+def allocation_fit(
+    x: np.ndarray,
+    yN: np.ndarray,
+    yD: np.ndarray,
+    *,
+    level: float,
+    at: np.ndarray,
+    rng: np.random.Generator,
+    n_samples: int = 1000,
+    boot: np.ndarray | None = None,
+    boot_label: str = "bootstrap",
+    dependent: bool = False,
+) -> dict[str, Any]:
     """Power laws log N = log k_N + a log C and log D = log k_D + b log C, with intervals and samples.
 
     x, yN, yD: log C, log N_opt, log D_opt. ``boot``: rows (log k_N, a, log k_D, b) of refits
@@ -237,6 +269,7 @@ def allocation_fit(x: np.ndarray, yN: np.ndarray, yD: np.ndarray, *, level: floa
     elif dof > 0:
         from scipy import stats
         from statsmodels.regression.linear_model import OLS
+
         method = f"OLS t-intervals ({dof} dof); law samples from the joint t distribution"
         X = np.column_stack([np.ones_like(x), x])
         fitN, fitD = OLS(yN, X).fit(), OLS(yD, X).fit()
@@ -263,7 +296,7 @@ def allocation_fit(x: np.ndarray, yN: np.ndarray, yD: np.ndarray, *, level: floa
             z = rng.multivariate_normal(np.zeros(4), cov, size=n_samples, method="eigh")
             w = np.sqrt(dof / rng.chisquare(dof, size=(n_samples, 1)))
             draws = vec + z * w
-            with np.errstate(over="ignore"):   # a heavy-tailed draw (few dof) overflows exp: dropped below
+            with np.errstate(over="ignore"):  # a heavy-tailed draw (few dof) overflows exp: dropped below
                 samples = np.column_stack([np.exp(draws[:, 0]), draws[:, 1], np.exp(draws[:, 2]), draws[:, 3]])
         except (np.linalg.LinAlgError, ValueError):
             samples = None
@@ -274,12 +307,22 @@ def allocation_fit(x: np.ndarray, yN: np.ndarray, yD: np.ndarray, *, level: floa
         # with 1 or 2 degrees of freedom the t draws reach k_N = inf, which no plan can use
         good = np.all(np.isfinite(samples), axis=1) & (samples[:, 0] > 0) & (samples[:, 2] > 0)
         if not good.all():
-            flags.append(f"{int((~good).sum())} of {len(samples)} parameter samples were not finite (k_N or k_D "
-                         f"overflowed) and were dropped" + (f"; the power law has only {dof} degree(s) of freedom"
-                                                            if 0 < dof < 3 else ""))
+            flags.append(
+                f"{int((~good).sum())} of {len(samples)} parameter samples were not finite (k_N or k_D "
+                f"overflowed) and were dropped"
+                + (f"; the power law has only {dof} degree(s) of freedom" if 0 < dof < 3 else "")
+            )
             samples = samples[good] if good.sum() >= 2 else None
-    return {"vec": vec, "cov": cov, "resid": resid, "intervals": intervals, "derived": derived,
-            "samples": samples, "method": method, "flags": flags}
+    return {
+        "vec": vec,
+        "cov": cov,
+        "resid": resid,
+        "intervals": intervals,
+        "derived": derived,
+        "samples": samples,
+        "method": method,
+        "flags": flags,
+    }
 
 
 def _fit_loss_frontier(C: np.ndarray, L: np.ndarray) -> dict[str, Any]:
@@ -292,6 +335,7 @@ def _fit_loss_frontier(C: np.ndarray, L: np.ndarray) -> dict[str, Any]:
     if len(C) >= 4:
         try:
             from scipy.optimize import least_squares
+
             s = logC - logC.mean()
 
             def resid(p):
@@ -302,15 +346,14 @@ def _fit_loss_frontier(C: np.ndarray, L: np.ndarray) -> dict[str, Any]:
             for e0 in (0.3, 0.6, 0.9):
                 E0 = e0 * float(L.min())
                 pl = np.polyfit(s, np.log(np.maximum(L - E0, 1e-9)), 1)
-                r = least_squares(resid, [math.log(E0), pl[1], math.log(max(-pl[0], 1e-4))], method="lm",
-                                  max_nfev=2000)
+                r = least_squares(resid, [math.log(E0), pl[1], math.log(max(-pl[0], 1e-4))], method="lm", max_nfev=2000)
                 if best is None or r.cost < best.cost:
                     best = r
             if best is not None and best.success and np.all(np.isfinite(best.x)):
                 E, lk, gam = math.exp(best.x[0]), best.x[1], math.exp(best.x[2])
                 k = math.exp(lk + gam * logC.mean())
                 rmse_pl = float(np.sqrt(np.mean((np.log(out["k"]) - out["gamma"] * logC - logL) ** 2)))
-                rmse = float(np.sqrt(np.mean(best.fun ** 2)))
+                rmse = float(np.sqrt(np.mean(best.fun**2)))
                 if E < L.min() and rmse <= rmse_pl:
                     out = {"form": "E+k*C^-gamma", "E": E, "k": k, "gamma": gam}
         except Exception:  # the power law is the fallback
@@ -325,10 +368,22 @@ def _fit_loss_frontier(C: np.ndarray, L: np.ndarray) -> dict[str, Any]:
 # the fit
 
 
-def fit_approach2(runs: Any, *, flops_col: str = "flops", level: float = 0.95, bootstrap: int = 0, seed: int = 0,
-                  window: float | None = 0.1, min_points: int = 3, budgets: str | Sequence[float] = "auto",
-                  tol: float = 0.05, bins_per_decade: float = 4.0, at: Sequence[float] | np.ndarray | None = None,
-                  n_samples: int = 1000, flops_convention: str | None = None) -> FitResult:
+def fit_approach2(
+    runs: Any,
+    *,
+    flops_col: str = "flops",
+    level: float = 0.95,
+    bootstrap: int = 0,
+    seed: int = 0,
+    window: float | None = 0.1,
+    min_points: int = 3,
+    budgets: str | Sequence[float] = "auto",
+    tol: float = 0.05,
+    bins_per_decade: float = 4.0,
+    at: Sequence[float] | np.ndarray | None = None,
+    n_samples: int = 1000,
+    flops_convention: str | None = None,
+) -> FitResult:
     """Approach 2 (isoFLOP profiles) -> FitResult with form "powerlaw".
 
     runs: a runs DataFrame (``load_runs``) or anything ``load_runs`` reads.
@@ -370,8 +425,7 @@ def fit_approach2(runs: Any, *, flops_col: str = "flops", level: float = 0.95, b
     else:
         fconv = f"column {flops_col}"
 
-    bidx, Cb, mode = assign_budgets(C, budgets=budgets, tol=tol, bins_per_decade=bins_per_decade,
-                                    min_points=min_points)
+    bidx, Cb, mode = assign_budgets(C, budgets=budgets, tol=tol, bins_per_decade=bins_per_decade, min_points=min_points)
     logN, logD = np.log(N), np.log(D)
     logCb = np.log(Cb)
     profs = _profiles(logCb, bidx, logN, logD, L, window, min_points)
@@ -383,10 +437,12 @@ def fit_approach2(runs: Any, *, flops_col: str = "flops", level: float = 0.95, b
     if (bidx < 0).any():
         flags.append(f"{int((bidx < 0).sum())} run(s) matched none of the given budgets and were left out")
     if ok.sum() < 2:
-        raise ScalingError(f"Approach 2 needs at least 2 FLOP budgets with a valid isoFLOP minimum; got "
-                           f"{int(ok.sum())} of {len(profs)}" + (f" ({flags[0]})" if flags else "")
-                           + ("; check --flops-col or the budget grouping (budgets='bins')" if len(profs) > len(C) / 2
-                              else ""))
+        raise ScalingError(
+            f"Approach 2 needs at least 2 FLOP budgets with a valid isoFLOP minimum; got "
+            f"{int(ok.sum())} of {len(profs)}"
+            + (f" ({flags[0]})" if flags else "")
+            + ("; check --flops-col or the budget grouping (budgets='bins')" if len(profs) > len(C) / 2 else "")
+        )
 
     x = logCb[ok]
     yN = np.array([p["logN_opt"] for p in profs])[ok]
@@ -403,12 +459,21 @@ def fit_approach2(runs: Any, *, flops_col: str = "flops", level: float = 0.95, b
     if bootstrap > 0:
         refits = _bootstrap(seed, bootstrap, bidx, len(Cb), logCb, logN, logD, L, window, min_points)
         boot = refits.rows
-        boot_info = health(int(bootstrap), seed, level, failed=refits.failed)   # no bounded parameters
+        boot_info = health(int(bootstrap), seed, level, failed=refits.failed)  # no bounded parameters
         flags += health_flags(boot_info)
         # kept refits fitted on fewer budgets than the full fit (a budget lost its minimum)
         n_short = int(sum(k < int(ok.sum()) for k in refits.extras))
-    al = allocation_fit(x, yN, yD, level=level, at=at, rng=rng, n_samples=n_samples, boot=boot,
-                        boot_label="bootstrap over runs within budgets")
+    al = allocation_fit(
+        x,
+        yN,
+        yD,
+        level=level,
+        at=at,
+        rng=rng,
+        n_samples=n_samples,
+        boot=boot,
+        boot_label="bootstrap over runs within budgets",
+    )
     logkN, a, logkD, b = al["vec"]
     cov, resid = al["cov"], al["resid"]
     intervals, derived, law_samples = al["intervals"], al["derived"], al["samples"]
@@ -420,8 +485,10 @@ def fit_approach2(runs: Any, *, flops_col: str = "flops", level: float = 0.95, b
     if abs(a + b - 1) > 0.05 and fconv == "6nd":
         flags.append(f"a + b = {a + b:.3f} differs from 1: the runs' tokens and FLOPs do not follow C = 6ND")
     if nb < MIN_BUDGETS:
-        flags.append(f"only {nb} usable budget{'s' if nb != 1 else ''} (fewer than {MIN_BUDGETS}): a and b rest on "
-                     f"{nb} points and are poorly determined")
+        flags.append(
+            f"only {nb} usable budget{'s' if nb != 1 else ''} (fewer than {MIN_BUDGETS}): a and b rest on "
+            f"{nb} points and are poorly determined"
+        )
     span = x.max() - x.min()
     if span < math.log(10):
         flags.append(f"the kept budgets span only {math.exp(span):.2g}x in compute: exponents are poorly determined")
@@ -437,17 +504,30 @@ def fit_approach2(runs: Any, *, flops_col: str = "flops", level: float = 0.95, b
 
     ssrN = float(np.sum(resid[:, 0] ** 2))
     ssrD = float(np.sum(resid[:, 1] ** 2))
-    residuals = {"rmse_log_N_opt": math.sqrt(ssrN / nb), "rmse_log_D_opt": math.sqrt(ssrD / nb),
-                 "r2_N_opt": _r2(yN, resid[:, 0]), "r2_D_opt": _r2(yD, resid[:, 1]),
-                 "max_abs_log_N_opt": float(np.max(np.abs(resid[:, 0])))}
+    residuals = {
+        "rmse_log_N_opt": math.sqrt(ssrN / nb),
+        "rmse_log_D_opt": math.sqrt(ssrD / nb),
+        "r2_N_opt": _r2(yN, resid[:, 0]),
+        "r2_D_opt": _r2(yD, resid[:, 1]),
+        "max_abs_log_N_opt": float(np.max(np.abs(resid[:, 0]))),
+    }
 
     src = meta.get("source", "")
-    prov = Provenance(citation=f"Approach 2 (isoFLOP) fit by scaling to {src or 'runs'}",
-                      notes=f"{nb} of {len(profs)} budgets; a = {a:.4f}, b = {b:.4f}; "
-                            f"intervals: {interval_method}",
-                      fitted_flops=(float(np.exp(x.min())), float(np.exp(x.max()))))
-    law = PowerLawAllocation(math.exp(logkN), a, math.exp(logkD), b, name="approach2", provenance=prov,
-                             samples=law_samples, loss_frontier=frontier or None)
+    prov = Provenance(
+        citation=f"Approach 2 (isoFLOP) fit by scaling to {src or 'runs'}",
+        notes=f"{nb} of {len(profs)} budgets; a = {a:.4f}, b = {b:.4f}; intervals: {interval_method}",
+        fitted_flops=(float(np.exp(x.min())), float(np.exp(x.max()))),
+    )
+    law = PowerLawAllocation(
+        math.exp(logkN),
+        a,
+        math.exp(logkD),
+        b,
+        name="approach2",
+        provenance=prov,
+        samples=law_samples,
+        loss_frontier=frontier or None,
+    )
     pconv = meta.get("params_convention", "total")
     law.params_convention = pconv
     law.flops_convention = fconv
@@ -455,33 +535,66 @@ def fit_approach2(runs: Any, *, flops_col: str = "flops", level: float = 0.95, b
     table = []
     for p in profs:
         c = math.exp(p["logC"])
-        table.append({
-            "C": c, "n_runs": p["n_points"], "n_used": p["n_used"],
-            "N_opt": _fin(math.exp(p["logN_opt"])) if np.isfinite(p["logN_opt"]) else None,
-            "D_opt": _fin(math.exp(p["logD_opt"])) if np.isfinite(p["logD_opt"]) else None,
-            "loss_opt": _fin(p["loss_opt"]), "curvature": _fin(p["curvature"]),
-            "flagged": not p["ok"], "reason": p["reason"],
-            "N_min": float(np.exp(logN[p["rows"]].min())) if len(p["rows"]) else None,
-            "N_max": float(np.exp(logN[p["rows"]].max())) if len(p["rows"]) else None,
-        })
+        table.append(
+            {
+                "C": c,
+                "n_runs": p["n_points"],
+                "n_used": p["n_used"],
+                "N_opt": _fin(math.exp(p["logN_opt"])) if np.isfinite(p["logN_opt"]) else None,
+                "D_opt": _fin(math.exp(p["logD_opt"])) if np.isfinite(p["logD_opt"]) else None,
+                "loss_opt": _fin(p["loss_opt"]),
+                "curvature": _fin(p["curvature"]),
+                "flagged": not p["ok"],
+                "reason": p["reason"],
+                "N_min": float(np.exp(logN[p["rows"]].min())) if len(p["rows"]) else None,
+                "N_max": float(np.exp(logN[p["rows"]].max())) if len(p["rows"]) else None,
+            }
+        )
 
     info = data_info(df, cols=("params", "tokens", flops_col, "loss"))
     return FitResult(
-        method="approach2", form="powerlaw", law=law.to_dict(),
+        method="approach2",
+        form="powerlaw",
+        law=law.to_dict(),
         params={"k_N": float(math.exp(logkN)), "a": float(a), "k_D": float(math.exp(logkD)), "b": float(b)},
-        intervals=intervals, derived=derived, objective=ssrN, converged=True, flags=flags,
-        bootstrap=boot_info, data=DataInfo(**info),
-        options={"flops_col": flops_col, "level": level, "bootstrap": bootstrap, "seed": seed, "window": window,
-                 "min_points": min_points,
-                 "budgets": budgets if isinstance(budgets, str) else [float(v) for v in budgets],
-                 "budget_mode": mode, "tol": tol, "bins_per_decade": bins_per_decade, "at": at.tolist(),
-                 "n_samples": n_samples if not bootstrap else bootstrap},
-        residuals=residuals, flops_convention=fconv, params_convention=pconv,
-        extra={"budgets": table, "n_budgets_used": nb, "n_budgets": len(profs), "interval_method": interval_method,
-               **({"bootstrap_refits_short_of_budgets": n_short} if bootstrap > 0 else {}),
-               "loss_frontier": frontier,
-               "se": {"log_k_N": _fin(math.sqrt(cov[0, 0])), "a": _fin(math.sqrt(cov[1, 1])),
-                      "log_k_D": _fin(math.sqrt(cov[2, 2])), "b": _fin(math.sqrt(cov[3, 3]))}},
+        intervals=intervals,
+        derived=derived,
+        objective=ssrN,
+        converged=True,
+        flags=flags,
+        bootstrap=boot_info,
+        data=DataInfo(**info),
+        options={
+            "flops_col": flops_col,
+            "level": level,
+            "bootstrap": bootstrap,
+            "seed": seed,
+            "window": window,
+            "min_points": min_points,
+            "budgets": budgets if isinstance(budgets, str) else [float(v) for v in budgets],
+            "budget_mode": mode,
+            "tol": tol,
+            "bins_per_decade": bins_per_decade,
+            "at": at.tolist(),
+            "n_samples": n_samples if not bootstrap else bootstrap,
+        },
+        residuals=residuals,
+        flops_convention=fconv,
+        params_convention=pconv,
+        extra={
+            "budgets": table,
+            "n_budgets_used": nb,
+            "n_budgets": len(profs),
+            "interval_method": interval_method,
+            **({"bootstrap_refits_short_of_budgets": n_short} if bootstrap > 0 else {}),
+            "loss_frontier": frontier,
+            "se": {
+                "log_k_N": _fin(math.sqrt(cov[0, 0])),
+                "a": _fin(math.sqrt(cov[1, 1])),
+                "log_k_D": _fin(math.sqrt(cov[2, 2])),
+                "b": _fin(math.sqrt(cov[3, 3])),
+            },
+        },
     )
 
 
@@ -513,7 +626,7 @@ def _bootstrap(seed, n_boot, bidx, nbudgets, logCb, logN, logD, L, window, min_p
 
 def _r2(y: np.ndarray, resid: np.ndarray) -> float:
     ss = float(np.sum((y - y.mean()) ** 2))
-    return float(1 - np.sum(resid ** 2) / ss) if ss > 0 else math.nan
+    return float(1 - np.sum(resid**2) / ss) if ss > 0 else math.nan
 
 
 def _fin(v):

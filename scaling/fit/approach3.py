@@ -86,14 +86,14 @@ from .synthetic import simulate_runs  # noqa: F401  (re-exported for old callers
 class Approach3Optimum:
     """The optimum of the multi-start search and how it was found."""
 
-    theta: np.ndarray                 # (a, b, e, alpha, beta)
+    theta: np.ndarray  # (a, b, e, alpha, beta)
     objective: float
-    grad: np.ndarray                  # exact gradient at theta
+    grad: np.ndarray  # exact gradient at theta
     converged: bool
     message: str
-    start: np.ndarray                 # the grid start whose basin holds the optimum
+    start: np.ndarray  # the grid start whose basin holds the optimum
     n_starts: int
-    local_minima: list[dict[str, Any]] = field(default_factory=list)   # distinct end points, best first
+    local_minima: list[dict[str, Any]] = field(default_factory=list)  # distinct end points, best first
     iterations: int = 0
     seconds: float = 0.0
 
@@ -136,19 +136,31 @@ def _survivors(starts: np.ndarray, f: np.ndarray, keep_best: int, keep_per_cell:
     return np.flatnonzero(chosen)
 
 
-def approach3_optimum(logN, logD, logL, *, delta: float = DELTA,
-                      grid: Mapping[str, Sequence[float]] | np.ndarray | None = None, weights=None,
-                      first_pass: int = 6, keep_best: int = 256, keep_per_cell: int = 8, second_pass: int = 30,
-                      n_refine: int = 32, n_polish: int = 4,
-                      extra_starts: np.ndarray | None = None) -> Approach3Optimum:
+def approach3_optimum(
+    logN,
+    logD,
+    logL,
+    *,
+    delta: float = DELTA,
+    grid: Mapping[str, Sequence[float]] | np.ndarray | None = None,
+    weights=None,
+    first_pass: int = 6,
+    keep_best: int = 256,
+    keep_per_cell: int = 8,
+    second_pass: int = 30,
+    n_refine: int = 32,
+    n_polish: int = 4,
+    extra_starts: np.ndarray | None = None,
+) -> Approach3Optimum:
     """The best optimum of the Huber objective over all grid starts.
 
     logN, logD, logL: arrays (n,) of log parameters, log tokens, log loss.
     grid: starts (see ``start_grid``; default the paper's 4,500).
     weights: optional per-run multiplicities.
     The search (successive halving of a batched Gauss-Newton iteration over every start, the
-    first two stages in single precision): ``first_pass`` steps for every start; then the ``keep_best`` best rows and the
-    ``keep_per_cell`` best of each (alpha, beta) start pair go on for ``second_pass`` steps; the
+    first two stages in single precision): ``first_pass`` steps for every start; then the
+    ``keep_best`` best rows and the ``keep_per_cell`` best of each (alpha, beta) start pair go on
+    for ``second_pass`` steps; the
     ``n_refine`` best distinct end points are iterated to convergence; the ``n_polish`` best of
     those are polished with L-BFGS-B (exact gradient, tight tolerances). The best wins.
     extra_starts: more (S, 5) starts (e.g. a warm start), searched with the grid.
@@ -167,7 +179,7 @@ def approach3_optimum(logN, logD, logL, *, delta: float = DELTA,
     if extra_starts is not None:
         starts = np.vstack([starts, np.atleast_2d(np.asarray(extra_starts, dtype=float))])
     d = _Data(logN, logD, logL, delta)
-    d32 = d.with_dtype(np.float32)   # exploration in single precision, the answer in double
+    d32 = d.with_dtype(np.float32)  # exploration in single precision, the answer in double
     w = None if weights is None else np.asarray(weights, dtype=float)
 
     # 1. every start: a few damped Gauss-Newton steps (most leave the plateaus of the LSE here)
@@ -198,15 +210,25 @@ def approach3_optimum(logN, logD, logL, *, delta: float = DELTA,
 
     # the start credited with the optimum: among starts that reached it, the one that was best at the outset
     reached = np.flatnonzero(np.max(np.abs(ends - ends[ibest]), axis=1) <= 1e-2)
-    f_init = _eval_rows(d.clip(d.centre(starts[reached])), d,
-                        None if w is None else np.broadcast_to(w, (len(reached), len(w))), grad=False)[0]
+    f_init = _eval_rows(
+        d.clip(d.centre(starts[reached])),
+        d,
+        None if w is None else np.broadcast_to(w, (len(reached), len(w))),
+        grad=False,
+    )[0]
     start = starts[reached[int(np.argmin(f_init))]] if reached.size else starts[ibest]
 
     minima = []
     for j in _distinct(second.theta, second.f, 8, tol=1e-3):
         n_basin = int(np.sum(np.max(np.abs(ends - second.theta[j]), axis=1) <= 5e-2))
-        minima.append({"objective": float(second.f[j]), "theta": [float(v) for v in second.theta[j]],
-                       "converged": bool(second.converged[j]), "n_starts_near": n_basin})
+        minima.append(
+            {
+                "objective": float(second.f[j]),
+                "theta": [float(v) for v in second.theta[j]],
+                "converged": bool(second.converged[j]),
+                "n_starts_near": n_basin,
+            }
+        )
     pg = projected_gradient(xbest, fgrad)
     gmax = float(np.max(np.abs(pg)))
     ok_grad = gmax <= gradient_tolerance(logN, logD, delta, w)
@@ -214,26 +236,49 @@ def approach3_optimum(logN, logD, logL, *, delta: float = DELTA,
     message = str(rbest.message)
     if not ok_grad:
         message += f" (projected gradient {gmax:.3g} not near zero)"
-    return Approach3Optimum(theta=np.asarray(xbest, dtype=float), objective=float(fbest), grad=np.asarray(fgrad),
-                            converged=converged, message=message, start=np.asarray(start, dtype=float),
-                            n_starts=int(len(starts)), local_minima=minima,
-                            iterations=int(first.iterations.sum() + mid.iterations.sum() + second.iterations.sum()),
-                            seconds=time.perf_counter() - t0)
+    return Approach3Optimum(
+        theta=np.asarray(xbest, dtype=float),
+        objective=float(fbest),
+        grad=np.asarray(fgrad),
+        converged=converged,
+        message=message,
+        start=np.asarray(start, dtype=float),
+        n_starts=int(len(starts)),
+        local_minima=minima,
+        iterations=int(first.iterations.sum() + mid.iterations.sum() + second.iterations.sum()),
+        seconds=time.perf_counter() - t0,
+    )
 
 
-def reference_multistart(logN, logD, logL, *, delta: float = DELTA, grid=None, options: Mapping | None = None,
-                         starts_idx: Sequence[int] | None = None):
+def reference_multistart(
+    logN,
+    logD,
+    logL,
+    *,
+    delta: float = DELTA,
+    grid=None,
+    options: Mapping | None = None,
+    starts_idx: Sequence[int] | None = None,
+):
     """The straightforward search: scipy L-BFGS-B (exact gradient, same bounds) from every start in
     a Python loop, scipy's default tolerances unless ``options`` says otherwise. For benchmarks and
     tests; returns (best x, best f, list of f per start)."""
     from scipy.optimize import minimize
+
     starts = start_grid(grid)
     if starts_idx is not None:
         starts = starts[np.asarray(starts_idx, dtype=int)]
     best_x, best_f, fs = None, math.inf, []
     for s0 in starts:
-        res = minimize(objective, s0, args=(logN, logD, logL, delta), jac=True, method="L-BFGS-B",
-                       bounds=BOUNDS, options=dict(options or {}))
+        res = minimize(
+            objective,
+            s0,
+            args=(logN, logD, logL, delta),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=BOUNDS,
+            options=dict(options or {}),
+        )
         fs.append(float(res.fun))
         if res.fun < best_f:
             best_f, best_x = float(res.fun), np.asarray(res.x, dtype=float)
@@ -265,16 +310,20 @@ def _arrays_from(N, D, L):
             raise ScalingError("approach3: give all three arrays N (parameters), D (tokens) and L (loss)")
         arrs = [np.atleast_1d(np.asarray(v, dtype=float)) for v in (N, D, L)]
         if not (arrs[0].shape == arrs[1].shape == arrs[2].shape) or arrs[0].ndim != 1:
-            raise ScalingError(f"approach3: N, D and L must be 1-D arrays of the same length (got shapes "
-                               f"{', '.join(str(a.shape) for a in arrs)})")
+            raise ScalingError(
+                f"approach3: N, D and L must be 1-D arrays of the same length (got shapes "
+                f"{', '.join(str(a.shape) for a in arrs)})"
+            )
         df = pd.DataFrame({"params": arrs[0], "tokens": arrs[1], "loss": arrs[2]})
         df["flops"] = 6.0 * df["params"] * df["tokens"]
         for role, v in zip(("params", "tokens", "loss"), arrs):
             bad = ~np.isfinite(v) | (v <= 0)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise ScalingError(f"approach3: {role} at index {i} is {v[i]:g}; it must be positive and finite"
-                                   + (f" ({int(bad.sum()) - 1} more such values)" if bad.sum() > 1 else ""))
+                raise ScalingError(
+                    f"approach3: {role} at index {i} is {v[i]:g}; it must be positive and finite"
+                    + (f" ({int(bad.sum()) - 1} more such values)" if bad.sum() > 1 else "")
+                )
     for c in ("params", "tokens", "loss"):
         if c not in df.columns:
             raise ScalingError(f"approach3: the runs have no {c!r} column")
@@ -293,14 +342,19 @@ def check_design(N: np.ndarray, D: np.ndarray, what: str = "Approach 3") -> None
     """Raise a one-line error when the runs cannot determine a 5-parameter surface."""
     n = len(N)
     if n < 5:
-        raise ScalingError(f"{what} fits 5 parameters (E, A, B, alpha, beta); {n} run{'s' if n != 1 else ''} "
-                           "cannot determine them (need at least 5, and in practice dozens)")
+        raise ScalingError(
+            f"{what} fits 5 parameters (E, A, B, alpha, beta); {n} run{'s' if n != 1 else ''} "
+            "cannot determine them (need at least 5, and in practice dozens)"
+        )
     if len(np.unique(N)) < 2:
-        raise ScalingError(f"all {n} runs have the same size (params = {N[0]:.4g}); {what} needs runs at 2 or "
-                           "more model sizes (and several token counts per size)")
+        raise ScalingError(
+            f"all {n} runs have the same size (params = {N[0]:.4g}); {what} needs runs at 2 or "
+            "more model sizes (and several token counts per size)"
+        )
     if len(np.unique(D)) < 2:
-        raise ScalingError(f"all {n} runs have the same token count (tokens = {D[0]:.4g}); {what} needs runs "
-                           "at 2 or more token counts")
+        raise ScalingError(
+            f"all {n} runs have the same token count (tokens = {D[0]:.4g}); {what} needs runs at 2 or more token counts"
+        )
 
 
 def flags_for(opt: Approach3Optimum, grid=None) -> list[str]:
@@ -309,14 +363,20 @@ def flags_for(opt: Approach3Optimum, grid=None) -> list[str]:
     if not opt.converged:
         flags.append(f"not converged: {opt.message}")
     th = opt.theta
-    shown = {"a": lambda v: f"A = {math.exp(v):.4g}", "b": lambda v: f"B = {math.exp(v):.4g}",
-             "e": lambda v: f"E = {math.exp(v):.4g}", "alpha": lambda v: f"alpha = {v:.4g}",
-             "beta": lambda v: f"beta = {v:.4g}"}
+    shown = {
+        "a": lambda v: f"A = {math.exp(v):.4g}",
+        "b": lambda v: f"B = {math.exp(v):.4g}",
+        "e": lambda v: f"E = {math.exp(v):.4g}",
+        "alpha": lambda v: f"alpha = {v:.4g}",
+        "beta": lambda v: f"beta = {v:.4g}",
+    }
     for k, nm in enumerate(NAMES):
         lo, hi = BOUNDS[k]
         if th[k] <= lo + 1e-6 * max(1.0, abs(lo)):
-            flags.append(f"optimum on a bound: {nm} at its lower bound {lo:g} ({shown[nm](th[k])})"
-                         + ("; that term is a constant, the law is degenerate" if nm in ("alpha", "beta") else ""))
+            flags.append(
+                f"optimum on a bound: {nm} at its lower bound {lo:g} ({shown[nm](th[k])})"
+                + ("; that term is a constant, the law is degenerate" if nm in ("alpha", "beta") else "")
+            )
         elif th[k] >= hi - 1e-6 * max(1.0, abs(hi)):
             flags.append(f"optimum on a bound: {nm} at its upper bound {hi:g} ({shown[nm](th[k])})")
     if grid is None or isinstance(grid, Mapping):
@@ -333,20 +393,38 @@ def flags_for(opt: Approach3Optimum, grid=None) -> list[str]:
             elif at_hi and th[k] > hi_g[k]:
                 edge.append(f"{nm} start {hi_g[k]:g}, optimum {th[k]:.4g} above the grid")
         if edge:
-            flags.append("best start on the grid's edge and the optimum beyond it (" + "; ".join(edge)
-                         + "): the grid of starts may not cover the optimum's region")
+            flags.append(
+                "best start on the grid's edge and the optimum beyond it ("
+                + "; ".join(edge)
+                + "): the grid of starts may not cover the optimum's region"
+            )
     return flags
 
 
 SEARCH_OPTIONS = ("first_pass", "keep_best", "keep_per_cell", "second_pass", "n_refine", "n_polish", "extra_starts")
 
 
-def fit_approach3(runs: Any, *, budgets: Sequence[float] | None = None, bootstrap: int = 0, seed: int = 0,
-                  level: float = 0.95, delta: float = DELTA, grid=None, workers: int | None = None,
-                  boot_starts: int = 3, guard_starts: bool = True, name: str = "approach3-fit",
-                  first_pass: int | None = None, keep_best: int | None = None, keep_per_cell: int | None = None,
-                  second_pass: int | None = None, n_refine: int | None = None, n_polish: int | None = None,
-                  extra_starts: np.ndarray | None = None) -> FitResult:
+def fit_approach3(
+    runs: Any,
+    *,
+    budgets: Sequence[float] | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    level: float = 0.95,
+    delta: float = DELTA,
+    grid=None,
+    workers: int | None = None,
+    boot_starts: int = 3,
+    guard_starts: bool = True,
+    name: str = "approach3-fit",
+    first_pass: int | None = None,
+    keep_best: int | None = None,
+    keep_per_cell: int | None = None,
+    second_pass: int | None = None,
+    n_refine: int | None = None,
+    n_polish: int | None = None,
+    extra_starts: np.ndarray | None = None,
+) -> FitResult:
     """Fit L(N, D) = E + A/N^alpha + B/D^beta by Approach 3 -> FitResult (form "chinchilla").
 
     runs: a runs DataFrame, a path that ``scaling.runs.load_runs`` reads, or a tuple (N, D, L) of
@@ -364,8 +442,15 @@ def fit_approach3(runs: Any, *, budgets: Sequence[float] | None = None, bootstra
     first_pass .. extra_starts: the search options of ``approach3_optimum`` (None: its default).
     """
     t0 = time.perf_counter()
-    given = {"first_pass": first_pass, "keep_best": keep_best, "keep_per_cell": keep_per_cell,
-             "second_pass": second_pass, "n_refine": n_refine, "n_polish": n_polish, "extra_starts": extra_starts}
+    given = {
+        "first_pass": first_pass,
+        "keep_best": keep_best,
+        "keep_per_cell": keep_per_cell,
+        "second_pass": second_pass,
+        "n_refine": n_refine,
+        "n_polish": n_polish,
+        "extra_starts": extra_starts,
+    }
     search: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     df, Nv, Dv, Lv = _arrays_from(*split_runs(runs))
     check_design(Nv, Dv)
@@ -387,14 +472,27 @@ def fit_approach3(runs: Any, *, budgets: Sequence[float] | None = None, bootstra
     boot_info = BootstrapInfo(n=0, seed=None, level=level)
     boot_seconds = 0.0
     if bootstrap > 0:
-        others = [np.asarray(m["theta"]) for m in opt.local_minima
-                  if np.max(np.abs(np.asarray(m["theta"]) - opt.theta)) > 1e-3][:boot_starts]
+        others = [
+            np.asarray(m["theta"])
+            for m in opt.local_minima
+            if np.max(np.abs(np.asarray(m["theta"]) - opt.theta)) > 1e-3
+        ][:boot_starts]
         extra = np.array(others) if others else None
         guards = np.atleast_2d(opt.start) if guard_starts else None
-        bs = bootstrap_approach3(logN, logD, logL, opt.theta, n_boot=int(bootstrap), seed=seed, delta=delta,
-                                 extra_starts=extra, guard_starts=guards, workers=workers)
+        bs = bootstrap_approach3(
+            logN,
+            logD,
+            logL,
+            opt.theta,
+            n_boot=int(bootstrap),
+            seed=seed,
+            delta=delta,
+            extra_starts=extra,
+            guard_starts=guards,
+            workers=workers,
+        )
         boot_seconds = bs.seconds
-        boot_info = bs.health(seed, level)   # failed refits left out, on-bound refits kept (and counted)
+        boot_info = bs.health(seed, level)  # failed refits left out, on-bound refits kept (and counted)
         samples = bs.law_params()
         if len(samples) >= 2:
             vals = {nm: samples[:, k] for k, nm in enumerate(LAW_NAMES)}
@@ -407,26 +505,37 @@ def fit_approach3(runs: Any, *, budgets: Sequence[float] | None = None, bootstra
 
     pred = predict_log_loss(opt.theta, logN, logD)
     res = pred - logL
-    residuals = {"rmse_log_loss": float(np.sqrt(np.mean(res ** 2))),
-                 "mae_log_loss": float(np.mean(np.abs(res))),
-                 "max_abs_log_loss": float(np.max(np.abs(res))),
-                 "rmse_rel_loss": float(np.sqrt(np.mean(np.expm1(res) ** 2))),
-                 "frac_within_delta": float(np.mean(np.abs(res) <= delta)),
-                 "grad_norm": float(np.linalg.norm(projected_gradient(opt.theta, opt.grad)))}
+    residuals = {
+        "rmse_log_loss": float(np.sqrt(np.mean(res**2))),
+        "mae_log_loss": float(np.mean(np.abs(res))),
+        "max_abs_log_loss": float(np.max(np.abs(res))),
+        "rmse_rel_loss": float(np.sqrt(np.mean(np.expm1(res) ** 2))),
+        "frac_within_delta": float(np.mean(np.abs(res) <= delta)),
+        "grad_norm": float(np.linalg.norm(projected_gradient(opt.theta, opt.grad))),
+    }
 
     meta = df.attrs.get("scaling", {}) if hasattr(df, "attrs") else {}
     pconv = meta.get("params_convention", "total")
     fconv = meta.get("flops_convention", "6nd")
     C = np.asarray(df["flops"], dtype=float) if "flops" in df.columns else 6.0 * Nv * Dv
-    prov = Provenance(citation=f"Approach 3 fit by scaling to {meta.get('source') or 'runs'}",
-                      notes=f"Huber (delta {delta:g}) on log-loss residuals, summed; {len(Nv)} runs; "
-                            f"{opt.n_starts} starts; N counts {pconv} parameters",
-                      fitted_flops=(float(C.min()), float(C.max())))
+    prov = Provenance(
+        citation=f"Approach 3 fit by scaling to {meta.get('source') or 'runs'}",
+        notes=f"Huber (delta {delta:g}) on log-loss residuals, summed; {len(Nv)} runs; "
+        f"{opt.n_starts} starts; N counts {pconv} parameters",
+        fitted_flops=(float(C.min()), float(C.max())),
+    )
     if degenerate:
-        law_dict = {"form": "chinchilla", "name": name, "params": dict(zip(LAW_NAMES, map(float, P))),
-                    "flops_convention": fconv, "params_convention": pconv, "citation": prov.citation,
-                    "url": "", "notes": prov.notes + "; DEGENERATE (an exponent is 0)",
-                    "fitted_flops": list(prov.fitted_flops or ())}
+        law_dict = {
+            "form": "chinchilla",
+            "name": name,
+            "params": dict(zip(LAW_NAMES, map(float, P))),
+            "flops_convention": fconv,
+            "params_convention": pconv,
+            "citation": prov.citation,
+            "url": "",
+            "notes": prov.notes + "; DEGENERATE (an exponent is 0)",
+            "fitted_flops": list(prov.fitted_flops or ()),
+        }
     else:
         law = ChinchillaLaw(E, A, B, al, be, name=name, provenance=prov, samples=samples)
         law.params_convention = pconv
@@ -434,24 +543,64 @@ def fit_approach3(runs: Any, *, budgets: Sequence[float] | None = None, bootstra
         law_dict = law.to_dict()
     info = data_info(df, cols=("params", "tokens", "loss"))
     return FitResult(
-        method="approach3", form="chinchilla", law=law_dict,
+        method="approach3",
+        form="chinchilla",
+        law=law_dict,
         params={"E": E, "A": A, "B": B, "alpha": al, "beta": be},
-        intervals=intervals, derived=derived, objective=float(opt.objective), converged=bool(opt.converged),
+        intervals=intervals,
+        derived=derived,
+        objective=float(opt.objective),
+        converged=bool(opt.converged),
         flags=flags,
-        bootstrap=boot_info, data=DataInfo(**info), worst_run=worst_run(df, Nv, Dv, Lv, pred),
-        options={"delta": delta, "level": level, "bootstrap": int(bootstrap), "seed": seed,
-                 "grid": "paper (4,500 starts)" if grid is None else "custom", "n_starts": opt.n_starts,
-                 "budgets": list(budgets), **{k: v for k, v in search.items() if np.isscalar(v)}},
-        residuals=residuals, flops_convention=fconv, params_convention=pconv,
-        extra={"theta": dict(zip(NAMES, map(float, opt.theta))),
-               "gradient": [float(v) for v in opt.grad],
-               "start": dict(zip(NAMES, map(float, opt.start))),
-               "optimizer_message": opt.message, "local_minima": opt.local_minima,
-               "seconds": {"search": round(opt.seconds, 4), "bootstrap": round(boot_seconds, 4),
-                           "total": round(time.perf_counter() - t0, 4)}},
+        bootstrap=boot_info,
+        data=DataInfo(**info),
+        worst_run=worst_run(df, Nv, Dv, Lv, pred),
+        options={
+            "delta": delta,
+            "level": level,
+            "bootstrap": int(bootstrap),
+            "seed": seed,
+            "grid": "paper (4,500 starts)" if grid is None else "custom",
+            "n_starts": opt.n_starts,
+            "budgets": list(budgets),
+            **{k: v for k, v in search.items() if np.isscalar(v)},
+        },
+        residuals=residuals,
+        flops_convention=fconv,
+        params_convention=pconv,
+        extra={
+            "theta": dict(zip(NAMES, map(float, opt.theta))),
+            "gradient": [float(v) for v in opt.grad],
+            "start": dict(zip(NAMES, map(float, opt.start))),
+            "optimizer_message": opt.message,
+            "local_minima": opt.local_minima,
+            "seconds": {
+                "search": round(opt.seconds, 4),
+                "bootstrap": round(boot_seconds, 4),
+                "total": round(time.perf_counter() - t0, 4),
+            },
+        },
     )
 
 
-__all__ = ["fit_approach3", "approach3_optimum", "Approach3Optimum", "objective", "predict_log_loss", "huber",
-           "start_grid", "GRID", "BOUNDS", "NAMES", "DELTA", "polish", "lm_batch", "reference_multistart",
-           "projected_gradient", "gradient_tolerance", "simulate_runs", "check_design", "law_params_of"]
+__all__ = [
+    "fit_approach3",
+    "approach3_optimum",
+    "Approach3Optimum",
+    "objective",
+    "predict_log_loss",
+    "huber",
+    "start_grid",
+    "GRID",
+    "BOUNDS",
+    "NAMES",
+    "DELTA",
+    "polish",
+    "lm_batch",
+    "reference_multistart",
+    "projected_gradient",
+    "gradient_tolerance",
+    "simulate_runs",
+    "check_design",
+    "law_params_of",
+]

@@ -68,9 +68,11 @@ def budgets_around(top_flops: float) -> tuple[float, ...]:
     """Five decades of reporting budgets, from one below ``top_flops`` (the largest run) to three above."""
     k = int(np.floor(np.log10(top_flops)))
     return tuple(float(f"1e{e}") for e in range(k - 1, k + 4))
-CHUNK = 125          # resamples per work unit (fixed: results do not depend on the number of workers)
-BOUND_RTOL = 1e-4    # a refit parameter within BOUND_RTOL * max(1, |bound|) of a bound is on it
-FLAG_SHARE = 0.05    # flag the fit when more than this share of refits failed, or ended on a bound
+
+
+CHUNK = 125  # resamples per work unit (fixed: results do not depend on the number of workers)
+BOUND_RTOL = 1e-4  # a refit parameter within BOUND_RTOL * max(1, |bound|) of a bound is on it
+FLAG_SHARE = 0.05  # flag the fit when more than this share of refits failed, or ended on a bound
 
 
 # ------------------------------------------------------------------------------------------------
@@ -80,14 +82,15 @@ FLAG_SHARE = 0.05    # flag the fit when more than this share of refits failed, 
 class BootstrapInfo(BaseModel):
     """How the bootstrap went. Fit files written before the health counts load with ``failed`` and
     ``on_bound`` empty and ``n_on_bound`` None (not recorded)."""
+
     model_config = ConfigDict(frozen=True)
-    n: int = 0                      # resamples drawn
+    n: int = 0  # resamples drawn
     seed: int | None = None
     level: float = 0.95
-    n_failed: int = 0               # refits that failed: no fit possible, raised, did not converge, non-finite
-    failed: dict[str, int] = Field(default_factory=dict)      # n_failed by reason
-    n_on_bound: int | None = None   # refits (of those that did not fail) with any parameter on a bound
-    on_bound: dict[str, int] = Field(default_factory=dict)    # "E (lower)" -> refits with E on its lower bound
+    n_failed: int = 0  # refits that failed: no fit possible, raised, did not converge, non-finite
+    failed: dict[str, int] = Field(default_factory=dict)  # n_failed by reason
+    n_on_bound: int | None = None  # refits (of those that did not fail) with any parameter on a bound
+    on_bound: dict[str, int] = Field(default_factory=dict)  # "E (lower)" -> refits with E on its lower bound
     bound_rtol: float | None = None  # "on a bound": within bound_rtol * max(1, |bound|) of it (None: no bounds)
     # the percentile intervals: the refits that did not fail, on-bound ones included (dropping them
     # would bias the interval away from the bound); failed refits left out
@@ -102,8 +105,10 @@ class BootstrapInfo(BaseModel):
         """The bootstrap's report: counts of failed and on-bound refits and what the intervals rest on."""
         if not self.n:
             return []
-        head = (f"bootstrap: {self.n} resamples over runs, seed {self.seed}: {self.n_failed} failed "
-                f"({_pct(self.n_failed, self.n)}")
+        head = (
+            f"bootstrap: {self.n} resamples over runs, seed {self.seed}: {self.n_failed} failed "
+            f"({_pct(self.n_failed, self.n)}"
+        )
         if self.failed:
             head += ": " + ", ".join(f"{why} {k}" for why, k in self.failed.items())
         head += ")"
@@ -116,9 +121,11 @@ class BootstrapInfo(BaseModel):
             if self.on_bound:
                 head += ": " + bound_phrase(self.on_bound)
             head += ")"
-        tail = (f"  intervals: percentiles of the {self.n_used} refits that did not fail"
-                + ("; on-bound refits included" if self.intervals_include_on_bound else "; on-bound refits left out")
-                + ("" if self.intervals_include_failed else "; failed refits left out"))
+        tail = (
+            f"  intervals: percentiles of the {self.n_used} refits that did not fail"
+            + ("; on-bound refits included" if self.intervals_include_on_bound else "; on-bound refits left out")
+            + ("" if self.intervals_include_failed else "; failed refits left out")
+        )
         return [head, tail]
 
 
@@ -142,8 +149,11 @@ def _pct(k: int, n: int) -> str:
 def resample_indices(n_rows: int, n_boot: int, seed: int | None = 0, start: int = 0) -> np.ndarray:
     """Row indices of resamples ``start .. start + n_boot - 1``: (n_boot, n_rows), seeded per resample."""
     children = np.random.SeedSequence(seed).spawn(start + n_boot)[start:]
-    return np.stack([np.random.default_rng(c).integers(0, n_rows, size=n_rows) for c in children]) \
-        if n_boot else np.zeros((0, n_rows), dtype=int)
+    return (
+        np.stack([np.random.default_rng(c).integers(0, n_rows, size=n_rows) for c in children])
+        if n_boot
+        else np.zeros((0, n_rows), dtype=int)
+    )
 
 
 def resample_weights(n_rows: int, n_boot: int, seed: int | None = 0, start: int = 0) -> np.ndarray:
@@ -166,8 +176,15 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def map_chunks(fn: Callable[..., Any], n_boot: int, *, payload: Mapping[str, Any], workers: int | None = None,
-               chunk: int = CHUNK, min_parallel: int = 200) -> list[Any]:
+def map_chunks(
+    fn: Callable[..., Any],
+    n_boot: int,
+    *,
+    payload: Mapping[str, Any],
+    workers: int | None = None,
+    chunk: int = CHUNK,
+    min_parallel: int = 200,
+) -> list[Any]:
     """``fn(start, count, **payload)`` over fixed chunks of resamples, in a process pool when it pays.
 
     workers: None = every core this process may use; 1 = in this process.
@@ -238,9 +255,9 @@ def percentile_intervals(values: Mapping[str, np.ndarray], level: float = 0.95) 
 
 @dataclass
 class BootstrapSamples:
-    theta: np.ndarray        # (n_boot, 5) rows of (a, b, e, alpha, beta); NaN where a refit failed
-    objective: np.ndarray    # (n_boot,)
-    converged: np.ndarray    # (n_boot,) bool
+    theta: np.ndarray  # (n_boot, 5) rows of (a, b, e, alpha, beta); NaN where a refit failed
+    objective: np.ndarray  # (n_boot,)
+    converged: np.ndarray  # (n_boot,) bool
     n_failed: int
     seconds: float = 0.0
 
@@ -262,13 +279,24 @@ class BootstrapSamples:
     def health(self, seed: int | None, level: float, rtol: float = BOUND_RTOL) -> BootstrapInfo:
         """Failed refits by reason, and the used refits with a parameter on a bound of ``BOUNDS``."""
         finite = np.all(np.isfinite(self.theta), axis=1)
-        failed = {"did not converge": int(np.sum(finite & ~self.converged)),
-                  "non-finite": int(np.sum(~finite)),
-                  "an exponent at 0 (degenerate law)": int(np.sum(self.ok & ~self.used))}
-        mask, counts = on_bound(self.theta[self.used], [b[0] for b in BOUNDS], [b[1] for b in BOUNDS],
-                                ("A", "B", "E", "alpha", "beta"), rtol)
-        counts = {k: counts[k] for nm in ("E", "A", "B", "alpha", "beta") for k in
-                  (f"{nm} (lower)", f"{nm} (upper)") if k in counts}
+        failed = {
+            "did not converge": int(np.sum(finite & ~self.converged)),
+            "non-finite": int(np.sum(~finite)),
+            "an exponent at 0 (degenerate law)": int(np.sum(self.ok & ~self.used)),
+        }
+        mask, counts = on_bound(
+            self.theta[self.used],
+            [b[0] for b in BOUNDS],
+            [b[1] for b in BOUNDS],
+            ("A", "B", "E", "alpha", "beta"),
+            rtol,
+        )
+        counts = {
+            k: counts[k]
+            for nm in ("E", "A", "B", "alpha", "beta")
+            for k in (f"{nm} (lower)", f"{nm} (upper)")
+            if k in counts
+        }
         return health(len(self.theta), seed, level, failed=failed, bound_mask=mask, bound_counts=counts, rtol=rtol)
 
 
@@ -307,10 +335,22 @@ def _a3_chunk(start: int, count: int, *, logN, logD, logL, delta, starts, guards
     return th, fb, cb
 
 
-def bootstrap_approach3(logN, logD, logL, theta_hat, *, n_boot: int = 1000, seed: int | None = 0,
-                        delta: float = 1e-3, extra_starts: np.ndarray | None = None,
-                        guard_starts: np.ndarray | None = None, workers: int | None = None,
-                        chunk: int = CHUNK, max_iter: int = 500, guard_iter: int = 40) -> BootstrapSamples:
+def bootstrap_approach3(
+    logN,
+    logD,
+    logL,
+    theta_hat,
+    *,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+    delta: float = 1e-3,
+    extra_starts: np.ndarray | None = None,
+    guard_starts: np.ndarray | None = None,
+    workers: int | None = None,
+    chunk: int = CHUNK,
+    max_iter: int = 500,
+    guard_iter: int = 40,
+) -> BootstrapSamples:
     """Refit Approach 3 on ``n_boot`` resamples of the runs (all at once, warm-started).
 
     theta_hat: the full-data optimum (a, b, e, alpha, beta), the first start of every refit.
@@ -326,10 +366,17 @@ def bootstrap_approach3(logN, logD, logL, theta_hat, *, n_boot: int = 1000, seed
     starts = np.atleast_2d(np.asarray(theta_hat, dtype=float))
     if extra_starts is not None and len(extra_starts):
         starts = np.vstack([starts, np.atleast_2d(np.asarray(extra_starts, dtype=float))])
-    payload = {"logN": np.asarray(logN, float), "logD": np.asarray(logD, float), "logL": np.asarray(logL, float),
-               "delta": float(delta), "starts": starts, "seed": seed, "max_iter": int(max_iter),
-               "guards": None if guard_starts is None else np.atleast_2d(np.asarray(guard_starts, dtype=float)),
-               "guard_iter": int(guard_iter)}
+    payload = {
+        "logN": np.asarray(logN, float),
+        "logD": np.asarray(logD, float),
+        "logL": np.asarray(logL, float),
+        "delta": float(delta),
+        "starts": starts,
+        "seed": seed,
+        "max_iter": int(max_iter),
+        "guards": None if guard_starts is None else np.atleast_2d(np.asarray(guard_starts, dtype=float)),
+        "guard_iter": int(guard_iter),
+    }
     parts = map_chunks(_a3_chunk, int(n_boot), payload=payload, workers=workers, chunk=chunk)
     if parts:
         theta = np.vstack([p[0] for p in parts])
@@ -338,8 +385,9 @@ def bootstrap_approach3(logN, logD, logL, theta_hat, *, n_boot: int = 1000, seed
     else:
         theta, f, conv = np.zeros((0, 5)), np.zeros(0), np.zeros(0, dtype=bool)
     ok = conv & np.all(np.isfinite(theta), axis=1)
-    return BootstrapSamples(theta=theta, objective=f, converged=conv, n_failed=int(np.sum(~ok)),
-                            seconds=time.perf_counter() - t0)
+    return BootstrapSamples(
+        theta=theta, objective=f, converged=conv, n_failed=int(np.sum(~ok)), seconds=time.perf_counter() - t0
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -352,10 +400,10 @@ class RefitFailed(Exception):
 
 @dataclass
 class Refits:
-    rows: np.ndarray               # (n_ok, k) parameter rows of the refits that did not fail
-    n: int                         # resamples drawn
-    failed: dict[str, int]         # reason -> count
-    extras: list[Any]              # whatever each successful refit returned beside its row
+    rows: np.ndarray  # (n_ok, k) parameter rows of the refits that did not fail
+    n: int  # resamples drawn
+    failed: dict[str, int]  # reason -> count
+    extras: list[Any]  # whatever each successful refit returned beside its row
 
     @property
     def n_failed(self) -> int:
@@ -365,8 +413,14 @@ class Refits:
 _REFIT_ERRORS = (ArithmeticError, ValueError, np.linalg.LinAlgError, RuntimeError, ScalingError)
 
 
-def resample_loop(n_boot: int, seed: int | None, draw: Callable[[np.random.Generator], Any],
-                  refit: Callable[[Any], Any], *, width: int | None = None) -> Refits:
+def resample_loop(
+    n_boot: int,
+    seed: int | None,
+    draw: Callable[[np.random.Generator], Any],
+    refit: Callable[[Any], Any],
+    *,
+    width: int | None = None,
+) -> Refits:
     """The resampling loop of the methods that refit one resample at a time.
 
     One generator ``default_rng(seed)`` draws every resample in turn (``draw(rng)``: row indices,
@@ -430,14 +484,29 @@ def on_bound(rows, lower, upper, names: Sequence[str], rtol: float = BOUND_RTOL)
     return np.any(at_lo | at_hi, axis=1), counts
 
 
-def health(n: int, seed: int | None, level: float, *, failed: Mapping[str, int], bound_mask=None,
-           bound_counts: Mapping[str, int] | None = None, rtol: float = BOUND_RTOL) -> BootstrapInfo:
+def health(
+    n: int,
+    seed: int | None,
+    level: float,
+    *,
+    failed: Mapping[str, int],
+    bound_mask=None,
+    bound_counts: Mapping[str, int] | None = None,
+    rtol: float = BOUND_RTOL,
+) -> BootstrapInfo:
     """The fit's BootstrapInfo from the failure reasons and the on-bound mask of the kept refits
     (``bound_mask`` None: the method has no bounded parameters, 0 on a bound)."""
     failed = {k: int(v) for k, v in failed.items() if v}
-    return BootstrapInfo(n=int(n), seed=seed if n else None, level=level, n_failed=int(sum(failed.values())),
-                         failed=failed, n_on_bound=0 if bound_mask is None else int(np.sum(bound_mask)),
-                         on_bound=dict(bound_counts or {}), bound_rtol=None if bound_mask is None else rtol)
+    return BootstrapInfo(
+        n=int(n),
+        seed=seed if n else None,
+        level=level,
+        n_failed=int(sum(failed.values())),
+        failed=failed,
+        n_on_bound=0 if bound_mask is None else int(np.sum(bound_mask)),
+        on_bound=dict(bound_counts or {}),
+        bound_rtol=None if bound_mask is None else rtol,
+    )
 
 
 def health_flags(info: BootstrapInfo, share: float = FLAG_SHARE) -> list[str]:
@@ -448,17 +517,42 @@ def health_flags(info: BootstrapInfo, share: float = FLAG_SHARE) -> list[str]:
         return flags
     if info.n_failed > share * n:
         why = ", ".join(f"{k} {v}" for k, v in info.failed.items())
-        flags.append(f"bootstrap: {info.n_failed} of {n} refits failed ({100 * info.n_failed / n:.1f}%"
-                     + (f": {why}" if why else "") + f"); the intervals leave them out and rest on the other "
-                     f"{info.n_used}, so they understate the uncertainty")
+        flags.append(
+            f"bootstrap: {info.n_failed} of {n} refits failed ({100 * info.n_failed / n:.1f}%"
+            + (f": {why}" if why else "")
+            + f"); the intervals leave them out and rest on the other "
+            f"{info.n_used}, so they understate the uncertainty"
+        )
     if info.n_on_bound is not None and info.n_on_bound > share * n:
         where = bound_phrase(info.on_bound)
-        flags.append(f"bootstrap: {info.n_on_bound} of {n} refits ({100 * info.n_on_bound / n:.1f}%) ended with a "
-                     f"parameter on its bound ({where}); the intervals include them: the runs do not pin "
-                     "that parameter, and the interval stops at the bound")
+        flags.append(
+            f"bootstrap: {info.n_on_bound} of {n} refits ({100 * info.n_on_bound / n:.1f}%) ended with a "
+            f"parameter on its bound ({where}); the intervals include them: the runs do not pin "
+            "that parameter, and the interval stops at the bound"
+        )
     return flags
 
 
-__all__ = ["BootstrapInfo", "bound_phrase", "budgets_around", "BUDGETS", "default_budgets", "resample_indices", "resample_weights", "map_chunks", "chinchilla_derived",
-           "percentile_intervals", "BootstrapSamples", "bootstrap_approach3", "default_workers", "RefitFailed",
-           "Refits", "resample_loop", "on_bound", "health", "health_flags", "BOUND_RTOL", "FLAG_SHARE"]
+__all__ = [
+    "BootstrapInfo",
+    "bound_phrase",
+    "budgets_around",
+    "BUDGETS",
+    "default_budgets",
+    "resample_indices",
+    "resample_weights",
+    "map_chunks",
+    "chinchilla_derived",
+    "percentile_intervals",
+    "BootstrapSamples",
+    "bootstrap_approach3",
+    "default_workers",
+    "RefitFailed",
+    "Refits",
+    "resample_loop",
+    "on_bound",
+    "health",
+    "health_flags",
+    "BOUND_RTOL",
+    "FLAG_SHARE",
+]

@@ -52,7 +52,6 @@ ALL_BOUNDS = ((-5, 40), (-5, 40), (-5, 3), (0.01, 2.0), (0.01, 2.0), LOG_R_BOUND
 VEC_NAMES = ("A", "B", "E", "alpha", "beta", "R_D_star", "R_N_star")
 
 
-
 class _Data:
     """Per-run quantities that do not depend on (R_D*, R_N*) for a fixed base law."""
 
@@ -65,7 +64,7 @@ class _Data:
         self.UN = np.minimum(N, G * (U * G) ** (base.beta / base.alpha))
         self.RN = np.maximum(N / self.UN - 1.0, 0.0)
 
-    def subset(self, idx) -> "_Data":
+    def subset(self, idx) -> _Data:
         return _Data(self.N[idx], self.D[idx], self.U[idx], self.logL[idx], self.base)
 
 
@@ -77,8 +76,8 @@ def repetition_objective(theta, data: _Data, delta: float = 1e-3, grad: bool = T
     en = np.exp(-data.RN / rn)
     Dp = data.UD * (1.0 + rd * (1.0 - ed))
     Np = data.UN * (1.0 + rn * (1.0 - en))
-    tN = b.A * Np ** -b.alpha
-    tD = b.B * Dp ** -b.beta
+    tN = b.A * Np**-b.alpha
+    tD = b.B * Dp**-b.beta
     L = b.E + tN + tD
     e = np.log(L) - data.logL
     f = float(np.sum(huber(e, delta)))
@@ -118,16 +117,31 @@ def _rep_objective_linear(r, data, delta):
 def _minimize_rep(theta0, data, delta):
     """L-BFGS-B in (R_D*, R_N*) from theta0 = (log R_D*, log R_N*); the result's x is in logs."""
     from scipy.optimize import minimize
-    res = minimize(_rep_objective_linear, np.exp(theta0), args=(data, delta), jac=True, method="L-BFGS-B",
-                   bounds=[R_BOUNDS, R_BOUNDS], options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-13})
+
+    res = minimize(
+        _rep_objective_linear,
+        np.exp(theta0),
+        args=(data, delta),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[R_BOUNDS, R_BOUNDS],
+        options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-13},
+    )
     res.x = np.log(res.x)
     return res
 
 
 def _minimize_all(v0, N, D, U, logL, delta):
     from scipy.optimize import minimize
-    return minimize(all_objective, v0, args=(N, D, U, logL, delta), method="L-BFGS-B", bounds=list(ALL_BOUNDS),
-                    options={"maxiter": 20000, "maxfun": 200000, "ftol": 1e-15, "gtol": 1e-10, "eps": 1e-9})
+
+    return minimize(
+        all_objective,
+        v0,
+        args=(N, D, U, logL, delta),
+        method="L-BFGS-B",
+        bounds=list(ALL_BOUNDS),
+        options={"maxiter": 20000, "maxfun": 200000, "ftol": 1e-15, "gtol": 1e-10, "eps": 1e-9},
+    )
 
 
 def _base_law(base) -> ChinchillaLaw:
@@ -144,9 +158,18 @@ def _base_law(base) -> ChinchillaLaw:
     return base
 
 
-def fit_datacon(runs: Any, *, base=None, free: str = "repetition", starts: str = "paper", delta: float = 1e-3,
-                bootstrap: int = 0, seed: int = 0, level: float = 0.95,
-                unique_tokens_col: str | None = None) -> FitResult:
+def fit_datacon(
+    runs: Any,
+    *,
+    base=None,
+    free: str = "repetition",
+    starts: str = "paper",
+    delta: float = 1e-3,
+    bootstrap: int = 0,
+    seed: int = 0,
+    level: float = 0.95,
+    unique_tokens_col: str | None = None,
+) -> FitResult:
     """Fit the data-constrained law's decay constants R_D* and R_N* (or all parameters).
 
     runs: a runs DataFrame with an ``unique_tokens`` column (``load_runs`` maps U / U_unique /
@@ -166,8 +189,10 @@ def fit_datacon(runs: Any, *, base=None, free: str = "repetition", starts: str =
     kw = {"unique_tokens_col": unique_tokens_col} if unique_tokens_col else {}
     df = as_runs(runs, **kw)
     if "unique_tokens" not in df.columns:
-        raise ScalingError("the data-constrained fit needs a unique-token column (unique_tokens, U or U_unique; "
-                           "or pass unique_tokens_col=NAME)")
+        raise ScalingError(
+            "the data-constrained fit needs a unique-token column (unique_tokens, U or U_unique; "
+            "or pass unique_tokens_col=NAME)"
+        )
     require_columns(df, ["params", "tokens", "loss", "unique_tokens"], "data-constrained fit")
     if free not in ("repetition", "all"):
         raise ScalingError(f"free: {free!r} is not one of 'repetition', 'all'")
@@ -182,8 +207,10 @@ def fit_datacon(runs: Any, *, base=None, free: str = "repetition", starts: str =
     n_rep = int(np.sum(D > U * (1 + 1e-9)))
     need = 2 if free == "repetition" else 7
     if n_rep < need:
-        raise ScalingError(f"only {n_rep} run(s) see repeated data (tokens > unique_tokens); fitting the "
-                           f"repetition constants needs at least {need}")
+        raise ScalingError(
+            f"only {n_rep} run(s) see repeated data (tokens > unique_tokens); fitting the "
+            f"repetition constants needs at least {need}"
+        )
     base_law = _base_law(base)
     flags: list[str] = []
     data = _Data(N, D, U, logL, base_law)
@@ -197,31 +224,51 @@ def fit_datacon(runs: Any, *, base=None, free: str = "repetition", starts: str =
         results = [(_minimize_rep(s0, data, delta), s0) for s0 in start_pts]
         best, start = min(results, key=lambda t: t[0].fun)
         theta = np.asarray(best.x, dtype=float)
-        full = np.array([math.log(base_law.A), math.log(base_law.B), math.log(base_law.E), base_law.alpha,
-                         base_law.beta, theta[0], theta[1]])
+        full = np.array(
+            [
+                math.log(base_law.A),
+                math.log(base_law.B),
+                math.log(base_law.E),
+                base_law.alpha,
+                base_law.beta,
+                theta[0],
+                theta[1],
+            ]
+        )
         objective = float(best.fun)
         _, g = repetition_objective(theta, data, delta)
         grad_norm = float(np.linalg.norm(g / np.exp(theta)))
         # the objective is flat along a ridge (more data decay <-> less parameter decay) and has
         # several optima: look for them from the wide grid as well and report the lower ones
-        check = results if starts == "wide" else results + [(_minimize_rep(s0, data, delta), s0) for s0 in
-                                                          np.log(np.array([(a, b) for a in R_GRID_WIDE
-                                                                           for b in R_GRID_WIDE]))]
+        check = (
+            results
+            if starts == "wide"
+            else results
+            + [
+                (_minimize_rep(s0, data, delta), s0)
+                for s0 in np.log(np.array([(a, b) for a in R_GRID_WIDE for b in R_GRID_WIDE]))
+            ]
+        )
         seen: list[tuple[float, float, float]] = []
         for r, _ in sorted(check, key=lambda t: t[0].fun):
             rd, rn = float(np.exp(r.x[0])), float(np.exp(r.x[1]))
             if any(abs(math.log(rd / a)) < 0.01 and abs(math.log(rn / b)) < 0.01 for a, b, _ in seen):
                 continue
             seen.append((rd, rn, float(r.fun)))
-        other_optima = [{"R_D_star": a, "R_N_star": b, "objective": f} for a, b, f in seen
-                        if not (abs(math.log(a) - theta[0]) < 0.01 and abs(math.log(b) - theta[1]) < 0.01)]
+        other_optima = [
+            {"R_D_star": a, "R_N_star": b, "objective": f}
+            for a, b, f in seen
+            if not (abs(math.log(a) - theta[0]) < 0.01 and abs(math.log(b) - theta[1]) < 0.01)
+        ]
         lower = [o for o in other_optima if o["objective"] < objective * (1 - 1e-9)]
         if lower:
             o = lower[0]
-            flags.append(f"the objective has several local optima: the lowest, {o['objective']:.6g} at R_D* = "
-                         f"{o['R_D_star']:.4g}, R_N* = {o['R_N_star']:.4g}, is "
-                         f"{100 * (1 - o['objective'] / objective):.2g}% below this one (found from the "
-                         f"{starts} grid of starts); the repetition constants are poorly determined by these runs")
+            flags.append(
+                f"the objective has several local optima: the lowest, {o['objective']:.6g} at R_D* = "
+                f"{o['R_D_star']:.4g}, R_N* = {o['R_N_star']:.4g}, is "
+                f"{100 * (1 - o['objective'] / objective):.2g}% below this one (found from the "
+                f"{starts} grid of starts); the repetition constants are poorly determined by these runs"
+            )
     else:
         b = base_law
         head = [math.log(b.A), math.log(b.B), math.log(b.E), b.alpha, b.beta]
@@ -280,8 +327,9 @@ def fit_datacon(runs: Any, *, base=None, free: str = "repetition", starts: str =
         boot_info = health(int(bootstrap), seed, level, failed=boot.failed, bound_mask=mask, bound_counts=counts)
         flags += health_flags(boot_info)
         if len(V) >= 2:
-            samples = np.column_stack([np.exp(V[:, 2]), np.exp(V[:, 0]), np.exp(V[:, 1]), V[:, 3], V[:, 4],
-                                       np.exp(V[:, 5]), np.exp(V[:, 6])])
+            samples = np.column_stack(
+                [np.exp(V[:, 2]), np.exp(V[:, 0]), np.exp(V[:, 1]), V[:, 3], V[:, 4], np.exp(V[:, 5]), np.exp(V[:, 6])]
+            )
             q = (1 - level) / 2
             free_names = names if free == "all" else ("R_D_star", "R_N_star")
             for nm in free_names:
@@ -298,34 +346,58 @@ def fit_datacon(runs: Any, *, base=None, free: str = "repetition", starts: str =
 
     pred = np.log(np.asarray(law_hat.loss(N, D, U), dtype=float))
     res_log = pred - logL
-    residuals = {"rmse_log_loss": float(np.sqrt(np.mean(res_log ** 2))),
-                 "mae_log_loss": float(np.mean(np.abs(res_log))),
-                 "max_abs_log_loss": float(np.max(np.abs(res_log)))}
+    residuals = {
+        "rmse_log_loss": float(np.sqrt(np.mean(res_log**2))),
+        "mae_log_loss": float(np.mean(np.abs(res_log))),
+        "max_abs_log_loss": float(np.max(np.abs(res_log))),
+    }
     if math.isfinite(grad_norm):
         residuals["grad_norm"] = grad_norm
 
     meta = df.attrs.get("scaling", {}) if hasattr(df, "attrs") else {}
     C = np.asarray(df["flops"], dtype=float) if "flops" in df.columns else 6 * N * D
     what = "R_D*, R_N*" if free == "repetition" else "all parameters"
-    prov = Provenance(citation=f"data-constrained fit by scaling to {meta.get('source') or 'runs'}",
-                      notes=f"Muennighoff et al. 2023 form; fitted {what} (Huber delta {delta:g} on log loss, "
-                            f"summed, L-BFGS-B from a grid); base law {getattr(base_law, 'name', 'base')}",
-                      fitted_flops=(float(C.min()), float(C.max())))
-    law = DataConstrainedLaw(*[law_hat.params[k] for k in names], name="datacon-fit", provenance=prov,
-                             samples=samples)
+    prov = Provenance(
+        citation=f"data-constrained fit by scaling to {meta.get('source') or 'runs'}",
+        notes=f"Muennighoff et al. 2023 form; fitted {what} (Huber delta {delta:g} on log loss, "
+        f"summed, L-BFGS-B from a grid); base law {getattr(base_law, 'name', 'base')}",
+        fitted_flops=(float(C.min()), float(C.max())),
+    )
+    law = DataConstrainedLaw(*[law_hat.params[k] for k in names], name="datacon-fit", provenance=prov, samples=samples)
     law.params_convention = meta.get("params_convention", "total")
     info = data_info(df, cols=("params", "tokens", "loss", "unique_tokens"))
     return FitResult(
-        method="datacon", form="datacon", law=law.to_dict(), params=law.params, intervals=intervals,
-        derived=derived, objective=objective, converged=converged, flags=flags,
-        bootstrap=boot_info, data=DataInfo(**info), worst_run=worst_run(df, N, D, np.exp(logL), pred),
-        options={"free": free, "delta": delta, "bootstrap": bootstrap, "seed": seed, "level": level,
-                 "base": base_law.to_dict()["params"], "starts": starts, "n_starts": int(len(start_pts))},
-        residuals=residuals, flops_convention=meta.get("flops_convention", "6nd"),
+        method="datacon",
+        form="datacon",
+        law=law.to_dict(),
+        params=law.params,
+        intervals=intervals,
+        derived=derived,
+        objective=objective,
+        converged=converged,
+        flags=flags,
+        bootstrap=boot_info,
+        data=DataInfo(**info),
+        worst_run=worst_run(df, N, D, np.exp(logL), pred),
+        options={
+            "free": free,
+            "delta": delta,
+            "bootstrap": bootstrap,
+            "seed": seed,
+            "level": level,
+            "base": base_law.to_dict()["params"],
+            "starts": starts,
+            "n_starts": int(len(start_pts)),
+        },
+        residuals=residuals,
+        flops_convention=meta.get("flops_convention", "6nd"),
         params_convention=law.params_convention,
-        extra={"n_repeated_runs": n_rep, "start": {"R_D_star": float(math.exp(start[-2])),
-                                                    "R_N_star": float(math.exp(start[-1]))},
-               "other_optima": other_optima, "iterations": int(best.nit)},
+        extra={
+            "n_repeated_runs": n_rep,
+            "start": {"R_D_star": float(math.exp(start[-2])), "R_N_star": float(math.exp(start[-1]))},
+            "other_optima": other_optima,
+            "iterations": int(best.nit),
+        },
     )
 
 

@@ -37,9 +37,11 @@ def _fitter(method: str | Callable) -> tuple[str, Callable[[pd.DataFrame], Any]]
     if name == "kaplan":
         return name, fit_kaplan
     if name in ("approach1", "approach2"):
-        raise ScalingError(f"compare_forms: {name} gives an allocation, not a loss model; it cannot predict "
-                           "held-out losses (use approach3, vp or kaplan)")
-    return name, lambda runs: api_fit(runs, method=name)   # the dispatcher knows every method and its defaults
+        raise ScalingError(
+            f"compare_forms: {name} gives an allocation, not a loss model; it cannot predict "
+            "held-out losses (use approach3, vp or kaplan)"
+        )
+    return name, lambda runs: api_fit(runs, method=name)  # the dispatcher knows every method and its defaults
 
 
 def _law_of(result: Any):
@@ -66,12 +68,22 @@ def split_runs(runs: pd.DataFrame, threshold: float | str, by: str = "flops") ->
 def _errors(pred: np.ndarray, obs: np.ndarray) -> dict[str, float]:
     lr = np.log(pred) - np.log(obs)
     rel = pred / obs - 1
-    return {"rmse_log_loss": float(np.sqrt(np.mean(lr ** 2))), "mean_abs_rel_error": float(np.mean(np.abs(rel))),
-            "max_abs_rel_error": float(np.max(np.abs(rel))), "mean_rel_error": float(np.mean(rel))}
+    return {
+        "rmse_log_loss": float(np.sqrt(np.mean(lr**2))),
+        "mean_abs_rel_error": float(np.mean(np.abs(rel))),
+        "max_abs_rel_error": float(np.max(np.abs(rel))),
+        "mean_rel_error": float(np.mean(rel)),
+    }
 
 
-def compare_forms(runs: Any, threshold: float | str, methods: Sequence[str | Callable] = ("approach3", "kaplan"), *,
-                  by: str = "flops", skip_errors: bool = False) -> pd.DataFrame:
+def compare_forms(
+    runs: Any,
+    threshold: float | str,
+    methods: Sequence[str | Callable] = ("approach3", "kaplan"),
+    *,
+    by: str = "flops",
+    skip_errors: bool = False,
+) -> pd.DataFrame:
     """Fit each method on runs with ``by`` < threshold, score it on the rest; one row per method.
 
     Columns: method, form, n_train, n_test, threshold, by, rmse_log_loss, mean_abs_rel_error,
@@ -90,8 +102,14 @@ def compare_forms(runs: Any, threshold: float | str, methods: Sequence[str | Cal
     rows, fits = [], {}
     for m in methods:
         name = getattr(m, "__name__", "custom") if callable(m) else str(m).strip().lower()
-        row: dict[str, Any] = {"method": name, "form": None, "n_train": int(len(train)), "n_test": int(len(test)),
-                               "threshold": t, "by": by}
+        row: dict[str, Any] = {
+            "method": name,
+            "form": None,
+            "n_train": int(len(train)),
+            "n_test": int(len(test)),
+            "threshold": t,
+            "by": by,
+        }
         try:
             name, fn = _fitter(m)
             res = fn(train)
@@ -99,12 +117,14 @@ def compare_forms(runs: Any, threshold: float | str, methods: Sequence[str | Cal
             if not getattr(law, "has_loss", True):
                 raise ScalingError(f"{name}: the fitted law ({law.form}) has no loss model")
             p_test = np.asarray(law.loss(np.asarray(test["params"], float), np.asarray(test["tokens"], float)), float)
-            p_train = np.asarray(law.loss(np.asarray(train["params"], float), np.asarray(train["tokens"], float)),
-                                 float)
+            p_train = np.asarray(
+                law.loss(np.asarray(train["params"], float), np.asarray(train["tokens"], float)), float
+            )
             row["form"] = law.form
             row.update(_errors(np.atleast_1d(p_test), np.asarray(test["loss"], float)))
             row["train_rmse_log_loss"] = _errors(np.atleast_1d(p_train), np.asarray(train["loss"], float))[
-                "rmse_log_loss"]
+                "rmse_log_loss"
+            ]
             row["converged"] = bool(getattr(res, "converged", True))
             row["flags"] = "; ".join(getattr(res, "flags", []) or [])
             row["error"] = ""
@@ -113,8 +133,18 @@ def compare_forms(runs: Any, threshold: float | str, methods: Sequence[str | Cal
         except ScalingError as exc:
             if not skip_errors:
                 raise
-            row.update({k: math.nan for k in ("rmse_log_loss", "mean_abs_rel_error", "max_abs_rel_error",
-                                              "mean_rel_error", "train_rmse_log_loss")})
+            row.update(
+                {
+                    k: math.nan
+                    for k in (
+                        "rmse_log_loss",
+                        "mean_abs_rel_error",
+                        "max_abs_rel_error",
+                        "mean_rel_error",
+                        "train_rmse_log_loss",
+                    )
+                }
+            )
             row.update({"converged": False, "flags": "", "error": str(exc)})
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -128,16 +158,22 @@ def format_comparison(table: pd.DataFrame) -> str:
     if len(table) == 0:
         return "(no methods)"
     r0 = table.iloc[0]
-    head = (f"held out: {int(r0['n_test'])} runs with {r0['by']} >= {r0['threshold']:.3g} "
-            f"(fitted on {int(r0['n_train'])})")
-    lines = [head, f"{'method':<12}{'form':<12}{'rmse log L':>12}{'mean |rel|':>12}{'max |rel|':>12}{'bias':>10}"
-                   f"{'train rmse':>12}"]
+    head = (
+        f"held out: {int(r0['n_test'])} runs with {r0['by']} >= {r0['threshold']:.3g} (fitted on {int(r0['n_train'])})"
+    )
+    lines = [
+        head,
+        f"{'method':<12}{'form':<12}{'rmse log L':>12}{'mean |rel|':>12}{'max |rel|':>12}{'bias':>10}"
+        f"{'train rmse':>12}",
+    ]
     for _, r in table.iterrows():
         if r.get("error"):
             lines.append(f"{r['method']:<12}error: {r['error']}")
             continue
-        lines.append(f"{r['method']:<12}{str(r['form']):<12}{r['rmse_log_loss']:>12.4f}{r['mean_abs_rel_error']:>12.2%}"
-                     f"{r['max_abs_rel_error']:>12.2%}{r['mean_rel_error']:>+10.2%}{r['train_rmse_log_loss']:>12.4f}")
+        lines.append(
+            f"{r['method']:<12}{str(r['form']):<12}{r['rmse_log_loss']:>12.4f}{r['mean_abs_rel_error']:>12.2%}"
+            f"{r['max_abs_rel_error']:>12.2%}{r['mean_rel_error']:>+10.2%}{r['train_rmse_log_loss']:>12.4f}"
+        )
     return "\n".join(lines)
 
 

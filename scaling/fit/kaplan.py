@@ -23,7 +23,8 @@ came from early-stopped training and a different fit.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,9 +56,9 @@ def kaplan_log_loss(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray) -> np
     return aD * np.logaddexp(z1, z2)
 
 
-
-def kaplan_objective(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray, logL: np.ndarray,
-                     delta: float = 1e-3, grad: bool = True):
+def kaplan_objective(
+    theta: np.ndarray, logN: np.ndarray, logD: np.ndarray, logL: np.ndarray, delta: float = 1e-3, grad: bool = True
+):
     """Sum of Huber losses of log residuals and its exact gradient (theta of shape (4,))."""
     nc, dc, aN, aD = (float(v) for v in theta)
     r = aN / aD
@@ -71,19 +72,21 @@ def kaplan_objective(theta: np.ndarray, logN: np.ndarray, logD: np.ndarray, logL
     w1 = np.exp(z1 - S)
     w2 = np.exp(z2 - S)
     h = np.clip(e, -delta, delta)
-    g = np.array([
-        np.sum(h * aN * w1),
-        np.sum(h * aD * w2),
-        np.sum(h * w1 * (nc - logN)),
-        np.sum(h * (S - w1 * (nc - logN) * r)),
-    ])
+    g = np.array(
+        [np.sum(h * aN * w1), np.sum(h * aD * w2), np.sum(h * w1 * (nc - logN)), np.sum(h * (S - w1 * (nc - logN) * r))]
+    )
     return f, g
 
 
 def _starts() -> np.ndarray:
     g = START_GRID
-    mesh = np.meshgrid(np.array(g["log10_N_c"]) * math.log(10), np.array(g["log10_D_c"]) * math.log(10),
-                       np.array(g["alpha_N"]), np.array(g["alpha_D"]), indexing="ij")
+    mesh = np.meshgrid(
+        np.array(g["log10_N_c"]) * math.log(10),
+        np.array(g["log10_D_c"]) * math.log(10),
+        np.array(g["alpha_N"]),
+        np.array(g["alpha_D"]),
+        indexing="ij",
+    )
     return np.column_stack([m.ravel() for m in mesh])
 
 
@@ -109,10 +112,18 @@ def _bounds():
 
 def _refine(theta0, logN, logD, logL, delta):
     from scipy.optimize import minimize
+
     # ftol/gtol far below the objective's scale: the Huber sum over log residuals is ~1e-4..1e-2,
     # and scipy's default relative tolerance (2.2e-9 against max(|f|, 1)) stops early there.
-    return minimize(kaplan_objective, theta0, args=(logN, logD, logL, delta), jac=True, method="L-BFGS-B",
-                    bounds=_bounds(), options={"maxiter": 20000, "maxfun": 40000, "ftol": 1e-15, "gtol": 1e-11})
+    return minimize(
+        kaplan_objective,
+        theta0,
+        args=(logN, logD, logL, delta),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=_bounds(),
+        options={"maxiter": 20000, "maxfun": 40000, "ftol": 1e-15, "gtol": 1e-11},
+    )
 
 
 def minimise_kaplan(logN, logD, logL, *, delta: float = 1e-3, n_refine: int = 8, starts: np.ndarray | None = None):
@@ -121,7 +132,7 @@ def minimise_kaplan(logN, logD, logL, *, delta: float = 1e-3, n_refine: int = 8,
     pred = kaplan_log_loss(S, logN, logD)
     f0 = np.sum(huber(pred - logL, delta), axis=1)
     f0 = np.where(np.isfinite(f0), f0, np.inf)
-    order = np.argsort(f0, kind="stable")[:max(1, n_refine)]
+    order = np.argsort(f0, kind="stable")[: max(1, n_refine)]
     results = []
     for k in order:
         res = _refine(S[k], logN, logD, logL, delta)
@@ -139,8 +150,16 @@ def allocation_of(theta) -> tuple[float, float]:
     return math.exp(logk), a
 
 
-def fit_kaplan(runs: Any, *, delta: float = 1e-3, level: float = 0.95, bootstrap: int = 0, seed: int = 0,
-               n_refine: int = 8, at: Sequence[float] | np.ndarray | None = None) -> FitResult:
+def fit_kaplan(
+    runs: Any,
+    *,
+    delta: float = 1e-3,
+    level: float = 0.95,
+    bootstrap: int = 0,
+    seed: int = 0,
+    n_refine: int = 8,
+    at: Sequence[float] | np.ndarray | None = None,
+) -> FitResult:
     """Fit the Kaplan form to runs (Huber on log-loss residuals, summed; multi-start L-BFGS-B).
 
     runs: a runs DataFrame (``load_runs``) or anything ``load_runs`` reads.
@@ -237,33 +256,60 @@ def fit_kaplan(runs: Any, *, delta: float = 1e-3, level: float = 0.95, bootstrap
 
     pred = kaplan_log_loss(theta, logN, logD)
     res_log = pred - logL
-    residuals = {"rmse_log_loss": float(np.sqrt(np.mean(res_log ** 2))),
-                 "mae_log_loss": float(np.mean(np.abs(res_log))),
-                 "max_abs_log_loss": float(np.max(np.abs(res_log))),
-                 "rmse_rel_loss": float(np.sqrt(np.mean(np.expm1(res_log) ** 2))),
-                 "grad_norm": float(np.linalg.norm(g))}
+    residuals = {
+        "rmse_log_loss": float(np.sqrt(np.mean(res_log**2))),
+        "mae_log_loss": float(np.mean(np.abs(res_log))),
+        "max_abs_log_loss": float(np.max(np.abs(res_log))),
+        "rmse_rel_loss": float(np.sqrt(np.mean(np.expm1(res_log) ** 2))),
+        "grad_norm": float(np.linalg.norm(g)),
+    }
 
     meta = df.attrs.get("scaling", {}) if hasattr(df, "attrs") else {}
     pconv = meta.get("params_convention", "total")
-    prov = Provenance(citation=f"Kaplan-form fit by scaling to {meta.get('source') or 'runs'}",
-                      notes=f"Huber (delta {delta:g}) on log-loss residuals, summed; allocation is the fitted "
-                            f"surface's own 6ND optimum (a = {a_alloc:.4f}); N counts {pconv} parameters",
-                      fitted_flops=(float(C.min()), float(C.max())))
+    prov = Provenance(
+        citation=f"Kaplan-form fit by scaling to {meta.get('source') or 'runs'}",
+        notes=f"Huber (delta {delta:g}) on log-loss residuals, summed; allocation is the fitted "
+        f"surface's own 6ND optimum (a = {a_alloc:.4f}); N counts {pconv} parameters",
+        fitted_flops=(float(C.min()), float(C.max())),
+    )
     law = KaplanLaw(Nc, Dc, aN, aD, k_alloc, a_alloc, name="kaplan-fit", provenance=prov, samples=samples)
     law.params_convention = pconv
     info = data_info(df, cols=("params", "tokens", "loss"))
     return FitResult(
-        method="kaplan", form="kaplan", law=law.to_dict(),
+        method="kaplan",
+        form="kaplan",
+        law=law.to_dict(),
         params={"N_c": Nc, "D_c": Dc, "alpha_N": aN, "alpha_D": aD, "k_alloc": k_alloc, "a_alloc": a_alloc},
-        intervals=intervals, derived=derived, objective=float(best.fun), converged=converged, flags=flags,
-        bootstrap=boot_info, data=DataInfo(**info),
+        intervals=intervals,
+        derived=derived,
+        objective=float(best.fun),
+        converged=converged,
+        flags=flags,
+        bootstrap=boot_info,
+        data=DataInfo(**info),
         worst_run=worst_run(df, np.exp(logN), np.exp(logD), np.exp(logL), pred),
-        options={"delta": delta, "level": level, "bootstrap": bootstrap, "seed": seed, "n_refine": n_refine,
-                 "n_starts": int(len(_starts())), "at": at.tolist()},
-        residuals=residuals, flops_convention=meta.get("flops_convention", "6nd"), params_convention=pconv,
-        extra={"start": {"log10_N_c": float(start[0] / math.log(10)), "log10_D_c": float(start[1] / math.log(10)),
-                         "alpha_N": float(start[2]), "alpha_D": float(start[3])},
-               "local_minima": [float(v) for v in fvals[:n_refine]], "iterations": int(best.nit)},
+        options={
+            "delta": delta,
+            "level": level,
+            "bootstrap": bootstrap,
+            "seed": seed,
+            "n_refine": n_refine,
+            "n_starts": int(len(_starts())),
+            "at": at.tolist(),
+        },
+        residuals=residuals,
+        flops_convention=meta.get("flops_convention", "6nd"),
+        params_convention=pconv,
+        extra={
+            "start": {
+                "log10_N_c": float(start[0] / math.log(10)),
+                "log10_D_c": float(start[1] / math.log(10)),
+                "alpha_N": float(start[2]),
+                "alpha_D": float(start[3]),
+            },
+            "local_minima": [float(v) for v in fvals[:n_refine]],
+            "iterations": int(best.nit),
+        },
     )
 
 

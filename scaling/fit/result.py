@@ -22,14 +22,7 @@ from ..errors import OutOfRangeWarning, ScalingError
 from ..laws.registry import law_from_dict
 from ..planner.result import Interval
 from ..units import si
-from .bootstrap import (  # noqa: F401  (BootstrapInfo, bound_phrase: part of this module's API)
-    BUDGETS,
-    BootstrapInfo,
-    bound_phrase,
-    budgets_around,
-    chinchilla_derived,
-    percentile_intervals,
-)
+from .bootstrap import BUDGETS, BootstrapInfo, bound_phrase, budgets_around, chinchilla_derived, percentile_intervals  # noqa: F401  (BootstrapInfo, bound_phrase: part of this module's API)
 
 # Approach 2 with fewer usable isoFLOP budgets than this is flagged as poorly determined
 MIN_BUDGETS = 5
@@ -37,10 +30,10 @@ MIN_BUDGETS = 5
 
 class DataInfo(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
-    fingerprint: str = ""           # sha256 of the fitted (params, tokens, loss[, ...]) columns
+    fingerprint: str = ""  # sha256 of the fitted (params, tokens, loss[, ...]) columns
     n_rows: int = 0
     source: str = ""
-    columns: dict[str, str] = Field(default_factory=dict)   # role -> source column name
+    columns: dict[str, str] = Field(default_factory=dict)  # role -> source column name
     filters: list[str] = Field(default_factory=list)
     flops_range: tuple[float, float] | None = None
 
@@ -48,12 +41,12 @@ class DataInfo(BaseModel):
 class FitResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    method: str                                  # approach3 | vp | approach2 | approach1 | kaplan | ...
-    form: str                                    # law form: chinchilla | powerlaw | kaplan | ...
-    law: dict[str, Any]                          # Law.to_dict() of the point estimate (+ "samples")
+    method: str  # approach3 | vp | approach2 | approach1 | kaplan | ...
+    form: str  # law form: chinchilla | powerlaw | kaplan | ...
+    law: dict[str, Any]  # Law.to_dict() of the point estimate (+ "samples")
     params: dict[str, float]
     intervals: dict[str, tuple[float, float]] = Field(default_factory=dict)  # params and derived
-    derived: dict[str, float] = Field(default_factory=dict)                  # a, b, G, ...
+    derived: dict[str, float] = Field(default_factory=dict)  # a, b, G, ...
     objective: float | None = None
     converged: bool = True
     flags: list[str] = Field(default_factory=list)
@@ -63,8 +56,8 @@ class FitResult(BaseModel):
     residuals: dict[str, float] = Field(default_factory=dict)  # rmse/mae/max of log-loss residuals ...
     flops_convention: str = "6nd"
     params_convention: str = "total"
-    extra: dict[str, Any] = Field(default_factory=dict)         # method-specific (per-budget minima, vp...)
-    worst_run: dict[str, Any] = Field(default_factory=dict)     # surface fits: the run the law fits worst
+    extra: dict[str, Any] = Field(default_factory=dict)  # method-specific (per-budget minima, vp...)
+    worst_run: dict[str, Any] = Field(default_factory=dict)  # surface fits: the run the law fits worst
     version: str = "1"
 
     # --- the law ------------------------------------------------------------------------------
@@ -90,15 +83,19 @@ class FitResult(BaseModel):
             return {k: Interval(float(v[0]), float(v[1])) for k, v in self.intervals.items()}
         samples = self.law.get("samples")
         if not samples or len(samples) < 2:
-            raise ScalingError(f"{self.method} fit: its intervals are at level {own:g} only (no bootstrap samples "
-                               f"in the fit); refit with bootstrap > 0 for level {lvl:g}")
+            raise ScalingError(
+                f"{self.method} fit: its intervals are at level {own:g} only (no bootstrap samples "
+                f"in the fit); refit with bootstrap > 0 for level {lvl:g}"
+            )
         law = self.to_law()
         S = np.asarray(law.samples, dtype=float)
-        values: dict[str, np.ndarray] = {nm: S[:, k] for k, nm in enumerate(law.param_names)
-                                         if nm in self.params and k < S.shape[1]}
+        values: dict[str, np.ndarray] = {
+            nm: S[:, k] for k, nm in enumerate(law.param_names) if nm in self.params and k < S.shape[1]
+        }
         if self.form == "chinchilla":
-            budgets = self.options.get("budgets") or list(budgets_around(self.data.flops_range[1])
-                                                          if self.data.flops_range else BUDGETS)
+            budgets = self.options.get("budgets") or list(
+                budgets_around(self.data.flops_range[1]) if self.data.flops_range else BUDGETS
+            )
             values.update(chinchilla_derived(S, [float(c) for c in budgets]))
         return {k: Interval(*v) for k, v in percentile_intervals(values, lvl).items()}
 
@@ -112,6 +109,7 @@ class FitResult(BaseModel):
         the frontier loss, when the law has one) over the fitted compute range and a decade past it.
         """
         import warnings
+
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
@@ -122,8 +120,10 @@ class FitResult(BaseModel):
                 bad = ~(np.isfinite(N) & np.isfinite(D) & (N > 0) & (D > 0))
                 if bad.any():
                     i = int(np.flatnonzero(bad)[0])
-                    return (f"its compute-optimal frontier at {Cs[i]:.3g} FLOPs is not a finite positive size "
-                            f"(N = {N[i]:.4g}, D = {D[i]:.4g})")
+                    return (
+                        f"its compute-optimal frontier at {Cs[i]:.3g} FLOPs is not a finite positive size "
+                        f"(N = {N[i]:.4g}, D = {D[i]:.4g})"
+                    )
                 if law.has_uncertainty:
                     law.interval(lambda lw: np.concatenate([np.atleast_1d(v) for v in lw.frontier(Cs)]))
         except ScalingError as exc:
@@ -181,8 +181,12 @@ class FitResult(BaseModel):
             lines.append("")
             ia = res.intervals.get("a")
             ib = res.intervals.get("b")
-            lines.append(f"exponents: N_opt ∝ C^a, a = {a:.4f}" + (f" ({ia[0]:.4f}, {ia[1]:.4f})" if ia else "")
-                         + f";  D_opt ∝ C^b, b = {b:.4f}" + (f" ({ib[0]:.4f}, {ib[1]:.4f})" if ib else ""))
+            lines.append(
+                f"exponents: N_opt ∝ C^a, a = {a:.4f}"
+                + (f" ({ia[0]:.4f}, {ia[1]:.4f})" if ia else "")
+                + f";  D_opt ∝ C^b, b = {b:.4f}"
+                + (f" ({ib[0]:.4f}, {ib[1]:.4f})" if ib else "")
+            )
 
         # budget table from the law (intervals from its samples)
         law = None
@@ -196,7 +200,7 @@ class FitResult(BaseModel):
                 if isinstance(cand, (list, tuple)) and cand and all(isinstance(c, (int, float)) for c in cand):
                     Cs = [float(c) for c in cand]
                     break
-            if Cs is None:   # around the data, as Approach 3 and VP tabulate (sparsity and other forms too)
+            if Cs is None:  # around the data, as Approach 3 and VP tabulate (sparsity and other forms too)
                 rng = getattr(getattr(law, "provenance", None), "fitted_flops", None)
                 Cs = list(budgets_around(rng[1]) if rng else BUDGETS)
             try:
@@ -231,7 +235,7 @@ class FitResult(BaseModel):
             except ScalingError as exc:
                 lines.append(f"(no frontier: {exc})")
 
-        health = res.health_lines()   # bootstrap counts, Approach 2's budgets, residual RMSE and the worst run
+        health = res.health_lines()  # bootstrap counts, Approach 2's budgets, residual RMSE and the worst run
         if health:
             lines += [""] + health
         lines.append("")
@@ -242,21 +246,27 @@ class FitResult(BaseModel):
         cmp = res.extra.get("comparison") if isinstance(res.extra, dict) else None
         if cmp:
             p3 = cmp.get("params_approach3", {})
-            lines.append(f"5-parameter (approach3) fit: a = {cmp['a_approach3']:.4f} (VP {cmp['a_vp']:.4f}); "
-                         + ", ".join(f"{k} {_num(v)}" for k, v in p3.items())
-                         + f"; objective {cmp['objective_approach3']:.6g} (VP's solution: "
-                           f"{cmp['objective_vp_in_approach3_terms']:.6g})")
+            lines.append(
+                f"5-parameter (approach3) fit: a = {cmp['a_approach3']:.4f} (VP {cmp['a_vp']:.4f}); "
+                + ", ".join(f"{k} {_num(v)}" for k, v in p3.items())
+                + f"; objective {cmp['objective_approach3']:.6g} (VP's solution: "
+                f"{cmp['objective_vp_in_approach3_terms']:.6g})"
+            )
         ho = res.extra.get("holdout") if isinstance(res.extra, dict) else None
         if ho:
             lines.append("")
-            lines.append(f"held out: {ho['n_test']} runs with {ho['by']} >= {ho['threshold']:.3g} (fitted on "
-                         f"{ho['n_train']}): rmse log loss {ho['rmse_log_loss']:.4f}, mean |error| "
-                         f"{ho['mean_abs_rel_error']:.2%}, max |error| {ho['max_abs_rel_error']:.2%}, bias "
-                         f"{ho['mean_rel_error']:+.2%}")
+            lines.append(
+                f"held out: {ho['n_test']} runs with {ho['by']} >= {ho['threshold']:.3g} (fitted on "
+                f"{ho['n_train']}): rmse log loss {ho['rmse_log_loss']:.4f}, mean |error| "
+                f"{ho['mean_abs_rel_error']:.2%}, max |error| {ho['max_abs_rel_error']:.2%}, bias "
+                f"{ho['mean_rel_error']:+.2%}"
+            )
             lines.append(f"  {'run':<28}{'params':>9}{'tokens':>9}{'loss':>9}{'predicted':>11}{'error':>9}")
             for r in ho["runs"][:20]:
-                lines.append(f"  {r['run_id'][:27]:<28}{_si(r['params']):>9}{_si(r['tokens']):>9}{r['loss']:>9.4f}"
-                             f"{r['predicted']:>11.4f}{r['rel_error']:>+9.2%}")
+                lines.append(
+                    f"  {r['run_id'][:27]:<28}{_si(r['params']):>9}{_si(r['tokens']):>9}{r['loss']:>9.4f}"
+                    f"{r['predicted']:>11.4f}{r['rel_error']:>+9.2%}"
+                )
             if len(ho["runs"]) > 20:
                 lines.append(f"  ... {len(ho['runs']) - 20} more")
         lines.append("")
@@ -275,11 +285,11 @@ class FitResult(BaseModel):
         if self.method == "approach2" and "n_budgets_used" in self.extra:
             used, total = int(self.extra["n_budgets_used"]), int(self.extra.get("n_budgets", 0))
             short = self.extra.get("bootstrap_refits_short_of_budgets")
-            lines.append(f"isoFLOP budgets: {used} of {total} usable"
-                         + (f"; fewer than {MIN_BUDGETS}: the exponents are poorly determined" if used < MIN_BUDGETS
-                            else "")
-                         + (f"; {short} of the kept bootstrap refits lost a budget's minimum and rest on fewer"
-                            if short else ""))
+            lines.append(
+                f"isoFLOP budgets: {used} of {total} usable"
+                + (f"; fewer than {MIN_BUDGETS}: the exponents are poorly determined" if used < MIN_BUDGETS else "")
+                + (f"; {short} of the kept bootstrap refits lost a budget's minimum and rest on fewer" if short else "")
+            )
         line = residual_line(self.residuals, self.worst_run, self.data.n_rows)
         if line:
             lines.append(line)
@@ -299,24 +309,31 @@ def worst_run(df, N, D, L, log_pred) -> dict[str, Any]:
         return {}
     i = int(np.nanargmax(np.abs(res)))
     label = df.index[i] if df is not None and len(df.index) == len(L) else i
-    out: dict[str, Any] = {"row": int(label) if isinstance(label, (int, np.integer)) else str(label),
-                           "params": float(N[i]), "tokens": float(D[i]), "loss": float(L[i]),
-                           "predicted": float(np.exp(lp[i])), "rel_error": float(np.expm1(res[i]))}
+    out: dict[str, Any] = {
+        "row": int(label) if isinstance(label, (int, np.integer)) else str(label),
+        "params": float(N[i]),
+        "tokens": float(D[i]),
+        "loss": float(L[i]),
+        "predicted": float(np.exp(lp[i])),
+        "rel_error": float(np.expm1(res[i])),
+    }
     if df is not None and "run_id" in getattr(df, "columns", ()) and len(df) == len(L):
         out["run_id"] = str(df["run_id"].iloc[i])
     return out
 
 
 def residual_line(residuals: dict[str, float], worst: dict[str, Any], n_rows: int = 0) -> str:
-    """"fit residuals: RMSE of log loss 1.87% over 9 runs; worst run: ..." for a loss surface, else ""."""
+    """ "fit residuals: RMSE of log loss 1.87% over 9 runs; worst run: ..." for a loss surface, else ""."""
     rmse = residuals.get("rmse_log_loss") if residuals else None
     if rmse is None or not np.isfinite(rmse):
         return ""
     line = f"fit residuals: RMSE of log loss {100 * rmse:.2f}%" + (f" over {n_rows} runs" if n_rows else "")
     if worst:
         who = f"row {worst['row']}" + (f" ({worst['run_id']})" if worst.get("run_id") else "")
-        line += (f"; worst run: {who}, N {si(worst['params'])}, D {si(worst['tokens'])}: loss {worst['loss']:.4f}, "
-                 f"fitted {worst['predicted']:.4f} ({worst['rel_error']:+.2%})")
+        line += (
+            f"; worst run: {who}, N {si(worst['params'])}, D {si(worst['tokens'])}: loss {worst['loss']:.4f}, "
+            f"fitted {worst['predicted']:.4f} ({worst['rel_error']:+.2%})"
+        )
     return line
 
 

@@ -35,15 +35,27 @@ from ._surface import huber, lse
 from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
-NAMES = SparsityLaw.param_names                     # natural parameters, in order
+NAMES = SparsityLaw.param_names  # natural parameters, in order
 THETA = ("log_a_S", "b_S", "log_c_S", "b_N", "log_a_D", "b_D", "log_c")
 LOGGED = {"a_S", "c_S", "a_D", "c"}
-BOUNDS = {"log_a_S": (-10.0, 15.0), "b_S": (0.01, 5.0), "log_c_S": (-10.0, 15.0), "b_N": (0.01, 2.0),
-          "log_a_D": (-10.0, 60.0), "b_D": (0.01, 2.0), "log_c": (-10.0, 3.0)}
-START_GRID = {"log_a_S": (0.0, 3.0, 6.0), "b_S": (0.5, 1.0, 2.0), "log_c_S": (0.0, 3.0, 6.0),
-              "b_N": (0.1, 0.3, 0.6), "log_a_D": (5.0, 15.0, 25.0), "b_D": (0.1, 0.3, 0.6),
-              "log_c": (-1.0, 0.0, 0.5)}
-
+BOUNDS = {
+    "log_a_S": (-10.0, 15.0),
+    "b_S": (0.01, 5.0),
+    "log_c_S": (-10.0, 15.0),
+    "b_N": (0.01, 2.0),
+    "log_a_D": (-10.0, 60.0),
+    "b_D": (0.01, 2.0),
+    "log_c": (-10.0, 3.0),
+}
+START_GRID = {
+    "log_a_S": (0.0, 3.0, 6.0),
+    "b_S": (0.5, 1.0, 2.0),
+    "log_c_S": (0.0, 3.0, 6.0),
+    "b_N": (0.1, 0.3, 0.6),
+    "log_a_D": (5.0, 15.0, 25.0),
+    "b_D": (0.1, 0.3, 0.6),
+    "log_c": (-1.0, 0.0, 0.5),
+}
 
 
 def to_theta(params: dict[str, float]) -> np.ndarray:
@@ -83,16 +95,18 @@ def objective(theta, logN, logD, log1mS, logL, delta: float = 1e-3, grad: bool =
         return f
     h = np.clip(r, -delta, delta)
     w1, w2, w3 = e1 / s, e2 / s, e3 / s
-    sig = np.exp(x_a - lcoef)            # share of a_S (1-S)^b_S in the size coefficient
-    g = np.array([
-        np.sum(h * w1 * sig),
-        np.sum(h * w1 * sig * log1mS),
-        np.sum(h * w1 * (1.0 - sig)),
-        np.sum(h * w1 * -logN),
-        np.sum(h * w2 * bd),
-        np.sum(h * w2 * (lad - logD)),
-        np.sum(h * w3),
-    ])
+    sig = np.exp(x_a - lcoef)  # share of a_S (1-S)^b_S in the size coefficient
+    g = np.array(
+        [
+            np.sum(h * w1 * sig),
+            np.sum(h * w1 * sig * log1mS),
+            np.sum(h * w1 * (1.0 - sig)),
+            np.sum(h * w1 * -logN),
+            np.sum(h * w2 * bd),
+            np.sum(h * w2 * (lad - logD)),
+            np.sum(h * w3),
+        ]
+    )
     return f, g
 
 
@@ -116,12 +130,19 @@ class _Problem:
 
     def minimize(self, x0):
         from scipy.optimize import minimize
+
         bounds = [BOUNDS[THETA[k]] for k in self.free]
         x0 = np.clip(np.asarray(x0, dtype=float), [b[0] for b in bounds], [b[1] for b in bounds])
-        return minimize(self.fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                        options={"maxiter": 10000, "maxfun": 20000, "ftol": 1e-15, "gtol": 1e-11})
+        return minimize(
+            self.fun,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 10000, "maxfun": 20000, "ftol": 1e-15, "gtol": 1e-11},
+        )
 
-    def subset(self, idx) -> "_Problem":
+    def subset(self, idx) -> _Problem:
         p = _Problem.__new__(_Problem)
         p.logN, p.logD, p.log1mS, p.logL = self.logN[idx], self.logD[idx], self.log1mS[idx], self.logL[idx]
         p.delta, p.fixed_theta, p.free = self.delta, self.fixed_theta, self.free
@@ -141,13 +162,22 @@ def _starts(problem: _Problem, n_starts: int) -> np.ndarray:
         pred = predict_log(full, problem.logN, problem.logD, problem.log1mS)
         vals = np.sum(huber(pred - problem.logL, problem.delta), axis=-1)
     vals = np.where(np.isfinite(vals), vals, np.inf)
-    order = np.argsort(vals, kind="stable")[:max(1, int(n_starts))]
+    order = np.argsort(vals, kind="stable")[: max(1, int(n_starts))]
     return pts[order]
 
 
-def fit_sparsity(runs: Any, *, delta: float = 1e-3, n_starts: int = 40, fixed: dict[str, float] | None = None,
-                 bootstrap: int = 0, seed: int = 0, level: float = 0.95, params_col: str | None = None,
-                 sparsity_col: str = "sparsity") -> FitResult:
+def fit_sparsity(
+    runs: Any,
+    *,
+    delta: float = 1e-3,
+    n_starts: int = 40,
+    fixed: dict[str, float] | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    level: float = 0.95,
+    params_col: str | None = None,
+    sparsity_col: str = "sparsity",
+) -> FitResult:
     """Fit L(S, N, D) of Frantar et al. to runs: FitResult of method and form ``sparsity``.
 
     runs: a runs DataFrame (or a path ``load_runs`` reads) with a ``sparsity`` column (fraction of
@@ -159,11 +189,14 @@ def fit_sparsity(runs: Any, *, delta: float = 1e-3, n_starts: int = 40, fixed: d
     """
     df = as_runs(runs)
     if sparsity_col not in df.columns:
-        raise ScalingError(f"the sparsity fit needs a {sparsity_col!r} column (fraction of zero weights per run; "
-                           f"columns: {', '.join(map(str, df.columns))})")
+        raise ScalingError(
+            f"the sparsity fit needs a {sparsity_col!r} column (fraction of zero weights per run; "
+            f"columns: {', '.join(map(str, df.columns))})"
+        )
     if params_col is None:
-        params_col = "nonzero_params" if "nonzero_params" in df.columns and df["nonzero_params"].notna().all() \
-            else "params"
+        params_col = (
+            "nonzero_params" if "nonzero_params" in df.columns and df["nonzero_params"].notna().all() else "params"
+        )
     require_columns(df, [params_col, "tokens", "loss", sparsity_col], "sparsity fit")
     fixed = dict(fixed or {})
     unknown = set(fixed) - set(NAMES)
@@ -179,8 +212,10 @@ def fit_sparsity(runs: Any, *, delta: float = 1e-3, n_starts: int = 40, fixed: d
     S = np.asarray(df[sparsity_col], dtype=float)
     if not np.all(np.isfinite(S)) or np.any(S < 0) or np.any(S >= 1):
         bad = S[~(np.isfinite(S) & (S >= 0) & (S < 1))][0]
-        raise ScalingError(f"column {sparsity_col!r}: sparsity must be a fraction in [0, 1) (got {bad:g}; "
-                           "percentages must be divided by 100)")
+        raise ScalingError(
+            f"column {sparsity_col!r}: sparsity must be a fraction in [0, 1) (got {bad:g}; "
+            "percentages must be divided by 100)"
+        )
     N = np.asarray(df[params_col], dtype=float)
     D = np.asarray(df["tokens"], dtype=float)
     L = np.asarray(df["loss"], dtype=float)
@@ -188,11 +223,15 @@ def fit_sparsity(runs: Any, *, delta: float = 1e-3, n_starts: int = 40, fixed: d
     free_s = {"a_S", "b_S", "c_S"} - set(fixed)
     flags: list[str] = []
     if len(levels) < 2 and free_s:
-        raise ScalingError(f"all runs have sparsity {levels[0]:g}: a_S, b_S, c_S need runs at several sparsity "
-                           "levels (or hold them fixed with fixed={...})")
+        raise ScalingError(
+            f"all runs have sparsity {levels[0]:g}: a_S, b_S, c_S need runs at several sparsity "
+            "levels (or hold them fixed with fixed={...})"
+        )
     if len(levels) < 3 and len(free_s) == 3:
-        flags.append(f"only {len(levels)} sparsity levels: a_S, b_S and c_S are not all identified "
-                     "(hold one fixed, e.g. fixed={'b_S': 0.722})")
+        flags.append(
+            f"only {len(levels)} sparsity levels: a_S, b_S and c_S are not all identified "
+            "(hold one fixed, e.g. fixed={'b_S': 0.722})"
+        )
     n_free = 7 - len(fixed)
     if len(df) <= n_free:
         raise ScalingError(f"{len(df)} runs for {n_free} free parameters: the sparsity fit needs more runs")
@@ -213,8 +252,10 @@ def fit_sparsity(runs: Any, *, delta: float = 1e-3, n_starts: int = 40, fixed: d
 
     def derived_of(p: dict[str, float]) -> dict[str, float]:
         law = SparsityLaw(**p)
-        return {"dense_equivalent@0.5": float(law.dense_equivalent_factor(0.5)),
-                "dense_equivalent@0.75": float(law.dense_equivalent_factor(0.75))}
+        return {
+            "dense_equivalent@0.5": float(law.dense_equivalent_factor(0.5)),
+            "dense_equivalent@0.75": float(law.dense_equivalent_factor(0.75)),
+        }
 
     derived = derived_of(params)
     intervals: dict[str, tuple[float, float]] = {}
@@ -257,35 +298,60 @@ def fit_sparsity(runs: Any, *, delta: float = 1e-3, n_starts: int = 40, fixed: d
     pred = predict_log(theta, problem.logN, problem.logD, problem.log1mS)
     res_log = pred - problem.logL
     _, g = objective(theta, problem.logN, problem.logD, problem.log1mS, problem.logL, delta)
-    residuals = {"rmse_log_loss": float(np.sqrt(np.mean(res_log ** 2))),
-                 "mae_log_loss": float(np.mean(np.abs(res_log))),
-                 "max_abs_log_loss": float(np.max(np.abs(res_log))),
-                 "grad_norm": float(np.linalg.norm(g[problem.free]))}
+    residuals = {
+        "rmse_log_loss": float(np.sqrt(np.mean(res_log**2))),
+        "mae_log_loss": float(np.mean(np.abs(res_log))),
+        "max_abs_log_loss": float(np.max(np.abs(res_log))),
+        "grad_norm": float(np.linalg.norm(g[problem.free])),
+    }
 
     meta = df.attrs.get("scaling", {}) if hasattr(df, "attrs") else {}
     C = np.asarray(df["flops"], dtype=float) if "flops" in df.columns else 6 * N * D
-    prov = Provenance(citation=f"sparsity-law fit by scaling to {meta.get('source') or 'runs'}",
-                      notes=f"Frantar et al. 2024 form, N = {params_col}; Huber delta {delta:g} on log loss, summed, "
-                            f"L-BFGS-B from the best {len(results)} of a grid of starts"
-                            + (f"; fixed {fixed}" if fixed else ""),
-                      fitted_flops=(float(C.min()), float(C.max())))
+    prov = Provenance(
+        citation=f"sparsity-law fit by scaling to {meta.get('source') or 'runs'}",
+        notes=f"Frantar et al. 2024 form, N = {params_col}; Huber delta {delta:g} on log loss, summed, "
+        f"L-BFGS-B from the best {len(results)} of a grid of starts" + (f"; fixed {fixed}" if fixed else ""),
+        fitted_flops=(float(C.min()), float(C.max())),
+    )
     law = SparsityLaw(**params, name="sparsity-fit", provenance=prov, samples=samples)
     law.flops_convention = meta.get("flops_convention", "6nd")
-    law.params_convention = "nonzero"   # N of this law counts non-zero parameters (all of them when S = 0)
+    law.params_convention = "nonzero"  # N of this law counts non-zero parameters (all of them when S = 0)
     if params_col != "nonzero_params" and levels.max() > 0:
         flags.append(f"N taken from the {params_col!r} column: the law assumes it counts NON-ZERO parameters")
     info = data_info(df, cols=(params_col, "tokens", "loss", sparsity_col))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return FitResult(
-            method="sparsity", form="sparsity", law=law.to_dict(), params=law.params, intervals=intervals,
-            derived=derived, objective=objective_value, converged=converged, flags=flags,
-            bootstrap=boot_info, data=DataInfo(**info), worst_run=worst_run(df, N, D, L, pred),
-            options={"delta": delta, "n_starts": int(n_starts), "fixed": fixed, "bootstrap": bootstrap, "seed": seed,
-                     "level": level, "params_col": params_col, "sparsity_col": sparsity_col},
-            residuals=residuals, flops_convention=law.flops_convention, params_convention=law.params_convention,
-            extra={"sparsity_levels": [float(v) for v in levels], "iterations": int(best.nit),
-                   "starts_run": len(results)},
+            method="sparsity",
+            form="sparsity",
+            law=law.to_dict(),
+            params=law.params,
+            intervals=intervals,
+            derived=derived,
+            objective=objective_value,
+            converged=converged,
+            flags=flags,
+            bootstrap=boot_info,
+            data=DataInfo(**info),
+            worst_run=worst_run(df, N, D, L, pred),
+            options={
+                "delta": delta,
+                "n_starts": int(n_starts),
+                "fixed": fixed,
+                "bootstrap": bootstrap,
+                "seed": seed,
+                "level": level,
+                "params_col": params_col,
+                "sparsity_col": sparsity_col,
+            },
+            residuals=residuals,
+            flops_convention=law.flops_convention,
+            params_convention=law.params_convention,
+            extra={
+                "sparsity_levels": [float(v) for v in levels],
+                "iterations": int(best.nit),
+                "starts_run": len(results),
+            },
         )
 
 

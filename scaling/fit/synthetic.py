@@ -20,8 +20,16 @@ from ..laws.registry import get_law
 from ._surface import predict_log_loss
 
 
-def simulate_runs(law=None, *, budgets: Sequence[float] | None = None, n_per_budget: int = 30, span: float = 8.0,
-                  noise: float = 0.005, seed: int | None = 0, size_range: tuple[float, float] | None = None):
+def simulate_runs(
+    law=None,
+    *,
+    budgets: Sequence[float] | None = None,
+    n_per_budget: int = 30,
+    span: float = 8.0,
+    noise: float = 0.005,
+    seed: int | None = 0,
+    size_range: tuple[float, float] | None = None,
+):
     """A Chinchilla-like isoFLOP design with losses drawn from ``law`` (default Epoch 2024).
 
     For each budget C (default 8 budgets log-spaced 6e18..3e21, as in Hoffmann et al.'s Figure 3)
@@ -50,8 +58,9 @@ def simulate_runs(law=None, *, budgets: Sequence[float] | None = None, n_per_bud
     return df[["run_id", "params", "tokens", "flops", "loss", "budget"]]
 
 
-def isoflop_sweep(theta, budgets: Sequence[float], n_sizes: int = 5,
-                  span: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+def isoflop_sweep(
+    theta, budgets: Sequence[float], n_sizes: int = 5, span: float = 4.0
+) -> tuple[np.ndarray, np.ndarray]:
     """An isoFLOP sweep around the optimum of the law theta = (log A, log B, log E, alpha, beta):
     ``n_sizes`` sizes log-uniform over [N_opt / span, N_opt * span] per budget (C = 6ND); (N, D) arrays."""
     th = np.asarray(theta, dtype=float)
@@ -65,8 +74,9 @@ def isoflop_sweep(theta, budgets: Sequence[float], n_sizes: int = 5,
 
 def simulate_losses(theta, N, D, noise: float, rng: np.random.Generator) -> np.ndarray:
     """Losses of runs (N, D) under the law theta, with log-normal seed noise of sd ``noise`` in log loss."""
-    return np.exp(predict_log_loss(np.asarray(theta)[None, :], np.log(N), np.log(D))[0]
-                  + rng.normal(0.0, noise, len(N)))
+    return np.exp(
+        predict_log_loss(np.asarray(theta)[None, :], np.log(N), np.log(D))[0] + rng.normal(0.0, noise, len(N))
+    )
 
 
 __all__ = ["simulate_runs", "isoflop_sweep", "simulate_losses"]

@@ -75,7 +75,7 @@ def _nnls3(S, t, c):
     unconstrained solution over all supports is the constrained optimum (convex QP, KKT).
     """
     P = S.shape[0]
-    best_val = c.copy()                      # empty support: theta = 0
+    best_val = c.copy()  # empty support: theta = 0
     best = np.zeros((P, 3))
     for sup in _SUPPORTS:
         k = len(sup)
@@ -101,8 +101,21 @@ def _nnls3(S, t, c):
     return best, best_val
 
 
-def profile(alpha, beta, N, D, L, *, loss: str = "huber", delta: float = DELTA, weights=None,
-            iters: int = 200, tol: float = 1e-9, irls0=None, return_irls: bool = False):
+def profile(
+    alpha,
+    beta,
+    N,
+    D,
+    L,
+    *,
+    loss: str = "huber",
+    delta: float = DELTA,
+    weights=None,
+    iters: int = 200,
+    tol: float = 1e-9,
+    irls0=None,
+    return_irls: bool = False,
+):
     """The inner VP problem for rows of exponents: (objective (P,), (E, A, B) (P, 3)[, IRLS weights]).
 
     alpha, beta: arrays (P,); N, D, L: data (n,); weights: None, (n,) or (P, n) multiplicities.
@@ -113,13 +126,28 @@ def profile(alpha, beta, N, D, L, *, loss: str = "huber", delta: float = DELTA, 
     beta = np.atleast_1d(np.asarray(beta, dtype=float))
     P = alpha.size
     rows = max(1, BATCH_ELEMENTS // max(int(np.size(L)), 1))
-    if P > rows:   # rows are independent: solve them a chunk at a time, so memory stays bounded
+    if P > rows:  # rows are independent: solve them a chunk at a time, so memory stays bounded
+
         def part(v, sl):
             return None if v is None or np.ndim(v) < 2 else np.asarray(v)[sl]
-        parts = [profile(alpha[sl], beta[sl], N, D, L, loss=loss, delta=delta,
-                         weights=weights if np.ndim(weights) < 2 else part(weights, sl), iters=iters, tol=tol,
-                         irls0=part(irls0, sl), return_irls=return_irls)
-                 for sl in (slice(lo, lo + rows) for lo in range(0, P, rows))]
+
+        parts = [
+            profile(
+                alpha[sl],
+                beta[sl],
+                N,
+                D,
+                L,
+                loss=loss,
+                delta=delta,
+                weights=weights if np.ndim(weights) < 2 else part(weights, sl),
+                iters=iters,
+                tol=tol,
+                irls0=part(irls0, sl),
+                return_irls=return_irls,
+            )
+            for sl in (slice(lo, lo + rows) for lo in range(0, P, rows))
+        ]
         return tuple(np.concatenate([p[k] for p in parts]) for k in range(len(parts[0])))
     logN, logD = np.log(N), np.log(D)
     # features scaled so each has mean 1 over the runs (conditioning of the normal equations)
@@ -161,7 +189,7 @@ def profile(alpha, beta, N, D, L, *, loss: str = "huber", delta: float = DELTA, 
         if loss != "huber":
             break
         ara = np.abs(ra)
-        irls[active] = delta / np.maximum(ara, delta)   # min(1, delta/|r|)
+        irls[active] = delta / np.maximum(ara, delta)  # min(1, delta/|r|)
         active = active[change >= tol] if it > 0 else active
         if active.size == 0:
             break
@@ -186,14 +214,27 @@ def _grid_minima(F: np.ndarray, k: int) -> list[tuple[int, int]]:
         for dj in (-1, 0, 1):
             if di == 0 and dj == 0:
                 continue
-            is_min &= F <= Fp[1 + di:1 + di + F.shape[0], 1 + dj:1 + dj + F.shape[1]]
+            is_min &= F <= Fp[1 + di : 1 + di + F.shape[0], 1 + dj : 1 + dj + F.shape[1]]
     cand = np.argwhere(is_min & np.isfinite(F))
     order = np.argsort(F[cand[:, 0], cand[:, 1]], kind="stable")
     return [(int(cand[i, 0]), int(cand[i, 1])) for i in order[:k]]
 
 
-def newton_refine(x0, N, D, L, *, loss="huber", delta=DELTA, weights=None, h0: float = GRID_STEP / 2,
-                  hmin: float = 1e-5, max_rounds: int = 60, lo: float = 1e-4, hi: float = 4.0):
+def newton_refine(
+    x0,
+    N,
+    D,
+    L,
+    *,
+    loss="huber",
+    delta=DELTA,
+    weights=None,
+    h0: float = GRID_STEP / 2,
+    hmin: float = 1e-5,
+    max_rounds: int = 60,
+    lo: float = 1e-4,
+    hi: float = 4.0,
+):
     """Batched Newton on the profile from rows x0 (R, 2) of (alpha, beta), each with its own weights.
 
     Each round evaluates the profile on a 3x3 stencil of half-width h around each row's centre,
@@ -207,7 +248,7 @@ def newton_refine(x0, N, D, L, *, loss="huber", delta=DELTA, weights=None, h0: f
     if W is not None and W.ndim == 1:
         W = np.broadcast_to(W, (R, W.size))
     h = np.full(R, float(h0))
-    off = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)   # (9, 2)
+    off = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float)  # (9, 2)
     f: np.ndarray | None = None
     eab: np.ndarray | None = None
     active = np.ones(R, dtype=bool)
@@ -217,22 +258,32 @@ def newton_refine(x0, N, D, L, *, loss="huber", delta=DELTA, weights=None, h0: f
         if idx.size == 0:
             break
         m = idx.size
-        pts = x[idx, None, :] + h[idx, None, None] * off[None]                         # (m, 9, 2)
+        pts = x[idx, None, :] + h[idx, None, None] * off[None]  # (m, 9, 2)
         pts = np.clip(pts, lo, hi)
         Wr = None if W is None else np.repeat(W[idx], 9, axis=0)
         i0: np.ndarray | None = None if irls is None else np.repeat(irls[idx], 9, axis=0)
-        fv, ev, iv = profile(pts[..., 0].ravel(), pts[..., 1].ravel(), N, D, L, loss=loss, delta=delta, weights=Wr,
-                             irls0=i0, return_irls=True)
+        fv, ev, iv = profile(
+            pts[..., 0].ravel(),
+            pts[..., 1].ravel(),
+            N,
+            D,
+            L,
+            loss=loss,
+            delta=delta,
+            weights=Wr,
+            irls0=i0,
+            return_irls=True,
+        )
         fv = fv.reshape(m, 9)
         ev = ev.reshape(m, 9, 3)
         iv = iv.reshape(m, 9, -1)
         hh = h[idx]
         f0 = fv[:, 4]
         g = np.column_stack([(fv[:, 7] - fv[:, 1]) / (2 * hh), (fv[:, 5] - fv[:, 3]) / (2 * hh)])
-        Haa = (fv[:, 7] - 2 * f0 + fv[:, 1]) / hh ** 2
-        Hbb = (fv[:, 5] - 2 * f0 + fv[:, 3]) / hh ** 2
-        Hab = (fv[:, 8] - fv[:, 6] - fv[:, 2] + fv[:, 0]) / (4 * hh ** 2)
-        det = Haa * Hbb - Hab ** 2
+        Haa = (fv[:, 7] - 2 * f0 + fv[:, 1]) / hh**2
+        Hbb = (fv[:, 5] - 2 * f0 + fv[:, 3]) / hh**2
+        Hab = (fv[:, 8] - fv[:, 6] - fv[:, 2] + fv[:, 0]) / (4 * hh**2)
+        det = Haa * Hbb - Hab**2
         convex = (Haa > 0) & (det > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             step = np.column_stack([-(Hbb * g[:, 0] - Hab * g[:, 1]) / det, -(Haa * g[:, 1] - Hab * g[:, 0]) / det])
@@ -248,8 +299,9 @@ def newton_refine(x0, N, D, L, *, loss="huber", delta=DELTA, weights=None, h0: f
         if use_newton.any():
             j = np.flatnonzero(use_newton)
             Wn = None if W is None else W[idx[j]]
-            fn, en, inn = profile(newx[j, 0], newx[j, 1], N, D, L, loss=loss, delta=delta, weights=Wn,
-                                  irls0=ibest[j], return_irls=True)
+            fn, en, inn = profile(
+                newx[j, 0], newx[j, 1], N, D, L, loss=loss, delta=delta, weights=Wn, irls0=ibest[j], return_irls=True
+            )
             better = fn <= fbest[j]
             jb = j[better]
             xbest[jb] = newx[jb]
@@ -274,9 +326,19 @@ def newton_refine(x0, N, D, L, *, loss="huber", delta=DELTA, weights=None, h0: f
     return x, f, eab, ~active
 
 
-def vp_optimum(N, D, L, *, loss: str = "huber", delta: float = DELTA, weights=None,
-               alpha_range: tuple[float, float] = ALPHA_RANGE, beta_range: tuple[float, float] = ALPHA_RANGE,
-               grid_step: float = GRID_STEP, n_starts: int = 3) -> dict[str, Any]:
+def vp_optimum(
+    N,
+    D,
+    L,
+    *,
+    loss: str = "huber",
+    delta: float = DELTA,
+    weights=None,
+    alpha_range: tuple[float, float] = ALPHA_RANGE,
+    beta_range: tuple[float, float] = ALPHA_RANGE,
+    grid_step: float = GRID_STEP,
+    n_starts: int = 3,
+) -> dict[str, Any]:
     """Grid over (alpha, beta), then Newton refinement of the best ``n_starts`` grid minima."""
     N, D, L = (np.asarray(v, dtype=float) for v in (N, D, L))
     if loss not in ("huber", "ls"):
@@ -289,18 +351,41 @@ def vp_optimum(N, D, L, *, loss: str = "huber", delta: float = DELTA, weights=No
     F = F.reshape(A_.shape)
     mins = _grid_minima(F, n_starts)
     x0 = np.array([(ga[i], gb[j]) for i, j in mins])
-    x, f, eab, conv = newton_refine(x0, N, D, L, loss=loss, delta=delta,
-                              weights=None if weights is None else np.broadcast_to(weights, (len(x0), len(L))),
-                              h0=grid_step / 2, lo=1e-4, hi=max(alpha_range[1], beta_range[1]) * 2)
+    x, f, eab, conv = newton_refine(
+        x0,
+        N,
+        D,
+        L,
+        loss=loss,
+        delta=delta,
+        weights=None if weights is None else np.broadcast_to(weights, (len(x0), len(L))),
+        h0=grid_step / 2,
+        lo=1e-4,
+        hi=max(alpha_range[1], beta_range[1]) * 2,
+    )
     k = int(np.nanargmin(f))
-    others = [{"alpha": float(x[i, 0]), "beta": float(x[i, 1]), "objective": float(f[i])}
-              for i in np.argsort(f) if i != k and np.max(np.abs(x[i] - x[k])) > 1e-3]
-    return {"alpha": float(x[k, 0]), "beta": float(x[k, 1]), "E": float(eab[k, 0]), "A": float(eab[k, 1]),
-            "B": float(eab[k, 2]), "objective": float(f[k]), "grid_start": (float(x0[k, 0]), float(x0[k, 1])),
-            "converged": bool(conv[k]),
-            "other_minima": others,
-            "on_grid_edge": bool(x[k, 0] >= alpha_range[1] or x[k, 1] >= beta_range[1]
-                                 or x[k, 0] <= alpha_range[0] / 2 or x[k, 1] <= beta_range[0] / 2)}
+    others = [
+        {"alpha": float(x[i, 0]), "beta": float(x[i, 1]), "objective": float(f[i])}
+        for i in np.argsort(f)
+        if i != k and np.max(np.abs(x[i] - x[k])) > 1e-3
+    ]
+    return {
+        "alpha": float(x[k, 0]),
+        "beta": float(x[k, 1]),
+        "E": float(eab[k, 0]),
+        "A": float(eab[k, 1]),
+        "B": float(eab[k, 2]),
+        "objective": float(f[k]),
+        "grid_start": (float(x0[k, 0]), float(x0[k, 1])),
+        "converged": bool(conv[k]),
+        "other_minima": others,
+        "on_grid_edge": bool(
+            x[k, 0] >= alpha_range[1]
+            or x[k, 1] >= beta_range[1]
+            or x[k, 0] <= alpha_range[0] / 2
+            or x[k, 1] <= beta_range[0] / 2
+        ),
+    }
 
 
 def _vp_chunk(start, count, *, N, D, L, x_hat, loss, delta, seed, h0):
@@ -314,10 +399,21 @@ def _vp_chunk(start, count, *, N, D, L, x_hat, loss, delta, seed, h0):
 # the fit
 
 
-def fit_vp(runs: Any, *, budgets: Sequence[float] | None = None, bootstrap: int = 0, seed: int = 0,
-           level: float = 0.95, loss: str = "huber", delta: float = DELTA, workers: int | None = None,
-           grid_step: float = GRID_STEP, compare: bool = True, tol_a: float = 0.02,
-           name: str = "vp-fit") -> FitResult:
+def fit_vp(
+    runs: Any,
+    *,
+    budgets: Sequence[float] | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    level: float = 0.95,
+    loss: str = "huber",
+    delta: float = DELTA,
+    workers: int | None = None,
+    grid_step: float = GRID_STEP,
+    compare: bool = True,
+    tol_a: float = 0.02,
+    name: str = "vp-fit",
+) -> FitResult:
     """Variable-projection fit -> FitResult (method "vp", form "chinchilla").
 
     runs: a runs table / path (``load_runs``), or a tuple (N, D, L) of arrays.
@@ -345,8 +441,10 @@ def fit_vp(runs: Any, *, budgets: Sequence[float] | None = None, bootstrap: int 
         flags.append("not converged: the (alpha, beta) refinement hit its round limit")
     for nm, v in (("E", E), ("A", A), ("B", B)):
         if not v > 0:
-            flags.append(f"{nm} = 0 at the optimum (non-negativity constraint active): that term is absent, "
-                         "the law is degenerate")
+            flags.append(
+                f"{nm} = 0 at the optimum (non-negativity constraint active): that term is absent, "
+                "the law is degenerate"
+            )
     if opt["on_grid_edge"]:
         flags.append(f"optimum at the edge of the (alpha, beta) search range ({al:.4g}, {be:.4g})")
     degenerate = not (A > 0 and B > 0 and E >= 0)
@@ -354,8 +452,15 @@ def fit_vp(runs: Any, *, budgets: Sequence[float] | None = None, bootstrap: int 
     derived = {} if degenerate else {k: float(v[0]) for k, v in chinchilla_derived(P, budgets).items()}
     logN, logD, logL = np.log(Nv), np.log(Dv), np.log(Lv)
     with np.errstate(divide="ignore"):
-        theta_vp = np.array([math.log(A) if A > 0 else -np.inf, math.log(B) if B > 0 else -np.inf,
-                             math.log(E) if E > 0 else -np.inf, al, be])
+        theta_vp = np.array(
+            [
+                math.log(A) if A > 0 else -np.inf,
+                math.log(B) if B > 0 else -np.inf,
+                math.log(E) if E > 0 else -np.inf,
+                al,
+                be,
+            ]
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         a3_obj_vp = float(a3_objective(theta_vp, logN, logD, logL, delta, grad=False))
 
@@ -363,9 +468,21 @@ def fit_vp(runs: Any, *, budgets: Sequence[float] | None = None, bootstrap: int 
     samples = None
     boot_info = BootstrapInfo(n=0, seed=None, level=level)
     if bootstrap > 0:
-        parts = map_chunks(_vp_chunk, int(bootstrap), workers=workers,
-                           payload={"N": Nv, "D": Dv, "L": Lv, "x_hat": np.array([al, be]), "loss": loss,
-                                    "delta": delta, "seed": seed, "h0": grid_step / 4})
+        parts = map_chunks(
+            _vp_chunk,
+            int(bootstrap),
+            workers=workers,
+            payload={
+                "N": Nv,
+                "D": Dv,
+                "L": Lv,
+                "x_hat": np.array([al, be]),
+                "loss": loss,
+                "delta": delta,
+                "seed": seed,
+                "h0": grid_step / 4,
+            },
+        )
         S = np.vstack([p[0] for p in parts])
         conv = np.concatenate([p[2] for p in parts])
         finite = np.all(np.isfinite(S), axis=1)
@@ -373,11 +490,21 @@ def fit_vp(runs: Any, *, budgets: Sequence[float] | None = None, bootstrap: int 
         samples = S[ok]
         # E >= 0 (non-negative least squares) and the exponents inside newton_refine's (1e-4, 4);
         # a refit with A or B at 0 has lost a term: the law is degenerate, it fails
-        mask, counts = on_bound(samples, [0.0, None, None, 1e-4, 1e-4], [None, None, None, 4.0, 4.0],
-                                ("E", "A", "B", "alpha", "beta"))
-        boot_info = health(int(bootstrap), seed, level, bound_mask=mask, bound_counts=counts,
-                           failed={"did not converge": int(np.sum(finite & ~conv)), "non-finite": int(np.sum(~finite)),
-                                   "A or B at 0 (degenerate law)": int(np.sum(conv & finite & ~ok))})
+        mask, counts = on_bound(
+            samples, [0.0, None, None, 1e-4, 1e-4], [None, None, None, 4.0, 4.0], ("E", "A", "B", "alpha", "beta")
+        )
+        boot_info = health(
+            int(bootstrap),
+            seed,
+            level,
+            bound_mask=mask,
+            bound_counts=counts,
+            failed={
+                "did not converge": int(np.sum(finite & ~conv)),
+                "non-finite": int(np.sum(~finite)),
+                "A or B at 0 (degenerate law)": int(np.sum(conv & finite & ~ok)),
+            },
+        )
         if len(samples) >= 2:
             vals = {nm: samples[:, k] for k, nm in enumerate(("E", "A", "B", "alpha", "beta"))}
             vals.update(chinchilla_derived(samples, budgets))
@@ -386,47 +513,78 @@ def fit_vp(runs: Any, *, budgets: Sequence[float] | None = None, bootstrap: int 
             samples = None
         flags += health_flags(boot_info)
 
-    extra: dict[str, Any] = {"loss": loss, "grid_start": opt["grid_start"], "other_minima": opt["other_minima"],
-                             "approach3_objective_at_vp": a3_obj_vp}
+    extra: dict[str, Any] = {
+        "loss": loss,
+        "grid_start": opt["grid_start"],
+        "other_minima": opt["other_minima"],
+        "approach3_objective_at_vp": a3_obj_vp,
+    }
     if compare:
         a3 = fit_approach3((Nv, Dv, Lv), delta=delta, budgets=budgets)
         a_vp = be / (al + be)
         a_a3 = a3.derived.get("a", math.nan)
-        cmp = {"a_vp": a_vp, "a_approach3": a_a3, "a_diff": a_vp - a_a3,
-               "objective_approach3": a3.objective, "objective_vp_in_approach3_terms": a3_obj_vp,
-               "params_approach3": a3.params}
-        extra["approach3"] = {"params": a3.params, "derived": a3.derived, "objective": a3.objective,
-                              "converged": a3.converged, "flags": a3.flags}
+        cmp = {
+            "a_vp": a_vp,
+            "a_approach3": a_a3,
+            "a_diff": a_vp - a_a3,
+            "objective_approach3": a3.objective,
+            "objective_vp_in_approach3_terms": a3_obj_vp,
+            "params_approach3": a3.params,
+        }
+        extra["approach3"] = {
+            "params": a3.params,
+            "derived": a3.derived,
+            "objective": a3.objective,
+            "converged": a3.converged,
+            "flags": a3.flags,
+        }
         extra["comparison"] = cmp
         if math.isfinite(a_a3) and abs(a_vp - a_a3) > tol_a:
-            flags.append(f"VP and the 5-parameter fit disagree: a = {a_vp:.4f} (VP) vs {a_a3:.4f} (Approach 3), "
-                         f"difference {a_vp - a_a3:+.4f} > {tol_a}")
+            flags.append(
+                f"VP and the 5-parameter fit disagree: a = {a_vp:.4f} (VP) vs {a_a3:.4f} (Approach 3), "
+                f"difference {a_vp - a_a3:+.4f} > {tol_a}"
+            )
         if a3.objective is not None and a3_obj_vp < a3.objective * (1 - 1e-6):
-            flags.append(f"the VP solution has a lower Approach-3 objective ({a3_obj_vp:.6g}) than the 5-parameter "
-                         f"search ({a3.objective:.6g}): the 5-parameter optimiser stopped short")
+            flags.append(
+                f"the VP solution has a lower Approach-3 objective ({a3_obj_vp:.6g}) than the 5-parameter "
+                f"search ({a3.objective:.6g}): the 5-parameter optimiser stopped short"
+            )
         if not a3.converged:
             flags.append("the 5-parameter comparison fit did not converge")
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        pred = np.log(E + A * Nv ** -al + B * Dv ** -be)
+        pred = np.log(E + A * Nv**-al + B * Dv**-be)
     res = pred - logL
-    residuals = {"rmse_log_loss": float(np.sqrt(np.mean(res ** 2))), "mae_log_loss": float(np.mean(np.abs(res))),
-                 "max_abs_log_loss": float(np.max(np.abs(res))),
-                 "rmse_rel_loss": float(np.sqrt(np.mean(np.expm1(res) ** 2))),
-                 "frac_within_delta": float(np.mean(np.abs(res) <= delta))}
+    residuals = {
+        "rmse_log_loss": float(np.sqrt(np.mean(res**2))),
+        "mae_log_loss": float(np.mean(np.abs(res))),
+        "max_abs_log_loss": float(np.max(np.abs(res))),
+        "rmse_rel_loss": float(np.sqrt(np.mean(np.expm1(res) ** 2))),
+        "frac_within_delta": float(np.mean(np.abs(res) <= delta)),
+    }
     meta = df.attrs.get("scaling", {}) if hasattr(df, "attrs") else {}
     pconv = meta.get("params_convention", "total")
     fconv = meta.get("flops_convention", "6nd")
     C = np.asarray(df["flops"], dtype=float) if "flops" in df.columns else 6.0 * Nv * Dv
-    prov = Provenance(citation=f"variable-projection fit by scaling to {meta.get('source') or 'runs'}",
-                      notes=f"inner: non-negative {'Huber (delta %g)' % delta if loss == 'huber' else 'least squares'} "
-                            f"on relative loss residuals; outer: (alpha, beta) grid step {grid_step:g} + Newton; "
-                            f"{len(Nv)} runs",
-                      fitted_flops=(float(C.min()), float(C.max())))
+    prov = Provenance(
+        citation=f"variable-projection fit by scaling to {meta.get('source') or 'runs'}",
+        notes=f"inner: non-negative {f'Huber (delta {delta:g})' if loss == 'huber' else 'least squares'} "
+        f"on relative loss residuals; outer: (alpha, beta) grid step {grid_step:g} + Newton; "
+        f"{len(Nv)} runs",
+        fitted_flops=(float(C.min()), float(C.max())),
+    )
     if degenerate:
-        law_dict = {"form": "chinchilla", "name": name, "params": {"E": E, "A": A, "B": B, "alpha": al, "beta": be},
-                    "flops_convention": fconv, "params_convention": pconv, "citation": prov.citation, "url": "",
-                    "notes": prov.notes + "; DEGENERATE", "fitted_flops": list(prov.fitted_flops or ())}
+        law_dict = {
+            "form": "chinchilla",
+            "name": name,
+            "params": {"E": E, "A": A, "B": B, "alpha": al, "beta": be},
+            "flops_convention": fconv,
+            "params_convention": pconv,
+            "citation": prov.citation,
+            "url": "",
+            "notes": prov.notes + "; DEGENERATE",
+            "fitted_flops": list(prov.fitted_flops or ()),
+        }
     else:
         law = ChinchillaLaw(E, A, B, al, be, name=name, provenance=prov, samples=samples)
         law.params_convention = pconv
@@ -434,14 +592,33 @@ def fit_vp(runs: Any, *, budgets: Sequence[float] | None = None, bootstrap: int 
         law_dict = law.to_dict()
     extra["seconds"] = round(time.perf_counter() - t0, 4)
     return FitResult(
-        method="vp", form="chinchilla", law=law_dict, params={"E": E, "A": A, "B": B, "alpha": al, "beta": be},
-        intervals=intervals, derived=derived, objective=float(opt["objective"]), converged=bool(opt["converged"]),
+        method="vp",
+        form="chinchilla",
+        law=law_dict,
+        params={"E": E, "A": A, "B": B, "alpha": al, "beta": be},
+        intervals=intervals,
+        derived=derived,
+        objective=float(opt["objective"]),
+        converged=bool(opt["converged"]),
         flags=flags,
-        bootstrap=boot_info, data=DataInfo(**data_info(df, cols=("params", "tokens", "loss"))),
+        bootstrap=boot_info,
+        data=DataInfo(**data_info(df, cols=("params", "tokens", "loss"))),
         worst_run=worst_run(df, Nv, Dv, Lv, pred),
-        options={"loss": loss, "delta": delta, "level": level, "bootstrap": int(bootstrap), "seed": seed,
-                 "grid_step": grid_step, "compare": compare, "tol_a": tol_a, "budgets": list(budgets)},
-        residuals=residuals, flops_convention=fconv, params_convention=pconv, extra=extra,
+        options={
+            "loss": loss,
+            "delta": delta,
+            "level": level,
+            "bootstrap": int(bootstrap),
+            "seed": seed,
+            "grid_step": grid_step,
+            "compare": compare,
+            "tol_a": tol_a,
+            "budgets": list(budgets),
+        },
+        residuals=residuals,
+        flops_convention=fconv,
+        params_convention=pconv,
+        extra=extra,
     )
 
 

@@ -13,13 +13,26 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
-    "LiGO": "ligo", "train_operator": "ligo", "grow_ligo": "ligo", "load_small": "ligo", "check_growth": "ligo",
-    "grow_stack": "baselines", "grow_hyperclone": "baselines", "grow_baseline": "baselines", "widen": "baselines",
-    "stack_depth": "baselines", "deepen_identity": "baselines",
-    "plan_growth": "planner", "GrowthPlan": "planner", "operator_flops": "planner", "load_calibration": "planner",
+    "LiGO": "ligo",
+    "train_operator": "ligo",
+    "grow_ligo": "ligo",
+    "load_small": "ligo",
+    "check_growth": "ligo",
+    "grow_stack": "baselines",
+    "grow_hyperclone": "baselines",
+    "grow_baseline": "baselines",
+    "widen": "baselines",
+    "stack_depth": "baselines",
+    "deepen_identity": "baselines",
+    "plan_growth": "planner",
+    "GrowthPlan": "planner",
+    "operator_flops": "planner",
+    "load_calibration": "planner",
     "grown_shape_for_params": "planner",
-    "run_experiment": "experiment", "load_growth_spec": "experiment",
-    "analyze": "analysis", "GrowthAnalysis": "analysis",
+    "run_experiment": "experiment",
+    "load_growth_spec": "experiment",
+    "analyze": "analysis",
+    "GrowthAnalysis": "analysis",
 }
 
 

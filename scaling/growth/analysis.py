@@ -38,25 +38,27 @@ from .. import store
 from ..errors import ScalingError
 from .planner import Calibration, MethodCalibration
 
-DEFINITION = ("eta = (D_scratch - D_grown) / D_eq: large-model tokens saved by growth at the scratch run's final "
-              "loss, over the tokens the scratch run took to reach the small model's final loss; the planner "
-              "predicts delta = eta * law.tokens_for_loss(N_large, law.loss(N_small, D_small))")
+DEFINITION = (
+    "eta = (D_scratch - D_grown) / D_eq: large-model tokens saved by growth at the scratch run's final "
+    "loss, over the tokens the scratch run took to reach the small model's final loss; the planner "
+    "predicts delta = eta * law.tokens_for_loss(N_large, law.loss(N_small, D_small))"
+)
 
 
 @dataclass
 class MethodSeed:
     method: str
     seed: int
-    target: float                         # scratch final loss
+    target: float  # scratch final loss
     scratch_flops: float
     scratch_tokens: float
     small_flops: float
     small_loss: float
     operator_flops: float
-    finals: list[dict]                    # fraction, tokens, flops, loss of each grown run
-    flops_needed: float | None = None     # large-phase FLOPs to reach the target
+    finals: list[dict]  # fraction, tokens, flops, loss of each grown run
+    flops_needed: float | None = None  # large-phase FLOPs to reach the target
     tokens_needed: float | None = None
-    how: str = ""                         # interpolated | curve (upper bound) | not reached
+    how: str = ""  # interpolated | curve (upper bound) | not reached
     savings_not_charged: float | None = None
     savings_charged: float | None = None
     savings_vs_optimal: float | None = None
@@ -80,7 +82,7 @@ def _curve_crossing(curve, target: float, x: str = "flops") -> float | None:
         return None
     i = int(below[0])
     if i == 0:
-        return float(xs[0])      # reached by the first evaluation: at most this much
+        return float(xs[0])  # reached by the first evaluation: at most this much
     x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
     t = (y0 - target) / (y0 - y1) if y0 != y1 else 1.0
     return float(math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0))))
@@ -113,7 +115,7 @@ class GrowthAnalysis:
     law: str | None
     small: dict[str, Any]
     large: dict[str, Any]
-    scratch: list[dict]                           # per seed: seed, loss, flops, tokens
+    scratch: list[dict]  # per seed: seed, loss, flops, tokens
     rows: list[MethodSeed]
     corpus: str | None = None
     corpus_fingerprint: str | None = None
@@ -131,8 +133,14 @@ class GrowthAnalysis:
         for m in self.methods:
             rs = self.per_method(m)
             agg = {"seeds": [r.seed for r in rs]}
-            for k in ("flops_needed", "savings_not_charged", "savings_charged", "savings_vs_optimal",
-                      "delta_tokens", "eta"):
+            for k in (
+                "flops_needed",
+                "savings_not_charged",
+                "savings_charged",
+                "savings_vs_optimal",
+                "delta_tokens",
+                "eta",
+            ):
                 vals = [getattr(r, k) for r in rs]
                 agg[k] = {"mean": _stats(vals)[0], "sd": _stats(vals)[1], "values": vals}
             agg["operator_flops"] = rs[0].operator_flops if rs else 0.0
@@ -145,19 +153,33 @@ class GrowthAnalysis:
         for m, agg in self.aggregate().items():
             rs = self.per_method(m)
             methods[m] = MethodCalibration(
-                method=m, eta=agg["eta"]["mean"], eta_sd=agg["eta"]["sd"], eta_seeds=agg["eta"]["values"],
-                delta_tokens=agg["delta_tokens"]["values"], n_seeds=sum(1 for r in rs if r.eta is not None),
+                method=m,
+                eta=agg["eta"]["mean"],
+                eta_sd=agg["eta"]["sd"],
+                eta_seeds=agg["eta"]["values"],
+                delta_tokens=agg["delta_tokens"]["values"],
+                n_seeds=sum(1 for r in rs if r.eta is not None),
                 operator_steps=int(self.large.get("operator_steps", 0)) if m == "ligo" else 0,
                 operator_tokens_per_step=self.large.get("operator_tokens_per_step") if m == "ligo" else None,
                 flags=agg["flags"],
-                savings_not_charged=agg["savings_not_charged"], savings_charged=agg["savings_charged"],
-                savings_vs_optimal=agg["savings_vs_optimal"])
-        return Calibration(source=str(self.sweep_dir), created_at=store.now(), definition=DEFINITION,
-                           corpus=self.corpus, corpus_fingerprint=self.corpus_fingerprint, small=self.small,
-                           large=self.large, methods=methods)
+                savings_not_charged=agg["savings_not_charged"],
+                savings_charged=agg["savings_charged"],
+                savings_vs_optimal=agg["savings_vs_optimal"],
+            )
+        return Calibration(
+            source=str(self.sweep_dir),
+            created_at=store.now(),
+            definition=DEFINITION,
+            corpus=self.corpus,
+            corpus_fingerprint=self.corpus_fingerprint,
+            small=self.small,
+            large=self.large,
+            methods=methods,
+        )
 
     def write_calibration(self, path: str | os.PathLike) -> Path:
         from .._io import atomic_write_text
+
         return atomic_write_text(path, self.calibration().model_dump_json(indent=2) + "\n")
 
     def table(self) -> str:
@@ -181,26 +203,36 @@ class GrowthAnalysis:
 
         sc_loss = [s["loss"] for s in self.scratch]
         sc_fl = [s["flops"] for s in self.scratch]
-        lines = ["| method | FLOPs to reach the scratch loss (large phase) | operator FLOPs | savings (1) small not "
-                 "charged | savings (2) small charged | savings (3) vs compute-optimal | token credit δ | η |",
-                 "|---|---|---|---|---|---|---|---|",
-                 f"| scratch (target loss {np.mean(sc_loss):.4f}) | {sci(float(np.mean(sc_fl)))} | – | – | – | – | – | – |"]
+        lines = [
+            "| method | FLOPs to reach the scratch loss (large phase) | operator FLOPs | savings (1) small not "
+            "charged | savings (2) small charged | savings (3) vs compute-optimal | token credit δ | η |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| scratch (target loss {np.mean(sc_loss):.4f}) | {sci(float(np.mean(sc_fl)))} | – | – | – | – | – | – |",
+        ]
         for m, agg in self.aggregate().items():
-            lines.append(f"| {m} | {pm(agg['flops_needed'], fmt=sci)} | {sci(agg['operator_flops']) if agg['operator_flops'] else '–'} "
-                         f"| {pm(agg['savings_not_charged'], True)} | {pm(agg['savings_charged'], True)} | "
-                         f"{pm(agg['savings_vs_optimal'], True) if self.law else 'n/a (no law)'} | "
-                         f"{pm(agg['delta_tokens'], fmt=si, missing='n/a')} | {pm(agg['eta'], missing='n/a')} |")
+            op = sci(agg["operator_flops"]) if agg["operator_flops"] else "–"
+            lines.append(
+                f"| {m} | {pm(agg['flops_needed'], fmt=sci)} | {op} "
+                f"| {pm(agg['savings_not_charged'], True)} | {pm(agg['savings_charged'], True)} | "
+                f"{pm(agg['savings_vs_optimal'], True) if self.law else 'n/a (no law)'} | "
+                f"{pm(agg['delta_tokens'], fmt=si, missing='n/a')} | {pm(agg['eta'], missing='n/a')} |"
+            )
         return "\n".join(lines)
 
     def summary(self) -> str:
         from ..units import si
-        head = [f"Growth experiment {self.sweep_dir}",
-                f"small {si(self.small.get('params', 0))} params ({self.small.get('n_layer')}x{self.small.get('d_model')}, "
-                f"{si(self.small.get('tokens', 0))} tokens, loss {self.small.get('loss', float('nan')):.4f}) -> "
-                f"large {si(self.large.get('params', 0))} params ({self.large.get('n_layer')}x{self.large.get('d_model')}), "
-                f"scratch {si(self.large.get('tokens', 0))} tokens",
-                f"seeds: {', '.join(str(s['seed']) for s in self.scratch)}; values are mean ± sd over seeds "
-                "(per-seed values in brackets); savings in % of the scratch run's FLOPs", ""]
+
+        small, large = self.small, self.large
+        head = [
+            f"Growth experiment {self.sweep_dir}",
+            f"small {si(small.get('params', 0))} params ({small.get('n_layer')}x{small.get('d_model')}, "
+            f"{si(small.get('tokens', 0))} tokens, loss {small.get('loss', float('nan')):.4f}) -> "
+            f"large {si(large.get('params', 0))} params ({large.get('n_layer')}x{large.get('d_model')}), "
+            f"scratch {si(large.get('tokens', 0))} tokens",
+            f"seeds: {', '.join(str(s['seed']) for s in self.scratch)}; values are mean ± sd over seeds "
+            "(per-seed values in brackets); savings in % of the scratch run's FLOPs",
+            "",
+        ]
         body = [self.table()]
         flags = sorted({f"{r.method} s{r.seed}: {f}" for r in self.rows for f in r.flags})
         tail = ([""] + ["flags:"] + [f"  - {f}" for f in flags]) if flags else []
@@ -209,9 +241,16 @@ class GrowthAnalysis:
         return "\n".join(head + body + tail)
 
     def to_dict(self) -> dict:
-        return {"sweep_dir": str(self.sweep_dir), "law": self.law, "small": self.small, "large": self.large,
-                "scratch": self.scratch, "rows": [r.to_dict() for r in self.rows], "aggregate": self.aggregate(),
-                "notes": self.notes}
+        return {
+            "sweep_dir": str(self.sweep_dir),
+            "law": self.law,
+            "small": self.small,
+            "large": self.large,
+            "scratch": self.scratch,
+            "rows": [r.to_dict() for r in self.rows],
+            "aggregate": self.aggregate(),
+            "notes": self.notes,
+        }
 
 
 def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
@@ -222,6 +261,7 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
     law_obj = None
     if law is not None:
         from ..laws import get_law
+
         law_obj = get_law(law)
     runs = {}
     for path in store.iter_runs(sweep_dir):
@@ -234,8 +274,10 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
     scratches = {c.seed: (c, r, cu) for c, r, cu in runs.values() if c.tags["role"] == "scratch"}
     grown = [(c, r, cu) for c, r, cu in runs.values() if c.tags["role"] == "grown"]
     if not scratches or not smalls or not grown:
-        raise ScalingError(f"{sweep_dir}: needs finished small, scratch and grown runs of a growth experiment "
-                           f"(found {len(smalls)} small, {len(scratches)} scratch, {len(grown)} grown)")
+        raise ScalingError(
+            f"{sweep_dir}: needs finished small, scratch and grown runs of a growth experiment "
+            f"(found {len(smalls)} small, {len(scratches)} scratch, {len(grown)} grown)"
+        )
     rows: list[MethodSeed] = []
     notes = []
     by_key: dict[tuple[str, int], list] = {}
@@ -249,11 +291,26 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
         sm_cfg, sm_res, _ = smalls[seed]
         items.sort(key=lambda t: t[1].flops)
         op = float(items[0][0].tags.get("operator_flops", 0.0))
-        row = MethodSeed(method=method, seed=seed, target=sc_res.loss, scratch_flops=sc_res.flops,
-                         scratch_tokens=sc_res.tokens, small_flops=sm_res.flops, small_loss=sm_res.loss,
-                         operator_flops=op,
-                         finals=[{"run_id": c.run_id, "fraction": float(c.tags.get("fraction", 0)), "tokens": r.tokens,
-                                  "flops": r.flops, "loss": r.loss} for c, r, _ in items])
+        row = MethodSeed(
+            method=method,
+            seed=seed,
+            target=sc_res.loss,
+            scratch_flops=sc_res.flops,
+            scratch_tokens=sc_res.tokens,
+            small_flops=sm_res.flops,
+            small_loss=sm_res.loss,
+            operator_flops=op,
+            finals=[
+                {
+                    "run_id": c.run_id,
+                    "fraction": float(c.tags.get("fraction", 0)),
+                    "tokens": r.tokens,
+                    "flops": r.flops,
+                    "loss": r.loss,
+                }
+                for c, r, _ in items
+            ],
+        )
         target = sc_res.loss
         fl = np.array([f["flops"] for f in row.finals])
         ls = np.array([f["loss"] for f in row.finals])
@@ -265,16 +322,20 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
                 c0 = _curve_crossing(items[0][2], target)
                 row.flops_needed = c0 if c0 is not None else float(fl[0])
                 row.how = "curve (upper bound)"
-                row.flags.append(f"already below the target at the smallest budget (x{row.finals[0]['fraction']:g}); "
-                                 "FLOPs read off its mid-schedule curve: an upper bound (savings a lower bound)")
+                row.flags.append(
+                    f"already below the target at the smallest budget (x{row.finals[0]['fraction']:g}); "
+                    "FLOPs read off its mid-schedule curve: an upper bound (savings a lower bound)"
+                )
             else:
                 t = (ls[i - 1] - target) / (ls[i - 1] - ls[i]) if ls[i - 1] != ls[i] else 1.0
                 row.flops_needed = float(math.exp(math.log(fl[i - 1]) + t * (math.log(fl[i]) - math.log(fl[i - 1]))))
                 row.how = "interpolated"
         else:
             row.how = "not reached"
-            row.flags.append(f"did not reach the scratch loss {target:.4f}: its largest budget (x"
-                             f"{row.finals[-1]['fraction']:g}) ends at {ls[-1]:.4f}")
+            row.flags.append(
+                f"did not reach the scratch loss {target:.4f}: its largest budget (x"
+                f"{row.finals[-1]['fraction']:g}) ends at {ls[-1]:.4f}"
+            )
         if row.flops_needed is not None:
             row.tokens_needed = row.flops_needed / fpt
             total_nc = row.operator_flops + row.flops_needed
@@ -298,9 +359,13 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
         if row.d_eq_small is None:
             row.d_eq_small = _extrapolate_tokens(sc_curve, row.small_loss)
             row.flags.append(
-                "the scratch run never reached the small model's loss: " +
-                ("D_eq extrapolated from its last two evaluations (approximate)" if row.d_eq_small is not None
-                 else "eta undefined"))
+                "the scratch run never reached the small model's loss: "
+                + (
+                    "D_eq extrapolated from its last two evaluations (approximate)"
+                    if row.d_eq_small is not None
+                    else "eta undefined"
+                )
+            )
         if row.d_eq_small is not None and row.delta_tokens is not None:
             row.eta = row.delta_tokens / row.d_eq_small
         rows.append(row)
@@ -314,18 +379,37 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
         d.update(params=res.params, non_embedding_params=res.non_embedding_params, **extra)
         return d
 
-    small = shape(any_small[0], any_small[1], {"tokens": any_small[1].tokens,
-                                              "loss": float(np.mean([r.loss for _, r, _ in smalls.values()]))})
-    large = shape(any_scr[0], any_scr[1], {"tokens": any_scr[1].tokens,
-                                          "loss": float(np.mean([r.loss for _, r, _ in scratches.values()])),
-                                          "operator_steps": op_steps,
-                                          "operator_tokens_per_step": (op_tokens // op_steps) if op_steps else None})
-    scratch = [{"seed": s, "loss": r.loss, "flops": r.flops, "tokens": r.tokens} for s, (_, r, _) in sorted(scratches.items())]
+    small = shape(
+        any_small[0],
+        any_small[1],
+        {"tokens": any_small[1].tokens, "loss": float(np.mean([r.loss for _, r, _ in smalls.values()]))},
+    )
+    large = shape(
+        any_scr[0],
+        any_scr[1],
+        {
+            "tokens": any_scr[1].tokens,
+            "loss": float(np.mean([r.loss for _, r, _ in scratches.values()])),
+            "operator_steps": op_steps,
+            "operator_tokens_per_step": (op_tokens // op_steps) if op_steps else None,
+        },
+    )
+    scratch = [
+        {"seed": s, "loss": r.loss, "flops": r.flops, "tokens": r.tokens} for s, (_, r, _) in sorted(scratches.items())
+    ]
     if law_obj is None:
         notes.append("savings (3) needs a law fitted on the same corpus, tokenizer and recipe (--law)")
-    return GrowthAnalysis(sweep_dir=sweep_dir, law=law_obj.name if law_obj else None, small=small, large=large,
-                          scratch=scratch, rows=rows, corpus=any_scr[0].corpus,
-                          corpus_fingerprint=any_scr[1].corpus_fingerprint, notes=notes)
+    return GrowthAnalysis(
+        sweep_dir=sweep_dir,
+        law=law_obj.name if law_obj else None,
+        small=small,
+        large=large,
+        scratch=scratch,
+        rows=rows,
+        corpus=any_scr[0].corpus,
+        corpus_fingerprint=any_scr[1].corpus_fingerprint,
+        notes=notes,
+    )
 
 
 __all__ = ["analyze", "GrowthAnalysis", "MethodSeed", "DEFINITION"]

@@ -74,12 +74,13 @@ def _zero_sum_noise(w: torch.Tensor, groups: torch.Tensor, scale: float, gen: to
     noise = torch.randn(w.shape, generator=gen, dtype=w.dtype) * scale
     sums = torch.zeros(w.shape[0], n_groups, dtype=w.dtype).index_add_(1, groups, noise)
     noise = noise - (sums / counts)[:, groups]
-    noise[:, counts[groups] < 2] = 0.0      # a unit without copies keeps its weights
+    noise[:, counts[groups] < 2] = 0.0  # a unit without copies keeps its weights
     return w + noise
 
 
-def widen(small, state: dict, large, *, exact: bool = True, symmetry_noise: float = 0.0,
-          seed: int = 0) -> tuple[GPTConfig, dict[str, torch.Tensor]]:
+def widen(
+    small, state: dict, large, *, exact: bool = True, symmetry_noise: float = 0.0, seed: int = 0
+) -> tuple[GPTConfig, dict[str, torch.Tensor]]:
     """Function-preserving width growth to ``large``'s d_model / n_head / d_ff (depth unchanged).
 
     Returns the widened config (small's depth, large's widths) and its state dict."""
@@ -90,17 +91,19 @@ def widen(small, state: dict, large, *, exact: bool = True, symmetry_noise: floa
         raise ScalingError(
             f"function-preserving width growth needs the residual width to grow by an integer factor "
             f"(LayerNorm statistics): {d} -> {D} is x{D / d:.3g}; use LiGO for this shape, or exact=False "
-            "for an approximately function-preserving copy")
+            "for an approximately function-preserving copy"
+        )
     if not (math.isfinite(symmetry_noise) and symmetry_noise >= 0):
         raise ScalingError(f"symmetry_noise must be a non-negative number, got {symmetry_noise}")
     gen = torch.Generator().manual_seed(int(seed))
-    wide = GPTConfig(n_layer=s.n_layer, d_model=D, n_head=H, d_ff=Fg, vocab=s.vocab, context=g.context,
-                     rope_base=s.rope_base)
-    res = _sources(d, D, tile=D % d == 0, gen=gen)           # residual coordinate -> source
-    res_m = _counts(res, d)[res]                             # its multiplicity
+    wide = GPTConfig(
+        n_layer=s.n_layer, d_model=D, n_head=H, d_ff=Fg, vocab=s.vocab, context=g.context, rope_base=s.rope_base
+    )
+    res = _sources(d, D, tile=D % d == 0, gen=gen)  # residual coordinate -> source
+    res_m = _counts(res, d)[res]  # its multiplicity
     heads = _sources(h, H, tile=False, gen=gen)
     head_m = _counts(heads, h)[heads]
-    ch = (heads[:, None] * hd + torch.arange(hd)[None, :]).reshape(-1)    # head channel -> source channel
+    ch = (heads[:, None] * hd + torch.arange(hd)[None, :]).reshape(-1)  # head channel -> source channel
     ch_m = head_m.repeat_interleave(hd)
     ffn = _sources(f, Fg, tile=False, gen=gen)
     ffn_m = _counts(ffn, f)[ffn]
@@ -108,12 +111,11 @@ def widen(small, state: dict, large, *, exact: bool = True, symmetry_noise: floa
     def noisy(w, groups):
         return _zero_sum_noise(w, groups, symmetry_noise * float(w.std()) if w.numel() > 1 else 0.0, gen)
 
-    out = {"embed.weight": state["embed.weight"][:, res].clone(),
-           "norm.weight": state["norm.weight"][res] / res_m}
+    out = {"embed.weight": state["embed.weight"][:, res].clone(), "norm.weight": state["norm.weight"][res] / res_m}
     for i in range(s.n_layer):
         p = f"blocks.{i}."
         qkv = state[p + "mixer.qkv.weight"]
-        rows = torch.cat([ch + j * d for j in range(3)])                  # q, k, v rows of the copies
+        rows = torch.cat([ch + j * d for j in range(3)])  # q, k, v rows of the copies
         out[p + "norm1.weight"] = state[p + "norm1.weight"][res].clone()
         out[p + "mixer.qkv.weight"] = noisy(qkv[rows][:, res] / res_m, res)
         out[p + "mixer.proj.weight"] = noisy(state[p + "mixer.proj.weight"][res][:, ch] / ch_m, ch)
@@ -134,7 +136,7 @@ def stack_depth(cfg, state: dict, n_layer: int) -> tuple[GPTConfig, dict[str, to
     for l, j in enumerate(stacking_order(c.n_layer, n_layer)):
         for k, v in state.items():
             if k.startswith(f"blocks.{j}."):
-                out[f"blocks.{l}." + k[len(f"blocks.{j}."):]] = v.clone()
+                out[f"blocks.{l}." + k[len(f"blocks.{j}.") :]] = v.clone()
     return deep, out
 
 
@@ -160,14 +162,15 @@ def deepen_identity(cfg, state: dict, n_layer: int) -> tuple[GPTConfig, dict[str
     for l, (j, added) in enumerate(identity_layer_order(c.n_layer, n_layer)):
         for k, v in state.items():
             if k.startswith(f"blocks.{j}."):
-                name = k[len(f"blocks.{j}."):]
+                name = k[len(f"blocks.{j}.") :]
                 zero = added and name in ("mixer.proj.weight", "mlp.proj.weight")
                 out[f"blocks.{l}." + name] = torch.zeros_like(v) if zero else v.clone()
     return deep, out
 
 
-def grow_stack(small, state: dict, large, *, exact: bool = True, symmetry_noise: float = 0.0,
-               seed: int = 0) -> dict[str, torch.Tensor]:
+def grow_stack(
+    small, state: dict, large, *, exact: bool = True, symmetry_noise: float = 0.0, seed: int = 0
+) -> dict[str, torch.Tensor]:
     """G_stack in depth (after function-preserving width growth when the width grows too)."""
     s, g = check_growth(small, large)
     wide, st = widen(s, state, g, exact=exact, symmetry_noise=symmetry_noise, seed=seed)
@@ -175,8 +178,9 @@ def grow_stack(small, state: dict, large, *, exact: bool = True, symmetry_noise:
     return st
 
 
-def grow_hyperclone(small, state: dict, large, *, exact: bool = True, symmetry_noise: float = 0.0,
-                    seed: int = 0) -> dict[str, torch.Tensor]:
+def grow_hyperclone(
+    small, state: dict, large, *, exact: bool = True, symmetry_noise: float = 0.0, seed: int = 0
+) -> dict[str, torch.Tensor]:
     """Fully function-preserving growth: duplicated width, identity blocks in depth."""
     s, g = check_growth(small, large)
     wide, st = widen(s, state, g, exact=exact, symmetry_noise=symmetry_noise, seed=seed)
@@ -193,5 +197,13 @@ def grow_baseline(method: str, small, state: dict, large, **kwargs) -> dict[str,
     raise ScalingError(f"unknown growth baseline {method!r} (choose from {', '.join(METHODS)})")
 
 
-__all__ = ["METHODS", "widen", "stack_depth", "deepen_identity", "identity_layer_order", "grow_stack",
-           "grow_hyperclone", "grow_baseline"]
+__all__ = [
+    "METHODS",
+    "widen",
+    "stack_depth",
+    "deepen_identity",
+    "identity_layer_order",
+    "grow_stack",
+    "grow_hyperclone",
+    "grow_baseline",
+]

@@ -77,8 +77,11 @@ class ShapeSpec(BaseModel):
     n_head: int = Field(gt=0)
     d_ff: int | None = Field(default=None, gt=0)
     tokens: PosInt
-    lr: float | None = Field(default=None, gt=0, description="this model's peak learning rate (default train.lr); "
-                             "grown models train with the large model's")
+    lr: float | None = Field(
+        default=None,
+        gt=0,
+        description="this model's peak learning rate (default train.lr); grown models train with the large model's",
+    )
 
 
 class DataSpec(CorpusSpec):
@@ -161,8 +164,9 @@ class GrowthSpec(BaseModel):
         out = []
         for which, s in (("small", self.small), ("large", self.large)):
             try:
-                out.append(ModelShape(s.n_layer, s.d_model, n_head=s.n_head, d_ff=s.d_ff, vocab=V,
-                                      context=self.train.context))
+                out.append(
+                    ModelShape(s.n_layer, s.d_model, n_head=s.n_head, d_ff=s.d_ff, vocab=V, context=self.train.context)
+                )
             except ScalingError as exc:
                 raise ScalingError(f"{which}: {exc}") from None
             if out[-1].d_head % 2:
@@ -217,13 +221,31 @@ def run_configs(spec: GrowthSpec) -> dict[str, store.RunConfig]:
     def steps_tokens(tokens: float) -> int:
         return max(1, round(tokens / tps)) * tps
 
-    common = dict(sweep=spec.name, vocab=small.vocab, context=t.context, batch_size=t.batch_size,
-                  schedule=t.schedule, warmup_fraction=t.warmup_fraction, min_lr_ratio=t.min_lr_ratio,
-                  weight_decay=t.weight_decay, beta1=t.beta1, beta2=t.beta2, grad_clip=t.grad_clip,
-                  corpus=spec.data.corpus, tokenizer=spec.data.tokenizer, val_fraction=spec.data.val_fraction,
-                  corpus_max_bytes=spec.data.max_bytes, flops_convention=spec.flops_convention,
-                  eval_points=t.eval_points, eval_tokens=t.eval_tokens, final_eval_tokens=t.final_eval_tokens,
-                  dtype=t.dtype, device=t.device, checkpoint_every_s=t.checkpoint_every_s, save_model=True)
+    common = dict(
+        sweep=spec.name,
+        vocab=small.vocab,
+        context=t.context,
+        batch_size=t.batch_size,
+        schedule=t.schedule,
+        warmup_fraction=t.warmup_fraction,
+        min_lr_ratio=t.min_lr_ratio,
+        weight_decay=t.weight_decay,
+        beta1=t.beta1,
+        beta2=t.beta2,
+        grad_clip=t.grad_clip,
+        corpus=spec.data.corpus,
+        tokenizer=spec.data.tokenizer,
+        val_fraction=spec.data.val_fraction,
+        corpus_max_bytes=spec.data.max_bytes,
+        flops_convention=spec.flops_convention,
+        eval_points=t.eval_points,
+        eval_tokens=t.eval_tokens,
+        final_eval_tokens=t.final_eval_tokens,
+        dtype=t.dtype,
+        device=t.device,
+        checkpoint_every_s=t.checkpoint_every_s,
+        save_model=True,
+    )
 
     def shape_fields(s):
         return dict(n_layer=s.n_layer, d_model=s.d_model, n_head=s.n_head, d_ff=s.d_ff)
@@ -231,27 +253,55 @@ def run_configs(spec: GrowthSpec) -> dict[str, store.RunConfig]:
     small_tokens = steps_tokens(spec.small.tokens)
     small_flops = small.flops_per_token(spec.flops_convention) * small_tokens
     op_bs = spec.ligo.batch_size or t.batch_size
-    op_fl = operator_flops(small, large, steps=spec.ligo.steps, tokens_per_step=op_bs * t.context,
-                           convention=spec.flops_convention)
+    op_fl = operator_flops(
+        small, large, steps=spec.ligo.steps, tokens_per_step=op_bs * t.context, convention=spec.flops_convention
+    )
     large_lr = spec.large.lr or t.lr
     out: dict[str, store.RunConfig] = {}
     for seed in spec.seeds:
         sid = f"small-s{seed}"
-        out[sid] = store.RunConfig(run_id=sid, seed=seed, tokens=small_tokens, **shape_fields(small), **common,
-                                   lr=spec.small.lr or t.lr, tags={"role": "small"})
+        out[sid] = store.RunConfig(
+            run_id=sid,
+            seed=seed,
+            tokens=small_tokens,
+            **shape_fields(small),
+            **common,
+            lr=spec.small.lr or t.lr,
+            tags={"role": "small"},
+        )
         rid = f"scratch-s{seed}"
-        out[rid] = store.RunConfig(run_id=rid, seed=seed, tokens=steps_tokens(spec.large.tokens),
-                                   **shape_fields(large), **common, lr=large_lr, tags={"role": "scratch"})
+        out[rid] = store.RunConfig(
+            run_id=rid,
+            seed=seed,
+            tokens=steps_tokens(spec.large.tokens),
+            **shape_fields(large),
+            **common,
+            lr=large_lr,
+            tags={"role": "scratch"},
+        )
         for method in spec.methods:
             for frac in spec.fractions:
                 rid = f"{method}-f{_fmt_fraction(frac)}-s{seed}"
                 ligo = method == "ligo"
-                tags = {"role": "grown", "method": method, "fraction": float(frac), "small_run": sid,
-                        "small_flops": float(small_flops), "operator_steps": spec.ligo.steps if ligo else 0,
-                        "operator_tokens": spec.ligo.steps * op_bs * t.context if ligo else 0,
-                        "operator_flops": float(op_fl) if ligo else 0.0}
-                out[rid] = store.RunConfig(run_id=rid, seed=seed, tokens=steps_tokens(frac * spec.large.tokens),
-                                           **shape_fields(large), **common, lr=large_lr, tags=tags)
+                tags = {
+                    "role": "grown",
+                    "method": method,
+                    "fraction": float(frac),
+                    "small_run": sid,
+                    "small_flops": float(small_flops),
+                    "operator_steps": spec.ligo.steps if ligo else 0,
+                    "operator_tokens": spec.ligo.steps * op_bs * t.context if ligo else 0,
+                    "operator_flops": float(op_fl) if ligo else 0.0,
+                }
+                out[rid] = store.RunConfig(
+                    run_id=rid,
+                    seed=seed,
+                    tokens=steps_tokens(frac * spec.large.tokens),
+                    **shape_fields(large),
+                    **common,
+                    lr=large_lr,
+                    tags=tags,
+                )
     return out
 
 
@@ -270,8 +320,7 @@ def _prepared(corpus: str, tokenizer: str, val_fraction: float, max_bytes, data_
     """The prepared corpus, once per process (listing a corpus to check its cache is not free)."""
     key = (corpus, tokenizer, val_fraction, max_bytes, data_dir)
     if key not in _DATA:
-        _DATA[key] = _data.prepare(corpus, tokenizer, val_fraction=val_fraction, data_dir=data_dir,
-                                   max_bytes=max_bytes)
+        _DATA[key] = _data.prepare(corpus, tokenizer, val_fraction=val_fraction, data_dir=data_dir, max_bytes=max_bytes)
     return _DATA[key]
 
 
@@ -281,6 +330,7 @@ def _job_grow(spec_json: str, root: str, method: str, seed: int, data_dir: str |
 
     from .baselines import grow_baseline
     from .ligo import LiGO, load_small, train_operator
+
     spec = GrowthSpec.model_validate_json(spec_json)
     torch.set_num_threads(threads)
     out = init_path(root, spec, method, seed)
@@ -290,29 +340,47 @@ def _job_grow(spec_json: str, root: str, method: str, seed: int, data_dir: str |
     small_cfg, small_state = load_small(small_dir)
     _, large = spec.shapes()
     t0 = time.perf_counter()
-    report: dict = {"method": method, "seed": seed, "small_run": f"small-s{seed}",
-                    "small": {k: getattr(small_cfg, k) for k in ("n_layer", "d_model", "n_head", "d_ff")},
-                    "large": large.to_dict()}
+    report: dict = {
+        "method": method,
+        "seed": seed,
+        "small_run": f"small-s{seed}",
+        "small": {k: getattr(small_cfg, k) for k in ("n_layer", "d_model", "n_head", "d_ff")},
+        "large": large.to_dict(),
+    }
     if method == "ligo":
         d = _prepared(spec.data.corpus, spec.data.tokenizer, spec.data.val_fraction, spec.data.max_bytes, data_dir)
         torch.manual_seed(seed)
         op = LiGO(small_cfg, small_state, large, noise=spec.ligo.noise, seed=seed)
-        rep = train_operator(op, d.train, steps=spec.ligo.steps, batch_size=spec.ligo.batch_size or spec.train.batch_size,
-                             context=spec.train.context, lr=spec.ligo.lr, seed=seed, device=spec.train.device,
-                             dtype=spec.train.dtype)
+        rep = train_operator(
+            op,
+            d.train,
+            steps=spec.ligo.steps,
+            batch_size=spec.ligo.batch_size or spec.train.batch_size,
+            context=spec.train.context,
+            lr=spec.ligo.lr,
+            seed=seed,
+            device=spec.train.device,
+            dtype=spec.train.dtype,
+        )
         state = op.materialize()
         report["operator"] = rep.to_dict()
-        report["operator"]["depth_weights"] = {k: getattr(op, f"depth_{k}").detach().tolist()
-                                               for k in ("q", "fc")}
+        report["operator"]["depth_weights"] = {k: getattr(op, f"depth_{k}").detach().tolist() for k in ("q", "fc")}
     else:
-        state = grow_baseline(method, small_cfg, small_state, large, exact=spec.baselines.exact,
-                              symmetry_noise=spec.baselines.symmetry_noise, seed=seed)
+        state = grow_baseline(
+            method,
+            small_cfg,
+            small_state,
+            large,
+            exact=spec.baselines.exact,
+            symmetry_noise=spec.baselines.symmetry_noise,
+            seed=seed,
+        )
         report["symmetry_noise"] = spec.baselines.symmetry_noise
     report["time_s"] = time.perf_counter() - t0
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(out, buf.getvalue())
-    atomic_write_json(out.with_suffix(".json"), report)     # written last: the pair is complete
+    atomic_write_json(out.with_suffix(".json"), report)  # written last: the pair is complete
     return report
 
 
@@ -320,6 +388,7 @@ def train_from_state(cfg: store.RunConfig, path, init_state: dict, *, data_dir=N
     """Train a run whose model starts from ``init_state`` (a grown model) with the loop's recipe
     (a checkpoint of a resumed run still wins over ``init_state``)."""
     from ..train import loop
+
     return loop.train(cfg, path, data_dir=data_dir, data=data, init_state=init_state)
 
 
@@ -327,6 +396,7 @@ def _job_train(cfg_json: str, root: str, data_dir: str | None, threads: int, ini
     import torch
 
     from ..train.loop import train
+
     cfg = store.RunConfig.model_validate_json(cfg_json).model_copy(update={"threads": threads})
     torch.set_num_threads(threads)
     path = store.run_dir(root, cfg.sweep, cfg.run_id)
@@ -355,9 +425,11 @@ class ExperimentReport:
     wall_time_s: float = 0.0
 
     def summary(self) -> str:
-        text = (f"growth experiment {self.sweep}: {self.total} jobs, {self.skipped} already done, "
-                f"{len(self.done)} run, {len(self.failed)} failed (diverged), {len(self.errors)} errors "
-                f"in {self.wall_time_s:.1f} s; store {self.root / self.sweep}")
+        text = (
+            f"growth experiment {self.sweep}: {self.total} jobs, {self.skipped} already done, "
+            f"{len(self.done)} run, {len(self.failed)} failed (diverged), {len(self.errors)} errors "
+            f"in {self.wall_time_s:.1f} s; store {self.root / self.sweep}"
+        )
         for k, e in self.errors.items():
             text += f"\n  {k}: {e}"
         return text
@@ -403,9 +475,15 @@ def plan_jobs(spec: GrowthSpec, root, data_dir=None, threads: int = 1) -> tuple[
     return jobs, skipped
 
 
-def run_experiment(spec: GrowthSpec | str | os.PathLike, root: str | os.PathLike = DEFAULT_ROOT, *,
-                   workers: int | None = None, threads: int | None = None, data_dir=None,
-                   log: Callable[[str], None] | None = None) -> ExperimentReport:
+def run_experiment(
+    spec: GrowthSpec | str | os.PathLike,
+    root: str | os.PathLike = DEFAULT_ROOT,
+    *,
+    workers: int | None = None,
+    threads: int | None = None,
+    data_dir=None,
+    log: Callable[[str], None] | None = None,
+) -> ExperimentReport:
     """Run (or finish) a growth experiment; returns what was done. See the module docstring."""
     if not isinstance(spec, GrowthSpec):
         spec = load_growth_spec(spec)
@@ -418,29 +496,39 @@ def run_experiment(spec: GrowthSpec | str | os.PathLike, root: str | os.PathLike
     data_dir = str(Path(data_dir).resolve()) if data_dir else None
     jobs, skipped = plan_jobs(spec, root, data_dir, threads)
     report = ExperimentReport(spec.name, root, total=len(jobs) + skipped, skipped=skipped)
-    if jobs:   # prepare the corpus once, here, so the workers find it cached
+    if jobs:  # prepare the corpus once, here, so the workers find it cached
         d = _prepared(spec.data.corpus, spec.data.tokenizer, spec.data.val_fraction, spec.data.max_bytes, data_dir)
-        log(f"corpus {spec.data.corpus}: {len(d.train):,} training / {len(d.val):,} held-out tokens ({d.fingerprint[:19]})")
+        log(
+            f"corpus {spec.data.corpus}: {len(d.train):,} training / {len(d.val):,} held-out tokens "
+            f"({d.fingerprint[:19]})"
+        )
 
     def record(job: Task, result: dict | None, error: BaseException | None, dt: float) -> bool:
         """Log and count one finished job; True when its dependents may run."""
         if error is not None:
             if workers <= 1 and not isinstance(error, ScalingError) and os.environ.get("SCALING_DEBUG"):
                 raise error
-            msg = str(error) if isinstance(error, ScalingError) else \
-                f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
+            msg = (
+                str(error)
+                if isinstance(error, ScalingError)
+                else f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
+            )
             report.errors[job.key] = msg
             log(f"[{time.perf_counter() - t0:7.0f} s] ERROR {job.key}: {msg}")
             return False
         if job.fn is _job_train:
             (report.done if result["status"] == "ok" else report.failed).append(job.key)
             loss = result.get("loss")
-            log(f"[{time.perf_counter() - t0:7.0f} s] {job.key}: {result['status']}"
-                + (f", loss {loss:.4f}" if loss is not None else f" ({result.get('reason')})") + f" ({dt:.0f} s)")
+            log(
+                f"[{time.perf_counter() - t0:7.0f} s] {job.key}: {result['status']}"
+                + (f", loss {loss:.4f}" if loss is not None else f" ({result.get('reason')})")
+                + f" ({dt:.0f} s)"
+            )
             return result["status"] == "ok"
         op = result.get("operator")
-        extra = (f", operator loss {op['initial_loss']:.4f} -> {op['final_loss']:.4f} in {op['steps']} steps"
-                 if op else "")
+        extra = (
+            f", operator loss {op['initial_loss']:.4f} -> {op['final_loss']:.4f} in {op['steps']} steps" if op else ""
+        )
         report.done.append(job.key)
         log(f"[{time.perf_counter() - t0:7.0f} s] {job.key}: grown{extra} ({dt:.0f} s)")
         return True
@@ -468,11 +556,23 @@ def describe_jobs(spec: GrowthSpec) -> str:
         if c.tags.get("operator_flops"):
             extra = f"+ operator {sci(float(c.tags['operator_flops']))} ({c.tags['operator_steps']} steps)"
             total += float(c.tags["operator_flops"]) / len(spec.fractions)
-        lines.append(f"{rid:<22}{f'{c.n_layer}x{c.d_model}':>12}{si(c.param_counts()['total']):>9}"
-                     f"{si(c.trained_tokens):>9}{sci(fl):>11}  {extra}")
+        lines.append(
+            f"{rid:<22}{f'{c.n_layer}x{c.d_model}':>12}{si(c.param_counts()['total']):>9}"
+            f"{si(c.trained_tokens):>9}{sci(fl):>11}  {extra}"
+        )
     lines.append(f"total training FLOPs: {sci(total)}")
     return "\n".join(lines)
 
 
-__all__ = ["GrowthSpec", "load_growth_spec", "run_configs", "run_experiment", "train_from_state", "describe_jobs",
-           "plan_jobs", "init_path", "ExperimentReport", "METHODS"]
+__all__ = [
+    "GrowthSpec",
+    "load_growth_spec",
+    "run_configs",
+    "run_experiment",
+    "train_from_state",
+    "describe_jobs",
+    "plan_jobs",
+    "init_path",
+    "ExperimentReport",
+    "METHODS",
+]

@@ -27,19 +27,29 @@ def si_shape(d: dict) -> str:
 
 def format_ledger(plan) -> str:
     """The printable report of a :class:`~scaling.growth.planner.GrowthPlan` (its ``ledger()``)."""
-    out = [f"Growth plan: {sci(plan.budget)} FLOPs ({plan.flops_convention}), law {plan.law}, "
-           f"method {plan.method}",
-           f"credit efficiency eta = {plan.eta:.3g}" + (f" +- {plan.eta_sd:.2g}" if plan.eta_sd else "")
-           + f" ({plan.eta_source})", ""]
+    out = [
+        f"Growth plan: {sci(plan.budget)} FLOPs ({plan.flops_convention}), law {plan.law}, method {plan.method}",
+        f"credit efficiency eta = {plan.eta:.3g}"
+        + (f" +- {plan.eta_sd:.2g}" if plan.eta_sd else "")
+        + f" ({plan.eta_source})",
+        "",
+    ]
     rows = [("phase", "shape", "params", "tokens", "FLOPs", "share")]
     paid = plan.total_flops
     for (name, tok, fl), shape in zip(plan._phases(), (plan.small, plan.large, plan.large)):
         share = "sunk" if "sunk" in name else f"{100 * fl / paid:.1f}%"
         desc = f"{shape.n_layer} x {shape.d_model}, {shape.n_head} heads"
         rows.append((name, desc, si(shape.params), si(tok), sci(fl), share))
-    rows.append(("total" + (" (budget; small sunk)" if plan.small_sunk else ""), "", "",
-                 si(plan.operator_tokens + plan.large_tokens + (0 if plan.small_sunk else plan.small_tokens)),
-                 sci(paid), "100%"))
+    rows.append(
+        (
+            "total" + (" (budget; small sunk)" if plan.small_sunk else ""),
+            "",
+            "",
+            si(plan.operator_tokens + plan.large_tokens + (0 if plan.small_sunk else plan.small_tokens)),
+            sci(paid),
+            "100%",
+        )
+    )
     widths = [max(len(r[i]) for r in rows) for i in range(6)]
     for i, r in enumerate(rows):
         out.append("  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
@@ -49,20 +59,24 @@ def format_ledger(plan) -> str:
     loss = f"{plan.loss:.4f}"
     if plan.loss_interval:
         loss += f" (eta +- sd: {plan.loss_interval[0]:.4f} .. {plan.loss_interval[1]:.4f})"
-    out += [f"predicted small-model loss:  {plan.small_loss:.4f}",
-            f"token credit delta:          {si(plan.credit_tokens)} tokens (the large model behaves as if "
-            f"trained on {si(plan.large_tokens + plan.credit_tokens)})",
-            f"predicted final loss:        {loss}",
-            f"compute-optimal scratch, same budget: {si(plan.optimal_params)} params x "
-            f"{si(plan.optimal_tokens)} tokens -> loss {plan.optimal_loss:.4f}", "",
-            "savings (FLOPs to reach the predicted loss; operator charged in all three):",
-            f"  (1) vs the large model from scratch, small model not charged: {_pct(plan.savings_not_charged)}"
-            f"   (scratch needs {sci(plan.scratch_same_flops)} FLOPs, {si(plan.scratch_same_tokens)} tokens)",
-            f"  (2) vs the large model from scratch, small model charged:     {_pct(plan.savings_charged)}",
-            f"  (3) vs a compute-optimal scratch model:                       {_pct(plan.savings_vs_optimal)}"
-            f"   (it needs {sci(plan.optimal_flops_to_loss)} FLOPs"
-            + (", small model sunk: not charged)" if plan.small_sunk else ")"), "",
-            f"verdict: {plan.verdict.upper()}"]
+    out += [
+        f"predicted small-model loss:  {plan.small_loss:.4f}",
+        f"token credit delta:          {si(plan.credit_tokens)} tokens (the large model behaves as if "
+        f"trained on {si(plan.large_tokens + plan.credit_tokens)})",
+        f"predicted final loss:        {loss}",
+        f"compute-optimal scratch, same budget: {si(plan.optimal_params)} params x "
+        f"{si(plan.optimal_tokens)} tokens -> loss {plan.optimal_loss:.4f}",
+        "",
+        "savings (FLOPs to reach the predicted loss; operator charged in all three):",
+        f"  (1) vs the large model from scratch, small model not charged: {_pct(plan.savings_not_charged)}"
+        f"   (scratch needs {sci(plan.scratch_same_flops)} FLOPs, {si(plan.scratch_same_tokens)} tokens)",
+        f"  (2) vs the large model from scratch, small model charged:     {_pct(plan.savings_charged)}",
+        f"  (3) vs a compute-optimal scratch model:                       {_pct(plan.savings_vs_optimal)}"
+        f"   (it needs {sci(plan.optimal_flops_to_loss)} FLOPs"
+        + (", small model sunk: not charged)" if plan.small_sunk else ")"),
+        "",
+        f"verdict: {plan.verdict.upper()}",
+    ]
     out += [f"  - {r}" for r in plan.reasons]
     if plan.notes:
         out += ["", "notes:"] + [f"  - {n}" for n in plan.notes]

@@ -53,9 +53,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -89,8 +89,7 @@ def as_config(shape) -> GPTConfig:
 
 
 def describe(cfg: GPTConfig) -> str:
-    return (f"{cfg.n_layer} x {cfg.d_model} ({cfg.n_head} heads of {cfg.head_dim}, d_ff {cfg.d_ff}, "
-            f"vocab {cfg.vocab})")
+    return f"{cfg.n_layer} x {cfg.d_model} ({cfg.n_head} heads of {cfg.head_dim}, d_ff {cfg.d_ff}, vocab {cfg.vocab})"
 
 
 def check_growth(small, large) -> tuple[GPTConfig, GPTConfig]:
@@ -98,6 +97,7 @@ def check_growth(small, large) -> tuple[GPTConfig, GPTConfig]:
     (:func:`scaling.growth.planner.check_growth_shapes`: same vocabulary, attention and dense, at
     least as deep and wide, the same head size)."""
     from .planner import check_growth_shapes
+
     s, g = as_config(small), as_config(large)
     check_growth_shapes(s, g)
     return s, g
@@ -109,8 +109,16 @@ def expected_shapes(cfg: GPTConfig) -> dict[str, tuple[int, ...]]:
     out = {"embed.weight": (V, d)}
     for i in range(cfg.n_layer):
         p = f"blocks.{i}."
-        out.update({p + "norm1.weight": (d,), p + "mixer.qkv.weight": (3 * d, d), p + "mixer.proj.weight": (d, d),
-                    p + "norm2.weight": (d,), p + "mlp.fc.weight": (f, d), p + "mlp.proj.weight": (d, f)})
+        out.update(
+            {
+                p + "norm1.weight": (d,),
+                p + "mixer.qkv.weight": (3 * d, d),
+                p + "mixer.proj.weight": (d, d),
+                p + "norm2.weight": (d,),
+                p + "mlp.fc.weight": (f, d),
+                p + "mlp.proj.weight": (d, f),
+            }
+        )
     out["norm.weight"] = (d,)
     return out
 
@@ -128,12 +136,13 @@ def check_state(cfg: GPTConfig, state: dict, what: str = "checkpoint") -> dict[s
             parts.append(f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
         if extra:
             parts.append(f"unexpected {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}")
-        raise ScalingError(f"{what} is not a checkpoint of this project's decoder {describe(cfg)} "
-                           f"({'; '.join(parts)})")
+        raise ScalingError(f"{what} is not a checkpoint of this project's decoder {describe(cfg)} ({'; '.join(parts)})")
     for k, shp in want.items():
         if tuple(state[k].shape) != shp:
-            raise ScalingError(f"{what} does not match the decoder {describe(cfg)}: {k} has shape "
-                               f"{tuple(state[k].shape)}, expected {shp}")
+            raise ScalingError(
+                f"{what} does not match the decoder {describe(cfg)}: {k} has shape "
+                f"{tuple(state[k].shape)}, expected {shp}"
+            )
         if not torch.is_floating_point(state[k]):
             raise ScalingError(f"{what}: {k} is not a floating-point tensor")
     return {k: state[k] for k in want}
@@ -147,6 +156,7 @@ def load_small(path: str | os.PathLike, map_location="cpu") -> tuple[GPTConfig, 
     with ``torch.load(weights_only=True)``; anything that is not this project's attention decoder
     is a one-line ScalingError."""
     from .. import store
+
     p = Path(path)
     if p.is_dir():
         if not (p / store.CONFIG).exists():
@@ -154,8 +164,9 @@ def load_small(path: str | os.PathLike, map_location="cpu") -> tuple[GPTConfig, 
         try:
             rc = store.read_config(p)
         except Exception as exc:  # noqa: BLE001 - a foreign config.json: one line
-            raise ScalingError(f"{p / store.CONFIG} is not a run configuration of this project "
-                               f"({' '.join(str(exc).split())[:160]})") from None
+            raise ScalingError(
+                f"{p / store.CONFIG} is not a run configuration of this project ({' '.join(str(exc).split())[:160]})"
+            ) from None
         cfg = as_config(rc)
         if cfg.mixer != "attention":
             raise ScalingError(f"{p} is a {cfg.mixer!r} model; growth supports the attention decoder only")
@@ -177,8 +188,10 @@ def _torch_load(path: Path, map_location):
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickles with code, corrupt files: one line
-        raise ScalingError(f"cannot load {path} as a weights-only torch checkpoint "
-                           f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
+        raise ScalingError(
+            f"cannot load {path} as a weights-only torch checkpoint "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
+        ) from None
 
 
 def _stack(cfg: GPTConfig, state: dict) -> dict[str, torch.Tensor]:
@@ -188,13 +201,17 @@ def _stack(cfg: GPTConfig, state: dict) -> dict[str, torch.Tensor]:
     def get(i, name):
         return state[f"blocks.{i}.{name}"].float()
 
-    qkv = torch.stack([get(i, "mixer.qkv.weight") for i in range(L)])          # (L, 3d, d)
-    return {"norm1": torch.stack([get(i, "norm1.weight") for i in range(L)]),
-            "q": qkv[:, :d], "k": qkv[:, d:2 * d], "v": qkv[:, 2 * d:],
-            "attn_out": torch.stack([get(i, "mixer.proj.weight") for i in range(L)]),
-            "norm2": torch.stack([get(i, "norm2.weight") for i in range(L)]),
-            "fc": torch.stack([get(i, "mlp.fc.weight") for i in range(L)]),
-            "mlp_out": torch.stack([get(i, "mlp.proj.weight") for i in range(L)])}
+    qkv = torch.stack([get(i, "mixer.qkv.weight") for i in range(L)])  # (L, 3d, d)
+    return {
+        "norm1": torch.stack([get(i, "norm1.weight") for i in range(L)]),
+        "q": qkv[:, :d],
+        "k": qkv[:, d : 2 * d],
+        "v": qkv[:, 2 * d :],
+        "attn_out": torch.stack([get(i, "mixer.proj.weight") for i in range(L)]),
+        "norm2": torch.stack([get(i, "norm2.weight") for i in range(L)]),
+        "fc": torch.stack([get(i, "mlp.fc.weight") for i in range(L)]),
+        "mlp_out": torch.stack([get(i, "mlp.proj.weight") for i in range(L)]),
+    }
 
 
 def stacking_order(n_small: int, n_large: int) -> list[int]:
@@ -296,26 +313,26 @@ class LiGO(nn.Module):
     def forward(self) -> dict[str, torch.Tensor]:
         s, g = self.small_config, self.large_config
         hd, h, H, Lg = s.head_dim, s.n_head, g.n_head, g.n_layer
-        B = self.residual_expansion()                 # (D, d): writes into the residual stream
-        Bi = left_inverse(B)                          # (d, D): reads from it
-        Hq, Hk, Hv = self.head_expansions()           # (Lg, H, h)
-        Fx = self.ffn_expansion()                     # (Lg, Fg, f)
+        B = self.residual_expansion()  # (D, d): writes into the residual stream
+        Bi = left_inverse(B)  # (d, D): reads from it
+        Hq, Hk, Hv = self.head_expansions()  # (Lg, H, h)
+        Fx = self.ffn_expansion()  # (Lg, Fg, f)
         out = {"embed.weight": self.embed @ B.T, "norm.weight": Bi.T @ self.norm_f}
 
-        def heads_out(w, Hm):                         # rows grouped by head: (Lg, h*hd, d) -> (Lg, H*hd, d)
+        def heads_out(w, Hm):  # rows grouped by head: (Lg, h*hd, d) -> (Lg, H*hd, d)
             w = w.reshape(Lg, h, hd, -1)
             return torch.einsum("lHh,lhkd->lHkd", Hm, w).reshape(Lg, H * hd, -1)
 
         q = heads_out(self.depth_mix("q"), Hq) @ Bi
         k = heads_out(self.depth_mix("k"), Hk) @ Bi
         v = heads_out(self.depth_mix("v"), Hv) @ Bi
-        qkv = torch.cat([q, k, v], 1)                 # (Lg, 3D, D)
+        qkv = torch.cat([q, k, v], 1)  # (Lg, 3D, D)
         ao = self.depth_mix("attn_out").reshape(Lg, s.d_model, h, hd)
         ao = torch.einsum("ldhk,lhH->ldHk", ao, left_inverse(Hv)).reshape(Lg, s.d_model, H * hd)
-        attn_out = B @ ao                             # (Lg, D, D)
-        fc = Fx @ self.depth_mix("fc") @ Bi           # (Lg, Fg, D)
-        mlp_out = B @ self.depth_mix("mlp_out") @ left_inverse(Fx)   # (Lg, D, Fg)
-        norm1 = self.depth_mix("norm1") @ B.T         # (Lg, D)
+        attn_out = B @ ao  # (Lg, D, D)
+        fc = Fx @ self.depth_mix("fc") @ Bi  # (Lg, Fg, D)
+        mlp_out = B @ self.depth_mix("mlp_out") @ left_inverse(Fx)  # (Lg, D, Fg)
+        norm1 = self.depth_mix("norm1") @ B.T  # (Lg, D)
         norm2 = self.depth_mix("norm2") @ B.T
         for l in range(Lg):
             p = f"blocks.{l}."
@@ -359,20 +376,30 @@ class OperatorReport:
     context: int
     lr: float
     tokens: int
-    flops: float                      # scaling.growth.planner.operator_flops (6ND convention)
-    initial_loss: float | None        # on the fixed check batch, before training
-    final_loss: float | None          # on the same batch, after training
+    flops: float  # scaling.growth.planner.operator_flops (6ND convention)
+    initial_loss: float | None  # on the fixed check batch, before training
+    final_loss: float | None  # on the same batch, after training
     train_losses: list[float] = field(default_factory=list)
     time_s: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"steps": self.steps, "batch_size": self.batch_size, "context": self.context, "lr": self.lr,
-                "tokens": self.tokens, "flops": self.flops, "initial_loss": self.initial_loss,
-                "final_loss": self.final_loss, "train_losses": self.train_losses, "time_s": self.time_s}
+        return {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "context": self.context,
+            "lr": self.lr,
+            "tokens": self.tokens,
+            "flops": self.flops,
+            "initial_loss": self.initial_loss,
+            "final_loss": self.final_loss,
+            "train_losses": self.train_losses,
+            "time_s": self.time_s,
+        }
 
 
 def _batch(tokens: np.ndarray, context: int, batch_size: int, seed: int, step: int, device):
     from ..train import data as _data
+
     offs = _data.batch_offsets(len(tokens), context, batch_size, seed, step)
     x, y = _data.gather(tokens, offs, context)
     return torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
@@ -380,21 +407,32 @@ def _batch(tokens: np.ndarray, context: int, batch_size: int, seed: int, step: i
 
 # operator batches come from their own stream, disjoint from the large run's (seed, step) stream
 OPERATOR_SEED_OFFSET = 1_000_003
-CHECK_BATCH_STEP = 2 ** 30     # the fixed batch for the before/after loss (never a training step)
+CHECK_BATCH_STEP = 2**30  # the fixed batch for the before/after loss (never a training step)
 
 
-def train_operator(op: LiGO, tokens: np.ndarray, *, steps: int = 100, batch_size: int = 32,
-                   context: int | None = None, lr: float = 3e-3, seed: int = 0, device="cpu",
-                   dtype: str = "fp32", grad_clip: float | None = 1.0,
-                   progress: Callable[[dict], None] | None = None) -> OperatorReport:
+def train_operator(
+    op: LiGO,
+    tokens: np.ndarray,
+    *,
+    steps: int = 100,
+    batch_size: int = 32,
+    context: int | None = None,
+    lr: float = 3e-3,
+    seed: int = 0,
+    device="cpu",
+    dtype: str = "fp32",
+    grad_clip: float | None = 1.0,
+    progress: Callable[[dict], None] | None = None,
+) -> OperatorReport:
     """Train only the operator for ``steps`` Adam steps on the grown model's LM loss.
 
     ``tokens`` is the training split (a 1-D array of token ids). Batches are drawn from
     ``(seed + OPERATOR_SEED_OFFSET, step)``; the loss before and after is measured on one fixed
     batch. Learning rate: ``lr``, constant after a warm-up of 10% of the steps."""
     from ..shapes import ModelShape
-    from .planner import operator_flops
     from ..train.loop import autocast
+    from .planner import operator_flops
+
     if steps < 0:
         raise ScalingError(f"operator steps must be >= 0, got {steps}")
     context = context or op.large_config.context
@@ -405,9 +443,12 @@ def train_operator(op: LiGO, tokens: np.ndarray, *, steps: int = 100, batch_size
     model = op.template(dev)
     model.train()
     s, g = op.small_config, op.large_config
-    flops = operator_flops(ModelShape(s.n_layer, s.d_model, s.n_head, s.d_ff, s.vocab, s.context),
-                           ModelShape(g.n_layer, g.d_model, g.n_head, g.d_ff, g.vocab, g.context),
-                           steps=steps, tokens_per_step=batch_size * context)
+    flops = operator_flops(
+        ModelShape(s.n_layer, s.d_model, s.n_head, s.d_ff, s.vocab, s.context),
+        ModelShape(g.n_layer, g.d_model, g.n_head, g.d_ff, g.vocab, g.context),
+        steps=steps,
+        tokens_per_step=batch_size * context,
+    )
     sseed = int(seed) + OPERATOR_SEED_OFFSET
     xc, yc = _batch(tokens, context, batch_size, sseed, CHECK_BATCH_STEP, dev)
 
@@ -428,8 +469,10 @@ def train_operator(op: LiGO, tokens: np.ndarray, *, steps: int = 100, batch_size
             with autocast(dev, dtype):
                 loss = op.loss(model, x, y)
             if not torch.isfinite(loss):
-                raise ScalingError(f"LiGO operator training diverged at step {step + 1} (loss {float(loss)}); "
-                                   "lower the operator learning rate")
+                raise ScalingError(
+                    f"LiGO operator training diverged at step {step + 1} (loss {float(loss)}); "
+                    "lower the operator learning rate"
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip:
@@ -439,15 +482,36 @@ def train_operator(op: LiGO, tokens: np.ndarray, *, steps: int = 100, batch_size
             if progress is not None:
                 progress({"step": step + 1, "steps": steps, "loss": losses[-1]})
     final = check_loss()
-    return OperatorReport(steps=steps, batch_size=batch_size, context=context, lr=lr,
-                          tokens=steps * batch_size * context, flops=float(flops), initial_loss=initial,
-                          final_loss=final, train_losses=losses, time_s=time.perf_counter() - t0)
+    return OperatorReport(
+        steps=steps,
+        batch_size=batch_size,
+        context=context,
+        lr=lr,
+        tokens=steps * batch_size * context,
+        flops=float(flops),
+        initial_loss=initial,
+        final_loss=final,
+        train_losses=losses,
+        time_s=time.perf_counter() - t0,
+    )
 
 
-def grow_ligo(small, small_state: dict, large, tokens: np.ndarray | None = None, *, steps: int = 100,
-              batch_size: int = 32, context: int | None = None, lr: float = 3e-3, noise: float = 0.01,
-              seed: int = 0, device="cpu", dtype: str = "fp32",
-              progress: Callable[[dict], None] | None = None) -> tuple[dict[str, torch.Tensor], OperatorReport | None]:
+def grow_ligo(
+    small,
+    small_state: dict,
+    large,
+    tokens: np.ndarray | None = None,
+    *,
+    steps: int = 100,
+    batch_size: int = 32,
+    context: int | None = None,
+    lr: float = 3e-3,
+    noise: float = 0.01,
+    seed: int = 0,
+    device="cpu",
+    dtype: str = "fp32",
+    progress: Callable[[dict], None] | None = None,
+) -> tuple[dict[str, torch.Tensor], OperatorReport | None]:
     """Build the LiGO operator, train it ``steps`` steps on ``tokens`` and return the materialised
     large state dict and the training report (None when ``steps == 0`` and no tokens are given)."""
     torch.manual_seed(seed)
@@ -456,10 +520,33 @@ def grow_ligo(small, small_state: dict, large, tokens: np.ndarray | None = None,
     if steps or tokens is not None:
         if tokens is None:
             raise ScalingError("LiGO operator training needs training tokens")
-        report = train_operator(op, tokens, steps=steps, batch_size=batch_size, context=context, lr=lr,
-                                seed=seed, device=device, dtype=dtype, progress=progress)
+        report = train_operator(
+            op,
+            tokens,
+            steps=steps,
+            batch_size=batch_size,
+            context=context,
+            lr=lr,
+            seed=seed,
+            device=device,
+            dtype=dtype,
+            progress=progress,
+        )
     return op.materialize(), report
 
 
-__all__ = ["LiGO", "OperatorReport", "train_operator", "grow_ligo", "check_growth", "check_state", "load_small",
-           "as_config", "expected_shapes", "stacking_order", "left_inverse", "LAYER_TYPES", "describe"]
+__all__ = [
+    "LiGO",
+    "OperatorReport",
+    "train_operator",
+    "grow_ligo",
+    "check_growth",
+    "check_state",
+    "load_small",
+    "as_config",
+    "expected_shapes",
+    "stacking_order",
+    "left_inverse",
+    "LAYER_TYPES",
+    "describe",
+]

@@ -66,7 +66,7 @@ from .ledger import _pct, format_ledger, si_shape
 
 DEFAULT_CALIBRATION = "data/growth/calibration.json"
 DEFAULT_OPERATOR_STEPS = 100
-DEFAULT_BATCH_TOKENS = 2 ** 19
+DEFAULT_BATCH_TOKENS = 2**19
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,21 +80,36 @@ def materialize_flops(small: ModelShape, large: ModelShape) -> float:
     d, D, f, Fg, h, H = small.d_model, large.d_model, small.d_ff, large.d_ff, small.n_head, large.n_head
     V = small.vocab
     per_layer_small = 4 * d * d + 2 * d * f + 2 * d
-    fl = 2.0 * Lg * L * per_layer_small                          # depth mixing of every module type
-    fl += 2.0 * V * d * D + 2.0 * D * d                           # embedding, final norm
-    fl += 2.0 * D * d * d + d ** 3 + 2.0 * d * d * D              # left inverse of B
-    fl += Lg * (2 * 2.0 * D * d                                   # block norms
-                + 3 * (2.0 * D * d * h + 2.0 * D * d * D)         # q, k, v: heads, then residual reads
-                + 2.0 * h * h * H + h ** 3 + 2.0 * h * h * H      # left inverse of H_v
-                + 2.0 * d * D * h + 2.0 * D * d * D               # attention output
-                + 2.0 * Fg * f * d + 2.0 * Fg * d * D             # fc
-                + 2.0 * Fg * f * f + f ** 3 + 2.0 * f * f * Fg    # left inverse of F
-                + 2.0 * D * d * f + 2.0 * D * f * Fg)             # MLP output
+    fl = 2.0 * Lg * L * per_layer_small  # depth mixing of every module type
+    fl += 2.0 * V * d * D + 2.0 * D * d  # embedding, final norm
+    fl += 2.0 * D * d * d + d**3 + 2.0 * d * d * D  # left inverse of B
+    fl += Lg * (
+        2 * 2.0 * D * d  # block norms
+        + 3 * (2.0 * D * d * h + 2.0 * D * d * D)  # q, k, v: heads, then residual reads
+        + 2.0 * h * h * H
+        + h**3
+        + 2.0 * h * h * H  # left inverse of H_v
+        + 2.0 * d * D * h
+        + 2.0 * D * d * D  # attention output
+        + 2.0 * Fg * f * d
+        + 2.0 * Fg * d * D  # fc
+        + 2.0 * Fg * f * f
+        + f**3
+        + 2.0 * f * f * Fg  # left inverse of F
+        + 2.0 * D * d * f
+        + 2.0 * D * f * Fg
+    )  # MLP output
     return float(fl)
 
 
-def operator_flops(small: ModelShape, large: ModelShape, *, steps: int = DEFAULT_OPERATOR_STEPS,
-                   tokens_per_step: int = DEFAULT_BATCH_TOKENS, convention: str = "6nd") -> float:
+def operator_flops(
+    small: ModelShape,
+    large: ModelShape,
+    *,
+    steps: int = DEFAULT_OPERATOR_STEPS,
+    tokens_per_step: int = DEFAULT_BATCH_TOKENS,
+    convention: str = "6nd",
+) -> float:
     """Training FLOPs of the LiGO operator: ``steps x (flops_per_token(large) x tokens_per_step
     + 3 x materialize_flops)`` (a forward and backward pass of the grown model and of the
     weight construction per step)."""
@@ -107,8 +122,10 @@ def operator_flops(small: ModelShape, large: ModelShape, *, steps: int = DEFAULT
 
 
 def _describe(cfg) -> str:
-    return (f"{cfg.n_layer} x {cfg.d_model} ({cfg.n_head} heads of {cfg.d_model // cfg.n_head}, d_ff {cfg.d_ff}, "
-            f"vocab {cfg.vocab})")
+    return (
+        f"{cfg.n_layer} x {cfg.d_model} ({cfg.n_head} heads of {cfg.d_model // cfg.n_head}, d_ff {cfg.d_ff}, "
+        f"vocab {cfg.vocab})"
+    )
 
 
 def check_growth_shapes(small, large) -> None:
@@ -126,22 +143,33 @@ def check_growth_shapes(small, large) -> None:
     s, g = small, large
     if s.vocab != g.vocab:
         raise ScalingError(f"the large model's vocabulary ({g.vocab}) differs from the small model's ({s.vocab})")
-    smaller = [f"{k} {getattr(g, k)} < {getattr(s, k)}" for k in ("n_layer", "d_model", "d_ff")
-               if getattr(g, k) < getattr(s, k)]
+    smaller = [
+        f"{k} {getattr(g, k)} < {getattr(s, k)}"
+        for k in ("n_layer", "d_model", "d_ff")
+        if getattr(g, k) < getattr(s, k)
+    ]
     if smaller:
-        raise ScalingError(f"the large shape {_describe(g)} is smaller than the small one {_describe(s)} "
-                           f"({', '.join(smaller)}): growth only adds layers and width")
+        raise ScalingError(
+            f"the large shape {_describe(g)} is smaller than the small one {_describe(s)} "
+            f"({', '.join(smaller)}): growth only adds layers and width"
+        )
     hs, hg = s.d_model // s.n_head, g.d_model // g.n_head
     if hs != hg:
         raise ScalingError(
             f"incompatible head counts: the small model has heads of {hs} ({s.n_head} x {hs}), the large one "
             f"heads of {hg} ({g.n_head} x {hg}); growth keeps the head size (rotary embeddings), so the large "
             f"model needs n_head = d_model / {hs}"
-            + (f" = {g.d_model // hs}" if g.d_model % hs == 0 else f", and its width {g.d_model} is not a multiple of {hs}"))
+            + (
+                f" = {g.d_model // hs}"
+                if g.d_model % hs == 0
+                else f", and its width {g.d_model} is not a multiple of {hs}"
+            )
+        )
 
 
-def grown_shape_for_params(target: float, small: ModelShape, *, d_ff_mult: float = 4.0,
-                           non_embedding: bool = False, max_width_factor: int = 64) -> ModelShape:
+def grown_shape_for_params(
+    target: float, small: ModelShape, *, d_ff_mult: float = 4.0, non_embedding: bool = False, max_width_factor: int = 64
+) -> ModelShape:
     """A large shape near ``target`` parameters that can be grown from ``small``: at least as deep
     and wide, the same head size (heads grow in number), ``d_ff = max(d_ff_mult * d, small.d_ff)``.
 
@@ -214,15 +242,17 @@ def load_calibration(path: str | os.PathLike = DEFAULT_CALIBRATION) -> Calibrati
         raise ScalingError(
             f"no growth calibration at {p}: the growth benefit is measured, not assumed; run the growth "
             "experiment (`scaling grow run sweeps/growth-cpu.toml`, which writes it), pass --calibration FILE, "
-            "or give --credit-efficiency ETA explicitly (marked as an assumption)")
+            "or give --credit-efficiency ETA explicitly (marked as an assumption)"
+        )
     try:
         return Calibration.model_validate(json.loads(p.read_text()))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ScalingError(f"{p}: not valid JSON ({exc})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ScalingError(f"{p}: not a growth calibration ({'.'.join(map(str, first['loc']))}: "
-                           f"{first['msg']})") from None
+        raise ScalingError(
+            f"{p}: not a growth calibration ({'.'.join(map(str, first['loc']))}: {first['msg']})"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,25 +274,36 @@ class SmallModel:
 def read_small_run(run_dir: str | os.PathLike) -> SmallModel:
     """Shape, tokens and FLOPs of a finished small run (config.json + result.json; no torch)."""
     from .. import store
+
     p = Path(run_dir)
     if not (p / store.CONFIG).is_file():
         raise ScalingError(f"--small: {p} is not a run directory (no {store.CONFIG})")
     try:
         cfg = store.read_config(p)
     except Exception as exc:  # noqa: BLE001
-        raise ScalingError(f"--small: {p / store.CONFIG} is not a run configuration of this project "
-                           f"({' '.join(str(exc).split())[:160]})") from None
+        raise ScalingError(
+            f"--small: {p / store.CONFIG} is not a run configuration of this project "
+            f"({' '.join(str(exc).split())[:160]})"
+        ) from None
     if cfg.mixer != "attention" or cfg.sparsity:
-        raise ScalingError(f"--small: {p} is a {cfg.mixer} model (sparsity {cfg.sparsity:g}); growth supports "
-                           "the dense attention decoder only")
+        raise ScalingError(
+            f"--small: {p} is a {cfg.mixer} model (sparsity {cfg.sparsity:g}); growth supports "
+            "the dense attention decoder only"
+        )
     res = store.read_result(p)
     if res is None or res.status != "ok":
         raise ScalingError(f"--small: {p} is not a finished run (no successful result.json)")
     if not (p / store.MODEL).exists():
-        warnings.warn(f"{p} has no {store.MODEL}: the plan can be made but the model cannot be grown")
+        warnings.warn(f"{p} has no {store.MODEL}: the plan can be made but the model cannot be grown", stacklevel=2)
     shape = cfg.shape()
-    return SmallModel(shape=shape, params=float(res.params), tokens=float(res.tokens), flops=float(res.flops),
-                      loss=res.loss, run_dir=str(p))
+    return SmallModel(
+        shape=shape,
+        params=float(res.params),
+        tokens=float(res.tokens),
+        flops=float(res.flops),
+        loss=res.loss,
+        run_dir=str(p),
+    )
 
 
 @dataclass
@@ -280,7 +321,7 @@ class GrowthPlan:
     small_params: float
     small_tokens: float
     small_flops: float
-    small_loss: float                  # law prediction
+    small_loss: float  # law prediction
     small_sunk: bool
     small_run: str | None
     large: ModelShape
@@ -290,19 +331,19 @@ class GrowthPlan:
     operator_steps: int
     operator_tokens: float
     operator_flops: float
-    credit_tokens: float               # delta
-    loss: float                        # predicted final loss of the grown model
+    credit_tokens: float  # delta
+    loss: float  # predicted final loss of the grown model
     loss_interval: tuple[float, float] | None
-    scratch_same_tokens: float         # the large shape from scratch to the same loss
+    scratch_same_tokens: float  # the large shape from scratch to the same loss
     scratch_same_flops: float
-    optimal_params: float              # compute-optimal scratch model of the same total budget
+    optimal_params: float  # compute-optimal scratch model of the same total budget
     optimal_tokens: float
     optimal_loss: float
-    optimal_flops_to_loss: float       # compute-optimal FLOPs to reach self.loss
+    optimal_flops_to_loss: float  # compute-optimal FLOPs to reach self.loss
     savings_not_charged: float
     savings_charged: float
     savings_vs_optimal: float
-    verdict: str                       # "grow" or "train from scratch"
+    verdict: str  # "grow" or "train from scratch"
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -321,9 +362,11 @@ class GrowthPlan:
         return d
 
     def _phases(self):
-        return [("small model" + (" (sunk)" if self.small_sunk else ""), self.small_tokens, self.small_flops),
-                (f"operator ({self.method}, {self.operator_steps} steps)", self.operator_tokens, self.operator_flops),
-                ("large model", self.large_tokens, self.large_flops)]
+        return [
+            ("small model" + (" (sunk)" if self.small_sunk else ""), self.small_tokens, self.small_flops),
+            (f"operator ({self.method}, {self.operator_steps} steps)", self.operator_tokens, self.operator_flops),
+            ("large model", self.large_tokens, self.large_flops),
+        ]
 
     def ledger(self) -> str:
         return format_ledger(self)
@@ -339,6 +382,7 @@ def _law_params(law, shape: ModelShape) -> float:
 
 def _fpt(law, shape: ModelShape) -> float:
     from ..flops import CONVENTIONS
+
     conv = law.flops_convention if law.flops_convention in CONVENTIONS else "6nd"
     return float(shape.flops_per_token(conv))
 
@@ -348,8 +392,10 @@ def _check_law(law):
         law.loss(1e8, 1e9)
         law.tokens_for_loss(1e8, float(law.loss(1e8, 1e9)) + 0.1)
     except ScalingError:
-        raise ScalingError(f"growth planning needs a law with a loss model L(N, D) and its inverse in D; "
-                           f"{law.name!r} ({law.form}) has none (use a Chinchilla-form fit)") from None
+        raise ScalingError(
+            f"growth planning needs a law with a loss model L(N, D) and its inverse in D; "
+            f"{law.name!r} ({law.form}) has none (use a Chinchilla-form fit)"
+        ) from None
 
 
 def _credit(law, eta, n_large, n_small, d_small):
@@ -360,10 +406,20 @@ def _credit(law, eta, n_large, n_small, d_small):
     return eta * d_eq, l_small
 
 
-def plan_growth(flops: float, law, *, calibration: Calibration | str | os.PathLike | None = DEFAULT_CALIBRATION,
-                method: str = "ligo", eta: float | None = None, small: SmallModel | str | os.PathLike | None = None,
-                operator_steps: int | None = None, batch_tokens: int | None = None,
-                vocab: int | None = None, context: int | None = None, min_savings: float = 0.01) -> GrowthPlan:
+def plan_growth(
+    flops: float,
+    law,
+    *,
+    calibration: Calibration | str | os.PathLike | None = DEFAULT_CALIBRATION,
+    method: str = "ligo",
+    eta: float | None = None,
+    small: SmallModel | str | os.PathLike | None = None,
+    operator_steps: int | None = None,
+    batch_tokens: int | None = None,
+    vocab: int | None = None,
+    context: int | None = None,
+    min_savings: float = 0.01,
+) -> GrowthPlan:
     """Plan a growth run for a total budget of ``flops`` (see the module docstring).
 
     ``law``: a law name, file or object with a loss model. ``calibration``: a Calibration or its
@@ -374,32 +430,46 @@ def plan_growth(flops: float, law, *, calibration: Calibration | str | os.PathLi
     ``min_savings`` and stays positive with eta one standard deviation lower."""
     from ..laws import get_law
     from ..units import parse_number
+
     C = parse_number(flops, "--flops")
     law = get_law(law)
     _check_law(law)
     cal = cal_m = None
     if eta is None:
-        cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration or DEFAULT_CALIBRATION)
+        cal = (
+            calibration
+            if isinstance(calibration, Calibration)
+            else load_calibration(calibration or DEFAULT_CALIBRATION)
+        )
         if method not in cal.methods:
             raise ScalingError(f"the calibration has no method {method!r} (it has {', '.join(cal.methods) or 'none'})")
         cal_m = cal.methods[method]
         if cal_m.eta is None or not math.isfinite(cal_m.eta):
-            raise ScalingError(f"the calibration's {method!r} entry has no measured eta ({'; '.join(cal_m.flags) or 'no data'})")
+            raise ScalingError(
+                f"the calibration's {method!r} entry has no measured eta ({'; '.join(cal_m.flags) or 'no data'})"
+            )
         eta, eta_sd = float(cal_m.eta), cal_m.eta_sd
-        eta_source = (f"measured: {cal_m.n_seeds} seed(s) in {cal.source or 'the calibration'}"
-                      f" ({si_shape(cal.small)} -> {si_shape(cal.large)})")
+        eta_source = (
+            f"measured: {cal_m.n_seeds} seed(s) in {cal.source or 'the calibration'}"
+            f" ({si_shape(cal.small)} -> {si_shape(cal.large)})"
+        )
     else:
         if not math.isfinite(eta):
             raise ScalingError("--credit-efficiency must be a finite number")
         eta_sd, eta_source = None, "user-supplied assumption, NOT calibrated from growth runs"
-    steps = int(operator_steps if operator_steps is not None else (cal_m.operator_steps if cal_m and cal_m.operator_steps
-                                                                   else DEFAULT_OPERATOR_STEPS))
+    steps = int(
+        operator_steps
+        if operator_steps is not None
+        else (cal_m.operator_steps if cal_m and cal_m.operator_steps else DEFAULT_OPERATOR_STEPS)
+    )
     if steps < 0:
         raise ScalingError(f"--operator-steps must be >= 0, got {steps}")
     if method != "ligo":
-        steps = 0       # baselines have no operator to train
-    bt = int(batch_tokens or (cal_m.operator_tokens_per_step if cal_m and cal_m.operator_tokens_per_step
-                               else DEFAULT_BATCH_TOKENS))
+        steps = 0  # baselines have no operator to train
+    bt = int(
+        batch_tokens
+        or (cal_m.operator_tokens_per_step if cal_m and cal_m.operator_tokens_per_step else DEFAULT_BATCH_TOKENS)
+    )
     sm = None
     if small is not None:
         sm = small if isinstance(small, SmallModel) else read_small_run(small)
@@ -417,7 +487,7 @@ def plan_growth(flops: float, law, *, calibration: Calibration | str | os.PathLi
     n_opt, _ = law.frontier(C)
     n_opt = float(n_opt)
     NL = n_opt * np.logspace(-0.5, 1.0, 61)
-    op_c = lambda n: steps * bt * 6.0 * n   # noqa: E731 - the search's approximation of the operator
+    op_c = lambda n: steps * bt * 6.0 * n  # noqa: E731 - the search's approximation of the operator
     if sm is None:
         r = np.logspace(math.log10(1.25), math.log10(16.0), 41)
         fs = np.linspace(0.01, 0.8, 80)
@@ -445,15 +515,19 @@ def plan_growth(flops: float, law, *, calibration: Calibration | str | os.PathLi
         delta, _ = _credit(law, eta, NL, n_s, sm.tokens)
         loss = np.where(ok, law.loss(NL, np.where(ok & (DL + delta > 0), DL + delta, 1.0)), np.inf)
         if not np.isfinite(loss).any():
-            raise ScalingError(f"a budget of {C:.3g} FLOPs cannot pay for the operator and a large model "
-                               f"bigger than the small one ({n_s:.3g} parameters)")
+            raise ScalingError(
+                f"a budget of {C:.3g} FLOPs cannot pay for the operator and a large model "
+                f"bigger than the small one ({n_s:.3g} parameters)"
+            )
         n_large = float(NL[int(np.argmin(loss))])
         small_shape = sm.shape
         d_small_frac = None
     large_shape = grown_shape_for_params(n_large, small_shape)
     if n_large >= NL[-1] * 0.999:
-        notes.append("the best large size is at the search's upper bound (10x the compute-optimal size): the "
-                     "credit model is being extrapolated far; treat the plan with suspicion")
+        notes.append(
+            "the best large size is at the search's upper bound (10x the compute-optimal size): the "
+            "credit model is being extrapolated far; treat the plan with suspicion"
+        )
     if sm is None and (n_large / n_small >= 15.9 or d_small_frac >= 0.799):
         notes.append("the best plan sits at a bound of the search (growth factor 16x or a small-model share of 80%)")
 
@@ -469,8 +543,9 @@ def plan_growth(flops: float, law, *, calibration: Calibration | str | os.PathLi
     paid_small = 0.0 if sm is not None else c_small
     c_large = C - paid_small - c_op
     if c_large <= 0:
-        raise ScalingError(f"a budget of {C:.3g} FLOPs does not cover the small model and the operator "
-                           f"({paid_small + c_op:.3g} FLOPs)")
+        raise ScalingError(
+            f"a budget of {C:.3g} FLOPs does not cover the small model and the operator ({paid_small + c_op:.3g} FLOPs)"
+        )
     d_large = c_large / _fpt(law, large_shape)
     delta, l_small = _credit(law, eta, n_l, n_s, d_small)
     delta = float(delta)
@@ -506,49 +581,106 @@ def plan_growth(flops: float, law, *, calibration: Calibration | str | os.PathLi
             s3_low = -1.0
     reasons = []
     from ..units import sci, si
+
     credit_flops = delta * _fpt(law, large_shape)
     if s3 > min_savings and (s3_low is None or s3_low > 0):
         verdict = "grow"
-        reasons.append(f"the grown {si(large_shape.params)} model reaches {loss_g:.4f}, below the {l_o:.4f} of a "
-                       f"compute-optimal scratch model with the same budget ({_pct(s3)} FLOPs to the same loss)")
+        reasons.append(
+            f"the grown {si(large_shape.params)} model reaches {loss_g:.4f}, below the {l_o:.4f} of a "
+            f"compute-optimal scratch model with the same budget ({_pct(s3)} FLOPs to the same loss)"
+        )
     elif s3 > 0:
         verdict = "train from scratch"
-        why = (f"below the {100 * min_savings:g}% worth the extra machinery" if s3 <= min_savings else
-               f"not robust: with eta - sd = {eta - eta_sd:.3g} it is {_pct(s3_low)}")
-        reasons.append(f"the best growth plan reaches {loss_g:.4f} vs {l_o:.4f} for a compute-optimal scratch model "
-                       f"of the same budget: a predicted saving of {_pct(s3)}, {why}")
+        why = (
+            f"below the {100 * min_savings:g}% worth the extra machinery"
+            if s3 <= min_savings
+            else f"not robust: with eta - sd = {eta - eta_sd:.3g} it is {_pct(s3_low)}"
+        )
+        reasons.append(
+            f"the best growth plan reaches {loss_g:.4f} vs {l_o:.4f} for a compute-optimal scratch model "
+            f"of the same budget: a predicted saving of {_pct(s3)}, {why}"
+        )
     else:
         verdict = "train from scratch"
-        reasons.append(f"the best growth plan reaches {loss_g:.4f}, no better than {l_o:.4f} for a compute-optimal "
-                       f"scratch model of the same budget ({si(float(n_o))} params x {si(float(d_o))} tokens)")
+        reasons.append(
+            f"the best growth plan reaches {loss_g:.4f}, no better than {l_o:.4f} for a compute-optimal "
+            f"scratch model of the same budget ({si(float(n_o))} params x {si(float(d_o))} tokens)"
+        )
         if sm is None:
-            reasons.append(f"the small model and operator cost {sci(c_small + c_op)} FLOPs but the calibrated credit "
-                           f"(eta = {eta:.3g}) is worth only {si(delta)} large-model tokens = {sci(credit_flops)} FLOPs")
+            reasons.append(
+                f"the small model and operator cost {sci(c_small + c_op)} FLOPs but the calibrated credit "
+                f"(eta = {eta:.3g}) is worth only {si(delta)} large-model tokens = {sci(credit_flops)} FLOPs"
+            )
         else:
-            reasons.append(f"even with the small model sunk, its credit of {si(delta)} tokens (eta = {eta:.3g}) does "
-                           f"not make up for the {sci(c_op)} operator FLOPs and the larger-than-optimal size")
+            reasons.append(
+                f"even with the small model sunk, its credit of {si(delta)} tokens (eta = {eta:.3g}) does "
+                f"not make up for the {sci(c_op)} operator FLOPs and the larger-than-optimal size"
+            )
         if eta <= 0:
             reasons.append(f"eta = {eta:.3g} <= 0: the measured grown models did no better than scratch")
     if cal_m is not None:
         ratio = large_shape.params / small_shape.params
         try:
-            where = (f"a growth of x{cal.large['params'] / cal.small['params']:.3g} in parameters at "
-                     f"{si(cal.large['params'])} parameters")
+            where = (
+                f"a growth of x{cal.large['params'] / cal.small['params']:.3g} in parameters at "
+                f"{si(cal.large['params'])} parameters"
+            )
         except (KeyError, TypeError, ZeroDivisionError):
             where = "the calibration runs"
-        notes.append(f"eta is extrapolated from {where}; this plan grows x{ratio:.3g} at {si(large_shape.params)} "
-                     "parameters")
+        notes.append(
+            f"eta is extrapolated from {where}; this plan grows x{ratio:.3g} at {si(large_shape.params)} parameters"
+        )
     return GrowthPlan(
-        budget=C, law=law.name, flops_convention=conv, method=method, eta=eta, eta_sd=eta_sd, eta_source=eta_source,
-        small=small_shape, small_params=n_s, small_tokens=float(d_small), small_flops=float(c_small),
-        small_loss=float(l_small), small_sunk=sm is not None, small_run=sm.run_dir if sm else None,
-        large=large_shape, large_params=n_l, large_tokens=float(d_large), large_flops=float(c_large),
-        operator_steps=steps, operator_tokens=float(steps * bt), operator_flops=float(c_op), credit_tokens=delta,
-        loss=loss_g, loss_interval=interval, scratch_same_tokens=float(scratch_tokens),
-        scratch_same_flops=float(scratch_flops), optimal_params=float(n_o), optimal_tokens=float(d_o),
-        optimal_loss=l_o, optimal_flops_to_loss=c_o, savings_not_charged=float(s1), savings_charged=float(s2),
-        savings_vs_optimal=float(s3), verdict=verdict, reasons=reasons, notes=notes)
+        budget=C,
+        law=law.name,
+        flops_convention=conv,
+        method=method,
+        eta=eta,
+        eta_sd=eta_sd,
+        eta_source=eta_source,
+        small=small_shape,
+        small_params=n_s,
+        small_tokens=float(d_small),
+        small_flops=float(c_small),
+        small_loss=float(l_small),
+        small_sunk=sm is not None,
+        small_run=sm.run_dir if sm else None,
+        large=large_shape,
+        large_params=n_l,
+        large_tokens=float(d_large),
+        large_flops=float(c_large),
+        operator_steps=steps,
+        operator_tokens=float(steps * bt),
+        operator_flops=float(c_op),
+        credit_tokens=delta,
+        loss=loss_g,
+        loss_interval=interval,
+        scratch_same_tokens=float(scratch_tokens),
+        scratch_same_flops=float(scratch_flops),
+        optimal_params=float(n_o),
+        optimal_tokens=float(d_o),
+        optimal_loss=l_o,
+        optimal_flops_to_loss=c_o,
+        savings_not_charged=float(s1),
+        savings_charged=float(s2),
+        savings_vs_optimal=float(s3),
+        verdict=verdict,
+        reasons=reasons,
+        notes=notes,
+    )
 
 
-__all__ = ["check_growth_shapes", "plan_growth", "GrowthPlan", "Calibration", "MethodCalibration", "load_calibration", "operator_flops",
-           "materialize_flops", "grown_shape_for_params", "read_small_run", "SmallModel", "DEFAULT_CALIBRATION"]
+__all__ = [
+    "check_growth_shapes",
+    "plan_growth",
+    "GrowthPlan",
+    "Calibration",
+    "MethodCalibration",
+    "load_calibration",
+    "operator_flops",
+    "materialize_flops",
+    "grown_shape_for_params",
+    "read_small_run",
+    "SmallModel",
+    "DEFAULT_CALIBRATION",
+]

@@ -45,6 +45,7 @@ DEEPSEEK_DEFAULT_CONTEXT = 2048
 
 # --- DeepSeek's model scale M ---------------------------------------------------------------
 
+
 def flops_per_token_m(n_layer, d_model, context):
     """DeepSeek's M: non-embedding training FLOPs per token, ``72 n d^2 + 12 n d l_seq`` (eq. 2)."""
     n = as_array(n_layer, "n_layer")
@@ -67,8 +68,9 @@ def _layers(d):
     return np.asarray(d, dtype=float) ** 0.75 / 12.0
 
 
-def params_from_flops_per_token(M, vocab: float = DEEPSEEK_DEFAULT_VOCAB,
-                                context: float = DEEPSEEK_DEFAULT_CONTEXT) -> dict:
+def params_from_flops_per_token(
+    M, vocab: float = DEEPSEEK_DEFAULT_VOCAB, context: float = DEEPSEEK_DEFAULT_CONTEXT
+) -> dict:
     """Convert DeepSeek's model scale M (non-embedding FLOPs per token) to a parameter count.
 
     The shape is the project's smooth rule ``n_layer = d^(3/4) / 12`` (continuous, no snapping);
@@ -81,16 +83,23 @@ def params_from_flops_per_token(M, vocab: float = DEEPSEEK_DEFAULT_VOCAB,
     V = float(as_array(vocab, "vocab"))
     Lc = float(as_array(context, "context"))
     Mv = np.atleast_1d(M)
-    d = bisect_log(lambda x: 72.0 * _layers(x) * x * x + 12.0 * _layers(x) * x * Lc - Mv,
-                   np.full(Mv.shape, 1e-3), np.full(Mv.shape, 1e9))
+    d = bisect_log(
+        lambda x: 72.0 * _layers(x) * x * x + 12.0 * _layers(x) * x * Lc - Mv,
+        np.full(Mv.shape, 1e-3),
+        np.full(Mv.shape, 1e9),
+    )
     n = _layers(d)
     ne = 12.0 * n * d * d
     emb = V * d
     shape = np.shape(M)
-    out = {k: maybe_scalar(v.reshape(shape)) for k, v in
-           (("params", ne + emb), ("non_embedding", ne), ("embedding", emb), ("n_layer", n), ("d_model", d))}
-    out["note"] = (f"DeepSeek M -> N with vocab {int(V)}, context {int(Lc)}: M = 72 n d^2 + 12 n d L solved for d with "
-                   f"n = d^0.75/12, N = 12 n d^2 + V d")
+    out = {
+        k: maybe_scalar(v.reshape(shape))
+        for k, v in (("params", ne + emb), ("non_embedding", ne), ("embedding", emb), ("n_layer", n), ("d_model", d))
+    }
+    out["note"] = (
+        f"DeepSeek M -> N with vocab {int(V)}, context {int(Lc)}: M = 72 n d^2 + 12 n d L solved for d with "
+        f"n = d^0.75/12, N = 12 n d^2 + V d"
+    )
     return out
 
 
@@ -116,11 +125,19 @@ class FlopsPerTokenAllocation(Law):
     form = "flops-per-token"
     param_names = ("k_M", "a", "k_D", "b", "vocab", "context")
     has_loss = False
-    flops_convention = "deepseek_md"   # C = M D, M = non-embedding FLOPs per token incl. attention
-    params_convention = "total"        # after the M -> N conversion
+    flops_convention = "deepseek_md"  # C = M D, M = non-embedding FLOPs per token incl. attention
+    params_convention = "total"  # after the M -> N conversion
 
-    def __init__(self, k_M: float, a: float, k_D: float, b: float, vocab: float = DEEPSEEK_DEFAULT_VOCAB,
-                 context: float = DEEPSEEK_DEFAULT_CONTEXT, **kw):
+    def __init__(
+        self,
+        k_M: float,
+        a: float,
+        k_D: float,
+        b: float,
+        vocab: float = DEEPSEEK_DEFAULT_VOCAB,
+        context: float = DEEPSEEK_DEFAULT_CONTEXT,
+        **kw,
+    ):
         super().__init__(**kw)
         for k, v in (("k_M", k_M), ("k_D", k_D), ("vocab", vocab), ("context", context)):
             if not (np.isfinite(v) and v > 0):
@@ -136,14 +153,23 @@ class FlopsPerTokenAllocation(Law):
 
     def at_shape(self, vocab, context) -> FlopsPerTokenAllocation:
         """The same allocation, converting M to parameters for another vocabulary and context."""
-        law = FlopsPerTokenAllocation(self.k_M, self.a, self.k_D, self.b, vocab, context, name=self.name,
-                                      provenance=self.provenance, meta=self.meta)
+        law = FlopsPerTokenAllocation(
+            self.k_M,
+            self.a,
+            self.k_D,
+            self.b,
+            vocab,
+            context,
+            name=self.name,
+            provenance=self.provenance,
+            meta=self.meta,
+        )
         return law
 
     def frontier_m(self, C):
         """(M_opt, D_opt) in the paper's own units."""
         C = as_array(C, "FLOPs")
-        return maybe_scalar(self.k_M * C ** self.a), maybe_scalar(self.k_D * C ** self.b)
+        return maybe_scalar(self.k_M * C**self.a), maybe_scalar(self.k_D * C**self.b)
 
     def frontier(self, C):
         M, D = self.frontier_m(C)
@@ -162,6 +188,7 @@ class FlopsPerTokenAllocation(Law):
 
 
 # --- Pearce and Song: Chinchilla read in non-embedding parameters ----------------------------
+
 
 class NonEmbeddingChinchillaLaw(ChinchillaLaw):
     """A Chinchilla surface in total parameters with ``N_T = N_E + omega N_E^(1/3)`` (Pearce and Song
@@ -198,7 +225,7 @@ class NonEmbeddingChinchillaLaw(ChinchillaLaw):
             NT = N + self.omega * N ** (1.0 / 3.0)
             dlog = (N + self.omega / 3.0 * N ** (1.0 / 3.0)) / NT
             D = s / N
-            return self.beta * self.B * D ** -self.beta - self.alpha * self.A * NT ** -self.alpha * dlog
+            return self.beta * self.B * D**-self.beta - self.alpha * self.A * NT**-self.alpha * dlog
 
         N = bisect_log(foc, np.full(C.shape, 1e-6), s / 1e-6)
         out_N, out_D = N.reshape(np.shape(C_E)), (s / N).reshape(np.shape(C_E))

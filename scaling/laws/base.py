@@ -59,10 +59,15 @@ class Law:
     flops_convention: str = "6nd"
     params_convention: str = "total"  # or "non_embedding"
 
-    def __init__(self, *, name: str | None = None, provenance: Provenance | None = None,
-                 samples: np.ndarray | None = None,
-                 param_intervals: dict[str, tuple[float, float]] | None = None,
-                 meta: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        provenance: Provenance | None = None,
+        samples: np.ndarray | None = None,
+        param_intervals: dict[str, tuple[float, float]] | None = None,
+        meta: dict[str, Any] | None = None,
+    ):
         self.name = name or self.form
         self.provenance = provenance or Provenance()
         self.samples = None if samples is None else np.asarray(samples, dtype=float)
@@ -146,11 +151,15 @@ class Law:
         lo, hi = rng
         msgs = []
         if np.any(C > hi * factor):
-            msgs.append(f"{self.name}: {C.max():.3g} FLOPs is more than {factor:g}x above the largest "
-                        f"run it was fitted on ({hi:.3g}); this is an extrapolation")
+            msgs.append(
+                f"{self.name}: {C.max():.3g} FLOPs is more than {factor:g}x above the largest "
+                f"run it was fitted on ({hi:.3g}); this is an extrapolation"
+            )
         if np.any(C < lo / factor):
-            msgs.append(f"{self.name}: {C.min():.3g} FLOPs is more than {factor:g}x below the smallest "
-                        f"run it was fitted on ({lo:.3g}); this is an extrapolation")
+            msgs.append(
+                f"{self.name}: {C.min():.3g} FLOPs is more than {factor:g}x below the smallest "
+                f"run it was fitted on ({lo:.3g}); this is an extrapolation"
+            )
         for m in msgs:
             warnings.warn(m, OutOfRangeWarning, stacklevel=3)
         return msgs

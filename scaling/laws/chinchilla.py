@@ -61,11 +61,11 @@ class ChinchillaLaw(Law):
     def loss(self, N, D):
         N = as_array(N, "params")
         D = as_array(D, "tokens")
-        return maybe_scalar(self.E + self.A * N ** -self.alpha + self.B * D ** -self.beta)
+        return maybe_scalar(self.E + self.A * N**-self.alpha + self.B * D**-self.beta)
 
     def frontier(self, C):
         s = as_array(C, "FLOPs") / 6.0
-        return maybe_scalar(self.G * s ** self.a), maybe_scalar(s ** self.b / self.G)
+        return maybe_scalar(self.G * s**self.a), maybe_scalar(s**self.b / self.G)
 
     def flops_for_params(self, N):
         N = as_array(N, "params")
@@ -77,7 +77,7 @@ class ChinchillaLaw(Law):
 
     @property
     def _frontier_k(self) -> float:
-        return self.A * self.G ** -self.alpha + self.B * self.G ** self.beta
+        return self.A * self.G**-self.alpha + self.B * self.G**self.beta
 
     @property
     def gamma(self) -> float:
@@ -86,21 +86,23 @@ class ChinchillaLaw(Law):
 
     def loss_at_frontier(self, C):
         s = as_array(C, "FLOPs") / 6.0
-        return maybe_scalar(self.E + self._frontier_k * s ** -self.gamma)
+        return maybe_scalar(self.E + self._frontier_k * s**-self.gamma)
 
     def flops_for_loss(self, target):
         t = np.asarray(target, dtype=float)
         if np.any(~np.isfinite(t)):
             raise ScalingError("target loss must be a finite number")
         if np.any(t <= self.E):
-            raise ScalingError(f"target loss {float(np.min(t)):g} is at or below the irreducible loss "
-                               f"E = {self.E:g} of law {self.name!r}: no amount of compute reaches it")
+            raise ScalingError(
+                f"target loss {float(np.min(t)):g} is at or below the irreducible loss "
+                f"E = {self.E:g} of law {self.name!r}: no amount of compute reaches it"
+            )
         return maybe_scalar(6.0 * ((t - self.E) / self._frontier_k) ** (-1.0 / self.gamma))
 
     def tokens_for_loss(self, N, target):
         N = as_array(N, "params")
         t = np.asarray(target, dtype=float)
-        gap = t - self.E - self.A * N ** -self.alpha
+        gap = t - self.E - self.A * N**-self.alpha
         with np.errstate(divide="ignore", invalid="ignore"):
             D = np.where(gap > 0, (self.B / np.where(gap > 0, gap, 1.0)) ** (1.0 / self.beta), np.inf)
         return maybe_scalar(D)
@@ -109,10 +111,10 @@ class ChinchillaLaw(Law):
         """Parameters a model trained on D tokens needs to reach ``target`` (inf if never)."""
         D = as_array(D, "tokens")
         t = np.asarray(target, dtype=float)
-        gap = t - self.E - self.B * D ** -self.beta
+        gap = t - self.E - self.B * D**-self.beta
         with np.errstate(divide="ignore", invalid="ignore"):
             N = np.where(gap > 0, (self.A / np.where(gap > 0, gap, 1.0)) ** (1.0 / self.alpha), np.inf)
         return maybe_scalar(N)
 
-    def with_params(self, values) -> "ChinchillaLaw":
+    def with_params(self, values) -> ChinchillaLaw:
         return ChinchillaLaw(*[float(v) for v in values], name=self.name, provenance=self.provenance)

@@ -44,11 +44,20 @@ from ..errors import ScalingError
 from .base import Provenance, as_array, maybe_scalar
 from .chinchilla import ChinchillaLaw
 
-MUENNIGHOFF = ("Muennighoff et al. 2023, Scaling Data-Constrained Language Models, arXiv:2305.16264",
-               "https://arxiv.org/abs/2305.16264")
+MUENNIGHOFF = (
+    "Muennighoff et al. 2023, Scaling Data-Constrained Language Models, arXiv:2305.16264",
+    "https://arxiv.org/abs/2305.16264",
+)
 # Published C4 fit (paper section 3 / appendix; parameters in logs for A, B, E)
-C4_FIT = {"log_A": 6.255414, "log_B": 7.3049974, "log_E": 0.6254804, "alpha": 0.3526596, "beta": 0.3526596,
-          "R_D_star": 15.387756, "R_N_star": 5.309743}
+C4_FIT = {
+    "log_A": 6.255414,
+    "log_B": 7.3049974,
+    "log_E": 0.6254804,
+    "alpha": 0.3526596,
+    "beta": 0.3526596,
+    "R_D_star": 15.387756,
+    "R_N_star": 5.309743,
+}
 
 
 def _unique(U, what: str = "unique tokens") -> np.ndarray:
@@ -72,21 +81,27 @@ class DataConstrainedLaw(ChinchillaLaw):
     form = "datacon"
     param_names = ("E", "A", "B", "alpha", "beta", "R_D_star", "R_N_star")
 
-    def __init__(self, E: float, A: float, B: float, alpha: float, beta: float, R_D_star: float,
-                 R_N_star: float, **kw):
+    def __init__(self, E: float, A: float, B: float, alpha: float, beta: float, R_D_star: float, R_N_star: float, **kw):
         super().__init__(E, A, B, alpha, beta, **kw)
         for k, v in (("R_D_star", R_D_star), ("R_N_star", R_N_star)):
             if not (np.isfinite(v) and v > 0):
                 raise ScalingError(f"data-constrained law parameter {k} must be positive and finite, got {v}")
         self.R_D_star, self.R_N_star = float(R_D_star), float(R_N_star)
 
-    def with_params(self, values) -> "DataConstrainedLaw":
+    def with_params(self, values) -> DataConstrainedLaw:
         return DataConstrainedLaw(*[float(v) for v in values], name=self.name, provenance=self.provenance)
 
     def chinchilla(self) -> ChinchillaLaw:
         """The same surface without a data constraint (U = inf)."""
-        law = ChinchillaLaw(self.E, self.A, self.B, self.alpha, self.beta, name=f"{self.name} (unconstrained)",
-                            provenance=self.provenance)
+        law = ChinchillaLaw(
+            self.E,
+            self.A,
+            self.B,
+            self.alpha,
+            self.beta,
+            name=f"{self.name} (unconstrained)",
+            provenance=self.provenance,
+        )
         law.flops_convention, law.params_convention = self.flops_convention, self.params_convention
         return law
 
@@ -127,7 +142,7 @@ class DataConstrainedLaw(ChinchillaLaw):
             return super().loss(N, D)
         Np = np.asarray(self.effective_params(N, U), dtype=float)
         Dp = np.asarray(self.effective_tokens(D, U), dtype=float)
-        return maybe_scalar(self.E + self.A * Np ** -self.alpha + self.B * Dp ** -self.beta)
+        return maybe_scalar(self.E + self.A * Np**-self.alpha + self.B * Dp**-self.beta)
 
     def loss_floor(self, U, N=None):
         """The lowest loss reachable with U unique tokens (any amount of compute), or with a
@@ -140,7 +155,7 @@ class DataConstrainedLaw(ChinchillaLaw):
         else:
             Nmax = np.asarray(self.effective_params(N, U), dtype=float)
         with np.errstate(divide="ignore"):
-            return maybe_scalar(self.E + self.A * Nmax ** -self.alpha + self.B * Dmax ** -self.beta)
+            return maybe_scalar(self.E + self.A * Nmax**-self.alpha + self.B * Dmax**-self.beta)
 
     def tokens_for_loss(self, N, target, U=None):
         """Tokens (total, repeats included) a size-N model needs to reach ``target`` (inf if never)."""
@@ -162,16 +177,24 @@ class DataConstrainedLaw(ChinchillaLaw):
 def muennighoff_2023() -> DataConstrainedLaw:
     p = C4_FIT
     return DataConstrainedLaw(
-        math.exp(p["log_E"]), math.exp(p["log_A"]), math.exp(p["log_B"]), p["alpha"], p["beta"],
-        p["R_D_star"], p["R_N_star"], name="muennighoff-2023",
+        math.exp(p["log_E"]),
+        math.exp(p["log_A"]),
+        math.exp(p["log_B"]),
+        p["alpha"],
+        p["beta"],
+        p["R_D_star"],
+        p["R_N_star"],
+        name="muennighoff-2023",
         provenance=Provenance(
             *MUENNIGHOFF,
             notes="data-constrained law (eq. 5) fitted on C4 runs (Huber on log loss, delta 1e-3, L-BFGS from a "
-                  "grid): log A = 6.255414, log B = 7.3049974, log E = 0.6254804, alpha = beta = 0.3526596, "
-                  "R_D* = 15.387756, R_N* = 5.309743. loss(N, D, U) takes the unique tokens U; without U "
-                  "it is the unconstrained Chinchilla surface of the same fit",
+            "grid): log A = 6.255414, log B = 7.3049974, log E = 0.6254804, alpha = beta = 0.3526596, "
+            "R_D* = 15.387756, R_N* = 5.309743. loss(N, D, U) takes the unique tokens U; without U "
+            "it is the unconstrained Chinchilla surface of the same fit",
             # the 182 runs of the fit span 4.3e15 .. 9.3e21 FLOPs (6ND)
-            fitted_flops=(4.26e15, 9.26e21)))
+            fitted_flops=(4.26e15, 9.26e21),
+        ),
+    )
 
 
 __all__ = ["DataConstrainedLaw", "muennighoff_2023", "C4_FIT"]

@@ -26,8 +26,16 @@ class KaplanLaw(Law):
     param_names = ("N_c", "D_c", "alpha_N", "alpha_D", "k_alloc", "a_alloc")
     params_convention = "non_embedding"
 
-    def __init__(self, N_c: float, D_c: float, alpha_N: float, alpha_D: float,
-                 k_alloc: float = 1.3e9, a_alloc: float = 0.73, **kw):
+    def __init__(
+        self,
+        N_c: float,
+        D_c: float,
+        alpha_N: float,
+        alpha_D: float,
+        k_alloc: float = 1.3e9,
+        a_alloc: float = 0.73,
+        **kw,
+    ):
         super().__init__(**kw)
         for k, v in (("N_c", N_c), ("D_c", D_c), ("alpha_N", alpha_N), ("alpha_D", alpha_D)):
             if not (np.isfinite(v) and v > 0):
@@ -57,7 +65,7 @@ class KaplanLaw(Law):
     def flops_for_tokens(self, D):
         D = as_array(D, "tokens")
         # D = C / (6 k (C/PF)^a)  =>  D = C^(1-a) PF^a / (6k)
-        return maybe_scalar((6.0 * self.k_alloc * D / PF_DAY ** self.a_alloc) ** (1.0 / (1.0 - self.a_alloc)))
+        return maybe_scalar((6.0 * self.k_alloc * D / PF_DAY**self.a_alloc) ** (1.0 / (1.0 - self.a_alloc)))
 
     def flops_for_loss(self, target):
         t = np.atleast_1d(np.asarray(target, dtype=float))

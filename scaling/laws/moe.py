@@ -37,14 +37,22 @@ from ..errors import ScalingError
 from .allocation import bisect_log
 from .base import Law, Provenance, as_array, maybe_scalar
 
-KRAJEWSKI = ("Krajewski et al. 2024, Scaling Laws for Fine-Grained Mixture of Experts, arXiv:2402.07871",
-             "https://arxiv.org/abs/2402.07871")
+KRAJEWSKI = (
+    "Krajewski et al. 2024, Scaling Laws for Fine-Grained Mixture of Experts, arXiv:2402.07871",
+    "https://arxiv.org/abs/2402.07871",
+)
 TABLE1_MOE = {"A": 18.1, "alpha": 0.115, "B": 30.8, "beta": 0.147, "g": 2.1, "gamma": 0.58, "c": 0.47}
 # Table 2: active params, tokens, granularity, FLOPs, loss
-TABLE2 = ((100e6, 4.37e9, 8, 2.95e18, 3.133), (1e9, 28.94e9, 16, 1.93e20, 2.491), (3e9, 72.90e9, 16, 1.41e21, 2.245),
-          (7e9, 137.60e9, 32, 6.46e21, 2.076), (70e9, 941.07e9, 32, 4.16e23, 1.694),
-          (300e9, 2.96e12, 64, 5.69e24, 1.503), (1e12, 7.94e12, 64, 4.97e25, 1.367))
-GRANULARITIES = tuple(2.0 ** k for k in range(7))   # 1 .. 64, the paper's range and Table 2's choices
+TABLE2 = (
+    (100e6, 4.37e9, 8, 2.95e18, 3.133),
+    (1e9, 28.94e9, 16, 1.93e20, 2.491),
+    (3e9, 72.90e9, 16, 1.41e21, 2.245),
+    (7e9, 137.60e9, 32, 6.46e21, 2.076),
+    (70e9, 941.07e9, 32, 4.16e23, 1.694),
+    (300e9, 2.96e12, 64, 5.69e24, 1.503),
+    (1e12, 7.94e12, 64, 4.97e25, 1.367),
+)
+GRANULARITIES = tuple(2.0**k for k in range(7))  # 1 .. 64, the paper's range and Table 2's choices
 _GOLD = (math.sqrt(5.0) - 1.0) / 2.0
 
 
@@ -59,19 +67,44 @@ class FineGrainedMoELaw(Law):
     form = "moe-granularity"
     param_names = ("A", "alpha", "B", "beta", "g", "gamma", "c", "E", "c_f", "c_r", "aspect")
     params_convention = "active_non_embedding"
-    flops_convention = "moe_routing"   # F = (12 d^2 c_f + d E G c_r) D n_blocks, embeddings excluded
+    flops_convention = "moe_routing"  # F = (12 d^2 c_f + d E G c_r) D n_blocks, embeddings excluded
 
-    def __init__(self, A: float, alpha: float, B: float, beta: float, g: float, gamma: float, c: float,
-                 E: float = 64.0, c_f: float = 6.0, c_r: float = 14.0, aspect: float = 64.0, **kw):
+    def __init__(
+        self,
+        A: float,
+        alpha: float,
+        B: float,
+        beta: float,
+        g: float,
+        gamma: float,
+        c: float,
+        E: float = 64.0,
+        c_f: float = 6.0,
+        c_r: float = 14.0,
+        aspect: float = 64.0,
+        **kw,
+    ):
         super().__init__(**kw)
-        vals = {"A": A, "alpha": alpha, "B": B, "beta": beta, "g": g, "gamma": gamma, "c": c, "E": E, "c_f": c_f,
-                "c_r": c_r, "aspect": aspect}
+        vals = {
+            "A": A,
+            "alpha": alpha,
+            "B": B,
+            "beta": beta,
+            "g": g,
+            "gamma": gamma,
+            "c": c,
+            "E": E,
+            "c_f": c_f,
+            "c_r": c_r,
+            "aspect": aspect,
+        }
         for k, v in vals.items():
             if not math.isfinite(v) or (v < 0 if k in ("c", "g", "c_r") else v <= 0):
                 what = "non-negative" if k in ("c", "g", "c_r") else "positive"
                 raise ScalingError(f"MoE law parameter {k} must be {what} and finite, got {v}")
-        (self.A, self.alpha, self.B, self.beta, self.g, self.gamma, self.c, self.E, self.c_f, self.c_r,
-         self.aspect) = (float(v) for v in vals.values())
+        (self.A, self.alpha, self.B, self.beta, self.g, self.gamma, self.c, self.E, self.c_f, self.c_r, self.aspect) = (
+            float(v) for v in vals.values()
+        )
 
     def with_params(self, values) -> FineGrainedMoELaw:
         return FineGrainedMoELaw(*[float(v) for v in values], name=self.name, provenance=self.provenance)
@@ -86,7 +119,7 @@ class FineGrainedMoELaw(Law):
         N = as_array(N_total, "params")
         D = as_array(D, "tokens")
         G = as_array(G, "granularity")
-        return maybe_scalar(self.c + (self.g / G ** self.gamma + self.A) * N ** -self.alpha + self.B * D ** -self.beta)
+        return maybe_scalar(self.c + (self.g / G**self.gamma + self.A) * N**-self.alpha + self.B * D**-self.beta)
 
     def loss(self, N, D, G=None):
         """Loss for N ACTIVE non-embedding parameters (the unit of ``frontier``; the total is
@@ -102,7 +135,7 @@ class FineGrainedMoELaw(Law):
 
     # --- the paper's shape and cost model
     def _n_blocks(self, N_act):
-        return (np.asarray(N_act, dtype=float) / (12.0 * self.aspect ** 2)) ** (1.0 / 3.0)
+        return (np.asarray(N_act, dtype=float) / (12.0 * self.aspect**2)) ** (1.0 / 3.0)
 
     def total_params(self, N_act):
         """Total non-embedding parameters (all experts) of the model with N_act active ones."""
@@ -123,8 +156,11 @@ class FineGrainedMoELaw(Law):
         C = np.asarray(C, dtype=float)
         lo = np.full(C.shape, math.log(1e3))
         # the largest model the budget can train on one token
-        hi = np.log(bisect_log(lambda n: np.asarray(self.flops_per_token(n, G)) - C, np.full(C.shape, 1e3),
-                               np.full(C.shape, 1e20)))
+        hi = np.log(
+            bisect_log(
+                lambda n: np.asarray(self.flops_per_token(n, G)) - C, np.full(C.shape, 1e3), np.full(C.shape, 1e20)
+            )
+        )
 
         def f(x):
             Na = np.exp(x)
@@ -170,41 +206,47 @@ class FineGrainedMoELaw(Law):
     def flops_for_params(self, N, G=None):
         """The budget whose compute-optimal active size is N (bisection in log C)."""
         N = np.atleast_1d(as_array(N, "params"))
-        out = bisect_log(lambda C: self.optimum(C, G)["active_params"] - N, np.full(N.shape, 1e6),
-                         np.full(N.shape, 1e35), iters=90)
+        out = bisect_log(
+            lambda C: self.optimum(C, G)["active_params"] - N, np.full(N.shape, 1e6), np.full(N.shape, 1e35), iters=90
+        )
         return maybe_scalar(out.reshape(np.shape(N)) if out.size > 1 else out[0])
 
     def flops_for_tokens(self, D, G=None):
         D = np.atleast_1d(as_array(D, "tokens"))
-        out = bisect_log(lambda C: self.optimum(C, G)["tokens"] - D, np.full(D.shape, 1e6),
-                         np.full(D.shape, 1e35), iters=90)
+        out = bisect_log(
+            lambda C: self.optimum(C, G)["tokens"] - D, np.full(D.shape, 1e6), np.full(D.shape, 1e35), iters=90
+        )
         return maybe_scalar(out.reshape(np.shape(D)) if out.size > 1 else out[0])
 
     def flops_for_loss(self, target, G=None):
         t = np.atleast_1d(np.asarray(target, dtype=float))
         if np.any(~np.isfinite(t)) or np.any(t <= self.c):
             raise ScalingError(f"target loss must be above the irreducible loss c = {self.c:g} of law {self.name!r}")
-        out = bisect_log(lambda C: self.optimum(C, G)["loss"] - t, np.full(t.shape, 1e6), np.full(t.shape, 1e40),
-                         iters=90)
+        out = bisect_log(
+            lambda C: self.optimum(C, G)["loss"] - t, np.full(t.shape, 1e6), np.full(t.shape, 1e40), iters=90
+        )
         return maybe_scalar(out if np.ndim(target) else out[0])
 
 
 def krajewski_2024() -> FineGrainedMoELaw:
     return FineGrainedMoELaw(
-        **TABLE1_MOE, name="krajewski-2024",
+        **TABLE1_MOE,
+        name="krajewski-2024",
         provenance=Provenance(
             *KRAJEWSKI,
             notes="Fine-grained MoE (expansion E = 64) fitted on C4: L(N, D, G) = c + (g/G^gamma + a)/N^alpha "
-                  "+ b/D^beta "
-                  "with N the total non-embedding parameters (all experts). Table 1: a 18.1, alpha 0.115, b 30.8, "
-                  "beta 0.147, g 2.1, gamma 0.58, c 0.47. Plans report ACTIVE non-embedding parameters (FLOPs "
-                  "F = (12 d^2 c_f + d E G c_r) D n_blocks, c_f 6, c_r 14, d = 64 n_blocks: routing included, "
-                  "embeddings "
-                  "excluded) and pick G among 1..64. The constants reproduce Table 2's FLOPs and tokens; its printed "
-                  "losses are ~0.02 above what they give (rounding of alpha).",
+            "+ b/D^beta "
+            "with N the total non-embedding parameters (all experts). Table 1: a 18.1, alpha 0.115, b 30.8, "
+            "beta 0.147, g 2.1, gamma 0.58, c 0.47. Plans report ACTIVE non-embedding parameters (FLOPs "
+            "F = (12 d^2 c_f + d E G c_r) D n_blocks, c_f 6, c_r 14, d = 64 n_blocks: routing included, "
+            "embeddings "
+            "excluded) and pick G among 1..64. The constants reproduce Table 2's FLOPs and tokens; its printed "
+            "losses are ~0.02 above what they give (rounding of alpha).",
             # over 100 runs: 129M..3.7B total parameters on 16B..130B tokens: F ~ 6 N_act D from about
             # 6 * 3e6 * 16e9 to 6 * 86e6 * 130e9
-            fitted_flops=(3e17, 7e19)))
+            fitted_flops=(3e17, 7e19),
+        ),
+    )
 
 
 __all__ = ["GRANULARITIES", "TABLE1_MOE", "TABLE2", "FineGrainedMoELaw", "krajewski_2024"]

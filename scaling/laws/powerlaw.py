@@ -22,8 +22,16 @@ class PowerLawAllocation(Law):
     param_names = ("k_N", "a", "k_D", "b")
     has_loss = False
 
-    def __init__(self, k_N: float, a: float, k_D: float | None = None, b: float | None = None, *,
-                 loss_frontier: dict | None = None, **kw):
+    def __init__(
+        self,
+        k_N: float,
+        a: float,
+        k_D: float | None = None,
+        b: float | None = None,
+        *,
+        loss_frontier: dict | None = None,
+        **kw,
+    ):
         super().__init__(**kw)
         self.loss_frontier = None
         if loss_frontier and all(k in loss_frontier for k in ("E", "k", "gamma")):
@@ -41,7 +49,7 @@ class PowerLawAllocation(Law):
 
     def frontier(self, C):
         C = as_array(C, "FLOPs")
-        return maybe_scalar(self.k_N * C ** self.a), maybe_scalar(self.k_D * C ** self.b)
+        return maybe_scalar(self.k_N * C**self.a), maybe_scalar(self.k_D * C**self.b)
 
     def flops_for_params(self, N):
         N = as_array(N, "params")
@@ -68,13 +76,16 @@ class PowerLawAllocation(Law):
 
     def flops_for_loss(self, target):
         if not self.loss_frontier:
-            raise ScalingError(f"law {self.name!r} is an allocation without a loss curve: it cannot plan for a "
-                               "target loss")
+            raise ScalingError(
+                f"law {self.name!r} is an allocation without a loss curve: it cannot plan for a target loss"
+            )
         f = self.loss_frontier
         t = np.asarray(target, dtype=float)
         if np.any(~np.isfinite(t)) or np.any(t <= f["E"]):
-            raise ScalingError(f"target loss {float(np.min(t)):g} is at or below the irreducible loss "
-                               f"E = {f['E']:g} of law {self.name!r}: no amount of compute reaches it")
+            raise ScalingError(
+                f"target loss {float(np.min(t)):g} is at or below the irreducible loss "
+                f"E = {f['E']:g} of law {self.name!r}: no amount of compute reaches it"
+            )
         return maybe_scalar(((t - f["E"]) / f["k"]) ** (-1.0 / f["gamma"]))
 
     def to_dict(self):
@@ -84,8 +95,9 @@ class PowerLawAllocation(Law):
         return d
 
     def with_params(self, values) -> PowerLawAllocation:
-        return PowerLawAllocation(*[float(v) for v in values], name=self.name, provenance=self.provenance,
-                                  loss_frontier=self.loss_frontier)
+        return PowerLawAllocation(
+            *[float(v) for v in values], name=self.name, provenance=self.provenance, loss_frontier=self.loss_frontier
+        )
 
     @classmethod
     def fit(cls, C, N, D=None, **kw) -> PowerLawAllocation:

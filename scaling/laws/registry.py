@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -24,67 +25,119 @@ from .sparsity import SparsityLaw, frantar_2024
 from .zoo import ENTRIES as ZOO_ENTRIES
 from .zoo import FlopsPerTokenAllocation, NonEmbeddingChinchillaLaw
 
-HOFFMANN = ("Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, arXiv:2203.15556",
-            "https://arxiv.org/abs/2203.15556")
+HOFFMANN = (
+    "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, arXiv:2203.15556",
+    "https://arxiv.org/abs/2203.15556",
+)
 # Hoffmann et al. isoFLOP budgets span 6e18..3e21 FLOPs; their Approach 3 fit used all runs
 # (70M..16B parameters); we take the isoFLOP span as the fitted compute range.
 HOFFMANN_FLOPS = (6e18, 3e21)
 
 # Table 3 of Hoffmann et al. (Approach 1 projections): params, FLOPs, tokens.
-CHINCHILLA_TABLE3 = np.array([
-    (400e6, 1.92e19, 8.0e9),
-    (1e9, 1.21e20, 20.2e9),
-    (10e9, 1.23e22, 205.1e9),
-    (67e9, 5.76e23, 1.5e12),
-    (175e9, 3.85e24, 3.7e12),
-    (280e9, 9.90e24, 5.9e12),
-    (520e9, 3.43e25, 11.0e12),
-    (1e12, 1.27e26, 21.2e12),
-    (10e12, 1.30e28, 216.2e12),
-])
+CHINCHILLA_TABLE3 = np.array(
+    [
+        (400e6, 1.92e19, 8.0e9),
+        (1e9, 1.21e20, 20.2e9),
+        (10e9, 1.23e22, 205.1e9),
+        (67e9, 5.76e23, 1.5e12),
+        (175e9, 3.85e24, 3.7e12),
+        (280e9, 9.90e24, 5.9e12),
+        (520e9, 3.43e25, 11.0e12),
+        (1e12, 1.27e26, 21.2e12),
+        (10e12, 1.30e28, 216.2e12),
+    ]
+)
 
 
 def _chinchilla() -> Law:
-    return ChinchillaLaw(1.6934, 406.40, 410.72, 0.33917084, 0.2849083, name="chinchilla-2022",
-                         provenance=Provenance(*HOFFMANN, notes="Approach 3, unrounded constants from the "
-                                               "paper's TeX source; a = 0.4565", fitted_flops=HOFFMANN_FLOPS))
+    return ChinchillaLaw(
+        1.6934,
+        406.40,
+        410.72,
+        0.33917084,
+        0.2849083,
+        name="chinchilla-2022",
+        provenance=Provenance(
+            *HOFFMANN,
+            notes="Approach 3, unrounded constants from the paper's TeX source; a = 0.4565",
+            fitted_flops=HOFFMANN_FLOPS,
+        ),
+    )
 
 
 def _chinchilla_rounded() -> Law:
-    return ChinchillaLaw(1.69, 406.4, 410.7, 0.34, 0.28, name="chinchilla-2022-rounded",
-                         provenance=Provenance(*HOFFMANN, notes="Approach 3 as printed in eq. 10 (rounded)",
-                                               fitted_flops=HOFFMANN_FLOPS))
+    return ChinchillaLaw(
+        1.69,
+        406.4,
+        410.7,
+        0.34,
+        0.28,
+        name="chinchilla-2022-rounded",
+        provenance=Provenance(
+            *HOFFMANN, notes="Approach 3 as printed in eq. 10 (rounded)", fitted_flops=HOFFMANN_FLOPS
+        ),
+    )
 
 
 def _epoch() -> Law:
     return ChinchillaLaw(
-        1.8172, 482.01, 2085.43, 0.3478, 0.3658, name="epoch-2024",
+        1.8172,
+        482.01,
+        2085.43,
+        0.3478,
+        0.3658,
+        name="epoch-2024",
         provenance=Provenance(
             "Besiroglu et al. 2024, Chinchilla Scaling: A replication attempt, arXiv:2404.10102",
             "https://arxiv.org/abs/2404.10102",
             notes="Refit of Hoffmann's Approach 3 data (Huber, summed, converged); a = 0.513 (SE 0.020). "
-                  "Intervals are per-parameter 95% bootstrap intervals; no joint samples are published, "
-                  "so plans from this law carry no interval.",
-            fitted_flops=HOFFMANN_FLOPS),
-        param_intervals={"A": (285.2, 743.6), "B": (1042.4, 5810.3), "E": (1.769, 1.871),
-                         "alpha": (0.317, 0.373), "beta": (0.331, 0.415)})
+            "Intervals are per-parameter 95% bootstrap intervals; no joint samples are published, "
+            "so plans from this law carry no interval.",
+            fitted_flops=HOFFMANN_FLOPS,
+        ),
+        param_intervals={
+            "A": (285.2, 743.6),
+            "B": (1042.4, 5810.3),
+            "E": (1.769, 1.871),
+            "alpha": (0.317, 0.373),
+            "beta": (0.331, 0.415),
+        },
+    )
 
 
 def _approach1() -> Law:
     P, C, D = CHINCHILLA_TABLE3.T
     return PowerLawAllocation.fit(
-        C, P, D, name="chinchilla-approach1",
-        provenance=Provenance(*HOFFMANN, notes="power laws N_opt = k_N C^a, D_opt = k_D C^b fitted (least squares "
-                              "in log space) to Table 3; allocation only, no loss model", fitted_flops=HOFFMANN_FLOPS))
+        C,
+        P,
+        D,
+        name="chinchilla-approach1",
+        provenance=Provenance(
+            *HOFFMANN,
+            notes="power laws N_opt = k_N C^a, D_opt = k_D C^b fitted (least squares "
+            "in log space) to Table 3; allocation only, no loss model",
+            fitted_flops=HOFFMANN_FLOPS,
+        ),
+    )
 
 
 def _kaplan() -> Law:
-    return KaplanLaw(6.4e13, 1.8e13, 0.076, 0.103, 1.3e9, 0.73, name="kaplan-2020", provenance=Provenance(
-        "Kaplan et al. 2020, Scaling Laws for Neural Language Models, arXiv:2001.08361",
-        "https://arxiv.org/abs/2001.08361",
-        notes="non-embedding parameters; early-stopped loss; allocation N_opt = 1.3e9 (C/PF-day)^0.73",
-        # compute range of the paper's Figure 1: about 1e-8 .. 10 PF-days
-        fitted_flops=(8.64e11, 8.64e20)))
+    return KaplanLaw(
+        6.4e13,
+        1.8e13,
+        0.076,
+        0.103,
+        1.3e9,
+        0.73,
+        name="kaplan-2020",
+        provenance=Provenance(
+            "Kaplan et al. 2020, Scaling Laws for Neural Language Models, arXiv:2001.08361",
+            "https://arxiv.org/abs/2001.08361",
+            notes="non-embedding parameters; early-stopped loss; allocation N_opt = 1.3e9 (C/PF-day)^0.73",
+            # compute range of the paper's Figure 1: about 1e-8 .. 10 PF-days
+            fitted_flops=(8.64e11, 8.64e20),
+        ),
+    )
 
 
 # The registry, explicitly (no law module registers itself on import): name -> (factory, aliases),
@@ -102,7 +155,7 @@ _ENTRIES: dict[str, tuple[Callable[[], Law], tuple[str, ...]]] = {
 }
 REGISTRY: dict[str, Callable[[], Law]] = {name: factory for name, (factory, _) in _ENTRIES.items()}
 ALIASES: dict[str, str] = {a: name for name, (_, aliases) in _ENTRIES.items() for a in aliases}
-DEFAULT_LAW = "epoch-2024"   # the best-supported law (README: "Which law answers by default")
+DEFAULT_LAW = "epoch-2024"  # the best-supported law (README: "Which law answers by default")
 
 
 def register(name: str, factory: Callable[[], Law], *aliases: str) -> None:
@@ -154,9 +207,14 @@ def load_law(path: str | Path) -> Law:
 
 # Law forms a JSON law dict may name ("form"), explicitly.
 FORMS: dict[str, type[Law]] = {
-    "chinchilla": ChinchillaLaw, "powerlaw": PowerLawAllocation, "kaplan": KaplanLaw, "datacon": DataConstrainedLaw,
-    "sparsity": SparsityLaw, FlopsPerTokenAllocation.form: FlopsPerTokenAllocation,
-    NonEmbeddingChinchillaLaw.form: NonEmbeddingChinchillaLaw, FineGrainedMoELaw.form: FineGrainedMoELaw,
+    "chinchilla": ChinchillaLaw,
+    "powerlaw": PowerLawAllocation,
+    "kaplan": KaplanLaw,
+    "datacon": DataConstrainedLaw,
+    "sparsity": SparsityLaw,
+    FlopsPerTokenAllocation.form: FlopsPerTokenAllocation,
+    NonEmbeddingChinchillaLaw.form: NonEmbeddingChinchillaLaw,
+    FineGrainedMoELaw.form: FineGrainedMoELaw,
 }
 
 
@@ -174,8 +232,9 @@ def _outside(point: float, values: np.ndarray) -> bool:
     return not (lo - w - tol <= point <= hi + w + tol)
 
 
-def check_samples(cls: type[Law], values: dict[str, float], samples, source: str = "law",
-                  min_rows: int = 20) -> np.ndarray:
+def check_samples(
+    cls: type[Law], values: dict[str, float], samples, source: str = "law", min_rows: int = 20
+) -> np.ndarray:
     """The law's samples as an (n, k) array, or a one-line error when they cannot be its samples.
 
     Each row must be finite and as long as the parameter vector; and (with ``min_rows`` rows or
@@ -187,23 +246,27 @@ def check_samples(cls: type[Law], values: dict[str, float], samples, source: str
     try:
         S = np.asarray([[np.nan if v is None else v for v in row] for row in samples], dtype=float)
     except (TypeError, ValueError):
-        raise ScalingError(f"{source}: law samples must be rows of {len(names)} numbers "
-                           f"({', '.join(names)})") from None
+        raise ScalingError(f"{source}: law samples must be rows of {len(names)} numbers ({', '.join(names)})") from None
     if S.ndim != 2 or S.shape[1] != len(names):
-        raise ScalingError(f"{source}: law samples must be rows of {len(names)} numbers ({', '.join(names)}); "
-                           f"got shape {S.shape}")
+        raise ScalingError(
+            f"{source}: law samples must be rows of {len(names)} numbers ({', '.join(names)}); got shape {S.shape}"
+        )
     bad = ~np.all(np.isfinite(S), axis=1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ScalingError(f"{source}: law sample {i} is not finite ({', '.join(f'{k} = {v:g}' for k, v in zip(names, S[i]))}"
-                           f"; {int(bad.sum())} such rows); refit, or delete \"samples\" to plan without intervals")
+        raise ScalingError(
+            f"{source}: law sample {i} is not finite ({', '.join(f'{k} = {v:g}' for k, v in zip(names, S[i]))}"
+            f'; {int(bad.sum())} such rows); refit, or delete "samples" to plan without intervals'
+        )
     if len(S) >= min_rows:
         for j, k in enumerate(names):
             if _outside(float(values[k]), S[:, j]):
-                raise ScalingError(f"{source}: the law's samples disagree with its parameters: {k} = "
-                                   f"{float(values[k]):.6g}, but its {len(S)} samples span {S[:, j].min():.6g}.."
-                                   f"{S[:, j].max():.6g} (was the file edited?); refit, or delete \"samples\" to plan "
-                                   "without intervals")
+                raise ScalingError(
+                    f"{source}: the law's samples disagree with its parameters: {k} = "
+                    f"{float(values[k]):.6g}, but its {len(S)} samples span {S[:, j].min():.6g}.."
+                    f'{S[:, j].max():.6g} (was the file edited?); refit, or delete "samples" to plan '
+                    "without intervals"
+                )
     return S
 
 
@@ -212,6 +275,7 @@ def check_sample_laws(law: Law, source: str = "law", min_rows: int = 20) -> None
     range must lie within the bulk of the samples' (``_outside``): parameters that trade off (A and
     alpha) can each stay in range while the law they make leaves the fit."""
     import warnings
+
     if law.samples is None or len(law.samples) < 2:
         return
     C = float(law.provenance.fitted_flops[1]) if law.provenance.fitted_flops else 1e21
@@ -222,8 +286,10 @@ def check_sample_laws(law: Law, source: str = "law", min_rows: int = 20) -> None
             try:
                 s = law.with_params(row)
             except ScalingError as exc:
-                raise ScalingError(f"{source}: law sample {i} is not a valid {law.form} law ({exc}); refit, or "
-                                   "delete \"samples\" to plan without intervals") from None
+                raise ScalingError(
+                    f"{source}: law sample {i} is not a valid {law.form} law ({exc}); refit, or "
+                    'delete "samples" to plan without intervals'
+                ) from None
             if len(law.samples) >= min_rows:
                 try:
                     sizes.append(float(np.asarray(s.frontier(C)[0])))
@@ -237,10 +303,12 @@ def check_sample_laws(law: Law, source: str = "law", min_rows: int = 20) -> None
             if _outside(n0, np.asarray(sizes)):
                 v = np.asarray(sizes)
                 lo, hi = np.percentile(v[np.isfinite(v)], [2.5, 97.5])
-                raise ScalingError(f"{source}: the law's samples disagree with its parameters: its compute-optimal "
-                                   f"size at {C:.3g} FLOPs is {n0:.4g}, its {len(v)} samples put it at {lo:.4g}.."
-                                   f"{hi:.4g} (95%) (was the file edited?); refit, or delete \"samples\" to plan "
-                                   "without intervals")
+                raise ScalingError(
+                    f"{source}: the law's samples disagree with its parameters: its compute-optimal "
+                    f"size at {C:.3g} FLOPs is {n0:.4g}, its {len(v)} samples put it at {lo:.4g}.."
+                    f'{hi:.4g} (95%) (was the file edited?); refit, or delete "samples" to plan '
+                    "without intervals"
+                )
 
 
 def law_from_dict(data: dict, source: str = "law") -> Law:
@@ -257,8 +325,7 @@ def law_from_dict(data: dict, source: str = "law") -> Law:
     except (TypeError, ValueError):
         raise ScalingError(f"{source}: law parameters must be numbers") from None
     ff = data.get("fitted_flops")
-    prov = Provenance(data.get("citation", ""), data.get("url", ""), data.get("notes", ""),
-                      tuple(ff) if ff else None)
+    prov = Provenance(data.get("citation", ""), data.get("url", ""), data.get("notes", ""), tuple(ff) if ff else None)
     samples = data.get("samples")
     if samples:
         samples = check_samples(cls, values, samples, source)
@@ -266,8 +333,14 @@ def law_from_dict(data: dict, source: str = "law") -> Law:
     kw = {}
     if data.get("loss_frontier") and cls is PowerLawAllocation:
         kw["loss_frontier"] = data["loss_frontier"]
-    law = cls(**values, **kw, name=data.get("name") or Path(source).stem, provenance=prov,
-              samples=samples if samples is not None and len(samples) else None, param_intervals=intervals)
+    law = cls(
+        **values,
+        **kw,
+        name=data.get("name") or Path(source).stem,
+        provenance=prov,
+        samples=samples if samples is not None and len(samples) else None,
+        param_intervals=intervals,
+    )
     # conventions travel with the law (a Kaplan-form fit on total parameters stays "total")
     for attr in ("flops_convention", "params_convention"):
         if isinstance(data.get(attr), str) and data[attr] != getattr(law, attr):

@@ -38,8 +38,10 @@ from ..errors import ScalingError
 from .base import Law, Provenance, as_array, maybe_scalar
 from .chinchilla import ChinchillaLaw
 
-FRANTAR = ("Frantar et al. 2024, Scaling Laws for Sparsely-Connected Foundation Models, ICLR 2024, arXiv:2309.08520",
-           "https://arxiv.org/abs/2309.08520")
+FRANTAR = (
+    "Frantar et al. 2024, Scaling Laws for Sparsely-Connected Foundation Models, ICLR 2024, arXiv:2309.08520",
+    "https://arxiv.org/abs/2309.08520",
+)
 T5_FIT = {"a_S": 16.8, "b_S": 0.722, "c_S": 45.0, "b_N": 0.245, "a_D": 6.9e8, "b_D": 0.203, "c": 0.651}
 COSTS = ("dense", "gradual", "nonzero")
 
@@ -87,7 +89,7 @@ class SparsityLaw(Law):
             raise ScalingError("sparsity law: a_S + c_S must be positive")
         self.a_S, self.b_S, self.c_S, self.b_N, self.a_D, self.b_D, self.c = map(float, vals.values())
 
-    def with_params(self, values) -> "SparsityLaw":
+    def with_params(self, values) -> SparsityLaw:
         law = SparsityLaw(*[float(v) for v in values], name=self.name, provenance=self.provenance)
         law.flops_convention, law.params_convention = self.flops_convention, self.params_convention
         return law
@@ -106,13 +108,20 @@ class SparsityLaw(Law):
         N = as_array(N, "params")
         D = as_array(D, "tokens")
         S = _sparsity(S)
-        return maybe_scalar(np.asarray(self.size_coefficient(S)) * N ** -self.b_N + (self.a_D / D) ** self.b_D + self.c)
+        return maybe_scalar(np.asarray(self.size_coefficient(S)) * N**-self.b_N + (self.a_D / D) ** self.b_D + self.c)
 
     def at_sparsity(self, S: float = 0.0) -> ChinchillaLaw:
         """The Chinchilla-form law of this surface at one sparsity (N = non-zero parameters)."""
         S = float(_sparsity(S))
-        law = ChinchillaLaw(self.c, float(self.size_coefficient(S)), self.a_D ** self.b_D, self.b_N, self.b_D,
-                            name=f"{self.name}@S={S:g}", provenance=self.provenance)
+        law = ChinchillaLaw(
+            self.c,
+            float(self.size_coefficient(S)),
+            self.a_D**self.b_D,
+            self.b_N,
+            self.b_D,
+            name=f"{self.name}@S={S:g}",
+            provenance=self.provenance,
+        )
         law.flops_convention, law.params_convention = self.flops_convention, self.params_convention
         return law
 
@@ -156,13 +165,13 @@ class SparsityLaw(Law):
         C = as_array(C, "FLOPs")
         if not 0 < max_sparsity < 1:
             raise ScalingError("max_sparsity must be in (0, 1)")
-        cost_factor(0.0, cost)   # validates the name
+        cost_factor(0.0, cost)  # validates the name
         N, C = np.broadcast_arrays(N, C)
         grid_S = np.linspace(0.0, max_sparsity, int(grid))
 
         def loss_at(S, n, c):
             D = c / (6.0 * n * cost_factor(S, cost))
-            return self.size_coefficient(S) * n ** -self.b_N + (self.a_D / D) ** self.b_D + self.c
+            return self.size_coefficient(S) * n**-self.b_N + (self.a_D / D) ** self.b_D + self.c
 
         out = np.empty(N.shape)
         for idx in np.ndindex(N.shape):
@@ -184,13 +193,16 @@ class SparsityLaw(Law):
 
 def frantar_2024() -> SparsityLaw:
     return SparsityLaw(
-        **T5_FIT, name="frantar-2024",
+        **T5_FIT,
+        name="frantar-2024",
         provenance=Provenance(
             *FRANTAR,
             notes="T5/C4 fit of L(S, N, D) = (a_S (1-S)^b_S + c_S) N^-b_N + (a_D/D)^b_D + c with N the non-zero "
-                  "parameters (sparsity by gradual magnitude pruning). Queries take the sparsity S (default 0, "
-                  "dense); at S = 0.75 a model is worth 2.16x its non-zero parameters in dense ones. The fitted "
-                  "compute range is not stated here (unknown)."))
+            "parameters (sparsity by gradual magnitude pruning). Queries take the sparsity S (default 0, "
+            "dense); at S = 0.75 a model is worth 2.16x its non-zero parameters in dense ones. The fitted "
+            "compute range is not stated here (unknown).",
+        ),
+    )
 
 
 __all__ = ["SparsityLaw", "frantar_2024", "T5_FIT", "cost_factor", "COSTS"]

@@ -51,45 +51,85 @@ from .allocation import (
 from .base import Law, Provenance
 from .powerlaw import PowerLawAllocation
 
-if TYPE_CHECKING:   # pandas is imported where a table is built: `scaling plan` should not pay for it
+if TYPE_CHECKING:  # pandas is imported where a table is built: `scaling plan` should not pay for it
     import pandas as pd
 
-HOFFMANN = ("Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, arXiv:2203.15556",
-            "https://arxiv.org/abs/2203.15556")
+HOFFMANN = (
+    "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, arXiv:2203.15556",
+    "https://arxiv.org/abs/2203.15556",
+)
 HOFFMANN_FLOPS = (6e18, 3e21)
 
 # Table A3 of Hoffmann et al. (Approaches 2 and 3): params, FLOPs, tokens
-HOFFMANN_A3_APPROACH2 = np.array([
-    (400e6, 1.84e19, 7.7e9), (1e9, 1.20e20, 20.0e9), (10e9, 1.32e22, 219.5e9), (67e9, 6.88e23, 1.7e12),
-    (175e9, 4.54e24, 4.3e12), (280e9, 1.18e25, 7.1e12), (520e9, 4.19e25, 13.4e12), (1e12, 1.59e26, 26.5e12),
-    (10e12, 1.75e28, 292.0e12)])
-HOFFMANN_A3_APPROACH3_PRINTED = np.array([
-    (400e6, 2.21e19, 9.2e9), (1e9, 1.62e20, 27.1e9), (10e9, 2.46e22, 410.1e9), (67e9, 1.71e24, 4.1e12),
-    (175e9, 1.26e24, 12.0e12), (280e9, 3.52e25, 20.1e12), (520e9, 1.36e26, 43.5e12), (1e12, 5.65e26, 94.1e12),
-    (10e12, 8.55e28, 1425.5e12)])
+HOFFMANN_A3_APPROACH2 = np.array(
+    [
+        (400e6, 1.84e19, 7.7e9),
+        (1e9, 1.20e20, 20.0e9),
+        (10e9, 1.32e22, 219.5e9),
+        (67e9, 6.88e23, 1.7e12),
+        (175e9, 4.54e24, 4.3e12),
+        (280e9, 1.18e25, 7.1e12),
+        (520e9, 4.19e25, 13.4e12),
+        (1e12, 1.59e26, 26.5e12),
+        (10e12, 1.75e28, 292.0e12),
+    ]
+)
+HOFFMANN_A3_APPROACH3_PRINTED = np.array(
+    [
+        (400e6, 2.21e19, 9.2e9),
+        (1e9, 1.62e20, 27.1e9),
+        (10e9, 2.46e22, 410.1e9),
+        (67e9, 1.71e24, 4.1e12),
+        (175e9, 1.26e24, 12.0e12),
+        (280e9, 3.52e25, 20.1e12),
+        (520e9, 1.36e26, 43.5e12),
+        (1e12, 5.65e26, 94.1e12),
+        (10e12, 8.55e28, 1425.5e12),
+    ]
+)
 # the 175B row's FLOPs are printed as 1.26e+24; 6 * 175e9 * 12.0e12 = 1.26e25 and the row's neighbours
 # (1.71e24 for 67B, 3.52e25 for 280B) put it there: a typo, corrected here
 HOFFMANN_A3_APPROACH3 = HOFFMANN_A3_APPROACH3_PRINTED.copy()
 HOFFMANN_A3_APPROACH3[4, 1] = 1.26e25
 
-LLAMA3 = ("Dubey et al. 2024 (Llama Team, AI @ Meta), The Llama 3 Herd of Models, arXiv:2407.21783",
-          "https://arxiv.org/abs/2407.21783")
+LLAMA3 = (
+    "Dubey et al. 2024 (Llama Team, AI @ Meta), The Llama 3 Herd of Models, arXiv:2407.21783",
+    "https://arxiv.org/abs/2407.21783",
+)
 LLAMA3_PRINTED = {"alpha": 0.53, "A": 0.29, "flops": 3.8e25, "params": 402e9, "tokens": 16.55e12}
-DEEPSEEK = (("Bi et al. 2024 (DeepSeek-AI), DeepSeek LLM: Scaling Open-Source Language Models with Longtermism, "
-             "arXiv:2401.02954"), "https://arxiv.org/abs/2401.02954")
+DEEPSEEK = (
+    (
+        "Bi et al. 2024 (DeepSeek-AI), DeepSeek LLM: Scaling Open-Source Language Models with Longtermism, "
+        "arXiv:2401.02954"
+    ),
+    "https://arxiv.org/abs/2401.02954",
+)
 DEEPSEEK_PRINTED = {"M_base": 0.1715, "a": 0.5243, "D_base": 5.8316, "b": 0.4757}
-PORIAN = (("Porian et al. 2024, Resolving Discrepancies in Compute-Optimal Scaling of Language Models, "
-           "arXiv:2406.19146"), "https://arxiv.org/abs/2406.19146")
+PORIAN = (
+    ("Porian et al. 2024, Resolving Discrepancies in Compute-Optimal Scaling of Language Models, arXiv:2406.19146"),
+    "https://arxiv.org/abs/2406.19146",
+)
 # RefinedWeb, "Optimizer tuning (no decay)": the corrected setting (the authors' released fits; Table 1 prints
 # a = 0.497 (0.49, 0.50); the loss frontier 128.93 C^-0.106 + 2.01)
-PORIAN_RW_TUNED = {"k_N": 0.11819903781389161, "a": 0.49702879549161855, "k_D": 1.4100509593748898,
-                   "b": 0.5029712045083815}
+PORIAN_RW_TUNED = {
+    "k_N": 0.11819903781389161,
+    "a": 0.49702879549161855,
+    "k_D": 1.4100509593748898,
+    "b": 0.5029712045083815,
+}
 PORIAN_RW_LOSS_FRONTIER = {"E": 2.0055567801262706, "k": 128.93191387679073, "gamma": 0.10596965150600296}
-PEARCE = ("Pearce and Song 2024, Reconciling Kaplan and Chinchilla Scaling Laws, arXiv:2406.12907",
-          "https://arxiv.org/abs/2406.12907")
+PEARCE = (
+    "Pearce and Song 2024, Reconciling Kaplan and Chinchilla Scaling Laws, arXiv:2406.12907",
+    "https://arxiv.org/abs/2406.12907",
+)
 PEARCE_OMEGA = 47491.0
-MINICPM = (("Hu et al. 2024, MiniCPM: Unveiling the Potential of Small Language Models with Scalable Training "
-            "Strategies, arXiv:2404.06395"), "https://arxiv.org/abs/2404.06395")
+MINICPM = (
+    (
+        "Hu et al. 2024, MiniCPM: Unveiling the Potential of Small Language Models with Scalable Training "
+        "Strategies, arXiv:2404.06395"
+    ),
+    "https://arxiv.org/abs/2404.06395",
+)
 MINICPM_PRINTED = {"alpha": 0.29, "beta": 0.23, "K2": 0.01, "eta": -0.10, "tokens_per_param": 192.0}
 # six sizes 0.036B..2B (non-embedding), each decayed from 10N..60N tokens: C = 6 N D over 7.8e16 .. 1.44e21;
 # the ratio 192 is pinned at the middle of that range in log (1e19)
@@ -108,11 +148,14 @@ LOSS_SCALE = {
     "pearce-2024": "MassiveText (its base Chinchilla surface), nats/token",
     "krajewski-2024": "C4, nats/token (MoE at its optimal granularity)",
 }
-LOSS_NOTE = ("losses are on each law's own data set and tokenizer (column loss_scale): compare a law with "
-             "itself across budgets, not laws with each other")
+LOSS_NOTE = (
+    "losses are on each law's own data set and tokenizer (column loss_scale): compare a law with "
+    "itself across budgets, not laws with each other"
+)
 
 
 # --- the entries ----------------------------------------------------------------------------
+
 
 def _fixed_exponent_coef(C, y, exponent: float) -> float:
     """Least squares in log space with the slope fixed: k = exp(mean(log y - e log C))."""
@@ -126,11 +169,19 @@ def hoffmann_approach2() -> PowerLawAllocation:
     and 2.5% (tokens). Total parameters, C = 6 N D; fitted on isoFLOP budgets 6e18..3e21."""
     P, C, D = HOFFMANN_A3_APPROACH2.T
     return PowerLawAllocation(
-        _fixed_exponent_coef(C, P, 0.49), 0.49, _fixed_exponent_coef(C, D, 0.51), 0.51, name="hoffmann-approach2",
-        provenance=Provenance(*HOFFMANN, notes="Approach 2 (isoFLOP profiles): N_opt = k_N C^0.49, D_opt = k_D C^0.51 "
-                              "(Table 2 exponents; 80% bootstrap interval of a: 0.462..0.534), coefficients fitted to "
-                              "the Approach 2 columns of Table A3; allocation only, no loss model",
-                              fitted_flops=HOFFMANN_FLOPS))
+        _fixed_exponent_coef(C, P, 0.49),
+        0.49,
+        _fixed_exponent_coef(C, D, 0.51),
+        0.51,
+        name="hoffmann-approach2",
+        provenance=Provenance(
+            *HOFFMANN,
+            notes="Approach 2 (isoFLOP profiles): N_opt = k_N C^0.49, D_opt = k_D C^0.51 "
+            "(Table 2 exponents; 80% bootstrap interval of a: 0.462..0.534), coefficients fitted to "
+            "the Approach 2 columns of Table A3; allocation only, no loss model",
+            fitted_flops=HOFFMANN_FLOPS,
+        ),
+    )
 
 
 def hoffmann_approach3_table() -> PowerLawAllocation:
@@ -140,10 +191,18 @@ def hoffmann_approach3_table() -> PowerLawAllocation:
     (``chinchilla-2022``) gives sizes 3-7% below these rows (its exponent is 0.4565, the table's 0.4587)."""
     P, C, D = HOFFMANN_A3_APPROACH3.T
     return PowerLawAllocation.fit(
-        C, P, D, name="hoffmann-approach3-table",
-        provenance=Provenance(*HOFFMANN, notes="power laws fitted to the Approach 3 projections of Table A3 (the 175B "
-                              "row's printed 1.26e+24 FLOPs corrected to 1.26e25 = 6ND); allocation only (for the loss "
-                              "surface itself see chinchilla-2022)", fitted_flops=HOFFMANN_FLOPS))
+        C,
+        P,
+        D,
+        name="hoffmann-approach3-table",
+        provenance=Provenance(
+            *HOFFMANN,
+            notes="power laws fitted to the Approach 3 projections of Table A3 (the 175B "
+            "row's printed 1.26e+24 FLOPs corrected to 1.26e25 = 6ND); allocation only (for the loss "
+            "surface itself see chinchilla-2022)",
+            fitted_flops=HOFFMANN_FLOPS,
+        ),
+    )
 
 
 def llama3_exponent() -> float:
@@ -169,15 +228,21 @@ def llama3_2024() -> PowerLawAllocation:
     alpha = llama3_exponent()
     A = LLAMA3_PRINTED["A"]
     law = PowerLawAllocation(
-        1.0 / (6.0 * A), 1.0 - alpha, A, alpha, name="llama3-2024",
+        1.0 / (6.0 * A),
+        1.0 - alpha,
+        A,
+        alpha,
+        name="llama3-2024",
         provenance=Provenance(
             *LLAMA3,
             notes="tokens D*(C) = 0.29 C^0.5378, N = C/(6D). The paper prints (alpha, A) = (0.53, 0.29), which give "
-                  "10.5T "
-                  "tokens at 3.8e25 FLOPs, not the printed 402B/16.55T plan; alpha = 0.5378 (a truncated 0.537x) with "
-                  "A = 0.29 reproduces 16.55T exactly (383B params under 6ND). Fitted on 6e18..1e22 FLOPs (40M..16B).",
-            fitted_flops=(6e18, 1e22)),
-        meta={"printed": dict(LLAMA3_PRINTED)})
+            "10.5T "
+            "tokens at 3.8e25 FLOPs, not the printed 402B/16.55T plan; alpha = 0.5378 (a truncated 0.537x) with "
+            "A = 0.29 reproduces 16.55T exactly (383B params under 6ND). Fitted on 6e18..1e22 FLOPs (40M..16B).",
+            fitted_flops=(6e18, 1e22),
+        ),
+        meta={"printed": dict(LLAMA3_PRINTED)},
+    )
     return law
 
 
@@ -190,16 +255,23 @@ def deepseek_2024() -> FlopsPerTokenAllocation:
     context (defaults 50257, 2048; ``law.at_shape(vocab, context)``). Allocation only."""
     p = DEEPSEEK_PRINTED
     return FlopsPerTokenAllocation(
-        p["M_base"], p["a"], p["D_base"], p["b"], DEEPSEEK_DEFAULT_VOCAB, DEEPSEEK_DEFAULT_CONTEXT,
+        p["M_base"],
+        p["a"],
+        p["D_base"],
+        p["b"],
+        DEEPSEEK_DEFAULT_VOCAB,
+        DEEPSEEK_DEFAULT_CONTEXT,
         name="deepseek-2024",
         provenance=Provenance(
             *DEEPSEEK,
             notes="M_opt = 0.1715 C^0.5243, D_opt = 5.8316 C^0.4757 with M = 72 n d^2 + 12 n d l_seq non-embedding "
-                  "FLOPs per token and C = M D; parameters from M for a (vocab, context) with n = d^0.75/12 and "
-                  "N = 12 n d^2 + V d. "
-                  "Exponent depends on data: a = 0.450 (early in-house data), 0.524 (final), 0.578 (OpenWebText2).",
-            fitted_flops=(1e17, 3e20)),
-        meta={"printed": dict(p)})
+            "FLOPs per token and C = M D; parameters from M for a (vocab, context) with n = d^0.75/12 and "
+            "N = 12 n d^2 + V d. "
+            "Exponent depends on data: a = 0.450 (early in-house data), 0.524 (final), 0.578 (OpenWebText2).",
+            fitted_flops=(1e17, 3e20),
+        ),
+        meta={"printed": dict(p)},
+    )
 
 
 def porian_2024() -> PowerLawAllocation:
@@ -210,15 +282,22 @@ def porian_2024() -> PowerLawAllocation:
     excluding input embeddings; C = 6 N D. Budgets 1.25e16 x 2^i, i = 0..11."""
     p = PORIAN_RW_TUNED
     law = PowerLawAllocation(
-        p["k_N"], p["a"], p["k_D"], p["b"], loss_frontier=dict(PORIAN_RW_LOSS_FRONTIER), name="porian-2024",
+        p["k_N"],
+        p["a"],
+        p["k_D"],
+        p["b"],
+        loss_frontier=dict(PORIAN_RW_LOSS_FRONTIER),
+        name="porian-2024",
         provenance=Provenance(
             *PORIAN,
             notes="corrected Kaplan reproduction on RefinedWeb (tuned AdamW, no decay): N* = 0.1182 C^0.497, "
-                  "D* = 1.410 C^0.503, L* = 128.93 C^-0.106 + 2.01 (validation loss). N counts the head but not the "
-                  "input embedding. Reverting the head-FLOP and warmup fixes gives back Kaplan's exponent "
-                  "(0.72..0.86).",
-            fitted_flops=(1.25e16, 2.56e19)),
-        meta={"printed": {"a": 0.497, "loss_frontier": "128.93 C^-0.106 + 2.01"}})
+            "D* = 1.410 C^0.503, L* = 128.93 C^-0.106 + 2.01 (validation loss). N counts the head but not the "
+            "input embedding. Reverting the head-FLOP and warmup fixes gives back Kaplan's exponent "
+            "(0.72..0.86).",
+            fitted_flops=(1.25e16, 2.56e19),
+        ),
+        meta={"printed": {"a": 0.497, "loss_frontier": "128.93 C^-0.106 + 2.01"}},
+    )
     law.params_convention = "non_embedding"
     return law
 
@@ -237,13 +316,17 @@ def pearce_2024(base: str = "epoch") -> NonEmbeddingChinchillaLaw:
     else:
         raise ScalingError(f"pearce_2024: base must be 'epoch' or 'chinchilla', not {base!r}")
     return NonEmbeddingChinchillaLaw(
-        *consts, PEARCE_OMEGA, name="pearce-2024" if base == "epoch" else "pearce-2024-chinchilla",
+        *consts,
+        PEARCE_OMEGA,
+        name="pearce-2024" if base == "epoch" else "pearce-2024-chinchilla",
         provenance=Provenance(
             *PEARCE,
             notes=f"Chinchilla surface ({src}) with N_T = N_E + omega N_E^(1/3), omega = 47491 (fitted to Chinchilla's "
-                  "configurations). frontier() is in total parameters (the base law); frontier_non_embedding() under "
-                  "C_E = 6 N_E D reproduces Kaplan-like exponents at small scale (0.78 Epoch, 0.74 Chinchilla).",
-            fitted_flops=HOFFMANN_FLOPS))
+            "configurations). frontier() is in total parameters (the base law); frontier_non_embedding() under "
+            "C_E = 6 N_E D reproduces Kaplan-like exponents at small scale (0.78 Epoch, 0.74 Chinchilla).",
+            fitted_flops=HOFFMANN_FLOPS,
+        ),
+    )
 
 
 def minicpm_2024() -> PowerLawAllocation:
@@ -265,15 +348,21 @@ def minicpm_2024() -> PowerLawAllocation:
     K2 = (1.0 / r) * (MINICPM_C_REF / 6.0) ** -eta
     K = math.sqrt(K2)
     law = PowerLawAllocation(
-        K * 6.0 ** -a, a, 6.0 ** -(1.0 - a) / K, 1.0 - a, name="minicpm-2024",
+        K * 6.0**-a,
+        a,
+        6.0 ** -(1.0 - a) / K,
+        1.0 - a,
+        name="minicpm-2024",
         provenance=Provenance(
             *MINICPM,
             notes="N_opt/D_opt = K^2 (C/6)^eta with eta = -0.10 (printed) and D/N = 192 (printed 'on average') "
-                  "pinned at 1e19 FLOPs. The printed K^2 = 0.01 does not give 192 with C in FLOPs (100 (C/6)^0.1 "
-                  "~ 6,600 at 1e19), and the printed alpha = 0.29, beta = 0.23 imply eta = -0.115. Non-embedding "
-                  "parameters, WSD schedule.",
-            fitted_flops=MINICPM_FLOPS),
-        meta={"printed": dict(MINICPM_PRINTED)})
+            "pinned at 1e19 FLOPs. The printed K^2 = 0.01 does not give 192 with C in FLOPs (100 (C/6)^0.1 "
+            "~ 6,600 at 1e19), and the printed alpha = 0.29, beta = 0.23 imply eta = -0.115. Non-embedding "
+            "parameters, WSD schedule.",
+            fitted_flops=MINICPM_FLOPS,
+        ),
+        meta={"printed": dict(MINICPM_PRINTED)},
+    )
     law.params_convention = "non_embedding"
     return law
 
@@ -289,8 +378,8 @@ ENTRIES = {
 }
 
 
-
 # --- comparison ------------------------------------------------------------------------------
+
 
 def predicts_loss(law: Law) -> bool:
     """Whether the law gives a loss at its compute-optimal point."""
@@ -301,11 +390,13 @@ def predicts_loss(law: Law) -> bool:
 
 def _width_for_non_embedding(N, vocab):
     from ..shapes import smooth_shape
+
     return smooth_shape(N, vocab=vocab, non_embedding=True)[1]
 
 
 def _one(law: Law, C: float, vocab: int, context: int, G) -> dict:
     from .moe import FineGrainedMoELaw
+
     extra, conversion = "", "none"
     loss = math.nan
     with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -321,11 +412,12 @@ def _one(law: Law, C: float, vocab: int, context: int, G) -> dict:
             opt = law.optimum(C, G)
             Na, D, Gb = float(opt["active_params"][0]), float(opt["tokens"][0]), float(opt["G"][0])
             loss = float(opt["loss"][0])
-            d = law.aspect * (Na / (12.0 * law.aspect ** 2)) ** (1.0 / 3.0)
+            d = law.aspect * (Na / (12.0 * law.aspect**2)) ** (1.0 / 3.0)
             N, native = Na + vocab * d, Na
             total = float(law.total_params(Na)) + vocab * d
-            conversion = (f"active non-embedding -> active with embedding (vocab {vocab}, "
-                          f"d = {law.aspect:g} n_blocks = {d:.0f})")
+            conversion = (
+                f"active non-embedding -> active with embedding (vocab {vocab}, d = {law.aspect:g} n_blocks = {d:.0f})"
+            )
             extra = f"G = {Gb:g}, E = {law.E:g}; total params (all experts, with embedding) {total:.4g}"
         else:
             Nn, D = law.frontier(C)
@@ -333,8 +425,9 @@ def _one(law: Law, C: float, vocab: int, context: int, G) -> dict:
             if law.params_convention == "non_embedding":
                 d = float(_width_for_non_embedding(native, vocab))
                 N = native + vocab * d
-                conversion = (f"non-embedding N -> total with vocab {vocab} (embedding V d, d = {d:.0f} from "
-                              f"n_layer = d^0.75/12)")
+                conversion = (
+                    f"non-embedding N -> total with vocab {vocab} (embedding V d, d = {d:.0f} from n_layer = d^0.75/12)"
+                )
             else:
                 N = native
                 if law.params_convention == "nonzero":
@@ -353,15 +446,31 @@ def _one(law: Law, C: float, vocab: int, context: int, G) -> dict:
     else:
         extrap = 1.0 if prov.fitted_flops else math.nan
     scale = LOSS_SCALE.get(law.name, "own data set") if predicts_loss(law) else ""
-    return {"flops": C, "law": law.name, "form": law.form, "params": N, "tokens": D, "tokens_per_param": D / N,
-            "loss": loss, "predicts_loss": predicts_loss(law), "loss_scale": scale,
-            "params_native": native, "params_convention": law.params_convention,
-            "flops_convention": law.flops_convention, "conversion": conversion, "fitted_flops_lo": lo,
-            "fitted_flops_hi": hi, "extrapolation": extrap, "citation": prov.citation, "extra": extra}
+    return {
+        "flops": C,
+        "law": law.name,
+        "form": law.form,
+        "params": N,
+        "tokens": D,
+        "tokens_per_param": D / N,
+        "loss": loss,
+        "predicts_loss": predicts_loss(law),
+        "loss_scale": scale,
+        "params_native": native,
+        "params_convention": law.params_convention,
+        "flops_convention": law.flops_convention,
+        "conversion": conversion,
+        "fitted_flops_lo": lo,
+        "fitted_flops_hi": hi,
+        "extrapolation": extrap,
+        "citation": prov.citation,
+        "extra": extra,
+    }
 
 
-def compare_laws(flops, names="all", *, vocab: int = DEEPSEEK_DEFAULT_VOCAB, context: int = DEEPSEEK_DEFAULT_CONTEXT,
-                 G=None) -> pd.DataFrame:
+def compare_laws(
+    flops, names="all", *, vocab: int = DEEPSEEK_DEFAULT_VOCAB, context: int = DEEPSEEK_DEFAULT_CONTEXT, G=None
+) -> pd.DataFrame:
     """One row per law (and budget): its compute-optimal plan at ``flops`` side by side.
 
     ``names``: ``"all"`` (every registered law) or an iterable of names/aliases/law objects.
@@ -383,6 +492,7 @@ def compare_laws(flops, names="all", *, vocab: int = DEEPSEEK_DEFAULT_VOCAB, con
     import pandas as pd
 
     from .registry import get_law, list_laws
+
     budgets = np.atleast_1d(np.asarray(flops, dtype=float))
     if budgets.size == 0 or np.any(~np.isfinite(budgets)) or np.any(budgets <= 0):
         raise ScalingError("compare_laws: FLOPs must be positive finite numbers")
@@ -416,21 +526,33 @@ def spread_table(df: pd.DataFrame) -> pd.DataFrame:
 
     rows = []
     for C, s in df.attrs.get("spread", {}).items():
-        rows.append({"flops": C, "params_spread": s["params"], "tokens_spread": s["tokens"],
-                     "params_min_law": s["params_min"][0], "params_min": s["params_min"][1],
-                     "params_max_law": s["params_max"][0], "params_max": s["params_max"][1],
-                     "tokens_min_law": s["tokens_min"][0], "tokens_min": s["tokens_min"][1],
-                     "tokens_max_law": s["tokens_max"][0], "tokens_max": s["tokens_max"][1],
-                     "tokens_per_param_min": s["tokens_per_param_range"][0],
-                     "tokens_per_param_max": s["tokens_per_param_range"][1], "laws": s["laws"]})
+        rows.append(
+            {
+                "flops": C,
+                "params_spread": s["params"],
+                "tokens_spread": s["tokens"],
+                "params_min_law": s["params_min"][0],
+                "params_min": s["params_min"][1],
+                "params_max_law": s["params_max"][0],
+                "params_max": s["params_max"][1],
+                "tokens_min_law": s["tokens_min"][0],
+                "tokens_min": s["tokens_min"][1],
+                "tokens_max_law": s["tokens_max"][0],
+                "tokens_max": s["tokens_max"][1],
+                "tokens_per_param_min": s["tokens_per_param_range"][0],
+                "tokens_per_param_max": s["tokens_per_param_range"][1],
+                "laws": s["laws"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def laws_by_form(names: Iterable[str] | None = None) -> dict[str, list[str]]:
     """Registered laws grouped by form (``chinchilla``, ``powerlaw``, ...), in registry order."""
     from .registry import get_law, list_laws
+
     groups: dict[str, list[str]] = {}
-    for n in (list(names) if names is not None else list_laws()):
+    for n in list(names) if names is not None else list_laws():
         law = get_law(n)
         groups.setdefault(law.form, []).append(law.name)
     return groups
@@ -441,14 +563,24 @@ def zoo_table(names: Iterable[str] | None = None) -> pd.DataFrame:
     import pandas as pd
 
     from .registry import get_law, list_laws
+
     rows = []
-    for n in (list(names) if names is not None else list_laws()):
+    for n in list(names) if names is not None else list_laws():
         law = get_law(n)
         ff = law.provenance.fitted_flops
-        rows.append({"law": law.name, "form": law.form, "predicts_loss": predicts_loss(law),
-                     "params_convention": law.params_convention, "flops_convention": law.flops_convention,
-                     "fitted_flops_lo": ff[0] if ff else math.nan, "fitted_flops_hi": ff[1] if ff else math.nan,
-                     "citation": law.provenance.citation, "url": law.provenance.url})
+        rows.append(
+            {
+                "law": law.name,
+                "form": law.form,
+                "predicts_loss": predicts_loss(law),
+                "params_convention": law.params_convention,
+                "flops_convention": law.flops_convention,
+                "fitted_flops_lo": ff[0] if ff else math.nan,
+                "fitted_flops_hi": ff[1] if ff else math.nan,
+                "citation": law.provenance.citation,
+                "url": law.provenance.url,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from ..hardware import CostModel, Hardware
 from .constrained import (
-                          DataConstrainedPlan,
-                          as_data_constrained,
-                          check_unique_tokens,
-                          data_constrained_flops_for_loss,
-                          data_constrained_frontier,
-                          data_constrained_plan,
+    DataConstrainedPlan,
+    as_data_constrained,
+    check_unique_tokens,
+    data_constrained_flops_for_loss,
+    data_constrained_frontier,
+    data_constrained_plan,
 )
 from .frontier import frontier, plan_table
 from .inference import InferencePlan, inference_optimal, inference_optimal_budget, params_floor
@@ -27,8 +27,28 @@ from .result import Flag, Interval, Plan
 from .text import format_table
 from .uncertainty import DistributionPlan, flatness, isoflop_optimum, plan_distribution
 
-__all__ = ["CostModel", "DataConstrainedPlan", "DistributionPlan", "Flag", "Hardware", "InferencePlan", "Interval",
-           "Plan", "as_data_constrained", "check_unique_tokens", "data_constrained_flops_for_loss",
-           "data_constrained_frontier", "data_constrained_plan", "flatness", "format_table", "frontier",
-           "inference_optimal", "inference_optimal_budget", "isoflop_optimum", "params_floor", "plan",
-           "plan_distribution", "plan_table"]
+__all__ = [
+    "CostModel",
+    "DataConstrainedPlan",
+    "DistributionPlan",
+    "Flag",
+    "Hardware",
+    "InferencePlan",
+    "Interval",
+    "Plan",
+    "as_data_constrained",
+    "check_unique_tokens",
+    "data_constrained_flops_for_loss",
+    "data_constrained_frontier",
+    "data_constrained_plan",
+    "flatness",
+    "format_table",
+    "frontier",
+    "inference_optimal",
+    "inference_optimal_budget",
+    "isoflop_optimum",
+    "params_floor",
+    "plan",
+    "plan_distribution",
+    "plan_table",
+]

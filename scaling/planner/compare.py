@@ -44,8 +44,16 @@ from ..shapes import smooth_flops_per_token
 LOG_N_RANGE = (math.log(1e2), math.log(1e16))
 
 
-def arch_flops(*, mixer: str = "attention", context: int = 2048, sparsity: float = 0.0, convention: str = "palm",
-               vocab: int = 50257, non_embedding: bool = False, **kwargs) -> Callable[[np.ndarray], np.ndarray]:
+def arch_flops(
+    *,
+    mixer: str = "attention",
+    context: int = 2048,
+    sparsity: float = 0.0,
+    convention: str = "palm",
+    vocab: int = 50257,
+    non_embedding: bool = False,
+    **kwargs,
+) -> Callable[[np.ndarray], np.ndarray]:
     """Training FLOPs per token as a function of the law's N for one architecture, by
     :func:`scaling.shapes.smooth_flops_per_token` (N = non-zero parameters under sparsity).
 
@@ -57,8 +65,16 @@ def arch_flops(*, mixer: str = "attention", context: int = 2048, sparsity: float
     from scipy.interpolate import CubicSpline  # scipy is imported only when a comparison is drawn
 
     def exact(N):
-        return smooth_flops_per_token(N, vocab=vocab, context=context, convention=convention, mixer=mixer,
-                                      sparsity=sparsity, non_embedding=non_embedding, **kwargs)
+        return smooth_flops_per_token(
+            N,
+            vocab=vocab,
+            context=context,
+            convention=convention,
+            mixer=mixer,
+            sparsity=sparsity,
+            non_embedding=non_embedding,
+            **kwargs,
+        )
 
     knots = np.linspace(LOG_N_RANGE[0], LOG_N_RANGE[1], 2401)
     spline = CubicSpline(knots, np.log(exact(np.exp(knots))))
@@ -69,9 +85,13 @@ def arch_flops(*, mixer: str = "attention", context: int = 2048, sparsity: float
         if x.size and np.all((x >= knots[0]) & (x <= knots[-1])):
             return np.exp(spline(x))
         return exact(N)
+
     fpt.exact = exact  # type: ignore[attr-defined]
-    fpt.description = (f"{mixer}, context {context}"  # type: ignore[attr-defined]
-                       + (f", {100 * sparsity:g}% sparse" if sparsity else "") + f", {convention} FLOPs, vocab {vocab}")
+    fpt.description = (
+        f"{mixer}, context {context}"  # type: ignore[attr-defined]
+        + (f", {100 * sparsity:g}% sparse" if sparsity else "")
+        + f", {convention} FLOPs, vocab {vocab}"
+    )
     return fpt
 
 
@@ -142,17 +162,24 @@ class Comparison:
     def summary(self) -> str:
         lines = [f"A: {self.law_a}   [{self.counting_a}]", f"B: {self.law_b}   [{self.counting_b}]"]
         if self.budget is not None:
-            lines.append(f"budget: {self.budget:.4g} FLOPs -> A reaches loss {self.target_loss:.4f}"
-                         + (f" ({100 * self.level:g}% interval {self.target_interval[0]:.4f} .. "
-                            f"{self.target_interval[1]:.4f})" if self.target_interval else ""))
+            lines.append(
+                f"budget: {self.budget:.4g} FLOPs -> A reaches loss {self.target_loss:.4f}"
+                + (
+                    f" ({100 * self.level:g}% interval {self.target_interval[0]:.4f} .. {self.target_interval[1]:.4f})"
+                    if self.target_interval
+                    else ""
+                )
+            )
         else:
             lines.append(f"target loss: {self.target_loss:.4f}")
         lines.append(f"compute to reach it: A {self.flops_a:.4g} FLOPs, B {self.flops_b:.4g} FLOPs")
         m = f"{self.multiplier:.3g}x" if math.isfinite(self.multiplier) else str(self.multiplier)
         row = f"compute multiplier of B over A: {m}"
         if self.interval is not None:
-            row += f"   ({100 * self.level:g}% interval {self.interval[0]:.3g} .. {self.interval[1]:.3g}, " \
-                   f"{self.n_samples} bootstrap samples)"
+            row += (
+                f"   ({100 * self.level:g}% interval {self.interval[0]:.3g} .. {self.interval[1]:.3g}, "
+                f"{self.n_samples} bootstrap samples)"
+            )
         lines.append(row)
         if math.isfinite(self.multiplier):
             what = "less" if self.multiplier >= 1 else "more"
@@ -167,9 +194,19 @@ class Comparison:
         return self.summary()
 
 
-def compute_multiplier(law_a, law_b, *, target_loss: float | None = None, flops: float | None = None,
-                       flops_per_token_a=None, flops_per_token_b=None, sparsity_a: float = 0.0,
-                       sparsity_b: float = 0.0, level: float = 0.95, max_samples: int | None = None) -> Comparison:
+def compute_multiplier(
+    law_a,
+    law_b,
+    *,
+    target_loss: float | None = None,
+    flops: float | None = None,
+    flops_per_token_a=None,
+    flops_per_token_b=None,
+    sparsity_a: float = 0.0,
+    sparsity_b: float = 0.0,
+    level: float = 0.95,
+    max_samples: int | None = None,
+) -> Comparison:
     """The effective compute multiplier of architecture B over A (C_A / C_B at equal loss).
 
     law_a, law_b: laws, registered names, or fit / law JSON files (anything ``get_law`` takes).
@@ -245,8 +282,10 @@ def compute_multiplier(law_a, law_b, *, target_loss: float | None = None, flops:
         else:
             notes.append("too few usable bootstrap samples for an interval")
         if not (samp_a and samp_b):
-            notes.append(f"only {'A' if samp_a else 'B'} carries bootstrap samples: the interval ignores the "
-                         f"other law's uncertainty")
+            notes.append(
+                f"only {'A' if samp_a else 'B'} carries bootstrap samples: the interval ignores the "
+                f"other law's uncertainty"
+            )
     else:
         notes.append("neither law carries bootstrap samples: no interval (fit with bootstrap= to get one)")
     for side, law in (("A", A), ("B", B)):
@@ -254,8 +293,10 @@ def compute_multiplier(law_a, law_b, *, target_loss: float | None = None, flops:
             lo, hi = law.provenance.fitted_flops
             c = ca if side == "A" else cb
             if c > 100 * hi or c < lo / 100:
-                notes.append(f"{side}'s compute {c:.3g} is more than 100x outside its fitted range "
-                             f"({lo:.3g} .. {hi:.3g}): an extrapolation")
+                notes.append(
+                    f"{side}'s compute {c:.3g} is more than 100x outside its fitted range "
+                    f"({lo:.3g} .. {hi:.3g}): an extrapolation"
+                )
     if A.flops_convention != B.flops_convention and flops_per_token_a is None and flops_per_token_b is None:
         notes.append(f"the laws use different FLOP conventions ({A.flops_convention} vs {B.flops_convention})")
 
@@ -264,15 +305,26 @@ def compute_multiplier(law_a, law_b, *, target_loss: float | None = None, flops:
         return base + (f" at {100 * s:g}% sparsity" if isinstance(law, _sparsity_law.SparsityLaw) else "")
 
     return Comparison(
-        law_a=name(src_a, A, sparsity_a), law_b=name(src_b, B, sparsity_b), target_loss=float(L),
-        flops_a=float(ca), flops_b=float(cb), multiplier=float(mult), interval=interval, level=level,
-        n_samples=int(n), n_unreachable=int(bad), budget=float(flops) if flops is not None else None,
+        law_a=name(src_a, A, sparsity_a),
+        law_b=name(src_b, B, sparsity_b),
+        target_loss=float(L),
+        flops_a=float(ca),
+        flops_b=float(cb),
+        multiplier=float(mult),
+        interval=interval,
+        level=level,
+        n_samples=int(n),
+        n_unreachable=int(bad),
+        budget=float(flops) if flops is not None else None,
         target_interval=target_interval,
-        counting_a=getattr(flops_per_token_a, "description", "custom FLOPs per token") if flops_per_token_a
+        counting_a=getattr(flops_per_token_a, "description", "custom FLOPs per token")
+        if flops_per_token_a
         else f"law frontier ({A.flops_convention})",
-        counting_b=getattr(flops_per_token_b, "description", "custom FLOPs per token") if flops_per_token_b
+        counting_b=getattr(flops_per_token_b, "description", "custom FLOPs per token")
+        if flops_per_token_b
         else f"law frontier ({B.flops_convention})",
-        notes=notes)
+        notes=notes,
+    )
 
 
 __all__ = ["Comparison", "compute_multiplier", "arch_flops", "flops_for_loss", "loss_for_flops"]

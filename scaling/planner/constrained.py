@@ -46,8 +46,10 @@ def check_unique_tokens(U, context: int = DEFAULT_CONTEXT) -> np.ndarray:
         raise ScalingError("unique tokens must be positive numbers")
     if context is not None and np.any(arr < context):
         bad = float(arr[arr < context][0])
-        raise ScalingError(f"unique tokens: {bad:g} is fewer than a single training sequence ({context} tokens of "
-                           f"context); a data-constrained plan needs at least one full sequence")
+        raise ScalingError(
+            f"unique tokens: {bad:g} is fewer than a single training sequence ({context} tokens of "
+            f"context); a data-constrained plan needs at least one full sequence"
+        )
     return arr
 
 
@@ -70,18 +72,30 @@ def as_data_constrained(law: str | Law | None = None) -> DataConstrainedLaw:
         if law.samples is not None:
             s = np.asarray(law.samples, dtype=float)
             samples = np.column_stack([s, np.full(len(s), ref.R_D_star), np.full(len(s), ref.R_N_star)])
-        out = DataConstrainedLaw(law.E, law.A, law.B, law.alpha, law.beta, ref.R_D_star, ref.R_N_star,
-                                 name=f"{law.name}+muennighoff-repetition", provenance=law.provenance,
-                                 samples=samples)
+        out = DataConstrainedLaw(
+            law.E,
+            law.A,
+            law.B,
+            law.alpha,
+            law.beta,
+            ref.R_D_star,
+            ref.R_N_star,
+            name=f"{law.name}+muennighoff-repetition",
+            provenance=law.provenance,
+            samples=samples,
+        )
         out.meta["repetition_from"] = "muennighoff-2023"
         out.flops_convention, out.params_convention = law.flops_convention, law.params_convention
         return out
-    raise ScalingError(f"law {law.name!r} ({law.form}) has no data-constrained form; use --law muennighoff-2023, "
-                       f"a Chinchilla-form law, or a data-constrained fit")
+    raise ScalingError(
+        f"law {law.name!r} ({law.form}) has no data-constrained form; use --law muennighoff-2023, "
+        f"a Chinchilla-form law, or a data-constrained fit"
+    )
 
 
-def data_constrained_frontier(law: DataConstrainedLaw, C, U, *, span: float = 1e4, n_scan: int = 65,
-                              tol: float = 1e-12):
+def data_constrained_frontier(
+    law: DataConstrainedLaw, C, U, *, span: float = 1e4, n_scan: int = 65, tol: float = 1e-12
+):
     """The best (N, D) for budgets C with U unique tokens: argmin over N of L(N, C / 6N, U).
 
     Vectorised over C and U (broadcast). The search runs over log N in [N0 / span, N0 * span]
@@ -121,10 +135,10 @@ class DataConstrainedPlan:
     loss: float
     effective_params: float
     effective_tokens: float
-    unconstrained: dict[str, float]      # the Chinchilla optimum of the same surface at the same budget
-    loss_gap: float                      # loss - unconstrained loss (>= 0)
-    flops_equivalent: float              # compute the unconstrained law needs to reach `loss`
-    compute_efficiency: float            # flops_equivalent / flops (<= 1): the share of the budget that works
+    unconstrained: dict[str, float]  # the Chinchilla optimum of the same surface at the same budget
+    loss_gap: float  # loss - unconstrained loss (>= 0)
+    flops_equivalent: float  # compute the unconstrained law needs to reach `loss`
+    compute_efficiency: float  # flops_equivalent / flops (<= 1): the share of the budget that works
     flops_convention: str = "6nd"
     notes: list[str] = field(default_factory=list)
 
@@ -132,8 +146,9 @@ class DataConstrainedPlan:
         return json_safe(asdict(self))
 
 
-def data_constrained_plan(flops, unique_tokens, law: str | Law | None = None, *,
-                          context: int = DEFAULT_CONTEXT) -> list[DataConstrainedPlan]:
+def data_constrained_plan(
+    flops, unique_tokens, law: str | Law | None = None, *, context: int = DEFAULT_CONTEXT
+) -> list[DataConstrainedPlan]:
     """Best size, total tokens, epochs and loss for each budget with ``unique_tokens`` of data,
     and what the data constraint costs against the unconstrained optimum (one plan per pair)."""
     dlaw = as_data_constrained(law)
@@ -155,18 +170,37 @@ def data_constrained_plan(flops, unique_tokens, law: str | Law | None = None, *,
     N0, D0 = np.atleast_1d(N0), np.atleast_1d(D0)
     notes = []
     if dlaw.meta.get("repetition_from"):
-        notes.append(f"repetition constants R_D* = {dlaw.R_D_star:.4g}, R_N* = {dlaw.R_N_star:.4g} taken from "
-                     f"{dlaw.meta['repetition_from']} and combined with {dlaw.name.split('+')[0]!r}")
+        notes.append(
+            f"repetition constants R_D* = {dlaw.R_D_star:.4g}, R_N* = {dlaw.R_N_star:.4g} taken from "
+            f"{dlaw.meta['repetition_from']} and combined with {dlaw.name.split('+')[0]!r}"
+        )
     out = []
     for i in range(len(CC)):
-        out.append(DataConstrainedPlan(
-            law=dlaw.name, flops=float(CC[i]), unique_tokens=float(UU[i]), params=float(N[i]), tokens=float(D[i]),
-            epochs=float(D[i] / UU[i]), tokens_per_param=float(D[i] / N[i]), loss=float(L[i]),
-            effective_params=float(Np[i]), effective_tokens=float(Dp[i]),
-            unconstrained={"params": float(N0[i]), "tokens": float(D0[i]), "loss": float(L0[i]),
-                           "epochs": float(D0[i] / UU[i])},
-            loss_gap=float(L[i] - L0[i]), flops_equivalent=float(Ceq[i]),
-            compute_efficiency=float(Ceq[i] / CC[i]), flops_convention=dlaw.flops_convention, notes=list(notes)))
+        out.append(
+            DataConstrainedPlan(
+                law=dlaw.name,
+                flops=float(CC[i]),
+                unique_tokens=float(UU[i]),
+                params=float(N[i]),
+                tokens=float(D[i]),
+                epochs=float(D[i] / UU[i]),
+                tokens_per_param=float(D[i] / N[i]),
+                loss=float(L[i]),
+                effective_params=float(Np[i]),
+                effective_tokens=float(Dp[i]),
+                unconstrained={
+                    "params": float(N0[i]),
+                    "tokens": float(D0[i]),
+                    "loss": float(L0[i]),
+                    "epochs": float(D0[i] / UU[i]),
+                },
+                loss_gap=float(L[i] - L0[i]),
+                flops_equivalent=float(Ceq[i]),
+                compute_efficiency=float(Ceq[i] / CC[i]),
+                flops_convention=dlaw.flops_convention,
+                notes=list(notes),
+            )
+        )
     return out
 
 
@@ -174,8 +208,10 @@ def data_constrained_flops_for_loss(law: DataConstrainedLaw, target: float, U: f
     """The least compute that reaches ``target`` with U unique tokens (allocating optimally)."""
     floor = float(law.loss_floor(U))
     if not target > floor:
-        raise ScalingError(f"target loss {target:g} cannot be reached with {U:.3g} unique tokens under {law.name!r}: "
-                           f"the best loss any amount of compute reaches with that data is {floor:.4f}")
+        raise ScalingError(
+            f"target loss {target:g} cannot be reached with {U:.3g} unique tokens under {law.name!r}: "
+            f"the best loss any amount of compute reaches with that data is {floor:.4f}"
+        )
     c0 = float(law.chinchilla().flops_for_loss(target))
 
     def gap(logc):
@@ -187,8 +223,9 @@ def data_constrained_flops_for_loss(law: DataConstrainedLaw, target: float, U: f
     while float(gap(np.array(hi))) > 0:
         hi += math.log(10.0)
         if hi - lo > math.log(1e30):
-            raise ScalingError(f"target loss {target:g} is not reached with {U:.3g} unique tokens below "
-                               f"{math.exp(hi):.3g} FLOPs")
+            raise ScalingError(
+                f"target loss {target:g} is not reached with {U:.3g} unique tokens below {math.exp(hi):.3g} FLOPs"
+            )
     return float(np.exp(bisect(gap, np.array(lo), np.array(hi), tol=1e-12)))
 
 
@@ -210,9 +247,23 @@ def budget_flops(kind: str, value: float, hardware: Hardware | None) -> float:
     return hw.flops_for_gpu_hours(value) if kind == "gpu_hours" else hw.flops_for_dollars(value)
 
 
-def plan_data_constrained(flops, params, tokens, target_loss, gpu_hours, dollars, law, convention, hardware,
-                          unique_tokens, context, level, shape, vocab,
-                          flatness_of: Callable[[Law, float, float | None], dict] | None = None) -> list[Plan]:
+def plan_data_constrained(
+    flops,
+    params,
+    tokens,
+    target_loss,
+    gpu_hours,
+    dollars,
+    law,
+    convention,
+    hardware,
+    unique_tokens,
+    context,
+    level,
+    shape,
+    vocab,
+    flatness_of: Callable[[Law, float, float | None], dict] | None = None,
+) -> list[Plan]:
     """The plans of ``scaling.plan(..., unique_tokens=U)``: one per unique-token count, budget, size,
     token count and target loss given (``flatness_of(law, C, U)``: the flatness report's extras)."""
     dlaw = as_data_constrained(DEFAULT_DATACON_LAW if law is None else law)
@@ -224,9 +275,14 @@ def plan_data_constrained(flops, params, tokens, target_loss, gpu_hours, dollars
         raise ScalingError("a budget and a --target-loss over-determine the plan: give one of them")
     notes = []
     if dlaw.meta.get("repetition_from"):
-        notes.append(Flag("repetition", f"{dlaw.name}: the repetition constants R_D* = {dlaw.R_D_star:.4g} and "
-                                        f"R_N* = {dlaw.R_N_star:.4g} of {dlaw.meta['repetition_from']} are applied "
-                                        f"to this law's E, A, B, alpha, beta"))
+        notes.append(
+            Flag(
+                "repetition",
+                f"{dlaw.name}: the repetition constants R_D* = {dlaw.R_D_star:.4g} and "
+                f"R_N* = {dlaw.R_N_star:.4g} of {dlaw.meta['repetition_from']} are applied "
+                f"to this law's E, A, B, alpha, beta",
+            )
+        )
     chin = dlaw.chinchilla()
     plans: list[Plan] = []
     bkind, bvals = (given[0][0], values(given[0][1], given[0][0])) if given else (None, [None])
@@ -235,12 +291,15 @@ def plan_data_constrained(flops, params, tokens, target_loss, gpu_hours, dollars
             C_in = None if bval is None or bkind is None else budget_flops(bkind, bval, hardware)
             for N in values(params, "params"):
                 for D in values(tokens, "tokens"):
-                    for L in ([None] if target_loss is None else values(target_loss, "target loss")):
+                    for L in [None] if target_loss is None else values(target_loss, "target loss"):
                         with warnings.catch_warnings(record=True) as caught:
                             warnings.simplefilter("always", OutOfRangeWarning)
                             fields = _datacon_one(dlaw, chin, U, C_in, N, D, L, bkind)
-                        flags = [Flag("out_of_range", str(w.message)) for w in caught
-                                 if issubclass(w.category, OutOfRangeWarning)] + notes
+                        flags = [
+                            Flag("out_of_range", str(w.message))
+                            for w in caught
+                            if issubclass(w.category, OutOfRangeWarning)
+                        ] + notes
                         if dlaw.has_uncertainty:
                             fields["interval"] = _datacon_interval(dlaw, fields, U, level)
                             fields["level"] = level if fields["interval"] is not None else None
@@ -251,8 +310,9 @@ def plan_data_constrained(flops, params, tokens, target_loss, gpu_hours, dollars
                         if flatness_of is not None:
                             fields["extra"].update(flatness_of(dlaw, fields["flops"], U))
                         if shape:
-                            fields["shape"] = plan_shape(dlaw, "6nd", fields["flops"], fields["params"],
-                                                         fields["tokens"], arch(vocab, context))
+                            fields["shape"] = plan_shape(
+                                dlaw, "6nd", fields["flops"], fields["params"], fields["tokens"], arch(vocab, context)
+                            )
                         plans.append(Plan(**fields, flags=tuple(flags)))
     return plans
 
@@ -267,12 +327,15 @@ def _datacon_one(dlaw, chin, U, C, N, D, L, bkind) -> dict[str, Any]:
             D = float(dlaw.tokens_for_loss(N, L, U))
             if not math.isfinite(D):
                 floor = float(dlaw.loss_floor(U, N))
-                raise ScalingError(f"a model of {N:.3g} parameters never reaches loss {L:g} with {U:.3g} unique tokens "
-                                   f"under {dlaw.name!r} (its loss tends to {floor:.4g} however long it trains)")
+                raise ScalingError(
+                    f"a model of {N:.3g} parameters never reaches loss {L:g} with {U:.3g} unique tokens "
+                    f"under {dlaw.name!r} (its loss tends to {floor:.4g} however long it trains)"
+                )
             C = 6.0 * N * D
         elif D is not None:
-            raise ScalingError("--target-loss with --tokens and --unique-tokens is not supported; give --params "
-                               "or neither")
+            raise ScalingError(
+                "--target-loss with --tokens and --unique-tokens is not supported; give --params or neither"
+            )
         else:
             query = "target_loss+unique_tokens"
             C = data_constrained_flops_for_loss(dlaw, L, U)
@@ -281,8 +344,10 @@ def _datacon_one(dlaw, chin, U, C, N, D, L, bkind) -> dict[str, Any]:
     elif C is not None:
         if N is not None and D is not None:
             if abs(6.0 * N * D / C - 1) > OVERDETERMINED_RTOL:
-                raise ScalingError(f"the budget {C:.4g} FLOPs does not match --params {N:.4g} and --tokens {D:.4g} "
-                                   f"({6 * N * D:.4g} FLOPs under 6nd): give two of the three")
+                raise ScalingError(
+                    f"the budget {C:.4g} FLOPs does not match --params {N:.4g} and --tokens {D:.4g} "
+                    f"({6 * N * D:.4g} FLOPs under 6nd): give two of the three"
+                )
         elif N is not None:
             D = C / (6.0 * N)
         else:
@@ -292,29 +357,52 @@ def _datacon_one(dlaw, chin, U, C, N, D, L, bkind) -> dict[str, Any]:
         query = "point+unique_tokens"
         C = 6.0 * N * D
     else:
-        raise ScalingError("with --unique-tokens give a budget (FLOPs, --gpu-hours or --dollars), --params and "
-                           "--tokens, or --target-loss")
+        raise ScalingError(
+            "with --unique-tokens give a budget (FLOPs, --gpu-hours or --dollars), --params and "
+            "--tokens, or --target-loss"
+        )
     dlaw.check_range(C)
     (opt,) = data_constrained_plan(C, U, dlaw, context=1)
     if query in ("point+unique_tokens", "target_loss+params+unique_tokens"):
         loss = float(dlaw.loss(N, D, U))
-        frontier_info = {"params": opt.params, "tokens": opt.tokens, "tokens_per_param": opt.tokens_per_param,
-                         "loss": opt.loss, "loss_gap": loss - opt.loss}
+        frontier_info = {
+            "params": opt.params,
+            "tokens": opt.tokens,
+            "tokens_per_param": opt.tokens_per_param,
+            "loss": opt.loss,
+            "loss_gap": loss - opt.loss,
+        }
     else:
         N, D, loss = opt.params, opt.tokens, opt.loss
         frontier_info = None
     unc = chin.frontier(C)
     Lu = float(chin.loss(*unc))
     Ceq = float(chin.flops_for_loss(loss))
-    dc = {"unique_tokens": U, "epochs": D / U, "effective_params": float(dlaw.effective_params(N, U)),
-          "effective_tokens": float(dlaw.effective_tokens(D, U)),
-          "loss_without_repetition": float(chin.loss(N, D)),
-          "unconstrained": {"params": float(unc[0]), "tokens": float(unc[1]), "loss": Lu},
-          "loss_gap": loss - Lu, "flops_equivalent": Ceq, "compute_efficiency": Ceq / C,
-          "repetition": {"R_D_star": dlaw.R_D_star, "R_N_star": dlaw.R_N_star}}
-    return dict(law=dlaw.name, query=query, flops=float(C), params=float(N), tokens=float(D),
-                tokens_per_param=float(D / N), loss=loss, flops_convention="6nd",
-                params_convention=dlaw.params_convention, frontier=frontier_info, extra={"data_constrained": dc})
+    dc = {
+        "unique_tokens": U,
+        "epochs": D / U,
+        "effective_params": float(dlaw.effective_params(N, U)),
+        "effective_tokens": float(dlaw.effective_tokens(D, U)),
+        "loss_without_repetition": float(chin.loss(N, D)),
+        "unconstrained": {"params": float(unc[0]), "tokens": float(unc[1]), "loss": Lu},
+        "loss_gap": loss - Lu,
+        "flops_equivalent": Ceq,
+        "compute_efficiency": Ceq / C,
+        "repetition": {"R_D_star": dlaw.R_D_star, "R_N_star": dlaw.R_N_star},
+    }
+    return dict(
+        law=dlaw.name,
+        query=query,
+        flops=float(C),
+        params=float(N),
+        tokens=float(D),
+        tokens_per_param=float(D / N),
+        loss=loss,
+        flops_convention="6nd",
+        params_convention=dlaw.params_convention,
+        frontier=frontier_info,
+        extra={"data_constrained": dc},
+    )
 
 
 def _datacon_interval(dlaw, p: dict, U: float, level: float) -> dict[str, Interval] | None:
@@ -330,9 +418,19 @@ def _datacon_interval(dlaw, p: dict, U: float, level: float) -> dict[str, Interv
     if res is None:
         return None
     lo, hi = res
-    return {k: Interval(float(lo[i]), float(hi[i])) for i, k in enumerate(("params", "tokens", "loss"))
-            if not (fixed and k != "loss")}
+    return {
+        k: Interval(float(lo[i]), float(hi[i]))
+        for i, k in enumerate(("params", "tokens", "loss"))
+        if not (fixed and k != "loss")
+    }
 
 
-__all__ = ["DataConstrainedPlan", "as_data_constrained", "check_unique_tokens", "data_constrained_flops_for_loss",
-           "data_constrained_frontier", "data_constrained_plan", "plan_data_constrained"]
+__all__ = [
+    "DataConstrainedPlan",
+    "as_data_constrained",
+    "check_unique_tokens",
+    "data_constrained_flops_for_loss",
+    "data_constrained_frontier",
+    "data_constrained_plan",
+    "plan_data_constrained",
+]

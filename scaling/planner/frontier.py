@@ -38,8 +38,7 @@ def arch(vocab: int = 50257, context: int = 2048, mixer: str = "attention", spar
 def native(law: Law, conv: str, arch: dict) -> bool:
     """Whether the law's closed forms apply: its own convention, and either C = 6ND (where N is the
     mixer's parameters, non-zero ones under sparsity, and nothing else matters) or dense attention."""
-    return conv == law.flops_convention and (conv == "6nd" or (arch["mixer"] == "attention"
-                                                                and not arch["sparsity"]))
+    return conv == law.flops_convention and (conv == "6nd" or (arch["mixer"] == "attention" and not arch["sparsity"]))
 
 
 def flops_per_token(law: Law, conv: str, N, arch: dict):
@@ -49,8 +48,16 @@ def flops_per_token(law: Law, conv: str, N, arch: dict):
     return smooth_flops_per_token(N, convention=conv, non_embedding=law.params_convention == "non_embedding", **arch)
 
 
-def frontier(law: Law, C, *, convention: str | None = None, vocab: int = 50257, context: int = 2048,
-             mixer: str = "attention", sparsity: float = 0.0):
+def frontier(
+    law: Law,
+    C,
+    *,
+    convention: str | None = None,
+    vocab: int = 50257,
+    context: int = 2048,
+    mixer: str = "attention",
+    sparsity: float = 0.0,
+):
     """Compute-optimal (N, D) at budgets C, vectorised.
 
     Under the law's own convention the law's closed form is used. Under another FLOP convention
@@ -61,16 +68,19 @@ def frontier(law: Law, C, *, convention: str | None = None, vocab: int = 50257, 
     """
     conv = convention or law.flops_convention
     if conv == law.flops_convention and (conv == "6nd" or (mixer == "attention" and not sparsity)):
-        return law.frontier(C)   # C = 6ND holds whatever the mixer (N non-zero under sparsity)
+        return law.frontier(C)  # C = 6ND holds whatever the mixer (N non-zero under sparsity)
     if not law.has_loss:
-        raise ScalingError(f"law {law.name!r} is an allocation fitted under the {law.flops_convention!r} "
-                           f"FLOP convention; it cannot be re-planned under {conv!r}")
+        raise ScalingError(
+            f"law {law.name!r} is an allocation fitted under the {law.flops_convention!r} "
+            f"FLOP convention; it cannot be re-planned under {conv!r}"
+        )
     C = np.asarray(C, dtype=float)
     a = arch(vocab, context, mixer, sparsity)
     N0, _ = law.frontier(C)
     lo, hi = np.log(np.asarray(N0) / 1e3), np.log(np.asarray(N0) * 1e3)
-    N = np.exp(golden_min(lambda x: law.loss(np.exp(x), C / flops_per_token(law, conv, np.exp(x), a)), lo, hi,
-                          tol=1e-11))
+    N = np.exp(
+        golden_min(lambda x: law.loss(np.exp(x), C / flops_per_token(law, conv, np.exp(x), a)), lo, hi, tol=1e-11)
+    )
     D = C / flops_per_token(law, conv, N, a)
     return (float(N), float(D)) if np.ndim(N) == 0 else (N, D)
 
@@ -86,7 +96,7 @@ def _foc_gap(law: Law, N: float, D: float, fpt3: np.ndarray) -> float:
 def invert_frontier(law: Law, conv: str, value: float, which: int, a: dict) -> float:
     """The budget whose numeric frontier (non-native convention) has N (which=0) or D (which=1) = value."""
     h = _FOC_STEP
-    if which == 0:   # a size: the tokens at which N is optimal, from the FOC at three sizes only
+    if which == 0:  # a size: the tokens at which N is optimal, from the FOC at three sizes only
         N = float(value)
         fpt3 = np.asarray(flops_per_token(law, conv, N * np.exp([-h, 0.0, h]), a), dtype=float)
         g = lambda t: _foc_gap(law, N, math.exp(t), fpt3)  # noqa: E731  (decreasing in log D)
@@ -94,9 +104,10 @@ def invert_frontier(law: Law, conv: str, value: float, which: int, a: dict) -> f
         return float(math.exp(brentq(g, lo, hi, xtol=1e-13)) * fpt3[1])
     D = float(value)
 
-    def g_n(t):          # a token count: the size at which D is optimal (decreasing in log N)
+    def g_n(t):  # a token count: the size at which D is optimal (decreasing in log N)
         fpt3 = np.asarray(flops_per_token(law, conv, math.exp(t) * np.exp([-h, 0.0, h]), a), dtype=float)
         return -_foc_gap(law, math.exp(t), D, fpt3)
+
     lo, hi = _bracket(g_n, math.log(D / 20.0))
     t = brentq(g_n, lo, hi, xtol=1e-13)
     return float(D * flops_per_token(law, conv, math.exp(t), a))
@@ -121,9 +132,11 @@ def _bracket(g, x0: float, step: float = math.log(10.0), limit: int = 40) -> tup
 
 def flops_for_loss_numeric(law: Law, conv: str, L: float, C0: float, a: dict) -> float:
     """The least compute reaching loss L on the numeric frontier (near the native estimate C0)."""
+
     def gap(C):
         N, D = frontier(law, C, convention=conv, **a)
         return law.loss(N, D) - L
+
     return float(bisect_log(gap, np.array([C0 / 100]), np.array([C0 * 100]))[0])
 
 
@@ -143,19 +156,28 @@ def plan_shape(law, conv, C, N, D, arch: dict) -> dict[str, Any]:
     res = shape_for_params(N, vocab=arch["vocab"], context=arch["context"], mixer=mixer, non_embedding=non_emb)
     s = res.shape
     if S:
+
         def nonzero(shape):
             return float(dataclasses.replace(shape, sparsity=S).param_counts()["nonzero"])
+
         target = N
-        for _ in range(4):   # fixed point: scale the dense target by the snapped shape's non-zero ratio
+        for _ in range(4):  # fixed point: scale the dense target by the snapped shape's non-zero ratio
             target *= N / nonzero(s)
-            s = shape_for_params(target, vocab=arch["vocab"], context=arch["context"], mixer=mixer,
-                                 non_embedding=non_emb).shape
+            s = shape_for_params(
+                target, vocab=arch["vocab"], context=arch["context"], mixer=mixer, non_embedding=non_emb
+            ).shape
         s = dataclasses.replace(s, sparsity=S)
         res = dataclasses.replace(res, shape=s, achieved=nonzero(s), rel_error=nonzero(s) / N - 1)
     d = s.to_dict()
     fpt = float(s.flops_per_token(conv if conv in ("6nd", "kaplan", "chinchilla", "palm") else "6nd"))
-    d.update({"params_achieved": float(res.achieved), "snap_rel_error": float(res.rel_error),
-              "flops_per_token": fpt, "tokens_at_budget": C / fpt})
+    d.update(
+        {
+            "params_achieved": float(res.achieved),
+            "snap_rel_error": float(res.rel_error),
+            "flops_per_token": fpt,
+            "tokens_at_budget": C / fpt,
+        }
+    )
     return d
 
 
@@ -170,8 +192,16 @@ def budgets(x, what: str) -> np.ndarray:
     return C
 
 
-def plan_table(flops, law: str | Law = DEFAULT_LAW, *, convention: str | None = None,
-               intervals: bool = True, level: float = 0.95, vocab: int = 50257, context: int = 2048):
+def plan_table(
+    flops,
+    law: str | Law = DEFAULT_LAW,
+    *,
+    convention: str | None = None,
+    intervals: bool = True,
+    level: float = 0.95,
+    vocab: int = 50257,
+    context: int = 2048,
+):
     """Compute-optimal plans for many budgets at once: a DataFrame with one row per budget.
 
     Columns: flops, params, tokens, tokens_per_param, loss (if the law has a loss model), and
@@ -184,8 +214,7 @@ def plan_table(flops, law: str | Law = DEFAULT_LAW, *, convention: str | None = 
     C = budgets(flops, "flops")
     law.check_range(C)
     N, D = frontier(law, C, convention=convention, vocab=vocab, context=context)
-    cols: dict[str, Any] = {"flops": C, "params": np.broadcast_to(N, C.shape),
-                            "tokens": np.broadcast_to(D, C.shape)}
+    cols: dict[str, Any] = {"flops": C, "params": np.broadcast_to(N, C.shape), "tokens": np.broadcast_to(D, C.shape)}
     cols["tokens_per_param"] = cols["tokens"] / cols["params"]
     if law.has_loss:
         cols["loss"] = np.broadcast_to(law.loss(N, D), C.shape)
@@ -211,5 +240,15 @@ def _frontier_intervals(law: Law, C, convention, level, vocab, context) -> dict[
     return {k: (lo[i], hi[i]) for i, k in enumerate(keys)}
 
 
-__all__ = ["arch", "budgets", "flops_for_loss_numeric", "flops_per_token", "frontier", "invert_frontier", "native",
-           "params_for_tokens_at_budget", "plan_shape", "plan_table"]
+__all__ = [
+    "arch",
+    "budgets",
+    "flops_for_loss_numeric",
+    "flops_per_token",
+    "frontier",
+    "invert_frontier",
+    "native",
+    "params_for_tokens_at_budget",
+    "plan_shape",
+    "plan_table",
+]

@@ -47,11 +47,28 @@ from .result import Flag, Interval, Plan
 from .uncertainty import flatness_extra
 
 
-def plan(flops=None, *, params=None, tokens=None, target_loss=None, gpu_hours=None, dollars=None,
-         law: str | Law | None = None, convention: str | None = None, hardware: Hardware | None = None,
-         shape: bool = False, vocab: int = 50257, context: int = 2048, level: float = 0.95,
-         unique_tokens=None, inference_tokens=None, cost: Hardware | None = None, flatness: float | None = None,
-         mixer: str = "attention", sparsity: float = 0.0) -> list[Plan]:
+def plan(
+    flops=None,
+    *,
+    params=None,
+    tokens=None,
+    target_loss=None,
+    gpu_hours=None,
+    dollars=None,
+    law: str | Law | None = None,
+    convention: str | None = None,
+    hardware: Hardware | None = None,
+    shape: bool = False,
+    vocab: int = 50257,
+    context: int = 2048,
+    level: float = 0.95,
+    unique_tokens=None,
+    inference_tokens=None,
+    cost: Hardware | None = None,
+    flatness: float | None = None,
+    mixer: str = "attention",
+    sparsity: float = 0.0,
+) -> list[Plan]:
     """Answer a planning query; each argument may be a number or a sequence (one Plan per value).
 
     Exactly what is given decides the question:
@@ -90,8 +107,9 @@ def plan(flops=None, *, params=None, tokens=None, target_loss=None, gpu_hours=No
     budgets = [("flops", flops), ("gpu_hours", gpu_hours), ("dollars", dollars)]
     given = [(k, v) for k, v in budgets if v is not None]
     if len(given) > 1:
-        raise ScalingError("give one budget: " + " or ".join(f"--{k.replace('_', '-')}" for k, _ in given)
-                           + ", not both")
+        raise ScalingError(
+            "give one budget: " + " or ".join(f"--{k.replace('_', '-')}" for k, _ in given) + ", not both"
+        )
     if flatness is not None:
         if not 0 < positive(flatness, "flatness tolerance") < 1:
             raise ScalingError(f"flatness tolerance {flatness:g} must be a fraction below 1 (0.005 = 0.5%)")
@@ -104,29 +122,64 @@ def plan(flops=None, *, params=None, tokens=None, target_loss=None, gpu_hours=No
     if not (math.isfinite(sparsity) and 0.0 <= sparsity < 1.0):
         raise ScalingError(f"sparsity must be in [0, 1): got {sparsity:g}")
     if (mixer != "attention" or sparsity) and (inference_tokens is not None or unique_tokens is not None):
-        raise ScalingError("--mixer/--sparsity apply to compute-optimal plans; data-constrained and "
-                           "inference-aware plans assume a dense attention model")
-    flatness_of = None if flatness is None else (
-        lambda law_, C, U, conv="6nd": flatness_extra(law_, C, flatness, U, conv))
+        raise ScalingError(
+            "--mixer/--sparsity apply to compute-optimal plans; data-constrained and "
+            "inference-aware plans assume a dense attention model"
+        )
+    flatness_of = (
+        None if flatness is None else (lambda law_, C, U, conv="6nd": flatness_extra(law_, C, flatness, U, conv))
+    )
     if inference_tokens is not None:
-        return plan_inference(flops, params, tokens, target_loss, gpu_hours, dollars, law, convention, hardware,
-                              cost, inference_tokens, unique_tokens, flatness_of)
+        return plan_inference(
+            flops,
+            params,
+            tokens,
+            target_loss,
+            gpu_hours,
+            dollars,
+            law,
+            convention,
+            hardware,
+            cost,
+            inference_tokens,
+            unique_tokens,
+            flatness_of,
+        )
     if unique_tokens is not None:
-        return plan_data_constrained(flops, params, tokens, target_loss, gpu_hours, dollars, law, convention,
-                                     hardware, unique_tokens, context, level, shape, vocab, flatness_of)
+        return plan_data_constrained(
+            flops,
+            params,
+            tokens,
+            target_loss,
+            gpu_hours,
+            dollars,
+            law,
+            convention,
+            hardware,
+            unique_tokens,
+            context,
+            level,
+            shape,
+            vocab,
+            flatness_of,
+        )
     law_obj = get_law(DEFAULT_LAW if law is None else law)
     arch_notes = []
-    if hasattr(law_obj, "at_sparsity"):   # a sparsity law L(S, N, D): the Chinchilla-form law at S
+    if hasattr(law_obj, "at_sparsity"):  # a sparsity law L(S, N, D): the Chinchilla-form law at S
         law_obj = law_obj.at_sparsity(sparsity)
     elif sparsity:
-        arch_notes.append(f"law {law_obj.name!r} has no sparsity term: N is read as non-zero parameters with "
-                          f"the loss of a dense model of that size (a sparsity law such as frantar-2024 prices "
-                          f"the sparsity)")
+        arch_notes.append(
+            f"law {law_obj.name!r} has no sparsity term: N is read as non-zero parameters with "
+            f"the loss of a dense model of that size (a sparsity law such as frantar-2024 prices "
+            f"the sparsity)"
+        )
     conv = convention or law_obj.flops_convention
     a = _arch(vocab, context, mixer, sparsity)
     if mixer != "attention" and conv == "6nd":
-        arch_notes.append("under C = 6ND the FLOPs per token are 6 N whatever the mixer (N non-zero under "
-                          "sparsity); --convention palm counts attention's context and Hyena's FFTs")
+        arch_notes.append(
+            "under C = 6ND the FLOPs per token are 6 N whatever the mixer (N non-zero under "
+            "sparsity); --convention palm counts attention's context and Hyena's FFTs"
+        )
     if given and given[0][0] != "flops" and hardware is None:
         hardware = Hardware()
     if target_loss is not None and given:
@@ -148,16 +201,44 @@ def plan(flops=None, *, params=None, tokens=None, target_loss=None, gpu_hours=No
             C_in = hardware.flops_for_dollars(bval)
         for N_in in values(params, "params"):
             for D_in in values(tokens, "tokens"):
-                for L_in in ([None] if target_loss is None else values(target_loss, "target loss")):
-                    plans.append(_plan_one(law_obj, conv, C_in, N_in, D_in, L_in, hardware, shape, a, level,
-                                           budget_kind, bval, arch_notes, flatness_of))
+                for L_in in [None] if target_loss is None else values(target_loss, "target loss"):
+                    plans.append(
+                        _plan_one(
+                            law_obj,
+                            conv,
+                            C_in,
+                            N_in,
+                            D_in,
+                            L_in,
+                            hardware,
+                            shape,
+                            a,
+                            level,
+                            budget_kind,
+                            bval,
+                            arch_notes,
+                            flatness_of,
+                        )
+                    )
     return plans
 
 
-
-
-def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, arch: dict, level, budget_kind, budget_value,
-              arch_notes: list[str], flatness_of) -> Plan:
+def _plan_one(
+    law: Law,
+    conv: str,
+    C,
+    N,
+    D,
+    L,
+    hardware,
+    want_shape,
+    arch: dict,
+    level,
+    budget_kind,
+    budget_value,
+    arch_notes: list[str],
+    flatness_of,
+) -> Plan:
     """One compute-optimal (or off-frontier) plan: what is given decides what is solved for."""
     native_ = native(law, conv, arch)
     query: str
@@ -166,15 +247,19 @@ def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, arch: dict,
         warnings.simplefilter("always", OutOfRangeWarning)
         if L is not None:
             if law.irreducible_loss is not None and L <= law.irreducible_loss:
-                raise ScalingError(f"target loss {L:g} is at or below the irreducible loss E = "
-                                   f"{law.irreducible_loss:g} of law {law.name!r}: no amount of compute reaches it")
+                raise ScalingError(
+                    f"target loss {L:g} is at or below the irreducible loss E = "
+                    f"{law.irreducible_loss:g} of law {law.name!r}: no amount of compute reaches it"
+                )
             if N is not None:
                 query = "target_loss+params"
                 D = float(law.tokens_for_loss(N, L))
                 if not math.isfinite(D):
                     floor = float(law.loss(N, 1e30))
-                    raise ScalingError(f"a model of {N:.3g} parameters never reaches loss {L:g} under {law.name!r} "
-                                       f"(its loss tends to {floor:.4g} with infinite data); choose a larger size")
+                    raise ScalingError(
+                        f"a model of {N:.3g} parameters never reaches loss {L:g} under {law.name!r} "
+                        f"(its loss tends to {floor:.4g} with infinite data); choose a larger size"
+                    )
             elif D is not None:
                 query = "target_loss+tokens"
                 if not hasattr(law, "params_for_loss"):
@@ -182,8 +267,10 @@ def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, arch: dict,
                 N = float(law.params_for_loss(D, L))
                 if not math.isfinite(N):
                     floor = float(law.loss(1e30, D))
-                    raise ScalingError(f"{D:.3g} tokens never reach loss {L:g} under {law.name!r} (the loss tends "
-                                       f"to {floor:.4g} with infinite parameters); use more tokens")
+                    raise ScalingError(
+                        f"{D:.3g} tokens never reach loss {L:g} under {law.name!r} (the loss tends "
+                        f"to {floor:.4g} with infinite parameters); use more tokens"
+                    )
             else:
                 query = "target_loss"
                 C = float(law.flops_for_loss(L))
@@ -196,8 +283,10 @@ def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, arch: dict,
             if N is not None and D is not None:
                 C_nd = float(flops_per_token(law, conv, N, arch) * D)
                 if abs(C_nd / C - 1) > OVERDETERMINED_RTOL:
-                    raise ScalingError(f"the budget {C:.4g} FLOPs does not match --params {N:.4g} and --tokens "
-                                       f"{D:.4g} ({C_nd:.4g} FLOPs under {conv}): give two of the three")
+                    raise ScalingError(
+                        f"the budget {C:.4g} FLOPs does not match --params {N:.4g} and --tokens "
+                        f"{D:.4g} ({C_nd:.4g} FLOPs under {conv}): give two of the three"
+                    )
                 query = "flops+params+tokens"
             elif N is not None:
                 query = "flops+params"
@@ -220,18 +309,28 @@ def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, arch: dict,
             C = float(law.flops_for_tokens(D)) if native_ else invert_frontier(law, conv, D, 1, arch)
             N = float(frontier(law, C, convention=conv, **arch)[0])
         else:
-            raise ScalingError("nothing to plan: give a budget (FLOPs, --gpu-hours or --dollars), "
-                               "--params, --tokens or --target-loss")
+            raise ScalingError(
+                "nothing to plan: give a budget (FLOPs, --gpu-hours or --dollars), --params, --tokens or --target-loss"
+            )
         C, N, D = float(C), float(N), float(D)
         law.check_range(C)
         loss = float(law.loss(N, D)) if law.has_loss else None
-        if loss is None and getattr(law, "has_frontier_loss", False) and query in (
-                "flops", "gpu_hours", "dollars", "params", "tokens", "target_loss"):
+        if (
+            loss is None
+            and getattr(law, "has_frontier_loss", False)
+            and query in ("flops", "gpu_hours", "dollars", "params", "tokens", "target_loss")
+        ):
             loss = float(law.loss_at_frontier(C))  # an allocation law knows the loss on its frontier only
 
         # how far an off-frontier point is from the optimum at its own budget
-        if query in ("params+tokens", "flops+params", "flops+tokens", "flops+params+tokens",
-                     "target_loss+params", "target_loss+tokens"):
+        if query in (
+            "params+tokens",
+            "flops+params",
+            "flops+tokens",
+            "flops+params+tokens",
+            "target_loss+params",
+            "target_loss+tokens",
+        ):
             No, Do = frontier(law, C, convention=conv, **arch)
             frontier_info = {"params": float(No), "tokens": float(Do), "tokens_per_param": float(Do / No)}
             if law.has_loss and loss is not None:
@@ -254,15 +353,29 @@ def _plan_one(law: Law, conv: str, C, N, D, L, hardware, want_shape, arch: dict,
     if flatness_of is not None:
         extra.update(flatness_of(law, C, None, conv))
     interval = _plan_interval(law, conv, query, C, N, D, L, arch, level) if law.has_uncertainty else None
-    return Plan(law=law.name, query=query, flops=C, params=N, tokens=D, tokens_per_param=D / N, loss=loss,
-                flops_convention=conv, params_convention=law.params_convention, frontier=frontier_info,
-                interval=interval, level=level if interval is not None else None,
-                shape=plan_shape(law, conv, C, N, D, arch) if want_shape else None,
-                budget=None if hardware is None else hardware.budget(C), extra=extra, flags=tuple(flags))
+    return Plan(
+        law=law.name,
+        query=query,
+        flops=C,
+        params=N,
+        tokens=D,
+        tokens_per_param=D / N,
+        loss=loss,
+        flops_convention=conv,
+        params_convention=law.params_convention,
+        frontier=frontier_info,
+        interval=interval,
+        level=level if interval is not None else None,
+        shape=plan_shape(law, conv, C, N, D, arch) if want_shape else None,
+        budget=None if hardware is None else hardware.budget(C),
+        extra=extra,
+        flags=tuple(flags),
+    )
 
 
 def _plan_interval(law, conv, query, C, N, D, L, arch, level):
     """Percentile intervals over the law's samples, holding fixed what the user fixed."""
+
     def fn(s: Law):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -293,8 +406,11 @@ def _plan_interval(law, conv, query, C, N, D, L, arch, level):
     if res is None:
         return None
     lo, hi = res
-    return {k: Interval(float(lo[i]), float(hi[i])) for i, k in enumerate(("params", "tokens", "loss"))
-            if np.isfinite(lo[i]) and np.isfinite(hi[i]) and not (k == "loss" and not law.has_loss)}
+    return {
+        k: Interval(float(lo[i]), float(hi[i]))
+        for i, k in enumerate(("params", "tokens", "loss"))
+        if np.isfinite(lo[i]) and np.isfinite(hi[i]) and not (k == "loss" and not law.has_loss)
+    }
 
 
 __all__ = ["plan"]

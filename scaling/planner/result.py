@@ -73,18 +73,33 @@ class Plan:
         """The plan's intervals at ``level``. A plan keeps the interval it was planned with (``level=``
         of :func:`scaling.plan`), not the law's samples: another level is an error that says so."""
         if not self.interval:
-            raise ScalingError(f"plan under {self.law!r} has no interval: the law carries no samples "
-                               f"(fit with --bootstrap, or use a law with published intervals)")
-        assert self.level is not None   # set whenever interval is
+            raise ScalingError(
+                f"plan under {self.law!r} has no interval: the law carries no samples "
+                f"(fit with --bootstrap, or use a law with published intervals)"
+            )
+        assert self.level is not None  # set whenever interval is
         if abs(float(level) - float(self.level)) > 1e-12:
-            raise ScalingError(f"this plan holds its {100 * self.level:g}% interval only; plan again with "
-                               f"level={level:g} for a {100 * level:g}% interval")
+            raise ScalingError(
+                f"this plan holds its {100 * self.level:g}% interval only; plan again with "
+                f"level={level:g} for a {100 * level:g}% interval"
+            )
         return dict(self.interval)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {k: getattr(self, k) for k in (
-            "law", "query", "flops", "params", "tokens", "tokens_per_param", "loss", "flops_convention",
-            "params_convention")}
+        d: dict[str, Any] = {
+            k: getattr(self, k)
+            for k in (
+                "law",
+                "query",
+                "flops",
+                "params",
+                "tokens",
+                "tokens_per_param",
+                "loss",
+                "flops_convention",
+                "params_convention",
+            )
+        }
         if self.interval is not None:
             d["interval"] = {"level": self.level, **{k: {"lo": v.lo, "hi": v.hi} for k, v in self.interval.items()}}
         for k in ("shape", "budget", "frontier"):
@@ -98,28 +113,36 @@ class Plan:
 
     def summary(self) -> str:
         """A few lines that read like a report: the query, the plan, its interval, cost and flags."""
-        lines = [f"plan ({self.query}) under {self.law}: FLOPs convention {self.flops_convention}, "
-                 f"params {self.params_convention}",
-                 f"  compute {self.flops:.4g} FLOPs: {si(self.params)} parameters on {si(self.tokens)} tokens "
-                 f"({self.tokens_per_param:.1f} tokens per parameter)"
-                 + ("" if self.loss is None else f", loss {self.loss:.4f}")]
+        lines = [
+            f"plan ({self.query}) under {self.law}: FLOPs convention {self.flops_convention}, "
+            f"params {self.params_convention}",
+            f"  compute {self.flops:.4g} FLOPs: {si(self.params)} parameters on {si(self.tokens)} tokens "
+            f"({self.tokens_per_param:.1f} tokens per parameter)"
+            + ("" if self.loss is None else f", loss {self.loss:.4f}"),
+        ]
         if self.interval and self.level is not None:
             fmt = {"params": si, "tokens": si, "loss": lambda v: f"{v:.4f}"}
             parts = [f"{k} {fmt[k](v.lo)} .. {fmt[k](v.hi)}" for k, v in self.interval.items()]
             lines.append(f"  {100 * self.level:g}% interval: " + ", ".join(parts))
         if self.frontier:
             f = self.frontier
-            lines.append(f"  optimum at the same compute: {si(f['params'])} parameters, {si(f['tokens'])} tokens"
-                         + (f", loss {f['loss']:.4f} (gap +{f['loss_gap']:.4f})" if "loss_gap" in f else ""))
+            lines.append(
+                f"  optimum at the same compute: {si(f['params'])} parameters, {si(f['tokens'])} tokens"
+                + (f", loss {f['loss']:.4f} (gap +{f['loss_gap']:.4f})" if "loss_gap" in f else "")
+            )
         if self.shape:
             s = self.shape
-            lines.append(f"  shape: {s['n_layer']} layers x {s['d_model']} wide, {s['n_head']} heads "
-                         f"({100 * s['snap_rel_error']:+.1f}% from the size)")
+            lines.append(
+                f"  shape: {s['n_layer']} layers x {s['d_model']} wide, {s['n_head']} heads "
+                f"({100 * s['snap_rel_error']:+.1f}% from the size)"
+            )
         if self.budget:
             b = self.budget
-            lines.append(f"  on {b['gpus'] or 1} x {b['accelerator']} at {100 * b['mfu']:.0f}% MFU: "
-                         f"{si(b['gpu_hours'])} GPU-hours, {b['days']:.3g} days, ${si(b['cost_usd'])}, "
-                         f"{b['energy_kwh'] / 1e3:.3g} MWh, {b['co2_kg'] / 1e3:.3g} t CO2e")
+            lines.append(
+                f"  on {b['gpus'] or 1} x {b['accelerator']} at {100 * b['mfu']:.0f}% MFU: "
+                f"{si(b['gpu_hours'])} GPU-hours, {b['days']:.3g} days, ${si(b['cost_usd'])}, "
+                f"{b['energy_kwh'] / 1e3:.3g} MWh, {b['co2_kg'] / 1e3:.3g} t CO2e"
+            )
         lines += [f"  [{f.code}] {f.message}" for f in self.flags]
         return "\n".join(lines)
 

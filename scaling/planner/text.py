@@ -11,6 +11,7 @@ from .result import Plan
 
 def format_table(plans: Sequence[Plan]) -> str:
     """A plain-text table, one row per plan, with the columns that carry information."""
+
     def lohi(p: Plan, k: str, f=si):
         iv = (p.interval or {}).get(k)
         return f"{f(iv.lo)}-{f(iv.hi)}" if iv else ""
@@ -28,6 +29,7 @@ def format_table(plans: Sequence[Plan]) -> str:
         cols += [(f"params {lvl}%", lambda p: lohi(p, "params")), (f"tokens {lvl}%", lambda p: lohi(p, "tokens"))]
         if any((p.interval or {}).get("loss") for p in plans):
             cols.append((f"loss {lvl}%", lambda p: lohi(p, "loss", lambda v: f"{v:.3f}")))
+
     def dc(p: Plan):
         return p.extra.get("data_constrained")
 
@@ -35,40 +37,59 @@ def format_table(plans: Sequence[Plan]) -> str:
         return p.extra.get("inference")
 
     if any(dc(p) for p in plans):
-        cols += [("unique", lambda p: si(dc(p)["unique_tokens"]) if dc(p) else ""),
-                 ("epochs", lambda p: f"{dc(p)['epochs']:.3g}" if dc(p) else ""),
-                 ("unconstr. N", lambda p: si(dc(p)["unconstrained"]["params"]) if dc(p) else ""),
-                 ("unconstr. loss", lambda p: f"{dc(p)['unconstrained']['loss']:.4f}" if dc(p) else ""),
-                 ("vs unconstr.", lambda p: f"+{dc(p)['loss_gap']:.4f}" if dc(p) else ""),
-                 ("compute eff.", lambda p: f"{100 * dc(p)['compute_efficiency']:.1f}%" if dc(p) else "")]
+        cols += [
+            ("unique", lambda p: si(dc(p)["unique_tokens"]) if dc(p) else ""),
+            ("epochs", lambda p: f"{dc(p)['epochs']:.3g}" if dc(p) else ""),
+            ("unconstr. N", lambda p: si(dc(p)["unconstrained"]["params"]) if dc(p) else ""),
+            ("unconstr. loss", lambda p: f"{dc(p)['unconstrained']['loss']:.4f}" if dc(p) else ""),
+            ("vs unconstr.", lambda p: f"+{dc(p)['loss_gap']:.4f}" if dc(p) else ""),
+            ("compute eff.", lambda p: f"{100 * dc(p)['compute_efficiency']:.1f}%" if dc(p) else ""),
+        ]
     if any(inf(p) for p in plans):
         dollars = any("cost" in (inf(p) or {}) for p in plans)
-        cols += [("inference tok", lambda p: si(inf(p)["inference_tokens"]) if inf(p) else ""),
-                 ("total FLOPs", lambda p: f"{inf(p)['total_flops']:.3g}" if inf(p) else ""),
-                 ("Chinchilla N", lambda p: si(inf(p)["chinchilla"]["params"]) if inf(p) else ""),
-                 ("Chinchilla total", lambda p: f"{inf(p)['chinchilla']['total_flops']:.3g}" if inf(p) else "")]
+        cols += [
+            ("inference tok", lambda p: si(inf(p)["inference_tokens"]) if inf(p) else ""),
+            ("total FLOPs", lambda p: f"{inf(p)['total_flops']:.3g}" if inf(p) else ""),
+            ("Chinchilla N", lambda p: si(inf(p)["chinchilla"]["params"]) if inf(p) else ""),
+            ("Chinchilla total", lambda p: f"{inf(p)['chinchilla']['total_flops']:.3g}" if inf(p) else ""),
+        ]
         if dollars:
-            cols += [("total $", lambda p: si(inf(p)["cost"]["total_usd"]) if inf(p) and "cost" in inf(p) else ""),
-                     ("Chinchilla $", lambda p: si(inf(p)["chinchilla"]["total_usd"])
-                      if inf(p) and "total_usd" in inf(p)["chinchilla"] else "")]
+            cols += [
+                ("total $", lambda p: si(inf(p)["cost"]["total_usd"]) if inf(p) and "cost" in inf(p) else ""),
+                (
+                    "Chinchilla $",
+                    lambda p: (
+                        si(inf(p)["chinchilla"]["total_usd"]) if inf(p) and "total_usd" in inf(p)["chinchilla"] else ""
+                    ),
+                ),
+            ]
         cols.append(("saving", lambda p: f"{100 * inf(p)['saving']:.1f}%" if inf(p) else ""))
     if any(p.frontier for p in plans):
         cols.append(("optimal N @C", lambda p: si(p.frontier["params"]) if p.frontier else ""))
         if any(p.frontier and "loss_gap" in p.frontier for p in plans):
-            cols.append(("loss gap", lambda p: f"+{p.frontier['loss_gap']:.4f}"
-                         if p.frontier and "loss_gap" in p.frontier else ""))
+            cols.append(
+                (
+                    "loss gap",
+                    lambda p: f"+{p.frontier['loss_gap']:.4f}" if p.frontier and "loss_gap" in p.frontier else "",
+                )
+            )
     if any(p.shape for p in plans):
-        cols.append(("shape (L x d, heads)",
-                     lambda p: f"{p.shape['n_layer']} x {p.shape['d_model']}, {p.shape['n_head']}"
-                     if p.shape else ""))
+        cols.append(
+            (
+                "shape (L x d, heads)",
+                lambda p: f"{p.shape['n_layer']} x {p.shape['d_model']}, {p.shape['n_head']}" if p.shape else "",
+            )
+        )
         cols.append(("snap", lambda p: f"{100 * p.shape['snap_rel_error']:+.1f}%" if p.shape else ""))
     if any(p.budget for p in plans):
         b0 = next(p.budget for p in plans if p.budget)
-        cols += [("GPU-hours", lambda p: si(p.budget["gpu_hours"])),
-                 (f"days@{b0['gpus']}" if b0.get("gpus") else "days@1", lambda p: f"{p.budget['days']:.3g}"),
-                 ("cost $", lambda p: si(p.budget["cost_usd"])),
-                 ("MWh", lambda p: f"{p.budget['energy_kwh'] / 1e3:.3g}"),
-                 ("t CO2e", lambda p: f"{p.budget['co2_kg'] / 1e3:.3g}")]
+        cols += [
+            ("GPU-hours", lambda p: si(p.budget["gpu_hours"])),
+            (f"days@{b0['gpus']}" if b0.get("gpus") else "days@1", lambda p: f"{p.budget['days']:.3g}"),
+            ("cost $", lambda p: si(p.budget["cost_usd"])),
+            ("MWh", lambda p: f"{p.budget['energy_kwh'] / 1e3:.3g}"),
+            ("t CO2e", lambda p: f"{p.budget['co2_kg'] / 1e3:.3g}"),
+        ]
     rows = [[name for name, _ in cols]] + [[f(p) for _, f in cols] for p in plans]
     widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
@@ -79,8 +100,9 @@ def format_table(plans: Sequence[Plan]) -> str:
         params_conv = "non-zero"
     head = f"law: {p0.law}   FLOPs convention: {p0.flops_convention}   params: {params_conv}"
     if p0.extra.get("mixer"):
-        head += f"   mixer: {p0.extra['mixer']}" + (f", {100 * p0.extra['sparsity']:g}% sparse"
-                                                    if p0.extra.get("sparsity") else "")
+        head += f"   mixer: {p0.extra['mixer']}" + (
+            f", {100 * p0.extra['sparsity']:g}% sparse" if p0.extra.get("sparsity") else ""
+        )
     if p0.budget:
         b = p0.budget
         head += f"\nhardware: {b['accelerator']} at {100 * b['mfu']:.0f}% MFU"
@@ -89,10 +111,12 @@ def format_table(plans: Sequence[Plan]) -> str:
         i0 = inf(p0)
         if "cost" in i0:
             c = i0["cost"]
-            head += (f"\nobjective: dollars (training {c['train']['accelerator']} at "
-                     f"{100 * c['train']['mfu']:.0f}% MFU, "
-                     f"${c['train']['price_per_gpu_hour']:g}/GPU-h; inference {c['inference']['accelerator']} at "
-                     f"{100 * c['inference']['mfu']:.0f}% MFU, ${c['inference']['price_per_gpu_hour']:g}/GPU-h)")
+            head += (
+                f"\nobjective: dollars (training {c['train']['accelerator']} at "
+                f"{100 * c['train']['mfu']:.0f}% MFU, "
+                f"${c['train']['price_per_gpu_hour']:g}/GPU-h; inference {c['inference']['accelerator']} at "
+                f"{100 * c['inference']['mfu']:.0f}% MFU, ${c['inference']['price_per_gpu_hour']:g}/GPU-h)"
+            )
         else:
             head += "\nobjective: training 6*N*D + inference 2*N*D_inf FLOPs; FLOPs column = training FLOPs"
     body = head + "\n" + "\n".join(lines)
@@ -106,12 +130,14 @@ def _beyond_lines(p: Plan) -> list[str]:
     f = p.extra.get("flatness")
     if f:
         with_u = f" with {si(f['unique_tokens'])} unique tokens" if f.get("unique_tokens") else ""
-        out.append(f"at {f['flops']:.3g} FLOPs{with_u}: "
-                   f"sizes within {100 * f['tolerance']:.3g}% of the best loss "
-                   f"({f['loss_best']:.4f} at {si(f['params_best'])}): "
-                   f"{si(f['params_lo'])} .. {si(f['params_hi'])} "
-                   f"({f['ratio_lo']:.2f}x .. {f['ratio_hi']:.2f}x the optimum; "
-                   f"{si(f['tokens_at_params_hi'])} .. {si(f['tokens_at_params_lo'])} tokens)")
+        out.append(
+            f"at {f['flops']:.3g} FLOPs{with_u}: "
+            f"sizes within {100 * f['tolerance']:.3g}% of the best loss "
+            f"({f['loss_best']:.4f} at {si(f['params_best'])}): "
+            f"{si(f['params_lo'])} .. {si(f['params_hi'])} "
+            f"({f['ratio_lo']:.2f}x .. {f['ratio_hi']:.2f}x the optimum; "
+            f"{si(f['tokens_at_params_hi'])} .. {si(f['tokens_at_params_lo'])} tokens)"
+        )
         pen = ", ".join(f"{float(k):.3g}x: +{100 * v:.2f}%" for k, v in f["penalty"].items())
         out.append(f"  loss penalty of a size k x the optimum: {pen}")
     d = p.extra.get("distribution")
@@ -122,9 +148,11 @@ def _beyond_lines(p: Plan) -> list[str]:
         out.append("    N_opt: " + " / ".join(si(pc["params"][k]) for k in keys))
         out.append("    D_opt: " + " / ".join(si(pc["tokens"][k]) for k in keys))
         out.append("    loss:  " + " / ".join(f"{pc['loss'][k]:.4f}" for k in keys))
-        out.append(f"  expected loss penalty of training the point estimate's {si(d['point']['params'])}: "
-                   f"{d['expected_penalty']:.4f} nats; the size minimising the expected loss: "
-                   f"{si(d['robust']['params'])} (penalty {d['robust']['expected_penalty']:.4f})")
+        out.append(
+            f"  expected loss penalty of training the point estimate's {si(d['point']['params'])}: "
+            f"{d['expected_penalty']:.4f} nats; the size minimising the expected loss: "
+            f"{si(d['robust']['params'])} (penalty {d['robust']['expected_penalty']:.4f})"
+        )
     return out
 
 
@@ -144,23 +172,39 @@ def format_law_comparison(df) -> str:
             if r["conversion"] != "none":
                 notes.append(f"[{len(notes) + 1}] {r['law']}: {r['conversion']}")
                 conv = f"[{len(notes)}]"
-            rows.append((r["law"], r["form"], si(r["params"]), si(r["tokens"]), f"{r['tokens_per_param']:.1f}",
-                         "-" if r["loss"] != r["loss"] else f"{r['loss']:.4f}",
-                         r["loss_scale"] if r["predicts_loss"] else "-", "-" if hi != hi else f"{hi:.2g}", conv))
+            rows.append(
+                (
+                    r["law"],
+                    r["form"],
+                    si(r["params"]),
+                    si(r["tokens"]),
+                    f"{r['tokens_per_param']:.1f}",
+                    "-" if r["loss"] != r["loss"] else f"{r['loss']:.4f}",
+                    r["loss_scale"] if r["predicts_loss"] else "-",
+                    "-" if hi != hi else f"{hi:.2g}",
+                    conv,
+                )
+            )
         widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
         lines = [f"at {flops:.3g} FLOPs ({len(g)} laws):"]
         for j, row in enumerate(rows):
-            lines.append("  ".join(str(v).ljust(w) if i in (0, 1, 6, 8) else str(v).rjust(w)
-                                   for i, (v, w) in enumerate(zip(row, widths))).rstrip())
+            lines.append(
+                "  ".join(
+                    str(v).ljust(w) if i in (0, 1, 6, 8) else str(v).rjust(w)
+                    for i, (v, w) in enumerate(zip(row, widths))
+                ).rstrip()
+            )
             if j == 0:
                 lines.append("  ".join("-" * w for w in widths))
         sp = df.attrs.get("spread", {}).get(flops)
         if sp:
-            lines.append(f"spread: params {sp['params']:.2f}x ({sp['params_min'][0]} {si(sp['params_min'][1])} .. "
-                         f"{sp['params_max'][0]} {si(sp['params_max'][1])}), tokens {sp['tokens']:.2f}x "
-                         f"({sp['tokens_min'][0]} {si(sp['tokens_min'][1])} .. {sp['tokens_max'][0]} "
-                         f"{si(sp['tokens_max'][1])}); tokens/param {sp['tokens_per_param_range'][0]:.3g} .. "
-                         f"{sp['tokens_per_param_range'][1]:.3g}")
+            lines.append(
+                f"spread: params {sp['params']:.2f}x ({sp['params_min'][0]} {si(sp['params_min'][1])} .. "
+                f"{sp['params_max'][0]} {si(sp['params_max'][1])}), tokens {sp['tokens']:.2f}x "
+                f"({sp['tokens_min'][0]} {si(sp['tokens_min'][1])} .. {sp['tokens_max'][0]} "
+                f"{si(sp['tokens_max'][1])}); tokens/param {sp['tokens_per_param_range'][0]:.3g} .. "
+                f"{sp['tokens_per_param_range'][1]:.3g}"
+            )
         lines += notes
         out.append("\n".join(lines))
     note = df.attrs.get("note")

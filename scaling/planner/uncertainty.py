@@ -53,8 +53,14 @@ def isoflop_optimum(law: Law, C: float, U: float | None = None) -> tuple[float, 
     return N, C / (6.0 * N), float(L(N))
 
 
-def flatness(law: str | Law, flops: float, tolerance: float = 0.005, *, unique_tokens: float | None = None,
-             factors: Sequence[float] = (0.25, 0.5, 2.0 / 3.0, 1.5, 2.0, 4.0)) -> dict[str, Any]:
+def flatness(
+    law: str | Law,
+    flops: float,
+    tolerance: float = 0.005,
+    *,
+    unique_tokens: float | None = None,
+    factors: Sequence[float] = (0.25, 0.5, 2.0 / 3.0, 1.5, 2.0, 4.0),
+) -> dict[str, Any]:
     """How flat the optimum is: the sizes whose loss at the same budget is within ``tolerance``
     (relative, 0.005 = 0.5%) of the best, and the loss penalty of sizes ``factors`` x the optimum.
 
@@ -80,9 +86,21 @@ def flatness(law: str | Law, flops: float, tolerance: float = 0.005, *, unique_t
     hi = float(bisect(g, np.array(x0), np.array(x0 + span), tol=1e-12)) if g(x0 + span) > 0 else x0 + span
     Nlo, Nhi = math.exp(lo), math.exp(hi)
     pen = {f"{k:.4g}": float(L(k * N) / Lb - 1.0) for k in factors}
-    return {"tolerance": tol, "flops": C, "unique_tokens": U, "params_best": N, "tokens_best": D, "loss_best": Lb,
-            "params_lo": Nlo, "params_hi": Nhi, "tokens_at_params_lo": C / (6 * Nlo),
-            "tokens_at_params_hi": C / (6 * Nhi), "ratio_lo": Nlo / N, "ratio_hi": Nhi / N, "penalty": pen}
+    return {
+        "tolerance": tol,
+        "flops": C,
+        "unique_tokens": U,
+        "params_best": N,
+        "tokens_best": D,
+        "loss_best": Lb,
+        "params_lo": Nlo,
+        "params_hi": Nhi,
+        "tokens_at_params_lo": C / (6 * Nlo),
+        "tokens_at_params_hi": C / (6 * Nhi),
+        "ratio_lo": Nlo / N,
+        "ratio_hi": Nhi / N,
+        "penalty": pen,
+    }
 
 
 def _sample_laws(law: Law) -> list[Law]:
@@ -105,18 +123,24 @@ class DistributionPlan:
     flops: float
     n_samples: int
     unique_tokens: float | None
-    point: dict[str, float]                       # the point-estimate law's optimum
-    percentiles: dict[str, dict[str, float]]      # params/tokens/loss -> {"2.5": ..., "50": ..., ...}
-    expected_penalty: float                       # E_s[L_s(N_point) - L_s(N*_s)] (nats)
-    robust: dict[str, float]                      # the size minimising the expected loss over samples
+    point: dict[str, float]  # the point-estimate law's optimum
+    percentiles: dict[str, dict[str, float]]  # params/tokens/loss -> {"2.5": ..., "50": ..., ...}
+    expected_penalty: float  # E_s[L_s(N_point) - L_s(N*_s)] (nats)
+    robust: dict[str, float]  # the size minimising the expected loss over samples
     flatness: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
         return json_safe(asdict(self))
 
 
-def plan_distribution(law: str | Law, flops: float, *, percentiles: Sequence[float] = (2.5, 5, 25, 50, 75, 95, 97.5),
-                      tolerance: float = 0.005, unique_tokens: float | None = None) -> DistributionPlan:
+def plan_distribution(
+    law: str | Law,
+    flops: float,
+    *,
+    percentiles: Sequence[float] = (2.5, 5, 25, 50, 75, 95, 97.5),
+    tolerance: float = 0.005,
+    unique_tokens: float | None = None,
+) -> DistributionPlan:
     """Percentiles of N_opt, D_opt and the optimal loss at ``flops`` over the law's samples, the
     expected loss penalty of choosing the point estimate's size, the size that minimises the
     expected loss, and the flatness of the point estimate's optimum."""
@@ -126,8 +150,10 @@ def plan_distribution(law: str | Law, flops: float, *, percentiles: Sequence[flo
     Np, Dp, Lp = isoflop_optimum(law, C, U)
     flat = flatness(law, C, tolerance, unique_tokens=U)
     if not law.has_uncertainty:
-        raise ScalingError(f"law {law.name!r} carries no samples (fit with --bootstrap to get a distribution); "
-                           f"only the flatness of its optimum can be given")
+        raise ScalingError(
+            f"law {law.name!r} carries no samples (fit with --bootstrap to get a distribution); "
+            f"only the flatness of its optimum can be given"
+        )
     laws = _sample_laws(law)
     rows = np.array([isoflop_optimum(s, C, U) for s in laws])
     q = np.asarray(percentiles, dtype=float)
@@ -142,21 +168,33 @@ def plan_distribution(law: str | Law, flops: float, *, percentiles: Sequence[flo
         return np.mean([np.asarray(c(Nx), dtype=float) for c in curves], axis=0)
 
     x0 = math.log(Np)
-    xr = float(scan_min(mean_loss, np.array(x0 - math.log(100.0)), np.array(x0 + math.log(100.0)), n_scan=33,
-                             tol=1e-9))
+    xr = float(scan_min(mean_loss, np.array(x0 - math.log(100.0)), np.array(x0 + math.log(100.0)), n_scan=33, tol=1e-9))
     Nr = math.exp(xr)
     at_point = np.array([float(c(Np)) for c in curves])
     penalty = float(np.nanmean(at_point - rows[:, 2]))
     at_robust = np.array([float(c(Nr)) for c in curves])
-    robust = {"params": Nr, "tokens": C / (6 * Nr), "expected_loss": float(np.nanmean(at_robust)),
-              "expected_penalty": float(np.nanmean(at_robust - rows[:, 2]))}
-    return DistributionPlan(law=law.name, flops=C, n_samples=len(laws), unique_tokens=U,
-                            point={"params": Np, "tokens": Dp, "loss": Lp}, percentiles=pct,
-                            expected_penalty=penalty, robust=robust, flatness=flat)
+    robust = {
+        "params": Nr,
+        "tokens": C / (6 * Nr),
+        "expected_loss": float(np.nanmean(at_robust)),
+        "expected_penalty": float(np.nanmean(at_robust - rows[:, 2])),
+    }
+    return DistributionPlan(
+        law=law.name,
+        flops=C,
+        n_samples=len(laws),
+        unique_tokens=U,
+        point={"params": Np, "tokens": Dp, "loss": Lp},
+        percentiles=pct,
+        expected_penalty=penalty,
+        robust=robust,
+        flatness=flat,
+    )
 
 
-def flatness_extra(law: Law, flops: float, tol: float, unique_tokens: float | None,
-                   convention: str = "6nd") -> dict[str, Any]:
+def flatness_extra(
+    law: Law, flops: float, tol: float, unique_tokens: float | None, convention: str = "6nd"
+) -> dict[str, Any]:
     """What ``scaling.plan(..., flatness=tol)`` adds to a plan's extras: ``flatness``, and
     ``distribution`` for a law with samples."""
     if not law.has_loss:

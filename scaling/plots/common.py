@@ -92,14 +92,17 @@ def as_law(obj, what: str = "law") -> Law | None:
         return obj.to_law(name=f"fit ({obj.method})")
     if isinstance(obj, (str, Path)):
         return get_law(str(obj))
-    raise ScalingError(f"{what}: expected a law, a law name, a fit result or a fit .json file, "
-                       f"got {type(obj).__name__}")
+    raise ScalingError(
+        f"{what}: expected a law, a law name, a fit result or a fit .json file, got {type(obj).__name__}"
+    )
 
 
 def require_loss(law, what: str) -> None:
     if not getattr(law, "has_loss", False):
-        raise ScalingError(f"{what} needs a law with a loss model L(N, D) (approach3, vp, kaplan or a published "
-                           f"law); {law.name!r} ({law.form}) is an allocation only")
+        raise ScalingError(
+            f"{what} needs a law with a loss model L(N, D) (approach3, vp, kaplan or a published "
+            f"law); {law.name!r} ({law.form}) is an allocation only"
+        )
 
 
 def heldout_mask(df: pd.DataFrame, heldout) -> np.ndarray:
@@ -139,7 +142,7 @@ def flops_text(c: float) -> str:
     if not np.isfinite(c) or c <= 0:
         return str(c)
     e = int(math.floor(math.log10(c)))
-    m = c / 10 ** e
+    m = c / 10**e
     if abs(m - round(m)) < 0.05:
         m = round(m)
         return f"1e{e}" if m == 1 else f"{m:d}e{e}"
@@ -211,8 +214,9 @@ def save(fig, path: str | Path, *, dpi: float | None = None) -> Path:
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ScalingError(f"--out {str(path)!r}: unknown image type {path.suffix or '(no extension)'!r}; "
-                           "use .png, .svg or .pdf")
+        raise ScalingError(
+            f"--out {str(path)!r}: unknown image type {path.suffix or '(no extension)'!r}; use .png, .svg or .pdf"
+        )
     buf = io.BytesIO()
     # a stable SVG/PDF (no creation date, fixed ids) so regenerated figures do not churn in git
     with matplotlib.rc_context({"svg.hashsalt": "scaling", "svg.fonttype": "path"}):

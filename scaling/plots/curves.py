@@ -28,7 +28,7 @@ from .common import (
 @dataclass
 class RunCurve:
     run_id: str
-    params: float            # the run's size (median over its rows)
+    params: float  # the run's size (median over its rows)
     flops: np.ndarray
     loss: np.ndarray
 
@@ -38,10 +38,10 @@ class CurvesData:
     """Every run's curve (smallest first) and the lower envelope."""
 
     curves: list[RunCurve]
-    n_points: int                              # evaluations in the table
-    envelope: list[dict] | None = None         # C, loss, used, winner per point (loss not None)
-    envelope_label: str = ""                   # legend label of the points Approach 1 used
-    envelope_note: str = ""                    # why Approach 1 could not be fitted (raw envelope drawn)
+    n_points: int  # evaluations in the table
+    envelope: list[dict] | None = None  # C, loss, used, winner per point (loss not None)
+    envelope_label: str = ""  # legend label of the points Approach 1 used
+    envelope_note: str = ""  # why Approach 1 could not be fitted (raw envelope drawn)
     params_label: str = "parameters N"
     title: str = ""
 
@@ -63,15 +63,28 @@ def _raw_envelope(df, n: int = 120):
     runs = []
     for rid, g in df.groupby("run_id", sort=False):
         g = g.sort_values("flops", kind="stable")
-        runs.append({"run_id": str(rid), "N": float(np.median(g["params"])),
-                     "logC": np.log(g["flops"].to_numpy(float)), "logL": np.log(g["loss"].to_numpy(float)),
-                     "logD": np.log(g["tokens"].to_numpy(float))})
+        runs.append(
+            {
+                "run_id": str(rid),
+                "N": float(np.median(g["params"])),
+                "logC": np.log(g["flops"].to_numpy(float)),
+                "logL": np.log(g["loss"].to_numpy(float)),
+                "logD": np.log(g["tokens"].to_numpy(float)),
+            }
+        )
     lo = min(r["logC"][0] for r in runs)
     hi = max(r["logC"][-1] for r in runs)
     grid = np.linspace(lo, hi, n)
     e = _envelope(runs, grid)
-    return [{"C": float(np.exp(c)), "loss": float(l) if np.isfinite(l) else None, "used": False,
-             "winner": runs[w]["run_id"] if w >= 0 else None} for c, l, w in zip(grid, e["loss"], e["winner"])]
+    return [
+        {
+            "C": float(np.exp(c)),
+            "loss": float(l) if np.isfinite(l) else None,
+            "used": False,
+            "winner": runs[w]["run_id"] if w >= 0 else None,
+        }
+        for c, l, w in zip(grid, e["loss"], e["winner"])
+    ]
 
 
 def curves_data(curves_df, envelope: bool = True, fit=None, *, title: str | None = None) -> CurvesData:
@@ -82,7 +95,9 @@ def curves_data(curves_df, envelope: bool = True, fit=None, *, title: str | None
         is bracketed by a smaller and a larger run).
     fit: an Approach 1 FitResult (or its JSON path) whose envelope to use; fitted here otherwise.
     """
-    if isinstance(curves_df, pd.DataFrame) and {"run_id", "params", "tokens", "flops", "loss"} <= set(curves_df.columns):
+    if isinstance(curves_df, pd.DataFrame) and {"run_id", "params", "tokens", "flops", "loss"} <= set(
+        curves_df.columns
+    ):
         df = curves_df
     else:
         df = load_curves(curves_df)
@@ -90,17 +105,24 @@ def curves_data(curves_df, envelope: bool = True, fit=None, *, title: str | None
         raise ScalingError("curves: the table is empty")
     fit = as_fit(fit)
     if fit is not None and fit.method != "approach1":
-        raise ScalingError(f"curves: the fit is {fit.method}; the envelope comes from an Approach 1 fit "
-                           "(scaling fit CURVES --method approach1)")
+        raise ScalingError(
+            f"curves: the fit is {fit.method}; the envelope comes from an Approach 1 fit "
+            "(scaling fit CURVES --method approach1)"
+        )
     runs = []
     for rid, g in df.groupby("run_id", sort=False):
         g = g.sort_values("flops", kind="stable")
-        runs.append(RunCurve(str(rid), float(np.median(g["params"])), g["flops"].to_numpy(float),
-                             g["loss"].to_numpy(float)))
+        runs.append(
+            RunCurve(str(rid), float(np.median(g["params"])), g["flops"].to_numpy(float), g["loss"].to_numpy(float))
+        )
     order = np.argsort([r.params for r in runs])
     src = source_name(df)
-    data = CurvesData(curves=[runs[i] for i in order], n_points=int(len(df)), params_label=params_label(None, df),
-                      title=title or ("Training curves" + (f": {src}" if src else "")))
+    data = CurvesData(
+        curves=[runs[i] for i in order],
+        n_points=int(len(df)),
+        params_label=params_label(None, df),
+        title=title or ("Training curves" + (f": {src}" if src else "")),
+    )
     if envelope:
         env = None
         if fit is None:
@@ -155,8 +177,9 @@ def draw_curves(data: CurvesData, ax=None):
             ys_.append(ll[i])
         (le,) = ax.plot(xs_, ys_, color="black", lw=1.3, ls=(0, (4, 1.5)), zorder=3)
         le.set_gid("envelope")
-        handles.append(Line2D([], [], color="black", lw=1.3, ls=(0, (4, 1.5)),
-                              label="lower envelope (best run at each budget)"))
+        handles.append(
+            Line2D([], [], color="black", lw=1.3, ls=(0, (4, 1.5)), label="lower envelope (best run at each budget)")
+        )
         if used.any():
             s = ax.scatter(cc[used], ll[used], s=9, color="black", zorder=4)
             s.set_gid("envelope_used")

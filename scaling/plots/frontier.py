@@ -16,8 +16,13 @@ from ..laws import get_law
 from .common import FLOPS_LABEL, PUBLISHED, as_law, fit_of, new_figure, params_label, plain_log_ticks, styled
 
 MAIN = "#1f4e9c"
-STYLES = [("#d62728", (0, (6, 2))), ("#2ca02c", (0, (3, 1.5))), ("#9467bd", (0, (1, 1.2))),
-          ("#8c564b", (0, (6, 2, 1, 2))), ("#e377c2", (0, (2, 2)))]
+STYLES = [
+    ("#d62728", (0, (6, 2))),
+    ("#2ca02c", (0, (3, 1.5))),
+    ("#9467bd", (0, (1, 1.2))),
+    ("#8c564b", (0, (6, 2, 1, 2))),
+    ("#e377c2", (0, (2, 2))),
+]
 
 
 @dataclass
@@ -27,7 +32,7 @@ class CompareCurve:
     name: str
     label: str
     curves: np.ndarray
-    style: int                     # index into STYLES (its position in ``compare``)
+    style: int  # index into STYLES (its position in ``compare``)
 
 
 @dataclass
@@ -35,14 +40,14 @@ class FrontierData:
     """Everything the frontier figure shows, in plain numbers."""
 
     law: str
-    label: str                                   # legend label of the fit (with its local exponent)
+    label: str  # legend label of the fit (with its local exponent)
     C: np.ndarray
-    curves: np.ndarray                           # rows N_opt, D_opt, D_opt / N_opt over C
-    fitted_range: tuple[float, float] | None     # compute range of the fitted runs
+    curves: np.ndarray  # rows N_opt, D_opt, D_opt / N_opt over C
+    fitted_range: tuple[float, float] | None  # compute range of the fitted runs
     level: float = 0.95
-    band: tuple[np.ndarray, np.ndarray] | None = None   # (lo, hi), each shaped like ``curves``
+    band: tuple[np.ndarray, np.ndarray] | None = None  # (lo, hi), each shaped like ``curves``
     band_source: str = ""
-    points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None   # (C, N, D) the fit was made from
+    points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (C, N, D) the fit was made from
     points_label: str = ""
     point_size: float = 22
     compare: list[CompareCurve] = field(default_factory=list)
@@ -85,8 +90,14 @@ def _band_source(fit, law) -> str:
     return f"{len(law.samples)} parameter samples"
 
 
-def frontier_data(fit_or_law, compare: Sequence[str] = PUBLISHED, *, flops: Sequence[float] | None = None,
-                  level: float = 0.95, title: str | None = None) -> FrontierData:
+def frontier_data(
+    fit_or_law,
+    compare: Sequence[str] = PUBLISHED,
+    *,
+    flops: Sequence[float] | None = None,
+    level: float = 0.95,
+    title: str | None = None,
+) -> FrontierData:
     """The frontier figure's data (no drawing).
 
     fit_or_law: a FitResult (or its JSON path), a law or a registered law name. Its samples
@@ -119,10 +130,16 @@ def frontier_data(fit_or_law, compare: Sequence[str] = PUBLISHED, *, flops: Sequ
         warnings.simplefilter("ignore", OutOfRangeWarning)
         Y = curves_of(law)
         band = law.interval(curves_of, level)
-    data = FrontierData(law=law.name, label=f"{law.name}: a = {_local_exponent(law, float(np.sqrt(c0 * c1))):.3f}",
-                        C=C, curves=Y, fitted_range=tuple(rng) if rng else None, level=level,
-                        params_label=params_label(law),
-                        title=title or f"Compute-optimal frontier: {law.name} against published laws")
+    data = FrontierData(
+        law=law.name,
+        label=f"{law.name}: a = {_local_exponent(law, float(np.sqrt(c0 * c1))):.3f}",
+        C=C,
+        curves=Y,
+        fitted_range=tuple(rng) if rng else None,
+        level=level,
+        params_label=params_label(law),
+        title=title or f"Compute-optimal frontier: {law.name} against published laws",
+    )
     if band is not None:
         data.band = (np.asarray(band[0]), np.asarray(band[1]))
         data.band_source = _band_source(fit, law)
@@ -131,14 +148,20 @@ def frontier_data(fit_or_law, compare: Sequence[str] = PUBLISHED, *, flops: Sequ
     if fit is not None and fit.method == "approach2":
         bs = [b for b in fit.extra.get("budgets", []) if not b.get("flagged") and b.get("N_opt")]
         if bs:
-            data.points = (np.array([b["C"] for b in bs]), np.array([b["N_opt"] for b in bs]),
-                           np.array([b["D_opt"] if b.get("D_opt") else b["C"] / (6 * b["N_opt"]) for b in bs]))
+            data.points = (
+                np.array([b["C"] for b in bs]),
+                np.array([b["N_opt"] for b in bs]),
+                np.array([b["D_opt"] if b.get("D_opt") else b["C"] / (6 * b["N_opt"]) for b in bs]),
+            )
             data.points_label, data.point_size = "isoFLOP minima", 22
     elif fit is not None and fit.method == "approach1":
         env = [e for e in fit.extra.get("envelope", []) if e.get("used") and e.get("N") and e.get("D")]
         if env:
-            data.points = (np.array([e["C"] for e in env]), np.array([e["N"] for e in env]),
-                           np.array([e["D"] for e in env]))
+            data.points = (
+                np.array([e["C"] for e in env]),
+                np.array([e["N"] for e in env]),
+                np.array([e["D"] for e in env]),
+            )
             data.points_label, data.point_size = "envelope points", 10
 
     for i, name in enumerate(compare or ()):
@@ -226,7 +249,14 @@ def draw_frontier(data: FrontierData, axes=None):
     return fig
 
 
-def frontier(fit_or_law, compare: Sequence[str] = PUBLISHED, *, flops: Sequence[float] | None = None,
-             level: float = 0.95, title: str | None = None, axes=None):
+def frontier(
+    fit_or_law,
+    compare: Sequence[str] = PUBLISHED,
+    *,
+    flops: Sequence[float] | None = None,
+    level: float = 0.95,
+    title: str | None = None,
+    axes=None,
+):
     """The frontier as a matplotlib Figure: :func:`draw_frontier` of :func:`frontier_data`."""
     return draw_frontier(frontier_data(fit_or_law, compare, flops=flops, level=level, title=title), axes)

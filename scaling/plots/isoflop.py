@@ -34,16 +34,16 @@ class BudgetProfile:
     """One FLOP budget's runs and what was fitted to them."""
 
     C: float
-    params: np.ndarray            # the runs' sizes
-    loss: np.ndarray              # and losses
-    used: np.ndarray              # inside the parabola window (bool per run)
-    N_opt: float | None           # the minimum (None: no interior minimum)
+    params: np.ndarray  # the runs' sizes
+    loss: np.ndarray  # and losses
+    used: np.ndarray  # inside the parabola window (bool per run)
+    N_opt: float | None  # the minimum (None: no interior minimum)
     loss_opt: float | None
-    flagged: bool                 # left out of the Approach 2 fit
+    flagged: bool  # left out of the Approach 2 fit
     reason: str = ""
     parabola: dict | None = None  # logN_opt, loss_opt, curvature
-    parabola_curve: tuple[np.ndarray, np.ndarray] | None = None   # (N, loss) to draw
-    law_curve: tuple[np.ndarray, np.ndarray] | None = None        # the law along this isoFLOP line
+    parabola_curve: tuple[np.ndarray, np.ndarray] | None = None  # (N, loss) to draw
+    law_curve: tuple[np.ndarray, np.ndarray] | None = None  # the law along this isoFLOP line
 
     @property
     def n_runs(self) -> int:
@@ -71,15 +71,15 @@ class IsoflopData:
     n_runs: int
     n_budgets: int
     budget_mode: str
-    law: str | None                          # name of the law whose prediction is drawn
+    law: str | None  # name of the law whose prediction is drawn
     profiles: list[BudgetProfile]
-    frontier: tuple[np.ndarray, np.ndarray] | None = None     # Approach 2 frontier (N, loss)
+    frontier: tuple[np.ndarray, np.ndarray] | None = None  # Approach 2 frontier (N, loss)
     frontier_label: str | None = None
     y_range: tuple[float, float] = (0.0, 1.0)
     n_points_above_view: int = 0
     params_label: str = "parameters N"
     title: str = "IsoFLOP profiles"
-    note: str | None = None                  # budgets without an interior minimum, said on the figure
+    note: str | None = None  # budgets without an interior minimum, said on the figure
     no_interior_minimum: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -149,8 +149,13 @@ def isoflop_data(runs, fit=None, law=None, *, title: str | None = None, show_fro
     D = np.asarray(df["tokens"], dtype=float)
     L = np.asarray(df["loss"], dtype=float)
     C = np.asarray(df["flops"], dtype=float)
-    bidx, Cb, mode = assign_budgets(C, budgets=opts["budgets"], tol=float(opts["tol"]),
-                                    bins_per_decade=float(opts["bins_per_decade"]), min_points=int(opts["min_points"]))
+    bidx, Cb, mode = assign_budgets(
+        C,
+        budgets=opts["budgets"],
+        tol=float(opts["tol"]),
+        bins_per_decade=float(opts["bins_per_decade"]),
+        min_points=int(opts["min_points"]),
+    )
     logN, logD = np.log(N), np.log(D)
     fit_budgets = (fit.extra.get("budgets") if fit is not None and fit.method == "approach2" else None) or []
 
@@ -179,8 +184,16 @@ def isoflop_data(runs, fit=None, law=None, *, title: str | None = None, show_fro
             lopt = prof["loss_opt"] if np.isfinite(prof["loss_opt"]) else None
             curv = prof["curvature"] if np.isfinite(prof["curvature"]) else None
             flagged = not prof["ok"]
-        p = BudgetProfile(C=float(cb), params=N[m], loss=ys, used=used, N_opt=nopt, loss_opt=lopt, flagged=flagged,
-                          reason=(fb or prof).get("reason", ""))
+        p = BudgetProfile(
+            C=float(cb),
+            params=N[m],
+            loss=ys,
+            used=used,
+            N_opt=nopt,
+            loss_opt=lopt,
+            flagged=flagged,
+            reason=(fb or prof).get("reason", ""),
+        )
         if nopt and lopt is not None and curv is not None and curv > 0 and used.sum() >= 2:
             x0 = math.log(nopt)
             xu = logN[m][used]
@@ -193,8 +206,14 @@ def isoflop_data(runs, fit=None, law=None, *, title: str | None = None, show_fro
             p.law_curve = (np.exp(xr), np.asarray(law.loss(np.exp(xr), np.exp(dfun(xr))), dtype=float))
         profiles.append(p)
 
-    data = IsoflopData(n_runs=int(len(df)), n_budgets=int(len(Cb)), budget_mode=mode,
-                       law=getattr(law, "name", None), profiles=profiles, params_label=params_label(law, df))
+    data = IsoflopData(
+        n_runs=int(len(df)),
+        n_budgets=int(len(Cb)),
+        budget_mode=mode,
+        law=getattr(law, "name", None),
+        profiles=profiles,
+        params_label=params_label(law, df),
+    )
     if show_frontier and fit is not None and fit.method == "approach2":
         flaw = fit.to_law()
         if getattr(flaw, "has_frontier_loss", False):
@@ -220,8 +239,9 @@ def isoflop_data(runs, fit=None, law=None, *, title: str | None = None, show_fro
     data.no_interior_minimum = [{"C": b.C, "reason": b.reason} for b in no_min]
     if no_min:
         shown = ", ".join(f"{b.C:.3g}" for b in no_min[:4]) + (", ..." if len(no_min) > 4 else "")
-        data.note = (f"no interior minimum at {len(no_min)} of {len(profiles)} budgets ({shown} FLOPs)"
-                     + ("" if any(b.parabola is not None for b in profiles) else ": no parabola drawn"))
+        data.note = f"no interior minimum at {len(no_min)} of {len(profiles)} budgets ({shown} FLOPs)" + (
+            "" if any(b.parabola is not None for b in profiles) else ": no parabola drawn"
+        )
         why = no_min[0].reason or "the profile has no minimum inside the sampled sizes"
         warnings.warn(f"isoFLOP plot: {data.note}; at {no_min[0].C:.3g} FLOPs: {why}", stacklevel=2)
     return data
@@ -251,8 +271,9 @@ def draw_isoflop(data: IsoflopData, ax=None):
         sc.set_gid("runs")
         if (~p.used).any():
             any_hollow = True
-            sc2 = ax.scatter(p.params[~p.used], p.loss[~p.used], s=16, facecolors="none", edgecolors=col,
-                             linewidths=0.9, zorder=3)
+            sc2 = ax.scatter(
+                p.params[~p.used], p.loss[~p.used], s=16, facecolors="none", edgecolors=col, linewidths=0.9, zorder=3
+            )
             sc2.set_gid("runs")
         if p.parabola_curve is not None:
             ax.plot(*p.parabola_curve, color=col, lw=1.2, alpha=0.9, zorder=2)
@@ -264,8 +285,9 @@ def draw_isoflop(data: IsoflopData, ax=None):
                 mk.set_gid("flagged_minima")
             else:
                 any_min = True
-                mk = ax.scatter([p.N_opt], [p.loss_opt], marker="*", s=90, color=col, edgecolors="black",
-                                linewidths=0.6, zorder=6)
+                mk = ax.scatter(
+                    [p.N_opt], [p.loss_opt], marker="*", s=90, color=col, edgecolors="black", linewidths=0.6, zorder=6
+                )
                 mk.set_gid("minima")
         if p.law_curve is not None:
             ax.plot(*p.law_curve, color=col, lw=1.0, ls=(0, (4, 2)), zorder=2)
@@ -277,8 +299,9 @@ def draw_isoflop(data: IsoflopData, ax=None):
     ax.set_ylabel(LOSS_LABEL)
     ax.set_ylim(*data.y_range)
     ax.set_title(data.title)
-    handles = [Line2D([], [], ls="", marker="o", ms=4, color="0.3",
-                      label="run (in parabola fit)" if any_parabola else "run")]
+    handles = [
+        Line2D([], [], ls="", marker="o", ms=4, color="0.3", label="run (in parabola fit)" if any_parabola else "run")
+    ]
     if any_hollow:
         handles.append(Line2D([], [], ls="", marker="o", ms=4, mfc="none", mec="0.3", label="run (outside window)"))
     if any_parabola:
@@ -292,16 +315,35 @@ def draw_isoflop(data: IsoflopData, ax=None):
     if data.frontier_label and data.frontier is not None:
         handles.append(Line2D([], [], color="black", lw=1.0, ls=":", label=data.frontier_label))
     if data.n_points_above_view:
-        handles.append(Line2D([], [], ls="", label=f"{data.n_points_above_view} runs above the view "
-                              f"(loss > {data.y_range[1]:.2f})"))
-    if data.note:   # inside the axes (wrapped): a legend entry this long squeezes the plot
-        t = ax.text(0.5, 0.98, textwrap.fill(data.note, 56), transform=ax.transAxes, ha="center", va="top",
-                    fontsize=7.5, color="0.2", zorder=7,
-                    bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.75", "alpha": 0.9})
+        handles.append(
+            Line2D(
+                [], [], ls="", label=f"{data.n_points_above_view} runs above the view (loss > {data.y_range[1]:.2f})"
+            )
+        )
+    if data.note:  # inside the axes (wrapped): a legend entry this long squeezes the plot
+        t = ax.text(
+            0.5,
+            0.98,
+            textwrap.fill(data.note, 56),
+            transform=ax.transAxes,
+            ha="center",
+            va="top",
+            fontsize=7.5,
+            color="0.2",
+            zorder=7,
+            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.75", "alpha": 0.9},
+        )
         t.set_gid("no_minimum_note")
     # below the axes: the profiles fill the whole plotting area
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False,
-              handlelength=2.2, columnspacing=1.2)
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=3,
+        frameon=False,
+        handlelength=2.2,
+        columnspacing=1.2,
+    )
     cb_ = fig.colorbar(ScalarMappable(norm=norm, cmap=colours), ax=ax, pad=0.02, fraction=0.05)
     cb_.set_label(FLOPS_LABEL)
     return fig

@@ -33,7 +33,7 @@ class ResidualsData:
     flops: np.ndarray
     observed: np.ndarray
     predicted: np.ndarray
-    heldout: np.ndarray                 # bool per run
+    heldout: np.ndarray  # bool per run
     params_label: str = "parameters N"
     title: str = ""
 
@@ -59,7 +59,7 @@ class ResidualsData:
 
 
 def _rms(v) -> float:
-    return float(np.sqrt(np.mean(v ** 2))) if len(v) else float("nan")
+    return float(np.sqrt(np.mean(v**2))) if len(v) else float("nan")
 
 
 def residuals_data(runs, fit, heldout=None, *, title: str | None = None) -> ResidualsData:
@@ -84,11 +84,17 @@ def residuals_data(runs, fit, heldout=None, *, title: str | None = None) -> Resi
     N = np.asarray(df["params"], dtype=float)
     D = np.asarray(df["tokens"], dtype=float)
     src = source_name(df)
-    return ResidualsData(law=law.name, params=N, tokens=D, flops=np.asarray(df["flops"], dtype=float),
-                         observed=np.asarray(df["loss"], dtype=float),
-                         predicted=np.asarray(law.loss(N, D), dtype=float), heldout=heldout_mask(df, heldout),
-                         params_label=params_label(law, df),
-                         title=title or f"Residuals of {law.name}" + (f" on {src}" if src else ""))
+    return ResidualsData(
+        law=law.name,
+        params=N,
+        tokens=D,
+        flops=np.asarray(df["flops"], dtype=float),
+        observed=np.asarray(df["loss"], dtype=float),
+        predicted=np.asarray(law.loss(N, D), dtype=float),
+        heldout=heldout_mask(df, heldout),
+        params_label=params_label(law, df),
+        title=title or f"Residuals of {law.name}" + (f" on {src}" if src else ""),
+    )
 
 
 @styled
@@ -108,8 +114,9 @@ def draw_residuals(data: ResidualsData):
         s = ax.scatter(x[tr], y[tr], s=14, color=blue, alpha=0.75, edgecolors="none", zorder=3)
         s.set_gid("runs")
         if hmask.any():
-            s2 = ax.scatter(x[hmask], y[hmask], s=34, marker="D", facecolors="none", edgecolors=red, linewidths=1.3,
-                            zorder=4)
+            s2 = ax.scatter(
+                x[hmask], y[hmask], s=34, marker="D", facecolors="none", edgecolors=red, linewidths=1.3, zorder=4
+            )
             s2.set_gid("heldout")
     lo = float(min(obs.min(), pred.min()))
     hi = float(max(obs.max(), pred.max()))
@@ -122,9 +129,11 @@ def draw_residuals(data: ResidualsData):
     a0.set_ylabel(f"observed {LOSS_LABEL}")
     a0.set_title("Observed against predicted")
     ylim = float(np.max(np.abs(rel))) * 1.12 if len(rel) else 1.0
-    for ax, xl, t in ((a1, data.params_label, "Residual against size"),
-                      (a2, "training tokens D", "Residual against tokens"),
-                      (a3, FLOPS_LABEL, "Residual against compute")):
+    for ax, xl, t in (
+        (a1, data.params_label, "Residual against size"),
+        (a2, "training tokens D", "Residual against tokens"),
+        (a3, FLOPS_LABEL, "Residual against compute"),
+    ):
         ax.axhline(0, color="0.3", lw=0.9, ls="--", zorder=2)
         ax.set_xscale("log")
         ax.set_xlabel(xl)

@@ -32,15 +32,15 @@ class SurfaceData:
     """Everything the surface figure shows, in plain numbers."""
 
     law: str
-    N: np.ndarray                     # the grid (2-D, from meshgrid)
+    N: np.ndarray  # the grid (2-D, from meshgrid)
     D: np.ndarray
-    loss: np.ndarray                  # the law's loss on the grid
-    levels: np.ndarray                # contour levels (shared with the runs' colours)
-    budgets: list[float]              # isoFLOP lines drawn (C = 6 N D)
-    frontier: tuple[np.ndarray, np.ndarray]   # (N, D) of the frontier inside the view
+    loss: np.ndarray  # the law's loss on the grid
+    levels: np.ndarray  # contour levels (shared with the runs' colours)
+    budgets: list[float]  # isoFLOP lines drawn (C = 6 N D)
+    frontier: tuple[np.ndarray, np.ndarray]  # (N, D) of the frontier inside the view
     n_range: tuple[float, float]
     d_range: tuple[float, float]
-    runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None   # (N, D, observed loss)
+    runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (N, D, observed loss)
     heldout: np.ndarray | None = None  # bool per run
     params_label: str = "parameters N"
     title: str = ""
@@ -76,8 +76,9 @@ def nice_levels(lo: float, hi: float, n: int = 14) -> np.ndarray:
     return np.round(np.arange(start, stop + step / 2, step), 10)
 
 
-def surface_data(law, runs=None, *, budgets: Sequence[float] | None = None, title: str | None = None,
-                 heldout=None) -> SurfaceData:
+def surface_data(
+    law, runs=None, *, budgets: Sequence[float] | None = None, title: str | None = None, heldout=None
+) -> SurfaceData:
     """The surface figure's data (no drawing).
 
     law: a law with a loss model, a registered name, a fit JSON path or a FitResult.
@@ -105,7 +106,7 @@ def surface_data(law, runs=None, *, budgets: Sequence[float] | None = None, titl
     if budgets is None:
         e0, e1 = math.ceil(math.log10(cmin)), math.floor(math.log10(cmax))
         step = max(1, int(math.ceil((e1 - e0 + 1) / 7)))
-        budgets = [10.0 ** e for e in range(e0, e1 + 1, step)]
+        budgets = [10.0**e for e in range(e0, e1 + 1, step)]
     budgets = [float(c) for c in budgets if cmin < c < cmax]
     # the efficient frontier across the plotted compute range
     cg = np.geomspace(cmin, cmax, 200)
@@ -115,13 +116,25 @@ def surface_data(law, runs=None, *, budgets: Sequence[float] | None = None, titl
     fn, fd = np.asarray(fn), np.asarray(fd)
     keep = (fn >= n0) & (fn <= n1) & (fd >= d0) & (fd <= d1)
     src = source_name(df) if df is not None else ""
-    data = SurfaceData(law=law.name, N=NN, D=DD, loss=Z, levels=nice_levels(zlo, zhi, 20), budgets=budgets,
-                       frontier=(fn[keep], fd[keep]), n_range=(n0, n1), d_range=(d0, d1),
-                       params_label=params_label(law, df),
-                       title=title or f"Loss surface of {law.name}" + (f" with runs of {src}" if src else ""))
+    data = SurfaceData(
+        law=law.name,
+        N=NN,
+        D=DD,
+        loss=Z,
+        levels=nice_levels(zlo, zhi, 20),
+        budgets=budgets,
+        frontier=(fn[keep], fd[keep]),
+        n_range=(n0, n1),
+        d_range=(d0, d1),
+        params_label=params_label(law, df),
+        title=title or f"Loss surface of {law.name}" + (f" with runs of {src}" if src else ""),
+    )
     if df is not None:
-        data.runs = (np.asarray(df["params"], dtype=float), np.asarray(df["tokens"], dtype=float),
-                     np.asarray(df["loss"], dtype=float))
+        data.runs = (
+            np.asarray(df["params"], dtype=float),
+            np.asarray(df["tokens"], dtype=float),
+            np.asarray(df["loss"], dtype=float),
+        )
         data.heldout = heldout_mask(df, heldout)
     return data
 
@@ -160,25 +173,65 @@ def draw_surface(data: SurfaceData, ax=None):
         if not inside.any():
             continue
         ax.plot(x[inside], y[inside], color="white", lw=0.8, ls=(0, (5, 3)), alpha=0.9, zorder=2)
-        xi, yi = x[inside][0], y[inside][0]   # entry point: top edge or left edge
-        t = ax.annotate(flops_text(c), (xi, yi), xytext=(3, -3), textcoords="offset points", fontsize=7,
-                        color="white", ha="left", va="top", zorder=3)
+        xi, yi = x[inside][0], y[inside][0]  # entry point: top edge or left edge
+        t = ax.annotate(
+            flops_text(c),
+            (xi, yi),
+            xytext=(3, -3),
+            textcoords="offset points",
+            fontsize=7,
+            color="white",
+            ha="left",
+            va="top",
+            zorder=3,
+        )
         t.set_path_effects([patheffects.withStroke(linewidth=1.8, foreground="0.15")])
     ax.plot(*data.frontier, color="#d62728", lw=2.0, zorder=4)
 
-    handles = [Line2D([], [], color="#d62728", lw=2.0, label="compute-optimal frontier"),
-               Line2D([], [], color="0.5", lw=0.8, ls=(0, (5, 3)), label="isoFLOP line C = 6ND (FLOPs)")]
+    handles = [
+        Line2D([], [], color="#d62728", lw=2.0, label="compute-optimal frontier"),
+        Line2D([], [], color="0.5", lw=0.8, ls=(0, (5, 3)), label="isoFLOP line C = 6ND (FLOPs)"),
+    ]
     if data.runs is not None:
         N, D, Lobs = data.runs
         hmask = data.heldout
-        sc = ax.scatter(N[~hmask], D[~hmask], c=Lobs[~hmask], cmap=colours, norm=norm, s=26, edgecolors="black",
-                        linewidths=0.8, zorder=5)
+        sc = ax.scatter(
+            N[~hmask],
+            D[~hmask],
+            c=Lobs[~hmask],
+            cmap=colours,
+            norm=norm,
+            s=26,
+            edgecolors="black",
+            linewidths=0.8,
+            zorder=5,
+        )
         sc.set_gid("runs")
-        handles.append(Line2D([], [], ls="", marker="o", ms=5, mfc="0.7", mec="black",
-                              label="run, filled with its observed loss\n(blends in where the fit is good)"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                ls="",
+                marker="o",
+                ms=5,
+                mfc="0.7",
+                mec="black",
+                label="run, filled with its observed loss\n(blends in where the fit is good)",
+            )
+        )
         if hmask.any():
-            sh = ax.scatter(N[hmask], D[hmask], c=Lobs[hmask], cmap=colours, norm=norm, s=40, marker="D",
-                            edgecolors="#d62728", linewidths=1.2, zorder=6)
+            sh = ax.scatter(
+                N[hmask],
+                D[hmask],
+                c=Lobs[hmask],
+                cmap=colours,
+                norm=norm,
+                s=40,
+                marker="D",
+                edgecolors="#d62728",
+                linewidths=1.2,
+                zorder=6,
+            )
             sh.set_gid("heldout")
             handles.append(Line2D([], [], ls="", marker="D", ms=5, mfc="0.7", mec="#d62728", label="held-out run"))
     ax.set_xlabel(data.params_label)
@@ -190,7 +243,6 @@ def draw_surface(data: SurfaceData, ax=None):
     return fig
 
 
-def surface(law, runs=None, ax=None, *, budgets: Sequence[float] | None = None, title: str | None = None,
-            heldout=None):
+def surface(law, runs=None, ax=None, *, budgets: Sequence[float] | None = None, title: str | None = None, heldout=None):
     """The loss surface as a matplotlib Figure: :func:`draw_surface` of :func:`surface_data`."""
     return draw_surface(surface_data(law, runs, budgets=budgets, title=title, heldout=heldout), ax)

@@ -54,7 +54,7 @@ def _die_with_parent() -> None:
     """Linux: SIGKILL this process when its parent dies (a killed sweep leaves no orphans)."""
     if sys.platform.startswith("linux"):
         try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except OSError:  # pragma: no cover
             pass
 
@@ -73,6 +73,7 @@ def worker_init(threads: int, queue=None) -> None:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     import torch
+
     torch.set_num_threads(threads)
 
 
@@ -86,8 +87,9 @@ def progress_sink() -> Callable[[dict], None] | None:
     def report(msg):
         try:
             queue.put_nowait(msg)
-        except Exception:   # noqa: BLE001 - progress is best effort
+        except Exception:  # noqa: BLE001 - progress is best effort
             pass
+
     return report
 
 
@@ -124,13 +126,19 @@ class Task:
     args: tuple
     deps: list[str] = field(default_factory=list)
     cost: float = 0.0
-    priority: int = 0      # lower first (the caller orders the tasks; run_tasks keeps that order)
+    priority: int = 0  # lower first (the caller orders the tasks; run_tasks keeps that order)
 
 
-def run_tasks(tasks: list[Task], record: Callable[[Task, Any, BaseException | None, float], bool], *,
-              workers: int, threads: int, progress: Callable[[dict], None] | None = None,
-              blocked: Callable[[Task, list[str]], None] | None = None,
-              catch: tuple[type[BaseException], ...] = (Exception,)) -> list[Task]:
+def run_tasks(
+    tasks: list[Task],
+    record: Callable[[Task, Any, BaseException | None, float], bool],
+    *,
+    workers: int,
+    threads: int,
+    progress: Callable[[dict], None] | None = None,
+    blocked: Callable[[Task, list[str]], None] | None = None,
+    catch: tuple[type[BaseException], ...] = (Exception,),
+) -> list[Task]:
     """Run ``tasks`` in the order given, each once its ``deps`` have finished; returns the tasks
     that never ran.
 
@@ -170,6 +178,7 @@ def run_tasks(tasks: list[Task], record: Callable[[Task, Any, BaseException | No
 
     if workers <= 1:
         import torch
+
         torch.set_num_threads(threads)
         saved, _WORKER_QUEUE = _WORKER_QUEUE, (_Callback(progress) if progress is not None else None)
         try:
@@ -194,8 +203,9 @@ def run_tasks(tasks: list[Task], record: Callable[[Task, Any, BaseException | No
     queue = ctx.Queue() if progress is not None else None
     running: dict = {}
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
-                                 initargs=(threads, queue)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=worker_init, initargs=(threads, queue)
+        ) as pool:
             while pending or running:
                 drop_blocked()
                 for task in ready():
@@ -205,8 +215,7 @@ def run_tasks(tasks: list[Task], record: Callable[[Task, Any, BaseException | No
                     running[pool.submit(task.fn, *task.args)] = (task, time.perf_counter())
                 if not running:
                     break
-                finished_now, _ = wait(running, timeout=0.5 if queue is not None else None,
-                                       return_when=FIRST_COMPLETED)
+                finished_now, _ = wait(running, timeout=0.5 if queue is not None else None, return_when=FIRST_COMPLETED)
                 if queue is not None:
                     _drain(queue, progress)
                 for fut in finished_now:
@@ -238,13 +247,17 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     wall_time_s: float = 0.0
-    by_other: list[str] = field(default_factory=list)     # finished meanwhile by another `sweep run`
-    busy: list[list[store.RunConfig]] = field(default_factory=list)   # jobs locked by another process now
-    set_aside: list[str] = field(default_factory=list)    # corrupt files moved out of the way
+    by_other: list[str] = field(default_factory=list)  # finished meanwhile by another `sweep run`
+    busy: list[list[store.RunConfig]] = field(default_factory=list)  # jobs locked by another process now
+    set_aside: list[str] = field(default_factory=list)  # corrupt files moved out of the way
 
     def summary(self) -> str:
-        parts = [f"sweep {self.sweep}: {self.total} runs", f"{self.skipped} already finished",
-                 f"{len(self.ok)} trained", f"{len(self.failed)} failed (diverged)"]
+        parts = [
+            f"sweep {self.sweep}: {self.total} runs",
+            f"{self.skipped} already finished",
+            f"{len(self.ok)} trained",
+            f"{len(self.failed)} failed (diverged)",
+        ]
         if self.by_other:
             parts.append(f"{len(self.by_other)} trained by another process")
         if self.set_aside:
@@ -261,20 +274,22 @@ def train_job(job_json: list[str], root: str, data_dir: str | None, threads: int
     """Train one job (a plain run, or a trunk's branches) in whichever process the executor chose;
     returns the RunResults as dicts."""
     from ..train.loop import train
+
     cfgs = [store.RunConfig.model_validate_json(j).model_copy(update={"threads": threads}) for j in job_json]
     report = progress_sink()
     done = [finished_result(root, c) for c in cfgs]
-    if all(r is not None for r in done):     # another `sweep run` finished it since we looked
+    if all(r is not None for r in done):  # another `sweep run` finished it since we looked
         return [dict(r.model_dump(mode="json"), **{BY_OTHER: True}) for r in done]
     if cfgs[0].trunk:
         from ..train.branches import train_branches
+
         return [r.model_dump(mode="json") for r in train_branches(cfgs, root, data_dir=data_dir, progress=report)]
     cfg = cfgs[0]
     res = train(cfg, store.run_dir(root, cfg.sweep, cfg.run_id), data_dir=data_dir, progress=report)
     return [res.model_dump(mode="json")]
 
 
-BY_OTHER = "_trained_by_another_process"     # marks a job result read, not trained, by this process
+BY_OTHER = "_trained_by_another_process"  # marks a job result read, not trained, by this process
 
 
 def finished_result(root, cfg: store.RunConfig) -> store.RunResult | None:
@@ -305,9 +320,16 @@ class Progress:
         self.bar = None
         if self.enabled:
             total = sum(self.cost[r] * (self.total_tokens[r] - self.seen.get(r, 0)) for r in self.cost)
-            self.bar = tqdm(total=total, unit="FLOP", unit_scale=True, dynamic_ncols=True, file=sys.stderr, disable=None,
-                            desc=self._desc(), bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
-                            "[{elapsed}<{remaining}] {postfix}")
+            self.bar = tqdm(
+                total=total,
+                unit="FLOP",
+                unit_scale=True,
+                dynamic_ncols=True,
+                file=sys.stderr,
+                disable=None,
+                desc=self._desc(),
+                bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}",
+            )
 
     def _desc(self):
         return f"runs {self.done_runs}/{self.total_runs}"
@@ -318,8 +340,9 @@ class Progress:
         prev = self.seen.get(run_id, 0)
         self.seen[run_id] = max(prev, min(tokens, self.total_tokens[run_id]))
         self.bar.update(self.cost[run_id] * (self.seen[run_id] - prev))
-        running = [f"{r} {si(t)}/{si(self.total_tokens[r])} tok" for r, t in self.seen.items()
-                   if t < self.total_tokens[r]]
+        running = [
+            f"{r} {si(t)}/{si(self.total_tokens[r])} tok" for r, t in self.seen.items() if t < self.total_tokens[r]
+        ]
         self.bar.set_postfix_str("; ".join(running[-2:]), refresh=False)
 
     def finished(self, run_id: str, result: dict | None = None):
@@ -327,8 +350,12 @@ class Progress:
         if self.enabled and (self.bar is None or self.bar.disable) and result is not None:
             # not a terminal (a log file, CI): one line per finished run instead of a bar
             loss = f"loss {result['loss']:.4f}" if result.get("loss") is not None else result.get("reason") or ""
-            print(f"[{self.done_runs}/{self.total_runs}] {run_id} {result['status']} {loss} "
-                  f"({(result.get('wall_time_s') or 0) / 60:.1f} min)", file=sys.stderr, flush=True)
+            print(
+                f"[{self.done_runs}/{self.total_runs}] {run_id} {result['status']} {loss} "
+                f"({(result.get('wall_time_s') or 0) / 60:.1f} min)",
+                file=sys.stderr,
+                flush=True,
+            )
         if self.bar is not None:
             self.tokens(run_id, self.total_tokens.get(run_id, 0))
             self.bar.set_description_str(self._desc())
@@ -349,9 +376,14 @@ def _record(report: SweepReport, bar: Progress, run_id: str, result: dict | None
     bar.finished(run_id, result)
 
 
-def _record_job(report: SweepReport, bar: Progress, job: list[store.RunConfig], results: list[dict] | None,
-                error: str | BaseException | None):
-    if isinstance(error, store.RunBusy):      # another process trains it: wait for it at the end
+def _record_job(
+    report: SweepReport,
+    bar: Progress,
+    job: list[store.RunConfig],
+    results: list[dict] | None,
+    error: str | BaseException | None,
+):
+    if isinstance(error, store.RunBusy):  # another process trains it: wait for it at the end
         report.busy.append(job)
         return
     if isinstance(error, BaseException):
@@ -381,37 +413,48 @@ def _default_layout(todo, workers, threads, gpu: bool) -> tuple[int, int]:
     return workers, threads
 
 
-def run_local(jobs: list[list[store.RunConfig]], root, report: SweepReport, bar: Progress, *, workers, threads,
-              data_dir) -> None:
+def run_local(
+    jobs: list[list[store.RunConfig]], root, report: SweepReport, bar: Progress, *, workers, threads, data_dir
+) -> None:
     """The ``local`` executor: the jobs in sequence in this process (``workers=1``) or in a pool."""
     todo = [c for job in jobs for c in job]
     gpu = any(c.device.startswith("cuda") or c.device == "auto" for c in todo)
     workers, threads = _default_layout(jobs, workers, threads, gpu)
     root = str(Path(root).resolve())
-    tasks = [Task(str(i), train_job, ([c.model_dump_json() for c in job], root, data_dir, threads))
-             for i, job in enumerate(jobs)]
+    tasks = [
+        Task(str(i), train_job, ([c.model_dump_json() for c in job], root, data_dir, threads))
+        for i, job in enumerate(jobs)
+    ]
 
     def record(task: Task, results, error, _seconds) -> bool:
         job = jobs[int(task.key)]
         if error is not None and workers > 1 and not isinstance(error, store.RunBusy):
-            error = f"{type(error).__name__}: {error}"      # from a worker: one run's error never stops the sweep
+            error = f"{type(error).__name__}: {error}"  # from a worker: one run's error never stops the sweep
         _record_job(report, bar, job, results if error is None else None, error)
         return True
 
     # in this process only a ScalingError is a run's error; anything else is a bug and propagates
-    run_tasks(tasks, record, workers=workers, threads=threads, catch=(ScalingError,),
-              progress=lambda m: bar.tokens(m["run_id"], m["tokens"]))
+    run_tasks(
+        tasks,
+        record,
+        workers=workers,
+        threads=threads,
+        catch=(ScalingError,),
+        progress=lambda m: bar.tokens(m["run_id"], m["tokens"]),
+    )
 
 
 def _ray_train(job_json: list[str], root: str, data_dir: str | None, threads: int) -> list[dict]:
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
+
     torch.set_num_threads(threads)
     return train_job(job_json, root, data_dir, threads)
 
 
-def run_ray(jobs: list[list[store.RunConfig]], root, report: SweepReport, bar: Progress, *, workers, threads, address,
-            data_dir) -> None:
+def run_ray(
+    jobs: list[list[store.RunConfig]], root, report: SweepReport, bar: Progress, *, workers, threads, address, data_dir
+) -> None:
     """The ``ray`` executor: each job a Ray task (``num_cpus=threads``, a GPU each on a CUDA device)."""
     todo = [c for job in jobs for c in job]
     try:
@@ -423,13 +466,19 @@ def run_ray(jobs: list[list[store.RunConfig]], root, report: SweepReport, bar: P
     if not ray.is_initialized():
         try:
             if address in (None, "local"):
-                ray.init(num_cpus=workers * (threads or 1) if workers else None, include_dashboard=False,
-                         log_to_driver=False, logging_level="ERROR")
+                ray.init(
+                    num_cpus=workers * (threads or 1) if workers else None,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level="ERROR",
+                )
             else:
                 ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         except ConnectionError as exc:
-            raise ScalingError(f"cannot reach a Ray cluster at {address!r}: {exc} "
-                               "(start one with `ray start --head`, or use --address local)") from None
+            raise ScalingError(
+                f"cannot reach a Ray cluster at {address!r}: {exc} "
+                "(start one with `ray start --head`, or use --address local)"
+            ) from None
         started = True
     try:
         threads = threads or 1
@@ -437,8 +486,11 @@ def run_ray(jobs: list[list[store.RunConfig]], root, report: SweepReport, bar: P
         futures = {}
         for job in jobs:
             opts = dict(num_cpus=threads, num_gpus=1 if gpu else 0, max_retries=0, name=job_name(job))
-            futures[task.options(**opts).remote([c.model_dump_json() for c in job], str(Path(root).resolve()),
-                                                data_dir, threads)] = job
+            futures[
+                task.options(**opts).remote(
+                    [c.model_dump_json() for c in job], str(Path(root).resolve()), data_dir, threads
+                )
+            ] = job
         pending = list(futures)
         while pending:
             done, pending = ray.wait(pending, num_returns=1, timeout=1.0)
@@ -448,8 +500,15 @@ def run_ray(jobs: list[list[store.RunConfig]], root, report: SweepReport, bar: P
                     results = ray.get(ref)
                 except Exception as exc:  # noqa: BLE001
                     cause = getattr(exc, "cause", None) or exc
-                    _record_job(report, bar, job, None, cause if isinstance(cause, store.RunBusy) else
-                                f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}")
+                    _record_job(
+                        report,
+                        bar,
+                        job,
+                        None,
+                        cause
+                        if isinstance(cause, store.RunBusy)
+                        else f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}",
+                    )
                 else:
                     _record_job(report, bar, job, results, None)
     finally:

@@ -50,14 +50,17 @@ def _aspect_shape(spec, target: float, vocab: int):
     layers = np.arange(1, 129, dtype=float)[:, None]
     n = layers * per_layer[None, :] + base[None, :]
     check_snap_range(target, n, f"128 layers x width {int(w[-1])}")
-    score = np.abs(np.log(n / target)) + m.aspect_weight * np.abs(np.log((w[None, :] / layers) / ideal_aspect(w)[None, :]))
+    score = np.abs(np.log(n / target)) + m.aspect_weight * np.abs(
+        np.log((w[None, :] / layers) / ideal_aspect(w)[None, :])
+    )
     li, wi = np.unravel_index(int(np.argmin(score)), score.shape)
     d = int(w[wi])
     hd = m.head_dim or next((h for h in (64, 32, 16, 8) if d % h == 0 and d // h >= (2 if d >= 128 else 1)), d)
     if d % hd:
         raise ScalingError(f"model.head_dim {hd} does not divide width {d}")
-    return ModelShape(int(layers[li, 0]), d, n_head=d // hd, d_ff=int(f[wi]), vocab=vocab, context=m.context,
-                      mixer=m.mixer)
+    return ModelShape(
+        int(layers[li, 0]), d, n_head=d // hd, d_ff=int(f[wi]), vocab=vocab, context=m.context, mixer=m.mixer
+    )
 
 
 def _shape_for(spec, target: float, where: str):
@@ -69,25 +72,49 @@ def _shape_for(spec, target: float, where: str):
             raise ScalingError(f"{where}: {exc}") from None
     else:
         try:
-            res = shape_for_params(target, vocab=vocab, context=spec.model.context,
-                                   non_embedding=spec.model.non_embedding, mixer=spec.model.mixer,
-                                   d_ff_mult=spec.model.d_ff_mult)
+            res = shape_for_params(
+                target,
+                vocab=vocab,
+                context=spec.model.context,
+                non_embedding=spec.model.non_embedding,
+                mixer=spec.model.mixer,
+                d_ff_mult=spec.model.d_ff_mult,
+            )
         except ScalingError as exc:
             raise ScalingError(f"{where}: {exc}") from None
         shape = res.shape
         if spec.model.head_dim:
             if shape.d_model % spec.model.head_dim:
-                raise ScalingError(f"{where}: model.head_dim {spec.model.head_dim} does not divide width {shape.d_model}")
-            shape = ModelShape(shape.n_layer, shape.d_model, n_head=shape.d_model // spec.model.head_dim,
-                               d_ff=shape.d_ff, vocab=vocab, context=shape.context, mixer=shape.mixer)
-    if shape.d_head % 2:   # rotary embeddings rotate pairs of channels
-        heads = next((h for h in range(shape.n_head, 0, -1) if shape.d_model % h == 0 and (shape.d_model // h) % 2 == 0),
-                     None)
+                raise ScalingError(
+                    f"{where}: model.head_dim {spec.model.head_dim} does not divide width {shape.d_model}"
+                )
+            shape = ModelShape(
+                shape.n_layer,
+                shape.d_model,
+                n_head=shape.d_model // spec.model.head_dim,
+                d_ff=shape.d_ff,
+                vocab=vocab,
+                context=shape.context,
+                mixer=shape.mixer,
+            )
+    if shape.d_head % 2:  # rotary embeddings rotate pairs of channels
+        heads = next(
+            (h for h in range(shape.n_head, 0, -1) if shape.d_model % h == 0 and (shape.d_model // h) % 2 == 0), None
+        )
         if heads is None:
-            raise ScalingError(f"{where}: width {shape.d_model} is odd, so no head size is even (rotary embeddings): "
-                               "use an even model.width_multiple")
-        shape = ModelShape(shape.n_layer, shape.d_model, n_head=heads, d_ff=shape.d_ff, vocab=shape.vocab,
-                           context=shape.context, mixer=shape.mixer)
+            raise ScalingError(
+                f"{where}: width {shape.d_model} is odd, so no head size is even (rotary embeddings): "
+                "use an even model.width_multiple"
+            )
+        shape = ModelShape(
+            shape.n_layer,
+            shape.d_model,
+            n_head=heads,
+            d_ff=shape.d_ff,
+            vocab=shape.vocab,
+            context=shape.context,
+            mixer=shape.mixer,
+        )
     # sizes target the dense parameter count; the shape carries the sparsity, so that its FLOPs per
     # token (and an isoFLOP run's tokens) count only the non-zero weights
     return dataclasses.replace(shape, sparsity=spec.model.sparsity) if spec.model.sparsity else shape
@@ -100,15 +127,16 @@ def _counted(spec, shape) -> float:
 
 def _train_fields(spec, params: float, tokens: float, lr=None, batch=None) -> dict:
     t = spec.train
-    lr = lr if lr is not None else (t.lr(params) if callable(t.lr) else t.lr)   # a PowerRule or a number
+    lr = lr if lr is not None else (t.lr(params) if callable(t.lr) else t.lr)  # a PowerRule or a number
     if not (math.isfinite(lr) and lr > 0):
         raise ScalingError(f"train.lr: the rule gives {lr:g} at {params:.4g} parameters (give min and max)")
     if batch is None:
-        if callable(t.batch_size):      # a PowerRule
+        if callable(t.batch_size):  # a PowerRule
             b = t.batch_size(params)
-            if not (math.isfinite(b) and 0 < b <= 2 ** 40):
-                raise ScalingError(f"train.batch_size: the rule gives {b:g} at {params:.4g} parameters "
-                                   "(give min and max)")
+            if not (math.isfinite(b) and 0 < b <= 2**40):
+                raise ScalingError(
+                    f"train.batch_size: the rule gives {b:g} at {params:.4g} parameters (give min and max)"
+                )
             batch = _pow2(b)
         else:
             batch = t.batch_size
@@ -118,37 +146,68 @@ def _train_fields(spec, params: float, tokens: float, lr=None, batch=None) -> di
     if t.micro_batch_size and batch % t.micro_batch_size:
         batch = max(t.micro_batch_size, batch // t.micro_batch_size * t.micro_batch_size)
     steps = max(1, round(tokens / (batch * ctx)))
-    return dict(lr=float(lr), batch_size=int(batch), tokens=int(steps * batch * ctx),
-                micro_batch_size=t.micro_batch_size if t.micro_batch_size and t.micro_batch_size < batch else None,
-                schedule=t.schedule, warmup_fraction=t.warmup_fraction, decay_fraction=t.decay_fraction,
-                decay_shape=t.decay_shape,
-                min_lr_ratio=t.min_lr_ratio, weight_decay=t.weight_decay, beta1=t.beta1, beta2=t.beta2,
-                grad_clip=t.grad_clip, dtype=t.dtype, device=t.device, eval_points=t.eval_points,
-                eval_tokens=t.eval_tokens, final_eval_tokens=t.final_eval_tokens,
-                divergence_margin=t.divergence_margin, checkpoint_every_s=t.checkpoint_every_s,
-                save_model=t.save_model, compile=t.compile)
+    return dict(
+        lr=float(lr),
+        batch_size=int(batch),
+        tokens=int(steps * batch * ctx),
+        micro_batch_size=t.micro_batch_size if t.micro_batch_size and t.micro_batch_size < batch else None,
+        schedule=t.schedule,
+        warmup_fraction=t.warmup_fraction,
+        decay_fraction=t.decay_fraction,
+        decay_shape=t.decay_shape,
+        min_lr_ratio=t.min_lr_ratio,
+        weight_decay=t.weight_decay,
+        beta1=t.beta1,
+        beta2=t.beta2,
+        grad_clip=t.grad_clip,
+        dtype=t.dtype,
+        device=t.device,
+        eval_points=t.eval_points,
+        eval_tokens=t.eval_tokens,
+        final_eval_tokens=t.final_eval_tokens,
+        divergence_margin=t.divergence_margin,
+        checkpoint_every_s=t.checkpoint_every_s,
+        save_model=t.save_model,
+        compile=t.compile,
+    )
 
 
-def _config(spec, name: str, run_id: str, shape, seed: int, fields: dict, budget=None, tags=None,
-            where: str = ""):
+def _config(spec, name: str, run_id: str, shape, seed: int, fields: dict, budget=None, tags=None, where: str = ""):
     try:
         return _run_config(spec, name, run_id, shape, seed, fields, budget, tags)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err.get("loc", ()))
-        raise ScalingError(f"{where}: run {run_id[:60]!r}: {loc + ': ' if loc else ''}{friendly(err.get('msg', ''))}"
-                           ) from None
+        raise ScalingError(
+            f"{where}: run {run_id[:60]!r}: {loc + ': ' if loc else ''}{friendly(err.get('msg', ''))}"
+        ) from None
 
 
 def _run_config(spec, name: str, run_id: str, shape, seed: int, fields: dict, budget=None, tags=None):
     return store.RunConfig(
-        sweep=name, run_id=run_id, n_layer=shape.n_layer, d_model=shape.d_model, n_head=shape.n_head,
-        d_ff=shape.d_ff, vocab=vocab_of(spec.model.tokenizer), context=spec.model.context, mixer=spec.model.mixer,
-        sparsity=spec.model.sparsity, sparsity_mask=spec.model.sparsity_mask,
-        sparsity_warmup_fraction=spec.model.sparsity_warmup_fraction, budget=budget, seed=seed, corpus=spec.data.corpus,
-        tokenizer=spec.model.tokenizer, val_fraction=spec.data.val_fraction,
+        sweep=name,
+        run_id=run_id,
+        n_layer=shape.n_layer,
+        d_model=shape.d_model,
+        n_head=shape.n_head,
+        d_ff=shape.d_ff,
+        vocab=vocab_of(spec.model.tokenizer),
+        context=spec.model.context,
+        mixer=spec.model.mixer,
+        sparsity=spec.model.sparsity,
+        sparsity_mask=spec.model.sparsity_mask,
+        sparsity_warmup_fraction=spec.model.sparsity_warmup_fraction,
+        budget=budget,
+        seed=seed,
+        corpus=spec.data.corpus,
+        tokenizer=spec.model.tokenizer,
+        val_fraction=spec.data.val_fraction,
         corpus_max_bytes=int(spec.data.max_bytes) if spec.data.max_bytes else None,
-        data_order=spec.data.order, flops_convention=spec.flops_convention, tags=tags or {}, **fields)
+        data_order=spec.data.order,
+        flops_convention=spec.flops_convention,
+        tags=tags or {},
+        **fields,
+    )
 
 
 def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[store.RunConfig]:
@@ -168,11 +227,16 @@ def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[
                 except OverflowError:
                     n_opt = math.inf
                 if not (0 < n_opt < math.inf) and not spec.params:
-                    raise ScalingError(f"budgets[{bi}]: the expected optimum N_opt(C) is {n_opt:g} parameters "
-                                       f"(optimum_exponent {spec.optimum_exponent:g}, tokens_per_param {tpp:g}): "
-                                       "no model can be sized around it")
-                targets = ([(f"params[{i}]", p, None) for i, p in enumerate(spec.params)] if spec.params else
-                           [(f"size_multipliers[{i}]", m * n_opt, m) for i, m in enumerate(spec.size_multipliers)])
+                    raise ScalingError(
+                        f"budgets[{bi}]: the expected optimum N_opt(C) is {n_opt:g} parameters "
+                        f"(optimum_exponent {spec.optimum_exponent:g}, tokens_per_param {tpp:g}): "
+                        "no model can be sized around it"
+                    )
+                targets = (
+                    [(f"params[{i}]", p, None) for i, p in enumerate(spec.params)]
+                    if spec.params
+                    else [(f"size_multipliers[{i}]", m * n_opt, m) for i, m in enumerate(spec.size_multipliers)]
+                )
                 if spec.size_grid:
                     g = math.log(spec.size_grid)
                     targets = [(w, math.exp(round(math.log(t) / g) * g), m) for w, t, m in targets]
@@ -183,7 +247,7 @@ def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[
                 for where, target, mult in targets:
                     shape = _shape_for(spec, target, f"budgets[{bi}] x {where}")
                     key = (shape.n_layer, shape.d_model)
-                    if key in seen:   # two targets snapped to one shape: train it once
+                    if key in seen:  # two targets snapped to one shape: train it once
                         continue
                     seen.add(key)
                     N = _counted(spec, shape)
@@ -195,8 +259,19 @@ def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[
                     tags = {"target_params": float(target), "tokens_per_param_target": float(tpp)}
                     if mult is not None:
                         tags["size_multiplier"] = float(mult)
-                    configs.append(_config(spec, name, rid, shape, seed, f, budget=float(C), tags=tags,
-                                           where=f"budgets[{bi}] x {where}"))
+                    configs.append(
+                        _config(
+                            spec,
+                            name,
+                            rid,
+                            shape,
+                            seed,
+                            f,
+                            budget=float(C),
+                            tags=tags,
+                            where=f"budgets[{bi}] x {where}",
+                        )
+                    )
                     origins.setdefault(rid, f"budgets[{bi}] x {where}")
         elif spec.kind == "grid":
             tpps = spec.tokens_per_param if isinstance(spec.tokens_per_param, list) else [spec.tokens_per_param]
@@ -206,8 +281,18 @@ def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[
                 for tpp in tpps:
                     f = _train_fields(spec, N, tpp * N)
                     rid = f"N{si(N)}-D{si(f['tokens'])}-{shape.n_layer}x{shape.d_model}-s{seed}"
-                    configs.append(_config(spec, name, rid, shape, seed, f, where=f"params[{pi}]",
-                                           tags={"target_params": float(target), "tokens_per_param_target": float(tpp)}))
+                    configs.append(
+                        _config(
+                            spec,
+                            name,
+                            rid,
+                            shape,
+                            seed,
+                            f,
+                            where=f"params[{pi}]",
+                            tags={"target_params": float(target), "tokens_per_param_target": float(tpp)},
+                        )
+                    )
                     origins.setdefault(rid, f"params[{pi}]")
         else:
             for ri, r in enumerate(spec.runs):
@@ -216,8 +301,16 @@ def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[
                     shape = _shape_for(spec, r.params, f"{where}.params")
                 else:
                     try:
-                        shape = ModelShape(r.n_layer, r.d_model, n_head=r.n_head, d_ff=r.d_ff, vocab=vocab,
-                                           context=ctx, mixer=spec.model.mixer, sparsity=spec.model.sparsity)
+                        shape = ModelShape(
+                            r.n_layer,
+                            r.d_model,
+                            n_head=r.n_head,
+                            d_ff=r.d_ff,
+                            vocab=vocab,
+                            context=ctx,
+                            mixer=spec.model.mixer,
+                            sparsity=spec.model.sparsity,
+                        )
                     except ScalingError as exc:
                         raise ScalingError(f"{where}: {exc}") from None
                     if shape.d_head % 2:
@@ -230,10 +323,10 @@ def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[
                 else:
                     tokens = r.tokens_per_param * N
                 f = _train_fields(spec, N, tokens, lr=r.lr, batch=r.batch_size)
-                rid = (f"{r.name}-s{seed}" if r.name else
-                       f"{shape.n_layer}x{shape.d_model}-D{si(f['tokens'])}-s{seed}")
-                configs.append(_config(spec, name, rid, shape, seed, f, budget=float(r.flops) if r.flops else None,
-                                       where=where))
+                rid = f"{r.name}-s{seed}" if r.name else f"{shape.n_layer}x{shape.d_model}-D{si(f['tokens'])}-s{seed}"
+                configs.append(
+                    _config(spec, name, rid, shape, seed, f, budget=float(r.flops) if r.flops else None, where=where)
+                )
                 origins.setdefault(rid, f"{where}.params" if r.params is not None else where)
     if spec.train.branched:
         configs = _branch(spec, configs)
@@ -259,8 +352,9 @@ def _branch(spec, configs: list[store.RunConfig]) -> list[store.RunConfig]:
         warm = round(spec.train.warmup_fraction * min(configs[i].steps for i in idx))
         for i in idx:
             c = configs[i]
-            out[i] = c.model_copy(update={"warmup_steps": int(warm),
-                                          "trunk": f"trunk-{n_layer}x{d_model}-b{batch}-s{c.seed}"})
+            out[i] = c.model_copy(
+                update={"warmup_steps": int(warm), "trunk": f"trunk-{n_layer}x{d_model}-b{batch}-s{c.seed}"}
+            )
     return [store.RunConfig.model_validate(c.model_dump()) for c in out]
 
 
@@ -280,6 +374,7 @@ def jobs_of(configs: list[store.RunConfig]) -> list[list[store.RunConfig]]:
 
     def cost(job):
         return sum(c.flops_per_token() * c.trained_tokens for c in job)
+
     return sorted(jobs, key=lambda j: -cost(j))
 
 
@@ -294,9 +389,11 @@ def check_epochs(spec, configs: list[store.RunConfig], train_tokens: dict[tuple,
             over.append((c.trained_tokens / n, c.run_id))
     if over:
         over.sort(reverse=True)
-        raise ScalingError(f"{spec.name}: {len(over)} run(s) would train more than one epoch of the corpus "
-                           f"({over[0][1]}: {over[0][0]:.2f} epochs): use a bigger corpus, smaller budgets, or "
-                           "set [data] allow_repeats = true")
+        raise ScalingError(
+            f"{spec.name}: {len(over)} run(s) would train more than one epoch of the corpus "
+            f"({over[0][1]}: {over[0][0]:.2f} epochs): use a bigger corpus, smaller budgets, or "
+            "set [data] allow_repeats = true"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,7 +410,7 @@ def train_memory(cfg: store.RunConfig) -> dict[str, float]:
     params = float(cfg.param_counts()["total"])
     micro = cfg.micro_batch_size or cfg.batch_size
     per_token = cfg.n_layer * (16.0 * cfg.d_model + 2.0 * cfg.d_ff) + 3.0 * cfg.vocab
-    if cfg.mixer == "hyena":     # FFT buffers of the long convolutions (twice the context, complex)
+    if cfg.mixer == "hyena":  # FFT buffers of the long convolutions (twice the context, complex)
         per_token += cfg.n_layer * 8.0 * cfg.d_model
     state = 16.0 * params
     acts = float(micro) * cfg.context * per_token * (2.0 if cfg.dtype == "bf16" else 4.0)
@@ -330,7 +427,7 @@ def _ram_bytes() -> int | None:
             text = Path(limit).read_text().strip()
         except OSError:
             continue
-        if text.isdigit() and 0 < int(text) < total:    # a container's limit below the machine's memory
+        if text.isdigit() and 0 < int(text) < total:  # a container's limit below the machine's memory
             total = int(text)
     return int(total) if total > 0 else None
 
@@ -346,6 +443,7 @@ def machine_memory(device: str) -> tuple[int, str] | None:
         if importlib.util.find_spec("torch") is None:
             return None
         import torch
+
         if not torch.cuda.is_available():
             return machine_memory("cpu") if device == "auto" else None
         index = int(device.split(":", 1)[1]) if ":" in device else 0
@@ -364,8 +462,9 @@ def _bytes(n: float) -> str:
     return f"{n / 1e3:.3g} KB"
 
 
-def check_memory(spec, configs: list[store.RunConfig] | None = None,
-                 origins: dict[str, str] | None = None, source: str | None = None) -> None:
+def check_memory(
+    spec, configs: list[store.RunConfig] | None = None, origins: dict[str, str] | None = None, source: str | None = None
+) -> None:
     """Raise a one-line ScalingError, naming the spec key, when a run of the spec could not fit in
     this machine's memory (:func:`train_memory` against :func:`machine_memory`); runs whose device
     this machine cannot judge are not checked."""
@@ -386,7 +485,7 @@ def check_memory(spec, configs: list[store.RunConfig] | None = None,
     if not over:
         return
     over.sort(key=lambda o: o[0])
-    _, c, need, have = over[0]     # the smallest that does not fit: the others are worse
+    _, c, need, have = over[0]  # the smallest that does not fit: the others are worse
     micro = c.micro_batch_size or c.batch_size
     more = f" ({len(over) - 1} more run(s) are larger)" if len(over) > 1 else ""
     where = origins.get(c.run_id, f"run {c.run_id}")
@@ -394,7 +493,8 @@ def check_memory(spec, configs: list[store.RunConfig] | None = None,
         f"{source + ': ' if source else ''}{where}: run {c.run_id} ({si(c.param_counts()['total'])} params, "
         f"{c.n_layer} x {c.d_model}) needs about {_bytes(need['total'])} to train (weights, gradients and AdamW "
         f"state {_bytes(need['state'])}; activations of {micro} x {c.context} tokens {_bytes(need['activations'])}) "
-        f"but this machine has {_bytes(have[0])} of {have[1]}{more}: use a smaller size, batch or context")
+        f"but this machine has {_bytes(have[0])} of {have[1]}{more}: use a smaller size, batch or context"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

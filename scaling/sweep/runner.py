@@ -24,15 +24,20 @@ from .executor import Progress, SweepReport, finished_result, job_name, run_loca
 from .expand import check_epochs, check_memory, jobs_of
 from .spec import DEFAULT_ROOT, SweepSpec, load_spec
 
-BUSY_POLL_S = 2.0                            # how often a run locked by another process is looked at
+BUSY_POLL_S = 2.0  # how often a run locked by another process is looked at
 
 
 def _result_matches(res: store.RunResult, cfg: store.RunConfig) -> bool:
     """Whether a result.json can be the result of this run (used when its config.json was corrupt)."""
-    return (res.run_id == cfg.run_id and res.sweep == cfg.sweep and res.params == cfg.param_counts()["total"]
-            and res.flops_convention == cfg.flops_convention and res.budget == cfg.budget
-            and math.isclose(res.flops_per_token, cfg.flops_per_token(), rel_tol=1e-9)
-            and (res.status == "failed" or res.steps == cfg.steps))
+    return (
+        res.run_id == cfg.run_id
+        and res.sweep == cfg.sweep
+        and res.params == cfg.param_counts()["total"]
+        and res.flops_convention == cfg.flops_convention
+        and res.budget == cfg.budget
+        and math.isclose(res.flops_per_token, cfg.flops_per_token(), rel_tol=1e-9)
+        and (res.status == "failed" or res.steps == cfg.steps)
+    )
 
 
 def _repair_run(d: Path, cfg: store.RunConfig | None, note: Callable[[str], None]) -> None:
@@ -56,7 +61,7 @@ def _repair_run(d: Path, cfg: store.RunConfig | None, note: Callable[[str], None
     except store.CorruptRunFile as exc:
         aside(exc.path, exc.problem, "rewritten from the spec")
         aside(d / store.CHECKPOINT, "its config.json was corrupt, so it cannot be checked", "the run restarts")
-        if cfg is None:      # a trunk: its snapshots cannot be checked either; they are re-derived
+        if cfg is None:  # a trunk: its snapshots cannot be checked either; they are re-derived
             for snap in sorted(d.glob("branch-*.pt")):
                 aside(snap, "its trunk's config.json was corrupt, so it cannot be checked", "to be re-derived")
             return
@@ -65,8 +70,11 @@ def _repair_run(d: Path, cfg: store.RunConfig | None, note: Callable[[str], None
         except store.CorruptRunFile:
             res = None
         if res is not None and not _result_matches(res, cfg):
-            aside(d / store.RESULT, "does not match the spec's run (and its config.json was corrupt)",
-                  "the run trains again")
+            aside(
+                d / store.RESULT,
+                "does not match the spec's run (and its config.json was corrupt)",
+                "the run trains again",
+            )
     if cfg is None:
         return
     try:
@@ -84,11 +92,13 @@ def _repair_run(d: Path, cfg: store.RunConfig | None, note: Callable[[str], None
             note(f"{exc}: the run's result is intact but its curve is not (collect --curves leaves it out)")
 
 
-def prepare_sweep(spec: SweepSpec, root: str | os.PathLike = DEFAULT_ROOT, *,
-                  notes: list[str] | None = None) -> tuple[list[store.RunConfig], list[store.RunConfig]]:
+def prepare_sweep(
+    spec: SweepSpec, root: str | os.PathLike = DEFAULT_ROOT, *, notes: list[str] | None = None
+) -> tuple[list[store.RunConfig], list[store.RunConfig]]:
     """Write every run's config.json (checking existing ones agree) and split the runs into
     (all, still to train). Corrupt files are set aside first (:func:`_repair_run`), each with a
     CorruptRunWarning (and a line in ``notes``, if given)."""
+
     def note(msg: str) -> None:
         if notes is not None:
             notes.append(msg)
@@ -108,11 +118,20 @@ def prepare_sweep(spec: SweepSpec, root: str | os.PathLike = DEFAULT_ROOT, *,
     return configs, todo
 
 
-def run_sweep(spec: SweepSpec | str | os.PathLike, root: str | os.PathLike = DEFAULT_ROOT, *,
-              executor: Literal["local", "ray"] = "local", workers: int | None = None, threads: int | None = None,
-              address: str | None = None, data_dir: str | os.PathLike | None = None, progress: bool = True,
-              only: list[str] | None = None, log: Callable[[str], None] | None = None,
-              source: str | None = None) -> SweepReport:
+def run_sweep(
+    spec: SweepSpec | str | os.PathLike,
+    root: str | os.PathLike = DEFAULT_ROOT,
+    *,
+    executor: Literal["local", "ray"] = "local",
+    workers: int | None = None,
+    threads: int | None = None,
+    address: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    only: list[str] | None = None,
+    log: Callable[[str], None] | None = None,
+    source: str | None = None,
+) -> SweepReport:
     """Train every unfinished run of a sweep; returns a SweepReport (trained, failed, errors).
 
     Nothing is written before the spec is known to fit: a run whose model could not fit in this
@@ -207,7 +226,10 @@ def _await_others(report: SweepReport, bar: Progress, root, execute: Callable[[l
         elif report.busy:
             if not said:
                 names = ", ".join(job_name(j) for j in report.busy[:3]) + (", ..." if len(report.busy) > 3 else "")
-                print(f"scaling sweep: waiting for {len(report.busy)} job(s) another process is training ({names})",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"scaling sweep: waiting for {len(report.busy)} job(s) another process is training ({names})",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 said = True
             time.sleep(BUSY_POLL_S)

@@ -41,7 +41,7 @@ Num = Annotated[float, BeforeValidator(_number)]
 PositiveNum = Annotated[float, BeforeValidator(_number), Field(gt=0)]
 
 
-SPEC_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)    # inf / nan in a spec is a key's error
+SPEC_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf / nan in a spec is a key's error
 
 
 class PowerRule(BaseModel):
@@ -73,8 +73,10 @@ class ModelSpec(BaseModel):
     mixer: Literal["attention", "hyena"] = "attention"
     sparsity: float = Field(default=0.0, ge=0, lt=1)
     sparsity_mask: Literal["random", "magnitude"] = Field(
-        default="random", description="random: a fixed random mask from the first step; magnitude: train "
-        "dense for sparsity_warmup_fraction of the steps, then keep the largest weights of each layer")
+        default="random",
+        description="random: a fixed random mask from the first step; magnitude: train "
+        "dense for sparsity_warmup_fraction of the steps, then keep the largest weights of each layer",
+    )
     sparsity_warmup_fraction: float = Field(default=0.0, ge=0, lt=1)
     d_ff_mult: float = Field(default=4.0, gt=0)
     non_embedding: bool = Field(default=False, description="size targets count non-embedding parameters")
@@ -86,23 +88,29 @@ class ModelSpec(BaseModel):
             tokenizer_vocab(v)
         except ScalingError as exc:
             raise ValueError(str(exc).split(": ", 1)[-1]) from None
-        except ArithmeticError:    # 'bpe:1e400'
+        except ArithmeticError:  # 'bpe:1e400'
             raise ValueError(f"tokenizer {v!r}: the BPE vocabulary must be 257..65535 (uint16 tokens)") from None
         return v
+
     @model_validator(mode="after")
     def _sparsity(self):
         if self.sparsity_warmup_fraction and self.sparsity_mask != "magnitude":
-            raise ValueError("sparsity_warmup_fraction: only for sparsity_mask = 'magnitude' (a random mask "
-                             "is in force from the first step)")
+            raise ValueError(
+                "sparsity_warmup_fraction: only for sparsity_mask = 'magnitude' (a random mask "
+                "is in force from the first step)"
+            )
         if self.sparsity_mask == "magnitude" and not self.sparsity:
             raise ValueError("sparsity_mask: 'magnitude' needs sparsity > 0")
         return self
 
     shape_rule: Literal["search", "aspect"] = Field(
-        default="search", description="search: scaling.shapes.shape_for_params (closest size); aspect: "
-        "widths in steps of width_multiple, trading size error against the ideal aspect ratio")
-    width_multiple: int = Field(default=16, gt=0, le=8192, description="aspect rule: widths are multiples of this "
-                                "(up to 8192)")
+        default="search",
+        description="search: scaling.shapes.shape_for_params (closest size); aspect: "
+        "widths in steps of width_multiple, trading size error against the ideal aspect ratio",
+    )
+    width_multiple: int = Field(
+        default=16, gt=0, le=8192, description="aspect rule: widths are multiples of this (up to 8192)"
+    )
     aspect_weight: float = Field(default=0.3, ge=0)
     head_dim: int | None = Field(default=None, gt=0, description="heads of this size (default: the shape rule's)")
 
@@ -117,8 +125,11 @@ class TrainSpec(BaseModel):
     warmup_fraction: float = Field(default=0.05, ge=0, lt=1)
     decay_fraction: float = Field(default=0.2, gt=0, le=1)
     decay_shape: Literal["linear", "sqrt"] = "linear"
-    branched: bool = Field(default=False, description="WSD: the runs of one size are branches of one trunk "
-                           "(scaling.train.branches); warm-up and batch size are shared per size")
+    branched: bool = Field(
+        default=False,
+        description="WSD: the runs of one size are branches of one trunk "
+        "(scaling.train.branches); warm-up and batch size are shared per size",
+    )
     min_lr_ratio: float = Field(default=0.1, ge=0, le=1)
     weight_decay: float = Field(default=0.1, ge=0)
     beta1: float = Field(default=0.9, ge=0, lt=1)
@@ -155,10 +166,14 @@ class CorpusSpec(BaseModel):
 
 class DataSpec(CorpusSpec):
     order: Literal["random", "shuffled"] = Field(
-        default="random", description="random windows with replacement, or a shuffled epoch of non-overlapping "
-        "windows (no token repeats within an epoch)")
-    allow_repeats: bool = Field(default=False, description="let a run train more than one epoch of the corpus "
-                                "(otherwise `sweep run` refuses it)")
+        default="random",
+        description="random windows with replacement, or a shuffled epoch of non-overlapping "
+        "windows (no token repeats within an epoch)",
+    )
+    allow_repeats: bool = Field(
+        default=False,
+        description="let a run train more than one epoch of the corpus (otherwise `sweep run` refuses it)",
+    )
 
 
 class RunSpec(BaseModel):
@@ -198,18 +213,24 @@ class SweepSpec(BaseModel):
     description: str = ""
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     replicate_multipliers: list[PositiveNum] | None = Field(
-        default=None, description="isoflop: the seeds after the first replicate only the sizes with these "
-        "size_multipliers (seed noise measured at a few sizes instead of every run repeated)")
+        default=None,
+        description="isoflop: the seeds after the first replicate only the sizes with these "
+        "size_multipliers (seed noise measured at a few sizes instead of every run repeated)",
+    )
     flops_convention: Literal["6nd", "kaplan", "chinchilla", "palm"] = "6nd"
     budgets: list[PositiveNum] | None = None
     tokens_per_param: PositiveNum | list[PositiveNum] | None = None
     size_multipliers: list[PositiveNum] | None = None
     optimum_exponent: PositiveNum = Field(
-        default=0.5, description="isoflop centre N_opt(C) = sqrt(C_ref / (6 tokens_per_param)) (C / C_ref)^a with "
-        "C_ref the geometric mean of the budgets (a = 0.5: constant tokens per parameter)")
+        default=0.5,
+        description="isoflop centre N_opt(C) = sqrt(C_ref / (6 tokens_per_param)) (C / C_ref)^a with "
+        "C_ref the geometric mean of the budgets (a = 0.5: constant tokens per parameter)",
+    )
     size_grid: Annotated[float, BeforeValidator(_number), Field(gt=1)] | None = Field(
-        default=None, description="snap every size target to the nearest power of this ratio (e.g. 1.7783 = "
-        "10^(1/4)), so that budgets share sizes and branched runs share trunks")
+        default=None,
+        description="snap every size target to the nearest power of this ratio (e.g. 1.7783 = "
+        "10^(1/4)), so that budgets share sizes and branched runs share trunks",
+    )
     params: list[PositiveNum] | None = None
     runs: list[RunSpec] | None = None
     model: ModelSpec = Field(default_factory=ModelSpec)
@@ -230,8 +251,9 @@ class SweepSpec(BaseModel):
         if self.replicate_multipliers is not None and (self.kind != "isoflop" or not self.size_multipliers):
             raise ValueError("replicate_multipliers: only for kind = 'isoflop' with size_multipliers")
         if self.replicate_multipliers is not None and self.size_multipliers:
-            missing = [m for m in self.replicate_multipliers if not any(abs(m - k) < 1e-9 * k
-                                                                       for k in self.size_multipliers)]
+            missing = [
+                m for m in self.replicate_multipliers if not any(abs(m - k) < 1e-9 * k for k in self.size_multipliers)
+            ]
             if missing:
                 raise ValueError(f"replicate_multipliers: {missing[0]:g} is not one of size_multipliers")
         if self.kind == "isoflop":
@@ -270,7 +292,9 @@ def _loc(loc: tuple) -> str:
             out += f"[{part}]"
         elif part in ("function-after[_batch(), TrainSpec]",) or "function-" in str(part):
             continue
-        elif str(part) in ("float", "int", "PowerRule", "list[float]", "constrained-float") or str(part).startswith("list["):
+        elif str(part) in ("float", "int", "PowerRule", "list[float]", "constrained-float") or str(part).startswith(
+            "list["
+        ):
             continue
         else:
             out += ("." if out else "") + str(part)
@@ -285,14 +309,21 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         if err.get("type") == "extra_forbidden" and err.get("loc"):
             key = str(err["loc"][-1])
             parent = _loc(tuple(err["loc"][:-1]))
-            model = {"": SweepSpec, "model": ModelSpec, "train": TrainSpec, "data": DataSpec, "runs": RunSpec,
-                     "train.lr": PowerRule, "train.batch_size": PowerRule}.get(re.sub(r"\[\d+\]$", "", parent))
+            model = {
+                "": SweepSpec,
+                "model": ModelSpec,
+                "train": TrainSpec,
+                "data": DataSpec,
+                "runs": RunSpec,
+                "train.lr": PowerRule,
+                "train.batch_size": PowerRule,
+            }.get(re.sub(r"\[\d+\]$", "", parent))
             known = list(model.model_fields) if model else []
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", key):
                 loc, msg = (f"{parent}.{key}" if parent else key), "unknown key" + hint
-            else:    # an odd key (empty, spaces, punctuation) is quoted, not glued into the path
+            else:  # an odd key (empty, spaces, punctuation) is quoted, not glued into the path
                 loc, msg = parent, f"unknown key {key!r}" + hint
         head = msg.split(": ", 1)[0]
         if ": " in msg and head.replace("_", "").replace("[", "").replace("]", "").isalnum():
@@ -334,9 +365,11 @@ class GrowthSpecGiven(ScalingError):
 
 def parse_spec(raw: dict, *, source: str = "<spec>", default_name: str | None = None) -> SweepSpec:
     if isinstance(raw, dict) and raw.get("kind") == "growth":
-        raise GrowthSpecGiven(f"{source}: kind = 'growth' is a growth experiment: run it with "
-                              f"`scaling grow run {source}` (list its runs with --dry-run, tabulate them with "
-                              f"`scaling grow analyze`)")
+        raise GrowthSpecGiven(
+            f"{source}: kind = 'growth' is a growth experiment: run it with "
+            f"`scaling grow run {source}` (list its runs with --dry-run, tabulate them with "
+            f"`scaling grow analyze`)"
+        )
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
@@ -349,7 +382,8 @@ def parse_spec(raw: dict, *, source: str = "<spec>", default_name: str | None = 
         raise ScalingError(f"{source}: {exc}") from None
     except (ArithmeticError, ValueError, TypeError, LookupError, StopIteration) as exc:  # pragma: no cover
         # a combination no check above foresaw: still one line naming the file, never a traceback
-        raise ScalingError(f"{source}: the spec cannot be expanded into runs "
-                           f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
+        raise ScalingError(
+            f"{source}: the spec cannot be expanded into runs "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+        ) from None
     return spec
-

@@ -40,9 +40,16 @@ def sweep_status(spec: SweepSpec, root: str | os.PathLike = DEFAULT_ROOT):
     trunks: dict[str, int | None] = {}
     for cfg in spec.expand():
         d = sweep_dir / cfg.run_id
-        row = {"run_id": cfg.run_id, "state": "pending", "budget": cfg.budget,
-               "params": cfg.param_counts()["total"], "tokens": cfg.trained_tokens, "done_tokens": None,
-               "loss": None, "reason": ""}
+        row = {
+            "run_id": cfg.run_id,
+            "state": "pending",
+            "budget": cfg.budget,
+            "params": cfg.param_counts()["total"],
+            "tokens": cfg.trained_tokens,
+            "done_tokens": None,
+            "loss": None,
+            "reason": "",
+        }
         rows.append(row)
         try:
             old = store.read_config(d)
@@ -57,8 +64,11 @@ def sweep_status(spec: SweepSpec, root: str | os.PathLike = DEFAULT_ROOT):
             diff = store.config_diff(old, cfg)
             if diff:
                 was = res.status if res is not None else "unfinished"
-                row.update(state="stale", reason=f"was {was}; config.json differs from the spec: " + ", ".join(
-                    f"{k} {_short(a)} -> {_short(b)}" for k, a, b in diff))
+                row.update(
+                    state="stale",
+                    reason=f"was {was}; config.json differs from the spec: "
+                    + ", ".join(f"{k} {_short(a)} -> {_short(b)}" for k, a, b in diff),
+                )
                 continue
         if res is not None:
             row.update(state=res.status, done_tokens=res.tokens, loss=res.loss, reason=res.reason or "")
@@ -78,6 +88,8 @@ def sweep_status(spec: SweepSpec, root: str | os.PathLike = DEFAULT_ROOT):
                     trunks[cfg.trunk] = None
             t = trunks[cfg.trunk]
             if t:
-                row.update(done_tokens=min(t, cfg.decay_start * cfg.tokens_per_step),
-                           reason=f"trunk {cfg.trunk} at {si(t)} tokens")
+                row.update(
+                    done_tokens=min(t, cfg.decay_start * cfg.tokens_per_step),
+                    reason=f"trunk {cfg.trunk} at {si(t)} tokens",
+                )
     return pd.DataFrame(rows)

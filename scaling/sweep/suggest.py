@@ -78,8 +78,15 @@ def fit_surface(logN, logD, logL, *, theta0=None, delta: float = 1e-3) -> np.nda
 def bootstrap_surface(logN, logD, logL, theta_hat, *, n: int = 200, seed: int = 0, delta: float = 1e-3) -> np.ndarray:
     """The fitter's bootstrap over runs (:func:`scaling.fit.bootstrap.bootstrap_approach3`: refits
     warm-started from ``theta_hat``): an (n', 5) array of the converged samples."""
-    res = bootstrap_approach3(np.asarray(logN, float), np.asarray(logD, float), np.asarray(logL, float),
-                              np.asarray(theta_hat, float), n_boot=int(n), seed=seed, delta=delta)
+    res = bootstrap_approach3(
+        np.asarray(logN, float),
+        np.asarray(logD, float),
+        np.asarray(logL, float),
+        np.asarray(theta_hat, float),
+        n_boot=int(n),
+        seed=seed,
+        delta=delta,
+    )
     out = res.theta[res.ok]
     if len(out) < 2:
         raise ScalingError("the bootstrap failed on almost every resample: too few distinct runs to design from")
@@ -105,7 +112,7 @@ def frontier_log_loss(theta, C: float) -> np.ndarray:
     s = C / 6.0
     N = G * s ** (be / (al + be))
     D = s / N
-    return np.log(E + A * N ** -al + B * D ** -be)
+    return np.log(E + A * N**-al + B * D**-be)
 
 
 def _target_fn(objective: str, target: float | None):
@@ -138,9 +145,9 @@ class SuggestedRun:
     tokens: float
     flops: float
     tokens_per_param: float
-    budget_level: float        # the isoFLOP line it sits on (= flops)
-    offset: float              # params / the line's current optimum
-    gain: float                # share of the criterion's variance this run removed when it was picked
+    budget_level: float  # the isoFLOP line it sits on (= flops)
+    offset: float  # params / the line's current optimum
+    gain: float  # share of the criterion's variance this run removed when it was picked
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,16 +157,16 @@ class SuggestedRun:
 class Design:
     """The runs to do next, and what they are expected to buy."""
 
-    objective: str                       # "a" or "loss"
-    target: float | None                 # target budget for objective "loss" (and reporting)
+    objective: str  # "a" or "loss"
+    target: float | None  # target budget for objective "loss" (and reporting)
     allowance: float
     spent: float
     runs: list[SuggestedRun]
-    noise: float                         # sigma of log loss used
+    noise: float  # sigma of log loss used
     n_samples: int
-    current: dict[str, float]            # point estimate, bootstrap interval and sd of the target now
-    predicted_sd: float                  # linearised posterior sd after the suggested runs (bootstrap-averaged)
-    grid: dict[str, Any]                 # the uniform-grid baseline with the same allowance
+    current: dict[str, float]  # point estimate, bootstrap interval and sd of the target now
+    predicted_sd: float  # linearised posterior sd after the suggested runs (bootstrap-averaged)
+    grid: dict[str, Any]  # the uniform-grid baseline with the same allowance
     theta: list[float] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -169,29 +176,38 @@ class Design:
 
     def summary(self) -> str:
         what = "exponent a (N_opt ∝ C^a)" if self.objective == "a" else f"loss at {self.target:.3g} FLOPs"
-        lines = [f"target: {what}; now {self.current['estimate']:.4g} (95% bootstrap interval "
-                 f"{self.current['lo']:.4g} .. {self.current['hi']:.4g}, sd {self.current['sd']:.3g})",
-                 f"allowance {self.allowance:.3g} FLOPs, suggested runs spend {self.spent:.3g} "
-                 f"({len(self.runs)} runs); noise sigma {self.noise:.3g} in log loss",
-                 "", f"{'FLOPs':>9}  {'params':>7}  {'tokens':>7}  {'tok/param':>9}  {'x optimum':>9}  {'gain':>6}"]
+        lines = [
+            f"target: {what}; now {self.current['estimate']:.4g} (95% bootstrap interval "
+            f"{self.current['lo']:.4g} .. {self.current['hi']:.4g}, sd {self.current['sd']:.3g})",
+            f"allowance {self.allowance:.3g} FLOPs, suggested runs spend {self.spent:.3g} "
+            f"({len(self.runs)} runs); noise sigma {self.noise:.3g} in log loss",
+            "",
+            f"{'FLOPs':>9}  {'params':>7}  {'tokens':>7}  {'tok/param':>9}  {'x optimum':>9}  {'gain':>6}",
+        ]
         for r in self.runs:
-            lines.append(f"{r.flops:9.3g}  {si(r.params):>7}  {si(r.tokens):>7}  {r.tokens_per_param:9.1f}  "
-                         f"{r.offset:9.2f}  {100 * r.gain:5.1f}%")
-        lines += ["", f"predicted sd of the target after these runs: {self.predicted_sd:.3g} "
-                      f"(uniform grid with the same compute: {self.grid['predicted_sd']:.3g}, "
-                      f"{len(self.grid['runs'])} runs)"]
+            lines.append(
+                f"{r.flops:9.3g}  {si(r.params):>7}  {si(r.tokens):>7}  {r.tokens_per_param:9.1f}  "
+                f"{r.offset:9.2f}  {100 * r.gain:5.1f}%"
+            )
+        lines += [
+            "",
+            f"predicted sd of the target after these runs: {self.predicted_sd:.3g} "
+            f"(uniform grid with the same compute: {self.grid['predicted_sd']:.3g}, "
+            f"{len(self.grid['runs'])} runs)",
+        ]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
 
-def _candidates(theta: np.ndarray, C_lo: float, allowance: float, budget_ratio: float, size_ratio: float,
-                n_sizes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _candidates(
+    theta: np.ndarray, C_lo: float, allowance: float, budget_ratio: float, size_ratio: float, n_sizes: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(N, D, C, offset) of the candidate runs: isoFLOP lines from C_lo up to the allowance."""
     top = allowance
     n_lines = max(1, int(math.floor(math.log(top / C_lo) / math.log(budget_ratio))) + 1)
     Cs = top / budget_ratio ** np.arange(n_lines)
     k = np.arange(n_sizes) - (n_sizes - 1) / 2
-    offs = size_ratio ** k
+    offs = size_ratio**k
     th = theta
     a = float(exponent_a(th))
     A, B = math.exp(th[0]), math.exp(th[1])
@@ -210,8 +226,8 @@ def _candidates(theta: np.ndarray, C_lo: float, allowance: float, budget_ratio: 
 
 def _posterior_cov(samples, logN, logD, noise, ridge: float = 1e-8) -> np.ndarray:
     """Per-sample linearised covariance of theta given the runs so far: (S, 5, 5)."""
-    J = jacobian(samples, logN, logD)                     # (S, n, 5)
-    P = np.einsum("sni,snj->sij", J, J) / noise ** 2
+    J = jacobian(samples, logN, logD)  # (S, n, 5)
+    P = np.einsum("sni,snj->sij", J, J) / noise**2
     scale = np.trace(P, axis1=1, axis2=2)[:, None, None] / 5.0
     P = P + ridge * scale * np.eye(5)
     return np.linalg.inv(P)
@@ -229,17 +245,17 @@ def _greedy(Sigma, g, Jc, cost, allowance, noise, per_flop: bool, max_runs: int)
         ok = avail & (cost <= remaining * (1 + 1e-9))
         if not ok.any():
             break
-        SJ = np.einsum("sij,scj->sci", Sigma, Jc)             # (S, c, 5)
+        SJ = np.einsum("sij,scj->sci", Sigma, Jc)  # (S, c, 5)
         gSJ = np.einsum("si,sci->sc", g, SJ)
         jSJ = np.einsum("sci,sci->sc", Jc, SJ)
-        red = np.mean(gSJ ** 2 / (noise ** 2 + jSJ), axis=0)  # mean variance reduction per candidate
+        red = np.mean(gSJ**2 / (noise**2 + jSJ), axis=0)  # mean variance reduction per candidate
         score = red / cost if per_flop else red.copy()
         score[~ok] = -np.inf
         j = int(np.argmax(score))
         if not np.isfinite(score[j]) or red[j] <= 0:
             break
         v = SJ[:, j, :]
-        Sigma = Sigma - np.einsum("si,sj->sij", v, v) / (noise ** 2 + jSJ[:, j])[:, None, None]
+        Sigma = Sigma - np.einsum("si,sj->sij", v, v) / (noise**2 + jSJ[:, j])[:, None, None]
         picked.append(j)
         gains.append(float(red[j]) / var0)
         var -= float(red[j])
@@ -254,12 +270,13 @@ def _design_variance(Sigma, g, Jsel, noise) -> float:
     S = Sigma.copy()
     for j in range(Jsel.shape[1]):
         v = np.einsum("sij,sj->si", S, Jsel[:, j, :])
-        S = S - np.einsum("si,sj->sij", v, v) / (noise ** 2 + np.einsum("si,si->s", Jsel[:, j, :], v))[:, None, None]
+        S = S - np.einsum("si,sj->sij", v, v) / (noise**2 + np.einsum("si,si->s", Jsel[:, j, :], v))[:, None, None]
     return float(np.mean(np.einsum("si,sij,sj->s", g, S, g)))
 
 
-def grid_runs(theta, allowance: float, *, n_budgets: int = 3, n_sizes: int = 5, budget_ratio: float = 2.0,
-              span: float = 4.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def grid_runs(
+    theta, allowance: float, *, n_budgets: int = 3, n_sizes: int = 5, budget_ratio: float = 2.0, span: float = 4.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The uniform isoFLOP grid that spends ``allowance``: budgets C_top / ratio^i (i < n_budgets),
     ``n_sizes`` sizes log-uniform over [N_opt / span, N_opt * span] on each (N_opt from theta)."""
     theta = np.asarray(theta, dtype=float)
@@ -287,15 +304,31 @@ def _runs_arrays(runs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     D = np.asarray(df["tokens"], dtype=float)
     L = np.asarray(df["loss"], dtype=float)
     if len(np.unique(N)) < 3 or len(N) < 6:
-        raise ScalingError(f"the sweep design fits the Chinchilla surface to the runs so far: it needs at least 6 runs "
-                           f"at 3 or more sizes (got {len(N)} runs at {len(np.unique(N))} sizes)")
+        raise ScalingError(
+            f"the sweep design fits the Chinchilla surface to the runs so far: it needs at least 6 runs "
+            f"at 3 or more sizes (got {len(N)} runs at {len(np.unique(N))} sizes)"
+        )
     return N, D, L
 
 
-def suggest_runs(runs, allowance: float, *, target: float | None = None, objective: str = "a",
-                 noise: float | None = None, bootstrap: int = 200, seed: int = 0, samples: np.ndarray | None = None,
-                 theta: np.ndarray | None = None, budget_ratio: float = 2.0, size_ratio: float = 2.0 ** 0.5,
-                 n_sizes: int = 9, max_runs: int = 64, min_flops: float | None = None, delta: float = 1e-3) -> Design:
+def suggest_runs(
+    runs,
+    allowance: float,
+    *,
+    target: float | None = None,
+    objective: str = "a",
+    noise: float | None = None,
+    bootstrap: int = 200,
+    seed: int = 0,
+    samples: np.ndarray | None = None,
+    theta: np.ndarray | None = None,
+    budget_ratio: float = 2.0,
+    size_ratio: float = 2.0**0.5,
+    n_sizes: int = 9,
+    max_runs: int = 64,
+    min_flops: float | None = None,
+    delta: float = 1e-3,
+) -> Design:
     """Propose the next runs (within ``allowance`` FLOPs in total) that most shrink the uncertainty
     of the exponent ``a`` (objective "a") or of the log loss predicted at ``target`` FLOPs ("loss").
 
@@ -328,13 +361,15 @@ def suggest_runs(runs, allowance: float, *, target: float | None = None, objecti
     C_runs = 6.0 * N * D
     C_lo = float(min_flops) if min_flops is not None else float(np.min(C_runs))
     if C_lo > allowance:
-        notes.append(f"the allowance {allowance:.3g} is below the smallest budget so far ({C_lo:.3g}): candidates "
-                     f"start at the allowance")
+        notes.append(
+            f"the allowance {allowance:.3g} is below the smallest budget so far ({C_lo:.3g}): candidates "
+            f"start at the allowance"
+        )
         C_lo = allowance
     Nc, Dc, Cc, Oc = _candidates(theta, C_lo, allowance, budget_ratio, size_ratio, n_sizes)
     Sigma = _posterior_cov(samples, logN, logD, sigma)
     g = _grad(fn, samples)
-    Jc = jacobian(samples, np.log(Nc), np.log(Dc))           # (S, c, 5)
+    Jc = jacobian(samples, np.log(Nc), np.log(Dc))  # (S, c, 5)
     best = None
     for per_flop in (True, False):
         picked, gains, var = _greedy(Sigma, g, Jc, Cc, allowance, sigma, per_flop, max_runs)
@@ -342,9 +377,18 @@ def suggest_runs(runs, allowance: float, *, target: float | None = None, objecti
             best = (picked, gains, var)
     picked, gains, var = best
     order = sorted(range(len(picked)), key=lambda i: (-Cc[picked[i]], Nc[picked[i]]))
-    sugg = [SuggestedRun(params=float(Nc[picked[i]]), tokens=float(Dc[picked[i]]), flops=float(Cc[picked[i]]),
-                         tokens_per_param=float(Dc[picked[i]] / Nc[picked[i]]), budget_level=float(Cc[picked[i]]),
-                         offset=float(Oc[picked[i]]), gain=float(gains[i])) for i in order]
+    sugg = [
+        SuggestedRun(
+            params=float(Nc[picked[i]]),
+            tokens=float(Dc[picked[i]]),
+            flops=float(Cc[picked[i]]),
+            tokens_per_param=float(Dc[picked[i]] / Nc[picked[i]]),
+            budget_level=float(Cc[picked[i]]),
+            offset=float(Oc[picked[i]]),
+            gain=float(gains[i]),
+        )
+        for i in order
+    ]
     vals = fn(samples)
     lo, hi = np.quantile(vals, [0.025, 0.975])
     var_now = float(np.mean(np.einsum("si,sij,sj->s", g, Sigma, g)))
@@ -354,14 +398,29 @@ def suggest_runs(runs, allowance: float, *, target: float | None = None, objecti
     if not sugg:
         notes.append("no candidate run fits the allowance")
     return Design(
-        objective=objective, target=target, allowance=allowance, spent=float(sum(r.flops for r in sugg)), runs=sugg,
-        noise=sigma, n_samples=len(samples),
-        current={"estimate": float(fn(theta[None, :])[0]), "lo": float(lo), "hi": float(hi),
-                 "sd": float(np.std(vals)), "linearised_sd": math.sqrt(max(var_now, 0.0))},
+        objective=objective,
+        target=target,
+        allowance=allowance,
+        spent=float(sum(r.flops for r in sugg)),
+        runs=sugg,
+        noise=sigma,
+        n_samples=len(samples),
+        current={
+            "estimate": float(fn(theta[None, :])[0]),
+            "lo": float(lo),
+            "hi": float(hi),
+            "sd": float(np.std(vals)),
+            "linearised_sd": math.sqrt(max(var_now, 0.0)),
+        },
         predicted_sd=math.sqrt(max(var, 0.0)),
-        grid={"runs": [{"params": float(a), "tokens": float(b), "flops": float(c)} for a, b, c in zip(gN, gD, gC)],
-              "predicted_sd": math.sqrt(max(var_grid, 0.0)), "spent": float(gC.sum())},
-        theta=[float(t) for t in theta], notes=notes)
+        grid={
+            "runs": [{"params": float(a), "tokens": float(b), "flops": float(c)} for a, b, c in zip(gN, gD, gC)],
+            "predicted_sd": math.sqrt(max(var_grid, 0.0)),
+            "spent": float(gC.sum()),
+        },
+        theta=[float(t) for t in theta],
+        notes=notes,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,8 +430,9 @@ def suggest_runs(runs, allowance: float, *, target: float | None = None, objecti
 KIND_KEYS = ("name", "kind", "budgets", "tokens_per_param", "size_multipliers", "params", "runs")
 
 
-def sweep_spec(design: Design, name: str = "suggested", *, template: dict | None = None,
-               seeds: Sequence[int] | None = None) -> dict[str, Any]:
+def sweep_spec(
+    design: Design, name: str = "suggested", *, template: dict | None = None, seeds: Sequence[int] | None = None
+) -> dict[str, Any]:
     """The suggested runs as a sweep spec (a dict in the shape of ``scaling.sweep.SweepSpec``).
 
     kind "list", one ``[[runs]]`` entry (params, tokens) per suggested run. ``template``: a spec
@@ -387,8 +447,10 @@ def sweep_spec(design: Design, name: str = "suggested", *, template: dict | None
     what = "exponent a" if design.objective == "a" else f"loss at {design.target:.3g} FLOPs"
     spec["name"] = name
     spec["kind"] = "list"
-    spec["description"] = (f"suggested by scaling suggest: {len(design.runs)} runs, {design.spent:.3g} FLOPs, to "
-                           f"shrink the interval of the {what}")
+    spec["description"] = (
+        f"suggested by scaling suggest: {len(design.runs)} runs, {design.spent:.3g} FLOPs, to "
+        f"shrink the interval of the {what}"
+    )
     if seeds is not None:
         spec["seeds"] = [int(x) for x in seeds]
     spec.setdefault("seeds", [0])
@@ -431,8 +493,14 @@ def dumps_toml(spec: dict[str, Any], header: Sequence[str] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_sweep_toml(design: Design, name: str = "suggested", *, template: dict | None = None,
-                  seeds: Sequence[int] | None = None, validate: bool = True) -> str:
+def to_sweep_toml(
+    design: Design,
+    name: str = "suggested",
+    *,
+    template: dict | None = None,
+    seeds: Sequence[int] | None = None,
+    validate: bool = True,
+) -> str:
     """The sweep spec of :func:`sweep_spec` as TOML text, validated by ``scaling.sweep`` (so that
     ``scaling sweep run`` executes it) unless ``validate=False``."""
     spec = sweep_spec(design, name, template=template, seeds=seeds)
@@ -441,10 +509,12 @@ def to_sweep_toml(design: Design, name: str = "suggested", *, template: dict | N
     if validate:
         parse_spec(spec, source=f"suggested sweep {name!r}")
     what = "exponent a" if design.objective == "a" else f"log loss at {design.target:.3g} FLOPs"
-    header = [f"suggested by `scaling suggest`: the runs that most shrink the interval of the {what}",
-              f"allowance {design.allowance:.4g} FLOPs, spent {design.spent:.4g} (6ND); predicted sd of the target "
-              f"{design.current['linearised_sd']:.3g} -> {design.predicted_sd:.3g} (a uniform isoFLOP grid of the "
-              f"same compute: {design.grid['predicted_sd']:.3g})"]
+    header = [
+        f"suggested by `scaling suggest`: the runs that most shrink the interval of the {what}",
+        f"allowance {design.allowance:.4g} FLOPs, spent {design.spent:.4g} (6ND); predicted sd of the target "
+        f"{design.current['linearised_sd']:.3g} -> {design.predicted_sd:.3g} (a uniform isoFLOP grid of the "
+        f"same compute: {design.grid['predicted_sd']:.3g})",
+    ]
     return dumps_toml(spec, header)
 
 
@@ -461,9 +531,18 @@ def _interval_width(logN, logD, logL, theta0, fn, n_boot, seed, delta=1e-3):
     return float(hi - lo), float(fn(th[None, :])[0])
 
 
-def simulate(theta_true, *, budgets=(1e17, 3e17, 1e18), allowance: float = 1e19, noise: float = 0.01,
-             n_trials: int = 3, n_boot: int = 100, seed: int = 0, objective: str = "a",
-             target: float | None = 1e22) -> dict[str, Any]:
+def simulate(
+    theta_true,
+    *,
+    budgets=(1e17, 3e17, 1e18),
+    allowance: float = 1e19,
+    noise: float = 0.01,
+    n_trials: int = 3,
+    n_boot: int = 100,
+    seed: int = 0,
+    objective: str = "a",
+    target: float | None = 1e22,
+) -> dict[str, Any]:
     """Compare the suggested design with a uniform grid of the same compute under a known law.
 
     For each trial: simulate the initial isoFLOP sweep (losses from the true law with log-normal
@@ -490,20 +569,40 @@ def simulate(theta_true, *, budgets=(1e17, 3e17, 1e18), allowance: float = 1e19,
         # the same noise draws would favour neither design; independent draws per design
         Ls = _simulate_losses(theta_true, Ns, Ds, noise, rng)
         Lg = _simulate_losses(theta_true, Gn, Gd, noise, rng)
-        ws, es = _interval_width(np.log(np.r_[N0, Ns]), np.log(np.r_[D0, Ds]), np.log(np.r_[L0, Ls]), th, fn,
-                                 n_boot, seed + 1000 * t + 1)
-        wg, eg = _interval_width(np.log(np.r_[N0, Gn]), np.log(np.r_[D0, Gd]), np.log(np.r_[L0, Lg]), th, fn,
-                                 n_boot, seed + 1000 * t + 2)
-        rows.append({"trial": t, "width_initial": w0, "width_suggested": ws, "width_grid": wg,
-                     "estimate_suggested": es, "estimate_grid": eg, "n_suggested": len(Ns), "n_grid": len(Gn),
-                     "spent_suggested": float(np.sum(6 * Ns * Ds)), "spent_grid": float(np.sum(6 * Gn * Gd)),
-                     "predicted_sd_suggested": des.predicted_sd, "predicted_sd_grid": des.grid["predicted_sd"]})
+        ws, es = _interval_width(
+            np.log(np.r_[N0, Ns]), np.log(np.r_[D0, Ds]), np.log(np.r_[L0, Ls]), th, fn, n_boot, seed + 1000 * t + 1
+        )
+        wg, eg = _interval_width(
+            np.log(np.r_[N0, Gn]), np.log(np.r_[D0, Gd]), np.log(np.r_[L0, Lg]), th, fn, n_boot, seed + 1000 * t + 2
+        )
+        rows.append(
+            {
+                "trial": t,
+                "width_initial": w0,
+                "width_suggested": ws,
+                "width_grid": wg,
+                "estimate_suggested": es,
+                "estimate_grid": eg,
+                "n_suggested": len(Ns),
+                "n_grid": len(Gn),
+                "spent_suggested": float(np.sum(6 * Ns * Ds)),
+                "spent_grid": float(np.sum(6 * Gn * Gd)),
+                "predicted_sd_suggested": des.predicted_sd,
+                "predicted_sd_grid": des.grid["predicted_sd"],
+            }
+        )
     ws = np.array([r["width_suggested"] for r in rows])
     wg = np.array([r["width_grid"] for r in rows])
-    return {"objective": objective, "truth": float(fn(theta_true[None, :])[0]), "trials": rows,
-            "median_width_initial": float(np.median([r["width_initial"] for r in rows])),
-            "median_width_suggested": float(np.median(ws)), "median_width_grid": float(np.median(wg)),
-            "suggested_narrower": int(np.sum(ws < wg)), "n_trials": n_trials}
+    return {
+        "objective": objective,
+        "truth": float(fn(theta_true[None, :])[0]),
+        "trials": rows,
+        "median_width_initial": float(np.median([r["width_initial"] for r in rows])),
+        "median_width_suggested": float(np.median(ws)),
+        "median_width_grid": float(np.median(wg)),
+        "suggested_narrower": int(np.sum(ws < wg)),
+        "n_trials": n_trials,
+    }
 
 
 def theta_of(law) -> np.ndarray:
@@ -511,6 +610,21 @@ def theta_of(law) -> np.ndarray:
     return np.array([math.log(law.A), math.log(law.B), math.log(law.E), law.alpha, law.beta])
 
 
-__all__ = ["Design", "SuggestedRun", "bootstrap_surface", "exponent_a", "fit_surface", "frontier_log_loss",
-           "grid_runs", "initial_sweep", "jacobian", "log_loss", "simulate", "suggest_runs", "sweep_spec", "theta_of",
-           "to_sweep_toml", "dumps_toml"]
+__all__ = [
+    "Design",
+    "SuggestedRun",
+    "bootstrap_surface",
+    "exponent_a",
+    "fit_surface",
+    "frontier_log_loss",
+    "grid_runs",
+    "initial_sweep",
+    "jacobian",
+    "log_loss",
+    "simulate",
+    "suggest_runs",
+    "sweep_spec",
+    "theta_of",
+    "to_sweep_toml",
+    "dumps_toml",
+]

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
@@ -56,16 +56,19 @@ def trunk_config(branches: Sequence[store.RunConfig]) -> store.RunConfig:
         other = {k: v for k, v in b.identity().items() if k not in BRANCH_FIELDS}
         if other != base:
             diff = sorted(k for k in base if base[k] != other.get(k))
-            raise ScalingError(f"branch {b.run_id} of trunk {longest.trunk} differs from {longest.run_id} in "
-                               f"{', '.join(diff)}: branches of one trunk may differ only in their tokens")
+            raise ScalingError(
+                f"branch {b.run_id} of trunk {longest.trunk} differs from {longest.run_id} in "
+                f"{', '.join(diff)}: branches of one trunk may differ only in their tokens"
+            )
         if b.schedule != "wsd" or b.warmup_steps is None:
             raise ScalingError(f"branch {b.run_id}: needs schedule 'wsd' and an absolute warmup_steps")
-    return longest.model_copy(update={"run_id": longest.trunk, "trunk": None, "budget": None,
-                                      "tags": {"role": "trunk"}, "save_model": False})
+    return longest.model_copy(
+        update={"run_id": longest.trunk, "trunk": None, "budget": None, "tags": {"role": "trunk"}, "save_model": False}
+    )
 
 
 def _checkpoint_step(path: Path) -> int | None:
-    ck = read_checkpoint(path)     # a corrupt one is set aside (with a warning): None
+    ck = read_checkpoint(path)  # a corrupt one is set aside (with a warning): None
     return None if ck is None else int(ck["state"]["step"])
 
 
@@ -83,8 +86,9 @@ def _snapshots(trunk_dir: Path) -> dict[int, Path]:
     return out
 
 
-def ensure_snapshot(trunk: store.RunConfig, trunk_dir: Path, step: int, *, data, progress=None,
-                    data_dir=None) -> Path | store.RunResult:
+def ensure_snapshot(
+    trunk: store.RunConfig, trunk_dir: Path, step: int, *, data, progress=None, data_dir=None
+) -> Path | store.RunResult:
     """The trunk's state after ``step`` steps as a snapshot file, training the trunk as far as needed
     (re-deriving it from an earlier snapshot when the trunk is already past ``step``); a failed
     RunResult if the trunk diverged before reaching it."""
@@ -101,19 +105,19 @@ def ensure_snapshot(trunk: store.RunConfig, trunk_dir: Path, step: int, *, data,
             _copy_atomic(earlier[max(earlier)], ckpt)
         else:
             ckpt.unlink()
-        store.journal(trunk_dir.parent, "rederive", trunk.run_id, step=step,
-                      start=max(earlier) if earlier else 0)
+        store.journal(trunk_dir.parent, "rederive", trunk.run_id, step=step, start=max(earlier) if earlier else 0)
         at = _checkpoint_step(ckpt)
     if at != step:
         res = train(trunk, trunk_dir, data=data, data_dir=data_dir, stop_after_steps=step, progress=progress)
-        if res is not None:   # diverged before the branch point (a trunk never reaches its own end)
+        if res is not None:  # diverged before the branch point (a trunk never reaches its own end)
             return res
     _copy_atomic(ckpt, snap)
     return snap
 
 
-def _start_branch(snapshot: Path, branch_dir: Path, trunk_id: str, step: int, cfg: store.RunConfig | None = None
-                  ) -> bool:
+def _start_branch(
+    snapshot: Path, branch_dir: Path, trunk_id: str, step: int, cfg: store.RunConfig | None = None
+) -> bool:
     """Put the trunk's state into the branch's directory as its checkpoint (marked as a first start);
     False if the snapshot is corrupt (it is set aside, to be re-derived)."""
     ck = read_checkpoint(snapshot)
@@ -133,8 +137,14 @@ def _start_branch(snapshot: Path, branch_dir: Path, trunk_id: str, step: int, cf
 
 
 def _failed_branch(cfg: store.RunConfig, branch_dir: Path, trunk_result: store.RunResult) -> store.RunResult:
-    res = trunk_result.model_copy(update={"run_id": cfg.run_id, "budget": cfg.budget, "trunk": cfg.trunk,
-                                          "reason": f"trunk {cfg.trunk} {trunk_result.reason}"})
+    res = trunk_result.model_copy(
+        update={
+            "run_id": cfg.run_id,
+            "budget": cfg.budget,
+            "trunk": cfg.trunk,
+            "reason": f"trunk {cfg.trunk} {trunk_result.reason}",
+        }
+    )
     store.write_config(branch_dir, cfg)
     store.write_result(branch_dir, res)
     store.journal(branch_dir.parent, "failed", cfg.run_id, reason=res.reason)
@@ -155,9 +165,15 @@ def _longer_trunk(trunk: store.RunConfig, trunk_dir: Path) -> store.RunConfig:
     return trunk
 
 
-def train_branches(branches: Sequence[store.RunConfig], root: str | os.PathLike, *, data_dir=None,
-                   progress: Callable[[dict], None] | None = None, data: _data.TokenData | None = None,
-                   keep_snapshots: bool = False) -> list[store.RunResult]:
+def train_branches(
+    branches: Sequence[store.RunConfig],
+    root: str | os.PathLike,
+    *,
+    data_dir=None,
+    progress: Callable[[dict], None] | None = None,
+    data: _data.TokenData | None = None,
+    keep_snapshots: bool = False,
+) -> list[store.RunResult]:
     """Train a trunk and its branches (shortest first) into the store under ``root``; returns the
     branches' RunResults in the order given. Finished branches are read, not retrained."""
     branches = list(branches)
@@ -166,14 +182,19 @@ def train_branches(branches: Sequence[store.RunConfig], root: str | os.PathLike,
     trunk = _longer_trunk(trunk, trunk_dir)
     trunk_dir.mkdir(parents=True, exist_ok=True)
     lock = store.RunLock(trunk_dir)
-    lock.path = trunk_dir / GROUP_LOCK    # train() holds the trunk's own .lock while it trains it
+    lock.path = trunk_dir / GROUP_LOCK  # train() holds the trunk's own .lock while it trains it
     if not lock.acquire():
         raise store.RunBusy(f"trunk {trunk_dir} is being trained by another process")
     try:
         store.write_config(trunk_dir, trunk)
         if data is None:
-            data = _data.prepare(trunk.corpus, trunk.tokenizer, val_fraction=trunk.val_fraction, data_dir=data_dir,
-                                 max_bytes=trunk.corpus_max_bytes)
+            data = _data.prepare(
+                trunk.corpus,
+                trunk.tokenizer,
+                val_fraction=trunk.val_fraction,
+                data_dir=data_dir,
+                max_bytes=trunk.corpus_max_bytes,
+            )
         results: dict[str, store.RunResult] = {}
         for cfg in sorted(branches, key=lambda b: (b.decay_start, b.run_id)):
             bdir = store.run_dir(root, cfg.sweep, cfg.run_id)
@@ -181,7 +202,7 @@ def train_branches(branches: Sequence[store.RunConfig], root: str | os.PathLike,
             try:
                 done = store.read_result(bdir)
             except store.CorruptRunFile:
-                done = None     # train() sets it aside and resumes the branch
+                done = None  # train() sets it aside and resumes the branch
             if done is not None:
                 results[cfg.run_id] = done
                 continue
@@ -190,11 +211,12 @@ def train_branches(branches: Sequence[store.RunConfig], root: str | os.PathLike,
                 # trunk's snapshot (not from scratch)
                 read_checkpoint(bdir / store.CHECKPOINT)
             failed = None
-            for _ in range(3):     # a corrupt snapshot is set aside by _start_branch and re-derived
+            for _ in range(3):  # a corrupt snapshot is set aside by _start_branch and re-derived
                 if (bdir / store.CHECKPOINT).exists() or cfg.decay_start <= 0:
                     break
-                snap = ensure_snapshot(trunk, trunk_dir, cfg.decay_start, data=data, progress=progress,
-                                       data_dir=data_dir)
+                snap = ensure_snapshot(
+                    trunk, trunk_dir, cfg.decay_start, data=data, progress=progress, data_dir=data_dir
+                )
                 if isinstance(snap, store.RunResult):
                     failed = snap
                     break

@@ -69,9 +69,9 @@ import sys
 import sysconfig
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -84,24 +84,51 @@ LARGE_CORPUS = "debian-docs-large"
 # the packages of debian-docs-large, in the order their documents are read (the first of two
 # identical texts is kept): the two of debian-docs, then the ones whose HTML/POD/man/ri becomes text
 LARGE_PACKAGES = DEBIAN_PACKAGES + (
-    "rust-doc", "openjdk-17-doc", "python-django-doc", "postgresql-doc-15", "ruby3.1-doc", "octave-doc",
+    "rust-doc",
+    "openjdk-17-doc",
+    "python-django-doc",
+    "postgresql-doc-15",
+    "ruby3.1-doc",
+    "octave-doc",
     "perl-doc",
     # added to pass 200 MB of training text with room to spare (the seven above and debian-docs
     # give about 140 MB)
-    "python-pandas-doc", "python-scipy-doc", "erlang-doc", "qtbase5-doc-html", "python-sqlalchemy-doc",
-    "git-doc", "cmake-doc", "nodejs-doc", "sphinx-doc", "python-sklearn-doc", "python-sympy-doc",
-    "python-astropy-doc", "python-statsmodels-doc", "ghc-doc", "libstdc++-12-doc", "groovy-doc", "vim-doc",
-    "libglib2.0-doc", "libgtk-3-doc", "python-dask-doc", "zsh-doc", "python-celery-doc", "python-pytest-doc",
-    "debian-handbook")
+    "python-pandas-doc",
+    "python-scipy-doc",
+    "erlang-doc",
+    "qtbase5-doc-html",
+    "python-sqlalchemy-doc",
+    "git-doc",
+    "cmake-doc",
+    "nodejs-doc",
+    "sphinx-doc",
+    "python-sklearn-doc",
+    "python-sympy-doc",
+    "python-astropy-doc",
+    "python-statsmodels-doc",
+    "ghc-doc",
+    "libstdc++-12-doc",
+    "groovy-doc",
+    "vim-doc",
+    "libglib2.0-doc",
+    "libgtk-3-doc",
+    "python-dask-doc",
+    "zsh-doc",
+    "python-celery-doc",
+    "python-pytest-doc",
+    "debian-handbook",
+)
 LARGE_FETCH_COMMAND = f"scaling data fetch --corpus {LARGE_CORPUS}"
-LARGE_MIN_BYTES = 200      # extracted texts shorter than this (redirect stubs, empty index pages) are dropped
+LARGE_MIN_BYTES = 200  # extracted texts shorter than this (redirect stubs, empty index pages) are dropped
 LARGE_MANIFEST = "MANIFEST.json"
 EOT_BYTE = 0
 CACHE_VERSION = 1
 # the system-wide locations of the two packages' documents (also the layout inside the cache)
-_DEBIAN_GLOBS = ("usr/share/doc/python3.11/html/_sources/**/*.txt",
-                 "usr/share/doc/linux-doc-6.1/Documentation/**/*.rst.gz",
-                 "usr/share/doc/linux-doc-6.1/Documentation/**/*.rst")
+_DEBIAN_GLOBS = (
+    "usr/share/doc/python3.11/html/_sources/**/*.txt",
+    "usr/share/doc/linux-doc-6.1/Documentation/**/*.rst.gz",
+    "usr/share/doc/linux-doc-6.1/Documentation/**/*.rst",
+)
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
@@ -134,8 +161,8 @@ def tokenizer_vocab(tokenizer: str) -> int:
 
 @dataclass(frozen=True)
 class Document:
-    name: str           # stable name (path relative to the corpus root): decides the split
-    path: Path | None   # None for streamed documents
+    name: str  # stable name (path relative to the corpus root): decides the split
+    path: Path | None  # None for streamed documents
     text: bytes | None = None
 
     def read(self) -> bytes:
@@ -164,14 +191,18 @@ def debian_docs_present(data_dir=None) -> Path | None:
 def missing_corpus_message(data_dir=None, corpus: str = DEFAULT_CORPUS) -> str:
     if corpus == LARGE_CORPUS:
         cache = data_root(data_dir) / "corpus" / LARGE_CORPUS
-        return (f"the corpus {LARGE_CORPUS} (the text of {len(LARGE_PACKAGES)} Debian documentation packages, "
-                f"about 286 MB of text) is not in {cache}: run `{LARGE_FETCH_COMMAND}` (apt-get download + dpkg-deb -x "
-                "into a temporary directory, then text extraction; nothing installed system-wide), "
-                "or choose another corpus (debian-docs, a file, directory or glob, or 'stdlib')")
+        return (
+            f"the corpus {LARGE_CORPUS} (the text of {len(LARGE_PACKAGES)} Debian documentation packages, "
+            f"about 286 MB of text) is not in {cache}: run `{LARGE_FETCH_COMMAND}` (apt-get download + dpkg-deb -x "
+            "into a temporary directory, then text extraction; nothing installed system-wide), "
+            "or choose another corpus (debian-docs, a file, directory or glob, or 'stdlib')"
+        )
     cache = data_root(data_dir) / "corpus" / "debian-docs"
-    return (f"the default corpus (Debian's {' and '.join(DEBIAN_PACKAGES)} documentation) is not in {cache}: "
-            f"run `{FETCH_COMMAND}` (apt-get download + dpkg-deb -x, nothing installed system-wide), "
-            "or choose another corpus (a file, directory or glob, or 'stdlib')")
+    return (
+        f"the default corpus (Debian's {' and '.join(DEBIAN_PACKAGES)} documentation) is not in {cache}: "
+        f"run `{FETCH_COMMAND}` (apt-get download + dpkg-deb -x, nothing installed system-wide), "
+        "or choose another corpus (a file, directory or glob, or 'stdlib')"
+    )
 
 
 def large_corpus_root(data_dir=None) -> Path:
@@ -217,8 +248,11 @@ def list_documents(corpus: str, data_dir=None) -> list[Document]:
         return docs
     if corpus == "stdlib":
         root = Path(sysconfig.get_paths()["stdlib"])
-        docs = [Document(str(p.relative_to(root)), p) for p in root.rglob("*.py")
-                if p.is_file() and not ({"site-packages", "dist-packages"} & set(p.relative_to(root).parts))]
+        docs = [
+            Document(str(p.relative_to(root)), p)
+            for p in root.rglob("*.py")
+            if p.is_file() and not ({"site-packages", "dist-packages"} & set(p.relative_to(root).parts))
+        ]
         return sorted(docs, key=lambda d: d.name)
     if corpus.startswith("hf:"):
         raise ScalingError("a Hugging Face corpus is streamed, not listed")
@@ -229,19 +263,25 @@ def list_documents(corpus: str, data_dir=None) -> list[Document]:
         paths = [Path(p) for p in _glob.glob(expanded, recursive=True) if os.path.isfile(p)]
         if not paths:
             raise ScalingError(f"corpus glob {corpus!r} matches no files")
-        return sorted((Document(str(p.relative_to(base)) if p.is_relative_to(base) else str(p), p)
-                       for p in paths), key=lambda d: d.name)
+        return sorted(
+            (Document(str(p.relative_to(base)) if p.is_relative_to(base) else str(p), p) for p in paths),
+            key=lambda d: d.name,
+        )
     path = Path(expanded)
     if path.is_file():
         return [Document(path.name, path)]
     if path.is_dir():
-        docs = [Document(str(p.relative_to(path)), p) for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)]
+        docs = [
+            Document(str(p.relative_to(path)), p)
+            for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        ]
         if not docs:
             raise ScalingError(f"corpus directory {corpus} holds no files")
         return sorted(docs, key=lambda d: d.name)
-    raise ScalingError(f"corpus {corpus!r} is not a file, directory, glob, 'stdlib', 'debian-docs', "
-                       f"'{LARGE_CORPUS}' or 'hf:NAME'")
+    raise ScalingError(
+        f"corpus {corpus!r} is not a file, directory, glob, 'stdlib', 'debian-docs', '{LARGE_CORPUS}' or 'hf:NAME'"
+    )
 
 
 def _hf_documents(spec: str, max_bytes: int | None) -> Iterator[Document]:
@@ -251,6 +291,7 @@ def _hf_documents(spec: str, max_bytes: int | None) -> Iterator[Document]:
     except ImportError:
         raise ScalingError(f"corpus {spec!r} needs the `datasets` package: pip install 'scaling[hf]'") from None
     from datasets import load_dataset
+
     rest = spec[3:]
     column = "text"
     if "#" in rest:
@@ -267,14 +308,17 @@ def _hf_documents(spec: str, max_bytes: int | None) -> Iterator[Document]:
         total = 0
         for i, row in enumerate(rows):
             if column not in row:
-                raise ScalingError(f"corpus {spec!r}: row {i} has no column {column!r} (columns: "
-                                   f"{', '.join(map(str, row)) or 'none'}); choose one with #COLUMN")
+                raise ScalingError(
+                    f"corpus {spec!r}: row {i} has no column {column!r} (columns: "
+                    f"{', '.join(map(str, row)) or 'none'}); choose one with #COLUMN"
+                )
             value = row[column]
             if value is None:
                 continue
             if not isinstance(value, str):
-                raise ScalingError(f"corpus {spec!r}: column {column!r} holds {type(value).__name__}, not text "
-                                   f"(row {i})")
+                raise ScalingError(
+                    f"corpus {spec!r}: column {column!r} holds {type(value).__name__}, not text (row {i})"
+                )
             text = value.encode("utf-8")
             yield Document(f"{i:012d}", None, text)
             total += len(text)
@@ -282,16 +326,18 @@ def _hf_documents(spec: str, max_bytes: int | None) -> Iterator[Document]:
                 break
     except ScalingError:
         raise
-    except Exception as exc:   # network, unknown dataset, bad config or split: one line, no traceback
+    except Exception as exc:  # network, unknown dataset, bad config or split: one line, no traceback
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ScalingError(f"corpus {spec!r}: could not load the Hugging Face dataset {name!r}"
-                           f"{f' (config {config!r})' if config else ''}, split {split!r}: {first}") from None
+        raise ScalingError(
+            f"corpus {spec!r}: could not load the Hugging Face dataset {name!r}"
+            f"{f' (config {config!r})' if config else ''}, split {split!r}: {first}"
+        ) from None
 
 
 def is_validation(name: str, val_fraction: float) -> bool:
     """Whether a document is held out: a pure function of its name (no seed, no other documents)."""
     h = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big")
-    return h / 2.0 ** 64 < val_fraction
+    return h / 2.0**64 < val_fraction
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,8 +356,10 @@ class TokenData:
     meta: dict
 
     def __repr__(self) -> str:
-        return (f"TokenData({self.meta['corpus']!r}, tokenizer={self.meta['tokenizer']!r}, "
-                f"train={len(self.train):,} tokens, val={len(self.val):,} tokens, {self.fingerprint[:19]}...)")
+        return (
+            f"TokenData({self.meta['corpus']!r}, tokenizer={self.meta['tokenizer']!r}, "
+            f"train={len(self.train):,} tokens, val={len(self.val):,} tokens, {self.fingerprint[:19]}...)"
+        )
 
 
 def _slug(text: str) -> str:
@@ -319,8 +367,9 @@ def _slug(text: str) -> str:
     return keep.strip("-")[:40] or "corpus"
 
 
-def _cache_key(corpus: str, tokenizer: str, val_fraction: float, docs: list[Document] | None,
-               max_bytes: int | None) -> str:
+def _cache_key(
+    corpus: str, tokenizer: str, val_fraction: float, docs: list[Document] | None, max_bytes: int | None
+) -> str:
     h = hashlib.sha256(json.dumps([CACHE_VERSION, corpus, tokenizer, val_fraction, max_bytes]).encode())
     for d in docs or ():
         st = d.path.stat()
@@ -330,11 +379,16 @@ def _cache_key(corpus: str, tokenizer: str, val_fraction: float, docs: list[Docu
 
 def _train_bpe(texts: list[bytes], vocab: int, path: Path):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator((t.decode("utf-8", errors="replace") for t in texts), trainer=trainer)
     tok.save(str(path))
     return tok
@@ -352,13 +406,20 @@ def _tokenize(docs: list[bytes], tokenizer: str, tok) -> np.ndarray:
     eot = tok.token_to_id("<|endoftext|>")
     out = []
     for i in range(0, len(docs), 256):
-        for enc in tok.encode_batch([d.decode("utf-8", errors="replace") for d in docs[i:i + 256]]):
+        for enc in tok.encode_batch([d.decode("utf-8", errors="replace") for d in docs[i : i + 256]]):
             out.append(np.asarray(enc.ids + [eot], dtype=np.uint16))
     return np.concatenate(out)
 
 
-def prepare(corpus: str = DEFAULT_CORPUS, tokenizer: str = "bytes", *, val_fraction: float = 0.05,
-            data_dir=None, max_bytes: int | None = None, quiet: bool = True) -> TokenData:
+def prepare(
+    corpus: str = DEFAULT_CORPUS,
+    tokenizer: str = "bytes",
+    *,
+    val_fraction: float = 0.05,
+    data_dir=None,
+    max_bytes: int | None = None,
+    quiet: bool = True,
+) -> TokenData:
     """Tokenize a corpus into ``train.bin`` / ``val.bin`` (uint16) in the cache, or load the cached copy."""
     vocab = tokenizer_vocab(tokenizer)
     if not 0.0 < val_fraction < 0.5:
@@ -422,8 +483,14 @@ def _stream_bytes(tmp: Path, corpus, val_fraction, docs, max_bytes) -> dict:
             for d, v in zip(docs_used, held):
                 (fv if v else ft).write(_byte_tokens(d.read()))
         n_train, n_val = ft.tell() // 2, fv.tell() // 2
-    return {"entries": entries, "bytes": total, "train_documents": held.count(False),
-            "val_documents": held.count(True), "train_tokens": n_train, "val_tokens": n_val}
+    return {
+        "entries": entries,
+        "bytes": total,
+        "train_documents": held.count(False),
+        "val_documents": held.count(True),
+        "train_tokens": n_train,
+        "val_tokens": n_val,
+    }
 
 
 def _build(cache: Path, corpus, tokenizer, val_fraction, docs, max_bytes, quiet):
@@ -436,7 +503,7 @@ def _build(cache: Path, corpus, tokenizer, val_fraction, docs, max_bytes, quiet)
         tok = None
         if tokenizer == "bytes":
             split = _stream_bytes(tmp, corpus, val_fraction, docs, max_bytes)
-        else:   # BPE trains on the whole training split in memory
+        else:  # BPE trains on the whole training split in memory
             items = [(d.name, c, v) for d, c, v in _read_documents(docs, corpus, val_fraction, max_bytes)]
             if len(items) < 2:
                 raise ScalingError(f"corpus {corpus!r} has {len(items)} document(s); a held-out split needs at least 2")
@@ -450,28 +517,47 @@ def _build(cache: Path, corpus, tokenizer, val_fraction, docs, max_bytes, quiet)
             val = _tokenize(val_docs, tokenizer, tok)
             train.tofile(tmp / "train.bin")
             val.tofile(tmp / "val.bin")
-            split = {"entries": [f"{n}\0{hashlib.sha256(c).hexdigest()}\n" for n, c, _ in items],
-                     "bytes": sum(len(c) for _, c, _ in items), "train_documents": len(train_docs),
-                     "val_documents": len(val_docs), "train_tokens": int(len(train)), "val_tokens": int(len(val))}
+            split = {
+                "entries": [f"{n}\0{hashlib.sha256(c).hexdigest()}\n" for n, c, _ in items],
+                "bytes": sum(len(c) for _, c, _ in items),
+                "train_documents": len(train_docs),
+                "val_documents": len(val_docs),
+                "train_tokens": int(len(train)),
+                "val_tokens": int(len(val)),
+            }
         entries = split["entries"]
         fingerprint = "sha256:" + hashlib.sha256("".join(sorted(entries)).encode()).hexdigest()
-        meta = {"corpus": corpus, "tokenizer": tokenizer, "vocab": tokenizer_vocab(tokenizer),
-                "val_fraction": val_fraction, "fingerprint": fingerprint, "documents": len(entries),
-                "train_documents": split["train_documents"], "val_documents": split["val_documents"],
-                "bytes": split["bytes"], "train_tokens": split["train_tokens"], "val_tokens": split["val_tokens"],
-                "max_bytes": max_bytes, "eot": EOT_BYTE if tok is None else tok.token_to_id("<|endoftext|>"),
-                "cache_version": CACHE_VERSION, "built_s": round(time.perf_counter() - t0, 3)}
+        meta = {
+            "corpus": corpus,
+            "tokenizer": tokenizer,
+            "vocab": tokenizer_vocab(tokenizer),
+            "val_fraction": val_fraction,
+            "fingerprint": fingerprint,
+            "documents": len(entries),
+            "train_documents": split["train_documents"],
+            "val_documents": split["val_documents"],
+            "bytes": split["bytes"],
+            "train_tokens": split["train_tokens"],
+            "val_tokens": split["val_tokens"],
+            "max_bytes": max_bytes,
+            "eot": EOT_BYTE if tok is None else tok.token_to_id("<|endoftext|>"),
+            "cache_version": CACHE_VERSION,
+            "built_s": round(time.perf_counter() - t0, 3),
+        }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         try:
             os.rename(tmp, cache)
-        except OSError:   # another process built it first: theirs is as good as ours
+        except OSError:  # another process built it first: theirs is as good as ours
             if not (cache / "meta.json").exists():
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not quiet:
-        print(f"prepared {corpus} ({tokenizer}): {meta['train_tokens']:,} train / {meta['val_tokens']:,} "
-              f"held-out tokens from {len(entries)} documents in {meta['built_s']:.1f} s", file=sys.stderr)
+        print(
+            f"prepared {corpus} ({tokenizer}): {meta['train_tokens']:,} train / {meta['val_tokens']:,} "
+            f"held-out tokens from {len(entries)} documents in {meta['built_s']:.1f} s",
+            file=sys.stderr,
+        )
 
 
 def load_tokenizer(data: TokenData):
@@ -479,6 +565,7 @@ def load_tokenizer(data: TokenData):
     if data.meta["tokenizer"] == "bytes":
         return None
     from tokenizers import Tokenizer
+
     return Tokenizer.from_file(str(data.path / "tokenizer.json"))
 
 
@@ -486,8 +573,9 @@ def load_tokenizer(data: TokenData):
 # batches: a pure function of (seed, step)
 
 
-def batch_offsets(n_tokens: int, context: int, batch_size: int, seed: int, step: int,
-                  order: str = "random") -> np.ndarray:
+def batch_offsets(
+    n_tokens: int, context: int, batch_size: int, seed: int, step: int, order: str = "random"
+) -> np.ndarray:
     """Start offsets of the training sequences of one optimizer step: depends only on (seed, step),
     so a resumed run sees exactly the data an uninterrupted one would.
 
@@ -549,8 +637,10 @@ def fetch_debian_docs(data_dir=None, *, packages=DEBIAN_PACKAGES, force: bool = 
         return dest
     for tool in ("apt-get", "dpkg-deb"):
         if shutil.which(tool) is None:
-            raise ScalingError(f"`{tool}` is not available: fetching the default corpus needs a Debian-based "
-                               "system; use another corpus (a directory of text files, or 'stdlib')")
+            raise ScalingError(
+                f"`{tool}` is not available: fetching the default corpus needs a Debian-based "
+                "system; use another corpus (a directory of text files, or 'stdlib')"
+            )
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".fetch.", dir=dest.parent)).resolve()
     try:
@@ -566,9 +656,13 @@ def fetch_debian_docs(data_dir=None, *, packages=DEBIAN_PACKAGES, force: bool = 
             res = subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], **run)
             if res.returncode != 0:
                 raise ScalingError(f"dpkg-deb -x {deb.name} failed: {res.stderr.strip()}")
-        (tree / "SOURCE.json").write_text(json.dumps(
-            {"packages": [d.name for d in debs], "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-            indent=2) + "\n")
+        (tree / "SOURCE.json").write_text(
+            json.dumps(
+                {"packages": [d.name for d in debs], "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+                indent=2,
+            )
+            + "\n"
+        )
         if dest.exists():
             shutil.rmtree(dest)
         os.rename(tree, dest)
@@ -588,31 +682,54 @@ def fetch_debian_docs(data_dir=None, *, packages=DEBIAN_PACKAGES, force: bool = 
 # indexes, Doxygen's source listings (*_source.html). Search and settings pages of the generators
 # are left to the near-empty rule: Django documents its own search and settings.
 _HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
-_HTML_SKIP_DIRS = frozenset({"_sources", "_static", "_images", "_downloads", "_modules", "class-use",
-                             "index-files", "implementors", "src"})
-_HTML_SKIP_NAMES = frozenset({
-    "print.html", "all.html", "search.html", "py-modindex.html", "index-all.html", "overview-tree.html",
-    "package-tree.html", "allclasses-index.html", "allpackages-index.html", "allclasses.html",
-    "allclasses-frame.html", "allclasses-noframe.html", "overview-frame.html", "deprecated-list.html",
-    "constant-values.html", "serialized-form.html", "package-use.html",
-})
+_HTML_SKIP_DIRS = frozenset(
+    {"_sources", "_static", "_images", "_downloads", "_modules", "class-use", "index-files", "implementors", "src"}
+)
+_HTML_SKIP_NAMES = frozenset(
+    {
+        "print.html",
+        "all.html",
+        "search.html",
+        "py-modindex.html",
+        "index-all.html",
+        "overview-tree.html",
+        "package-tree.html",
+        "allclasses-index.html",
+        "allpackages-index.html",
+        "allclasses.html",
+        "allclasses-frame.html",
+        "allclasses-noframe.html",
+        "overview-frame.html",
+        "deprecated-list.html",
+        "constant-values.html",
+        "serialized-form.html",
+        "package-use.html",
+    }
+)
 # packages of which only one folder is English (the other folders are translations)
 _ENGLISH_ONLY = {"debian-handbook": "usr/share/doc/debian-handbook/html/en-US/"}
 # classes and ids of page chrome particular to one package's generator, too common as names to
 # drop everywhere: Texinfo's "Next: ... Up: ..." bar (in javadoc, <div class="header"> holds the
 # page title), Doxygen's "Public Types | ..." link bar, Haddock's source links, module info table
 # and synopsis (a second copy of the signatures), Publican's banner and page arrows
-_EXTRA_SKIP_CLASSES = {"octave-doc": ("header",), "libstdc++-12-doc": ("summary",),
-                       "ghc-doc": ("link", "selflink", "info"), "debian-handbook": ("docnav",)}
+_EXTRA_SKIP_CLASSES = {
+    "octave-doc": ("header",),
+    "libstdc++-12-doc": ("summary",),
+    "ghc-doc": ("link", "selflink", "info"),
+    "debian-handbook": ("docnav",),
+}
 _EXTRA_SKIP_IDS = {"ghc-doc": ("synopsis", "package-header"), "debian-handbook": ("banner", "title")}
 
 
 def _html_page_kept(rel: str) -> bool:
     parts = rel.split("/")
     name = parts[-1][:-3] if parts[-1].endswith(".gz") else parts[-1]
-    return not (_HTML_SKIP_DIRS.intersection(parts[:-1]) or name in _HTML_SKIP_NAMES
-                or name.startswith(("genindex", "doc-index"))
-                or name.endswith((".rs.html", "-tree.html", "_source.html")))
+    return not (
+        _HTML_SKIP_DIRS.intersection(parts[:-1])
+        or name in _HTML_SKIP_NAMES
+        or name.startswith(("genindex", "doc-index"))
+        or name.endswith((".rs.html", "-tree.html", "_source.html"))
+    )
 
 
 def _text_name(package: str, rel: str) -> str:
@@ -643,10 +760,13 @@ def _package_items(package: str, root: Path) -> list[tuple[str, str, tuple[str, 
         return sorted(items.values())
     files = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]   # build leftovers (.build-html)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]  # build leftovers (.build-html)
         rel_dir = Path(dirpath).relative_to(root).as_posix()
-        files.extend(f if rel_dir == "." else f"{rel_dir}/{f}" for f in filenames
-                     if not f.startswith(".") and os.path.isfile(os.path.join(dirpath, f)))
+        files.extend(
+            f if rel_dir == "." else f"{rel_dir}/{f}"
+            for f in filenames
+            if not f.startswith(".") and os.path.isfile(os.path.join(dirpath, f))
+        )
     if package in _ENGLISH_ONLY:
         files = [f for f in files if f.startswith(_ENGLISH_ONLY[package])]
     files.sort()
@@ -661,8 +781,13 @@ def _package_items(package: str, root: Path) -> list[tuple[str, str, tuple[str, 
                 items.setdefault(_text_name(package, rel), (_text_name(package, rel), "html", (rel,)))
         elif base.endswith((".pod", ".pod.gz")):
             items.setdefault(_text_name(package, rel), (_text_name(package, rel), "text", (rel,)))
-        elif (len(parts) == 5 and parts[:3] == ["usr", "share", "man"] and parts[3].startswith("man")
-              and not has_html and base.split(".")[0] not in pods):
+        elif (
+            len(parts) == 5
+            and parts[:3] == ["usr", "share", "man"]
+            and parts[3].startswith("man")
+            and not has_html
+            and base.split(".")[0] not in pods
+        ):
             items.setdefault(_text_name(package, rel), (_text_name(package, rel), "man", (rel,)))
         elif base.endswith(".ri") and base != "cache.ri":
             if base.startswith("page-"):
@@ -673,7 +798,7 @@ def _package_items(package: str, root: Path) -> list[tuple[str, str, tuple[str, 
                 ri_groups.setdefault(rel.rsplit("/", 1)[0], []).append(rel)
     for group, rels in ri_groups.items():
         name = _text_name(package, group)
-        rels.sort(key=lambda r: (not r.rsplit("/", 1)[-1].startswith("cdesc-"), r))   # the description first
+        rels.sort(key=lambda r: (not r.rsplit("/", 1)[-1].startswith("cdesc-"), r))  # the description first
         items.setdefault(name, (name, "ri", tuple(rels)))
     return sorted(items.values())
 
@@ -686,6 +811,7 @@ def _read_raw(path: Path) -> bytes:
 def _extract_item(job) -> tuple[str, bytes | None, str | None]:
     """(name, UTF-8 text, None) or (name, None, error) for one ``_package_items`` entry."""
     from .doctext import html_to_text, ri_to_text, roff_to_text
+
     root, package, name, kind, rels = job
     try:
         if kind == "text":
@@ -702,7 +828,7 @@ def _extract_item(job) -> tuple[str, bytes | None, str | None]:
             else:
                 raise ValueError(f"unknown kind {kind!r}")
         return name, text.encode("utf-8"), None
-    except Exception as exc:   # one unreadable page must not stop the fetch: it is counted and reported
+    except Exception as exc:  # one unreadable page must not stop the fetch: it is counted and reported
         return name, None, f"{type(exc).__name__}: {exc}"
 
 
@@ -719,7 +845,7 @@ def _pid_alive(pid: int) -> bool:
 def _remove_stale_temp(parent: Path, stem: str) -> None:
     """Remove ``.<stem>.<pid>.*`` temporary directories left by killed processes of this machine."""
     for p in parent.glob(f".{stem}.*"):
-        pid = p.name[len(stem) + 2:].split(".", 1)[0]
+        pid = p.name[len(stem) + 2 :].split(".", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
             shutil.rmtree(p, ignore_errors=True)
 
@@ -736,9 +862,18 @@ def _replace_dir(new: Path, dest: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def extract_debian_docs_large(unpacked, dest, packages=None, *, min_bytes: int = LARGE_MIN_BYTES,
-                              val_fraction: float = 0.05, jobs: int | None = None,
-                              sources: dict | None = None, unpack=None, quiet: bool = False) -> dict:
+def extract_debian_docs_large(
+    unpacked,
+    dest,
+    packages=None,
+    *,
+    min_bytes: int = LARGE_MIN_BYTES,
+    val_fraction: float = 0.05,
+    jobs: int | None = None,
+    sources: dict | None = None,
+    unpack=None,
+    quiet: bool = False,
+) -> dict:
     """Turn unpacked documentation packages (``unpacked/<package>/``, as ``dpkg-deb -x`` leaves
     them) into the text tree of debian-docs-large at ``dest``; returns the manifest it writes.
 
@@ -767,10 +902,13 @@ def extract_debian_docs_large(unpacked, dest, packages=None, *, min_bytes: int =
     try:
         if jobs > 1:
             import multiprocessing
+
             methods = multiprocessing.get_all_start_methods()
             import signal
+
             pool = multiprocessing.get_context("fork" if "fork" in methods else None).Pool(
-                jobs, initializer=signal.signal, initargs=(signal.SIGTERM, signal.SIG_DFL))
+                jobs, initializer=signal.signal, initargs=(signal.SIGTERM, signal.SIG_DFL)
+            )
         seen: set[bytes] = set()
         per_package, failures = {}, []
         for package in packages:
@@ -780,8 +918,16 @@ def extract_debian_docs_large(unpacked, dest, packages=None, *, min_bytes: int =
                 unpack(package)
             work = [(str(root), package, name, kind, rels) for name, kind, rels in _package_items(package, root)]
             results = pool.imap(_extract_item, work, chunksize=16) if pool else map(_extract_item, work)
-            st = {"sources": len(work), "documents": 0, "bytes": 0, "stubs": 0, "duplicates": 0, "failed": 0,
-                  "train_tokens": 0, "val_tokens": 0}
+            st = {
+                "sources": len(work),
+                "documents": 0,
+                "bytes": 0,
+                "stubs": 0,
+                "duplicates": 0,
+                "failed": 0,
+                "train_tokens": 0,
+                "val_tokens": 0,
+            }
             made_dirs: set[Path] = set()
             for name, text, error in results:
                 if text is None:
@@ -810,16 +956,27 @@ def extract_debian_docs_large(unpacked, dest, packages=None, *, min_bytes: int =
             per_package[package] = st
             if not quiet:
                 failed = f", {st['failed']} unreadable" if st["failed"] else ""
-                print(f"  {package}: {st['documents']} documents, {st['bytes'] / 1e6:.1f} MB of text "
-                      f"({st['stubs']} near-empty and {st['duplicates']} duplicate texts dropped{failed}) "
-                      f"in {st['seconds']:.0f} s", file=sys.stderr)
-        total = {k: sum(st[k] for st in per_package.values())
-                 for k in ("sources", "documents", "bytes", "stubs", "duplicates", "failed", "train_tokens",
-                           "val_tokens")}
-        manifest = {"corpus": LARGE_CORPUS, "packages": per_package, "total": total,
-                    "sources": sources or {}, "min_bytes": min_bytes, "val_fraction": val_fraction,
-                    "failures": failures[:100], "extracted_s": round(time.perf_counter() - t0, 1),
-                    "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                print(
+                    f"  {package}: {st['documents']} documents, {st['bytes'] / 1e6:.1f} MB of text "
+                    f"({st['stubs']} near-empty and {st['duplicates']} duplicate texts dropped{failed}) "
+                    f"in {st['seconds']:.0f} s",
+                    file=sys.stderr,
+                )
+        total = {
+            k: sum(st[k] for st in per_package.values())
+            for k in ("sources", "documents", "bytes", "stubs", "duplicates", "failed", "train_tokens", "val_tokens")
+        }
+        manifest = {
+            "corpus": LARGE_CORPUS,
+            "packages": per_package,
+            "total": total,
+            "sources": sources or {},
+            "min_bytes": min_bytes,
+            "val_fraction": val_fraction,
+            "failures": failures[:100],
+            "extracted_s": round(time.perf_counter() - t0, 1),
+            "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         (tmp / LARGE_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _replace_dir(tmp, dest)
     finally:
@@ -840,9 +997,11 @@ def format_large_manifest(manifest: dict, split: bool = True) -> str:
     t = manifest["total"]
     rows.append(f"{'total':<20} {t['documents']:>9,} {t['bytes'] / 1e6:>10.1f}")
     if split:
-        rows.append(f"split at val_fraction {manifest['val_fraction']}: train {t['train_tokens']:,} bytes, held out "
-                    f"{t['val_tokens']:,} bytes (= tokens for the byte tokenizer, one end-of-document token per "
-                    f"document included)")
+        rows.append(
+            f"split at val_fraction {manifest['val_fraction']}: train {t['train_tokens']:,} bytes, held out "
+            f"{t['val_tokens']:,} bytes (= tokens for the byte tokenizer, one end-of-document token per "
+            f"document included)"
+        )
     if t["failed"]:
         rows.append(f"{t['failed']} page(s) could not be read (see {LARGE_MANIFEST}: failures)")
     return "\n".join(rows)
@@ -861,8 +1020,10 @@ def _apt_available(packages, quiet: bool) -> list[str]:
     found = [p for p in packages if p in candidates]
     for package in packages:
         if package not in candidates and not quiet:
-            print(f"warning: apt has no package {package} (run `apt-get update`?): {LARGE_CORPUS} is built "
-                  "without it", file=sys.stderr)
+            print(
+                f"warning: apt has no package {package} (run `apt-get update`?): {LARGE_CORPUS} is built without it",
+                file=sys.stderr,
+            )
     return found
 
 
@@ -871,6 +1032,7 @@ def _exit_on_sigterm():
     an interrupted one does); returns the previous handler, or None off the main thread."""
     import signal
     import threading
+
     if threading.current_thread() is not threading.main_thread():
         return None
 
@@ -880,8 +1042,9 @@ def _exit_on_sigterm():
     return signal.signal(signal.SIGTERM, terminate)
 
 
-def fetch_debian_docs_large(data_dir=None, *, packages=LARGE_PACKAGES, force: bool = False, quiet: bool = False,
-                            jobs: int | None = None) -> Path:
+def fetch_debian_docs_large(
+    data_dir=None, *, packages=LARGE_PACKAGES, force: bool = False, quiet: bool = False, jobs: int | None = None
+) -> Path:
     """Build ``<data>/corpus/debian-docs-large``: ``apt-get download`` the packages into a temporary
     directory, ``dpkg-deb -x`` them there, and extract their text (``extract_debian_docs_large``).
     Nothing is installed system-wide; the temporary directory is removed afterwards."""
@@ -892,8 +1055,10 @@ def fetch_debian_docs_large(data_dir=None, *, packages=LARGE_PACKAGES, force: bo
         return dest
     for tool in ("apt-get", "apt-cache", "dpkg-deb"):
         if shutil.which(tool) is None:
-            raise ScalingError(f"`{tool}` is not available: fetching {LARGE_CORPUS} needs a Debian-based system; "
-                               "use another corpus (a directory of text files, or 'stdlib')")
+            raise ScalingError(
+                f"`{tool}` is not available: fetching {LARGE_CORPUS} needs a Debian-based system; "
+                "use another corpus (a directory of text files, or 'stdlib')"
+            )
     packages = _apt_available(packages, quiet)
     if not packages:
         raise ScalingError(f"apt knows none of the packages of {LARGE_CORPUS} (run `apt-get update` first?)")
@@ -925,14 +1090,25 @@ def fetch_debian_docs_large(data_dir=None, *, packages=LARGE_PACKAGES, force: bo
             deb.unlink()
 
         if not quiet:
-            print(f"downloaded {len(packages)} packages in {time.perf_counter() - t0:.0f} s; unpacking each and "
-                  "extracting its text:", file=sys.stderr)
-        extract_debian_docs_large(work / "unpacked", dest, packages, jobs=jobs, unpack=unpack, quiet=quiet,
-                                  sources={p: debs[p].name for p in packages})
+            print(
+                f"downloaded {len(packages)} packages in {time.perf_counter() - t0:.0f} s; unpacking each and "
+                "extracting its text:",
+                file=sys.stderr,
+            )
+        extract_debian_docs_large(
+            work / "unpacked",
+            dest,
+            packages,
+            jobs=jobs,
+            unpack=unpack,
+            quiet=quiet,
+            sources={p: debs[p].name for p in packages},
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if previous is not None:
             import signal
+
             signal.signal(signal.SIGTERM, previous)
     if not quiet:
         print(f"wrote {LARGE_CORPUS} into {dest} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
@@ -942,20 +1118,24 @@ def fetch_debian_docs_large(data_dir=None, *, packages=LARGE_PACKAGES, force: bo
 FETCHABLE_CORPORA = (DEFAULT_CORPUS, LARGE_CORPUS)
 
 
-def fetch_corpus(corpus: str = DEFAULT_CORPUS, data_dir=None, *, force: bool = False, quiet: bool = False,
-                 jobs: int | None = None) -> Path:
+def fetch_corpus(
+    corpus: str = DEFAULT_CORPUS, data_dir=None, *, force: bool = False, quiet: bool = False, jobs: int | None = None
+) -> Path:
     """Fetch one of ``FETCHABLE_CORPORA`` (``debian-docs`` or ``debian-docs-large``)."""
     if corpus == DEFAULT_CORPUS:
         return fetch_debian_docs(data_dir, force=force, quiet=quiet)
     if corpus == LARGE_CORPUS:
         return fetch_debian_docs_large(data_dir, force=force, quiet=quiet, jobs=jobs)
-    raise ScalingError(f"corpus {corpus!r} cannot be fetched: {' and '.join(FETCHABLE_CORPORA)} can "
-                       "(the others are local files, 'stdlib', or streamed hf:NAME)")
+    raise ScalingError(
+        f"corpus {corpus!r} cannot be fetched: {' and '.join(FETCHABLE_CORPORA)} can "
+        "(the others are local files, 'stdlib', or streamed hf:NAME)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m scaling.train.data fetch|info [CORPUS]`` (the same as ``scaling data``)."""
     import argparse
+
     p = argparse.ArgumentParser(prog="python -m scaling.train.data")
     p.add_argument("action", choices=["fetch", "info"])
     p.add_argument("corpus", nargs="?", default=DEFAULT_CORPUS)

@@ -28,53 +28,250 @@ from html.parser import HTMLParser
 # HTML
 
 # elements whose whole content is page chrome
-SKIP_TAGS = frozenset({"head", "script", "style", "noscript", "template", "nav", "header", "footer", "form",
-                       "button", "select", "textarea", "iframe", "object", "svg", "canvas", "map"})
+SKIP_TAGS = frozenset(
+    {
+        "head",
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "nav",
+        "header",
+        "footer",
+        "form",
+        "button",
+        "select",
+        "textarea",
+        "iframe",
+        "object",
+        "svg",
+        "canvas",
+        "map",
+    }
+)
 # class names of chrome: Sphinx (sidebar, related bar, permalinks), rustdoc (sidebar, source links,
 # version/source column, playground buttons, tooltips, search), mdBook (menu bar, page arrows),
 # DocBook (navigation header/footer, chapter tables of contents), javadoc (navigation lists),
 # Texinfo (index tables)
-SKIP_CLASSES = frozenset({
-    "sidebar", "sphinxsidebar", "sphinxsidebarwrapper", "related", "footer", "headerlink", "searchbox",
-    "srclink", "rightside", "out-of-band", "test-arrow", "notable-traits", "notable-traits-tooltiptext",
-    "hideme", "search-container", "search-form", "search-results", "theme-picker", "sidebar-elems",
-    "mobile-topbar", "copy-path", "menu-bar", "menu-title", "nav-wrapper", "nav-wide-wrapper",
-    "nav-chapters", "mobile-nav-chapters", "navheader", "navfooter", "toc", "top-nav", "sub-nav",
-    "skip-nav", "nav-list", "nav-list-search", "sub-nav-list", "nav-panel", "tooltip",
-    # pydata-sphinx-theme, furo, Read the Docs, scikit-learn's and other Sphinx themes; Qt's, Erlang's
-    # and Node.js's chrome
-    "prev-next-area", "prev-next-bottom", "prev-next-footer", "tocsection", "toc-item", "bd-toc",
-    "bd-sidebar", "bd-sidebar-primary", "bd-sidebar-secondary", "bd-header", "bd-footer", "footer-item",
-    "sr-only", "visually-hidden", "screen-reader-text", "related-pages", "rellinks", "wy-nav-side",
-    "wy-breadcrumbs", "rst-versions", "rst-footer-buttons", "navigationbar", "breadcrumb", "breadcrumbs",
-    "topbar", "leftnav-tube", "copy-notice", "sidebar-drawer", "toc-drawer", "sidebar-tree", "mobile-header",
-    "theme-toggle-container", "bottom-of-page", "sk-sidebar-toc-wrapper", "sk-btn-toggle-toc", "sk-btn-rellink",
-    "picker", "back-to-top",
-    # javadoc before HTML5 (navigation bars), Doxygen (navigation path, inheritance-diagram toggles)
-    "topNav", "subNav", "bottomNav", "navList", "subNavList", "skipNav", "fixedNav", "navpath", "dynheader",
-    "dyncontent",
-    # Texinfo index pages: the index tables and their letter bars are lists of links
-    "index-cp", "index-fn", "index-vr", "index-ky", "index-pg", "index-tp", "summary-letter",
-    "printindex", "index-entries-header-printindex",
-})
-SKIP_IDS = frozenset({
-    "hd", "ft", "sidebar", "searchbox", "global-nav", "menu-bar", "menu-bar-hover-placeholder",
-    "search-wrapper", "searchbar", "searchresults-outer", "search", "theme-list", "rustdoc-vars",
-    "copy-path", "help", "settings", "sidebar-toggle", "navbar", "navigation", "leftnav", "footer",
-    "footer-text", "sk-sidebar-wrapper", "sk-sidemenu-toggle", "column2", "gtoc", "docs-top-navigation-container",
-    "docs-header", "docs-version-header", "docs-sidebar-popout", "docs-sidebar", "docs-narrow-top-navigation",
-    "docs-bottom-navigation", "docs-copyright", "titlearea", "side-nav", "nav-tree", "nav-path",
-})
+SKIP_CLASSES = frozenset(
+    {
+        "sidebar",
+        "sphinxsidebar",
+        "sphinxsidebarwrapper",
+        "related",
+        "footer",
+        "headerlink",
+        "searchbox",
+        "srclink",
+        "rightside",
+        "out-of-band",
+        "test-arrow",
+        "notable-traits",
+        "notable-traits-tooltiptext",
+        "hideme",
+        "search-container",
+        "search-form",
+        "search-results",
+        "theme-picker",
+        "sidebar-elems",
+        "mobile-topbar",
+        "copy-path",
+        "menu-bar",
+        "menu-title",
+        "nav-wrapper",
+        "nav-wide-wrapper",
+        "nav-chapters",
+        "mobile-nav-chapters",
+        "navheader",
+        "navfooter",
+        "toc",
+        "top-nav",
+        "sub-nav",
+        "skip-nav",
+        "nav-list",
+        "nav-list-search",
+        "sub-nav-list",
+        "nav-panel",
+        "tooltip",
+        # pydata-sphinx-theme, furo, Read the Docs, scikit-learn's and other Sphinx themes; Qt's, Erlang's
+        # and Node.js's chrome
+        "prev-next-area",
+        "prev-next-bottom",
+        "prev-next-footer",
+        "tocsection",
+        "toc-item",
+        "bd-toc",
+        "bd-sidebar",
+        "bd-sidebar-primary",
+        "bd-sidebar-secondary",
+        "bd-header",
+        "bd-footer",
+        "footer-item",
+        "sr-only",
+        "visually-hidden",
+        "screen-reader-text",
+        "related-pages",
+        "rellinks",
+        "wy-nav-side",
+        "wy-breadcrumbs",
+        "rst-versions",
+        "rst-footer-buttons",
+        "navigationbar",
+        "breadcrumb",
+        "breadcrumbs",
+        "topbar",
+        "leftnav-tube",
+        "copy-notice",
+        "sidebar-drawer",
+        "toc-drawer",
+        "sidebar-tree",
+        "mobile-header",
+        "theme-toggle-container",
+        "bottom-of-page",
+        "sk-sidebar-toc-wrapper",
+        "sk-btn-toggle-toc",
+        "sk-btn-rellink",
+        "picker",
+        "back-to-top",
+        # javadoc before HTML5 (navigation bars), Doxygen (navigation path, inheritance-diagram toggles)
+        "topNav",
+        "subNav",
+        "bottomNav",
+        "navList",
+        "subNavList",
+        "skipNav",
+        "fixedNav",
+        "navpath",
+        "dynheader",
+        "dyncontent",
+        # Texinfo index pages: the index tables and their letter bars are lists of links
+        "index-cp",
+        "index-fn",
+        "index-vr",
+        "index-ky",
+        "index-pg",
+        "index-tp",
+        "summary-letter",
+        "printindex",
+        "index-entries-header-printindex",
+    }
+)
+SKIP_IDS = frozenset(
+    {
+        "hd",
+        "ft",
+        "sidebar",
+        "searchbox",
+        "global-nav",
+        "menu-bar",
+        "menu-bar-hover-placeholder",
+        "search-wrapper",
+        "searchbar",
+        "searchresults-outer",
+        "search",
+        "theme-list",
+        "rustdoc-vars",
+        "copy-path",
+        "help",
+        "settings",
+        "sidebar-toggle",
+        "navbar",
+        "navigation",
+        "leftnav",
+        "footer",
+        "footer-text",
+        "sk-sidebar-wrapper",
+        "sk-sidemenu-toggle",
+        "column2",
+        "gtoc",
+        "docs-top-navigation-container",
+        "docs-header",
+        "docs-version-header",
+        "docs-sidebar-popout",
+        "docs-sidebar",
+        "docs-narrow-top-navigation",
+        "docs-bottom-navigation",
+        "docs-copyright",
+        "titlearea",
+        "side-nav",
+        "nav-tree",
+        "nav-path",
+    }
+)
 SKIP_ROLES = frozenset({"navigation", "search", "banner", "contentinfo", "menu", "toolbar"})
 # elements that start and end a line of text
-BLOCK_TAGS = frozenset({
-    "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog",
-    "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
-    "html", "legend", "li", "main", "menu", "ol", "p", "pre", "section", "summary", "table", "tbody",
-    "td", "tfoot", "th", "thead", "tr", "ul", "br", "listing", "xmp", "plaintext",
-})
-VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-                       "source", "track", "wbr", "keygen", "basefont", "frame", "isindex"})
+BLOCK_TAGS = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "caption",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "html",
+        "legend",
+        "li",
+        "main",
+        "menu",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+        "br",
+        "listing",
+        "xmp",
+        "plaintext",
+    }
+)
+VOID_TAGS = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+        "keygen",
+        "basefont",
+        "frame",
+        "isindex",
+    }
+)
 PRE_TAGS = frozenset({"pre", "listing", "xmp", "plaintext"})
 
 
@@ -87,8 +284,8 @@ class _TextExtractor(HTMLParser):
         self.cur: list[str] = []
         self.cur_pre = False
         self.pre = 0
-        self.skip_tag: str | None = None   # the tag that opened the skipped region
-        self.skip_depth = 0                 # how many of skip_tag are open inside it
+        self.skip_tag: str | None = None  # the tag that opened the skipped region
+        self.skip_depth = 0  # how many of skip_tag are open inside it
 
     def _skipped(self, tag: str, attrs) -> bool:
         if tag in SKIP_TAGS:
@@ -125,7 +322,7 @@ class _TextExtractor(HTMLParser):
             self.blocks.append(text)
 
     def handle_starttag(self, tag, attrs):
-        if tag == "body" and self.skip_tag == "head":   # a <head> left open ends here
+        if tag == "body" and self.skip_tag == "head":  # a <head> left open ends here
             self.skip_tag, self.skip_depth = None, 0
         if self.skip_tag is not None:
             if tag == self.skip_tag and tag not in VOID_TAGS:
@@ -144,7 +341,7 @@ class _TextExtractor(HTMLParser):
                 self.pre += 1
             self.cur_pre = self.pre > 0
 
-    def handle_startendtag(self, tag, attrs):   # <br/>, <div/>: never opens a region
+    def handle_startendtag(self, tag, attrs):  # <br/>, <div/>: never opens a region
         if self.skip_tag is None and tag in BLOCK_TAGS:
             if tag == "br" and self.pre:
                 self.cur.append("\n")
@@ -187,30 +384,115 @@ def html_to_text(html: str, extra_skip_classes=(), extra_skip_ids=()) -> str:
 # ---------------------------------------------------------------------------------------------
 # roff (Pod::Man manual pages)
 
-_ROFF_SPECIALS = {"aq": "'", "dq": '"', "bu": "*", "em": "--", "en": "-", "lq": '"', "rq": '"', "oq": "'",
-                  "cq": "'", "co": "(C)", "rg": "(R)", "tm": "(TM)", "hy": "-", "mi": "-", "pl": "+",
-                  "mu": "x", "di": "/", "<=": "<=", ">=": ">=", "!=": "!=", "->": "->", "<-": "<-",
-                  "de": "deg", "ga": "`", "ti": "~", "ha": "^", "rs": "\\", "sl": "/", "ul": "_",
-                  "*p": "pi", "*W": "", "ss": "ss", "ae": "ae", "AE": "AE", "ct": "c", "Po": "GBP",
-                  "Ye": "JPY", "Eu": "EUR", "fm": "'", "sd": '"', "br": "|", "ba": "|", "or": "|",
-                  "lh": "<=", "rh": "=>", "sc": "S", "ps": "P"}
-_ROFF_STRINGS = {"C`": '"', "C'": '"', 'L"': '"', 'R"': '"', "Aq": "'", "--": "--", "PI": "pi",
-                 "C+": "C++", "Tm": "(TM)", "Sh": "", "Sd": "", "Ho": "", "Vb": "", "Ve": ""}
+_ROFF_SPECIALS = {
+    "aq": "'",
+    "dq": '"',
+    "bu": "*",
+    "em": "--",
+    "en": "-",
+    "lq": '"',
+    "rq": '"',
+    "oq": "'",
+    "cq": "'",
+    "co": "(C)",
+    "rg": "(R)",
+    "tm": "(TM)",
+    "hy": "-",
+    "mi": "-",
+    "pl": "+",
+    "mu": "x",
+    "di": "/",
+    "<=": "<=",
+    ">=": ">=",
+    "!=": "!=",
+    "->": "->",
+    "<-": "<-",
+    "de": "deg",
+    "ga": "`",
+    "ti": "~",
+    "ha": "^",
+    "rs": "\\",
+    "sl": "/",
+    "ul": "_",
+    "*p": "pi",
+    "*W": "",
+    "ss": "ss",
+    "ae": "ae",
+    "AE": "AE",
+    "ct": "c",
+    "Po": "GBP",
+    "Ye": "JPY",
+    "Eu": "EUR",
+    "fm": "'",
+    "sd": '"',
+    "br": "|",
+    "ba": "|",
+    "or": "|",
+    "lh": "<=",
+    "rh": "=>",
+    "sc": "S",
+    "ps": "P",
+}
+_ROFF_STRINGS = {
+    "C`": '"',
+    "C'": '"',
+    'L"': '"',
+    'R"': '"',
+    "Aq": "'",
+    "--": "--",
+    "PI": "pi",
+    "C+": "C++",
+    "Tm": "(TM)",
+    "Sh": "",
+    "Sd": "",
+    "Ho": "",
+    "Vb": "",
+    "Ve": "",
+}
 _ROFF_ESCAPE = re.compile(
     r"\\(?:"
-    r"f(?:\(..|\[[^\]]*\]|.)"       # fonts
+    r"f(?:\(..|\[[^\]]*\]|.)"  # fonts
     r"|s(?:[-+]?\d|\([-+]?\d\d|\[[^\]]*\])"  # sizes
-    r"|\((..)"                      # \(xx special character       -> group 1
-    r"|\[([^\]]*)\]"                # \[name] special character    -> group 2
+    r"|\((..)"  # \(xx special character       -> group 1
+    r"|\[([^\]]*)\]"  # \[name] special character    -> group 2
     r"|\*(?:\((..)|\[([^\]]*)\]|(.))"  # \*x \*(xx \*[name] strings  -> groups 3 4 5
-    r"|[hvwlLoDxXbNHS]'[^']*'"      # motions, widths
-    r"|n(?:\(..|\[[^\]]*\]|.)"      # number registers
-    r"|(.)"                         # single-character escapes     -> group 6
-    r")", re.S)
-_ROFF_SINGLE = {"-": "-", "e": "\\", "\\": "\\", "&": "", "|": "", "^": "", "%": "", " ": " ", "~": " ",
-                "0": " ", "c": "", "'": "'", "`": "`", ".": ".", "t": "\t", "d": "", "u": "", "p": "",
-                "z": "", "{": "", "}": "", "!": "", ":": "", "/": "", ",": "", ")": "", "a": "", "r": "",
-                '"': ""}
+    r"|[hvwlLoDxXbNHS]'[^']*'"  # motions, widths
+    r"|n(?:\(..|\[[^\]]*\]|.)"  # number registers
+    r"|(.)"  # single-character escapes     -> group 6
+    r")",
+    re.S,
+)
+_ROFF_SINGLE = {
+    "-": "-",
+    "e": "\\",
+    "\\": "\\",
+    "&": "",
+    "|": "",
+    "^": "",
+    "%": "",
+    " ": " ",
+    "~": " ",
+    "0": " ",
+    "c": "",
+    "'": "'",
+    "`": "`",
+    ".": ".",
+    "t": "\t",
+    "d": "",
+    "u": "",
+    "p": "",
+    "z": "",
+    "{": "",
+    "}": "",
+    "!": "",
+    ":": "",
+    "/": "",
+    ",": "",
+    ")": "",
+    "a": "",
+    "r": "",
+    '"': "",
+}
 
 
 def _roff_escape(m: re.Match) -> str:
@@ -300,7 +582,7 @@ def roff_to_text(source: str) -> str:
                 end_para()
                 args = _roff_args(rest)
                 label = _roff_inline(args[0]).strip() if args else ""
-                if label:   # the item's text follows its label on the same line
+                if label:  # the item's text follows its label on the same line
                     para.append(label)
             elif macro in ("Vb", "nf"):
                 end_para()
@@ -371,7 +653,7 @@ def ruby_marshal_load(data: bytes):
     def raw() -> bytes:
         nonlocal pos
         n = integer()
-        s = data[pos:pos + n]
+        s = data[pos : pos + n]
         pos += n
         return s
 
@@ -418,7 +700,7 @@ def ruby_marshal_load(data: bytes):
                 v = value()
                 try:
                     d[k] = v
-                except TypeError:   # an unhashable key (an array): keep the value
+                except TypeError:  # an unhashable key (an array): keep the value
                     d[id(k)] = v
             if t == "}":
                 value()

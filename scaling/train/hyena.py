@@ -114,7 +114,7 @@ def direct_causal_conv(u: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     T = u.shape[-1]
     y = torch.zeros_like(u)
     for s in range(T):
-        y[..., s:] += h[:, s:s + 1] * u[..., :T - s]
+        y[..., s:] += h[:, s : s + 1] * u[..., : T - s]
     return y
 
 
@@ -126,9 +126,19 @@ class ImplicitFilter(nn.Module):
     puts the sine activations in a useful range. ``bias`` holds the per-channel skip D.
     """
 
-    def __init__(self, channels: int, context: int, *, emb_dim: int = 33, width: int = 64, depth: int = 3,
-                 freq: float = 1.0, window_fast: float = 0.3, window_slow: float = 1.5,
-                 window_floor: float = 1e-2):
+    def __init__(
+        self,
+        channels: int,
+        context: int,
+        *,
+        emb_dim: int = 33,
+        width: int = 64,
+        depth: int = 3,
+        freq: float = 1.0,
+        window_fast: float = 0.3,
+        window_slow: float = 1.5,
+        window_floor: float = 1e-2,
+    ):
         super().__init__()
         self.channels, self.context, self.freq = channels, context, float(freq)
         self.register_buffer("features", positional_features(context, emb_dim), persistent=False)
@@ -141,7 +151,7 @@ class ImplicitFilter(nn.Module):
             self.biases.append(nn.Parameter(torch.empty(d_out).uniform_(-bound, bound)))
         bound = 1.0 / math.sqrt(width)
         self.out = nn.Parameter(torch.empty(channels, width).uniform_(-bound, bound))
-        self.bias = nn.Parameter(torch.randn(channels))          # the skip D of each channel
+        self.bias = nn.Parameter(torch.randn(channels))  # the skip D of each channel
         # decay rate per channel: the window reaches `window_floor` after r_c contexts
         reach = torch.linspace(window_fast, window_slow, channels, dtype=torch.float64)
         alpha = -math.log(window_floor) / reach
@@ -155,7 +165,7 @@ class ImplicitFilter(nn.Module):
         z = self.features[:T]
         for w, b in zip(self.weights, self.biases):
             z = torch.sin(self.freq * F.linear(z, w.float(), b.float()))
-        h = F.linear(z, self.out.float())                         # (T, channels)
+        h = F.linear(z, self.out.float())  # (T, channels)
         return h.t() * self.window[:, :T]
 
 
@@ -169,17 +179,24 @@ class HyenaOperator(nn.Module):
         self.d_model, self.order = d, o
         self.in_proj = make_linear(d, (o + 1) * d, config)
         self.short_conv = nn.Conv1d((o + 1) * d, (o + 1) * d, k, groups=(o + 1) * d, padding=k - 1, bias=False)
-        self.filter = ImplicitFilter((o - 1) * d, config.context, emb_dim=opts["filter_emb_dim"],
-                                     width=opts["filter_width"], depth=opts["filter_depth"],
-                                     freq=opts["filter_freq"], window_fast=opts["window_fast"],
-                                     window_slow=opts["window_slow"], window_floor=opts["window_floor"])
+        self.filter = ImplicitFilter(
+            (o - 1) * d,
+            config.context,
+            emb_dim=opts["filter_emb_dim"],
+            width=opts["filter_width"],
+            depth=opts["filter_depth"],
+            freq=opts["filter_freq"],
+            window_fast=opts["window_fast"],
+            window_slow=opts["window_slow"],
+            window_floor=opts["window_floor"],
+        )
         self.out_proj = make_linear(d, d, config)
-        self.out_proj.residual_out = True   # scaled init, as attention's output projection
+        self.out_proj.residual_out = True  # scaled init, as attention's output projection
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, d = x.shape
-        u = self.in_proj(x).transpose(1, 2)                       # (B, (o+1) d, T)
-        u = self.short_conv(u)[..., :T]                           # causal: keep the first T outputs
+        u = self.in_proj(x).transpose(1, 2)  # (B, (o+1) d, T)
+        u = self.short_conv(u)[..., :T]  # causal: keep the first T outputs
         streams = u.split(d, dim=1)
         gates, z = streams[:-1], streams[-1]
         h = self.filter(T).view(self.order - 1, d, T)
@@ -191,5 +208,12 @@ class HyenaOperator(nn.Module):
         return self.out_proj(y.transpose(1, 2))
 
 
-__all__ = ["HyenaOperator", "ImplicitFilter", "fft_causal_conv", "direct_causal_conv", "positional_features",
-           "hyena_options", "MODULE_DEFAULTS"]
+__all__ = [
+    "HyenaOperator",
+    "ImplicitFilter",
+    "fft_causal_conv",
+    "direct_causal_conv",
+    "positional_features",
+    "hyena_options",
+    "MODULE_DEFAULTS",
+]

@@ -15,6 +15,7 @@ from .sparse import SparseLinear
 def make_linear(d_in: int, d_out: int, config) -> nn.Module:
     """A block weight matrix (no bias): ``SparseLinear`` when ``config.sparsity``, else ``nn.Linear``."""
     if config.sparsity:
-        return SparseLinear(d_in, d_out, config.sparsity, mask=config.sparsity_mask,
-                            dense_steps=config.sparsity_dense_steps)
+        return SparseLinear(
+            d_in, d_out, config.sparsity, mask=config.sparsity_mask, dense_steps=config.sparsity_dense_steps
+        )
     return nn.Linear(d_in, d_out, bias=False)

@@ -34,8 +34,8 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -48,7 +48,7 @@ from . import data as _data
 from . import sparse
 from .model import GPT, GPTConfig
 
-LOSS_FLUSH_EVERY = 8     # steps between reading losses back (a device sync on GPUs)
+LOSS_FLUSH_EVERY = 8  # steps between reading losses back (a device sync on GPUs)
 
 
 class Diverged(Exception):
@@ -116,8 +116,9 @@ def autocast(device: torch.device, dtype: str):
 _PEAK_CACHE: dict[tuple, float] = {}
 
 
-def measure_matmul_flops(device: torch.device | str = "cpu", dtype: str = "fp32", n: int = 1024,
-                         repeats: int = 5) -> float:
+def measure_matmul_flops(
+    device: torch.device | str = "cpu", dtype: str = "fp32", n: int = 1024, repeats: int = 5
+) -> float:
     """Best-of-``repeats`` FLOP/s of an n x n x n matmul in ``dtype`` with the current thread count."""
     device = torch.device(device)
     tdt = torch.bfloat16 if dtype == "bf16" else torch.float32
@@ -133,7 +134,7 @@ def measure_matmul_flops(device: torch.device | str = "cpu", dtype: str = "fp32"
         a @ b
         sync()
         best = min(best, time.perf_counter() - t0)
-    return 2.0 * n ** 3 / best
+    return 2.0 * n**3 / best
 
 
 def device_peak(device: torch.device, dtype: str) -> tuple[float, str]:
@@ -142,8 +143,14 @@ def device_peak(device: torch.device, dtype: str) -> tuple[float, str]:
         name = torch.cuda.get_device_name(device)
         key = None
         upper = name.upper()
-        for tag, acc in (("H200", "h200"), ("H100", "h100-sxm"), ("A100", "a100-sxm"), ("B200", "b200"),
-                         ("V100", "v100"), ("MI300", "mi300x")):
+        for tag, acc in (
+            ("H200", "h200"),
+            ("H100", "h100-sxm"),
+            ("A100", "a100-sxm"),
+            ("B200", "b200"),
+            ("V100", "v100"),
+            ("MI300", "mi300x"),
+        ):
             if tag in upper:
                 key = acc
                 break
@@ -151,6 +158,7 @@ def device_peak(device: torch.device, dtype: str) -> tuple[float, str]:
             key = "h100-pcie"
         if key:
             from ..hardware import get_accelerator
+
             return get_accelerator(key).peak_flops, f"catalogue: {key} dense BF16 ({name})"
     cache_key = (str(device), dtype, torch.get_num_threads())
     if cache_key not in _PEAK_CACHE:
@@ -163,8 +171,9 @@ def device_peak(device: torch.device, dtype: str) -> tuple[float, str]:
 
 
 @torch.no_grad()
-def evaluate(model: GPT, tokens: np.ndarray, n_tokens: int, *, batch_size: int, device: torch.device,
-             dtype: str = "fp32") -> float:
+def evaluate(
+    model: GPT, tokens: np.ndarray, n_tokens: int, *, batch_size: int, device: torch.device, dtype: str = "fp32"
+) -> float:
     """Mean next-token loss (nats) over the fixed held-out windows of :func:`data.eval_offsets`."""
     context = model.config.context
     offsets = _data.eval_offsets(len(tokens), context, n_tokens)
@@ -172,7 +181,7 @@ def evaluate(model: GPT, tokens: np.ndarray, n_tokens: int, *, batch_size: int, 
     model.eval()
     total, count = 0.0, 0
     for i in range(0, len(offsets), batch_size):
-        x, y = _data.gather(tokens, offsets[i:i + batch_size], context)
+        x, y = _data.gather(tokens, offsets[i : i + batch_size], context)
         x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
         with autocast(device, dtype):
             _, loss = model(x, y)
@@ -201,7 +210,7 @@ def _make_optimizer(model: GPT, cfg: store.RunConfig, device: torch.device):
     kw = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
     try:
         return torch.optim.AdamW(model.decay_groups(cfg.weight_decay), fused=True, **kw)
-    except (RuntimeError, TypeError):   # no fused kernel for this device
+    except (RuntimeError, TypeError):  # no fused kernel for this device
         return torch.optim.AdamW(model.decay_groups(cfg.weight_decay), foreach=True, **kw)
 
 
@@ -209,7 +218,7 @@ def _save_checkpoint(path: Path, state: dict, steps: int | None = None, tokens_p
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(path / store.CHECKPOINT, buf.getvalue())
-    if steps is not None:    # the sidecar follows the checkpoint, so it is never ahead of it
+    if steps is not None:  # the sidecar follows the checkpoint, so it is never ahead of it
         step = int(state["state"]["step"])
         store.write_progress(path, step, steps, step * tokens_per_step)
 
@@ -232,16 +241,27 @@ def read_checkpoint(file: Path, map_location="cpu") -> dict | None:
             raise ValueError("not a training checkpoint (no model, optimizer and state)")
         int(ck["state"]["step"])
     except Exception as exc:  # noqa: BLE001 - truncated zip, unpickling error, wrong contents
-        _corrupt_file(file, f"cannot be loaded ({' '.join(str(exc).split())[:200] or type(exc).__name__})",
-                      "starting from scratch")
+        _corrupt_file(
+            file,
+            f"cannot be loaded ({' '.join(str(exc).split())[:200] or type(exc).__name__})",
+            "starting from scratch",
+        )
         return None
     return ck
 
 
-def train(config: store.RunConfig | dict, run_dir: str | os.PathLike | None = None, *, data_dir=None,
-          resume: bool = True, progress: Callable[[dict], None] | None = None,
-          stop_after_steps: int | None = None, data: _data.TokenData | None = None,
-          quiet: bool = True, init_state: dict | None = None) -> store.RunResult | None:
+def train(
+    config: store.RunConfig | dict,
+    run_dir: str | os.PathLike | None = None,
+    *,
+    data_dir=None,
+    resume: bool = True,
+    progress: Callable[[dict], None] | None = None,
+    stop_after_steps: int | None = None,
+    data: _data.TokenData | None = None,
+    quiet: bool = True,
+    init_state: dict | None = None,
+) -> store.RunResult | None:
     """Train one run; write ``run_dir`` (if given) and return its RunResult.
 
     A run whose result.json exists is not trained again (its result is returned). With
@@ -265,7 +285,7 @@ def train(config: store.RunConfig | dict, run_dir: str | os.PathLike | None = No
             store.write_config(path, cfg)
             try:
                 done = store.read_result(path)
-            except store.CorruptRunFile as exc:   # unfinished after all: train it (resume if we can)
+            except store.CorruptRunFile as exc:  # unfinished after all: train it (resume if we can)
                 _corrupt_file(exc.path, exc.problem, "training the run again")
                 done = None
             if done is not None:
@@ -273,8 +293,17 @@ def train(config: store.RunConfig | dict, run_dir: str | os.PathLike | None = No
                 (path / store.PROGRESS).unlink(missing_ok=True)
                 (path / store.LOCK).unlink(missing_ok=True)
                 return done
-        result = _train(cfg, path, data_dir=data_dir, resume=resume, progress=progress,
-                        stop_after_steps=stop_after_steps, data=data, quiet=quiet, init_state=init_state)
+        result = _train(
+            cfg,
+            path,
+            data_dir=data_dir,
+            resume=resume,
+            progress=progress,
+            stop_after_steps=stop_after_steps,
+            data=data,
+            quiet=quiet,
+            init_state=init_state,
+        )
         if result is not None and path is not None:
             # finished: nobody will train it again (result.json says so), so the lock file can go
             (path / store.LOCK).unlink(missing_ok=True)
@@ -288,11 +317,13 @@ def _load_init_state(model: GPT, init_state: dict, cfg: store.RunConfig) -> None
     """Overwrite the fresh model with ``init_state``; a state of another shape is a one-line error."""
     try:
         model.load_state_dict(init_state)
-    except RuntimeError as exc:   # torch lists every missing/unexpected/mis-sized key
+    except RuntimeError as exc:  # torch lists every missing/unexpected/mis-sized key
         first = str(exc).strip().splitlines()
         detail = next((line.strip() for line in first[1:] if line.strip()), first[0] if first else "")
-        raise ScalingError(f"run {cfg.run_id}: the initial state does not fit its model "
-                           f"({cfg.n_layer} layers x {cfg.d_model}, mixer {cfg.mixer}): {detail}") from None
+        raise ScalingError(
+            f"run {cfg.run_id}: the initial state does not fit its model "
+            f"({cfg.n_layer} layers x {cfg.d_model}, mixer {cfg.mixer}): {detail}"
+        ) from None
 
 
 def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, quiet, init_state=None):
@@ -304,8 +335,14 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     if data is None:
-        data = _data.prepare(cfg.corpus, cfg.tokenizer, val_fraction=cfg.val_fraction, data_dir=data_dir,
-                             max_bytes=cfg.corpus_max_bytes, quiet=quiet)
+        data = _data.prepare(
+            cfg.corpus,
+            cfg.tokenizer,
+            val_fraction=cfg.val_fraction,
+            data_dir=data_dir,
+            max_bytes=cfg.corpus_max_bytes,
+            quiet=quiet,
+        )
     if data.vocab != cfg.vocab:
         raise ScalingError(f"corpus vocabulary {data.vocab} != model vocabulary {cfg.vocab}")
     ckpt_file = path / store.CHECKPOINT if path is not None else None
@@ -328,25 +365,51 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
     sweep_dir = path.parent if path is not None else None
 
     # state that a checkpoint carries
-    st = dict(step=0, curve=[], loss_sum=0.0, loss_count=0, ema=None, last_train_loss=None,
-              train_time=0.0, eval_time=0.0, wall_time=0.0, resumes=0, started_at=store.now(), branch_step=None,
-              corpus_fingerprint=data.fingerprint)
+    st = dict(
+        step=0,
+        curve=[],
+        loss_sum=0.0,
+        loss_count=0,
+        ema=None,
+        last_train_loss=None,
+        train_time=0.0,
+        eval_time=0.0,
+        wall_time=0.0,
+        resumes=0,
+        started_at=store.now(),
+        branch_step=None,
+        corpus_fingerprint=data.fingerprint,
+    )
     if ck is not None:
         try:
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
-        except (RuntimeError, ValueError, KeyError, TypeError) as exc:   # another shape or optimizer
-            _corrupt_file(ckpt_file, "does not fit this run's model or optimizer "
-                          f"({' '.join(str(exc).split())[:200]})", "starting from scratch")
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:  # another shape or optimizer
+            _corrupt_file(
+                ckpt_file,
+                f"does not fit this run's model or optimizer ({' '.join(str(exc).split())[:200]})",
+                "starting from scratch",
+            )
             # the model may be half-loaded: build everything again, exactly as a fresh run does
-            return _train(cfg, path, data_dir=data_dir, resume=resume, progress=progress,
-                          stop_after_steps=stop_after_steps, data=data, quiet=quiet, init_state=init_state)
+            return _train(
+                cfg,
+                path,
+                data_dir=data_dir,
+                resume=resume,
+                progress=progress,
+                stop_after_steps=stop_after_steps,
+                data=data,
+                quiet=quiet,
+                init_state=init_state,
+            )
         st.update(ck["state"])
-        if st["corpus_fingerprint"] != data.fingerprint:   # a checkpoint from before the corpus changed
-            raise ScalingError(f"run {cfg.run_id}: its checkpoint was trained on corpus {cfg.corpus!r} with "
-                               f"fingerprint {st['corpus_fingerprint']}, but that corpus is now "
-                               f"{data.fingerprint}: delete {path} (or fetch the same corpus) to train it again")
-        if st.pop("branch_fresh", False):    # a WSD branch's first start from its trunk's state
+        if st["corpus_fingerprint"] != data.fingerprint:  # a checkpoint from before the corpus changed
+            raise ScalingError(
+                f"run {cfg.run_id}: its checkpoint was trained on corpus {cfg.corpus!r} with "
+                f"fingerprint {st['corpus_fingerprint']}, but that corpus is now "
+                f"{data.fingerprint}: delete {path} (or fetch the same corpus) to train it again"
+            )
+        if st.pop("branch_fresh", False):  # a WSD branch's first start from its trunk's state
             if sweep_dir is not None:
                 store.journal(sweep_dir, "branch", cfg.run_id, trunk=cfg.trunk, step=st["step"])
         else:
@@ -362,8 +425,9 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
             return
         state = {k: v for k, v in st.items()}
         state["wall_time"] = wall0 + time.perf_counter() - t_start
-        _save_checkpoint(path, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state},
-                         steps, B * T)
+        _save_checkpoint(
+            path, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, steps, B * T
+        )
 
     ln_vocab = math.log(cfg.vocab)
     pending: list[torch.Tensor] = []
@@ -383,8 +447,10 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
             st["loss_count"] += 1
             st["last_train_loss"] = v
             if st["ema"] > ln_vocab + cfg.divergence_margin:
-                raise Diverged(f"diverged: train loss {st['ema']:.3g} at step {first + i + 1} of {steps} is "
-                               f"above ln(vocab) + {cfg.divergence_margin:g} = {ln_vocab + cfg.divergence_margin:.3g}")
+                raise Diverged(
+                    f"diverged: train loss {st['ema']:.3g} at step {first + i + 1} of {steps} is "
+                    f"above ln(vocab) + {cfg.divergence_margin:g} = {ln_vocab + cfg.divergence_margin:.3g}"
+                )
 
     failure = None
     last_ckpt = time.perf_counter()
@@ -398,45 +464,70 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
                 group["lr"] = lr
             offsets = _data.batch_offsets(len(data.train), T, B, cfg.seed, step, order=cfg.data_order)
             for m0 in range(0, B, micro):
-                x, y = _data.gather(data.train, offsets[m0:m0 + micro], T)
+                x, y = _data.gather(data.train, offsets[m0 : m0 + micro], T)
                 x = torch.from_numpy(x).to(device, non_blocking=True)
                 y = torch.from_numpy(y).to(device, non_blocking=True)
                 with autocast(device, cfg.dtype):
                     _, loss = step_model(x, y)
                 (loss * (micro / B) if micro != B else loss).backward()
                 pending.append(loss.detach() if micro == B else loss.detach() * (micro / B))
-            if micro != B:   # one value per step
-                pending[-(B // micro):] = [torch.stack(pending[-(B // micro):]).sum()]
+            if micro != B:  # one value per step
+                pending[-(B // micro) :] = [torch.stack(pending[-(B // micro) :]).sum()]
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             opt.zero_grad(set_to_none=True)
             done = step + 1
             now = time.perf_counter()
-            if done in evals or len(pending) >= LOSS_FLUSH_EVERY or done == stop_after_steps \
-                    or now - last_ckpt >= cfg.checkpoint_every_s:
+            if (
+                done in evals
+                or len(pending) >= LOSS_FLUSH_EVERY
+                or done == stop_after_steps
+                or now - last_ckpt >= cfg.checkpoint_every_s
+            ):
                 flush(step)
             if done in evals:
                 st["train_time"] += time.perf_counter() - t_seg
                 t_eval = time.perf_counter()
                 final = done == steps
-                val = evaluate(model, data.val, cfg.final_eval_tokens if final else cfg.eval_tokens,
-                               batch_size=micro, device=device, dtype=cfg.dtype)
+                val = evaluate(
+                    model,
+                    data.val,
+                    cfg.final_eval_tokens if final else cfg.eval_tokens,
+                    batch_size=micro,
+                    device=device,
+                    dtype=cfg.dtype,
+                )
                 st["eval_time"] += time.perf_counter() - t_eval
                 train_loss = st["loss_sum"] / max(1, st["loss_count"])
                 st["loss_sum"], st["loss_count"] = 0.0, 0
-                st["curve"].append({"step": done, "tokens": done * B * T,
-                                    "flops": float(cfg.flops_per_token() * done * B * T), "lr": lr,
-                                    "train_loss": train_loss, "val_loss": val,
-                                    "time_s": round(wall0 + time.perf_counter() - t_start, 3)})
+                st["curve"].append(
+                    {
+                        "step": done,
+                        "tokens": done * B * T,
+                        "flops": float(cfg.flops_per_token() * done * B * T),
+                        "lr": lr,
+                        "train_loss": train_loss,
+                        "val_loss": val,
+                        "time_s": round(wall0 + time.perf_counter() - t_start, 3),
+                    }
+                )
                 if path is not None:
                     store.write_curve(path, st["curve"])
                 t_seg = time.perf_counter()
             st["step"] = done
             if progress is not None and (now - last_progress >= 1.0 or done == steps):
                 last_progress = now
-                progress({"run_id": cfg.run_id, "step": done, "steps": steps, "tokens": done * B * T,
-                          "total_tokens": steps * B * T, "train_loss": st["last_train_loss"]})
+                progress(
+                    {
+                        "run_id": cfg.run_id,
+                        "step": done,
+                        "steps": steps,
+                        "tokens": done * B * T,
+                        "total_tokens": steps * B * T,
+                        "train_loss": st["last_train_loss"],
+                    }
+                )
             if done == stop_after_steps and done < steps:
                 st["train_time"] += time.perf_counter() - t_seg
                 checkpoint()
@@ -454,33 +545,69 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
     trained_steps = st["step"]
     tokens = trained_steps * B * T
     fpt = float(cfg.flops_per_token())
-    model_fpt = float(_flops.flops_per_token(cfg.n_layer, cfg.d_model, cfg.context, cfg.vocab, d_ff=cfg.d_ff,
-                                             n_head=cfg.n_head, convention="palm", mixer=cfg.mixer,
-                                             sparsity=cfg.sparsity))
+    model_fpt = float(
+        _flops.flops_per_token(
+            cfg.n_layer,
+            cfg.d_model,
+            cfg.context,
+            cfg.vocab,
+            d_ff=cfg.d_ff,
+            n_head=cfg.n_head,
+            convention="palm",
+            mixer=cfg.mixer,
+            sparsity=cfg.sparsity,
+        )
+    )
     train_time = st["train_time"]
     tps = tokens / train_time if train_time > 0 and tokens else None
     peak, peak_src = device_peak(device, cfg.dtype) if failure is None else (None, None)
     result = store.RunResult(
-        sweep=cfg.sweep, run_id=cfg.run_id, status="ok" if failure is None else "failed", reason=failure,
-        loss=st["curve"][-1]["val_loss"] if failure is None else None, train_loss=st["last_train_loss"],
-        params=counts["total"], non_embedding_params=counts["non_embedding"], embedding_params=counts["embedding"],
+        sweep=cfg.sweep,
+        run_id=cfg.run_id,
+        status="ok" if failure is None else "failed",
+        reason=failure,
+        loss=st["curve"][-1]["val_loss"] if failure is None else None,
+        train_loss=st["last_train_loss"],
+        params=counts["total"],
+        non_embedding_params=counts["non_embedding"],
+        embedding_params=counts["embedding"],
         # the masks' planned count (a magnitude mask is not in force at build time)
         nonzero_params=sparse.param_counts(model)["nonzero"] if cfg.sparsity else counts["total"],
         # weights that are really non-zero at the end (dense minus the sparse layers' exact zeros):
         # the check that the masks held
         nonzero_measured=(counts["total"] - sparse.count_zeros(model)) if cfg.sparsity else None,
-        tokens=tokens, steps=trained_steps, flops=fpt * tokens, flops_convention=cfg.flops_convention,
-        flops_per_token=fpt, budget=cfg.budget, tokens_per_s=tps,
-        flops_per_s=fpt * tps if tps else None, model_flops_per_s=model_fpt * tps if tps else None,
-        peak_flops=peak, peak_source=peak_src, mfu=model_fpt * tps / peak if (tps and peak) else None,
-        wall_time_s=wall0 + time.perf_counter() - t_start, train_time_s=train_time, eval_time_s=st["eval_time"],
-        corpus=cfg.corpus, corpus_fingerprint=data.fingerprint, train_tokens_available=int(len(data.train)),
-        val_tokens=int(len(data.val)), epochs=tokens / len(data.train), trunk=cfg.trunk,
+        tokens=tokens,
+        steps=trained_steps,
+        flops=fpt * tokens,
+        flops_convention=cfg.flops_convention,
+        flops_per_token=fpt,
+        budget=cfg.budget,
+        tokens_per_s=tps,
+        flops_per_s=fpt * tps if tps else None,
+        model_flops_per_s=model_fpt * tps if tps else None,
+        peak_flops=peak,
+        peak_source=peak_src,
+        mfu=model_fpt * tps / peak if (tps and peak) else None,
+        wall_time_s=wall0 + time.perf_counter() - t_start,
+        train_time_s=train_time,
+        eval_time_s=st["eval_time"],
+        corpus=cfg.corpus,
+        corpus_fingerprint=data.fingerprint,
+        train_tokens_available=int(len(data.train)),
+        val_tokens=int(len(data.val)),
+        epochs=tokens / len(data.train),
+        trunk=cfg.trunk,
         branch_step=st["branch_step"] if cfg.trunk else None,
         spent_flops=fpt * (trained_steps - (st["branch_step"] or 0 if cfg.trunk else 0)) * B * T,
-        device=str(device), dtype=cfg.dtype,
-        threads=torch.get_num_threads(), torch_version=torch.__version__, hostname=socket.gethostname(),
-        resumes=st["resumes"], started_at=st["started_at"], finished_at=store.now())
+        device=str(device),
+        dtype=cfg.dtype,
+        threads=torch.get_num_threads(),
+        torch_version=torch.__version__,
+        hostname=socket.gethostname(),
+        resumes=st["resumes"],
+        started_at=st["started_at"],
+        finished_at=store.now(),
+    )
     if path is not None:
         if cfg.save_model and failure is None:
             buf = io.BytesIO()
@@ -488,11 +615,12 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
             atomic_write_bytes(path / store.MODEL, buf.getvalue())
         if st["curve"]:
             store.write_curve(path, st["curve"])
-        store.write_result(path, result)     # the commit point: the run is finished
+        store.write_result(path, result)  # the commit point: the run is finished
         (path / store.CHECKPOINT).unlink(missing_ok=True)
         (path / store.PROGRESS).unlink(missing_ok=True)
-        store.journal(sweep_dir, "finish" if failure is None else "failed", cfg.run_id,
-                      loss=result.loss, reason=failure)
+        store.journal(
+            sweep_dir, "finish" if failure is None else "failed", cfg.run_id, loss=result.loss, reason=failure
+        )
     return result
 
 
@@ -507,5 +635,15 @@ def load_model(run_dir: str | os.PathLike, map_location="cpu") -> GPT:
     return model
 
 
-__all__ = ["train", "lr_at", "eval_steps", "evaluate", "build_model", "load_model", "measure_matmul_flops",
-           "device_peak", "resolve_device", "read_checkpoint"]
+__all__ = [
+    "train",
+    "lr_at",
+    "eval_steps",
+    "evaluate",
+    "build_model",
+    "load_model",
+    "measure_matmul_flops",
+    "device_peak",
+    "resolve_device",
+    "read_checkpoint",
+]

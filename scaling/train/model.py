@@ -41,16 +41,16 @@ class GPTConfig:
     n_layer: int = 2
     d_model: int = 64
     n_head: int = 2
-    d_ff: int | None = None          # default 4 * d_model
+    d_ff: int | None = None  # default 4 * d_model
     vocab: int = 256
     context: int = 256
     mixer: str = "attention"
-    sparsity: float = 0.0            # fraction of block linear weights held at zero (issue 8)
-    sparsity_mask: str = "random"    # "random" or "magnitude" (after sparsity_dense_steps dense steps)
-    sparsity_dense_steps: int = 0    # magnitude masks: dense warm-up (needs sparse.attach(model, opt))
+    sparsity: float = 0.0  # fraction of block linear weights held at zero (issue 8)
+    sparsity_mask: str = "random"  # "random" or "magnitude" (after sparsity_dense_steps dense steps)
+    sparsity_dense_steps: int = 0  # magnitude masks: dense warm-up (needs sparse.attach(model, opt))
     rope_base: float = 10000.0
     init_std: float = 0.02
-    extra: dict = field(default_factory=dict)   # mixer-specific options (e.g. Hyena's)
+    extra: dict = field(default_factory=dict)  # mixer-specific options (e.g. Hyena's)
 
     def __post_init__(self):
         if self.d_ff is None:
@@ -65,14 +65,15 @@ class GPTConfig:
         return self.d_model // self.n_head
 
     @classmethod
-    def from_shape(cls, shape, **kwargs) -> "GPTConfig":
+    def from_shape(cls, shape, **kwargs) -> GPTConfig:
         """From a :class:`scaling.shapes.ModelShape` or a RunConfig (anything with the shape fields)."""
         names = ("n_layer", "d_model", "n_head", "d_ff", "vocab", "context", "mixer", "sparsity")
         sparse = {}
-        if getattr(shape, "sparsity", 0) and hasattr(shape, "sparsity_mask"):   # a RunConfig
+        if getattr(shape, "sparsity", 0) and hasattr(shape, "sparsity_mask"):  # a RunConfig
             sparse["sparsity_mask"] = shape.sparsity_mask
-            sparse["sparsity_dense_steps"] = round(getattr(shape, "sparsity_warmup_fraction", 0.0)
-                                                   * getattr(shape, "steps", 0))
+            sparse["sparsity_dense_steps"] = round(
+                getattr(shape, "sparsity_warmup_fraction", 0.0) * getattr(shape, "steps", 0)
+            )
         return cls(**{n: getattr(shape, n) for n in names}, **{**sparse, **kwargs})
 
     def to_dict(self) -> dict:
@@ -111,7 +112,7 @@ class CausalSelfAttention(nn.Module):
         self.n_head, self.head_dim = config.n_head, config.head_dim
         self.qkv = make_linear(config.d_model, 3 * config.d_model, config)
         self.proj = make_linear(config.d_model, config.d_model, config)
-        self.proj.residual_out = True   # scaled init (see GPT._init_weights)
+        self.proj.residual_out = True  # scaled init (see GPT._init_weights)
         cos, sin = rotary_tables(config.head_dim, config.context, config.rope_base)
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)
@@ -119,11 +120,10 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
         qkv = self.qkv(x).view(B, T, 3, self.n_head, self.head_dim)
-        qk = apply_rotary(qkv[:, :, :2], self.cos[:T], self.sin[:T])    # q and k in one go
+        qk = apply_rotary(qkv[:, :, :2], self.cos[:T], self.sin[:T])  # q and k in one go
         q, k = qk.unbind(2)
         v = qkv[:, :, 2]
-        y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                                           is_causal=True)
+        y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -165,8 +165,9 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.norm = nn.LayerNorm(config.d_model, bias=False)
         self.apply(self._init_weights)
-        if config.sparsity:   # masked weights to exactly 0 after the init above (scaling.train.sparse)
+        if config.sparsity:  # masked weights to exactly 0 after the init above (scaling.train.sparse)
             from .sparse import init_sparse_
+
             init_sparse_(self)
 
     def _init_weights(self, module: nn.Module):
@@ -187,7 +188,7 @@ class GPT(nn.Module):
         x = self.embed(idx)
         for block in self.blocks:
             x = block(x)
-        logits = F.linear(self.norm(x), self.embed.weight)   # tied head
+        logits = F.linear(self.norm(x), self.embed.weight)  # tied head
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.reshape(-1))
@@ -207,15 +208,25 @@ class GPT(nn.Module):
         return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Sample ``max_new_tokens`` continuations of ``idx`` (B, T) autoregressively."""
         for _ in range(max_new_tokens):
-            logits, _ = self(idx[:, -self.config.context:])
+            logits, _ = self(idx[:, -self.config.context :])
             probs = F.softmax(logits[:, -1, :].float() / max(temperature, 1e-6), dim=-1)
             idx = torch.cat((idx, torch.multinomial(probs, 1, generator=generator)), dim=1)
         return idx
 
 
-__all__ = ["GPTConfig", "GPT", "Block", "CausalSelfAttention", "MLP", "MIXERS", "make_linear",
-           "rotary_tables", "apply_rotary"]
+__all__ = [
+    "GPTConfig",
+    "GPT",
+    "Block",
+    "CausalSelfAttention",
+    "MLP",
+    "MIXERS",
+    "make_linear",
+    "rotary_tables",
+    "apply_rotary",
+]

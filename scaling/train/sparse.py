@@ -81,8 +81,17 @@ class SparseLinear(nn.Linear):
     and ``steps_seen`` (optimizer steps counted by :func:`attach`'s hook).
     """
 
-    def __init__(self, in_features: int, out_features: int, sparsity: float, *, mask: str = "random",
-                 dense_steps: int = 0, bias: bool = False, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        sparsity: float,
+        *,
+        mask: str = "random",
+        dense_steps: int = 0,
+        bias: bool = False,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__(in_features, out_features, bias=bias)
         self.sparsity = _check_sparsity(sparsity)
         if mask not in MASK_KINDS:
@@ -98,7 +107,7 @@ class SparseLinear(nn.Linear):
         self.register_buffer("mask", m.to(self.weight.dtype))
         self.register_buffer("pruned", torch.tensor(pruned))
         self.register_buffer("steps_seen", torch.tensor(0, dtype=torch.long))
-        self._attached = False   # set by attach()
+        self._attached = False  # set by attach()
         with torch.no_grad():
             self.weight.mul_(self.mask)
 
@@ -114,12 +123,19 @@ class SparseLinear(nn.Linear):
 
     # --- the mask
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mask_kind == "magnitude" and not self._attached and self.training and torch.is_grad_enabled() \
-                and not bool(self.pruned):
+        if (
+            self.mask_kind == "magnitude"
+            and not self._attached
+            and self.training
+            and torch.is_grad_enabled()
+            and not bool(self.pruned)
+        ):
             # a magnitude mask is set by attach()'s optimizer hook: without it the layer would
             # silently train dense for the whole run
-            raise RuntimeError("a magnitude-mask SparseLinear trains only with its optimizer hook: call "
-                               "scaling.train.sparse.attach(model, optimizer) after building the optimizer")
+            raise RuntimeError(
+                "a magnitude-mask SparseLinear trains only with its optimizer hook: call "
+                "scaling.train.sparse.attach(model, optimizer) after building the optimizer"
+            )
         return F.linear(x, self.weight * self.mask, self.bias)
 
     @torch.no_grad()
@@ -136,8 +152,9 @@ class SparseLinear(nn.Linear):
         self.apply_mask_()
 
     def extra_repr(self) -> str:
-        return (f"{super().extra_repr()}, sparsity={self.sparsity:g}, mask={self.mask_kind}"
-                + (f", dense_steps={self.dense_steps}" if self.mask_kind == "magnitude" else ""))
+        return f"{super().extra_repr()}, sparsity={self.sparsity:g}, mask={self.mask_kind}" + (
+            f", dense_steps={self.dense_steps}" if self.mask_kind == "magnitude" else ""
+        )
 
 
 def sparse_layers(model: nn.Module) -> list[SparseLinear]:
@@ -208,5 +225,14 @@ def count_zeros(model: nn.Module) -> int:
     return sum(int((layer.weight == 0).sum()) for layer in sparse_layers(model))
 
 
-__all__ = ["SparseLinear", "MASK_KINDS", "random_mask", "magnitude_mask", "sparse_layers", "init_sparse_", "attach",
-           "param_counts", "count_zeros"]
+__all__ = [
+    "SparseLinear",
+    "MASK_KINDS",
+    "random_mask",
+    "magnitude_mask",
+    "sparse_layers",
+    "init_sparse_",
+    "attach",
+    "param_counts",
+    "count_zeros",
+]
