@@ -87,11 +87,8 @@ def arch_flops(
         return exact(N)
 
     fpt.exact = exact  # type: ignore[attr-defined]
-    fpt.description = (
-        f"{mixer}, context {context}"  # type: ignore[attr-defined]
-        + (f", {100 * sparsity:g}% sparse" if sparsity else "")
-        + f", {convention} FLOPs, vocab {vocab}"
-    )
+    sparse = f", {100 * sparsity:g}% sparse" if sparsity else ""
+    fpt.description = f"{mixer}, context {context}{sparse}, {convention} FLOPs, vocab {vocab}"  # type: ignore[attr-defined]
     return fpt
 
 
