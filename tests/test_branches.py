@@ -210,7 +210,7 @@ def test_sigkill_mid_trunk_then_rerun_finishes_every_run_once(corpus, tmp_path):
 
 
 def test_compare_sweeps_pairs_runs_and_counts_each_trunk_once(corpus, data, tmp_path):
-    from scaling.sweep_compare import compare_sweeps
+    from scaling.sweep.compare import compare_sweeps
 
     cfgs = [branch(corpus, 30), branch(corpus, 60)]
     train_branches(cfgs, tmp_path, data=data)

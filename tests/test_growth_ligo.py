@@ -11,8 +11,8 @@ torch = pytest.importorskip("torch")
 from scaling import store  # noqa: E402
 from scaling.errors import ScalingError  # noqa: E402
 from scaling.growth.baselines import grow_stack, stack_depth  # noqa: E402
+from scaling.growth.cost import materialize_flops, operator_flops  # noqa: E402
 from scaling.growth.ligo import LiGO, check_growth, grow_ligo, load_small, train_operator  # noqa: E402
-from scaling.growth.planner import materialize_flops, operator_flops  # noqa: E402
 from scaling.shapes import ModelShape  # noqa: E402
 from scaling.train.model import GPT, GPTConfig  # noqa: E402
 

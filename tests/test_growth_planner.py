@@ -9,15 +9,10 @@ import pytest
 from scaling import store
 from scaling.errors import ScalingError
 from scaling.growth.analysis import analyze
-from scaling.growth.planner import (
-    Calibration,
-    MethodCalibration,
-    grown_shape_for_params,
-    load_calibration,
-    materialize_flops,
-    operator_flops,
-    plan_growth,
-)
+from scaling.growth.calibration import Calibration, MethodCalibration, load_calibration
+from scaling.growth.cost import materialize_flops, operator_flops
+from scaling.growth.growable import grown_shape_for_params
+from scaling.growth.planner import plan_growth
 from scaling.laws import get_law
 from scaling.shapes import ModelShape
 

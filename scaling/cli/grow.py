@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import ScalingError
 from . import number
 
-DEFAULT_CALIBRATION = "data/growth/calibration.json"  # scaling.growth.planner.DEFAULT_CALIBRATION
+DEFAULT_CALIBRATION = "data/growth/calibration.json"  # scaling.growth.calibration.DEFAULT_CALIBRATION
 
 
 def register(sub) -> None:

@@ -220,7 +220,7 @@ def run_collect(args) -> int:
 
 def run_compare(args) -> int:
     from ..sweep import load_spec
-    from ..sweep_compare import compare_sweeps
+    from ..sweep.compare import compare_sweeps
 
     a, b = load_spec(args.spec_a), load_spec(args.spec_b)
     res = compare_sweeps(Path(args.root) / a.name, Path(args.root) / b.name, out=args.out)

@@ -2,7 +2,9 @@
 
 - :mod:`.ligo` (torch): :class:`LiGO`, :func:`train_operator`, :func:`grow_ligo`.
 - :mod:`.baselines` (torch): G_stack depth stacking and function-preserving (HyperCloning-style) growth.
-- :mod:`.planner` (numpy only): :func:`plan_growth` -> :class:`GrowthPlan` with its FLOP ledger.
+- :mod:`.planner` (numpy only): :func:`plan_growth` -> :class:`GrowthPlan` with its FLOP ledger
+  (:mod:`.ledger`), from :mod:`.cost` (the operator's FLOPs), :mod:`.growable` (which shapes grow
+  from which) and :mod:`.calibration` (the measured token credit).
 - :mod:`.experiment` / :mod:`.analysis`: the measured growth experiment and its calibration.
 
 Importing this package does not import torch; the torch modules load on first use.
@@ -26,9 +28,9 @@ _LAZY = {
     "deepen_identity": "baselines",
     "plan_growth": "planner",
     "GrowthPlan": "planner",
-    "operator_flops": "planner",
-    "load_calibration": "planner",
-    "grown_shape_for_params": "planner",
+    "operator_flops": "cost",
+    "load_calibration": "calibration",
+    "grown_shape_for_params": "growable",
     "run_experiment": "experiment",
     "load_growth_spec": "experiment",
     "analyze": "analysis",

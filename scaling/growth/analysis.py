@@ -36,7 +36,7 @@ import numpy as np
 
 from .. import store
 from ..errors import ScalingError
-from .planner import Calibration, MethodCalibration
+from .calibration import Calibration, MethodCalibration
 
 DEFINITION = (
     "eta = (D_scratch - D_grown) / D_eq: large-model tokens saved by growth at the scratch run's final "

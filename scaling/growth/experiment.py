@@ -48,7 +48,8 @@ from ..sweep.spec import CorpusSpec
 from ..train import data as _data
 from ..train.data import tokenizer_vocab
 from ..units import parse_number, sci, si
-from .planner import check_growth_shapes, operator_flops
+from .cost import operator_flops
+from .growable import check_growth_shapes
 
 DEFAULT_ROOT = "data/runs"
 METHODS = ("ligo", "stack", "hyperclone")

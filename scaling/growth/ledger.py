@@ -1,4 +1,4 @@
-"""The growth plan as text (part of ``scaling.growth.planner``, which re-exports these names).
+"""The growth plan as text: the report of a :class:`~scaling.growth.planner.GrowthPlan`.
 
 :func:`format_ledger` is ``GrowthPlan.ledger()``: the phases, the predicted losses, the three
 savings and the verdict; ``_pct`` and :func:`si_shape` are the small formatters the planner's

@@ -44,7 +44,7 @@ back-propagates into ``w``, ``B``, ``H`` and ``F`` only (default 100 steps of Ad
 :meth:`LiGO.materialize` returns an ordinary state dict of the large :class:`GPT` (the operator is
 not needed afterwards) to be trained with the from-scratch recipe.
 
-Cost accounting (:func:`scaling.growth.planner.operator_flops`): each operator step is one forward
+Cost accounting (:func:`scaling.growth.cost.operator_flops`): each operator step is one forward
 and backward pass of the large model on a batch plus the construction of the weights.
 """
 
@@ -94,9 +94,9 @@ def describe(cfg: GPTConfig) -> str:
 
 def check_growth(small, large) -> tuple[GPTConfig, GPTConfig]:
     """Check that ``large`` can be grown from ``small``; raise a one-line ScalingError otherwise
-    (:func:`scaling.growth.planner.check_growth_shapes`: same vocabulary, attention and dense, at
+    (:func:`scaling.growth.growable.check_growth_shapes`: same vocabulary, attention and dense, at
     least as deep and wide, the same head size)."""
-    from .planner import check_growth_shapes
+    from .growable import check_growth_shapes
 
     s, g = as_config(small), as_config(large)
     check_growth_shapes(s, g)
@@ -376,7 +376,7 @@ class OperatorReport:
     context: int
     lr: float
     tokens: int
-    flops: float  # scaling.growth.planner.operator_flops (6ND convention)
+    flops: float  # scaling.growth.cost.operator_flops (6ND convention)
     initial_loss: float | None  # on the fixed check batch, before training
     final_loss: float | None  # on the same batch, after training
     train_losses: list[float] = field(default_factory=list)
@@ -431,7 +431,7 @@ def train_operator(
     batch. Learning rate: ``lr``, constant after a warm-up of 10% of the steps."""
     from ..shapes import ModelShape
     from ..train.loop import autocast
-    from .planner import operator_flops
+    from .cost import operator_flops
 
     if steps < 0:
         raise ScalingError(f"operator steps must be >= 0, got {steps}")

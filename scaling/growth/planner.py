@@ -15,19 +15,19 @@ small model's loss would be; eta < 1: some is lost; eta > 1: growth does better 
 ``eta`` is **not assumed**: :mod:`scaling.growth.analysis` measures it from growth runs
 (``eta = (D_scratch - D_grown) / D_eq``, all in large-model tokens: the tokens the grown model
 saves to reach the scratch run's final loss, over the tokens the scratch run took to reach the
-small model's loss) and writes it to a calibration file (default
-``data/growth/calibration.json``). Without a calibration the planner refuses to plan (or takes a
-user-supplied ``eta``, labelled as such in every output).
+small model's loss) and writes it to a calibration file (:mod:`scaling.growth.calibration`,
+default ``data/growth/calibration.json``). Without a calibration the planner refuses to plan (or
+takes a user-supplied ``eta``, labelled as such in every output).
 
 The ledger
 ----------
 ``C_total = C_small + C_operator + C_large`` under the law's FLOP convention (6ND for a
 Chinchilla fit): ``C_small = 6 N_s D_s``, ``C_large = 6 N_L D_L``, and the operator's cost
-:func:`operator_flops` (each step a forward and backward pass of the large model on a batch, plus
-building the weights). With an existing small model (``small=run_dir``) its cost is sunk: the
-budget pays for the operator and the large model only.
+:func:`~scaling.growth.cost.operator_flops` (each step a forward and backward pass of the large
+model on a batch, plus building the weights). With an existing small model (``small=run_dir``) its
+cost is sunk: the budget pays for the operator and the large model only.
 
-The three savings (REFERENCE.md section 7), for the predicted final loss ``l``:
+The three savings, for the predicted final loss ``l``:
 
 1. not charging the small model: ``1 - (C_op + C_large) / C_scratch``, ``C_scratch = 6 N_L (D_L + delta)``,
    the same large shape trained from scratch to the same loss;
@@ -41,15 +41,14 @@ When (3) is not positive the verdict is "train from scratch", with the numbers t
 The search: the large size (0.3x to 10x the compute-optimal scratch size: growth may favour a
 larger model), the small size (1/16 to 1/1.25 of it) and the small model's share of the budget,
 on a grid, minimising the predicted loss; then both shapes are snapped to real decoders (the large
-one keeping the small one's head size, :func:`grown_shape_for_params`) and the plan is recomputed
-exactly for the snapped shapes.
+one keeping the small one's head size, :func:`~scaling.growth.growable.grown_shape_for_params`)
+and the plan is recomputed exactly for the snapped shapes.
 
 This module imports numpy and pydantic only (no torch).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import warnings
@@ -58,205 +57,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ScalingError
-from ..shapes import DEFAULT_CONTEXT, DEFAULT_VOCAB, ModelShape, ideal_aspect, shape_for_params
+from ..shapes import DEFAULT_CONTEXT, DEFAULT_VOCAB, ModelShape, shape_for_params
+from .calibration import DEFAULT_CALIBRATION, Calibration, load_calibration
+from .cost import DEFAULT_BATCH_TOKENS, DEFAULT_OPERATOR_STEPS, operator_flops
+from .growable import grown_shape_for_params
 from .ledger import _pct, format_ledger, si_shape
-
-DEFAULT_CALIBRATION = "data/growth/calibration.json"
-DEFAULT_OPERATOR_STEPS = 100
-DEFAULT_BATCH_TOKENS = 2**19
-
-
-# ---------------------------------------------------------------------------------------------
-# operator cost
-
-
-def materialize_flops(small: ModelShape, large: ModelShape) -> float:
-    """Forward FLOPs of building the large weights once from the small ones (ligo.py's forward):
-    depth mixing, then the width expansions and the left inverses of the expansion matrices."""
-    L, Lg = small.n_layer, large.n_layer
-    d, D, f, Fg, h, H = small.d_model, large.d_model, small.d_ff, large.d_ff, small.n_head, large.n_head
-    V = small.vocab
-    per_layer_small = 4 * d * d + 2 * d * f + 2 * d
-    fl = 2.0 * Lg * L * per_layer_small  # depth mixing of every module type
-    fl += 2.0 * V * d * D + 2.0 * D * d  # embedding, final norm
-    fl += 2.0 * D * d * d + d**3 + 2.0 * d * d * D  # left inverse of B
-    fl += Lg * (
-        2 * 2.0 * D * d  # block norms
-        + 3 * (2.0 * D * d * h + 2.0 * D * d * D)  # q, k, v: heads, then residual reads
-        + 2.0 * h * h * H
-        + h**3
-        + 2.0 * h * h * H  # left inverse of H_v
-        + 2.0 * d * D * h
-        + 2.0 * D * d * D  # attention output
-        + 2.0 * Fg * f * d
-        + 2.0 * Fg * d * D  # fc
-        + 2.0 * Fg * f * f
-        + f**3
-        + 2.0 * f * f * Fg  # left inverse of F
-        + 2.0 * D * d * f
-        + 2.0 * D * f * Fg
-    )  # MLP output
-    return float(fl)
-
-
-def operator_flops(
-    small: ModelShape,
-    large: ModelShape,
-    *,
-    steps: int = DEFAULT_OPERATOR_STEPS,
-    tokens_per_step: int = DEFAULT_BATCH_TOKENS,
-    convention: str = "6nd",
-) -> float:
-    """Training FLOPs of the LiGO operator: ``steps x (flops_per_token(large) x tokens_per_step
-    + 3 x materialize_flops)`` (a forward and backward pass of the grown model and of the
-    weight construction per step)."""
-    per_step = large.flops_per_token(convention) * tokens_per_step + 3.0 * materialize_flops(small, large)
-    return float(steps) * per_step
-
-
-# ---------------------------------------------------------------------------------------------
-# shapes
-
-
-def _describe(cfg) -> str:
-    return (
-        f"{cfg.n_layer} x {cfg.d_model} ({cfg.n_head} heads of {cfg.d_model // cfg.n_head}, d_ff {cfg.d_ff}, "
-        f"vocab {cfg.vocab})"
-    )
-
-
-def check_growth_shapes(small, large) -> None:
-    """Raise a one-line ScalingError unless ``large`` can be grown from ``small``.
-
-    Both must be the dense attention decoder with the same vocabulary; the large one at least as
-    deep and as wide (residual and FFN) and with the same head size: heads grow in number, so
-    rotary embeddings stay consistent (see :mod:`scaling.growth.ligo`). Works on anything with the
-    shape fields (ModelShape, GPTConfig, RunConfig); no torch."""
-    for name, cfg in (("small", small), ("large", large)):
-        if getattr(cfg, "mixer", "attention") != "attention":
-            raise ScalingError(f"growth supports the attention decoder only; the {name} model's mixer is {cfg.mixer!r}")
-        if getattr(cfg, "sparsity", 0.0):
-            raise ScalingError(f"growth supports dense models only; the {name} model has sparsity {cfg.sparsity:g}")
-    s, g = small, large
-    if s.vocab != g.vocab:
-        raise ScalingError(f"the large model's vocabulary ({g.vocab}) differs from the small model's ({s.vocab})")
-    smaller = [
-        f"{k} {getattr(g, k)} < {getattr(s, k)}"
-        for k in ("n_layer", "d_model", "d_ff")
-        if getattr(g, k) < getattr(s, k)
-    ]
-    if smaller:
-        raise ScalingError(
-            f"the large shape {_describe(g)} is smaller than the small one {_describe(s)} "
-            f"({', '.join(smaller)}): growth only adds layers and width"
-        )
-    hs, hg = s.d_model // s.n_head, g.d_model // g.n_head
-    if hs != hg:
-        raise ScalingError(
-            f"incompatible head counts: the small model has heads of {hs} ({s.n_head} x {hs}), the large one "
-            f"heads of {hg} ({g.n_head} x {hg}); growth keeps the head size (rotary embeddings), so the large "
-            f"model needs n_head = d_model / {hs}"
-            + (
-                f" = {g.d_model // hs}"
-                if g.d_model % hs == 0
-                else f", and its width {g.d_model} is not a multiple of {hs}"
-            )
-        )
-
-
-def grown_shape_for_params(
-    target: float, small: ModelShape, *, d_ff_mult: float = 4.0, non_embedding: bool = False, max_width_factor: int = 64
-) -> ModelShape:
-    """A large shape near ``target`` parameters that can be grown from ``small``: at least as deep
-    and wide, the same head size (heads grow in number), ``d_ff = max(d_ff_mult * d, small.d_ff)``.
-
-    Among widths that are multiples of the head size and integer depths, the smallest
-    ``|rel_error| + 0.01 |ln(aspect / ideal)|`` with the aspect ratio within 2.5x of
-    :func:`scaling.shapes.ideal_aspect` (any aspect if none is within 5%)."""
-    hd = small.d_head
-    widths = np.arange(small.n_head, small.n_head * max_width_factor + 1) * hd
-    widths = widths[widths <= 65536].astype(float)
-    cands = []
-    for w in widths:
-        ff = max(int(round(d_ff_mult * w / 8.0) * 8), small.d_ff)
-        probe = ModelShape(1, int(w), n_head=int(w) // hd, d_ff=ff, vocab=small.vocab, context=small.context)
-        pc1 = probe.param_counts()
-        probe2 = ModelShape(2, int(w), n_head=int(w) // hd, d_ff=ff, vocab=small.vocab, context=small.context)
-        pc2 = probe2.param_counts()
-        key = "non_embedding" if non_embedding else "total"
-        per_layer = pc2[key] - pc1[key]
-        base = pc1[key] - per_layer
-        exact = (target - base) / per_layer
-        for L in {max(small.n_layer, int(math.floor(exact))), max(small.n_layer, int(math.ceil(exact)))}:
-            if L > 4096:
-                continue
-            n = base + L * per_layer
-            dev = abs(math.log((w / L) / float(ideal_aspect(w))))
-            cands.append((abs(n / target - 1.0), dev, L, int(w), ff))
-    if not cands:
-        raise ScalingError(f"no shape grown from {small.describe()} comes near {target:.3g} parameters")
-    inside = [c for c in cands if c[1] <= math.log(2.5) and c[0] <= 0.05]
-    pool = inside or cands
-    err, dev, L, w, ff = min(pool, key=lambda c: c[0] + 0.01 * c[1])
-    return ModelShape(L, w, n_head=w // hd, d_ff=ff, vocab=small.vocab, context=small.context)
-
-
-# ---------------------------------------------------------------------------------------------
-# calibration
-
-
-class MethodCalibration(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    method: str
-    eta: float | None = Field(description="mean over seeds of the credited fraction (see module docstring)")
-    eta_sd: float | None = None
-    eta_seeds: list[float | None] = Field(default_factory=list)
-    delta_tokens: list[float | None] = Field(default_factory=list, description="measured token credit per seed")
-    operator_steps: int = 0
-    operator_tokens_per_step: int | None = None
-    n_seeds: int = 0
-    flags: list[str] = Field(default_factory=list)
-
-
-class Calibration(BaseModel):
-    """data/growth/calibration.json: the measured token credit of each growth method."""
-
-    model_config = ConfigDict(extra="allow")
-    version: int = 1
-    source: str = ""
-    created_at: str = ""
-    definition: str = ""
-    corpus: str | None = None
-    corpus_fingerprint: str | None = None
-    small: dict[str, Any] = Field(default_factory=dict)
-    large: dict[str, Any] = Field(default_factory=dict)
-    methods: dict[str, MethodCalibration] = Field(default_factory=dict)
-
-
-def load_calibration(path: str | os.PathLike = DEFAULT_CALIBRATION) -> Calibration:
-    p = Path(path)
-    if not p.is_file():
-        raise ScalingError(
-            f"no growth calibration at {p}: the growth benefit is measured, not assumed; run the growth "
-            "experiment (`scaling grow run sweeps/growth-cpu.toml`, which writes it), pass --calibration FILE, "
-            "or give --credit-efficiency ETA explicitly (marked as an assumption)"
-        )
-    try:
-        return Calibration.model_validate(json.loads(p.read_text()))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ScalingError(f"{p}: not valid JSON ({exc})") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ScalingError(
-            f"{p}: not a growth calibration ({'.'.join(map(str, first['loc']))}: {first['msg']})"
-        ) from None
-
-
-# ---------------------------------------------------------------------------------------------
-# the plan
 
 
 @dataclass
@@ -670,17 +477,4 @@ def plan_growth(
     )
 
 
-__all__ = [
-    "check_growth_shapes",
-    "plan_growth",
-    "GrowthPlan",
-    "Calibration",
-    "MethodCalibration",
-    "load_calibration",
-    "operator_flops",
-    "materialize_flops",
-    "grown_shape_for_params",
-    "read_small_run",
-    "SmallModel",
-    "DEFAULT_CALIBRATION",
-]
+__all__ = ["plan_growth", "GrowthPlan", "read_small_run", "SmallModel"]

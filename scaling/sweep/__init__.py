@@ -33,9 +33,10 @@ diverged run is recorded as ``failed`` with its reason.
 Modules: :mod:`~scaling.sweep.spec` (the pydantic models, loading, validation messages),
 :mod:`~scaling.sweep.expand` (spec -> run configs, WSD branches, the epoch and memory checks),
 :mod:`~scaling.sweep.executor` (worker set-up, the process pool and Ray, progress bar, report; growth
-experiments run through it too), :mod:`~scaling.sweep.runner` (``run_sweep``) and
-:mod:`~scaling.sweep.status` (``sweep_status``). Sweep design (which runs next) is
-:mod:`scaling.design`.
+experiments run through it too), :mod:`~scaling.sweep.runner` (``run_sweep``),
+:mod:`~scaling.sweep.status` (``sweep_status``), :mod:`~scaling.sweep.compare` (``compare_sweeps``:
+the matched runs of two sweeps side by side, with the compute each spent). Sweep design (which runs
+next) is :mod:`~scaling.sweep.suggest`.
 
 This package imports neither torch nor ray at import time.
 """

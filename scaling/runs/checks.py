@@ -1,51 +1,19 @@
-"""Validation of runs tables (part of ``scaling.runs``, which re-exports every name here).
-
-Name helpers shared with the loader (normalised names, "did you mean" hints, row references),
-the plausibility warnings (tables that load but are probably not what the user meant), the
-duplicated-run check, and the column/size requirements of fitters.
+"""Validation of runs tables: the plausibility warnings (tables that load but are probably not
+what the user meant), the duplicated-run check, and the column and size requirements of fitters.
 
 This module imports numpy and pandas only (no torch, no matplotlib, no scipy).
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .errors import ScalingError
-
-CANONICAL = ("run_id", "params", "tokens", "flops", "loss")
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_\-]+", "", str(name)).lower()
-
-
-def _suggest(name: str, columns: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(name), list(columns), n=3, cutoff=0.5)
-    if not close:
-        byn = {_norm(c): c for c in columns}
-        close = [byn[c] for c in difflib.get_close_matches(_norm(name), list(byn), n=3, cutoff=0.5)]
-    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-
-
-def _avail(columns: Sequence[str]) -> str:
-    cols = list(columns)
-    shown = ", ".join(repr(c) for c in cols[:40])
-    return shown + (f", ... ({len(cols)} in all)" if len(cols) > 40 else "")
-
-
-def _row_ref(row: int, source: str, file_based: bool) -> str:
-    if file_based and str(source).lower().endswith((".csv", ".tsv", ".tab")):
-        return f"{source} row {row} (line {row + 1})"
-    if file_based:
-        return f"{source} row {row}"
-    return f"row {row}"
-
+from ..errors import ScalingError
+from .columns import CANONICAL, _avail, _norm, _suggest
+from .values import _row_ref
 
 # ------------------------------------------------------------------------------------------------
 # plausibility: tables that load but are probably not what the user meant

@@ -1,4 +1,4 @@
-"""Describing runs tables (part of ``scaling.runs``, which re-exports every name here).
+"""Describing runs tables.
 
 Fingerprints, the ``DataInfo`` fields of a fit, counts and ranges, and FLOP-budget grouping.
 
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._runs_checks import require_columns
+from .checks import require_columns
 
 
 def data_fingerprint(df: pd.DataFrame, cols: Sequence[str] = ("params", "tokens", "loss")) -> str:

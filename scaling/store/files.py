@@ -1,10 +1,10 @@
-"""The files of a run directory, below the schemas (part of ``scaling.store``, which re-exports
-every name here; see its docstring for the layout).
+"""Reading and writing a run's files, and the errors of files that cannot be read.
 
-File names, the errors of unreadable files, a run's directory, the training curve, progress.json,
-setting a corrupt file aside, the sweep journal and the run lock: everything that does not need
-RunConfig or RunResult. The exception classes and RunLock keep ``scaling.store`` as their module,
-so that they pickle (pool workers to the parent) under the name they always had.
+The JSON reader behind config.json and result.json (:func:`_read_model`: a missing file is None,
+an unreadable one a :class:`CorruptRunFile` naming the file and what is wrong), the training
+curve (curve.csv), progress.json beside a checkpoint, and :func:`set_aside`, which moves a corrupt
+file out of the way. The exception classes keep ``scaling.store`` as their module, so that they
+pickle (pool workers to the parent) under the name they always had.
 
 This module imports pandas only (no torch, no pydantic).
 """
@@ -16,27 +16,16 @@ import io
 import json
 import math
 import os
-import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
-from ._io import atomic_write_json, atomic_write_text
-from .errors import ScalingError
-
-CONFIG = "config.json"
-CURVE = "curve.csv"
-RESULT = "result.json"
-CHECKPOINT = "checkpoint.pt"
-PROGRESS = "progress.json"
-MODEL = "model.pt"
-JOURNAL = "journal.jsonl"
-LOCK = ".lock"
-CURVE_COLUMNS = ("step", "tokens", "flops", "lr", "train_loss", "val_loss", "time_s")
-# config fields that say how a run is executed, not what it computes: they may differ on resume
-EXECUTION_FIELDS = frozenset({"threads", "checkpoint_every_s", "device", "compile"})
+from .._io import atomic_write_json, atomic_write_text
+from ..errors import ScalingError
+from .events import journal, now
+from .layout import CURVE, CURVE_COLUMNS, PROGRESS
 
 
 class CorruptRunFile(ScalingError):
@@ -58,26 +47,8 @@ class CorruptRunWarning(UserWarning):
     __module__ = "scaling.store"  # pickled by its public name: pool workers send it to the parent
 
 
-class RunBusy(ScalingError):
-    """The run (or trunk) is being trained by another process right now (its lock is held)."""
-
-    __module__ = "scaling.store"  # pickled by its public name: pool workers send it to the parent
-
-
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 def _finite(x):
     return x if x is None or (isinstance(x, (int, float)) and math.isfinite(x)) else None
-
-
-# ---------------------------------------------------------------------------------------------
-# files of one run directory
-
-
-def run_dir(root: str | os.PathLike, sweep: str, run_id: str) -> Path:
-    return Path(root) / sweep / run_id
 
 
 def _first_problem(exc: Exception) -> str:
@@ -185,95 +156,3 @@ def write_progress(path: str | os.PathLike, step: int, steps: int, tokens: int) 
     atomic_write_json(
         Path(path) / PROGRESS, {"step": int(step), "steps": int(steps), "tokens": int(tokens), "time": now()}
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# the sweep journal and the run lock
-
-
-def journal(sweep_dir: str | os.PathLike, event: str, run_id: str, **extra) -> None:
-    """Append one event line to the sweep's journal (O_APPEND: concurrent writers do not interleave)."""
-    sweep_dir = Path(sweep_dir)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    line = (
-        json.dumps(
-            {"time": now(), "event": event, "run_id": run_id, "host": socket.gethostname(), "pid": os.getpid(), **extra}
-        )
-        + "\n"
-    )
-    fd = os.open(sweep_dir / JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
-
-
-def read_journal(sweep_dir: str | os.PathLike) -> pd.DataFrame:
-    p = Path(sweep_dir) / JOURNAL
-    if not p.exists():
-        return pd.DataFrame(columns=["time", "event", "run_id"])
-    rows = []
-    for line in p.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:  # a line cut by a crash
-            continue
-    return pd.DataFrame(rows)
-
-
-class RunLock:
-    """An advisory lock (flock) on a run directory, held while the run trains.
-
-    The kernel drops it when the process dies, even by SIGKILL, so a killed sweep never leaves a
-    stale lock; a second executor that finds it held skips the run instead of training it twice.
-    """
-
-    __module__ = "scaling.store"  # pickled by its public name: pool workers send it to the parent
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path) / LOCK
-        self.fd = None
-
-    def acquire(self) -> bool:
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(self.fd)
-            self.fd = None
-            return False
-        return True
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-    def __enter__(self):
-        if not self.acquire():
-            raise RunBusy(f"run {self.path.parent} is being trained by another process")
-        return self
-
-    def __exit__(self, *exc):
-        self.release()
-
-
-def lock_held(path: str | os.PathLike, name: str = LOCK) -> bool:
-    """Whether another process holds the lock file ``name`` of a run directory now (a probe that
-    creates nothing: a missing lock file is a free lock)."""
-    import fcntl
-
-    try:
-        fd = os.open(Path(path) / name, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # closing drops our probe's lock
-    return False

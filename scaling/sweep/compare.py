@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import store
-from ._io import atomic_write_text
-from .errors import ScalingError
+from .. import store
+from .._io import atomic_write_text
+from ..errors import ScalingError
 
 KEY = ("n_layer", "d_model", "n_head", "d_ff", "vocab", "context", "mixer", "sparsity", "tokens", "seed")
 
