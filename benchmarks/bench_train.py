@@ -44,7 +44,8 @@ def main() -> int:
 
     from scaling.sweep import load_spec
     from scaling.train import data as D
-    from scaling.train.loop import measure_matmul_flops, resolve_device, train
+    from scaling.train.devices import measure_matmul_flops, resolve_device
+    from scaling.train.loop import train
     from scaling.units import si
 
     torch.set_num_threads(args.threads)

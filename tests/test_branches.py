@@ -21,7 +21,8 @@ from scaling.store import RunConfig, collect, read_journal, sweep_compute  # noq
 from scaling.sweep import jobs_of, parse_spec  # noqa: E402
 from scaling.train import data as D  # noqa: E402
 from scaling.train.branches import train_branches, trunk_config  # noqa: E402
-from scaling.train.loop import lr_at, train  # noqa: E402
+from scaling.train.loop import train  # noqa: E402
+from scaling.train.schedule import lr_at  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 ROOT = Path(__file__).resolve().parents[1]

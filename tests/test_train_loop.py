@@ -15,7 +15,9 @@ from scaling import flops  # noqa: E402
 from scaling.errors import ScalingError  # noqa: E402
 from scaling.store import RunConfig, collect, read_curve, read_journal  # noqa: E402
 from scaling.train import data as D  # noqa: E402
-from scaling.train.loop import eval_steps, load_model, lr_at, train  # noqa: E402
+from scaling.train.checkpoint import load_model  # noqa: E402
+from scaling.train.loop import train  # noqa: E402
+from scaling.train.schedule import eval_steps, lr_at  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 

@@ -35,7 +35,8 @@ from .. import store
 from .._io import atomic_write_bytes
 from ..errors import ScalingError
 from . import data as _data
-from .loop import _save_checkpoint, read_checkpoint, train
+from .checkpoint import read_checkpoint, save_checkpoint
+from .loop import train
 
 SNAPSHOT = "branch-{step}.pt"
 GROUP_LOCK = ".group.lock"
@@ -128,7 +129,7 @@ def _start_branch(
     ck["state"]["resumes"] = 0
     ck["state"]["started_at"] = store.now()
     if cfg is not None:
-        _save_checkpoint(branch_dir, ck, cfg.steps, cfg.tokens_per_step)
+        save_checkpoint(branch_dir, ck, cfg.steps, cfg.tokens_per_step)
     else:
         buf = io.BytesIO()
         torch.save(ck, buf)
