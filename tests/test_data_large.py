@@ -14,7 +14,9 @@ import pytest
 
 from scaling.errors import ScalingError
 from scaling.train import data as D
-from scaling.train.doctext import html_to_text, ri_to_text, roff_to_text
+from scaling.train.doctext.html import html_to_text
+from scaling.train.doctext.ri import ri_to_text
+from scaling.train.doctext.roff import roff_to_text
 
 LONG = (
     "This paragraph is long enough to make the page a real document rather than a redirect stub, "
@@ -537,7 +539,7 @@ def test_terminated_fetch_leaves_no_temporary_tree(fake_apt, monkeypatch):
 
 
 def test_ruby_marshal_bignum_is_skipped_not_a_crash():
-    from scaling.train.doctext import ruby_marshal_load
+    from scaling.train.doctext.ri import ruby_marshal_load
 
     # [Bignum(+, 2 shorts), 1]: the Bignum branch advances past its digits (it used to raise
     # UnboundLocalError: `pos` was assigned without `nonlocal`)

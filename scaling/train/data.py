@@ -810,7 +810,9 @@ def _read_raw(path: Path) -> bytes:
 
 def _extract_item(job) -> tuple[str, bytes | None, str | None]:
     """(name, UTF-8 text, None) or (name, None, error) for one ``_package_items`` entry."""
-    from .doctext import html_to_text, ri_to_text, roff_to_text
+    from .doctext.html import html_to_text
+    from .doctext.ri import ri_to_text
+    from .doctext.roff import roff_to_text
 
     root, package, name, kind, rels = job
     try:
