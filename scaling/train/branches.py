@@ -34,7 +34,7 @@ import torch
 from .. import store
 from .._io import atomic_write_bytes
 from ..errors import ScalingError
-from . import data as _data
+from . import tokens as _tokens
 from .checkpoint import read_checkpoint, save_checkpoint
 from .loop import train
 
@@ -172,7 +172,7 @@ def train_branches(
     *,
     data_dir=None,
     progress: Callable[[dict], None] | None = None,
-    data: _data.TokenData | None = None,
+    data: _tokens.TokenData | None = None,
     keep_snapshots: bool = False,
 ) -> list[store.RunResult]:
     """Train a trunk and its branches (shortest first) into the store under ``root``; returns the
@@ -189,7 +189,7 @@ def train_branches(
     try:
         store.write_config(trunk_dir, trunk)
         if data is None:
-            data = _data.prepare(
+            data = _tokens.prepare(
                 trunk.corpus,
                 trunk.tokenizer,
                 val_fraction=trunk.val_fraction,

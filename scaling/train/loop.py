@@ -45,6 +45,7 @@ from .._io import atomic_write_bytes
 from ..errors import ScalingError
 from . import data as _data
 from . import sparse
+from . import tokens as _tokens
 from .checkpoint import read_checkpoint, save_checkpoint, set_aside_corrupt
 from .devices import autocast, device_peak, resolve_device
 from .model import GPT, GPTConfig
@@ -113,7 +114,7 @@ def train(
     resume: bool = True,
     progress: Callable[[dict], None] | None = None,
     stop_after_steps: int | None = None,
-    data: _data.TokenData | None = None,
+    data: _tokens.TokenData | None = None,
     quiet: bool = True,
     init_state: dict | None = None,
 ) -> store.RunResult | None:
@@ -190,7 +191,7 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     if data is None:
-        data = _data.prepare(
+        data = _tokens.prepare(
             cfg.corpus,
             cfg.tokenizer,
             val_fraction=cfg.val_fraction,
