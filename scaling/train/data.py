@@ -13,6 +13,7 @@ uninterrupted one would, and the held-out windows are the same for every run on 
 
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 
@@ -79,8 +80,6 @@ def gather(tokens: np.ndarray, offsets: np.ndarray, context: int) -> tuple[np.nd
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m scaling.train.data fetch|info [CORPUS]`` (the same as ``scaling data``)."""
-    import argparse
-
     p = argparse.ArgumentParser(prog="python -m scaling.train.data")
     p.add_argument("action", choices=["fetch", "info"])
     p.add_argument("corpus", nargs="?", default=DEFAULT_CORPUS)

@@ -11,6 +11,7 @@ import time
 import torch
 
 from ..errors import ScalingError
+from ..hardware import get_accelerator
 
 
 def resolve_device(device: str) -> torch.device:
@@ -72,8 +73,6 @@ def device_peak(device: torch.device, dtype: str) -> tuple[float, str]:
         if key == "h100-sxm" and "PCIE" in upper:
             key = "h100-pcie"
         if key:
-            from ..hardware import get_accelerator
-
             return get_accelerator(key).peak_flops, f"catalogue: {key} dense BF16 ({name})"
     cache_key = (str(device), dtype, torch.get_num_threads())
     if cache_key not in _PEAK_CACHE:

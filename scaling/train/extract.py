@@ -17,8 +17,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -255,11 +257,7 @@ def extract_debian_docs_large(
     pool = None
     try:
         if jobs > 1:
-            import multiprocessing
-
             methods = multiprocessing.get_all_start_methods()
-            import signal
-
             pool = multiprocessing.get_context("fork" if "fork" in methods else None).Pool(
                 jobs, initializer=signal.signal, initargs=(signal.SIGTERM, signal.SIG_DFL)
             )

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -101,9 +103,6 @@ def _apt_available(packages, quiet: bool) -> list[str]:
 def _exit_on_sigterm():
     """Make SIGTERM raise SystemExit (so a terminated fetch removes its temporary directories, as
     an interrupted one does); returns the previous handler, or None off the main thread."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         return None
 
@@ -178,8 +177,6 @@ def fetch_debian_docs_large(
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if previous is not None:
-            import signal
-
             signal.signal(signal.SIGTERM, previous)
     if not quiet:
         print(f"wrote {LARGE_CORPUS} into {dest} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
