@@ -43,8 +43,9 @@ def main() -> int:
     import torch
 
     from scaling.sweep import load_spec
-    from scaling.train import data as D
-    from scaling.train.loop import measure_matmul_flops, resolve_device, train
+    from scaling.train.devices import measure_matmul_flops, resolve_device
+    from scaling.train.loop import train
+    from scaling.train.tokens import prepare
     from scaling.units import si
 
     torch.set_num_threads(args.threads)
@@ -67,7 +68,7 @@ def main() -> int:
     }
     first = next(iter(shapes.values())).model_copy(update=over)
     device = resolve_device(first.device)
-    data = D.prepare(
+    data = prepare(
         first.corpus,
         first.tokenizer,
         val_fraction=first.val_fraction,

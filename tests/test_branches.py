@@ -20,8 +20,10 @@ from scaling.errors import ScalingError  # noqa: E402
 from scaling.store import RunConfig, collect, read_journal, sweep_compute  # noqa: E402
 from scaling.sweep import jobs_of, parse_spec  # noqa: E402
 from scaling.train import data as D  # noqa: E402
+from scaling.train import tokens as T  # noqa: E402
 from scaling.train.branches import train_branches, trunk_config  # noqa: E402
-from scaling.train.loop import lr_at, train  # noqa: E402
+from scaling.train.loop import train  # noqa: E402
+from scaling.train.schedule import lr_at  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +39,7 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def data(corpus, tmp_path_factory):
-    return D.prepare(str(corpus), data_dir=tmp_path_factory.mktemp("data"))
+    return T.prepare(str(corpus), data_dir=tmp_path_factory.mktemp("data"))
 
 
 def branch(corpus, steps, run_id=None, trunk="trunk-a", **kw):

@@ -13,8 +13,13 @@ import numpy as np
 import pytest
 
 from scaling.errors import ScalingError
-from scaling.train import data as D
-from scaling.train.doctext import html_to_text, ri_to_text, roff_to_text
+from scaling.train import corpus as C
+from scaling.train import extract as X
+from scaling.train import fetch as F
+from scaling.train import tokens as T
+from scaling.train.doctext.html import html_to_text
+from scaling.train.doctext.ri import ri_to_text
+from scaling.train.doctext.roff import roff_to_text
 
 LONG = (
     "This paragraph is long enough to make the page a real document rather than a redirect stub, "
@@ -339,8 +344,8 @@ def test_roff_and_ri_to_text():
 
 def test_extract_fake_packages(tmp_path):
     unpacked = make_unpacked(tmp_path / "unpacked")
-    dest = tmp_path / "data" / "corpus" / D.LARGE_CORPUS
-    manifest = D.extract_debian_docs_large(unpacked, dest, quiet=True)
+    dest = tmp_path / "data" / "corpus" / C.LARGE_CORPUS
+    manifest = X.extract_debian_docs_large(unpacked, dest, quiet=True)
     names = sorted(str(p.relative_to(dest)) for p in dest.rglob("*.txt"))
     assert names == EXPECTED_NAMES
     html = "python-django-doc/usr/share/doc/python-django-doc/html/"
@@ -354,30 +359,30 @@ def test_extract_fake_packages(tmp_path):
     assert (dest / "perl-doc/usr/share/perl/5.36.0/pod/perlintro.pod.txt").read_text() == POD
     django = manifest["packages"]["python-django-doc"]
     assert (django["documents"], django["stubs"], django["duplicates"], django["failed"]) == (2, 1, 1, 0)
-    assert list(manifest["packages"]) == [p for p in D.LARGE_PACKAGES if p in manifest["packages"]]
+    assert list(manifest["packages"]) == [p for p in C.LARGE_PACKAGES if p in manifest["packages"]]
     total = manifest["total"]
     sizes = {n: (dest / n).stat().st_size for n in EXPECTED_NAMES}
     assert total["documents"] == 9 and total["bytes"] == sum(sizes.values())
     assert total["train_tokens"] + total["val_tokens"] == total["bytes"] + total["documents"]
-    assert total["val_tokens"] == sum(s + 1 for n, s in sizes.items() if D.is_validation(n, 0.05))
-    assert json.loads((dest / D.LARGE_MANIFEST).read_text())["total"] == total
+    assert total["val_tokens"] == sum(s + 1 for n, s in sizes.items() if C.is_validation(n, 0.05))
+    assert json.loads((dest / C.LARGE_MANIFEST).read_text())["total"] == total
     assert _temp_dirs(dest.parent) == []  # written beside dest, renamed into place
-    table = D.format_large_manifest(manifest)
+    table = X.format_large_manifest(manifest)
     assert "python-django-doc" in table and "total" in table and f"{total['train_tokens']:,}" in table
 
 
 def test_extract_is_atomic(tmp_path, monkeypatch):
     unpacked = make_unpacked(tmp_path / "unpacked")
-    dest = tmp_path / "corpus" / D.LARGE_CORPUS
-    D.extract_debian_docs_large(unpacked, dest, quiet=True)
+    dest = tmp_path / "corpus" / C.LARGE_CORPUS
+    X.extract_debian_docs_large(unpacked, dest, quiet=True)
     before = sorted(str(p.relative_to(dest)) for p in dest.rglob("*"))
-    stale = dest.parent / f".{D.LARGE_CORPUS}.999999999.x"  # left by a killed fetch: removed
+    stale = dest.parent / f".{C.LARGE_CORPUS}.999999999.x"  # left by a killed fetch: removed
     stale.mkdir()
 
     class Killed(BaseException):
         pass
 
-    calls, extract = [], D._extract_item
+    calls, extract = [], X._extract_item
 
     def dies(job):
         calls.append(job)
@@ -385,15 +390,15 @@ def test_extract_is_atomic(tmp_path, monkeypatch):
             raise Killed  # interrupted half-way through
         return extract(job)
 
-    monkeypatch.setattr(D, "_extract_item", dies)
+    monkeypatch.setattr(X, "_extract_item", dies)
     with pytest.raises(Killed):
-        D.extract_debian_docs_large(unpacked, dest, quiet=True)
+        X.extract_debian_docs_large(unpacked, dest, quiet=True)
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == before  # the old corpus, whole
     assert _temp_dirs(dest.parent) == []
     monkeypatch.undo()
     # a new corpus replaces the old one whole
     (unpacked / "rust-doc").rename(tmp_path / "rust-doc-away")
-    D.extract_debian_docs_large(unpacked, dest, quiet=True)
+    X.extract_debian_docs_large(unpacked, dest, quiet=True)
     assert not any(n.startswith("rust-doc/") for n in (str(p.relative_to(dest)) for p in dest.rglob("*.txt")))
     assert _temp_dirs(dest.parent) == []
 
@@ -401,20 +406,20 @@ def test_extract_is_atomic(tmp_path, monkeypatch):
 def test_extract_names_missing_packages(tmp_path):
     unpacked = make_unpacked(tmp_path / "unpacked")
     with pytest.raises(ScalingError, match="no unpacked package octave-doc"):
-        D.extract_debian_docs_large(unpacked, tmp_path / "out", ["rust-doc", "octave-doc"], quiet=True)
+        X.extract_debian_docs_large(unpacked, tmp_path / "out", ["rust-doc", "octave-doc"], quiet=True)
 
 
 # --- listing, preparing, and the missing corpus -----------------------------------------------
 
 
 def test_list_and_prepare_the_large_corpus(tmp_path):
-    D.extract_debian_docs_large(make_unpacked(tmp_path / "unpacked"), D.large_corpus_root(tmp_path), quiet=True)
-    docs = D.list_documents(D.LARGE_CORPUS, data_dir=tmp_path)
+    X.extract_debian_docs_large(make_unpacked(tmp_path / "unpacked"), C.large_corpus_root(tmp_path), quiet=True)
+    docs = C.list_documents(C.LARGE_CORPUS, data_dir=tmp_path)
     assert [d.name for d in docs] == EXPECTED_NAMES  # relative to the corpus root, no manifest
-    data = D.prepare(D.LARGE_CORPUS, "bytes", data_dir=tmp_path)
+    data = T.prepare(C.LARGE_CORPUS, "bytes", data_dir=tmp_path)
     # the expected tokens: documents in name order, each + EOT, split by the hash of the name
     # (with 9 documents at 5 %, the fallback holds out the one whose name hashes lowest)
-    held = [D.is_validation(d.name, 0.05) for d in docs]
+    held = [C.is_validation(d.name, 0.05) for d in docs]
     if all(held) or not any(held):
         low = min(range(len(docs)), key=lambda i: hashlib.sha256(docs[i].name.encode()).digest())
         held = [i == low for i in range(len(docs))]
@@ -436,9 +441,9 @@ def test_streamed_split_equals_hash_split(tmp_path):
     corpus = tmp_path / "c"
     for i in range(300):
         _write(corpus / f"d{i:03d}.txt", f"document {i} " * (i % 7 + 1))
-    data = D.prepare(str(corpus), "bytes", data_dir=tmp_path, val_fraction=0.1)
-    docs = D.list_documents(str(corpus))
-    held = [D.is_validation(d.name, 0.1) for d in docs]
+    data = T.prepare(str(corpus), "bytes", data_dir=tmp_path, val_fraction=0.1)
+    docs = C.list_documents(str(corpus))
+    held = [C.is_validation(d.name, 0.1) for d in docs]
     assert 0 < sum(held) < len(docs)
     train = b"".join(d.read() + b"\0" for d, v in zip(docs, held) if not v)
     assert np.array_equal(np.asarray(data.train), np.frombuffer(train, dtype=np.uint8).astype(np.uint16))
@@ -447,20 +452,20 @@ def test_streamed_split_equals_hash_split(tmp_path):
 
 def test_missing_large_corpus_is_one_line(tmp_path):
     for call in (
-        lambda: D.list_documents(D.LARGE_CORPUS, data_dir=tmp_path),
-        lambda: D.prepare(D.LARGE_CORPUS, data_dir=tmp_path),
+        lambda: C.list_documents(C.LARGE_CORPUS, data_dir=tmp_path),
+        lambda: T.prepare(C.LARGE_CORPUS, data_dir=tmp_path),
     ):
         with pytest.raises(ScalingError) as err:
             call()
         message = str(err.value)
         assert "`scaling data fetch --corpus debian-docs-large`" in message and "\n" not in message
     # a half-written tree without its manifest is not a corpus
-    (D.large_corpus_root(tmp_path) / "rust-doc").mkdir(parents=True)
-    (D.large_corpus_root(tmp_path) / "rust-doc" / "a.txt").write_text(LONG)
+    (C.large_corpus_root(tmp_path) / "rust-doc").mkdir(parents=True)
+    (C.large_corpus_root(tmp_path) / "rust-doc" / "a.txt").write_text(LONG)
     with pytest.raises(ScalingError, match="scaling data fetch --corpus debian-docs-large"):
-        D.list_documents(D.LARGE_CORPUS, data_dir=tmp_path)
+        C.list_documents(C.LARGE_CORPUS, data_dir=tmp_path)
     with pytest.raises(ScalingError, match="cannot be fetched"):
-        D.fetch_corpus("stdlib", tmp_path)
+        F.fetch_corpus("stdlib", tmp_path)
 
 
 # --- the fetch, with fake apt-get, apt-cache and dpkg-deb -------------------------------------
@@ -496,20 +501,20 @@ def fake_apt(tmp_path, monkeypatch):
 def test_fetch_with_fake_apt(fake_apt, capsys):
     data_dir = fake_apt / "data"
     packages = ("python-django-doc", "no-such-doc", "rust-doc")
-    dest = D.fetch_debian_docs_large(data_dir, packages=packages)
+    dest = F.fetch_debian_docs_large(data_dir, packages=packages)
     err = capsys.readouterr().err
     assert "apt has no package no-such-doc" in err and "rust-doc" in err and "total" in err
-    manifest = json.loads((dest / D.LARGE_MANIFEST).read_text())
+    manifest = json.loads((dest / C.LARGE_MANIFEST).read_text())
     assert list(manifest["packages"]) == ["python-django-doc", "rust-doc"]
     assert manifest["sources"] == {
         "python-django-doc": "python-django-doc_1.0-1_all.deb",
         "rust-doc": "rust-doc_1.0-1_all.deb",
     }
-    assert [d.name for d in D.list_documents(D.LARGE_CORPUS, data_dir=data_dir)] == [
+    assert [d.name for d in C.list_documents(C.LARGE_CORPUS, data_dir=data_dir)] == [
         n for n in EXPECTED_NAMES if n.startswith(("python-django-doc/", "rust-doc/"))
     ]
     assert _temp_dirs(dest.parent) == []  # downloads and unpacked trees removed
-    assert D.fetch_debian_docs_large(data_dir, packages=packages) == dest  # present: nothing to do
+    assert F.fetch_debian_docs_large(data_dir, packages=packages) == dest  # present: nothing to do
     assert "already" in capsys.readouterr().err
 
 
@@ -517,8 +522,8 @@ def test_cli_fetch_chooses_the_corpus(monkeypatch, tmp_path, capsys):
     from scaling.cli import main
 
     calls = []
-    monkeypatch.setattr(D, "fetch_debian_docs_large", lambda data_dir, **kw: calls.append(("large", kw)) or tmp_path)
-    monkeypatch.setattr(D, "fetch_debian_docs", lambda data_dir, **kw: calls.append(("small", kw)) or tmp_path)
+    monkeypatch.setattr(F, "fetch_debian_docs_large", lambda data_dir, **kw: calls.append(("large", kw)) or tmp_path)
+    monkeypatch.setattr(F, "fetch_debian_docs", lambda data_dir, **kw: calls.append(("small", kw)) or tmp_path)
     assert main(["data", "fetch", "--corpus", "debian-docs-large", "--data-dir", str(tmp_path), "--jobs", "2"]) == 0
     assert main(["data", "fetch", "--data-dir", str(tmp_path)]) == 0
     assert [c[0] for c in calls] == ["large", "small"] and calls[0][1]["jobs"] == 2
@@ -531,13 +536,13 @@ def test_terminated_fetch_leaves_no_temporary_tree(fake_apt, monkeypatch):
     handler = signal.getsignal(signal.SIGTERM)
     monkeypatch.setenv("FAKE_TERM", "1")
     with pytest.raises(SystemExit):
-        D.fetch_debian_docs_large(data_dir, packages=("python-django-doc",), quiet=True)
-    assert _temp_dirs(data_dir / "corpus") == [] and not D.large_corpus_root(data_dir).exists()
+        F.fetch_debian_docs_large(data_dir, packages=("python-django-doc",), quiet=True)
+    assert _temp_dirs(data_dir / "corpus") == [] and not C.large_corpus_root(data_dir).exists()
     assert signal.getsignal(signal.SIGTERM) == handler
 
 
 def test_ruby_marshal_bignum_is_skipped_not_a_crash():
-    from scaling.train.doctext import ruby_marshal_load
+    from scaling.train.doctext.ri import ruby_marshal_load
 
     # [Bignum(+, 2 shorts), 1]: the Bignum branch advances past its digits (it used to raise
     # UnboundLocalError: `pos` was assigned without `nonlocal`)

@@ -188,9 +188,9 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def data(corpus, tmp_path_factory):
     pytest.importorskip("torch")
-    from scaling.train import data as D
+    from scaling.train.tokens import prepare
 
-    return D.prepare(str(corpus), data_dir=tmp_path_factory.mktemp("data"))
+    return prepare(str(corpus), data_dir=tmp_path_factory.mktemp("data"))
 
 
 def tiny(corpus, steps=24, run_id="r", **kw):

@@ -14,8 +14,12 @@ pytestmark = pytest.mark.torch
 from scaling import flops  # noqa: E402
 from scaling.errors import ScalingError  # noqa: E402
 from scaling.store import RunConfig, collect, read_curve, read_journal  # noqa: E402
+from scaling.train import corpus as C  # noqa: E402
 from scaling.train import data as D  # noqa: E402
-from scaling.train.loop import eval_steps, load_model, lr_at, train  # noqa: E402
+from scaling.train import tokens as T  # noqa: E402
+from scaling.train.checkpoint import load_model  # noqa: E402
+from scaling.train.loop import train  # noqa: E402
+from scaling.train.schedule import eval_steps, lr_at  # noqa: E402
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 
@@ -58,7 +62,7 @@ def cfg(corpus, run_id="r", **kw):
 
 
 def test_resume_equals_uninterrupted(corpus, data_dir, tmp_path):
-    data = D.prepare(str(corpus), data_dir=data_dir)
+    data = T.prepare(str(corpus), data_dir=data_dir)
     a = train(cfg(corpus, "a"), tmp_path / "t" / "a", data=data)
     assert train(cfg(corpus, "b"), tmp_path / "t" / "b", data=data, stop_after_steps=17) is None
     assert (tmp_path / "t" / "b" / "checkpoint.pt").exists()
@@ -81,7 +85,7 @@ def test_resume_equals_uninterrupted(corpus, data_dir, tmp_path):
 
 
 def test_diverged_run_is_failed_and_left_out(corpus, data_dir, tmp_path):
-    data = D.prepare(str(corpus), data_dir=data_dir)
+    data = T.prepare(str(corpus), data_dir=data_dir)
     ok = train(cfg(corpus, "ok", tokens=16 * 64 * 8), tmp_path / "s" / "ok", data=data)
     bad = train(cfg(corpus, "bad", lr=50.0, tokens=16 * 64 * 8), tmp_path / "s" / "bad", data=data)
     assert ok.status == "ok"
@@ -94,7 +98,7 @@ def test_diverged_run_is_failed_and_left_out(corpus, data_dir, tmp_path):
 
 @pytest.mark.parametrize("convention", ["6nd", "palm", "chinchilla"])
 def test_recorded_flops_equal_flops_py(corpus, data_dir, convention):
-    data = D.prepare(str(corpus), data_dir=data_dir)
+    data = T.prepare(str(corpus), data_dir=data_dir)
     c = cfg(corpus, tokens=16 * 64 * 5, flops_convention=convention, eval_points=1)
     res = train(c, data=data)
     want = flops.training_flops(2, 32, 64, 256, 16 * 64 * 5, d_ff=128, n_head=2, convention=convention)
@@ -128,20 +132,20 @@ def test_schedule_ends_at_the_budget():
 
 
 def test_split_fingerprint_and_batches(corpus, data_dir, tmp_path):
-    docs = D.list_documents(str(corpus))
-    held = [d.name for d in docs if D.is_validation(d.name, 0.2)]
+    docs = C.list_documents(str(corpus))
+    held = [d.name for d in docs if C.is_validation(d.name, 0.2)]
     assert 0 < len(held) < len(docs)
-    assert held == [d.name for d in D.list_documents(str(corpus)) if D.is_validation(d.name, 0.2)]
-    a = D.prepare(str(corpus), data_dir=data_dir)
+    assert held == [d.name for d in C.list_documents(str(corpus)) if C.is_validation(d.name, 0.2)]
+    a = T.prepare(str(corpus), data_dir=data_dir)
     assert a.fingerprint.startswith("sha256:") and a.meta["val_documents"] >= 1
-    assert D.prepare(str(corpus), data_dir=data_dir).path == a.path  # cached
+    assert T.prepare(str(corpus), data_dir=data_dir).path == a.path  # cached
     # editing one document changes the fingerprint
     copy = tmp_path / "c"
     shutil.copytree(corpus, copy)
-    b = D.prepare(str(copy), data_dir=tmp_path / "d")
+    b = T.prepare(str(copy), data_dir=tmp_path / "d")
     assert b.fingerprint == a.fingerprint
     (copy / "json" / "__init__.py").write_text("changed")
-    assert D.prepare(str(copy), data_dir=tmp_path / "d").fingerprint != a.fingerprint
+    assert T.prepare(str(copy), data_dir=tmp_path / "d").fingerprint != a.fingerprint
     # the batch of a step depends on (seed, step) only
     o1 = D.batch_offsets(len(a.train), 64, 8, seed=3, step=11)
     assert np.array_equal(o1, D.batch_offsets(len(a.train), 64, 8, seed=3, step=11))
@@ -152,23 +156,23 @@ def test_split_fingerprint_and_batches(corpus, data_dir, tmp_path):
 
 def test_bpe_tokenizer(corpus, data_dir):
     pytest.importorskip("tokenizers")
-    d = D.prepare(str(corpus / "json"), "bpe:300", data_dir=data_dir)
+    d = T.prepare(str(corpus / "json"), "bpe:300", data_dir=data_dir)
     assert d.vocab == 300 and int(d.train.max()) < 300
-    tok = D.load_tokenizer(d)
+    tok = T.load_tokenizer(d)
     assert tok.decode(tok.encode("import json\n").ids) == "import json\n"
 
 
 def test_missing_default_corpus_is_one_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(D, "_debian_roots", lambda data_dir: [tmp_path / "nothing"])
+    monkeypatch.setattr(C, "_debian_roots", lambda data_dir: [tmp_path / "nothing"])
     with pytest.raises(ScalingError) as err:
-        D.prepare("debian-docs", data_dir=tmp_path)
+        T.prepare("debian-docs", data_dir=tmp_path)
     assert "scaling data fetch" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(ScalingError, match="not a file"):
-        D.list_documents(str(tmp_path / "missing"))
+        C.list_documents(str(tmp_path / "missing"))
 
 
 def test_saved_model_reloads(corpus, data_dir, tmp_path):
-    data = D.prepare(str(corpus), data_dir=data_dir)
+    data = T.prepare(str(corpus), data_dir=data_dir)
     c = cfg(corpus, "m", tokens=16 * 64 * 3, eval_points=1, save_model=True)
     res = train(c, tmp_path / "t" / "m", data=data)
     model = load_model(tmp_path / "t" / "m")
@@ -181,7 +185,7 @@ def test_sparse_run_keeps_its_zeros_and_resumes_exactly(corpus, data_dir, tmp_pa
     """The loop attaches the sparse layers' optimizer hook: a magnitude mask prunes after its dense
     warm-up; at the end exactly the planned weights are non-zero, and a run interrupted before the
     pruning step resumes to the same loss as an uninterrupted one."""
-    data = D.prepare(str(corpus), data_dir=data_dir)
+    data = T.prepare(str(corpus), data_dir=data_dir)
     kw = dict(sparsity=0.5, sparsity_mask=mask, tokens=16 * 64 * 24)
     if mask == "magnitude":
         kw["sparsity_warmup_fraction"] = 0.25  # prunes after step 6 of 24
@@ -198,7 +202,7 @@ def test_init_state_starts_the_model_there(corpus, data_dir, tmp_path):
     its final model is exactly that state; a state of another shape is a one-line error."""
     from scaling.train.loop import build_model
 
-    data = D.prepare(str(corpus), data_dir=data_dir)
+    data = T.prepare(str(corpus), data_dir=data_dir)
     c = cfg(
         corpus,
         "init",
@@ -245,7 +249,7 @@ def test_hugging_face_corpus_is_streamed_split_and_fingerprinted(tmp_path, monke
     ]
     fake = _FakeDatasets(rows)
     monkeypatch.setitem(sys.modules, "datasets", fake)
-    data = D.prepare("hf:someone/corpus:en@validation#content", data_dir=tmp_path, max_bytes=100_000)
+    data = T.prepare("hf:someone/corpus:en@validation#content", data_dir=tmp_path, max_bytes=100_000)
     assert fake.calls == [("someone/corpus", "en", "validation", True)]
     meta = data.meta
     assert 100_000 <= meta["bytes"] < 100_000 + 2000  # stopped at max_bytes
@@ -253,7 +257,7 @@ def test_hugging_face_corpus_is_streamed_split_and_fingerprinted(tmp_path, monke
     assert len(data.train) + len(data.val) == meta["bytes"] + meta["documents"]  # bytes + one EOT each
     assert data.fingerprint.startswith("sha256:")
     # cached: a second prepare does not stream again, and gives the same tokens
-    again = D.prepare("hf:someone/corpus:en@validation#content", data_dir=tmp_path, max_bytes=100_000)
+    again = T.prepare("hf:someone/corpus:en@validation#content", data_dir=tmp_path, max_bytes=100_000)
     assert len(fake.calls) == 1 and again.fingerprint == data.fingerprint
     assert np.array_equal(np.asarray(again.train), np.asarray(data.train))
 
@@ -276,7 +280,7 @@ def test_hugging_face_corpus_errors_are_one_line(tmp_path, monkeypatch, spec, fa
 
     monkeypatch.setitem(sys.modules, "datasets", fake)
     with pytest.raises(ScalingError) as err:
-        D.prepare(spec, data_dir=tmp_path)
+        T.prepare(spec, data_dir=tmp_path)
     assert needle in str(err.value) and "\n" not in str(err.value)
 
 
@@ -285,7 +289,7 @@ def test_hugging_face_corpus_without_the_package(tmp_path, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "datasets", None)  # import fails
     with pytest.raises(ScalingError, match=r"pip install 'scaling\[hf\]'"):
-        D.prepare("hf:x/y", data_dir=tmp_path)
+        T.prepare("hf:x/y", data_dir=tmp_path)
 
 
 def test_resume_refuses_a_checkpoint_from_another_corpus(tmp_path):
@@ -294,10 +298,10 @@ def test_resume_refuses_a_checkpoint_from_another_corpus(tmp_path):
     root = tmp_path / "corpus"
     shutil.copytree(STDLIB / "json", root / "json", ignore=shutil.ignore_patterns("__pycache__", "test*"))
     c = cfg(root, "r", tokens=16 * 64 * 12)
-    first = D.prepare(str(root), data_dir=tmp_path / "d1")
+    first = T.prepare(str(root), data_dir=tmp_path / "d1")
     assert train(c, tmp_path / "t" / "r", data=first, stop_after_steps=4) is None
     (root / "json" / "extra.py").write_text("# a new document changes the fingerprint\n" * 50)
-    second = D.prepare(str(root), data_dir=tmp_path / "d2")
+    second = T.prepare(str(root), data_dir=tmp_path / "d2")
     assert second.fingerprint != first.fingerprint
     with pytest.raises(ScalingError, match="fingerprint"):
         train(c, tmp_path / "t" / "r", data=second)

@@ -52,7 +52,7 @@ def run(args) -> int:  # pragma: no cover
 
 
 def run_fetch(args) -> int:
-    from ..train.data import fetch_corpus
+    from ..train.fetch import fetch_corpus
 
     path = fetch_corpus(args.corpus, args.data_dir, force=args.force, jobs=getattr(args, "jobs", None))
     print(path)
@@ -62,7 +62,9 @@ def run_fetch(args) -> int:
 def run_info(args) -> int:
     import json
 
-    from ..train.data import LARGE_CORPUS, LARGE_MANIFEST, format_large_manifest, large_corpus_root, prepare
+    from ..train.corpus import LARGE_CORPUS, LARGE_MANIFEST, large_corpus_root
+    from ..train.extract import format_large_manifest
+    from ..train.tokens import prepare
 
     d = prepare(args.corpus, args.tokenizer, val_fraction=args.val_fraction, data_dir=args.data_dir, quiet=False)
     m = d.meta

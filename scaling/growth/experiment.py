@@ -45,8 +45,8 @@ from ..errors import ScalingError
 from ..shapes import ModelShape
 from ..sweep.executor import Task, cpu_count, run_tasks
 from ..sweep.spec import CorpusSpec
-from ..train import data as _data
-from ..train.data import tokenizer_vocab
+from ..train import tokens as _tokens
+from ..train.tokens import tokenizer_vocab
 from ..units import parse_number, sci, si
 from .cost import operator_flops
 from .growable import check_growth_shapes
@@ -321,7 +321,9 @@ def _prepared(corpus: str, tokenizer: str, val_fraction: float, max_bytes, data_
     """The prepared corpus, once per process (listing a corpus to check its cache is not free)."""
     key = (corpus, tokenizer, val_fraction, max_bytes, data_dir)
     if key not in _DATA:
-        _DATA[key] = _data.prepare(corpus, tokenizer, val_fraction=val_fraction, data_dir=data_dir, max_bytes=max_bytes)
+        _DATA[key] = _tokens.prepare(
+            corpus, tokenizer, val_fraction=val_fraction, data_dir=data_dir, max_bytes=max_bytes
+        )
     return _DATA[key]
 
 

@@ -430,7 +430,7 @@ def train_operator(
     ``(seed + OPERATOR_SEED_OFFSET, step)``; the loss before and after is measured on one fixed
     batch. Learning rate: ``lr``, constant after a warm-up of 10% of the steps."""
     from ..shapes import ModelShape
-    from ..train.loop import autocast
+    from ..train.devices import autocast
     from .cost import operator_flops
 
     if steps < 0:

@@ -21,7 +21,7 @@ from .. import store
 from ..errors import ScalingError
 from ..flops import _param_terms
 from ..shapes import ModelShape, check_snap_range, ideal_aspect, shape_for_params
-from ..train.data import tokenizer_vocab as vocab_of
+from ..train.tokens import tokenizer_vocab as vocab_of
 from ..units import si
 from .messages import friendly
 

@@ -19,7 +19,7 @@ from typing import Literal
 
 from .. import store
 from ..errors import ScalingError
-from ..train import data as _data
+from ..train import tokens as _tokens
 from .executor import Progress, SweepReport, finished_result, job_name, run_local, run_ray
 from .expand import check_epochs, check_memory, jobs_of
 from .spec import DEFAULT_ROOT, SweepSpec, load_spec
@@ -167,7 +167,7 @@ def run_sweep(
         if executor == "local" or address in (None, "local"):
             sizes = {}
             for corpus, tok, vf, mb in corpora:
-                d = _data.prepare(corpus, tok, val_fraction=vf, data_dir=data_dir, max_bytes=mb, quiet=not progress)
+                d = _tokens.prepare(corpus, tok, val_fraction=vf, data_dir=data_dir, max_bytes=mb, quiet=not progress)
                 sizes[(corpus, tok, vf, mb)] = len(d.train)
             check_epochs(spec, todo, sizes)
     # biggest jobs first: the pool finishes together and the ETA is honest early

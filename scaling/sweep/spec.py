@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .. import store
 from ..errors import ScalingError
-from ..train.data import tokenizer_vocab
+from ..train.tokens import tokenizer_vocab
 from ..units import parse_number
 from .expand import expand_spec
 from .messages import friendly

@@ -34,8 +34,9 @@ import torch
 from .. import store
 from .._io import atomic_write_bytes
 from ..errors import ScalingError
-from . import data as _data
-from .loop import _save_checkpoint, read_checkpoint, train
+from . import tokens as _tokens
+from .checkpoint import read_checkpoint, save_checkpoint
+from .loop import train
 
 SNAPSHOT = "branch-{step}.pt"
 GROUP_LOCK = ".group.lock"
@@ -128,7 +129,7 @@ def _start_branch(
     ck["state"]["resumes"] = 0
     ck["state"]["started_at"] = store.now()
     if cfg is not None:
-        _save_checkpoint(branch_dir, ck, cfg.steps, cfg.tokens_per_step)
+        save_checkpoint(branch_dir, ck, cfg.steps, cfg.tokens_per_step)
     else:
         buf = io.BytesIO()
         torch.save(ck, buf)
@@ -171,7 +172,7 @@ def train_branches(
     *,
     data_dir=None,
     progress: Callable[[dict], None] | None = None,
-    data: _data.TokenData | None = None,
+    data: _tokens.TokenData | None = None,
     keep_snapshots: bool = False,
 ) -> list[store.RunResult]:
     """Train a trunk and its branches (shortest first) into the store under ``root``; returns the
@@ -188,7 +189,7 @@ def train_branches(
     try:
         store.write_config(trunk_dir, trunk)
         if data is None:
-            data = _data.prepare(
+            data = _tokens.prepare(
                 trunk.corpus,
                 trunk.tokenizer,
                 val_fraction=trunk.val_fraction,

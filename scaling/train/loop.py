@@ -7,7 +7,8 @@ run directory (curve.csv at every evaluation, result.json at the end).
 
 - Optimizer: AdamW (decay on matrices, none on norm weights), gradient clipping.
 - Schedule: linear warm-up, then cosine (or WSD, linear, constant) decay that reaches
-  ``min_lr_ratio * lr`` exactly at the last step: the schedule always ends at this run's budget.
+  ``min_lr_ratio * lr`` exactly at the last step: the schedule always ends at this run's budget
+  (:mod:`scaling.train.schedule`).
 - Data order: the batch of step ``s`` is drawn from ``(seed, s)`` alone
   (:func:`scaling.train.data.batch_offsets`), so a run resumed from a checkpoint sees the same
   data, in the same order, as an uninterrupted run, and computes the same numbers.
@@ -27,13 +28,11 @@ run directory (curve.csv at every evaluation, result.json at the end).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
 import os
 import socket
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,124 +45,17 @@ from .._io import atomic_write_bytes
 from ..errors import ScalingError
 from . import data as _data
 from . import sparse
+from . import tokens as _tokens
+from .checkpoint import read_checkpoint, save_checkpoint, set_aside_corrupt
+from .devices import autocast, device_peak, resolve_device
 from .model import GPT, GPTConfig
+from .schedule import eval_steps, lr_at
 
 LOSS_FLUSH_EVERY = 8  # steps between reading losses back (a device sync on GPUs)
 
 
 class Diverged(Exception):
     pass
-
-
-# ---------------------------------------------------------------------------------------------
-# schedule
-
-
-def lr_at(step: int, cfg: store.RunConfig) -> float:
-    """Learning rate of optimizer step ``step`` (0-based); the last step gets ``min_lr_ratio * lr``.
-
-    WSD: warm-up, constant, then a cool-down over the last ``decay_fraction`` of the steps, linear
-    or ``1 - sqrt`` (Hägele et al. 2024, arXiv:2405.18392). With ``warmup_steps`` set, a WSD
-    schedule is the same function of the step for every run length up to its decay start, so
-    branches of one trunk (:mod:`scaling.train.branches`) compute exactly what plain runs would.
-    """
-    steps = cfg.steps
-    peak, floor = cfg.lr, cfg.lr * cfg.min_lr_ratio
-    warm = cfg.warmup
-    if step < warm:
-        return peak * (step + 1) / warm
-    if cfg.schedule == "constant":
-        return peak
-    if cfg.schedule == "wsd":
-        decay_start = cfg.decay_start
-        if step < decay_start:
-            return peak
-        t = (step - decay_start + 1) / (steps - decay_start)
-        if cfg.decay_shape == "sqrt":
-            return floor + (peak - floor) * (1.0 - math.sqrt(t))
-        return peak + (floor - peak) * t
-    t = (step - warm) / max(1, steps - 1 - warm)
-    if cfg.schedule == "linear":
-        return peak + (floor - peak) * t
-    return floor + (peak - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
-
-
-def eval_steps(cfg: store.RunConfig) -> list[int]:
-    """Steps (1-based counts of optimizer steps done) after which the held-out loss is measured."""
-    steps = cfg.steps
-    return sorted({max(1, round(steps * i / cfg.eval_points)) for i in range(1, cfg.eval_points + 1)} | {steps})
-
-
-# ---------------------------------------------------------------------------------------------
-# devices and peaks
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ScalingError(f"device {device!r} requested but CUDA is not available")
-    return dev
-
-
-def autocast(device: torch.device, dtype: str):
-    if dtype == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-_PEAK_CACHE: dict[tuple, float] = {}
-
-
-def measure_matmul_flops(
-    device: torch.device | str = "cpu", dtype: str = "fp32", n: int = 1024, repeats: int = 5
-) -> float:
-    """Best-of-``repeats`` FLOP/s of an n x n x n matmul in ``dtype`` with the current thread count."""
-    device = torch.device(device)
-    tdt = torch.bfloat16 if dtype == "bf16" else torch.float32
-    g = torch.Generator(device="cpu").manual_seed(0)
-    a = torch.randn(n, n, generator=g).to(device=device, dtype=tdt)
-    b = torch.randn(n, n, generator=g).to(device=device, dtype=tdt)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    best = float("inf")
-    a @ b
-    sync()
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        a @ b
-        sync()
-        best = min(best, time.perf_counter() - t0)
-    return 2.0 * n**3 / best
-
-
-def device_peak(device: torch.device, dtype: str) -> tuple[float, str]:
-    """(peak FLOP/s, where it comes from) for MFU."""
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        key = None
-        upper = name.upper()
-        for tag, acc in (
-            ("H200", "h200"),
-            ("H100", "h100-sxm"),
-            ("A100", "a100-sxm"),
-            ("B200", "b200"),
-            ("V100", "v100"),
-            ("MI300", "mi300x"),
-        ):
-            if tag in upper:
-                key = acc
-                break
-        if key == "h100-sxm" and "PCIE" in upper:
-            key = "h100-pcie"
-        if key:
-            from ..hardware import get_accelerator
-
-            return get_accelerator(key).peak_flops, f"catalogue: {key} dense BF16 ({name})"
-    cache_key = (str(device), dtype, torch.get_num_threads())
-    if cache_key not in _PEAK_CACHE:
-        _PEAK_CACHE[cache_key] = measure_matmul_flops(device, dtype)
-    return _PEAK_CACHE[cache_key], f"measured: 1024^3 {dtype} matmul, {torch.get_num_threads()} thread(s)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,42 +106,6 @@ def _make_optimizer(model: GPT, cfg: store.RunConfig, device: torch.device):
         return torch.optim.AdamW(model.decay_groups(cfg.weight_decay), foreach=True, **kw)
 
 
-def _save_checkpoint(path: Path, state: dict, steps: int | None = None, tokens_per_step: int | None = None) -> None:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(path / store.CHECKPOINT, buf.getvalue())
-    if steps is not None:  # the sidecar follows the checkpoint, so it is never ahead of it
-        step = int(state["state"]["step"])
-        store.write_progress(path, step, steps, step * tokens_per_step)
-
-
-def _corrupt_file(file: Path, problem: str, then: str) -> None:
-    """Set a corrupt run file aside and say so (a warning and a journal line); nothing is deleted."""
-    moved = store.set_aside(file, problem)
-    if moved is not None:
-        warnings.warn(f"{file}: {problem}; moved to {moved.name}, {then}", store.CorruptRunWarning, stacklevel=3)
-
-
-def read_checkpoint(file: Path, map_location="cpu") -> dict | None:
-    """A training checkpoint (model, optimizer, state with its step), or None when there is none;
-    a file that cannot be loaded or lacks those parts is set aside with a warning (None)."""
-    if not file.exists():
-        return None
-    try:
-        ck = torch.load(file, map_location=map_location, weights_only=True)
-        if not isinstance(ck, dict) or not {"model", "optimizer", "state"} <= set(ck):
-            raise ValueError("not a training checkpoint (no model, optimizer and state)")
-        int(ck["state"]["step"])
-    except Exception as exc:  # noqa: BLE001 - truncated zip, unpickling error, wrong contents
-        _corrupt_file(
-            file,
-            f"cannot be loaded ({' '.join(str(exc).split())[:200] or type(exc).__name__})",
-            "starting from scratch",
-        )
-        return None
-    return ck
-
-
 def train(
     config: store.RunConfig | dict,
     run_dir: str | os.PathLike | None = None,
@@ -258,7 +114,7 @@ def train(
     resume: bool = True,
     progress: Callable[[dict], None] | None = None,
     stop_after_steps: int | None = None,
-    data: _data.TokenData | None = None,
+    data: _tokens.TokenData | None = None,
     quiet: bool = True,
     init_state: dict | None = None,
 ) -> store.RunResult | None:
@@ -286,7 +142,7 @@ def train(
             try:
                 done = store.read_result(path)
             except store.CorruptRunFile as exc:  # unfinished after all: train it (resume if we can)
-                _corrupt_file(exc.path, exc.problem, "training the run again")
+                set_aside_corrupt(exc.path, exc.problem, "training the run again")
                 done = None
             if done is not None:
                 (path / store.CHECKPOINT).unlink(missing_ok=True)
@@ -335,7 +191,7 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     if data is None:
-        data = _data.prepare(
+        data = _tokens.prepare(
             cfg.corpus,
             cfg.tokenizer,
             val_fraction=cfg.val_fraction,
@@ -385,7 +241,7 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:  # another shape or optimizer
-            _corrupt_file(
+            set_aside_corrupt(
                 ckpt_file,
                 f"does not fit this run's model or optimizer ({' '.join(str(exc).split())[:200]})",
                 "starting from scratch",
@@ -425,7 +281,7 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
             return
         state = {k: v for k, v in st.items()}
         state["wall_time"] = wall0 + time.perf_counter() - t_start
-        _save_checkpoint(
+        save_checkpoint(
             path, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state}, steps, B * T
         )
 
@@ -624,26 +480,4 @@ def _train(cfg, path, *, data_dir, resume, progress, stop_after_steps, data, qui
     return result
 
 
-def load_model(run_dir: str | os.PathLike, map_location="cpu") -> GPT:
-    """The trained model of a finished run (its config.json and model.pt)."""
-    path = Path(run_dir)
-    cfg = store.read_config(path)
-    model = GPT(GPTConfig.from_shape(cfg))
-    if not (path / store.MODEL).exists():
-        raise ScalingError(f"{path} has no {store.MODEL} (unfinished, failed, or save_model was off)")
-    model.load_state_dict(torch.load(path / store.MODEL, map_location=map_location, weights_only=True))
-    return model
-
-
-__all__ = [
-    "train",
-    "lr_at",
-    "eval_steps",
-    "evaluate",
-    "build_model",
-    "load_model",
-    "measure_matmul_flops",
-    "device_peak",
-    "resolve_device",
-    "read_checkpoint",
-]
+__all__ = ["train", "evaluate", "build_model"]
