@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from scaling.laws import get_law, law_from_dict, list_laws
+from scaling.laws import get_law, law_from_dict, laws_by_form, list_laws
 from scaling.laws.allocation import (
     flops_per_token_from_params,
     flops_per_token_m,
@@ -24,14 +24,10 @@ from scaling.laws.zoo import (
     HOFFMANN_A3_APPROACH3_PRINTED,
     LLAMA3_PRINTED,
     MINICPM_PRINTED,
-    compare_laws,
-    laws_by_form,
     llama3_exponent,
     pearce_2024,
-    predicts_loss,
-    spread_table,
-    zoo_table,
 )
+from scaling.planner.law_comparison import compare_laws, predicts_loss, spread_table, zoo_table
 
 NEW = [
     "hoffmann-approach2",

@@ -10,6 +10,8 @@ import warnings
 from ..errors import ScalingError
 from ..hardware import Hardware, get_accelerator
 from ..planner import format_table, plan
+from ..planner.law_comparison import compare_laws
+from ..planner.text import format_law_comparison
 from . import number
 
 
@@ -130,9 +132,6 @@ def register(sub) -> None:
 
 def run_laws(args) -> int:
     """``--law all`` or ``--law a,b,c``: the compute-optimal plan of each law at each budget, side by side."""
-    from ..laws.zoo import compare_laws
-    from ..planner.text import format_law_comparison
-
     others = [
         k
         for k in (

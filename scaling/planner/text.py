@@ -161,7 +161,8 @@ __all__ = ["format_table"]
 
 def format_law_comparison(df) -> str:
     """The side-by-side table of ``scaling plan C --law all``: one block per budget, a row per law,
-    then the spread across laws (``scaling.laws.zoo.compare_laws`` computes it)."""
+    then the spread across laws (:func:`scaling.planner.law_comparison.compare_laws`
+    computes it)."""
     out = []
     for flops, g in df.groupby("flops", sort=True):
         rows = [("law", "form", "params", "tokens", "tok/param", "loss", "loss scale", "fitted up to", "conv.")]
