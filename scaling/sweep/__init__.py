@@ -35,7 +35,8 @@ Modules: :mod:`~scaling.sweep.spec` (the pydantic models, loading, validation me
 :mod:`~scaling.sweep.executor` (worker set-up, the process pool and Ray, progress bar, report; growth
 experiments run through it too), :mod:`~scaling.sweep.runner` (``run_sweep``) and
 :mod:`~scaling.sweep.status` (``sweep_status``). Sweep design (which runs next) is
-:mod:`scaling.design`.
+:mod:`~scaling.sweep.suggest`, written as a spec by :mod:`~scaling.sweep.suggest_spec` and tried in
+simulation by :mod:`~scaling.sweep.suggest_sim`.
 
 This package imports neither torch nor ray at import time.
 """
