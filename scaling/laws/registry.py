@@ -22,7 +22,7 @@ from .base import Law, Provenance
 from .chinchilla import ChinchillaLaw
 from .datacon import DataConstrainedLaw, muennighoff_2023
 from .kaplan import KaplanLaw
-from .moe import FineGrainedMoELaw, krajewski_2024
+from .moe import FineGrainedMoELaw, check_granularity, krajewski_2024
 from .powerlaw import PowerLawAllocation
 from .sparsity import SparsityLaw, frantar_2024
 from .zoo import ENTRIES as ZOO_ENTRIES
@@ -342,6 +342,8 @@ def law_from_dict(data: dict, source: str = "law") -> Law:
     kw = {}
     if data.get("loss_frontier") and cls is PowerLawAllocation:
         kw["loss_frontier"] = data["loss_frontier"]
+    if data.get("granularity") is not None and cls is FineGrainedMoELaw:
+        kw["granularity"] = check_granularity(data["granularity"], f"{source}: granularity")
     law = cls(
         **values,
         **kw,

@@ -103,6 +103,8 @@ def format_table(plans: Sequence[Plan]) -> str:
         head += f"   mixer: {p0.extra['mixer']}" + (
             f", {100 * p0.extra['sparsity']:g}% sparse" if p0.extra.get("sparsity") else ""
         )
+    if p0.extra.get("granularity") is not None:
+        head += f"   granularity: G = {p0.extra['granularity']:g} (fixed)"
     if p0.budget:
         b = p0.budget
         head += f"\nhardware: {b['accelerator']} at {100 * b['mfu']:.0f}% MFU"
