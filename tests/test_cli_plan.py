@@ -216,6 +216,10 @@ def test_granularity_in_the_header_and_in_law_all(cli):
     assert moe["params_native"] == pytest.approx(get_law("krajewski-2024").frontier(1e22, G=8)[0], rel=1e-9)
     r = cli("plan", "1e22", "--law", "krajewski-2024", "--granularity", "128")
     assert r.returncode == 0 and "G = 128 is past 64" in r.stderr and "extrapolation" in r.stderr
+    from scaling import plan
+
+    (p,) = plan(1e22, law="krajewski-2024", granularity=8)
+    assert p.extra["granularity"] == 8 and "granularity G = 8" in p.summary().splitlines()[0]
 
 
 @pytest.mark.parametrize(
