@@ -20,7 +20,8 @@ import time
 import numpy as np
 
 from scaling.laws import get_law
-from scaling.sweep.suggest import simulate, theta_of
+from scaling.sweep.suggest import theta_of
+from scaling.sweep.suggest_sim import simulate
 
 
 def main() -> None:

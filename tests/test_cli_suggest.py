@@ -6,15 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scaling.fit.synthetic import isoflop_sweep, simulate_losses
 from scaling.laws import get_law
-from scaling.sweep.suggest import _simulate_losses, initial_sweep, theta_of
+from scaling.sweep.suggest import theta_of
 
 
 @pytest.fixture
 def runs_csv(tmp_path):
     th = theta_of(get_law("epoch-2024"))
-    N, D = initial_sweep(th, (1e17, 3e17, 1e18))
-    L = _simulate_losses(th, N, D, 0.005, np.random.default_rng(0))
+    N, D = isoflop_sweep(th, (1e17, 3e17, 1e18))
+    L = simulate_losses(th, N, D, 0.005, np.random.default_rng(0))
     path = tmp_path / "runs.csv"
     pd.DataFrame({"name": [f"r{i}" for i in range(len(N))], "N": N, "D": D, "val_loss": L}).to_csv(path, index=False)
     return path

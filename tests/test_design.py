@@ -5,29 +5,19 @@ import pandas as pd
 import pytest
 
 from scaling.errors import ScalingError
+from scaling.fit.synthetic import isoflop_sweep, simulate_losses
 from scaling.laws import get_law
-from scaling.sweep.suggest import (
-    _simulate_losses,
-    exponent_a,
-    fit_surface,
-    grid_runs,
-    initial_sweep,
-    jacobian,
-    log_loss,
-    simulate,
-    suggest_runs,
-    sweep_spec,
-    theta_of,
-    to_sweep_toml,
-)
+from scaling.sweep.suggest import exponent_a, fit_surface, grid_runs, jacobian, log_loss, suggest_runs, theta_of
+from scaling.sweep.suggest_sim import simulate
+from scaling.sweep.suggest_spec import sweep_spec, to_sweep_toml
 
 TRUTH = theta_of(get_law("epoch-2024"))
 
 
 def _runs(noise=0.005, seed=0, budgets=(1e17, 3e17, 1e18)):
     rng = np.random.default_rng(seed)
-    N, D = initial_sweep(TRUTH, budgets)
-    L = _simulate_losses(TRUTH, N, D, noise, rng)
+    N, D = isoflop_sweep(TRUTH, budgets)
+    L = simulate_losses(TRUTH, N, D, noise, rng)
     return pd.DataFrame(
         {"run_id": [f"r{i}" for i in range(len(N))], "params": N, "tokens": D, "flops": 6 * N * D, "loss": L}
     )

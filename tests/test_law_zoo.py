@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from scaling.laws import get_law, law_from_dict, list_laws
+from scaling.laws import get_law, law_from_dict, laws_by_form, list_laws
 from scaling.laws.allocation import (
     flops_per_token_from_params,
     flops_per_token_m,
@@ -24,14 +24,10 @@ from scaling.laws.zoo import (
     HOFFMANN_A3_APPROACH3_PRINTED,
     LLAMA3_PRINTED,
     MINICPM_PRINTED,
-    compare_laws,
-    laws_by_form,
     llama3_exponent,
     pearce_2024,
-    predicts_loss,
-    spread_table,
-    zoo_table,
 )
+from scaling.planner.law_comparison import compare_laws, predicts_loss, spread_table, zoo_table
 
 NEW = [
     "hoffmann-approach2",
@@ -261,6 +257,32 @@ def test_krajewski_granularity_axis():
     assert law.loss_at_frontier(1e22) < law.loss_at_frontier(1e22, G=1)
     assert law.flops_for_params(law.frontier(1e21)[0]) == pytest.approx(1e21, rel=1e-4)
     assert law.total_params(1e9) == pytest.approx(1e9 * 516 / 12)
+
+
+def test_krajewski_at_a_fixed_granularity():
+    law = get_law("krajewski-2024")
+    fixed = law.at_granularity(8)
+    assert fixed.granularity == 8 and law.granularity is None and fixed.name == law.name
+    # every query is answered at the fixed G
+    assert fixed.optimum(1e22)["G"][0] == 8 and law.optimum(1e22)["G"][0] == 32
+    assert fixed.frontier(1e22) == pytest.approx(law.frontier(1e22, G=8), rel=1e-12)
+    assert fixed.loss(1e9, 1e11) == pytest.approx(law.loss(1e9, 1e11, 8), rel=1e-12)
+    assert fixed.flops_for_params(fixed.frontier(1e21)[0]) == pytest.approx(1e21, rel=1e-4)
+    assert fixed.flops_for_loss(fixed.loss_at_frontier(1e21)) == pytest.approx(1e21, rel=1e-4)
+    # the optimum over G is at least as good as any fixed G, and strictly better than G = 1
+    for C in (1e19, 1e22, 1e24):
+        best = law.loss_at_frontier(C)
+        assert all(law.at_granularity(G).loss_at_frontier(C) >= best - 1e-12 for G in (1, 2, 4, 8, 16, 32, 64))
+        assert law.at_granularity(1).loss_at_frontier(C) > best + 0.05
+    # the fixed G travels with the law's JSON
+    back = law_from_dict(json.loads(json.dumps(fixed.to_dict())))
+    assert back.granularity == 8 and back.frontier(1e22) == pytest.approx(fixed.frontier(1e22), rel=1e-12)
+    assert "granularity" not in law.to_dict()
+    from scaling.errors import ScalingError
+
+    for bad in (0.5, 0, -1, float("nan"), "x"):
+        with pytest.raises(ScalingError, match="granularity must be"):
+            law.at_granularity(bad)
 
 
 # --- the side-by-side table ----------------------------------------------------------------

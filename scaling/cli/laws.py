@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+from ..laws import get_law, laws_by_form, list_laws
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -15,11 +19,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import json
-
-    from ..laws import get_law, list_laws
-    from ..laws.zoo import laws_by_form
-
     names = [args.name] if args.name else list_laws()
     laws = [get_law(n) for n in names]
     if args.json:

@@ -9,7 +9,11 @@ import warnings
 
 from ..errors import ScalingError
 from ..hardware import Hardware, get_accelerator
+from ..laws import get_law, list_laws
+from ..laws.moe import FineGrainedMoELaw, check_granularity
 from ..planner import format_table, plan
+from ..planner.law_comparison import compare_laws
+from ..planner.text import format_law_comparison
 from . import number
 
 
@@ -29,7 +33,8 @@ def register(sub) -> None:
         "  scaling plan 1e23 --inference-tokens 2T --inference-mfu 0.2 --inference-price 2\n"
         "  scaling plan 1e22 --law fit.json --flatness 0.005\n"
         "  scaling plan 1e21 --mixer hyena --context 8192 --convention palm\n"
-        "  scaling plan 1e21 --law frantar-2024 --sparsity 0.75\n\n"
+        "  scaling plan 1e21 --law frantar-2024 --sparsity 0.75\n"
+        "  scaling plan 1e22 --law krajewski-2024 --granularity 8\n\n"
         "--unique-tokens without --law uses muennighoff-2023 (Muennighoff et al. 2023, C4); with a\n"
         "Chinchilla-form --law that paper's repetition constants (R_D* 15.39, R_N* 5.31) are applied\n"
         "to the given law, and the output says so.",
@@ -85,6 +90,14 @@ def register(sub) -> None:
         help="fraction of block weights held at zero: N is non-zero parameters, FLOPs the non-zero "
         "share; a sparsity law (frantar-2024) is evaluated at it",
     )
+    p.add_argument(
+        "--granularity",
+        type=number("--granularity"),
+        default=None,
+        metavar="G",
+        help="MoE granularity G = d_ff / d_expert (at least 1) for a fine-grained MoE law (krajewski-2024, "
+        "Krajewski et al. 2024): plan at this G instead of the compute-optimal one among 1..64",
+    )
     p.add_argument("--level", type=float, default=0.95, help="interval level when the law has uncertainty")
     g = p.add_argument_group("past the compute-optimal plan")
     g.add_argument(
@@ -130,9 +143,6 @@ def register(sub) -> None:
 
 def run_laws(args) -> int:
     """``--law all`` or ``--law a,b,c``: the compute-optimal plan of each law at each budget, side by side."""
-    from ..laws.zoo import compare_laws
-    from ..planner.text import format_law_comparison
-
     others = [
         k
         for k in (
@@ -153,7 +163,15 @@ def run_laws(args) -> int:
             f"`scaling plan 1e24 --law all`{'; not --' + others[0].replace('_', '-') if others else ''})"
         )
     names = "all" if args.law == "all" else [n.strip() for n in args.law.split(",") if n.strip()]
-    df = compare_laws(list(args.flops), names=names, vocab=args.vocab, context=args.context)
+    G = None
+    if args.granularity is not None:
+        G = check_granularity(args.granularity, "--granularity")
+        if not any(isinstance(get_law(n), FineGrainedMoELaw) for n in (list_laws() if names == "all" else names)):
+            raise ScalingError(
+                f"--granularity: none of the laws {args.law!r} has a granularity term; the fine-grained MoE "
+                "law krajewski-2024 (Krajewski et al. 2024) has one"
+            )
+    df = compare_laws(list(args.flops), names=names, vocab=args.vocab, context=args.context, G=G)
     if args.json:
         cols = [c for c in df.columns if c != "extra"]
         for rec in df[cols].to_dict(orient="records"):
@@ -229,6 +247,7 @@ def run(args) -> int:
             flatness=args.flatness,
             mixer=args.mixer,
             sparsity=args.sparsity,
+            granularity=args.granularity,
         )
     if args.json:
         for p in plans:

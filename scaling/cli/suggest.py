@@ -79,7 +79,8 @@ def run(args) -> int:
     from .._io import atomic_write_text, check_writable
     from ..errors import ScalingError
     from ..runs import load_runs
-    from ..sweep.suggest import suggest_runs, to_sweep_toml
+    from ..sweep.suggest import suggest_runs
+    from ..sweep.suggest_spec import to_sweep_toml
 
     if args.out:
         check_writable(args.out)  # before the bootstrap, not after it

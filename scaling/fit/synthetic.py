@@ -4,7 +4,7 @@ design's simulations (one home for every simulator).
 - :func:`simulate_runs`: a Chinchilla-like isoFLOP design (a runs DataFrame) from a law object;
 - :func:`isoflop_sweep` and :func:`simulate_losses`: the same design and log-normal seed noise in
   the surface's log-space parameters theta = (log A, log B, log E, alpha, beta), as the sweep
-  design (:mod:`scaling.sweep.suggest`) simulates them.
+  design (:mod:`scaling.sweep.suggest_sim`) simulates them.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from .base import Law, Provenance
 from .chinchilla import ChinchillaLaw
 from .kaplan import KaplanLaw
 from .powerlaw import PowerLawAllocation
-from .registry import DEFAULT_LAW, FORMS, REGISTRY, get_law, law_from_dict, list_laws, load_law, register
+from .registry import DEFAULT_LAW, FORMS, REGISTRY, get_law, law_from_dict, laws_by_form, list_laws, load_law, register
 
 __all__ = [
     "Law",
@@ -17,6 +17,7 @@ __all__ = [
     "REGISTRY",
     "get_law",
     "law_from_dict",
+    "laws_by_form",
     "list_laws",
     "load_law",
     "register",

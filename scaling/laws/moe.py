@@ -56,12 +56,29 @@ GRANULARITIES = tuple(2.0**k for k in range(7))  # 1 .. 64, the paper's range an
 _GOLD = (math.sqrt(5.0) - 1.0) / 2.0
 
 
+def check_granularity(G, what: str = "granularity") -> float:
+    """G as a float, or a one-line error naming ``what``: the granularity is d_ff / d_expert
+    (G = 1: experts the size of the dense feed-forward layer, a standard MoE), at least 1."""
+    try:
+        g = float(G)
+    except (TypeError, ValueError):
+        raise ScalingError(f"{what} must be a number, got {G!r}") from None
+    if not (math.isfinite(g) and g >= 1):
+        raise ScalingError(
+            f"{what} must be at least 1 (G = d_ff / d_expert; G = 1 is a standard MoE whose experts are "
+            f"the size of the dense feed-forward layer), got {g:g}"
+        )
+    return g
+
+
 class FineGrainedMoELaw(Law):
     """L(N, D, G) = c + (g / G^gamma + A) N^-alpha + B D^-beta, with the paper's shape and FLOP model
     (the paper's a and b are ``A`` and ``B`` here, as in the Chinchilla form).
 
     ``frontier(C, G=None)`` returns (active non-embedding parameters, tokens) and
-    ``optimum(C, G=None)`` everything (total parameters, G, loss, shape).
+    ``optimum(C, G=None)`` everything (total parameters, G, loss, shape). ``G=None`` means the law's
+    ``granularity`` when it has one (:meth:`at_granularity`), else the compute-optimal G among
+    ``GRANULARITIES``; so a law at a fixed G plans every query (``scaling plan --granularity``) at it.
     """
 
     form = "moe-granularity"
@@ -82,6 +99,8 @@ class FineGrainedMoELaw(Law):
         c_f: float = 6.0,
         c_r: float = 14.0,
         aspect: float = 64.0,
+        *,
+        granularity: float | None = None,
         **kw,
     ):
         super().__init__(**kw)
@@ -105,9 +124,33 @@ class FineGrainedMoELaw(Law):
         (self.A, self.alpha, self.B, self.beta, self.g, self.gamma, self.c, self.E, self.c_f, self.c_r, self.aspect) = (
             float(v) for v in vals.values()
         )
+        self.granularity = None if granularity is None else check_granularity(granularity)
 
     def with_params(self, values) -> FineGrainedMoELaw:
-        return FineGrainedMoELaw(*[float(v) for v in values], name=self.name, provenance=self.provenance)
+        return FineGrainedMoELaw(
+            *[float(v) for v in values], granularity=self.granularity, name=self.name, provenance=self.provenance
+        )
+
+    def at_granularity(self, G) -> FineGrainedMoELaw:
+        """This law with the granularity fixed at G: every query (frontier, loss, the inverse
+        queries) is answered at G instead of at the compute-optimal granularity."""
+        law = FineGrainedMoELaw(
+            *self.params.values(),
+            granularity=check_granularity(G),
+            name=self.name,
+            provenance=self.provenance,
+            samples=self.samples,
+            param_intervals=self.param_intervals,
+            meta=self.meta,
+        )
+        law.flops_convention, law.params_convention = self.flops_convention, self.params_convention
+        return law
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        if self.granularity is not None:
+            d["granularity"] = self.granularity
+        return d
 
     @property
     def irreducible_loss(self) -> float:
@@ -123,11 +166,14 @@ class FineGrainedMoELaw(Law):
 
     def loss(self, N, D, G=None):
         """Loss for N ACTIVE non-embedding parameters (the unit of ``frontier``; the total is
-        ``total_params(N)``) trained on D tokens at granularity G. ``G=None``: the granularity the
-        law finds compute-optimal at the budget 6 N D, so that ``loss(*frontier(C))`` is (up to the
-        routing share of the budget) ``loss_at_frontier(C)``."""
+        ``total_params(N)``) trained on D tokens at granularity G. ``G=None``: the law's fixed
+        ``granularity`` if it has one, else the granularity the law finds compute-optimal at the budget
+        6 N D, so that ``loss(*frontier(C))`` is (up to the routing share of the budget)
+        ``loss_at_frontier(C)``."""
         N = as_array(N, "params")
         D = as_array(D, "tokens")
+        if G is None:
+            G = self.granularity
         if G is None:
             N, D = np.broadcast_arrays(N, D)
             G = self.optimum((6.0 * N * D).ravel())["G"].reshape(N.shape)
@@ -181,11 +227,12 @@ class FineGrainedMoELaw(Law):
 
     def optimum(self, C, G=None, granularities=GRANULARITIES) -> dict:
         """Compute-optimal active params, tokens, granularity, total params and loss for budgets C
-        (F FLOPs, the paper's cost model). ``G=None`` picks the best of ``granularities``."""
+        (F FLOPs, the paper's cost model). ``G=None``: the law's fixed ``granularity``, or (without
+        one) the best of ``granularities``."""
         C = np.atleast_1d(as_array(C, "FLOPs"))
-        Gs = [float(G)] if G is not None else [float(x) for x in granularities]
-        if any(not (math.isfinite(x) and x >= 1) for x in Gs):
-            raise ScalingError("granularity must be at least 1")
+        if G is None:
+            G = self.granularity
+        Gs = [check_granularity(G)] if G is not None else [check_granularity(x) for x in granularities]
         Na, D, L = self._best_at_G(C, Gs[0])
         Gb = np.full(C.shape, Gs[0])
         for Gv in Gs[1:]:
@@ -249,4 +296,4 @@ def krajewski_2024() -> FineGrainedMoELaw:
     )
 
 
-__all__ = ["GRANULARITIES", "TABLE1_MOE", "TABLE2", "FineGrainedMoELaw", "krajewski_2024"]
+__all__ = ["GRANULARITIES", "TABLE1_MOE", "TABLE2", "FineGrainedMoELaw", "check_granularity", "krajewski_2024"]

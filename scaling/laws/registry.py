@@ -1,29 +1,31 @@
 """Published laws, with their provenance, parameter and FLOP conventions and fitted range.
 
 ``get_law(name)`` returns a fresh law object; ``get_law("fit.json")`` loads a fitted law saved by
-``scaling fit`` (a FitResult JSON) or a law JSON (``Law.to_dict``). ``list_laws()`` lists names.
+``scaling fit`` (a FitResult JSON) or a law JSON (``Law.to_dict``). ``list_laws()`` lists names and
+``laws_by_form()`` groups them by form (``scaling laws``).
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ScalingError
+from .allocation import FlopsPerTokenAllocation, NonEmbeddingChinchillaLaw
 from .base import Law, Provenance
 from .chinchilla import ChinchillaLaw
 from .datacon import DataConstrainedLaw, muennighoff_2023
 from .kaplan import KaplanLaw
-from .moe import FineGrainedMoELaw, krajewski_2024
+from .moe import FineGrainedMoELaw, check_granularity, krajewski_2024
 from .powerlaw import PowerLawAllocation
 from .sparsity import SparsityLaw, frantar_2024
 from .zoo import ENTRIES as ZOO_ENTRIES
-from .zoo import FlopsPerTokenAllocation, NonEmbeddingChinchillaLaw
 
 HOFFMANN = (
     "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, arXiv:2203.15556",
@@ -168,6 +170,15 @@ def list_laws() -> list[str]:
     return list(REGISTRY)
 
 
+def laws_by_form(names: Iterable[str] | None = None) -> dict[str, list[str]]:
+    """Registered laws grouped by form (``chinchilla``, ``powerlaw``, ...), in registry order."""
+    groups: dict[str, list[str]] = {}
+    for n in list(names) if names is not None else list_laws():
+        law = get_law(n)
+        groups.setdefault(law.form, []).append(law.name)
+    return groups
+
+
 def get_law(name: str | Law) -> Law:
     """A registered law by name (or alias), or a law/fit JSON file by path."""
     if isinstance(name, Law):
@@ -274,8 +285,6 @@ def check_sample_laws(law: Law, source: str = "law", min_rows: int = 20) -> None
     """Every sample must make a law, and the point law's compute-optimal size at the top of the fitted
     range must lie within the bulk of the samples' (``_outside``): parameters that trade off (A and
     alpha) can each stay in range while the law they make leaves the fit."""
-    import warnings
-
     if law.samples is None or len(law.samples) < 2:
         return
     C = float(law.provenance.fitted_flops[1]) if law.provenance.fitted_flops else 1e21
@@ -333,6 +342,8 @@ def law_from_dict(data: dict, source: str = "law") -> Law:
     kw = {}
     if data.get("loss_frontier") and cls is PowerLawAllocation:
         kw["loss_frontier"] = data["loss_frontier"]
+    if data.get("granularity") is not None and cls is FineGrainedMoELaw:
+        kw["granularity"] = check_granularity(data["granularity"], f"{source}: granularity")
     law = cls(
         **values,
         **kw,

@@ -30,6 +30,7 @@ from ..errors import OutOfRangeWarning, ScalingError
 from ..flops import MIXERS
 from ..hardware import Hardware
 from ..laws import DEFAULT_LAW, Law, get_law
+from ..laws.moe import GRANULARITIES, FineGrainedMoELaw, check_granularity
 from ._checks import OVERDETERMINED_RTOL, positive, values
 from .constrained import plan_data_constrained
 from .frontier import arch as _arch
@@ -68,6 +69,7 @@ def plan(
     flatness: float | None = None,
     mixer: str = "attention",
     sparsity: float = 0.0,
+    granularity: float | None = None,
 ) -> list[Plan]:
     """Answer a planning query; each argument may be a number or a sequence (one Plan per value).
 
@@ -101,6 +103,9 @@ def plan(
         parameters under sparsity); under ``convention="palm"`` or ``"chinchilla"`` attention pays for
         its context and Hyena for its FFTs. A sparsity law (``frantar-2024``, or a fit with a sparsity
         term) is evaluated at ``sparsity``; any other law is read as the same loss per non-zero parameter.
+    granularity: the MoE granularity G = d_ff / d_expert (at least 1) at which a fine-grained MoE law
+        (``krajewski-2024``, Krajewski et al. 2024, arXiv:2402.07871) plans, instead of its
+        compute-optimal G among 1..64; an error with a law that has no granularity term.
 
     Returns a list of :class:`Plan` (immutable: ``summary()``, ``conf_int()``, ``to_dict()``).
     """
@@ -125,6 +130,11 @@ def plan(
         raise ScalingError(
             "--mixer/--sparsity apply to compute-optimal plans; data-constrained and "
             "inference-aware plans assume a dense attention model"
+        )
+    if granularity is not None and (inference_tokens is not None or unique_tokens is not None):
+        raise ScalingError(
+            "--granularity applies to compute-optimal plans of a fine-grained MoE law; data-constrained "
+            "and inference-aware plans assume a dense model"
         )
     flatness_of = (
         None if flatness is None else (lambda law_, C, U, conv="6nd": flatness_extra(law_, C, flatness, U, conv))
@@ -164,7 +174,9 @@ def plan(
             flatness_of,
         )
     law_obj = get_law(DEFAULT_LAW if law is None else law)
-    arch_notes = []
+    arch_notes: list[str] = []
+    if granularity is not None:
+        law_obj = _at_granularity(law_obj, granularity, arch_notes)
     if hasattr(law_obj, "at_sparsity"):  # a sparsity law L(S, N, D): the Chinchilla-form law at S
         law_obj = law_obj.at_sparsity(sparsity)
     elif sparsity:
@@ -350,6 +362,8 @@ def _plan_one(
         extra[budget_kind] = budget_value
     if arch["mixer"] != "attention" or arch["sparsity"]:
         extra.update({"mixer": arch["mixer"], "sparsity": arch["sparsity"]})
+    if isinstance(law, FineGrainedMoELaw) and law.granularity is not None:
+        extra["granularity"] = law.granularity
     if flatness_of is not None:
         extra.update(flatness_of(law, C, None, conv))
     interval = _plan_interval(law, conv, query, C, N, D, L, arch, level) if law.has_uncertainty else None
@@ -371,6 +385,23 @@ def _plan_one(
         extra=extra,
         flags=tuple(flags),
     )
+
+
+def _at_granularity(law: Law, granularity, notes: list[str]) -> Law:
+    """The MoE law at a fixed granularity (a note when G is past the largest the paper plans with),
+    or a one-line error for a law without a granularity term."""
+    if not isinstance(law, FineGrainedMoELaw):
+        raise ScalingError(
+            f"--granularity: law {law.name!r} ({law.form}) has no granularity term; the fine-grained MoE "
+            f"law krajewski-2024 (Krajewski et al. 2024) has one: --law krajewski-2024"
+        )
+    G = check_granularity(granularity, "--granularity")
+    if G > max(GRANULARITIES):
+        notes.append(
+            f"granularity G = {G:g} is past {max(GRANULARITIES):g}, the largest {law.name} plans with "
+            f"(Table 2 of Krajewski et al. 2024): an extrapolation"
+        )
+    return law.at_granularity(G)
 
 
 def _plan_interval(law, conv, query, C, N, D, L, arch, level):

@@ -115,7 +115,8 @@ class Plan:
         """A few lines that read like a report: the query, the plan, its interval, cost and flags."""
         lines = [
             f"plan ({self.query}) under {self.law}: FLOPs convention {self.flops_convention}, "
-            f"params {self.params_convention}",
+            f"params {self.params_convention}"
+            + ("" if self.extra.get("granularity") is None else f", granularity G = {self.extra['granularity']:g}"),
             f"  compute {self.flops:.4g} FLOPs: {si(self.params)} parameters on {si(self.tokens)} tokens "
             f"({self.tokens_per_param:.1f} tokens per parameter)"
             + ("" if self.loss is None else f", loss {self.loss:.4f}"),

@@ -103,6 +103,8 @@ def format_table(plans: Sequence[Plan]) -> str:
         head += f"   mixer: {p0.extra['mixer']}" + (
             f", {100 * p0.extra['sparsity']:g}% sparse" if p0.extra.get("sparsity") else ""
         )
+    if p0.extra.get("granularity") is not None:
+        head += f"   granularity: G = {p0.extra['granularity']:g} (fixed)"
     if p0.budget:
         b = p0.budget
         head += f"\nhardware: {b['accelerator']} at {100 * b['mfu']:.0f}% MFU"
@@ -161,7 +163,8 @@ __all__ = ["format_table"]
 
 def format_law_comparison(df) -> str:
     """The side-by-side table of ``scaling plan C --law all``: one block per budget, a row per law,
-    then the spread across laws (``scaling.laws.zoo.compare_laws`` computes it)."""
+    then the spread across laws (:func:`scaling.planner.law_comparison.compare_laws`
+    computes it)."""
     out = []
     for flops, g in df.groupby("flops", sort=True):
         rows = [("law", "form", "params", "tokens", "tok/param", "loss", "loss scale", "fitted up to", "conv.")]

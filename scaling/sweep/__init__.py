@@ -36,7 +36,8 @@ Modules: :mod:`~scaling.sweep.spec` (the pydantic models, loading, validation me
 experiments run through it too), :mod:`~scaling.sweep.runner` (``run_sweep``),
 :mod:`~scaling.sweep.status` (``sweep_status``), :mod:`~scaling.sweep.compare` (``compare_sweeps``:
 the matched runs of two sweeps side by side, with the compute each spent). Sweep design (which runs
-next) is :mod:`~scaling.sweep.suggest`.
+next) is :mod:`~scaling.sweep.suggest`, written as a spec by :mod:`~scaling.sweep.suggest_spec` and
+tried in simulation by :mod:`~scaling.sweep.suggest_sim`.
 
 This package imports neither torch nor ray at import time.
 """

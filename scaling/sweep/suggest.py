@@ -25,35 +25,33 @@ Candidates lie on isoFLOP lines from the smallest budget run so far up to the al
 
 :func:`grid_runs` is the baseline a team would otherwise run: a uniform isoFLOP grid (budgets a
 factor 2 apart, sizes log-uniform over 1/4..4 x the optimum) scaled to spend the same allowance.
-:func:`simulate` runs both against a known law and reports the interval of ``a`` each design
-leads to after refitting (benchmarks/bench_design.py: the full version).
+
+Beside this module: :mod:`scaling.sweep.suggest_spec` writes a design as the sweep spec (TOML) the
+runner executes, and :mod:`scaling.sweep.suggest_sim` runs a design and the grid against a known law
+and reports the interval of the target each leads to after refitting
+(benchmarks/bench_design.py: the full version).
 
 The surface, its Jacobian and G come from the fitter (:mod:`scaling.fit._surface`,
-:func:`scaling.laws.chinchilla.chinchilla_G`), the simulated runs from :mod:`scaling.fit.synthetic`.
-This module imports numpy and pandas (scipy inside the fitting functions); no torch, no matplotlib.
+:func:`scaling.laws.chinchilla.chinchilla_G`). This module imports numpy (scipy inside the fitting
+functions); no torch, no matplotlib.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import ScalingError
 from ..fit._surface import jacobian
 from ..fit._surface import predict_log_loss as log_loss
 from ..fit.approach3 import approach3_optimum, polish
 from ..fit.bootstrap import bootstrap_approach3
-from ..fit.synthetic import isoflop_sweep as initial_sweep
-from ..fit.synthetic import simulate_losses as _simulate_losses
 from ..laws.chinchilla import chinchilla_G
 from ..runs import as_runs, require_columns
 from ..units import si
-from .spec import parse_spec
 
 NOISE_FLOOR = 1e-3
 
@@ -115,7 +113,8 @@ def frontier_log_loss(theta, C: float) -> np.ndarray:
     return np.log(E + A * N**-al + B * D**-be)
 
 
-def _target_fn(objective: str, target: float | None):
+def target_fn(objective: str, target: float | None):
+    """The design's target g(theta), vectorised over theta: ``a`` or the log loss at ``target`` FLOPs."""
     if objective == "a":
         return exponent_a
     if objective == "loss":
@@ -346,7 +345,7 @@ def suggest_runs(
         raise ScalingError("--budget: the compute allowance for new runs must be a positive number of FLOPs")
     if target is not None and not (math.isfinite(target) and target > 0):
         raise ScalingError("--target must be a positive number of FLOPs")
-    fn = _target_fn(objective, target)
+    fn = target_fn(objective, target)
     N, D, L = _runs_arrays(runs)
     logN, logD, logL = np.log(N), np.log(D), np.log(L)
     if theta is None:
@@ -423,188 +422,6 @@ def suggest_runs(
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# the sweep spec the runner executes
-
-
-KIND_KEYS = ("name", "kind", "budgets", "tokens_per_param", "size_multipliers", "params", "runs")
-
-
-def sweep_spec(
-    design: Design, name: str = "suggested", *, template: dict | None = None, seeds: Sequence[int] | None = None
-) -> dict[str, Any]:
-    """The suggested runs as a sweep spec (a dict in the shape of ``scaling.sweep.SweepSpec``).
-
-    kind "list", one ``[[runs]]`` entry (params, tokens) per suggested run. ``template``: a spec
-    (e.g. the TOML of the sweep that produced the runs so far, as a dict) whose model, train and
-    data tables, seeds and FLOP convention the new runs should share; its kind-specific keys are
-    dropped.
-    """
-    spec: dict[str, Any] = {}
-    for k, v in (template or {}).items():
-        if k not in KIND_KEYS:
-            spec[k] = v
-    what = "exponent a" if design.objective == "a" else f"loss at {design.target:.3g} FLOPs"
-    spec["name"] = name
-    spec["kind"] = "list"
-    spec["description"] = (
-        f"suggested by scaling suggest: {len(design.runs)} runs, {design.spent:.3g} FLOPs, to "
-        f"shrink the interval of the {what}"
-    )
-    if seeds is not None:
-        spec["seeds"] = [int(x) for x in seeds]
-    spec.setdefault("seeds", [0])
-    spec["runs"] = [{"params": float(f"{r.params:.6g}"), "tokens": float(f"{r.tokens:.6g}")} for r in design.runs]
-    return spec
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            raise ScalingError(f"cannot write {v} to TOML")
-        return repr(v) if (v == 0 or 1e-4 <= abs(v) < 1e6) else f"{v:.6g}".replace("e+", "e")
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
-    raise ScalingError(f"cannot write {type(v).__name__} to TOML")
-
-
-def dumps_toml(spec: dict[str, Any], header: Sequence[str] = ()) -> str:
-    """A small TOML writer for sweep specs: scalars and lists at the top, then [tables], then
-    [[arrays of tables]] (values inside are scalars, lists or inline tables)."""
-    lines = [f"# {h}" for h in header]
-    tables = {k: v for k, v in spec.items() if isinstance(v, dict)}
-    arrays = {k: v for k, v in spec.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)}
-    for k, v in spec.items():
-        if k not in tables and k not in arrays:
-            lines.append(f"{k} = {_toml_value(v)}")
-    for k, v in tables.items():
-        lines += ["", f"[{k}]"] + [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items()]
-    for k, v in arrays.items():
-        for item in v:
-            lines += ["", f"[[{k}]]"] + [f"{kk} = {_toml_value(vv)}" for kk, vv in item.items()]
-    return "\n".join(lines) + "\n"
-
-
-def to_sweep_toml(
-    design: Design,
-    name: str = "suggested",
-    *,
-    template: dict | None = None,
-    seeds: Sequence[int] | None = None,
-    validate: bool = True,
-) -> str:
-    """The sweep spec of :func:`sweep_spec` as TOML text, validated by ``scaling.sweep`` (so that
-    ``scaling sweep run`` executes it) unless ``validate=False``."""
-    spec = sweep_spec(design, name, template=template, seeds=seeds)
-    if not spec["runs"]:
-        raise ScalingError("no run fits the allowance: nothing to write (raise --budget)")
-    if validate:
-        parse_spec(spec, source=f"suggested sweep {name!r}")
-    what = "exponent a" if design.objective == "a" else f"log loss at {design.target:.3g} FLOPs"
-    header = [
-        f"suggested by `scaling suggest`: the runs that most shrink the interval of the {what}",
-        f"allowance {design.allowance:.4g} FLOPs, spent {design.spent:.4g} (6ND); predicted sd of the target "
-        f"{design.current['linearised_sd']:.3g} -> {design.predicted_sd:.3g} (a uniform isoFLOP grid of the "
-        f"same compute: {design.grid['predicted_sd']:.3g})",
-    ]
-    return dumps_toml(spec, header)
-
-
-# ---------------------------------------------------------------------------------------------
-# simulation: suggested runs against a uniform grid, under a known law
-
-
-def _interval_width(logN, logD, logL, theta0, fn, n_boot, seed, delta=1e-3):
-    th = fit_surface(logN, logD, logL, theta0=theta0, delta=delta)
-    th = fit_surface(logN, logD, logL, delta=delta) if not np.all(np.isfinite(th)) else th
-    S = bootstrap_surface(logN, logD, logL, th, n=n_boot, seed=seed, delta=delta)
-    v = fn(S)
-    lo, hi = np.quantile(v, [0.025, 0.975])
-    return float(hi - lo), float(fn(th[None, :])[0])
-
-
-def simulate(
-    theta_true,
-    *,
-    budgets=(1e17, 3e17, 1e18),
-    allowance: float = 1e19,
-    noise: float = 0.01,
-    n_trials: int = 3,
-    n_boot: int = 100,
-    seed: int = 0,
-    objective: str = "a",
-    target: float | None = 1e22,
-) -> dict[str, Any]:
-    """Compare the suggested design with a uniform grid of the same compute under a known law.
-
-    For each trial: simulate the initial isoFLOP sweep (losses from the true law with log-normal
-    noise), fit and bootstrap it, suggest runs within ``allowance``; then simulate the suggested
-    runs and, separately, the uniform grid's runs; refit each enlarged table with its own bootstrap;
-    record the width of the 95% interval of the target (``a`` or the log loss at ``target``).
-    """
-    theta_true = np.asarray(theta_true, dtype=float)
-    fn = _target_fn(objective, target)
-    rng = np.random.default_rng(seed)
-    rows = []
-    for t in range(n_trials):
-        N0, D0 = initial_sweep(theta_true, budgets)
-        L0 = _simulate_losses(theta_true, N0, D0, noise, rng)
-        logN, logD, logL = np.log(N0), np.log(D0), np.log(L0)
-        th = fit_surface(logN, logD, logL)
-        S = bootstrap_surface(logN, logD, logL, th, n=n_boot, seed=seed + 1000 * t)
-        runs = pd.DataFrame({"params": N0, "tokens": D0, "flops": 6 * N0 * D0, "loss": L0})
-        des = suggest_runs(runs, allowance, target=target, objective=objective, samples=S, theta=th, noise=noise)
-        w0 = float(np.quantile(fn(S), 0.975) - np.quantile(fn(S), 0.025))
-        Ns = np.array([r.params for r in des.runs])
-        Ds = np.array([r.tokens for r in des.runs])
-        Gn, Gd, _ = grid_runs(th, allowance)
-        # the same noise draws would favour neither design; independent draws per design
-        Ls = _simulate_losses(theta_true, Ns, Ds, noise, rng)
-        Lg = _simulate_losses(theta_true, Gn, Gd, noise, rng)
-        ws, es = _interval_width(
-            np.log(np.r_[N0, Ns]), np.log(np.r_[D0, Ds]), np.log(np.r_[L0, Ls]), th, fn, n_boot, seed + 1000 * t + 1
-        )
-        wg, eg = _interval_width(
-            np.log(np.r_[N0, Gn]), np.log(np.r_[D0, Gd]), np.log(np.r_[L0, Lg]), th, fn, n_boot, seed + 1000 * t + 2
-        )
-        rows.append(
-            {
-                "trial": t,
-                "width_initial": w0,
-                "width_suggested": ws,
-                "width_grid": wg,
-                "estimate_suggested": es,
-                "estimate_grid": eg,
-                "n_suggested": len(Ns),
-                "n_grid": len(Gn),
-                "spent_suggested": float(np.sum(6 * Ns * Ds)),
-                "spent_grid": float(np.sum(6 * Gn * Gd)),
-                "predicted_sd_suggested": des.predicted_sd,
-                "predicted_sd_grid": des.grid["predicted_sd"],
-            }
-        )
-    ws = np.array([r["width_suggested"] for r in rows])
-    wg = np.array([r["width_grid"] for r in rows])
-    return {
-        "objective": objective,
-        "truth": float(fn(theta_true[None, :])[0]),
-        "trials": rows,
-        "median_width_initial": float(np.median([r["width_initial"] for r in rows])),
-        "median_width_suggested": float(np.median(ws)),
-        "median_width_grid": float(np.median(wg)),
-        "suggested_narrower": int(np.sum(ws < wg)),
-        "n_trials": n_trials,
-    }
-
-
 def theta_of(law) -> np.ndarray:
     """(log A, log B, log E, alpha, beta) of a Chinchilla-form law."""
     return np.array([math.log(law.A), math.log(law.B), math.log(law.E), law.alpha, law.beta])
@@ -618,13 +435,9 @@ __all__ = [
     "fit_surface",
     "frontier_log_loss",
     "grid_runs",
-    "initial_sweep",
     "jacobian",
     "log_loss",
-    "simulate",
     "suggest_runs",
-    "sweep_spec",
+    "target_fn",
     "theta_of",
-    "to_sweep_toml",
-    "dumps_toml",
 ]
