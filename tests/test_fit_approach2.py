@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from scaling.errors import ScalingError
-from scaling.fit.approach2 import assign_budgets, fit_approach2, isoflop_minimum
+from scaling.fit.approach2 import fit_approach2
+from scaling.fit.isoflop import assign_budgets, isoflop_minimum
 from scaling.fit.result import FitResult
 from scaling.runs import load_runs
 

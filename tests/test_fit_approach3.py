@@ -17,11 +17,13 @@ from scaling.fit._surface import (
     gradient_tolerance,
     lm_batch,
     objective,
+    polish,
     predict_log_loss,
     projected_gradient,
     start_grid,
 )
-from scaling.fit.approach3 import approach3_optimum, fit_approach3, reference_multistart
+from scaling.fit.approach3 import fit_approach3, flags_for
+from scaling.fit.multistart import Approach3Optimum, approach3_optimum, reference_multistart
 from scaling.fit.result import FitResult
 from scaling.fit.synthetic import simulate_runs
 from scaling.laws import ChinchillaLaw, get_law
@@ -213,8 +215,6 @@ def test_hoffmann_start_does_not_stop_there(epoch_runs, epoch_opt):
     assert abs(opt.params["beta"] - HOFFMANN["beta"]) > 0.05
     assert abs(opt.params["B"] - HOFFMANN["B"]) > 500
     # and the L-BFGS-B polish alone, from there, also gets there: the objective is a SUM
-    from scaling.fit.approach3 import polish
-
     res = polish(start, x, y, z)
     assert res.fun == pytest.approx(epoch_opt.objective, rel=1e-6)
 
@@ -273,8 +273,6 @@ def test_flags_not_converged(epoch_runs):
     x, y, z = logs(epoch_runs)
     opt = approach3_optimum(x, y, z, grid=theta_of(HOFFMANN)[None, :], first_pass=1, second_pass=1, n_polish=1)
     assert opt.converged  # L-BFGS-B still finishes the job from a poor point
-    from scaling.fit.approach3 import Approach3Optimum, flags_for
-
     bad = Approach3Optimum(
         theta=theta_of(HOFFMANN),
         objective=1.0,

@@ -12,11 +12,13 @@ import pytest
 from test_fit_approach2 import synthetic_isoflops
 
 from scaling.cli import main
+from scaling.fit._surface import BOUNDS
 from scaling.fit.approach2 import fit_approach2
-from scaling.fit.approach3 import BOUNDS, fit_approach3, simulate_runs
+from scaling.fit.approach3 import fit_approach3
 from scaling.fit.bootstrap import BOUND_RTOL, RefitFailed, health, health_flags, on_bound, resample_loop
 from scaling.fit.kaplan import fit_kaplan
 from scaling.fit.result import BootstrapInfo, FitResult
+from scaling.fit.synthetic import simulate_runs
 from scaling.laws import ChinchillaLaw
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -7,7 +7,8 @@ import pytest
 from scaling.errors import ScalingError
 from scaling.fit.result import FitResult
 from scaling.fit.synthetic import simulate_runs
-from scaling.fit.vp import _nnls3, fit_vp, profile, vp_optimum
+from scaling.fit.vp import fit_vp
+from scaling.fit.vp_profile import _nnls3, profile, vp_optimum
 from scaling.laws import ChinchillaLaw
 
 TRUTH = dict(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)

@@ -40,7 +40,7 @@ from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.powerlaw import PowerLawAllocation
 from ..runs import data_info, load_curves, require_columns
-from .approach2 import _fit_loss_frontier, allocation_fit
+from .allocation import allocation_fit, fit_loss_frontier
 from .bootstrap import RefitFailed, health, health_flags, resample_loop
 from .result import BootstrapInfo, DataInfo, FitResult
 
@@ -254,7 +254,7 @@ def fit_approach1(
     }
 
     # envelope loss along the usable grid: a power law with an offset, as in Approach 2
-    frontier = _fit_loss_frontier(np.exp(x), env["loss"][use])
+    frontier = fit_loss_frontier(np.exp(x), env["loss"][use])
     derived = dict(al["derived"])
     if frontier:
         derived["loss_gamma"] = frontier["gamma"]

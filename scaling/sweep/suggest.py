@@ -44,10 +44,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScalingError
-from ..fit._surface import jacobian
+from ..fit._surface import jacobian, polish
 from ..fit._surface import predict_log_loss as log_loss
-from ..fit.approach3 import approach3_optimum, polish
 from ..fit.bootstrap import bootstrap_approach3
+from ..fit.multistart import approach3_optimum
 from ..fit.synthetic import isoflop_sweep as initial_sweep
 from ..fit.synthetic import simulate_losses as _simulate_losses
 from ..laws.chinchilla import chinchilla_G
@@ -63,7 +63,7 @@ NOISE_FLOOR = 1e-3
 
 
 def fit_surface(logN, logD, logL, *, theta0=None, delta: float = 1e-3) -> np.ndarray:
-    """Approach 3 on log-space arrays, by the fitter (:mod:`scaling.fit.approach3`): theta =
+    """Approach 3 on log-space arrays, by the fitter (:mod:`scaling.fit.multistart`): theta =
     (log A, log B, log E, alpha, beta).
 
     From ``theta0`` (a warm start) a single L-BFGS-B polish; otherwise the fitter's full search
