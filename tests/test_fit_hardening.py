@@ -165,7 +165,7 @@ def test_plan_hint_quotes_the_path_and_picks_a_budget_near_the_data(runs240):
 
 def test_report_gives_a_one_line_reason_for_an_unusable_fit(tmp_path, runs240):
     pytest.importorskip("matplotlib")
-    from scaling.report import report
+    from scaling.plots.report import report
 
     out = report(runs240, tmp_path / "r.html", fits=[flag_unusable(_degenerate_fit())])
     page = out.read_text()
