@@ -115,14 +115,16 @@ def test_few_dof_samples_are_all_plannable():
     S = out["samples"]
     assert S is not None and len(S) >= 900
     assert np.all(np.isfinite(S)) and np.all(S[:, 0] > 0) and np.all(S[:, 2] > 0)
-    assert any("were not finite" in f and "1 degree" in f for f in out["flags"])
+    assert any(
+        f.code == "samples_dropped" and "were not finite" in f.message and "1 degree" in f.message for f in out["flags"]
+    )
 
 
 def test_plan_with_an_allocation_fit_is_quiet():
     df = synthetic.simulate_runs(budgets=[1e18, 3e18, 1e19, 3e19], n_per_budget=9, seed=2, noise=0.01)
     res = fit(df, method="approach2")
     assert res.plan_problem() is None
-    assert not any(f.startswith(UNUSABLE) for f in res.flags)
+    assert not res.has_flag("unusable")
     from scaling.planner import plan
 
     with warnings.catch_warnings():
@@ -148,8 +150,8 @@ def test_unusable_fit_is_flagged_and_gets_no_plan_hint():
     from scaling.cli.fit import _plan_hint
 
     res = flag_unusable(_degenerate_fit())
-    flag = [f for f in res.flags if f.startswith(UNUSABLE)]
-    assert len(flag) == 1 and "alpha" in flag[0]
+    flag = [f.message for f in res.flags if f.code == "unusable"]
+    assert len(flag) == 1 and flag[0].startswith(f"{UNUSABLE}: ") and "alpha" in flag[0]
     assert flag_unusable(res).flags == res.flags  # flagged once
     hint = _plan_hint(res, "fit.json")
     assert hint.startswith("scaling plan cannot use it:") and "use:" not in hint
@@ -290,7 +292,9 @@ def test_params_in_millions_and_tokens_in_billions_warn(runs240):
 
     with pytest.warns(RunsWarning, match="below 1,000"):
         res = fit(millions, method="approach3")
-    assert any(f.startswith("data: params ('params') below 1,000") for f in res.flags)
+    assert any(
+        f.code == "data_check" and f.message.startswith("data: params ('params') below 1,000") for f in res.flags
+    )
     _, msgs = _load(df.assign(tokens=df["tokens"] / 1e9), log10=[])
     assert any("tokens ('tokens') below 1,000" in m for m in msgs)
     _, msgs = _load(df.assign(params=df["params"] / 1e3))  # thousands: 2e5..4e8 tokens per parameter

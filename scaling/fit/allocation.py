@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ..planner.result import Flag
+
 
 def ols_pair(logC: np.ndarray, logN: np.ndarray, logD: np.ndarray):
     """Slopes/intercepts of log N and log D on log C, and their joint covariance (4x4).
@@ -71,7 +73,7 @@ def allocation_fit(
     q = (1 - level) / 2
     intervals: dict[str, tuple[float, float]] = {}
     derived: dict[str, float] = {}
-    flags: list[str] = []
+    flags: list[Flag] = []
     for c in at:
         key = f"{c:.3g}"
         nopt = math.exp(logkN + a * math.log(c))
@@ -96,9 +98,9 @@ def allocation_fit(
                 intervals[nm] = (float(lo), float(hi))
         samples = ssp
     elif boot is not None:
-        flags.append("the bootstrap failed on almost every resample: no intervals")
+        flags.append(Flag("bootstrap_failed", "the bootstrap failed on almost every resample: no intervals"))
     elif dependent:
-        flags.append("no intervals: the envelope points are not independent (use bootstrap > 0)")
+        flags.append(Flag("no_intervals", "no intervals: the envelope points are not independent (use bootstrap > 0)"))
     elif dof > 0:
         from scipy import stats
         from statsmodels.regression.linear_model import OLS
@@ -134,16 +136,19 @@ def allocation_fit(
         except (np.linalg.LinAlgError, ValueError):
             samples = None
     else:
-        flags.append("only 2 points for the power law: the exponents have no interval")
+        flags.append(Flag("no_intervals", "only 2 points for the power law: the exponents have no interval"))
     if samples is not None:
         # every sample must be a law the planner can build (k > 0 and finite, finite exponents);
         # with 1 or 2 degrees of freedom the t draws reach k_N = inf, which no plan can use
         good = np.all(np.isfinite(samples), axis=1) & (samples[:, 0] > 0) & (samples[:, 2] > 0)
         if not good.all():
             flags.append(
-                f"{int((~good).sum())} of {len(samples)} parameter samples were not finite (k_N or k_D "
-                f"overflowed) and were dropped"
-                + (f"; the power law has only {dof} degree(s) of freedom" if 0 < dof < 3 else "")
+                Flag(
+                    "samples_dropped",
+                    f"{int((~good).sum())} of {len(samples)} parameter samples were not finite (k_N or k_D "
+                    f"overflowed) and were dropped"
+                    + (f"; the power law has only {dof} degree(s) of freedom" if 0 < dof < 3 else ""),
+                )
             )
             samples = samples[good] if good.sum() >= 2 else None
     return {

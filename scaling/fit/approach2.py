@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.powerlaw import PowerLawAllocation
+from ..planner.result import Flag
 from ..runs import as_runs, data_info, require_columns, require_sizes
 from .allocation import allocation_fit, fit_loss_frontier, ols_pair
 from .bootstrap import RefitFailed, health, health_flags, resample_loop
@@ -89,17 +90,24 @@ def fit_approach2(
     logCb = np.log(Cb)
     profs = profiles(logCb, bidx, logN, logD, L, window, min_points)
     ok = np.array([p["ok"] for p in profs], dtype=bool)
-    flags: list[str] = []
+    flags: list[Flag] = []
     for p in profs:
         if not p["ok"]:
-            flags.append(f"budget C={math.exp(p['logC']):.3g} left out: {p['reason']}")
+            flags.append(
+                Flag("approach2_budget_left_out", f"budget C={math.exp(p['logC']):.3g} left out: {p['reason']}")
+            )
     if (bidx < 0).any():
-        flags.append(f"{int((bidx < 0).sum())} run(s) matched none of the given budgets and were left out")
+        flags.append(
+            Flag(
+                "budgets_unmatched",
+                f"{int((bidx < 0).sum())} run(s) matched none of the given budgets and were left out",
+            )
+        )
     if ok.sum() < 2:
         raise ScalingError(
             f"Approach 2 needs at least 2 FLOP budgets with a valid isoFLOP minimum; got "
             f"{int(ok.sum())} of {len(profs)}"
-            + (f" ({flags[0]})" if flags else "")
+            + (f" ({flags[0].message})" if flags else "")
             + ("; check --flops-col or the budget grouping (budgets='bins')" if len(profs) > len(C) / 2 else "")
         )
 
@@ -142,15 +150,25 @@ def fit_approach2(
 
     # sanity checks a user should see
     if abs(a + b - 1) > 0.05 and fconv == "6nd":
-        flags.append(f"a + b = {a + b:.3f} differs from 1: the runs' tokens and FLOPs do not follow C = 6ND")
+        flags.append(
+            Flag("not_6nd", f"a + b = {a + b:.3f} differs from 1: the runs' tokens and FLOPs do not follow C = 6ND")
+        )
     if nb < MIN_BUDGETS:
         flags.append(
-            f"only {nb} usable budget{'s' if nb != 1 else ''} (fewer than {MIN_BUDGETS}): a and b rest on "
-            f"{nb} points and are poorly determined"
+            Flag(
+                "approach2_few_budgets",
+                f"only {nb} usable budget{'s' if nb != 1 else ''} (fewer than {MIN_BUDGETS}): a and b rest on "
+                f"{nb} points and are poorly determined",
+            )
         )
     span = x.max() - x.min()
     if span < math.log(10):
-        flags.append(f"the kept budgets span only {math.exp(span):.2g}x in compute: exponents are poorly determined")
+        flags.append(
+            Flag(
+                "narrow_compute_range",
+                f"the kept budgets span only {math.exp(span):.2g}x in compute: exponents are poorly determined",
+            )
+        )
 
     # isoFLOP-minimum losses
     Lopt = np.array([p["loss_opt"] for p in profs])[ok]

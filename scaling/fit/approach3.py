@@ -31,9 +31,11 @@ import pandas as pd
 from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.chinchilla import ChinchillaLaw
+from ..planner.result import Flag
 from ..runs import as_runs, data_info
 from ._surface import BOUNDS, DELTA, LAW_NAMES, NAMES, law_params_of, predict_log_loss, projected_gradient, start_grid
 from .bootstrap import bootstrap_approach3, chinchilla_derived, default_budgets, health_flags, percentile_intervals
+from .flags import bound
 from .multistart import Approach3Optimum, approach3_optimum
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
@@ -109,11 +111,11 @@ def check_design(N: np.ndarray, D: np.ndarray, what: str = "Approach 3") -> None
         )
 
 
-def flags_for(opt: Approach3Optimum, grid=None) -> list[str]:
-    """Human-readable warnings about an optimum: convergence, bounds, grid edge."""
-    flags: list[str] = []
+def flags_for(opt: Approach3Optimum, grid=None) -> list[Flag]:
+    """Flags about an optimum: convergence, bounds, grid edge."""
+    flags: list[Flag] = []
     if not opt.converged:
-        flags.append(f"not converged: {opt.message}")
+        flags.append(Flag("not_converged", f"not converged: {opt.message}"))
     th = opt.theta
     shown = {
         "a": lambda v: f"A = {math.exp(v):.4g}",
@@ -126,11 +128,14 @@ def flags_for(opt: Approach3Optimum, grid=None) -> list[str]:
         lo, hi = BOUNDS[k]
         if th[k] <= lo + 1e-6 * max(1.0, abs(lo)):
             flags.append(
-                f"optimum on a bound: {nm} at its lower bound {lo:g} ({shown[nm](th[k])})"
-                + ("; that term is a constant, the law is degenerate" if nm in ("alpha", "beta") else "")
+                bound(
+                    nm,
+                    f"optimum on a bound: {nm} at its lower bound {lo:g} ({shown[nm](th[k])})"
+                    + ("; that term is a constant, the law is degenerate" if nm in ("alpha", "beta") else ""),
+                )
             )
         elif th[k] >= hi - 1e-6 * max(1.0, abs(hi)):
-            flags.append(f"optimum on a bound: {nm} at its upper bound {hi:g} ({shown[nm](th[k])})")
+            flags.append(bound(nm, f"optimum on a bound: {nm} at its upper bound {hi:g} ({shown[nm](th[k])})"))
     if grid is None or isinstance(grid, Mapping):
         S = start_grid(grid)
         lo_g, hi_g = S.min(axis=0), S.max(axis=0)
@@ -146,9 +151,12 @@ def flags_for(opt: Approach3Optimum, grid=None) -> list[str]:
                 edge.append(f"{nm} start {hi_g[k]:g}, optimum {th[k]:.4g} above the grid")
         if edge:
             flags.append(
-                "best start on the grid's edge and the optimum beyond it ("
-                + "; ".join(edge)
-                + "): the grid of starts may not cover the optimum's region"
+                Flag(
+                    "grid_edge",
+                    "best start on the grid's edge and the optimum beyond it ("
+                    + "; ".join(edge)
+                    + "): the grid of starts may not cover the optimum's region",
+                )
             )
     return flags
 
@@ -252,7 +260,7 @@ def fit_approach3(
             intervals = percentile_intervals(vals, level)
         else:
             samples = None
-            flags.append("bootstrap: too few refits succeeded for intervals")
+            flags.append(Flag("bootstrap_failed", "bootstrap: too few refits succeeded for intervals"))
         flags += health_flags(boot_info)
 
     pred = predict_log_loss(opt.theta, logN, logD)

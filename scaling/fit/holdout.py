@@ -123,7 +123,7 @@ def compare_forms(
                 "rmse_log_loss"
             ]
             row["converged"] = bool(getattr(res, "converged", True))
-            row["flags"] = "; ".join(getattr(res, "flags", []) or [])
+            row["flags"] = "; ".join(str(f) for f in getattr(res, "flags", None) or [])  # a Flag prints its message
             row["error"] = ""
             preds[f"pred_{name}"] = np.atleast_1d(p_test)
             fits[name] = res

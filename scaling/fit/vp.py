@@ -33,6 +33,7 @@ import numpy as np
 from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.chinchilla import ChinchillaLaw
+from ..planner.result import Flag
 from ..runs import data_info
 from ._surface import objective as a3_objective
 from .approach3 import _arrays_from, check_design, fit_approach3, split_runs
@@ -46,6 +47,7 @@ from .bootstrap import (
     percentile_intervals,
     resample_weights,
 )
+from .flags import bound
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 from .vp_profile import DELTA, GRID_STEP, newton_refine, vp_optimum
 
@@ -98,17 +100,20 @@ def fit_vp(
     budgets = tuple(float(c) for c in (budgets if budgets is not None else default_budgets(Nv, Dv)))
     opt = vp_optimum(Nv, Dv, Lv, loss=loss, delta=delta, grid_step=grid_step)
     E, A, B, al, be = opt["E"], opt["A"], opt["B"], opt["alpha"], opt["beta"]
-    flags: list[str] = []
+    flags: list[Flag] = []
     if not opt["converged"]:
-        flags.append("not converged: the (alpha, beta) refinement hit its round limit")
+        flags.append(Flag("not_converged", "not converged: the (alpha, beta) refinement hit its round limit"))
     for nm, v in (("E", E), ("A", A), ("B", B)):
         if not v > 0:
             flags.append(
-                f"{nm} = 0 at the optimum (non-negativity constraint active): that term is absent, "
-                "the law is degenerate"
+                bound(
+                    nm,
+                    f"{nm} = 0 at the optimum (non-negativity constraint active): that term is absent, "
+                    "the law is degenerate",
+                )
             )
     if opt["on_grid_edge"]:
-        flags.append(f"optimum at the edge of the (alpha, beta) search range ({al:.4g}, {be:.4g})")
+        flags.append(Flag("grid_edge", f"optimum at the edge of the (alpha, beta) search range ({al:.4g}, {be:.4g})"))
     degenerate = not (A > 0 and B > 0 and E >= 0)
     P = np.array([E, A, B, al, be])
     derived = {} if degenerate else {k: float(v[0]) for k, v in chinchilla_derived(P, budgets).items()}
@@ -198,21 +203,27 @@ def fit_vp(
             "derived": a3.derived,
             "objective": a3.objective,
             "converged": a3.converged,
-            "flags": a3.flags,
+            "flags": [{"code": f.code, "message": f.message} for f in a3.flags],
         }
         extra["comparison"] = cmp
         if math.isfinite(a_a3) and abs(a_vp - a_a3) > tol_a:
             flags.append(
-                f"VP and the 5-parameter fit disagree: a = {a_vp:.4f} (VP) vs {a_a3:.4f} (Approach 3), "
-                f"difference {a_vp - a_a3:+.4f} > {tol_a}"
+                Flag(
+                    "vp_disagrees",
+                    f"VP and the 5-parameter fit disagree: a = {a_vp:.4f} (VP) vs {a_a3:.4f} (Approach 3), "
+                    f"difference {a_vp - a_a3:+.4f} > {tol_a}",
+                )
             )
         if a3.objective is not None and a3_obj_vp < a3.objective * (1 - 1e-6):
             flags.append(
-                f"the VP solution has a lower Approach-3 objective ({a3_obj_vp:.6g}) than the 5-parameter "
-                f"search ({a3.objective:.6g}): the 5-parameter optimiser stopped short"
+                Flag(
+                    "approach3_stopped_short",
+                    f"the VP solution has a lower Approach-3 objective ({a3_obj_vp:.6g}) than the 5-parameter "
+                    f"search ({a3.objective:.6g}): the 5-parameter optimiser stopped short",
+                )
             )
         if not a3.converged:
-            flags.append("the 5-parameter comparison fit did not converge")
+            flags.append(Flag("comparison_not_converged", "the 5-parameter comparison fit did not converge"))
 
     with np.errstate(divide="ignore", invalid="ignore"):
         pred = np.log(E + A * Nv**-al + B * Dv**-be)

@@ -159,7 +159,9 @@ def _fit_section(res, runs_fp: set[str] | None) -> str:
         )
     if res.flags:
         parts.append(
-            '<div class="flags"><b>Flags</b><ul>' + "".join(f"<li>{_e(f)}</li>" for f in res.flags) + "</ul></div>"
+            '<div class="flags"><b>Flags</b><ul>'
+            + "".join(f"<li>{_e(f.message)}</li>" for f in res.flags)
+            + "</ul></div>"
         )
     return "\n".join(parts)
 
