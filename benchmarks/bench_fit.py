@@ -3,7 +3,7 @@
 In one run, on the same synthetic data (240 runs drawn from the Epoch 2024 law over a
 Chinchilla-like isoFLOP design, 8 budgets 6e18..3e21 x 30 sizes, log-normal noise):
 
-1. ours: ``scaling.fit.approach3.approach3_optimum`` (the paper's 4,500-point grid of starts,
+1. ours: ``scaling.fit.multistart.approach3_optimum`` (the paper's 4,500-point grid of starts,
    batched Gauss-Newton over all starts, L-BFGS-B polish of the best);
 2. the reference: scipy.optimize.minimize(method="L-BFGS-B") from EACH of the 4,500 starts in a
    Python loop, with the same objective (sum of Huber, delta 1e-3), the same exact gradient and
@@ -35,14 +35,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scaling.fit.approach3 import (
-    NAMES,
-    approach3_optimum,
-    reference_multistart,
-    simulate_runs,  # noqa: E402
-    start_grid,
-)
+from scaling.fit._surface import NAMES, start_grid  # noqa: E402
 from scaling.fit.bootstrap import bootstrap_approach3, default_workers  # noqa: E402
+from scaling.fit.multistart import approach3_optimum, reference_multistart  # noqa: E402
+from scaling.fit.synthetic import simulate_runs  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 def synthetic_table(n_rows: int, path: Path, seed: int = 0) -> int:
     """Write about ``n_rows`` runs (isoFLOP lines of up to 1,000 sizes each) to ``path``; returns the count."""
-    from scaling.fit.approach3 import simulate_runs
+    from scaling.fit.synthetic import simulate_runs
 
     n_budgets = max(8, int(np.ceil(n_rows / 1000)))
     per = int(np.ceil(n_rows / n_budgets))

@@ -17,11 +17,13 @@ from scaling.fit._surface import (
     gradient_tolerance,
     lm_batch,
     objective,
+    polish,
     predict_log_loss,
     projected_gradient,
     start_grid,
 )
-from scaling.fit.approach3 import approach3_optimum, fit_approach3, reference_multistart
+from scaling.fit.approach3 import fit_approach3, flags_for
+from scaling.fit.multistart import Approach3Optimum, approach3_optimum, reference_multistart
 from scaling.fit.result import FitResult
 from scaling.fit.synthetic import simulate_runs
 from scaling.laws import ChinchillaLaw, get_law
@@ -213,8 +215,6 @@ def test_hoffmann_start_does_not_stop_there(epoch_runs, epoch_opt):
     assert abs(opt.params["beta"] - HOFFMANN["beta"]) > 0.05
     assert abs(opt.params["B"] - HOFFMANN["B"]) > 500
     # and the L-BFGS-B polish alone, from there, also gets there: the objective is a SUM
-    from scaling.fit.approach3 import polish
-
     res = polish(start, x, y, z)
     assert res.fun == pytest.approx(epoch_opt.objective, rel=1e-6)
 
@@ -257,7 +257,8 @@ def test_flags_optimum_on_a_bound():
     law = ChinchillaLaw(1e-9, 400.0, 2000.0, 0.3, 0.35)
     df = simulate_runs(law, budgets=np.geomspace(1e18, 1e21, 5), n_per_budget=8, noise=0.002, seed=3)
     res = fit_approach3(df)
-    assert any("bound" in f and f.split(":")[1].strip().startswith("e ") for f in res.flags), res.flags
+    assert res.has_flag("bound:E") and res.has_flag("bound"), res.flags
+    assert any(f.message.startswith("optimum on a bound: e at its") for f in res.flags), res.flags
 
 
 def test_flags_best_start_on_the_grid_edge(epoch_runs):
@@ -266,15 +267,14 @@ def test_flags_best_start_on_the_grid_edge(epoch_runs):
     grid["beta"] = (0.0, 0.1)
     res = fit_approach3(epoch_runs, grid=grid)
     assert res.params["alpha"] == pytest.approx(0.35, abs=0.03)
-    assert any("grid's edge" in f for f in res.flags), res.flags
+    assert res.has_flag("grid_edge"), res.flags
+    assert any("grid's edge" in f.message for f in res.flags), res.flags
 
 
 def test_flags_not_converged(epoch_runs):
     x, y, z = logs(epoch_runs)
     opt = approach3_optimum(x, y, z, grid=theta_of(HOFFMANN)[None, :], first_pass=1, second_pass=1, n_polish=1)
     assert opt.converged  # L-BFGS-B still finishes the job from a poor point
-    from scaling.fit.approach3 import Approach3Optimum, flags_for
-
     bad = Approach3Optimum(
         theta=theta_of(HOFFMANN),
         objective=1.0,
@@ -284,7 +284,7 @@ def test_flags_not_converged(epoch_runs):
         start=theta_of(HOFFMANN),
         n_starts=1,
     )
-    assert any(f.startswith("not converged") for f in flags_for(bad))
+    assert any(f.code == "not_converged" and f.message.startswith("not converged") for f in flags_for(bad))
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from scaling.fit.approach3 import approach3_optimum, fit_approach3, objective, polish, simulate_runs
+from scaling.fit._surface import objective, polish
+from scaling.fit.approach3 import fit_approach3
 from scaling.fit.bootstrap import (
     bootstrap_approach3,
     chinchilla_derived,
@@ -14,6 +15,8 @@ from scaling.fit.bootstrap import (
     resample_indices,
     resample_weights,
 )
+from scaling.fit.multistart import approach3_optimum
+from scaling.fit.synthetic import simulate_runs
 from scaling.laws import ChinchillaLaw
 
 TRUTH = dict(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)

@@ -14,16 +14,16 @@ import pytest
 
 from scaling.errors import ScalingError
 from scaling.fit import _surface as surface
-from scaling.fit import approach3 as a3
-from scaling.fit import vp
+from scaling.fit import synthetic, vp_profile
+from scaling.fit.allocation import allocation_fit
 from scaling.fit.api import UNUSABLE, fit, flag_unusable
-from scaling.fit.approach2 import allocation_fit
+from scaling.fit.multistart import approach3_optimum
 from scaling.fit.result import FitResult
 
 
 @pytest.fixture(scope="module")
 def runs240():
-    return a3.simulate_runs(noise=0.006, seed=1)
+    return synthetic.simulate_runs(noise=0.006, seed=1)
 
 
 def logs(df):
@@ -35,16 +35,16 @@ def logs(df):
 
 
 def test_small_tables_take_the_unchunked_path():
-    assert a3.batch_rows(240, 4500) == 4500  # every start at once, as before the chunking
-    assert a3.batch_rows(100_000) * 100_000 <= surface.BATCH_ELEMENTS
-    assert a3.batch_rows(10**9) == 1
+    assert surface.batch_rows(240, 4500) == 4500  # every start at once, as before the chunking
+    assert surface.batch_rows(100_000) * 100_000 <= surface.BATCH_ELEMENTS
+    assert surface.batch_rows(10**9) == 1
 
 
 def test_chunked_approach3_finds_the_same_optimum(runs240, monkeypatch):
     args = logs(runs240)
-    whole = a3.approach3_optimum(*args)
+    whole = approach3_optimum(*args)
     monkeypatch.setattr(surface, "BATCH_ELEMENTS", len(runs240) * 7)  # 7 starts at a time
-    chunked = a3.approach3_optimum(*args)
+    chunked = approach3_optimum(*args)
     # BLAS sums a small block in another order, so float32 exploration differs in the last bits;
     # the optimum is the same to the precision of the polish
     assert chunked.objective == pytest.approx(whole.objective, rel=1e-9)
@@ -52,13 +52,13 @@ def test_chunked_approach3_finds_the_same_optimum(runs240, monkeypatch):
 
 
 def test_chunked_lm_batch_with_per_row_weights(runs240, monkeypatch):
-    d = a3._Data(*logs(runs240), a3.DELTA)
+    d = surface._Data(*logs(runs240), surface.DELTA)
     rng = np.random.default_rng(0)
-    starts = a3.start_grid()[rng.choice(4500, 40, replace=False)]
+    starts = surface.start_grid()[rng.choice(4500, 40, replace=False)]
     W = rng.integers(0, 3, size=(40, len(runs240))).astype(float)
-    one, whole = (a3.lm_batch(starts, d, weights=W, max_iter=k) for k in (1, 400))
+    one, whole = (surface.lm_batch(starts, d, weights=W, max_iter=k) for k in (1, 400))
     monkeypatch.setattr(surface, "BATCH_ELEMENTS", len(runs240) * 3)
-    one_c, chunked = (a3.lm_batch(starts, d, weights=W, max_iter=k) for k in (1, 400))
+    one_c, chunked = (surface.lm_batch(starts, d, weights=W, max_iter=k) for k in (1, 400))
     # one step: the same arithmetic row by row (up to BLAS's summation order)
     np.testing.assert_allclose(one_c.f, one.f, rtol=1e-12)
     np.testing.assert_allclose(one_c.theta, one.theta, rtol=1e-10, atol=1e-12)
@@ -70,9 +70,9 @@ def test_chunked_lm_batch_with_per_row_weights(runs240, monkeypatch):
 
 def test_chunked_vp_finds_the_same_optimum(runs240, monkeypatch):
     N, D, L = (runs240[c].to_numpy(dtype=float) for c in ("params", "tokens", "loss"))
-    whole = vp.vp_optimum(N, D, L)
-    monkeypatch.setattr(vp, "BATCH_ELEMENTS", len(L) * 7)
-    chunked = vp.vp_optimum(N, D, L)
+    whole = vp_profile.vp_optimum(N, D, L)
+    monkeypatch.setattr(vp_profile, "BATCH_ELEMENTS", len(L) * 7)
+    chunked = vp_profile.vp_optimum(N, D, L)
     for k in ("alpha", "beta", "E", "A", "B", "objective"):
         assert chunked[k] == pytest.approx(whole[k], rel=1e-8), k
 
@@ -89,15 +89,15 @@ def _peak_mb(fn) -> float:
 def test_memory_follows_the_chunk_not_starts_times_runs(monkeypatch):
     # 4,500 starts x 500 runs = 2.25M elements; unchunked the iteration holds ~25 such arrays
     # (~200 MB in float32); with 64K-element chunks it needs a few MB beyond its inputs
-    df = a3.simulate_runs(budgets=np.geomspace(1e18, 1e20, 10), n_per_budget=50, seed=3)
-    d = a3._Data(*logs(df), a3.DELTA).with_dtype(np.float32)
+    df = synthetic.simulate_runs(budgets=np.geomspace(1e18, 1e20, 10), n_per_budget=50, seed=3)
+    d = surface._Data(*logs(df), surface.DELTA).with_dtype(np.float32)
     monkeypatch.setattr(surface, "BATCH_ELEMENTS", 1 << 16)
-    assert _peak_mb(lambda: a3.lm_batch(a3.start_grid(), d, max_iter=2)) < 30
+    assert _peak_mb(lambda: surface.lm_batch(surface.start_grid(), d, max_iter=2)) < 30
     N, D, L = (df[c].to_numpy(dtype=float) for c in ("params", "tokens", "loss"))
-    monkeypatch.setattr(vp, "BATCH_ELEMENTS", 1 << 16)
+    monkeypatch.setattr(vp_profile, "BATCH_ELEMENTS", 1 << 16)
     alpha = np.repeat(np.linspace(0.1, 1.0, 50), 50)
     beta = np.tile(np.linspace(0.1, 1.0, 50), 50)
-    assert _peak_mb(lambda: vp.profile(alpha, beta, N, D, L, iters=3)) < 30
+    assert _peak_mb(lambda: vp_profile.profile(alpha, beta, N, D, L, iters=3)) < 30
 
 
 # ------------------------------------------------------------------------------------------------
@@ -115,14 +115,16 @@ def test_few_dof_samples_are_all_plannable():
     S = out["samples"]
     assert S is not None and len(S) >= 900
     assert np.all(np.isfinite(S)) and np.all(S[:, 0] > 0) and np.all(S[:, 2] > 0)
-    assert any("were not finite" in f and "1 degree" in f for f in out["flags"])
+    assert any(
+        f.code == "samples_dropped" and "were not finite" in f.message and "1 degree" in f.message for f in out["flags"]
+    )
 
 
 def test_plan_with_an_allocation_fit_is_quiet():
-    df = a3.simulate_runs(budgets=[1e18, 3e18, 1e19, 3e19], n_per_budget=9, seed=2, noise=0.01)
+    df = synthetic.simulate_runs(budgets=[1e18, 3e18, 1e19, 3e19], n_per_budget=9, seed=2, noise=0.01)
     res = fit(df, method="approach2")
     assert res.plan_problem() is None
-    assert not any(f.startswith(UNUSABLE) for f in res.flags)
+    assert not res.has_flag("unusable")
     from scaling.planner import plan
 
     with warnings.catch_warnings():
@@ -148,8 +150,8 @@ def test_unusable_fit_is_flagged_and_gets_no_plan_hint():
     from scaling.cli.fit import _plan_hint
 
     res = flag_unusable(_degenerate_fit())
-    flag = [f for f in res.flags if f.startswith(UNUSABLE)]
-    assert len(flag) == 1 and "alpha" in flag[0]
+    flag = [f.message for f in res.flags if f.code == "unusable"]
+    assert len(flag) == 1 and flag[0].startswith(f"{UNUSABLE}: ") and "alpha" in flag[0]
     assert flag_unusable(res).flags == res.flags  # flagged once
     hint = _plan_hint(res, "fit.json")
     assert hint.startswith("scaling plan cannot use it:") and "use:" not in hint
@@ -165,7 +167,7 @@ def test_plan_hint_quotes_the_path_and_picks_a_budget_near_the_data(runs240):
 
 def test_report_gives_a_one_line_reason_for_an_unusable_fit(tmp_path, runs240):
     pytest.importorskip("matplotlib")
-    from scaling.report import report
+    from scaling.plots.report import report
 
     out = report(runs240, tmp_path / "r.html", fits=[flag_unusable(_degenerate_fit())])
     page = out.read_text()
@@ -290,7 +292,9 @@ def test_params_in_millions_and_tokens_in_billions_warn(runs240):
 
     with pytest.warns(RunsWarning, match="below 1,000"):
         res = fit(millions, method="approach3")
-    assert any(f.startswith("data: params ('params') below 1,000") for f in res.flags)
+    assert any(
+        f.code == "data_check" and f.message.startswith("data: params ('params') below 1,000") for f in res.flags
+    )
     _, msgs = _load(df.assign(tokens=df["tokens"] / 1e9), log10=[])
     assert any("tokens ('tokens') below 1,000" in m for m in msgs)
     _, msgs = _load(df.assign(params=df["params"] / 1e3))  # thousands: 2e5..4e8 tokens per parameter
@@ -348,7 +352,7 @@ def test_porian_mixed_data_sets_are_named(public_data, cli):
 def test_plausibility_is_linear_in_the_table():
     from scaling.runs import plausibility
 
-    df = a3.simulate_runs(budgets=np.geomspace(1e18, 1e21, 50), n_per_budget=400, seed=0)
+    df = synthetic.simulate_runs(budgets=np.geomspace(1e18, 1e21, 50), n_per_budget=400, seed=0)
     df = df.assign(run_id=[f"r{i}" for i in range(len(df))], corpus="a")
     assert len(df) > 15000 and plausibility(df) == []
 

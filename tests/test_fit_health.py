@@ -12,11 +12,13 @@ import pytest
 from test_fit_approach2 import synthetic_isoflops
 
 from scaling.cli import main
+from scaling.fit._surface import BOUNDS
 from scaling.fit.approach2 import fit_approach2
-from scaling.fit.approach3 import BOUNDS, fit_approach3, simulate_runs
+from scaling.fit.approach3 import fit_approach3
 from scaling.fit.bootstrap import BOUND_RTOL, RefitFailed, health, health_flags, on_bound, resample_loop
 from scaling.fit.kaplan import fit_kaplan
 from scaling.fit.result import BootstrapInfo, FitResult
+from scaling.fit.synthetic import simulate_runs
 from scaling.laws import ChinchillaLaw
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -53,7 +55,7 @@ def test_refits_on_E_lower_bound_are_counted_kept_and_flagged(no_floor):
     assert b.on_bound["E (lower)"] == int(np.sum(np.log(samples[:, 0]) <= BOUNDS[2][0] + BOUND_RTOL * 20))
     assert b.intervals_include_on_bound and not b.intervals_include_failed and b.bound_rtol == BOUND_RTOL
     assert res.intervals["E"][0] == pytest.approx(samples[:, 0].min(), rel=0.5)  # the interval reaches the bound
-    flag = [f for f in res.flags if "on its bound" in f]
+    flag = [f.message for f in res.flags if f.code == "bootstrap_refits_on_bound"]
     assert len(flag) == 1 and f"{b.n_on_bound} of 100 refits" in flag[0] and "E at its lower bound" in flag[0]
     text = res.summary()
     assert f"{b.n_on_bound} with a parameter on a bound" in text and "on-bound refits included" in text
@@ -65,7 +67,7 @@ def test_a_determined_surface_has_no_bound_hits_and_no_flag():
     )
     res = fit_approach3(df, bootstrap=50, seed=0, workers=1)
     assert res.bootstrap.n_on_bound == 0 and res.bootstrap.n_failed == 0 and res.bootstrap.on_bound == {}
-    assert not any(f.startswith("bootstrap") for f in res.flags)
+    assert not any(f.code.startswith("bootstrap") for f in res.flags)
 
 
 def test_flags_above_five_percent_and_not_at_it():
@@ -75,9 +77,10 @@ def test_flags_above_five_percent_and_not_at_it():
         update={"n_failed": 11, "failed": {"did not converge": 11}, "n_on_bound": 11, "on_bound": {"E (lower)": 11}}
     )
     flags = health_flags(above)
-    assert len(flags) == 2
-    assert "11 of 200 refits failed (5.5%: did not converge 11)" in flags[0] and "leave them out" in flags[0]
-    assert "11 of 200 refits (5.5%) ended with a parameter on its bound (E at its lower bound 11)" in flags[1]
+    assert [f.code for f in flags] == ["bootstrap_refits_failed", "bootstrap_refits_on_bound"]
+    failed, on_bound = (f.message for f in flags)
+    assert "11 of 200 refits failed (5.5%: did not converge 11)" in failed and "leave them out" in failed
+    assert "11 of 200 refits (5.5%) ended with a parameter on its bound (E at its lower bound 11)" in on_bound
     assert health_flags(BootstrapInfo(n=200, n_on_bound=None)) == []  # an old file: nothing recorded
 
 
@@ -125,8 +128,9 @@ def test_approach2_with_three_budgets(n, spread, noise, n_failed, flagged):
     b = res.bootstrap
     assert b.n_failed == n_failed == b.failed["fewer than 2 budgets kept an isoFLOP minimum"]
     assert len(res.law["samples"]) == 200 - n_failed and b.n_on_bound == 0 and b.bound_rtol is None
-    assert any("refits failed" in f for f in res.flags) == flagged
-    assert any("only 3 usable budgets (fewer than 5)" in f and "poorly determined" in f for f in res.flags)
+    assert res.has_flag("bootstrap_refits_failed") == flagged
+    few = [f.message for f in res.flags if f.code == "approach2_few_budgets"]
+    assert len(few) == 1 and "only 3 usable budgets (fewer than 5)" in few[0] and "poorly determined" in few[0]
     text = res.summary()
     assert "isoFLOP budgets: 3 of 3 usable; fewer than 5: the exponents are poorly determined" in text
     assert f"{n_failed} failed" in text and "no bounded parameters" in text
@@ -182,7 +186,7 @@ def test_old_fit_files_load(tmp_path):
     res = FitResult.load(path)
     assert res.bootstrap.n_failed == 3 and res.bootstrap.n_used == 37
     assert "on-bound refits not recorded" in res.summary()
-    assert health_flags(res.bootstrap) == [] or "failed" in health_flags(res.bootstrap)[0]
+    assert [f.code for f in health_flags(res.bootstrap)] in ([], ["bootstrap_refits_failed"])
     # a new file round-trips its counts
     new = res.model_copy(
         update={"bootstrap": res.bootstrap.model_copy(update={"n_on_bound": 5, "on_bound": {"E (lower)": 5}})}

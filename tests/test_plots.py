@@ -64,14 +64,14 @@ def gadre_loss_fit(path: str):
     """A loss-surface fit (small bootstrap) on the four smaller sizes of gadre2024 c4_original (or its
     synthetic stand-in); the held-out runs are the 1.4B and 6.9B ones. Cached: the plot, CLI and report tests
     share it."""
-    from scaling.report import fit_runs
+    from scaling.fit.api import fit
     from scaling.runs import load_runs
 
     runs = load_runs(path, where=GADRE_WHERE)
     train = runs.query("not (" + HELDOUT + ")")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit_runs(train, "approach3", bootstrap=20, seed=0)
+        return fit(train, method="approach3", bootstrap=20, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def opt_curves(public_data):
 
 
 def test_import_does_not_load_matplotlib():
-    code = "import sys, scaling.plots, scaling.report; assert 'matplotlib' not in sys.modules, 'eager import'"
+    code = "import sys, scaling.plots, scaling.plots.report; assert 'matplotlib' not in sys.modules, 'eager import'"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
 

@@ -15,7 +15,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def gadre_report(public_data, tmp_path_factory):
-    from scaling.report import report
+    from scaling.plots.report import report
     from scaling.runs import load_runs
 
     path = public_data / "gadre2024" / "gadre2024_final_losses.csv"
@@ -56,7 +56,7 @@ def test_report_is_self_contained(gadre_report):
 
 
 def test_report_isoflop_and_curves(public_data, tmp_path):
-    from scaling.report import report
+    from scaling.plots.report import report
     from scaling.runs import load_runs
 
     runs = load_runs(public_data / "porian2024" / "porian_isoflop_points.csv", where=PORIAN_WHERE)
@@ -78,7 +78,7 @@ def test_report_rejects_bad_input(tmp_path):
     import pandas as pd
 
     from scaling.errors import ScalingError
-    from scaling.report import report
+    from scaling.plots.report import report
 
     runs = pd.DataFrame(
         {"params": [1e8, 2e8, 4e8], "tokens": [1e9] * 3, "flops": [6e17, 1.2e18, 2.4e18], "loss": [3.0, 2.9, 2.8]}

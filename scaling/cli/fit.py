@@ -225,9 +225,9 @@ def _plan_hint(res, path: str) -> str:
     import math
     import shlex
 
-    from ..fit.api import UNUSABLE
+    from ..fit.flags import UNUSABLE
 
-    problem = next((f[len(UNUSABLE) + 2 :] for f in res.flags if f.startswith(UNUSABLE)), None)
+    problem = next((f.message[len(UNUSABLE) + 2 :] for f in res.flags if f.code == "unusable"), None)
     if problem is not None:
         return f"scaling plan cannot use it: {problem}"
     top = (res.data.flops_range or (0.0, 1e21))[1]

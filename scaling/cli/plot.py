@@ -148,11 +148,11 @@ def classify_input(text: str):
 
 
 def _fit_here(runs, method: str, args):
-    from ..report import fit_runs
+    from ..fit.api import fit
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fit warnings are in the fit's flags
-        return fit_runs(runs, method, bootstrap=args.bootstrap, seed=args.seed)
+        return fit(runs, method=method, bootstrap=args.bootstrap, seed=args.seed)
 
 
 def run(args) -> int:

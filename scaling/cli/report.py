@@ -54,7 +54,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..errors import ScalingError
-    from ..report import report
+    from ..plots.report import DEFAULT_METHODS, report
     from ..runs import load_runs
     from .plot import runs_kwargs
 
@@ -76,7 +76,7 @@ def run(args) -> int:
 
         fits += [FitResult.load(f) for f in args.fit]
     if methods or not fits:
-        fits += methods or ["approach3", "approach2"]
+        fits += methods or list(DEFAULT_METHODS)
     curves = None
     if args.curves:
         from ..runs import load_curves

@@ -6,11 +6,13 @@ data-constrained, sparsity; bootstrap intervals).
     print(res.summary()); res.conf_int(0.9); res.save("fit.json")
 
 Layout: ``_surface`` (the log-sum-exp surface, Huber, objective, bounds, batched solver),
-``approach3`` (the multi-start search and its fit), ``vp``, ``approach2``, ``approach1``,
+``multistart`` (Approach 3's search over 4,500 starts), ``approach3`` (its fit), ``vp_profile``
+(the variable-projection profile and its search), ``vp``, ``isoflop`` (one isoFLOP parabola,
+budget grouping), ``allocation`` (power laws across budgets), ``approach2``, ``approach1``,
 ``kaplan``, ``datacon``, ``sparsity`` (one fitter each, all called ``fit_<method>(runs, *, budgets,
 bootstrap, seed, level, ...)``), ``bootstrap`` (the resampling, the budget rule, the refits'
-health), ``result`` (FitResult), ``api`` (``fit``: loading and dispatch), ``holdout``,
-``synthetic`` (simulated runs). numpy and pandas at import; scipy inside the fitters.
+health), ``flags`` (the codes of a fit's flags), ``result`` (FitResult), ``api`` (``fit``: loading
+and dispatch), ``holdout``, ``synthetic`` (simulated runs). numpy and pandas at import; scipy inside the fitters.
 """
 
 import sys as _sys
@@ -19,11 +21,12 @@ import types as _types
 from .api import METHODS, fit, fitter, holdout_errors, method_name
 from .approach1 import fit_approach1
 from .approach2 import fit_approach2
-from .approach3 import approach3_optimum, fit_approach3
+from .approach3 import fit_approach3
 from .bootstrap import bootstrap_approach3
 from .datacon import fit_datacon
 from .holdout import compare_forms
 from .kaplan import fit_kaplan
+from .multistart import approach3_optimum
 from .result import BootstrapInfo, DataInfo, FitResult
 from .sparsity import fit_sparsity
 from .vp import fit_vp

@@ -9,7 +9,7 @@ bootstrap, variable projection and the sweep design use.
 objective(theta) = sum over runs of Huber_delta(predicted - observed log loss), delta = 1e-3
 (Hoffmann et al. 2022, Approach 3; Besiroglu et al. 2024). ``lm_batch`` minimises it from many
 starts at once (one numpy batch, each row with its own damping); ``polish`` finishes one start
-with scipy's L-BFGS-B inside ``BOUNDS``. :mod:`scaling.fit.approach3` is the multi-start search
+with scipy's L-BFGS-B inside ``BOUNDS``. :mod:`scaling.fit.multistart` is the multi-start search
 built on these. The compute-optimal allocation G lives with the law
 (:func:`scaling.laws.chinchilla.chinchilla_G`).
 """

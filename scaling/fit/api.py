@@ -24,11 +24,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScalingError
+from ..planner.result import Flag
 from ..runs import RunsWarning, load_curves, load_runs, plausibility
 from .approach1 import fit_approach1
 from .approach2 import fit_approach2
 from .approach3 import fit_approach3
 from .datacon import fit_datacon
+from .flags import UNUSABLE
 from .kaplan import fit_kaplan
 from .result import FitResult
 from .sparsity import fit_sparsity
@@ -202,7 +204,7 @@ def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0,
     checks = data_checks(table) if m != "approach1" else []
     res = fn(table, bootstrap=int(bootstrap), seed=seed, **fit_kw)
     if checks:
-        res = res.model_copy(update={"flags": [*res.flags, *(f"data: {c}" for c in checks)]})
+        res = res.model_copy(update={"flags": [*res.flags, *(Flag("data_check", f"data: {c}") for c in checks)]})
     return flag_unusable(res)
 
 
@@ -218,15 +220,13 @@ def data_checks(table) -> list[str]:
     return checks
 
 
-UNUSABLE = "unusable for planning"
-
-
 def flag_unusable(res: FitResult) -> FitResult:
-    """The fit with a flag ``unusable for planning: <why>`` when ``scaling plan`` cannot use its law."""
+    """The fit with a flag ``unusable`` ("unusable for planning: <why>") when ``scaling plan`` cannot
+    use its law."""
     problem = res.plan_problem()
-    if problem is None or any(f.startswith(UNUSABLE) for f in res.flags):
+    if problem is None or res.has_flag("unusable"):
         return res
-    return res.model_copy(update={"flags": [*res.flags, f"{UNUSABLE}: {problem}"]})
+    return res.model_copy(update={"flags": [*res.flags, Flag("unusable", f"{UNUSABLE}: {problem}")]})
 
 
 def holdout_errors(result: FitResult, test_runs) -> dict[str, Any]:

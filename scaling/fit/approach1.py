@@ -39,8 +39,9 @@ import pandas as pd
 from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.powerlaw import PowerLawAllocation
+from ..planner.result import Flag
 from ..runs import data_info, load_curves, require_columns
-from .approach2 import _fit_loss_frontier, allocation_fit
+from .allocation import allocation_fit, fit_loss_frontier
 from .bootstrap import RefitFailed, health, health_flags, resample_loop
 from .result import BootstrapInfo, DataInfo, FitResult
 
@@ -199,9 +200,11 @@ def fit_approach1(
             f"({int(use.sum())} of {n_grid} budgets usable); the curves need more sizes that "
             "overlap in FLOPs" + ("; try select='overlap' or 'all'" if select != "all" else "")
         )
-    flags: list[str] = []
+    flags: list[Flag] = []
     if len(winners) < 4:
-        flags.append(f"only {len(winners)} runs win the envelope: the exponents rest on few sizes")
+        flags.append(
+            Flag("approach1_few_winners", f"only {len(winners)} runs win the envelope: the exponents rest on few sizes")
+        )
     x = grid[use]
     yN, yD = env["logN"][use], env["logD"][use]
     if at is None:
@@ -240,9 +243,15 @@ def fit_approach1(
     flags += al["flags"]
     fconv = flops_convention or df.attrs.get("scaling", {}).get("flops_convention", "6nd")
     if fconv == "6nd" and abs(a + b - 1) > 0.05:
-        flags.append(f"a + b = {a + b:.3f} differs from 1: tokens and FLOPs of the curves do not follow C = 6ND")
+        flags.append(
+            Flag("not_6nd", f"a + b = {a + b:.3f} differs from 1: tokens and FLOPs of the curves do not follow C = 6ND")
+        )
     if x.max() - x.min() < math.log(10):
-        flags.append(f"the usable envelope spans only {math.exp(x.max() - x.min()):.2g}x in compute")
+        flags.append(
+            Flag(
+                "narrow_compute_range", f"the usable envelope spans only {math.exp(x.max() - x.min()):.2g}x in compute"
+            )
+        )
 
     resid = al["resid"]
     nb = len(x)
@@ -254,7 +263,7 @@ def fit_approach1(
     }
 
     # envelope loss along the usable grid: a power law with an offset, as in Approach 2
-    frontier = _fit_loss_frontier(np.exp(x), env["loss"][use])
+    frontier = fit_loss_frontier(np.exp(x), env["loss"][use])
     derived = dict(al["derived"])
     if frontier:
         derived["loss_gamma"] = frontier["gamma"]

@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ScalingError
 from ..laws.chinchilla import chinchilla_G
+from ..planner.result import Flag
 from ._surface import _HI, _LO, BOUNDS, _Data, gradient_tolerance, lm_batch, objective
 
 BUDGETS = (1e20, 1e21, 1e22, 1e23, 1e24)
@@ -509,26 +510,32 @@ def health(
     )
 
 
-def health_flags(info: BootstrapInfo, share: float = FLAG_SHARE) -> list[str]:
+def health_flags(info: BootstrapInfo, share: float = FLAG_SHARE) -> list[Flag]:
     """Flags for a bootstrap whose failed or on-bound refits exceed ``share`` of the resamples."""
-    flags: list[str] = []
+    flags: list[Flag] = []
     n = info.n
     if not n:
         return flags
     if info.n_failed > share * n:
         why = ", ".join(f"{k} {v}" for k, v in info.failed.items())
         flags.append(
-            f"bootstrap: {info.n_failed} of {n} refits failed ({100 * info.n_failed / n:.1f}%"
-            + (f": {why}" if why else "")
-            + f"); the intervals leave them out and rest on the other "
-            f"{info.n_used}, so they understate the uncertainty"
+            Flag(
+                "bootstrap_refits_failed",
+                f"bootstrap: {info.n_failed} of {n} refits failed ({100 * info.n_failed / n:.1f}%"
+                + (f": {why}" if why else "")
+                + f"); the intervals leave them out and rest on the other "
+                f"{info.n_used}, so they understate the uncertainty",
+            )
         )
     if info.n_on_bound is not None and info.n_on_bound > share * n:
         where = bound_phrase(info.on_bound)
         flags.append(
-            f"bootstrap: {info.n_on_bound} of {n} refits ({100 * info.n_on_bound / n:.1f}%) ended with a "
-            f"parameter on its bound ({where}); the intervals include them: the runs do not pin "
-            "that parameter, and the interval stops at the bound"
+            Flag(
+                "bootstrap_refits_on_bound",
+                f"bootstrap: {info.n_on_bound} of {n} refits ({100 * info.n_on_bound / n:.1f}%) ended with a "
+                f"parameter on its bound ({where}); the intervals include them: the runs do not pin "
+                "that parameter, and the interval stops at the bound",
+            )
         )
     return flags
 

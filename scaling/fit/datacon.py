@@ -33,9 +33,11 @@ from ..laws.base import Provenance
 from ..laws.chinchilla import ChinchillaLaw
 from ..laws.datacon import DataConstrainedLaw, muennighoff_2023
 from ..laws.registry import get_law
+from ..planner.result import Flag
 from ..runs import as_runs, data_info, require_columns
 from ._surface import huber
 from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
+from .flags import bound
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
 # Starts for the decay constants. "paper": a Chinchilla-style grid with steps of 5 (R_D*, R_N* in
@@ -212,7 +214,7 @@ def fit_datacon(
             f"repetition constants needs at least {need}"
         )
     base_law = _base_law(base)
-    flags: list[str] = []
+    flags: list[Flag] = []
     data = _Data(N, D, U, logL, base_law)
     if starts not in ("paper", "wide"):
         raise ScalingError(f"starts: {starts!r} is not one of 'paper', 'wide'")
@@ -264,10 +266,13 @@ def fit_datacon(
         if lower:
             o = lower[0]
             flags.append(
-                f"the objective has several local optima: the lowest, {o['objective']:.6g} at R_D* = "
-                f"{o['R_D_star']:.4g}, R_N* = {o['R_N_star']:.4g}, is "
-                f"{100 * (1 - o['objective'] / objective):.2g}% below this one (found from the "
-                f"{starts} grid of starts); the repetition constants are poorly determined by these runs"
+                Flag(
+                    "local_optima",
+                    f"the objective has several local optima: the lowest, {o['objective']:.6g} at R_D* = "
+                    f"{o['R_D_star']:.4g}, R_N* = {o['R_N_star']:.4g}, is "
+                    f"{100 * (1 - o['objective'] / objective):.2g}% below this one (found from the "
+                    f"{starts} grid of starts); the repetition constants are poorly determined by these runs",
+                )
             )
     else:
         b = base_law
@@ -283,10 +288,10 @@ def fit_datacon(
         grad_norm = float("nan")
     converged = bool(best.success)
     if not converged:
-        flags.append(f"L-BFGS-B did not converge: {best.message}")
+        flags.append(Flag("not_converged", f"L-BFGS-B did not converge: {best.message}"))
     for k, nm in enumerate(("R_D_star", "R_N_star")):
         if abs(theta[k] - LOG_R_BOUNDS[0]) < 1e-6 or abs(theta[k] - LOG_R_BOUNDS[1]) < 1e-6:
-            flags.append(f"{nm} is on its bound ({math.exp(theta[k]):.4g})")
+            flags.append(bound(nm, f"{nm} is on its bound ({math.exp(theta[k]):.4g})"))
 
     law_hat = _law_from_vec(full)
 
@@ -342,7 +347,7 @@ def fit_datacon(
                 lo, hi = np.quantile(v, [q, 1 - q])
                 intervals[key] = (float(lo), float(hi))
         else:
-            flags.append("bootstrap failed on almost every resample: no intervals")
+            flags.append(Flag("bootstrap_failed", "bootstrap failed on almost every resample: no intervals"))
 
     pred = np.log(np.asarray(law_hat.loss(N, D, U), dtype=float))
     res_log = pred - logL

@@ -27,15 +27,12 @@ from ..errors import ScalingError
 from ..runs import as_runs, require_columns
 from ..units import parse_number
 from .api import fit as api_fit
-from .kaplan import fit_kaplan
 
 
 def _fitter(method: str | Callable) -> tuple[str, Callable[[pd.DataFrame], Any]]:
     if callable(method):
         return getattr(method, "__name__", "custom"), method
     name = str(method).strip().lower()
-    if name == "kaplan":
-        return name, fit_kaplan
     if name in ("approach1", "approach2"):
         raise ScalingError(
             f"compare_forms: {name} gives an allocation, not a loss model; it cannot predict "
@@ -126,7 +123,7 @@ def compare_forms(
                 "rmse_log_loss"
             ]
             row["converged"] = bool(getattr(res, "converged", True))
-            row["flags"] = "; ".join(getattr(res, "flags", []) or [])
+            row["flags"] = "; ".join(str(f) for f in getattr(res, "flags", None) or [])  # a Flag prints its message
             row["error"] = ""
             preds[f"pred_{name}"] = np.atleast_1d(p_test)
             fits[name] = res

@@ -31,9 +31,11 @@ import numpy as np
 from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.kaplan import PF_DAY, KaplanLaw
+from ..planner.result import Flag
 from ..runs import as_runs, data_info, require_columns, require_sizes
 from ._surface import huber
 from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
+from .flags import bound
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
 # bounds on theta = (log N_c, log D_c, alpha_N, alpha_D)
@@ -184,18 +186,22 @@ def fit_kaplan(
 
     best, start, results = minimise_kaplan(logN, logD, logL, delta=delta, n_refine=n_refine)
     theta = np.asarray(best.x, dtype=float)
-    flags: list[str] = []
+    flags: list[Flag] = []
     converged = bool(best.success)
     if not converged:
-        flags.append(f"L-BFGS-B did not converge: {best.message}")
+        flags.append(Flag("not_converged", f"L-BFGS-B did not converge: {best.message}"))
     _, g = kaplan_objective(theta, logN, logD, logL, delta)
     names = ("N_c", "D_c", "alpha_N", "alpha_D")
     for k, (lo, hi) in enumerate(_bounds()):
         if math.isclose(theta[k], lo, rel_tol=1e-6, abs_tol=1e-9) or math.isclose(theta[k], hi, rel_tol=1e-6):
-            flags.append(f"{names[k]} is on its bound ({math.exp(theta[k]) if k < 2 else theta[k]:.4g})")
+            flags.append(
+                bound(names[k], f"{names[k]} is on its bound ({math.exp(theta[k]) if k < 2 else theta[k]:.4g})")
+            )
     edge = _on_grid_edge(start, theta)
     if edge:
-        flags.append(f"best start on the edge of the start grid and the optimum beyond it ({', '.join(edge)})")
+        flags.append(
+            Flag("grid_edge", f"best start on the edge of the start grid and the optimum beyond it ({', '.join(edge)})")
+        )
     fvals = sorted(float(r.fun) for r, _ in results)
 
     k_alloc, a_alloc = allocation_of(theta)
@@ -252,7 +258,7 @@ def fit_kaplan(
                 lo, hi = np.quantile(v, [q, 1 - q])
                 intervals[key] = (float(lo), float(hi))
         else:
-            flags.append("bootstrap failed on almost every resample: no intervals")
+            flags.append(Flag("bootstrap_failed", "bootstrap failed on almost every resample: no intervals"))
 
     pred = kaplan_log_loss(theta, logN, logD)
     res_log = pred - logL

@@ -1,8 +1,9 @@
 """FitResult: the immutable, JSON-serialisable outcome of a fit.
 
 It records what was fitted (method, law form, data fingerprint, options), the estimates, their
-bootstrap intervals (parameters and derived quantities), the objective and convergence flags,
-and loads back into a law that the planner accepts (``scaling plan --law fit.json``).
+bootstrap intervals (parameters and derived quantities), the objective, convergence and the flags
+(each a code and a message, :mod:`scaling.fit.flags`), and loads back into a law that the
+planner accepts (``scaling plan --law fit.json``).
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .._io import atomic_write_text
 from ..errors import OutOfRangeWarning, ScalingError
 from ..laws.registry import law_from_dict
-from ..planner.result import Interval
+from ..planner.result import Flag, Interval
 from ..units import si
 from .bootstrap import BUDGETS, BootstrapInfo, bound_phrase, budgets_around, chinchilla_derived, percentile_intervals  # noqa: F401  (BootstrapInfo, bound_phrase: part of this module's API)
+from .flags import as_flag
 
 # Approach 2 with fewer usable isoFLOP budgets than this is flagged as poorly determined
 MIN_BUDGETS = 5
@@ -49,7 +51,7 @@ class FitResult(BaseModel):
     derived: dict[str, float] = Field(default_factory=dict)  # a, b, G, ...
     objective: float | None = None
     converged: bool = True
-    flags: list[str] = Field(default_factory=list)
+    flags: list[Flag] = Field(default_factory=list)  # code + message (scaling.fit.flags)
     bootstrap: BootstrapInfo = Field(default_factory=BootstrapInfo)
     data: DataInfo = Field(default_factory=DataInfo)
     options: dict[str, Any] = Field(default_factory=dict)
@@ -59,6 +61,17 @@ class FitResult(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)  # method-specific (per-budget minima, vp...)
     worst_run: dict[str, Any] = Field(default_factory=dict)  # surface fits: the run the law fits worst
     version: str = "1"
+
+    @field_validator("flags", mode="before")
+    @classmethod
+    def _flags_from_text(cls, value: Any) -> Any:
+        """Fit files written before flags had codes store sentences: each gets its code (or "legacy")."""
+        return [as_flag(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+    def has_flag(self, code: str) -> bool:
+        """Whether the fit raised a flag with this code (``scaling.fit.flags``); a family prefix such
+        as ``"bound"`` matches every code of the family (``"bound:E"``, ``"bound:alpha"``, ...)."""
+        return any(f.code == code or f.code.startswith(code + ":") for f in self.flags)
 
     # --- the law ------------------------------------------------------------------------------
     def to_law(self, name: str | None = None):
@@ -272,7 +285,7 @@ class FitResult(BaseModel):
         lines.append("")
         if res.flags:
             lines.append("flags:")
-            lines += [f"  - {f}" for f in res.flags]
+            lines += [f"  - {f.message}" for f in res.flags]
         else:
             lines.append("flags: none")
         return "\n".join(lines)

@@ -30,9 +30,11 @@ import numpy as np
 from ..errors import ScalingError
 from ..laws.base import Provenance
 from ..laws.sparsity import SparsityLaw
+from ..planner.result import Flag
 from ..runs import as_runs, data_info, require_columns
 from ._surface import huber, lse
 from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
+from .flags import bound
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
 NAMES = SparsityLaw.param_names  # natural parameters, in order
@@ -221,7 +223,7 @@ def fit_sparsity(
     L = np.asarray(df["loss"], dtype=float)
     levels = np.unique(np.round(S, 9))
     free_s = {"a_S", "b_S", "c_S"} - set(fixed)
-    flags: list[str] = []
+    flags: list[Flag] = []
     if len(levels) < 2 and free_s:
         raise ScalingError(
             f"all runs have sparsity {levels[0]:g}: a_S, b_S, c_S need runs at several sparsity "
@@ -229,8 +231,11 @@ def fit_sparsity(
         )
     if len(levels) < 3 and len(free_s) == 3:
         flags.append(
-            f"only {len(levels)} sparsity levels: a_S, b_S and c_S are not all identified "
-            "(hold one fixed, e.g. fixed={'b_S': 0.722})"
+            Flag(
+                "sparsity_few_levels",
+                f"only {len(levels)} sparsity levels: a_S, b_S and c_S are not all identified "
+                "(hold one fixed, e.g. fixed={'b_S': 0.722})",
+            )
         )
     n_free = 7 - len(fixed)
     if len(df) <= n_free:
@@ -244,11 +249,11 @@ def fit_sparsity(
     objective_value = float(best.fun)
     converged = bool(best.success)
     if not converged:
-        flags.append(f"L-BFGS-B did not converge: {best.message}")
+        flags.append(Flag("not_converged", f"L-BFGS-B did not converge: {best.message}"))
     for j in problem.free:
         lo, hi = BOUNDS[THETA[j]]
         if min(abs(theta[j] - lo), abs(theta[j] - hi)) < 1e-6:
-            flags.append(f"{NAMES[j]} is on its bound ({params[NAMES[j]]:.4g})")
+            flags.append(bound(NAMES[j], f"{NAMES[j]} is on its bound ({params[NAMES[j]]:.4g})"))
 
     def derived_of(p: dict[str, float]) -> dict[str, float]:
         law = SparsityLaw(**p)
@@ -293,7 +298,7 @@ def fit_sparsity(
                 lo, hi = np.quantile([d[key] for d in drows], [q, 1 - q])
                 intervals[key] = (float(lo), float(hi))
         else:
-            flags.append("bootstrap failed on almost every resample: no intervals")
+            flags.append(Flag("bootstrap_failed", "bootstrap failed on almost every resample: no intervals"))
 
     pred = predict_log(theta, problem.logN, problem.logD, problem.log1mS)
     res_log = pred - problem.logL
@@ -317,7 +322,12 @@ def fit_sparsity(
     law.flops_convention = meta.get("flops_convention", "6nd")
     law.params_convention = "nonzero"  # N of this law counts non-zero parameters (all of them when S = 0)
     if params_col != "nonzero_params" and levels.max() > 0:
-        flags.append(f"N taken from the {params_col!r} column: the law assumes it counts NON-ZERO parameters")
+        flags.append(
+            Flag(
+                "sparsity_params_column",
+                f"N taken from the {params_col!r} column: the law assumes it counts NON-ZERO parameters",
+            )
+        )
     info = data_info(df, cols=(params_col, "tokens", "loss", sparsity_col))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

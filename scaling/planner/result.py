@@ -25,11 +25,11 @@ class Interval(NamedTuple):
 
 @dataclass(frozen=True)
 class Flag:
-    """A note on a plan: ``code`` for programs, ``message`` for people.
+    """A note on a plan or a fit: ``code`` for programs, ``message`` for people.
 
-    Codes: ``out_of_range`` (the budget is far outside the law's fitted compute), ``arch`` (what
-    the mixer or sparsity changes under this law and convention), ``repetition`` (repetition
-    constants grafted onto another law's surface)."""
+    A plan's codes: ``out_of_range`` (the budget is far outside the law's fitted compute), ``arch``
+    (what the mixer or sparsity changes under this law and convention), ``repetition`` (repetition
+    constants grafted onto another law's surface). A fit's codes: :mod:`scaling.fit.flags`."""
 
     code: str
     message: str

@@ -17,6 +17,9 @@ are created through it so they show up.
 Units on every axis: parameters (count, embeddings included unless the law says non-embedding),
 training tokens, training FLOPs (whole run), loss in nats per token. ``save(fig, path)`` writes
 PNG, SVG or PDF, chosen by the extension, atomically.
+
+:mod:`scaling.plots.report` writes the one self-contained HTML page (fits, intervals, plans and
+every figure); it is not imported here, since it fits runs and so loads the fitters.
 """
 
 from .common import FORMATS, PUBLISHED, STYLE, close, heldout_mask, readable, save, to_png_bytes

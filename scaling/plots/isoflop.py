@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ScalingError
-from ..fit.approach2 import assign_budgets, fit_approach2, isoflop_minimum
+from ..fit.approach2 import fit_approach2
+from ..fit.isoflop import assign_budgets, isoflop_minimum
 from .common import (
     FLOPS_LABEL,
     LOSS_LABEL,

@@ -45,10 +45,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ScalingError
-from ..fit._surface import jacobian
+from ..fit._surface import jacobian, polish
 from ..fit._surface import predict_log_loss as log_loss
-from ..fit.approach3 import approach3_optimum, polish
 from ..fit.bootstrap import bootstrap_approach3
+from ..fit.multistart import approach3_optimum
 from ..laws.chinchilla import chinchilla_G
 from ..runs import as_runs, require_columns
 from ..units import si
@@ -61,7 +61,7 @@ NOISE_FLOOR = 1e-3
 
 
 def fit_surface(logN, logD, logL, *, theta0=None, delta: float = 1e-3) -> np.ndarray:
-    """Approach 3 on log-space arrays, by the fitter (:mod:`scaling.fit.approach3`): theta =
+    """Approach 3 on log-space arrays, by the fitter (:mod:`scaling.fit.multistart`): theta =
     (log A, log B, log E, alpha, beta).
 
     From ``theta0`` (a warm start) a single L-BFGS-B polish; otherwise the fitter's full search

@@ -28,63 +28,26 @@ from typing import Any
 
 import numpy as np
 
-from . import plots
-from ._io import atomic_write_text
-from .errors import ScalingError
-from .fit.result import FitResult
-from .plots import close, to_png_bytes
-from .runs import as_runs, data_fingerprint, describe_runs, load_curves
+from .. import __version__
+from .._io import atomic_write_text
+from ..errors import ScalingError
+from ..fit.api import fit
+from ..fit.result import FitResult
+from ..planner import plan_table
+from ..runs import as_runs, data_fingerprint, describe_runs, load_curves
+from .common import PUBLISHED, close, heldout_mask, readable, to_png_bytes
+from .curves import curves as curves_figure
+from .frontier import frontier
+from .isoflop import isoflop
+from .residuals import residuals
+from .surface import surface
 
 DEFAULT_METHODS = ("approach3", "approach2")
-LOSS_METHODS = ("approach3", "vp", "kaplan", "datacon")
 
 
-# ------------------------------------------------------------------------------------------------
-# fitting by method name
-
-
-def fit_runs(runs, method: str, *, bootstrap: int = 0, seed: int = 0, **kw):
-    """Fit ``runs`` with a method by name (approach1/2/3, vp, kaplan, ...) -> FitResult.
-
-    Uses ``scaling.fit.api.fit`` (the dispatcher that knows every method and its defaults) when it
-    is installed, else calls the method's own function.
-    """
-    name = str(method).strip().lower()
-    try:
-        from .fit.api import fit as api_fit
-    except ImportError:
-        api_fit = None
-    if api_fit is not None:
-        return api_fit(runs, method=name, bootstrap=bootstrap, seed=seed, **kw)
-    if name == "approach2":
-        from .fit.approach2 import fit_approach2
-
-        return fit_approach2(runs, bootstrap=bootstrap, seed=seed, **kw)
-    if name == "approach1":
-        from .fit.approach1 import fit_approach1
-
-        return fit_approach1(runs, bootstrap=bootstrap, seed=seed, **kw)
-    if name == "kaplan":
-        from .fit.kaplan import fit_kaplan
-
-        return fit_kaplan(runs, bootstrap=bootstrap, seed=seed, **kw)
-    if name == "approach3":
-        try:
-            from .fit.approach3 import fit_approach3
-        except ImportError:
-            raise ScalingError("method approach3 is not available in this installation") from None
-        return fit_approach3(runs, bootstrap=bootstrap, seed=seed, **kw)
-    if name == "vp":
-        try:
-            from .fit.vp import fit_vp
-        except ImportError:
-            raise ScalingError("method vp is not available in this installation") from None
-        return fit_vp(runs, bootstrap=bootstrap, seed=seed, **kw)
-    raise ScalingError(f"unknown fit method {method!r} (known: approach1, approach2, approach3, vp, kaplan)")
-
-
-def has_loss_model(fit) -> bool:
-    return fit.form != "powerlaw"
+def has_loss_model(res: FitResult) -> bool:
+    """Whether a fit models the loss (a surface), not only the allocation (Approaches 1 and 2)."""
+    return res.form != "powerlaw"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -158,45 +121,47 @@ def _fingerprints(df) -> set[str]:
     return out
 
 
-def _fit_section(fit, runs_fp: set[str] | None) -> str:
-    lvl = int(round(fit.bootstrap.level * 100))
+def _fit_section(res, runs_fp: set[str] | None) -> str:
+    lvl = int(round(res.bootstrap.level * 100))
     rows = []
-    for k, v in list(fit.params.items()) + list(fit.derived.items()):
-        iv = fit.intervals.get(k)
+    for k, v in list(res.params.items()) + list(res.derived.items()):
+        iv = res.intervals.get(k)
         rows.append([_e(k), _num(v), f"{_num(iv[0])} – {_num(iv[1])}" if iv else "–"])
-    parts = [f'<h3 id="fit-{_e(fit.method)}">{_e(fit.method)} ({_e(fit.form)} form)</h3>']
+    parts = [f'<h3 id="fit-{_e(res.method)}">{_e(res.method)} ({_e(res.form)} form)</h3>']
     how = []
-    if fit.bootstrap.n:
+    if res.bootstrap.n:
         how.append(
-            f"{lvl}% intervals from {fit.bootstrap.n} bootstrap resamples over runs (seed {fit.bootstrap.seed}"
-            + (f", {fit.bootstrap.n_failed} failed" if fit.bootstrap.n_failed else "")
+            f"{lvl}% intervals from {res.bootstrap.n} bootstrap resamples over runs (seed {res.bootstrap.seed}"
+            + (f", {res.bootstrap.n_failed} failed" if res.bootstrap.n_failed else "")
             + ")"
         )
-    elif fit.extra.get("interval_method"):
-        how.append(f"{lvl}% intervals: {fit.extra['interval_method']}")
+    elif res.extra.get("interval_method"):
+        how.append(f"{lvl}% intervals: {res.extra['interval_method']}")
     else:
         how.append("no bootstrap: no intervals (use --bootstrap N)")
-    how.append(f"{fit.data.n_rows} runs; converged: {'yes' if fit.converged else 'NO'}")
-    if fit.objective is not None:
-        how.append(f"objective {_num(fit.objective)}")
-    how.append(f"FLOPs: {fit.flops_convention}; parameters: {fit.params_convention}")
+    how.append(f"{res.data.n_rows} runs; converged: {'yes' if res.converged else 'NO'}")
+    if res.objective is not None:
+        how.append(f"objective {_num(res.objective)}")
+    how.append(f"FLOPs: {res.flops_convention}; parameters: {res.params_convention}")
     parts.append(f'<p class="note">{_e("; ".join(how))}</p>')
-    health = fit.health_lines()  # failed and on-bound refits, usable budgets, residual RMSE and the worst run
+    health = res.health_lines()  # failed and on-bound refits, usable budgets, residual RMSE and the worst run
     if health:
         parts.append('<p class="note">' + "<br>".join(_e(h.strip()) for h in health) + "</p>")
-    if runs_fp and fit.data.fingerprint and fit.data.fingerprint not in runs_fp and fit.data.n_rows:
+    if runs_fp and res.data.fingerprint and res.data.fingerprint not in runs_fp and res.data.n_rows:
         parts.append(
             '<p class="flags">This fit was made on different data than the runs of this report '
-            f"(fingerprint {_e(fit.data.fingerprint[:12])}).</p>"
+            f"(fingerprint {_e(res.data.fingerprint[:12])}).</p>"
         )
     parts.append(_table(["parameter", "estimate", f"{lvl}% interval"], rows))
-    if fit.residuals:
+    if res.residuals:
         parts.append(
-            '<p class="note">residuals: ' + _e(", ".join(f"{k} = {_num(v)}" for k, v in fit.residuals.items())) + "</p>"
+            '<p class="note">residuals: ' + _e(", ".join(f"{k} = {_num(v)}" for k, v in res.residuals.items())) + "</p>"
         )
-    if fit.flags:
+    if res.flags:
         parts.append(
-            '<div class="flags"><b>Flags</b><ul>' + "".join(f"<li>{_e(f)}</li>" for f in fit.flags) + "</ul></div>"
+            '<div class="flags"><b>Flags</b><ul>'
+            + "".join(f"<li>{_e(f.message)}</li>" for f in res.flags)
+            + "</ul></div>"
         )
     return "\n".join(parts)
 
@@ -238,10 +203,8 @@ def _comparison(fits) -> str:
     )
 
 
-def _plans(fit, budgets) -> tuple[str, list[str]]:
-    from .planner import plan_table
-
-    law = fit.to_law(name=f"fit ({fit.method})")
+def _plans(res, budgets) -> tuple[str, list[str]]:
+    law = res.to_law(name=f"fit ({res.method})")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         df = plan_table(budgets, law=law)
@@ -317,19 +280,17 @@ def report(
     bootstrap, seed: for the fits made here.
     compare: published laws on the frontier figure (default chinchilla-2022, epoch-2024, kaplan-2020).
     """
-    from . import __version__
-
     df = as_runs(runs)
     if len(df) == 0:
         raise ScalingError("report: the runs table is empty")
     out_html = Path(out_html)
     if out_html.suffix.lower() not in (".html", ".htm"):
         raise ScalingError(f"--out {str(out_html)!r}: the report is an HTML page; name it .html")
-    hmask = plots.heldout_mask(df, heldout)
+    hmask = heldout_mask(df, heldout)
     train = df.loc[~hmask] if hmask.any() else df
     if hmask.any():
         train.attrs = dict(df.attrs)
-    compare = tuple(plots.PUBLISHED if compare is None else compare)
+    compare = tuple(PUBLISHED if compare is None else compare)
     budgets = [float(b) for b in (budgets or default_budgets(df))]
     notes: list[str] = []
 
@@ -345,7 +306,7 @@ def report(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                done.append(fit_runs(train, str(item), bootstrap=bootstrap, seed=seed))
+                done.append(fit(train, method=str(item), bootstrap=bootstrap, seed=seed))
         except ScalingError as exc:
             notes.append(f"{item}: not fitted: {exc}")
     if not done:
@@ -357,7 +318,7 @@ def report(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                curve_fit = fit_runs(cdf, "approach1", bootstrap=bootstrap, seed=seed)
+                curve_fit = fit(cdf, method="approach1", bootstrap=bootstrap, seed=seed)
             done.append(curve_fit)
         except ScalingError as exc:
             notes.append(f"approach1 (training curves): not fitted: {exc}")
@@ -379,14 +340,14 @@ def report(
     if a2 is not None:
         lf = loss_fits[0] if loss_fits else None
         add(
-            lambda: plots.isoflop(df, fit=a2, law=lf),
+            lambda: isoflop(df, fit=a2, law=lf),
             "IsoFLOP profiles: runs per budget, parabola fits (Approach 2), minima"
             + (f" and the {lf.method} prediction (dashed)" if lf else ""),
             "fig-isoflop",
         )
     for f in loss_fits[:1]:
         add(
-            lambda f=f: plots.surface(f, df, heldout=hmask if hmask.any() else None),
+            lambda f=f: surface(f, df, heldout=hmask if hmask.any() else None),
             f"Loss surface of the {f.method} fit with the runs (fill = observed loss)",
             f"fig-surface-{f.method}",
         )
@@ -396,18 +357,18 @@ def report(
             notes.append(f"no frontier figure for the {f.method} fit: it cannot plan ({problem})")
             continue
         add(
-            lambda f=f: plots.frontier(f, compare=compare),
+            lambda f=f: frontier(f, compare=compare),
             f"Compute-optimal frontier of the {f.method} fit against published laws",
             f"fig-frontier-{f.method}",
         )
     for f in loss_fits:
         add(
-            lambda f=f: plots.residuals(df, f, heldout=hmask if hmask.any() else None),
+            lambda f=f: residuals(df, f, heldout=hmask if hmask.any() else None),
             f"Residuals of the {f.method} fit" + (" (held-out runs marked)" if hmask.any() else ""),
             f"fig-residuals-{f.method}",
         )
     if cdf is not None:
-        add(lambda: plots.curves(cdf, fit=curve_fit), "Training curves with the Approach 1 envelope", "fig-curves")
+        add(lambda: curves_figure(cdf, fit=curve_fit), "Training curves with the Approach 1 envelope", "fig-curves")
 
     # --- page ----------------------------------------------------------------------------------
     desc = describe_runs(df)
@@ -503,7 +464,7 @@ def report(
         '<p class="meta">Units: parameters (embeddings included unless noted), tokens, training FLOPs for the '
         "whole run, loss in nats per token.</p></body></html>"
     )
-    return plots.readable(atomic_write_text(out_html, "\n".join(P) + "\n"))
+    return readable(atomic_write_text(out_html, "\n".join(P) + "\n"))
 
 
-__all__ = ["report", "fit_runs", "default_budgets", "has_loss_model"]
+__all__ = ["report", "default_budgets", "has_loss_model", "DEFAULT_METHODS"]
