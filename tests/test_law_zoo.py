@@ -285,6 +285,24 @@ def test_krajewski_at_a_fixed_granularity():
             law.at_granularity(bad)
 
 
+def test_krajewski_fixed_size_queries_use_its_own_cost_model():
+    """A given size (and tokens, or a budget) is costed with the MoE law's own FLOPs per token at the
+    fixed G; the size the frontier picks for a budget spends that budget on its tokens; without G the
+    query is a one-line error that says what to add."""
+    from scaling import plan
+    from scaling.errors import ScalingError
+
+    law = get_law("krajewski-2024").at_granularity(8)
+    N, D = law.frontier(1e21)
+    (p,) = plan(flops=1e21, params=N, law=law)
+    assert p.tokens == pytest.approx(D, rel=1e-6) and p.loss == pytest.approx(law.loss_at_frontier(1e21), rel=1e-9)
+    (q,) = plan(params=1e9, tokens=2e10, law=law)
+    assert q.flops == pytest.approx(law.flops_per_token(1e9, 8) * 2e10, rel=1e-12)
+    assert q.flops != pytest.approx(6 * 1e9 * 2e10, rel=0.01)  # not 6ND
+    with pytest.raises(ScalingError, match="--granularity G"):
+        plan(params=1e9, tokens=2e10, law="krajewski-2024")
+
+
 # --- the side-by-side table ----------------------------------------------------------------
 
 

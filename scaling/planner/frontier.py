@@ -42,7 +42,17 @@ def native(law: Law, conv: str, arch: dict) -> bool:
 
 
 def flops_per_token(law: Law, conv: str, N, arch: dict):
-    """Training FLOPs per token of a size-N model under ``conv`` (the smooth shape rule)."""
+    """Training FLOPs per token of a size-N model under ``conv`` (the smooth shape rule; a law with a
+    cost model of its own, the fine-grained MoE law, under its own convention: its own model)."""
+    own = getattr(law, "flops_per_token", None)
+    if own is not None and conv == law.flops_convention:
+        G = getattr(law, "granularity", None)
+        if G is None:
+            raise ScalingError(
+                f"law {law.name!r} counts FLOPs with its own cost model, which depends on the granularity: "
+                "give --granularity G (Python: granularity=G) to plan a given size or token count"
+            )
+        return np.asarray(own(N, G), dtype=float)
     if conv == "6nd":
         return 6.0 * np.asarray(N, dtype=float)
     return smooth_flops_per_token(N, convention=conv, non_embedding=law.params_convention == "non_embedding", **arch)
