@@ -238,3 +238,39 @@ def test_compare_sweeps_pairs_runs_and_counts_each_trunk_once(corpus, data, tmp_
         "loss_wsd",
         "rel_diff",
     ]
+
+
+def test_compare_sweeps_best_keeps_the_lowest_loss_of_several_tries(corpus, data, tmp_path):
+    """Side A as two sweeps (cosine at two learning rates): without best a repeated run is an error
+    naming both; with best each matched run keeps A's lowest loss, with its rate and the try count."""
+    from scaling.errors import ScalingError
+    from scaling.sweep.compare import compare_sweeps
+
+    cfgs = [branch(corpus, 30), branch(corpus, 60)]
+    train_branches(cfgs, tmp_path, data=data)
+    losses = {}
+    for name, mult in (("cos1", 1.0), ("cos3", 3.0)):
+        for c in cfgs:
+            cos = c.model_copy(
+                update={
+                    "trunk": None,
+                    "sweep": name,
+                    "schedule": "cosine",
+                    "warmup_steps": None,
+                    "min_lr_ratio": 0.0,
+                    "lr": c.lr * mult,
+                }
+            )
+            losses[(name, c.run_id)] = train(cos, tmp_path / name / c.run_id, data=data).loss
+    with pytest.raises(ScalingError, match="give --best"):
+        compare_sweeps([tmp_path / "cos1", tmp_path / "cos3"], tmp_path / "b")
+    res = compare_sweeps([tmp_path / "cos1", tmp_path / "cos3"], tmp_path / "b", best=True)
+    t = res.table.set_index("run_id")
+    for c in cfgs:
+        lo = min(losses[("cos1", c.run_id)], losses[("cos3", c.run_id)])
+        assert t.loc[c.run_id, "loss_cosine"] == pytest.approx(lo, rel=1e-12)
+        picked = "cos1" if losses[("cos1", c.run_id)] <= losses[("cos3", c.run_id)] else "cos3"
+        assert t.loc[c.run_id, "lr_cosine"] == pytest.approx(c.lr * (1.0 if picked == "cos1" else 3.0))
+        assert t.loc[c.run_id, "tried_cosine"] == 2
+    fpt = cfgs[0].flops_per_token() * 16 * 64
+    assert res.tried_a == pytest.approx(2 * fpt * 90) and "of 4 runs tried for these 2" in res.summary()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .._io import atomic_write_text, check_writable
+from ..errors import ScalingError
 from ..units import si
 from . import grow
 
@@ -79,8 +80,18 @@ def register(sub) -> None:
         help="pair the runs of two sweeps (same shape, tokens, seed) and compare "
         "their losses and the compute each spent (e.g. cosine against branched WSD)",
     )
-    k.add_argument("spec_a", help="first sweep spec (TOML)")
-    k.add_argument("spec_b", help="second sweep spec (TOML)")
+    k.add_argument(
+        "specs",
+        nargs="+",
+        metavar="SPEC",
+        help="sweep specs (TOML): the last is side B, the ones before it side A (their runs pooled)",
+    )
+    k.add_argument(
+        "--best",
+        action="store_true",
+        help="where side A has several runs of one model, tokens and seed (say, other learning rates), "
+        "keep the lowest loss",
+    )
     k.add_argument("--root", default="data/runs", help="run store root (default data/runs)")
     k.add_argument("--out", default=None, help="write the paired table to this CSV")
     k.set_defaults(func=run_compare)
@@ -222,9 +233,13 @@ def run_compare(args) -> int:
     from ..sweep import load_spec
     from ..sweep.compare import compare_sweeps
 
-    a, b = load_spec(args.spec_a), load_spec(args.spec_b)
-    res = compare_sweeps(Path(args.root) / a.name, Path(args.root) / b.name, out=args.out)
+    if len(args.specs) < 2:
+        raise ScalingError("sweep compare: give at least two specs (side A, then side B)")
+    *a, b = [load_spec(p) for p in args.specs]
+    res = compare_sweeps([Path(args.root) / s.name for s in a], Path(args.root) / b.name, out=args.out, best=args.best)
     cols = ["run_id", "params", "tokens", f"loss_{res.label_a}", f"loss_{res.label_b}", "rel_diff"]
+    if args.best:
+        cols[3:3] = [f"lr_{res.label_a}", f"tried_{res.label_a}"]
     print(res.table[cols].to_string(index=False, float_format=lambda x: f"{x:.6g}"))
     print(res.summary())
     if args.out:

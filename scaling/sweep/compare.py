@@ -4,12 +4,17 @@
 vocab, context, mixer, sparsity), trained tokens and seed, and tabulates their losses side by side
 with the compute each design spent on exactly those runs: a plain run its own FLOPs; a WSD branch
 its cool-down, plus, once per trunk, the trunk's FLOPs up to the latest matched branch point. It is
-how the branched WSD design is checked against cosine-to-budget runs (issue 13). Torch-free.
+how the branched WSD design is checked against cosine-to-budget runs (issue 13). Side A may be
+several sweeps (say the cosine runs at 1x, 2x and 4x the learning rate): with ``best=True`` each
+matched run keeps A's lowest loss, i.e. a schedule tuned per run as Hägele et al. 2024
+(arXiv:2405.18392) compare it, and the table says at which learning rate and out of how many tries.
+Torch-free.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +53,7 @@ def _runs(sweep_dir: Path) -> pd.DataFrame:
                 "loss": res.loss,
                 "flops": res.flops,
                 "schedule": cfg.schedule,
+                "lr": cfg.lr,
                 "trunk": res.trunk or "",
                 "spent": res.spent_flops if res.spent_flops is not None else res.flops,
                 "result": res,
@@ -68,8 +74,9 @@ class SweepComparison:
     table: pd.DataFrame  # one row per matched run
     label_a: str
     label_b: str
-    spent_a: float  # FLOPs design A spent on the matched runs
+    spent_a: float  # FLOPs design A spent on the matched runs (with best: on the kept runs)
     spent_b: float
+    tried_a: float | None = None  # with best: FLOPs of every A run that matched, kept or not
 
     @property
     def rel_diff(self) -> pd.Series:
@@ -85,6 +92,11 @@ class SweepComparison:
             f"compute spent on these runs: {a} {self.spent_a:.4g} FLOPs, {b} {self.spent_b:.4g} FLOPs "
             f"({self.spent_b / self.spent_a:.3f}x)",
         ]
+        if self.tried_a is not None:
+            lines.append(
+                f"{a}: the best (lowest loss) of {int(self.table[f'tried_{a}'].sum())} runs tried for these "
+                f"{len(self.table)}; all the tries cost {self.tried_a:.4g} FLOPs"
+            )
         return "\n".join(lines)
 
 
@@ -94,20 +106,47 @@ def _spent(df: pd.DataFrame) -> tuple[pd.Series, float]:
     return df["trunk"].map(trunks).fillna(0.0), float(df["spent"].sum()) + sum(trunks.values())
 
 
+def _one_per_key(df: pd.DataFrame, what: str, best: bool) -> pd.DataFrame:
+    """One run per key: the lowest loss with ``best``, else an error naming two runs that share one."""
+    df = df.assign(tried=df.groupby(list(KEY), dropna=False)["run_id"].transform("size"))
+    dup = df[df["tried"] > 1]
+    if len(dup) and not best:
+        ids = ", ".join(dup.sort_values("run_id")["run_id"].head(2))
+        raise ScalingError(
+            f"{what}: runs {ids} trained the same model on the same tokens and seed; "
+            "give --best to keep the lowest loss of each"
+        )
+    return df.sort_values("loss", kind="stable").drop_duplicates(list(KEY)).reset_index(drop=True)
+
+
 def compare_sweeps(
-    dir_a: str | os.PathLike, dir_b: str | os.PathLike, *, out: str | os.PathLike | None = None
+    dir_a: str | os.PathLike | Sequence[str | os.PathLike],
+    dir_b: str | os.PathLike,
+    *,
+    out: str | os.PathLike | None = None,
+    best: bool = False,
 ) -> SweepComparison:
-    """Match the finished runs of two sweep directories and compare losses and spent compute."""
-    a, b = _runs(Path(dir_a)), _runs(Path(dir_b))
-    for df, d in ((a, dir_a), (b, dir_b)):
+    """Match the finished runs of sweep directories and compare losses and spent compute.
+
+    ``dir_a``: one directory or several (their runs pooled); ``best``: where A has several runs of one
+    model, tokens and seed, keep the lowest loss (otherwise that is an error)."""
+    dirs_a = [dir_a] if isinstance(dir_a, (str, os.PathLike)) else list(dir_a)
+    parts = [_runs(Path(d)) for d in dirs_a]
+    b = _runs(Path(dir_b))
+    for df, d in [*zip(parts, dirs_a), (b, dir_b)]:
         if not len(df):
             raise ScalingError(f"no finished runs under {d}")
+    pooled = pd.concat(parts, ignore_index=True)
+    a = _one_per_key(pooled, ", ".join(str(d) for d in dirs_a), best)
+    b = _one_per_key(b, str(dir_b), False)
     la, lb = _label(a, "a"), _label(b, "b")
     if la == lb:
         la, lb = f"{la}_a", f"{lb}_b"
     m = a.merge(b, on=list(KEY), suffixes=("_a", "_b"))
     if not len(m):
-        raise ScalingError(f"no run of {dir_a} matches one of {dir_b} (same shape, tokens and seed)")
+        raise ScalingError(
+            f"no run of {', '.join(map(str, dirs_a))} matches one of {dir_b} (same shape, tokens and seed)"
+        )
     keep_a = a.set_index("run_id").loc[m["run_id_a"]].reset_index()
     keep_b = b.set_index("run_id").loc[m["run_id_b"]].reset_index()
     trunk_a, spent_a = _spent(keep_a)
@@ -122,6 +161,8 @@ def compare_sweeps(
             f"loss_{la}": m["loss_a"],
             f"loss_{lb}": m["loss_b"],
             "rel_diff": m["loss_b"] / m["loss_a"] - 1.0,
+            f"lr_{la}": m["lr_a"],
+            f"lr_{lb}": m["lr_b"],
             f"spent_flops_{la}": keep_a["spent"].values,
             f"spent_flops_{lb}": keep_b["spent"].values,
             f"trunk_{lb}": m["trunk_b"],
@@ -130,10 +171,15 @@ def compare_sweeps(
     )
     if (keep_a["trunk"] != "").any():
         table[f"trunk_{la}"], table[f"trunk_flops_{la}"] = m["trunk_a"].values, trunk_a.values
+    tried = None
+    if best:
+        table[f"tried_{la}"] = m["tried_a"].values
+        matched = pooled.merge(m[list(KEY)], on=list(KEY))
+        tried = float(matched["spent"].sum()) + sum(store.trunk_flops(matched["result"]).values())
     table = table.sort_values(["params", "tokens"]).reset_index(drop=True)
     if out is not None:
         atomic_write_text(out, table.to_csv(index=False))
-    return SweepComparison(table, la, lb, spent_a, spent_b)
+    return SweepComparison(table, la, lb, spent_a, spent_b, tried)
 
 
 __all__ = ["compare_sweeps", "SweepComparison"]
