@@ -127,6 +127,7 @@ def test_bad_growth_specs_are_one_line_errors(cli, tmp_path):
     _one_line_error(cli("grow", "analyze", str(tmp_path / "nothing")))
 
 
+@pytest.mark.slow  # 21 s on a quiet core: the whole growth pipeline; CI runs the slow pass
 def test_smoke_experiment_end_to_end(cli_subprocess, tmp_path):
     cli = cli_subprocess  # trains: a real process, as a user runs it
     spec = ROOT / "sweeps" / "growth-smoke.toml"

@@ -224,6 +224,7 @@ def _cli(args, env, **kw):
     )
 
 
+@pytest.mark.slow  # 14 s quiet, minutes under load (its rerun has a timeout): CI runs the slow pass
 @pytest.mark.torch
 def test_sigkill_mid_sweep_then_rerun_finishes_each_run_once(tmp_path, small_corpus):
     pytest.importorskip("torch")
@@ -285,6 +286,7 @@ def ray_module():
     return pytest.importorskip("ray")
 
 
+@pytest.mark.slow  # 30 s with the Ray start-up: CI runs the slow pass
 @pytest.mark.torch
 @pytest.mark.ray
 def test_ray_executor_matches_local(ray_module, smoke_local):
