@@ -60,6 +60,8 @@ dense. In the N-proportional conventions (6nd, kaplan, palm) N becomes the non-z
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .errors import ScalingError
@@ -88,6 +90,12 @@ HYENA_DEFAULTS = dict(
 
 def _positive(x, what: str) -> np.ndarray:
     arr = np.asarray(x, dtype=float)
+    if arr.ndim == 0:  # the common scalar call (a shape search makes millions): no array temporaries
+        v = float(arr)
+        if 0.0 < v < math.inf:
+            return arr
+    elif arr.size and arr.min() > 0.0 and arr.max() < math.inf:  # NaN fails both comparisons
+        return arr
     if arr.size:
         bad = ~np.isfinite(arr)
         if bad.any():
