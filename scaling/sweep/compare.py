@@ -106,16 +106,14 @@ def _spent(df: pd.DataFrame) -> tuple[pd.Series, float]:
     return df["trunk"].map(trunks).fillna(0.0), float(df["spent"].sum()) + sum(trunks.values())
 
 
-def _one_per_key(df: pd.DataFrame, what: str, best: bool) -> pd.DataFrame:
-    """One run per key: the lowest loss with ``best``, else an error naming two runs that share one."""
+def _one_per_key(df: pd.DataFrame, what: str, best: bool, hint: str) -> pd.DataFrame:
+    """One run per key: the lowest loss with ``best``, else an error naming two runs that share one
+    (``hint``: what the user can do about it)."""
     df = df.assign(tried=df.groupby(list(KEY), dropna=False)["run_id"].transform("size"))
     dup = df[df["tried"] > 1]
     if len(dup) and not best:
         ids = ", ".join(dup.sort_values("run_id")["run_id"].head(2))
-        raise ScalingError(
-            f"{what}: runs {ids} trained the same model on the same tokens and seed; "
-            "give --best to keep the lowest loss of each"
-        )
+        raise ScalingError(f"{what}: runs {ids} trained the same model on the same tokens and seed; {hint}")
     return df.sort_values("loss", kind="stable").drop_duplicates(list(KEY)).reset_index(drop=True)
 
 
@@ -137,8 +135,10 @@ def compare_sweeps(
         if not len(df):
             raise ScalingError(f"no finished runs under {d}")
     pooled = pd.concat(parts, ignore_index=True)
-    a = _one_per_key(pooled, ", ".join(str(d) for d in dirs_a), best)
-    b = _one_per_key(b, str(dir_b), False)
+    a = _one_per_key(pooled, ", ".join(str(d) for d in dirs_a), best, "give --best to keep the lowest loss of each")
+    b = _one_per_key(
+        b, str(dir_b), False, "side B (the last spec) must hold one run of each; put such sweeps on side A"
+    )
     la, lb = _label(a, "a"), _label(b, "b")
     if la == lb:
         la, lb = f"{la}_a", f"{lb}_b"
