@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..hardware import DEFAULT_SPARSE_EFFICIENCY, SPARSE_EFFICIENCY_SOURCE
 from ..units import si
 from .result import Plan
 
@@ -51,20 +52,27 @@ def format_sparse_comparison(plans: Sequence[Plan]) -> str:
     dense_law = next(iter(p0.dense.values())).law if p0.dense else p0.law
     head = _header(p0, law=f"{p0.law} (sparse rows), {dense_law} (dense rows)")
     out = [head] + lines
-    out += _sparse_notes(p0)
+    out += _sparse_notes(plans)
     tail = [line for p in plans for line in _beyond_lines(p)]
     return "\n".join(out + tail)
 
 
-def _sparse_notes(p: Plan) -> list[str]:
-    """How a sparse plan runs on its hardware, and which numbers are assumed."""
-    from ..hardware import DEFAULT_SPARSE_EFFICIENCY, SPARSE_EFFICIENCY_SOURCE  # a leaf module: no cycle
+def _span(values: list[float], fmt: str) -> str:
+    """One value, or ``lo-hi`` when the values differ at the printed precision."""
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo}-{hi}"
 
-    b = p.budget or {}
-    sp = b.get("sparse")
-    if not sp:
+
+def _sparse_notes(plans: Sequence[Plan]) -> list[str]:
+    """How the sparse plans run on their hardware (the masked matmuls' share and the time factor
+    differ with size: a range over several budgets), and which numbers are assumed."""
+    sparse = [p.budget["sparse"] for p in plans if p.budget and p.budget.get("sparse")]
+    if not sparse:
         return []
-    share = f"{100 * sp['block_linear_share']:.1f}%"
+    b = next(p.budget for p in plans if p.budget)
+    sp = dict(sparse[0])
+    share = _span([100 * x["block_linear_share"] for x in sparse], ".1f") + "%"
+    sp["time_factor"] = _span([x["time_factor"] for x in sparse], ".3f")
     where = (
         f"the loss comes from the law; GPU-hours, dollars and energy from {b['accelerator']}'s datasheet peaks at an "
         f"assumed {100 * b['mfu']:.0f}% MFU"
@@ -73,7 +81,7 @@ def _sparse_notes(p: Plan) -> list[str]:
         return [
             f"sparse execution: unstructured masks get no hardware speedup on {b['accelerator']} (dense kernels "
             f"multiply the zeros too): the masked matmuls ({share} of the counted FLOPs) cost what the dense ones "
-            f"do, {sp['time_factor']:.3f}x the time of the counted FLOPs at the dense rate",
+            f"do, {sp['time_factor']}x the time of the counted FLOPs at the dense rate",
             where,
         ]
     e = sp["sparse_efficiency"]
@@ -82,7 +90,7 @@ def _sparse_notes(p: Plan) -> list[str]:
     return [
         f"sparse execution: {sp['pattern']} on {b['accelerator']}: sparse peak {sp['sparse_peak_flops'] / 1e12:.4g} "
         f"TFLOPS ({ratio:.2f}x dense) at --sparse-efficiency {e:g} -> {sp['speedup']:.3f}x on the masked "
-        f"matmuls ({share} of the counted FLOPs) -> {sp['time_factor']:.3f}x the time of the counted FLOPs at "
+        f"matmuls ({share} of the counted FLOPs) -> {sp['time_factor']}x the time of the counted FLOPs at "
         "the dense rate",
         f"sparse efficiency {e:g}: {why}",
         where + " and the sparse efficiency",
