@@ -304,6 +304,7 @@ KEYS = {
         "sparsity",
         "sparsity_mask",
         "sparsity_warmup_fraction",
+        "sparsity_pattern",
         "d_ff_mult",
         "non_embedding",
         "shape_rule",

@@ -197,6 +197,7 @@ def _run_config(spec, name: str, run_id: str, shape, seed: int, fields: dict, bu
         sparsity=spec.model.sparsity,
         sparsity_mask=spec.model.sparsity_mask,
         sparsity_warmup_fraction=spec.model.sparsity_warmup_fraction,
+        sparsity_pattern=spec.model.sparsity_pattern,
         budget=budget,
         seed=seed,
         corpus=spec.data.corpus,
