@@ -137,6 +137,44 @@ def test_sparse_specs_carry_the_sparsity_into_shapes_and_flops(tmp_path):
     )
 
 
+def test_branched_magnitude_masks_prune_once_per_trunk():
+    """A branched spec gives every branch of a trunk one absolute dense warm-up (the fraction of the
+    shortest branch), so all of them prune at the same step of the trunk; random masks get none."""
+    import tomllib
+
+    text = """
+kind = "grid"
+params = [3e4, 6e4]
+tokens_per_param = [10, 40, 160]
+[model]
+context = 64
+shape_rule = "aspect"
+head_dim = 16
+sparsity = 0.5
+sparsity_mask = "magnitude"
+sparsity_warmup_fraction = 0.2
+[train]
+batch_size = 16
+schedule = "wsd"
+branched = true
+[data]
+corpus = "stdlib"
+"""
+    runs = parse_spec(tomllib.loads(text)).expand()
+    trunks = {}
+    for r in runs:
+        trunks.setdefault(r.trunk, []).append(r)
+    assert len(trunks) == 2 and all(len(b) == 3 for b in trunks.values())
+    for branches in trunks.values():
+        shortest = min(b.steps for b in branches)
+        assert {b.sparsity_dense_steps for b in branches} == {round(0.2 * shortest)}
+        assert all(b.dense_steps == round(0.2 * shortest) < b.decay_start for b in branches)
+    rand = parse_spec(
+        tomllib.loads(text.replace('"magnitude"', '"random"').replace("sparsity_warmup_fraction = 0.2", ""))
+    ).expand()
+    assert all(r.sparsity_dense_steps is None and r.dense_steps == 0 for r in rand)
+
+
 def test_growth_spec_is_sent_to_scaling_grow(tmp_path):
     msg = bad('kind = "growth"\nname = "g"\n', tmp_path)
     assert "scaling grow run" in msg

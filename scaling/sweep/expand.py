@@ -342,19 +342,23 @@ def _branch(spec, configs: list[store.RunConfig]) -> list[store.RunConfig]:
 
     Each run keeps the batch size of the spec's rules (``min_steps`` halves it for short runs, which
     then branch from a trunk of their own); the runs of one shape and batch size (every seed) share
-    an absolute warm-up, ``warmup_fraction`` of the shortest one's steps, so that each branch
-    computes what a plain WSD run of its length would and a second seed is a true replicate."""
+    an absolute warm-up, ``warmup_fraction`` of the shortest one's steps, and a magnitude mask's
+    absolute dense warm-up, ``sparsity_warmup_fraction`` of them, so that each branch computes what
+    a plain WSD run of its length with those steps would and a second seed is a true replicate."""
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
         groups.setdefault((c.n_layer, c.d_model, c.n_head, c.d_ff, c.batch_size), []).append(i)
     out = list(configs)
     for (n_layer, d_model, _, _, batch), idx in groups.items():
-        warm = round(spec.train.warmup_fraction * min(configs[i].steps for i in idx))
+        shortest = min(configs[i].steps for i in idx)
+        warm = round(spec.train.warmup_fraction * shortest)
         for i in idx:
             c = configs[i]
-            out[i] = c.model_copy(
-                update={"warmup_steps": int(warm), "trunk": f"trunk-{n_layer}x{d_model}-b{batch}-s{c.seed}"}
-            )
+            update = {"warmup_steps": int(warm), "trunk": f"trunk-{n_layer}x{d_model}-b{batch}-s{c.seed}"}
+            if c.sparsity and c.sparsity_mask == "magnitude":
+                # one pruning step for the whole trunk (sparsity_warmup_fraction of the shortest branch)
+                update["sparsity_dense_steps"] = round(c.sparsity_warmup_fraction * shortest)
+            out[i] = c.model_copy(update=update)
     return [store.RunConfig.model_validate(c.model_dump()) for c in out]
 
 
