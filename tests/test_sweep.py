@@ -137,6 +137,51 @@ def test_sparse_specs_carry_the_sparsity_into_shapes_and_flops(tmp_path):
     )
 
 
+SHARE = """
+kind = "isoflop"
+budgets = [1e12, 1e13]
+size_multipliers = [0.25, 0.5, 1, 2, 4]
+flops_convention = "palm"
+[model]
+context = 96
+shape_rule = "aspect"
+head_dim = 16
+aspect_weight = 0.2
+attention_share = [0.15, 0.25]
+[data]
+corpus = "stdlib"
+"""
+
+
+@pytest.mark.parametrize("mixer", ["attention", "hyena"])
+def test_attention_share_band_holds_at_every_size(mixer, tmp_path):
+    """With model.attention_share the aspect rule builds only shapes at which attention's context
+    FLOPs (PaLM count) are that fraction of 6N, for either mixer; without it the same sizes leave
+    the band; a band no shape can meet, or one given to the search rule, is a one-line error."""
+    import tomllib
+
+    from scaling.flops import flops_per_token
+    from scaling.sweep.expand import attention_share
+
+    text = SHARE.replace("context = 96", f'context = 96\nmixer = "{mixer}"')
+    runs = parse_spec(tomllib.loads(text)).expand()
+    shares = [float(attention_share(r.n_layer, r.d_model, r.context, r.vocab, r.d_ff)) for r in runs]
+    assert len({(r.n_layer, r.d_model) for r in runs}) >= 6
+    assert all(0.15 <= x <= 0.25 for x in shares), shares
+    for r, x in zip(runs, shares):  # the share is the PaLM context term over 6N of the attention shape
+        palm = flops_per_token(r.n_layer, r.d_model, 96, 256, d_ff=r.d_ff, convention="palm")
+        assert x == pytest.approx(12 * r.n_layer * r.d_model * 96 / (palm - 12 * r.n_layer * r.d_model * 96))
+    free = parse_spec(tomllib.loads(text.replace("attention_share = [0.15, 0.25]", ""))).expand()
+    assert any(not 0.15 <= attention_share(r.n_layer, r.d_model, 96, 256, r.d_ff) <= 0.25 for r in free)
+    assert "attention_share: give [lo, hi] with lo < hi" in bad(text.replace("[0.15, 0.25]", "[0.25, 0.15]"), tmp_path)
+    assert "attention_share: only for shape_rule = 'aspect'" in bad(text.replace('"aspect"', '"search"'), tmp_path)
+    assert "no shape" in bad(
+        text.replace("[0.15, 0.25]", "[0.001, 0.002]").replace("context = 96", "context = 8192"), tmp_path
+    )
+    beyond = bad(text.replace("[1e12, 1e13]", "[1e12, 1e22]"), tmp_path)
+    assert "beyond the largest shape with that share at context 96" in beyond and "budgets[1]" in beyond
+
+
 def test_branched_magnitude_masks_prune_once_per_trunk():
     """A branched spec gives every branch of a trunk one absolute dense warm-up (the fraction of the
     shortest branch), so all of them prune at the same step of the trunk; random masks get none."""

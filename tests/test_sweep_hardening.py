@@ -310,6 +310,7 @@ KEYS = {
         "width_multiple",
         "aspect_weight",
         "head_dim",
+        "attention_share",
     ],
     "train": [
         "lr",
