@@ -242,6 +242,61 @@ def test_shipped_specs_expand():
     assert min(r.budget for r in gpu.expand()) == 1e16 and max(r.budget for r in gpu.expand()) == 1e18
 
 
+LARGE_TRAIN_TOKENS = 272_961_054  # debian-docs-large, bytes, val_fraction 0.05
+
+
+def test_issue17_hyena_specs_stay_in_the_papers_regime():
+    """arch-paper-*: attention's context FLOPs are 15-25% of 6N at every size of both files, which
+    differ only in the mixer; 4+ budgets, each with 2+ sizes either side of its centre and seed 1
+    at the centre alone; every run within one epoch of debian-docs-large."""
+    import tomllib
+
+    from scaling.sweep import check_epochs
+    from scaling.sweep.expand import attention_share
+
+    att, hy = (ROOT / "sweeps" / f"arch-paper-{m}.toml" for m in ("attention", "hyena"))
+    a, h = tomllib.loads(att.read_text()), tomllib.loads(hy.read_text())
+    for d in (a, h):
+        d.pop("name"), d.pop("description"), d["model"].pop("mixer")
+    assert a == h
+    for path in (att, hy):
+        spec = load_spec(path)
+        runs = spec.expand()
+        check_epochs(spec, runs, {("debian-docs-large", "bytes", 0.05, None): LARGE_TRAIN_TOKENS})
+        assert all(0.15 <= attention_share(r.n_layer, r.d_model, r.context, r.vocab, r.d_ff) <= 0.25 for r in runs)
+        assert len(spec.budgets) >= 4 and all(r.trunk for r in runs)
+        for C in spec.budgets:
+            mine = [r for r in runs if r.budget == C]
+            centre = next(r.param_counts()["total"] for r in mine if r.tags["size_multiplier"] == 1)
+            sizes = {r.param_counts()["total"] for r in mine if r.seed == 0}
+            assert sum(n < centre for n in sizes) >= 2 and sum(n > centre for n in sizes) >= 2, (path, C)
+            assert [r.tags["size_multiplier"] for r in mine if r.seed == 1] == [1.0]
+
+
+def test_issue17_sparse_specs_cover_a_decade_of_n_and_of_d_per_n():
+    """sparse-long-*: five files with one grid of shapes and tokens; each size is one trunk; per
+    file 12+ runs spanning 10x in non-zero parameters and in tokens per parameter; magnitude masks
+    prune once per trunk; every run within one epoch."""
+    from scaling.sweep import check_epochs
+
+    grids = {}
+    for name in ("s0", "s50", "s75", "s50-magnitude", "s75-magnitude"):
+        spec = load_spec(ROOT / "sweeps" / f"sparse-long-{name}.toml")
+        runs = spec.expand()
+        check_epochs(spec, runs, {("debian-docs-large", "bytes", 0.05, None): LARGE_TRAIN_TOKENS})
+        grids[name] = sorted((r.n_layer, r.d_model, r.trained_tokens, r.batch_size) for r in runs)
+        nonzero = [r.param_counts()["nonzero"] for r in runs]
+        per_param = [r.trained_tokens / n for r, n in zip(runs, nonzero)]
+        assert len(runs) >= 12 and max(nonzero) / min(nonzero) >= 10 and max(per_param) / min(per_param) >= 10
+        trunks = {r.trunk for r in runs}
+        assert len(trunks) == len({(r.n_layer, r.d_model) for r in runs})
+        for t in trunks:
+            branches = [r for r in runs if r.trunk == t]
+            assert len({r.dense_steps for r in branches}) == 1
+            assert (branches[0].sparsity_dense_steps is not None) == name.endswith("magnitude")
+    assert all(g == grids["s0"] for g in grids.values())
+
+
 # ---------------------------------------------------------------------------------------------
 # executors (torch)
 
