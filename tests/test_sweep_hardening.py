@@ -311,6 +311,7 @@ KEYS = {
         "width_multiple",
         "aspect_weight",
         "head_dim",
+        "attention_share",
     ],
     "train": [
         "lr",

@@ -60,6 +60,12 @@ class RunConfig(BaseModel):
         description="None: unstructured masks; 'N:M' (e.g. '2:4'): N non-zero weights in every M consecutive "
         "inputs of each block weight row (sets sparsity to 1 - N/M)",
     )
+    sparsity_dense_steps: int | None = Field(
+        default=None,
+        ge=0,
+        description="magnitude masks: absolute dense warm-up in steps (overrides sparsity_warmup_fraction): "
+        "the branches of one trunk share it, so that each prunes where a plain run of its length would",
+    )
     # how much training
     tokens: int = Field(gt=0, description="training tokens; trained as round(tokens / (batch_size * context)) steps")
     batch_size: int = Field(gt=0, description="sequences per optimizer step")
@@ -181,6 +187,14 @@ class RunConfig(BaseModel):
         """Warm-up steps (``warmup_steps`` if set, else ``warmup_fraction`` of the steps)."""
         w = self.warmup_steps if self.warmup_steps is not None else round(self.warmup_fraction * self.steps)
         return max(0, min(w, self.steps - 1))
+
+    @property
+    def dense_steps(self) -> int:
+        """Magnitude masks: optimizer steps trained dense before pruning (``sparsity_dense_steps`` if
+        set, else ``sparsity_warmup_fraction`` of the steps)."""
+        if self.sparsity_dense_steps is not None:
+            return self.sparsity_dense_steps
+        return round(self.sparsity_warmup_fraction * self.steps)
 
     @property
     def decay_start(self) -> int:

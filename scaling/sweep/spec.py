@@ -124,6 +124,25 @@ class ModelSpec(BaseModel):
     )
     aspect_weight: float = Field(default=0.3, ge=0)
     head_dim: int | None = Field(default=None, gt=0, description="heads of this size (default: the shape rule's)")
+    attention_share: list[Annotated[float, Field(ge=0)]] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="aspect rule: [lo, hi], keep only shapes at which attention's context FLOPs "
+        "(PaLM: 12 n_layer d_model context a token) are lo..hi of the weight FLOPs 6N (N all "
+        "parameters of the attention model of that shape, whatever the mixer), so that a sweep "
+        "stays in one regime of context work against weight work at every size",
+    )
+
+    @model_validator(mode="after")
+    def _share(self):
+        if self.attention_share is not None:
+            lo, hi = self.attention_share
+            if not lo < hi:
+                raise ValueError("attention_share: give [lo, hi] with lo < hi")
+            if self.shape_rule != "aspect":
+                raise ValueError("attention_share: only for shape_rule = 'aspect'")
+        return self
 
 
 class TrainSpec(BaseModel):

@@ -76,9 +76,7 @@ class GPTConfig:
         if getattr(shape, "sparsity", 0) and hasattr(shape, "sparsity_mask"):  # a RunConfig
             sparse["sparsity_mask"] = shape.sparsity_mask
             sparse["sparsity_pattern"] = getattr(shape, "sparsity_pattern", None)
-            sparse["sparsity_dense_steps"] = round(
-                getattr(shape, "sparsity_warmup_fraction", 0.0) * getattr(shape, "steps", 0)
-            )
+            sparse["sparsity_dense_steps"] = shape.dense_steps
         return cls(**{n: getattr(shape, n) for n in names}, **{**sparse, **kwargs})
 
     def to_dict(self) -> dict:
