@@ -244,6 +244,17 @@ def test_compare_sweeps_pairs_runs_and_counts_each_trunk_once(corpus, data, tmp_
     t = res.table
     assert (t["rel_diff"] == t["loss_wsd"] / t["loss_cosine"] - 1).all() and t["loss_cosine"].notna().all()
     assert "compute spent on these runs: cosine" in res.summary()
+    # the mean difference carries a t interval over the pairs (two pairs: one degree of freedom)
+    d = t["rel_diff"].to_numpy()
+    half = 12.706204736 * d.std(ddof=1) / 2**0.5
+    assert res.mean_interval() == pytest.approx((d.mean() - half, d.mean() + half), rel=1e-6)
+    assert f"95% interval {d.mean() - half:+.2%} to {d.mean() + half:+.2%}" in res.summary()
+    # --min-steps keeps the longer run only (60 steps; the other has 30)
+    steps = res.table["tokens"] // (16 * 64)
+    short = compare_sweeps(tmp_path / "cos", tmp_path / "b", min_steps=int(steps.max()))
+    assert len(short.table) == 1 and np.isnan(short.mean_interval()[0]) and "95% interval" not in short.summary()
+    with pytest.raises(__import__("scaling.errors").errors.ScalingError, match="--min-steps 1000"):
+        compare_sweeps(tmp_path / "cos", tmp_path / "b", min_steps=1000)
     assert list(__import__("pandas").read_csv(tmp_path / "pair.csv").columns[:8]) == [
         "run_id",
         "run_id_cosine",

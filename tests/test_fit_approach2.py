@@ -204,3 +204,22 @@ def test_loss_frontier_fitted():
     lf = res.extra["loss_frontier"]
     assert lf["rmse_log_loss"] < 0.01
     assert 0 < res.derived["loss_gamma"] < 0.5
+
+
+def test_runs_counted_in_palm_flops_are_an_allocation_under_palm():
+    """A sweep whose budgets count attention's context work (PaLM) trains fewer tokens than C / 6N,
+    most so at small widths: a + b is not 1 there by design, and the allocation is palm-counted, as
+    are its bootstrap samples (which the planner re-plans under the law's own convention)."""
+    from scaling.planner.frontier import frontier
+
+    df = synthetic_isoflops(budgets=(1e17, 1e18, 1e19, 1e20, 1e21), n=7, noise=0.002)
+    share = 0.5 * (df["params"] / 1e9) ** -0.5  # attention's share of 6N falls with the width
+    df = df.assign(tokens=df["tokens"] / (1 + share))
+    flagged = fit_approach2(df.assign(flops_convention="6nd"))
+    assert any(f.code == "not_6nd" for f in flagged.flags)
+    res = fit_approach2(df.assign(flops_convention="palm"), bootstrap=20, seed=1)
+    assert not any(f.code == "not_6nd" for f in res.flags)
+    law = res.to_law()
+    assert law.flops_convention == "palm" and law.has_uncertainty
+    assert {s.flops_convention for s in law.sample_laws()} == {"palm"}
+    assert frontier(law.sample_laws()[0], 1e19) == pytest.approx(law.sample_laws()[0].frontier(1e19))

@@ -325,6 +325,13 @@ def test_mixed_data_sets_at_the_same_sizes_warn_and_name_the_column(runs240):
         [runs240.assign(seed=0), other.drop(columns="corpus").assign(seed=1)], ignore_index=True
     )
     assert _load(seeds)[1] == []
+    # ... also when another column is named after the seed (a branched sweep's trunk per seed)
+    assert _load(seeds.assign(trunk=["t-s" + str(s) for s in seeds["seed"]]))[1] == []
+    # but a column that varies between runs of one seed still marks a mix
+    mixed_seeded = __import__("pandas").concat(
+        [runs240.assign(corpus="a", seed=0), other.assign(seed=0)], ignore_index=True
+    )
+    assert "column 'corpus' varies" in _load(mixed_seeded)[1][0]
     # within seed noise: no warning even though a column varies
     close = other.assign(loss=runs240["loss"] * 1.002)
     assert _load(__import__("pandas").concat([runs240.assign(corpus="a"), close], ignore_index=True))[1] == []

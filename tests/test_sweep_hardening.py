@@ -123,6 +123,16 @@ def test_collect_leaves_out_stale_runs_unless_asked(tmp_path):
     assert rep.stale == {"b": ["lr"], "gone": ["not in the spec"]}
     assert sorted(store.collect(tmp_path / "s", expected=expected, include_stale=True).run_id) == ["a", "b", "gone"]
     assert store.config_diff(b, expected["b"]) == [("lr", 1e-3, 5e-3)]
+    # a derived tag that moved in its last bit (another numpy, another order of operations) is the
+    # same run; a tag that changed is not
+    t = 22821.77322938192
+    drift = a.model_copy(update={"tags": {**a.tags, "target_params": t}})
+    assert (
+        store.config_diff(drift, a.model_copy(update={"tags": {**a.tags, "target_params": 22821.773229381924}})) == []
+    )
+    assert (
+        store.config_diff(drift, a.model_copy(update={"tags": {**a.tags, "target_params": t * 1.001}}))[0][0] == "tags"
+    )
 
 
 def test_set_aside_keeps_the_file_and_journals_it(tmp_path):

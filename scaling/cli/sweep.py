@@ -92,6 +92,12 @@ def register(sub) -> None:
         help="where side A has several runs of one model, tokens and seed (say, other learning rates), "
         "keep the lowest loss",
     )
+    k.add_argument(
+        "--min-steps",
+        type=int,
+        default=0,
+        help="compare only runs of at least this many optimizer steps (side B's count)",
+    )
     k.add_argument("--root", default="data/runs", help="run store root (default data/runs)")
     k.add_argument("--out", default=None, help="write the paired table to this CSV")
     k.set_defaults(func=run_compare)
@@ -236,7 +242,13 @@ def run_compare(args) -> int:
     if len(args.specs) < 2:
         raise ScalingError("sweep compare: give at least two specs (side A, then side B)")
     *a, b = [load_spec(p) for p in args.specs]
-    res = compare_sweeps([Path(args.root) / s.name for s in a], Path(args.root) / b.name, out=args.out, best=args.best)
+    res = compare_sweeps(
+        [Path(args.root) / s.name for s in a],
+        Path(args.root) / b.name,
+        out=args.out,
+        best=args.best,
+        min_steps=args.min_steps,
+    )
     cols = ["run_id", "params", "tokens", f"loss_{res.label_a}", f"loss_{res.label_b}", "rel_diff"]
     if args.best:
         cols[3:3] = [f"lr_{res.label_a}", f"tried_{res.label_a}"]

@@ -82,6 +82,10 @@ def fit_approach2(
         fconv = flops_convention
     elif flops_col == "flops":
         fconv = meta.get("flops_convention", "6nd")
+        if "flops_convention" in df.columns:  # a sweep's runs table names the count of its budgets
+            named = {str(v).strip().lower() for v in df["flops_convention"].dropna().unique()}
+            if len(named) == 1:
+                fconv = named.pop()
     else:
         fconv = f"column {flops_col}"
 

@@ -90,7 +90,10 @@ class Law:
     def sample_laws(self) -> list[Law]:
         if not self.has_uncertainty or self.samples is None:
             return []
-        return [self.with_params(row) for row in self.samples]
+        out = [self.with_params(row) for row in self.samples]
+        for law in out:  # the conventions are the law's, not its parameters': a palm fit's samples count palm
+            law.flops_convention, law.params_convention = self.flops_convention, self.params_convention
+        return out
 
     def interval(self, fn: Callable[[Law], np.ndarray], level: float = 0.95):
         """Percentile interval of ``fn(law)`` over the law's samples: (lo, hi) arrays, or None."""

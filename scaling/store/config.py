@@ -6,6 +6,7 @@ This module imports pydantic and numpy (through :mod:`scaling.shapes`) only (no 
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -271,7 +272,19 @@ def config_diff(old: RunConfig, new: RunConfig) -> list[tuple[str, Any, Any]]:
     """The fields that decide what a run computes in which ``old`` and ``new`` differ:
     ``(field, old value, new value)``, sorted (execution fields such as threads left out)."""
     a, b = old.identity(), new.identity()
-    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if not _same(a.get(k), b.get(k))]
+
+
+def _same(x: Any, y: Any) -> bool:
+    """Equal, floats to 1e-12 relative: a value the spec derives (a size target in the tags) may move
+    in its last bit between numpy versions or orders of operations without changing the run."""
+    if isinstance(x, float) and isinstance(y, float):
+        return math.isclose(x, y, rel_tol=1e-12, abs_tol=0.0)
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(_same(x[k], y[k]) for k in x)
+    if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+        return len(x) == len(y) and all(_same(u, v) for u, v in zip(x, y))
+    return bool(x == y)
 
 
 def is_trunk(cfg: RunConfig) -> bool:

@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .. import store
 from .._io import atomic_write_text
@@ -51,6 +53,7 @@ def _runs(sweep_dir: Path) -> pd.DataFrame:
                 "run_id": res.run_id,
                 "params": res.params,
                 "loss": res.loss,
+                "steps": res.steps,
                 "flops": res.flops,
                 "schedule": cfg.schedule,
                 "lr": cfg.lr,
@@ -82,11 +85,24 @@ class SweepComparison:
     def rel_diff(self) -> pd.Series:
         return self.table[f"loss_{self.label_b}"] / self.table[f"loss_{self.label_a}"] - 1.0
 
+    def mean_interval(self, level: float = 0.95) -> tuple[float, float]:
+        """Student-t interval of the mean relative difference over the matched pairs (NaN below two
+        pairs). Each pair is one seed of each design, so the interval carries seed noise as measured
+        by the pairs' own scatter; pairs at very different token counts can differ for real, which
+        widens it."""
+        d = self.rel_diff.to_numpy(dtype=float)
+        if d.size < 2:
+            return float("nan"), float("nan")
+        half = float(stats.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
+        return float(d.mean() - half), float(d.mean() + half)
+
     def summary(self) -> str:
         d = self.rel_diff
         a, b = self.label_a, self.label_b
+        lo, hi = self.mean_interval()
+        ci = f" (95% interval {lo:+.2%} to {hi:+.2%}, t over the pairs)" if np.isfinite(lo) else ""
         lines = [
-            f"{len(self.table)} matched runs: loss_{b} / loss_{a} - 1: mean {d.mean():+.3%}, "
+            f"{len(self.table)} matched runs: loss_{b} / loss_{a} - 1: mean {d.mean():+.3%}{ci}, "
             f"mean absolute {d.abs().mean():.3%}, largest {d.abs().max():.3%} "
             f"({self.table['run_id'].iloc[int(d.abs().values.argmax())]})",
             f"compute spent on these runs: {a} {self.spent_a:.4g} FLOPs, {b} {self.spent_b:.4g} FLOPs "
@@ -123,17 +139,26 @@ def compare_sweeps(
     *,
     out: str | os.PathLike | None = None,
     best: bool = False,
+    min_steps: int = 0,
 ) -> SweepComparison:
     """Match the finished runs of sweep directories and compare losses and spent compute.
 
     ``dir_a``: one directory or several (their runs pooled); ``best``: where A has several runs of one
-    model, tokens and seed, keep the lowest loss (otherwise that is an error)."""
+    model, tokens and seed, keep the lowest loss (otherwise that is an error); ``min_steps``: keep only
+    side B's runs of at least that many optimizer steps (the shortest runs are where schedules differ
+    most)."""
+    if min_steps < 0:
+        raise ScalingError(f"--min-steps: must be >= 0, got {min_steps}")
     dirs_a = [dir_a] if isinstance(dir_a, (str, os.PathLike)) else list(dir_a)
     parts = [_runs(Path(d)) for d in dirs_a]
     b = _runs(Path(dir_b))
     for df, d in [*zip(parts, dirs_a), (b, dir_b)]:
         if not len(df):
             raise ScalingError(f"no finished runs under {d}")
+    if min_steps:
+        b = b[b["steps"] >= min_steps]
+        if not len(b):
+            raise ScalingError(f"--min-steps {min_steps}: no finished run under {dir_b} has that many steps")
     pooled = pd.concat(parts, ignore_index=True)
     a = _one_per_key(pooled, ", ".join(str(d) for d in dirs_a), best, "give --best to keep the lowest loss of each")
     b = _one_per_key(
