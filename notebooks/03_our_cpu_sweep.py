@@ -64,7 +64,7 @@ for k, v in a3.params.items():
     print(f"  {k:>6} = {v:10.4g}   ({lo:.4g} .. {hi:.4g})")
 
 # %% [markdown]
-# With three usable budgets the exponent is poorly determined: the intervals span about 0.2..0.7.
+# With three usable budgets the exponent is poorly determined: the intervals span about 0.25..0.75.
 # The next sweep should centre its sizes near 60-70 tokens per parameter and add smaller models at
 # 1e12 so that every budget has an interior minimum.
 

@@ -186,6 +186,20 @@ def test_bootstrap_intervals():
     assert again.intervals == res.intervals
 
 
+def test_resample_i_does_not_depend_on_the_number_of_resamples():
+    """One seeding scheme for every method: resample i draws from child i of SeedSequence(seed), so
+    the first 50 of 200 resamples are the 50 resamples, failed ones included (three budgets: some
+    resamples keep fewer than 2 minima and fail)."""
+    runs = synthetic_isoflops(budgets=(1e18, 1e19, 1e20), n=5, spread=0.5, noise=0.01, seed=0)
+    few, many = fit_approach2(runs, bootstrap=50, seed=3), fit_approach2(runs, bootstrap=200, seed=3)
+    assert 0 < few.bootstrap.n_failed < many.bootstrap.n_failed
+    k = 50 - few.bootstrap.n_failed
+    s_few, s_many = np.asarray(few.law["samples"]), np.asarray(many.law["samples"])
+    assert len(s_few) == k and len(s_many) == 200 - many.bootstrap.n_failed
+    np.testing.assert_array_equal(s_many[:k], s_few)
+    assert not np.array_equal(s_many[k : 2 * k], s_few)  # the next ones are other resamples
+
+
 def test_binned_budgets():
     # continuous budgets (each run its own FLOPs): runs are grouped into log-uniform bins
     runs = synthetic_isoflops(budgets=(1e17, 1e18, 1e19, 1e20), n=11, spread=0.6)

@@ -1,5 +1,5 @@
 """A fit's flags are a code and a message: callers ask ``has_flag(code)``, the summary prints the
-messages as before, and fit files whose flags are sentences (every committed one) still load."""
+messages as before, and fit files whose flags are sentences (the committed Approach 3 ones) still load."""
 
 import json
 from pathlib import Path
@@ -96,8 +96,9 @@ def test_committed_fit_files_load_with_codes_and_print_as_before():
     assert old.flags == [Flag("bound:E", sentence)]
     assert old.has_flag("bound:E") and old.has_flag("bound") and not old.has_flag("bound:A")
     assert f"flags:\n  - {sentence}" in old.summary()
-    sparse = FitResult.load(DATA / "sparse-cpu-fit.json")
-    assert [f.code for f in sparse.flags] == ["bound:b_S", "bound:c"]
+    sparse = FitResult.load(DATA / "sparse-cpu-fit.json")  # refitted: its flags are written with codes
+    assert [f.code for f in sparse.flags] == ["bound:b_S", "bound:c", "bootstrap_refits_on_bound"]
+    assert [flag_from_text(f.message) for f in sparse.flags] == sparse.flags
     assert FitResult.load(DATA / "cpu-isoflop-fit-approach2.json").has_flag("approach2_budget_left_out")
 
 

@@ -111,7 +111,7 @@ def test_few_dof_samples_are_all_plannable():
     yD = x - math.log(6) - yN
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out = allocation_fit(x, yN, yD, level=0.95, at=np.array([1e21]), rng=np.random.default_rng(0))
+        out = allocation_fit(x, yN, yD, level=0.95, at=np.array([1e21]), seed=0)
     S = out["samples"]
     assert S is not None and len(S) >= 900
     assert np.all(np.isfinite(S)) and np.all(S[:, 0] > 0) and np.all(S[:, 2] > 0)

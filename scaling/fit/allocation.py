@@ -52,7 +52,7 @@ def allocation_fit(
     *,
     level: float,
     at: np.ndarray,
-    rng: np.random.Generator,
+    seed: int | None = 0,
     n_samples: int = 1000,
     boot: np.ndarray | None = None,
     boot_label: str = "bootstrap",
@@ -63,7 +63,8 @@ def allocation_fit(
     x, yN, yD: log C, log N_opt, log D_opt. ``boot``: rows (log k_N, a, log k_D, b) of refits
     on resampled data; when given, intervals are its percentiles and the law's samples are its
     rows; otherwise OLS t-intervals (statsmodels) and draws from the joint t distribution of the
-    estimates. ``dependent``: the points are not independent (an envelope grid), so OLS
+    estimates (``n_samples`` of them, seeded by ``seed``; these are parametric draws, not
+    resamples of runs). ``dependent``: the points are not independent (an envelope grid), so OLS
     intervals would be too narrow; they are left out unless bootstrapped.
     """
     vec, cov, resid = ols_pair(x, yN, yD)
@@ -128,6 +129,7 @@ def allocation_fit(
             intervals[f"tokens_per_param@{key}"] = (math.exp(mR - t * sR), math.exp(mR + t * sR))
         try:
             # a multivariate t with dof degrees of freedom: normal draws scaled by sqrt(dof / chi2)
+            rng = np.random.default_rng(seed)
             z = rng.multivariate_normal(np.zeros(4), cov, size=n_samples, method="eigh")
             w = np.sqrt(dof / rng.chisquare(dof, size=(n_samples, 1)))
             draws = vec + z * w

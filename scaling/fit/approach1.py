@@ -212,7 +212,6 @@ def fit_approach1(
         at = (cmax, 100.0 * cmax)
     at = np.asarray([float(c) for c in at], dtype=float)
 
-    rng = np.random.default_rng(seed)
     boot = None
     boot_info = BootstrapInfo(n=0, seed=None, level=level)
     if bootstrap > 0:
@@ -237,7 +236,7 @@ def fit_approach1(
         boot_info = health(int(bootstrap), seed, level, failed=refits.failed)  # no bounded parameters
         flags += health_flags(boot_info)
     al = allocation_fit(
-        x, yN, yD, level=level, at=at, rng=rng, boot=boot, boot_label="bootstrap over runs", dependent=True
+        x, yN, yD, level=level, at=at, seed=seed, boot=boot, boot_label="bootstrap over runs", dependent=True
     )
     logkN, a, logkD, b = al["vec"]
     flags += al["flags"]

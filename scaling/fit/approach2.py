@@ -124,7 +124,6 @@ def fit_approach2(
         cmax = float(np.exp(x.max()))
         at = (cmax, 100.0 * cmax)
     at = np.asarray([float(c) for c in at], dtype=float)
-    rng = np.random.default_rng(seed)
     boot = None
     boot_info = BootstrapInfo(n=0, seed=None, level=level)
     if bootstrap > 0:
@@ -140,7 +139,7 @@ def fit_approach2(
         yD,
         level=level,
         at=at,
-        rng=rng,
+        seed=seed,
         n_samples=n_samples,
         boot=boot,
         boot_label="bootstrap over runs within budgets",

@@ -8,9 +8,11 @@ Gauss-Newton iteration of :mod:`scaling.fit._surface`, each warm-started from th
 optimum and from a few other good end points of the full-data search (other basins), keeping the
 best per resample. 1,000 refits of a 240-run fit take seconds.
 
-Reproducibility: resample i is drawn by its own generator, ``SeedSequence(seed).spawn(n)[i]``,
-and the resamples are processed in chunks of a fixed size whatever the number of workers, so the
-samples are bit-for-bit the same on 1 core or 16.
+Reproducibility: one seeding scheme for every method. Resample i draws from its own generator,
+``default_rng(SeedSequence(seed).spawn(n)[i])`` (:func:`resample_generators`, the one place it is
+defined), so resample i is the same whatever the number of resamples asked for, the order they are
+refitted in and the number of workers: 50 resamples are the first 50 of 200, and the chunked refits
+below are bit-for-bit the same on 1 core or 16.
 
 Percentile intervals (level 0.95: the 2.5% and 97.5% quantiles of the refits) are reported for
 every parameter and for the derived quantities of a Chinchilla-form law: the exponents a and b,
@@ -25,12 +27,8 @@ bound is where that resample's optimum lies; dropping those refits would move th
 from the bound) and counted. :func:`health` turns both into the fit's ``BootstrapInfo`` and
 :func:`health_flags` flags either above ``FLAG_SHARE`` of the resamples. Every method that
 resamples runs one at a time (Kaplan, data-constrained, sparsity, Approaches 1 and 2) does it
-through :func:`resample_loop`; Approach 3 and VP refit chunks of resamples at once (below).
-
-Two seeding schemes remain, on purpose for now: the one-at-a-time loop draws every resample from one
-``default_rng(seed)`` in turn, the chunked refits (Approach 3, VP) draw resample i from its own
-``SeedSequence(seed).spawn(n)[i]``. Unifying them would change the committed fits' bootstrap samples
-(data/sparse-cpu-fit.json, data/cpu-isoflop-fit-approach2.json) and the numbers the README quotes from them.
+through :func:`resample_loop`; Approach 3 and VP refit chunks of resamples at once (below), from the
+same generators.
 
 Reporting budgets: :func:`budgets_around` (five decades around the largest run) is the grid Approach 3,
 VP and the fit summary use; Approaches 1, 2 and Kaplan report at ``at`` (default: the largest budget
@@ -147,14 +145,19 @@ def _pct(k: int, n: int) -> str:
 # resampling
 
 
+def resample_generators(n_boot: int, seed: int | None = 0, start: int = 0) -> list[np.random.Generator]:
+    """The generators of resamples ``start .. start + n_boot - 1``: resample i draws from
+    ``default_rng(SeedSequence(seed).spawn(start + n_boot)[i])``. Child i of a SeedSequence does
+    not depend on how many children are spawned, so resample i does not depend on ``n_boot``,
+    ``start`` or the order of the refits (seed None: fresh entropy for each call)."""
+    children = np.random.SeedSequence(seed).spawn(start + int(n_boot))[start:]
+    return [np.random.default_rng(c) for c in children]
+
+
 def resample_indices(n_rows: int, n_boot: int, seed: int | None = 0, start: int = 0) -> np.ndarray:
     """Row indices of resamples ``start .. start + n_boot - 1``: (n_boot, n_rows), seeded per resample."""
-    children = np.random.SeedSequence(seed).spawn(start + n_boot)[start:]
-    return (
-        np.stack([np.random.default_rng(c).integers(0, n_rows, size=n_rows) for c in children])
-        if n_boot
-        else np.zeros((0, n_rows), dtype=int)
-    )
+    gens = resample_generators(n_boot, seed, start)
+    return np.stack([g.integers(0, n_rows, size=n_rows) for g in gens]) if gens else np.zeros((0, n_rows), dtype=int)
 
 
 def resample_weights(n_rows: int, n_boot: int, seed: int | None = 0, start: int = 0) -> np.ndarray:
@@ -424,13 +427,13 @@ def resample_loop(
 ) -> Refits:
     """The resampling loop of the methods that refit one resample at a time.
 
-    One generator ``default_rng(seed)`` draws every resample in turn (``draw(rng)``: row indices,
-    or whatever the method resamples); ``refit(sample)`` returns the parameter row, or a pair
-    (row, extra), or raises :class:`RefitFailed` (the reason is counted). A refit that raises a
-    numerical error, or returns a non-finite row, is counted as failed too. ``width``: the row
-    length (for an empty result).
+    Resample i is drawn by ``draw(rng_i)`` from its own generator (:func:`resample_generators`:
+    the same resample whatever ``n_boot``), as row indices or whatever the method resamples;
+    ``refit(sample)`` returns the parameter row, or a pair (row, extra), or raises
+    :class:`RefitFailed` (the reason is counted). A refit that raises a numerical error, or
+    returns a non-finite row, is counted as failed too. Kept rows stay in resample order.
+    ``width``: the row length (for an empty result).
     """
-    rng = np.random.default_rng(seed)
     rows: list[np.ndarray] = []
     extras: list[Any] = []
     failed: dict[str, int] = {}
@@ -438,7 +441,7 @@ def resample_loop(
     def fail(why: str) -> None:
         failed[why] = failed.get(why, 0) + 1
 
-    for _ in range(int(n_boot)):
+    for rng in resample_generators(int(n_boot), seed):
         sample = draw(rng)
         try:
             out = refit(sample)
@@ -546,6 +549,7 @@ __all__ = [
     "budgets_around",
     "BUDGETS",
     "default_budgets",
+    "resample_generators",
     "resample_indices",
     "resample_weights",
     "map_chunks",
