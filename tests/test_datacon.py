@@ -135,23 +135,29 @@ def test_fit_recovers_published_constants(shared_data):
     assert isinstance(law, DataConstrainedLaw)
 
 
-def test_fit_recovers_the_generating_constants():
-    """The synthetic stand-in (tests/fixtures) is drawn from muennighoff-2023 itself with 0.2% noise."""
+@pytest.fixture(scope="module")
+def synthetic_fit():
+    """One fit of the synthetic runs, with a bootstrap: the point estimate does not depend on the
+    resamples (they are drawn after it), so the recovery and the bootstrap tests share it."""
     from scaling.fit.datacon import fit_datacon
 
-    fit = fit_datacon(FIXTURE_DATA / DATA)
+    return fit_datacon(FIXTURE_DATA / DATA, bootstrap=20, seed=1)
+
+
+def test_fit_recovers_the_generating_constants(synthetic_fit):
+    """The synthetic stand-in (tests/fixtures) is drawn from muennighoff-2023 itself with 0.2% noise."""
+    fit = synthetic_fit
     assert fit.converged
     assert fit.params["R_D_star"] == pytest.approx(15.39, rel=0.06)
     assert fit.params["R_N_star"] == pytest.approx(5.31, rel=0.06)
     assert isinstance(fit.to_law(), DataConstrainedLaw)
 
 
-def test_fit_bootstrap_and_json(tmp_path):
+def test_fit_bootstrap_and_json(synthetic_fit, tmp_path):
     """The bootstrap and the fit file, on the synthetic runs (the real ones are checked above)."""
-    from scaling.fit.datacon import fit_datacon
     from scaling.fit.result import FitResult
 
-    fit = fit_datacon(FIXTURE_DATA / DATA, bootstrap=20, seed=1)
+    fit = synthetic_fit
     lo, hi = fit.intervals["R_D_star"]
     assert lo < fit.params["R_D_star"] < hi
     path = fit.save(tmp_path / "dc.json")

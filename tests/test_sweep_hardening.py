@@ -586,19 +586,7 @@ corpus = "CORPUS"
 """
 
 
-def cli(*args, env=None, timeout=240):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
-    return subprocess.run(
-        [sys.executable, "-m", "scaling", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=timeout,
-    )
-
-
-def test_absurd_sizes_are_refused_before_anything_is_written(tmp_path):
+def test_absurd_sizes_are_refused_before_anything_is_written(cli, tmp_path):
     spec = tmp_path / "big.toml"
     spec.write_text('kind = "list"\n[[runs]]\nparams = 1e12\ntokens = 1e6\n[model]\ncontext = 64\n')
     for action in ("show", "run"):
@@ -657,11 +645,11 @@ def tiny_spec(corpus, tmp_path_factory):
 
 
 @pytest.mark.torch
-def test_corrupt_run_files_are_named_skipped_and_retrained(tiny_spec, tmp_path):
+def test_corrupt_run_files_are_named_skipped_and_retrained(cli, tiny_spec, tmp_path, monkeypatch):
     pytest.importorskip("torch")
     from scaling.sweep import run_sweep
 
-    env = {"SCALING_DATA_DIR": str(tmp_path / "data")}
+    monkeypatch.setenv("SCALING_DATA_DIR", str(tmp_path / "data"))  # `sweep run` below finds the corpus cache here
     root = tmp_path / "runs"
     rep = run_sweep(tiny_spec, root, workers=1, threads=1, data_dir=tmp_path / "data", progress=False)
     assert sorted(rep.ok) == ["a-s0", "b-s0", "c-s0"]
@@ -683,7 +671,7 @@ def test_corrupt_run_files_are_named_skipped_and_retrained(tiny_spec, tmp_path):
     assert f"warning: {a / 'result.json'}: is not valid JSON" in out.stderr and f"{b / 'curve.csv'}" in out.stderr
     assert "KeyError" not in out.stderr and "Traceback" not in out.stderr
     # run: a is unfinished (its result set aside, trained again); b keeps its result (its curve is named)
-    run = cli("sweep", "run", tiny_spec, "--root", root, "--workers", "1", "--threads", "1", "--no-progress", env=env)
+    run = cli("sweep", "run", tiny_spec, "--root", root, "--workers", "1", "--threads", "1", "--no-progress")
     assert run.returncode == 0, run.stderr
     assert f"{a / 'result.json'}: is not valid JSON" in run.stderr and "trains again" in run.stderr
     assert f"{b / 'curve.csv'}: has no column" in run.stderr
@@ -691,13 +679,13 @@ def test_corrupt_run_files_are_named_skipped_and_retrained(tiny_spec, tmp_path):
     assert store.read_result(a).loss == pytest.approx(loss_a, abs=1e-5) and list(a.glob("result.json.corrupt-*"))
     # a corrupt config.json is rewritten from the spec; the result that agrees with it is kept
     (c / "config.json").write_text("{")
-    run = cli("sweep", "run", tiny_spec, "--root", root, "--workers", "1", "--threads", "1", "--no-progress", env=env)
+    run = cli("sweep", "run", tiny_spec, "--root", root, "--workers", "1", "--threads", "1", "--no-progress")
     assert run.returncode == 0 and "3 already finished" in run.stdout and "rewritten from the spec" in run.stderr
     assert store.read_config(c).run_id == "c-s0"
 
 
 @pytest.mark.torch
-def test_stale_runs_are_marked_and_left_out(tiny_spec, tmp_path):
+def test_stale_runs_are_marked_and_left_out(cli, tiny_spec, tmp_path):
     pytest.importorskip("torch")
     from scaling.sweep import run_sweep
 
