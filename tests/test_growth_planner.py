@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from scaling.growth.growable import grown_shape_for_params
 from scaling.growth.planner import plan_growth
 from scaling.laws import get_law
 from scaling.shapes import ModelShape
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _calibration(eta, sd=None, steps=100, tokens_per_step=2**19):
@@ -311,3 +314,27 @@ def test_scratch_curve_extrapolation_for_eta():
     assert _extrapolate_tokens(curve, 1.0) is None  # beyond 4x the curve's end: refused
     flat = pd.DataFrame({"tokens": [1e5, 2e5], "val_loss": [2.6, 2.6]})
     assert _extrapolate_tokens(flat, 2.5) is None
+
+
+def test_a_choice_on_the_edge_of_the_search_grid_is_flagged():
+    # the committed CPU law and calibration at 3e14: the best small-model share is the grid's 1%
+    plan = plan_growth(
+        3e14,
+        ROOT / "data" / "cpu-isoflop-fit-approach3.json",
+        calibration=ROOT / "data" / "growth" / "calibration.json",
+        vocab=256,
+        context=256,
+    )
+    assert [f.code for f in plan.flags] == ["grid_edge"]
+    assert "small model's share of the budget is at the lower edge of the search grid (1%)" in plan.flags[0].message
+    assert "[grid_edge] the small model's share" in plan.ledger()
+    assert plan.to_dict()["flags"] == [{"code": "grid_edge", "message": plan.flags[0].message}]
+    # an interior optimum: no flag
+    assert plan_growth(1e21, "chinchilla-2022", eta=1.0).flags == []
+    # both edges of other axes
+    big = plan_growth(1e21, "chinchilla-2022", eta=3.0)
+    msgs = " | ".join(f.message for f in big.flags)
+    assert "large model's size is at the upper edge" in msgs
+    assert "share of the budget is at the upper edge of the search grid (80%)" in msgs
+    tiny = plan_growth(1e17, "chinchilla-2022", eta=-0.5)
+    assert any("growth factor (large / small parameters) is at the lower edge" in f.message for f in tiny.flags)
