@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from scaling import store  # noqa: E402
 from scaling.errors import ScalingError  # noqa: E402
-from scaling.growth.baselines import grow_stack, stack_depth  # noqa: E402
+from scaling.growth.baselines import grow_hyperclone_stack, stack_depth  # noqa: E402
 from scaling.growth.cost import materialize_flops, operator_flops  # noqa: E402
 from scaling.growth.experiment import load_growth_spec  # noqa: E402
 from scaling.growth.ligo import (  # noqa: E402
@@ -104,10 +104,10 @@ def test_zero_steps_no_noise_is_stacking():
     assert set(state) == set(stacked)
     for k in state:
         assert torch.equal(state[k], stacked[k]), k
-    # depth and (integer) width: the same function as stacking after function-preserving widening
+    # depth and (integer) width: the same function as HyperCloning width + G_stack depth
     big = GPTConfig(n_layer=3, d_model=64, n_head=4, d_ff=100, context=CTX)
     state, _ = grow_ligo(SMALL, st, big, steps=0, noise=0.0, seed=5)
-    assert torch.allclose(_logits(big, state, X), _logits(big, grow_stack(SMALL, st, big), X), atol=1e-5)
+    assert torch.allclose(_logits(big, state, X), _logits(big, grow_hyperclone_stack(SMALL, st, big), X), atol=1e-5)
     # width only: LiGO's initial point is function-preserving
     wide = GPTConfig(n_layer=2, d_model=64, n_head=4, d_ff=128, context=CTX)
     state, _ = grow_ligo(SMALL, st, wide, steps=0, noise=0.0, seed=7)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ScalingError
+from ..growth.methods import METHODS
 from . import number
 
 DEFAULT_CALIBRATION = "data/growth/calibration.json"  # scaling.growth.calibration.DEFAULT_CALIBRATION
@@ -52,8 +53,9 @@ def register(sub) -> None:
     pl.add_argument(
         "--method",
         default="ligo",
-        choices=("ligo", "stack", "hyperclone"),
-        help="growth method whose calibration to use (default ligo)",
+        choices=METHODS,
+        help="growth method whose calibration to use (default ligo): ligo, stack (G_stack), hyperclone "
+        "(HyperCloning), or the hybrids hyperclone-stack and hyperclone-identity",
     )
     pl.add_argument(
         "--credit-efficiency",

@@ -1,7 +1,8 @@
 """Model growth: the LiGO operator, growth baselines, and a growth planner driven by a fitted law.
 
 - :mod:`.ligo` (torch): :class:`LiGO`, :func:`train_operator`, :func:`grow_ligo`.
-- :mod:`.baselines` (torch): G_stack depth stacking and function-preserving (HyperCloning-style) growth.
+- :mod:`.baselines` (torch): G_stack depth stacking (Du et al. 2024), HyperCloning's function-preserving
+  width (Samragh et al. 2024) and their width + depth hybrids; :mod:`.methods` names them.
 - :mod:`.planner` (numpy only): :func:`plan_growth` -> :class:`GrowthPlan` with its FLOP ledger
   (:mod:`.ledger`), from :mod:`.cost` (the operator's FLOPs), :mod:`.growable` (which shapes grow
   from which) and :mod:`.calibration` (the measured token credit).
@@ -22,6 +23,8 @@ _LAZY = {
     "check_growth": "ligo",
     "grow_stack": "baselines",
     "grow_hyperclone": "baselines",
+    "grow_hyperclone_stack": "baselines",
+    "grow_hyperclone_identity": "baselines",
     "grow_baseline": "baselines",
     "widen": "baselines",
     "stack_depth": "baselines",
@@ -35,6 +38,8 @@ _LAZY = {
     "load_growth_spec": "experiment",
     "analyze": "analysis",
     "GrowthAnalysis": "analysis",
+    "METHODS": "methods",
+    "canonical_method": "methods",
 }
 
 

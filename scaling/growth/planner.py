@@ -248,7 +248,7 @@ def plan_growth(
     cal = cal_m = None
     if eta is None:
         cal = (
-            calibration
+            calibration.with_current_names()
             if isinstance(calibration, Calibration)
             else load_calibration(calibration or DEFAULT_CALIBRATION)
         )
