@@ -22,6 +22,7 @@ _LAZY = {
     "Interval": "scaling.planner",
     "Hardware": "scaling.hardware",
     "compute_multiplier": "scaling.planner.compare",
+    "compare_fits": "scaling.planner.compare",
     "get_law": "scaling.laws",
     "list_laws": "scaling.laws",
     "Law": "scaling.laws",

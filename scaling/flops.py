@@ -56,6 +56,13 @@ masked linear layers: attention/Hyena projections and the MLP; never the embeddi
 norms or the short convolution), the FLOPs of those weight matmuls are counted at the non-zero
 share ``(1 - S)``; everything else (attention L^2 work, FFTs, embedding and logit matmuls) stays
 dense. In the N-proportional conventions (6nd, kaplan, palm) N becomes the non-zero parameter count.
+
+The count does not depend on where the zeros sit. A semi-structured ``N:M`` pattern (``pattern="2:4"``:
+in every group of M consecutive weights along a layer's input dimension, exactly N are non-zero, the
+pattern NVIDIA's sparse tensor cores execute from Ampere on; Mishra et al. 2021, arXiv:2104.08378) is
+counted like unstructured sparsity of the same density, ``S = 1 - N/M``: what differs is the speed the
+hardware runs it at, which :mod:`scaling.hardware` prices (:func:`parse_pattern`,
+:func:`block_linear_flops_per_token`).
 """
 
 from __future__ import annotations
@@ -111,6 +118,68 @@ def _sparsity(s) -> np.ndarray:
         bad = arr[~(np.isfinite(arr) & (arr >= 0) & (arr < 1))].flat[0]
         raise ScalingError(f"sparsity must be in [0, 1): got {bad:g}")
     return arr
+
+
+def parse_pattern(pattern, what: str = "sparsity pattern") -> tuple[int, int] | None:
+    """``"N:M"`` -> ``(N, M)`` (N non-zero weights in every group of M); None or ``"unstructured"`` -> None.
+
+    N and M are whole numbers with ``0 < N < M``; anything else raises ScalingError in one line
+    (``what`` names the argument).
+    """
+    if pattern is None:
+        return None
+    if isinstance(pattern, tuple) and len(pattern) == 2:
+        text = f"{pattern[0]}:{pattern[1]}"
+    else:
+        text = str(pattern).strip()
+    if text.lower() == "unstructured":
+        return None
+    parts = text.split(":")
+    if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
+        n, m = int(parts[0]), int(parts[1])
+        if 0 < n < m:
+            return n, m
+    raise ScalingError(
+        f"{what} must be N:M with whole numbers 0 < N < M (2:4 keeps 2 non-zero weights in "
+        f"every group of 4) or 'unstructured': got {str(pattern)!r}"
+    )
+
+
+def format_pattern(pattern) -> str:
+    """``"N:M"`` of a pattern, or ``"unstructured"``."""
+    nm = parse_pattern(pattern)
+    return "unstructured" if nm is None else f"{nm[0]}:{nm[1]}"
+
+
+def pattern_sparsity(pattern) -> float:
+    """The sparsity of an N:M pattern, ``1 - N/M`` (0.5 for 2:4); ScalingError for no pattern."""
+    nm = parse_pattern(pattern)
+    if nm is None:
+        raise ScalingError("an unstructured mask has no sparsity of its own: give the sparsity")
+    return 1.0 - nm[0] / nm[1]
+
+
+def resolve_sparsity(sparsity, pattern, *, what: str = "sparsity") -> float:
+    """The sparsity of a layer with ``pattern`` (None: unstructured) and ``sparsity``.
+
+    With an N:M pattern, ``sparsity`` None or 0 means the pattern's ``1 - N/M``; any other value must
+    equal it (within 1e-9), else ScalingError (``what`` names the argument in the message).
+    """
+    nm = parse_pattern(pattern)
+    if nm is None:
+        if sparsity is None:
+            return 0.0
+        return float(_sparsity(sparsity))
+    implied = 1.0 - nm[0] / nm[1]
+    if sparsity is None or float(sparsity) == 0.0:
+        return implied
+    s = float(sparsity)
+    if not (math.isfinite(s) and abs(s - implied) <= 1e-9):
+        raise ScalingError(
+            f"pattern {nm[0]}:{nm[1]} keeps {nm[0]} of every {nm[1]} weights (sparsity {implied:g}): "
+            f"{what} {s:g} disagrees"
+        )
+    return implied
 
 
 def _choice(value: str, options: tuple[str, ...], what: str) -> str:
@@ -196,6 +265,7 @@ def param_counts(
     mixer: str = "attention",
     sparsity=0.0,
     hyena: dict | None = None,
+    pattern: str | None = None,
 ) -> dict:
     """Parameter counts of a decoder: ``dict(total, non_embedding, embedding, nonzero)``.
 
@@ -214,8 +284,11 @@ def param_counts(
     input projections ``(o+1) d^2``, output ``d^2``, short depthwise filters ``(o+1) d k``, and an
     implicit filter network (approximate; see ``_hyena_filter_params``).
 
-    ``nonzero`` is ``total - sparsity * (block linear weights)`` (see SPARSITY_CONVENTION).
+    ``nonzero`` is ``total - sparsity * (block linear weights)`` (see SPARSITY_CONVENTION); an N:M
+    ``pattern`` (``"2:4"``) gives the same count as ``sparsity = 1 - N/M`` (see :func:`resolve_sparsity`).
     """
+    if pattern is not None:
+        sparsity = resolve_sparsity(sparsity, pattern)
     _choice(architecture, ARCHITECTURES, "architecture")
     _choice(mixer, MIXERS, "mixer")
     L = _positive(n_layer, "n_layer")
@@ -345,6 +418,7 @@ def flops_per_token(
     params=None,
     architecture: str = "gpt",
     hyena: dict | None = None,
+    pattern: str | None = None,
 ):
     """Training FLOPs per token (forward + backward) of a decoder under a named convention.
 
@@ -365,10 +439,14 @@ def flops_per_token(
     Hyena operator (``hyena`` = dict of options overriding ``HYENA_DEFAULTS``, e.g.
     ``{"fft_constant": 5, "order": 2}``); in the N-proportional conventions its extra, non-parameter
     work (FFTs and the amortised filter network) replaces the attention context term.
-    ``sparsity`` follows SPARSITY_CONVENTION (non-zero share of the block linear matmuls).
+    ``sparsity`` follows SPARSITY_CONVENTION (non-zero share of the block linear matmuls). An N:M
+    ``pattern`` (``"2:4"``) counts exactly as ``sparsity = 1 - N/M`` does: the FLOP count does not see
+    where the zeros sit (the hardware does: :mod:`scaling.hardware`).
     """
     _choice(convention, CONVENTIONS, "FLOP convention")
     _choice(mixer, MIXERS, "mixer")
+    if pattern is not None:
+        sparsity = resolve_sparsity(sparsity, pattern)
     S = _sparsity(sparsity)
     emb = _DEFAULT_EMB[convention] if include_embeddings is None else bool(include_embeddings)
 
@@ -407,6 +485,22 @@ def flops_per_token(
     if convention == "kaplan":
         return 3.0 * (2.0 * N + extra)
     return 6.0 * N + 3.0 * extra  # palm
+
+
+def block_linear_flops_per_token(n_layer, d_model, d_ff=None, *, mixer: str = "attention", sparsity=0.0, hyena=None):
+    """Training FLOPs per token of the block linear-layer matmuls alone, at their non-zero share:
+    ``6 (1 - S) n_layer W`` with W the weights of one block's linear layers (``4 d^2 + 2 d d_ff`` for
+    attention; ``(o + 2) d^2 + 2 d d_ff`` for Hyena). These are the matmuls a sparsity mask thins
+    (SPARSITY_CONVENTION); every convention counts them so (2 FLOPs per weight forward, twice that
+    backward), which is what a hardware model needs to know how much of a run a sparse kernel speeds
+    up. Vectorised like :func:`flops_per_token`."""
+    _choice(mixer, MIXERS, "mixer")
+    L = _positive(n_layer, "n_layer")
+    d = _positive(d_model, "d_model")
+    f = 4.0 * d if d_ff is None else _positive(d_ff, "d_ff")
+    S = _sparsity(sparsity)
+    _, linear, _, _ = _param_terms(d, 1.0, f, mixer=mixer, hyena=hyena)
+    return 6.0 * (1.0 - S) * L * linear
 
 
 def training_flops(n_layer, d_model, context, vocab, tokens, **kwargs):
@@ -507,6 +601,11 @@ __all__ = [
     "MIXERS",
     "SPARSITY_CONVENTION",
     "HYENA_DEFAULTS",
+    "parse_pattern",
+    "format_pattern",
+    "pattern_sparsity",
+    "resolve_sparsity",
+    "block_linear_flops_per_token",
     "param_counts",
     "flops_per_token",
     "training_flops",

@@ -17,6 +17,33 @@ twice as high. Documented defaults, all overridable:
 - prices per GPU-hour (``Accelerator.price_per_gpu_hour``): round USD figures typical of 2024-25
   on-demand cloud offers; they vary by a factor of 2-3 between providers and contracts, so pass
   your own (``price_per_gpu_hour=``, ``--price``).
+
+Sparse training as the hardware sees it
+---------------------------------------
+A sparse plan's FLOPs are counted at the non-zero share (:data:`scaling.flops.SPARSITY_CONVENTION`);
+what the hardware spends on them depends on where the zeros sit. With a share ``rho`` of the counted
+FLOPs in the masked block matmuls (:func:`scaling.shapes.smooth_block_linear_share`) and sparsity S,
+the run takes ``time_factor`` times as long as its counted FLOPs would at the dense rate::
+
+    time_factor = (1 - rho) + rho / ((1 - S) * speedup)
+    gpu_hours   = C * time_factor / (peak * MFU * 3600)
+
+- Unstructured masks: ``speedup = 1``. Dense tensor cores multiply the zeros too, so the masked
+  matmuls cost what the dense model's do (``time_factor`` about 1 / (1 - S)); no accelerator in
+  the catalogue runs unstructured sparsity faster.
+- ``2:4`` on an accelerator whose vendor states a sparse peak (``Accelerator.sparse_peak_flops``,
+  for 2:4 structured sparsity; Mishra et al. 2021, arXiv:2104.08378): ``speedup = sparse_efficiency
+  x sparse_peak / peak``, i.e. the masked matmuls' dense work runs at ``sparse_efficiency`` of the
+  sparse peak (at the same MFU). ``sparse_efficiency = 1`` is the vendor's 2x; 0.5 is no gain.
+- Any other N:M pattern, or an accelerator with no stated sparse peak: no sparse tensor cores run
+  it; asking for it is an error (:func:`sparse_speedup`).
+
+``DEFAULT_SPARSE_EFFICIENCY = 0.6`` (1.2x on the masked matmuls at a 2x sparse peak) is deliberately
+below what has been measured for training: 1.3x over the forward and backward passes of the MLP
+linear layers of ViT-L on an A100 (Cai, Haziza and Rao 2024, PyTorch blog "Accelerating Neural
+Network Training with Semi-Structured (2:4) Sparsity"; 6% end-to-end); Hu et al. 2024
+(arXiv:2404.01847) need transposable masks to speed up the backward pass at all. It is an
+assumption: set your own (``sparse_efficiency=``, ``--sparse-efficiency``).
 """
 
 from __future__ import annotations
@@ -29,16 +56,25 @@ from typing import Any
 import numpy as np
 
 from .errors import ScalingError
+from .flops import format_pattern, parse_pattern
 
 DEFAULT_MFU = 0.40
 DEFAULT_PUE = 1.1
 DEFAULT_GRID_KG_PER_KWH = 0.4
 DEFAULT_ACCELERATOR = "h100"
+DEFAULT_SPARSE_EFFICIENCY = 0.6
+SPARSE_EFFICIENCY_SOURCE = (
+    "assumed, conservative: 1.3x was measured over the forward and backward passes of 2:4-sparse MLP "
+    "linears on an A100 (Cai, Haziza and Rao 2024, PyTorch blog), i.e. 0.65 of the 2x sparse peak"
+)
+SPARSE_PATTERN = "2:4"  # the one N:M pattern the vendors' sparse peaks are stated for
 
 
 @dataclass(frozen=True)
 class Accelerator:
-    """One accelerator: dense BF16 peak FLOP/s, board power (TDP) and a default price."""
+    """One accelerator: dense BF16 peak FLOP/s, board power (TDP) and a default price; and the BF16
+    peak with 2:4 structured sparsity where the vendor states one (``sparse_peak_flops``; None where
+    it states none: the accelerator has no sparse tensor cores)."""
 
     name: str
     peak_flops: float
@@ -47,6 +83,7 @@ class Accelerator:
     memory_gb: float
     description: str
     source: str = ""
+    sparse_peak_flops: float | None = None
 
     @property
     def tdp_kw(self) -> float:
@@ -61,6 +98,8 @@ class Accelerator:
             "memory_gb": self.memory_gb,
             "description": self.description,
             "source": self.source,
+            "sparse_peak_flops": self.sparse_peak_flops,
+            "sparse_pattern": SPARSE_PATTERN if self.sparse_peak_flops else None,
         }
 
 
@@ -73,7 +112,8 @@ _CATALOGUE = [
         1.80,
         80,
         "NVIDIA A100 SXM4 80GB",
-        "NVIDIA A100 datasheet: BF16 312 TFLOPS dense, 400 W",
+        "NVIDIA A100 datasheet: BF16 312 TFLOPS dense, 624 with 2:4 sparsity, 400 W",
+        624e12,
     ),
     Accelerator(
         "a100-pcie",
@@ -82,7 +122,8 @@ _CATALOGUE = [
         1.50,
         80,
         "NVIDIA A100 PCIe 80GB",
-        "NVIDIA A100 datasheet: BF16 312 TFLOPS dense, 300 W",
+        "NVIDIA A100 datasheet: BF16 312 TFLOPS dense, 624 with 2:4 sparsity, 300 W",
+        624e12,
     ),
     # NVIDIA H100 Tensor Core GPU datasheet: BF16 1,979 / 1,513 TFLOPS with sparsity -> 989 / 756 dense;
     # SXM up to 700 W, PCIe 300-350 W
@@ -93,7 +134,8 @@ _CATALOGUE = [
         2.50,
         80,
         "NVIDIA H100 SXM5 80GB",
-        "NVIDIA H100 datasheet: BF16 989 TFLOPS dense, 700 W",
+        "NVIDIA H100 datasheet: BF16 989 TFLOPS dense, 1979 with 2:4 sparsity, 700 W",
+        1979e12,
     ),
     Accelerator(
         "h100-pcie",
@@ -102,11 +144,19 @@ _CATALOGUE = [
         2.00,
         80,
         "NVIDIA H100 PCIe 80GB",
-        "NVIDIA H100 datasheet: BF16 756 TFLOPS dense, 350 W",
+        "NVIDIA H100 datasheet: BF16 756 TFLOPS dense, 1513 with 2:4 sparsity, 350 W",
+        1513e12,
     ),
     # NVIDIA H200 datasheet: same compute as H100 SXM (BF16 1,979 sparse -> 989 dense), 141 GB HBM3e, up to 700 W
     Accelerator(
-        "h200", 989e12, 700, 3.50, 141, "NVIDIA H200 SXM 141GB", "NVIDIA H200 datasheet: BF16 989 TFLOPS dense, 700 W"
+        "h200",
+        989e12,
+        700,
+        3.50,
+        141,
+        "NVIDIA H200 SXM 141GB",
+        "NVIDIA H200 datasheet: BF16 989 TFLOPS dense, 1979 with 2:4 sparsity, 700 W",
+        1979e12,
     ),
     # NVIDIA HGX B200 at 1,000 W: FP16/BF16 2.25 PFLOPS dense (4.5 sparse) per GPU (NVIDIA Blackwell datasheet)
     Accelerator(
@@ -116,9 +166,11 @@ _CATALOGUE = [
         5.00,
         180,
         "NVIDIA B200 (HGX, 1000 W)",
-        "NVIDIA HGX B200 datasheet: BF16 2.25 PFLOPS dense, 1000 W",
+        "NVIDIA HGX B200 datasheet: BF16 2.25 PFLOPS dense, 4.5 with 2:4 sparsity, 1000 W",
+        4500e12,
     ),
-    # NVIDIA V100 datasheet: Tensor (FP16) 125 TFLOPS for SXM2, 300 W; Volta has no BF16
+    # NVIDIA V100 datasheet: Tensor (FP16) 125 TFLOPS for SXM2, 300 W; Volta has no BF16 and no sparse
+    # tensor cores (structured sparsity arrived with Ampere), so no sparse peak
     Accelerator(
         "v100",
         125e12,
@@ -136,7 +188,30 @@ _CATALOGUE = [
         2.00,
         192,
         "AMD Instinct MI300X 192GB",
-        "AMD Instinct MI300X data sheet: BF16 1307.4 TFLOPS dense, 750 W",
+        "AMD Instinct MI300X data sheet: BF16 1307.4 TFLOPS dense, 2614.9 with structured (2:4) sparsity, 750 W",
+        2614.9e12,
+    ),
+    # NVIDIA L4 datasheet: BF16 tensor 242 TFLOPS with sparsity (121 dense), 72 W, 24 GB; an inference card
+    Accelerator(
+        "l4",
+        121e12,
+        72,
+        0.80,
+        24,
+        "NVIDIA L4 24GB",
+        "NVIDIA L4 datasheet: BF16 121 TFLOPS dense, 242 with 2:4 sparsity, 72 W",
+        242e12,
+    ),
+    # NVIDIA L40S datasheet: BF16 tensor 362.05 TFLOPS dense, 733 with sparsity, 350 W, 48 GB
+    Accelerator(
+        "l40s",
+        362.05e12,
+        350,
+        1.50,
+        48,
+        "NVIDIA L40S 48GB",
+        "NVIDIA L40S datasheet: BF16 362.05 TFLOPS dense, 733 with 2:4 sparsity, 350 W",
+        733e12,
     ),
 ]
 ACCELERATORS: dict[str, Accelerator] = {a.name: a for a in _CATALOGUE}
@@ -226,6 +301,94 @@ def _check_flops(flops) -> np.ndarray:
     return arr
 
 
+def check_sparse_efficiency(efficiency) -> float:
+    """``--sparse-efficiency`` in (0, 1]: the fraction of the sparse peak's advantage reached."""
+    try:
+        e = float(efficiency)
+    except (TypeError, ValueError):
+        raise ScalingError(f"--sparse-efficiency must be a number in (0, 1]: got {efficiency!r}") from None
+    if not (math.isfinite(e) and 0 < e <= 1):
+        raise ScalingError(f"--sparse-efficiency must be in (0, 1] (a fraction of the sparse peak): got {efficiency!r}")
+    return e
+
+
+# ---------------------------------------------------------------------------------------------
+# sparse execution
+
+
+def sparse_accelerators() -> list[str]:
+    """Accelerators whose vendor states a sparse (2:4) peak."""
+    return [a.name for a in _CATALOGUE if a.sparse_peak_flops]
+
+
+def sparse_speedup(
+    accelerator: str | Accelerator = DEFAULT_ACCELERATOR, pattern=None, efficiency=DEFAULT_SPARSE_EFFICIENCY
+) -> float:
+    """How much faster the masked matmuls of a sparse model run than the same matmuls dense.
+
+    Unstructured (``pattern`` None): 1, no accelerator runs it faster. ``"2:4"``: ``efficiency x
+    sparse_peak / peak`` on an accelerator with a stated sparse peak. Any other N:M pattern, or an
+    accelerator without a sparse peak: ScalingError (one line, naming the accelerators that have one).
+    """
+    acc = get_accelerator(accelerator)
+    nm = parse_pattern(pattern)
+    if nm is None:
+        return 1.0
+    text = f"{nm[0]}:{nm[1]}"
+    if not acc.sparse_peak_flops:
+        raise ScalingError(
+            f"--pattern {text}: {acc.name} has no stated sparse peak (no sparse tensor cores), so nothing runs "
+            f"the pattern faster on it; choose an accelerator with one ({', '.join(sparse_accelerators())}) or "
+            "leave --pattern out (unstructured sparsity: no hardware speedup)"
+        )
+    if text != SPARSE_PATTERN:
+        raise ScalingError(
+            f"--pattern {text}: {acc.name}'s sparse peak is stated for {SPARSE_PATTERN} structured sparsity only; "
+            f"plan {text} without --gpu, or as --pattern {SPARSE_PATTERN}"
+        )
+    return check_sparse_efficiency(efficiency) * acc.sparse_peak_flops / acc.peak_flops
+
+
+def sparse_time_factor(block_linear_share, sparsity, speedup):
+    """``(1 - rho) + rho / ((1 - S) speedup)``: a sparse run's time over the time of its counted
+    (non-zero share) FLOPs at the dense rate (vectorised; see the module docstring)."""
+    rho = np.asarray(block_linear_share, dtype=float)
+    S = np.asarray(sparsity, dtype=float)
+    return (1.0 - rho) + rho / ((1.0 - S) * np.asarray(speedup, dtype=float))
+
+
+@dataclass(frozen=True)
+class SparseExecution:
+    """How a sparse model runs: ``sparsity`` S, the N:M ``pattern`` (None: unstructured), the share
+    of its counted FLOPs in the masked matmuls (``block_linear_share``, rho) and the
+    ``efficiency`` of the sparse kernels (a fraction of the sparse peak; 2:4 only)."""
+
+    sparsity: float
+    block_linear_share: float
+    pattern: str | None = None
+    efficiency: float = DEFAULT_SPARSE_EFFICIENCY
+
+    def speedup(self, accelerator: str | Accelerator) -> float:
+        return sparse_speedup(accelerator, self.pattern, self.efficiency)
+
+    def time_factor(self, accelerator: str | Accelerator) -> float:
+        return float(sparse_time_factor(self.block_linear_share, self.sparsity, self.speedup(accelerator)))
+
+    def describe(self, accelerator: str | Accelerator) -> dict:
+        """The JSON of a sparse budget (``Budget.sparse``)."""
+        acc = get_accelerator(accelerator)
+        structured = parse_pattern(self.pattern) is not None
+        return {
+            "pattern": format_pattern(self.pattern),
+            "sparsity": float(self.sparsity),
+            "block_linear_share": float(self.block_linear_share),
+            "sparse_peak_flops": acc.sparse_peak_flops if structured else None,
+            "sparse_efficiency": float(self.efficiency) if structured else None,
+            "speedup": self.speedup(acc),
+            "time_factor": self.time_factor(acc),
+        }
+
+
 # ---------------------------------------------------------------------------------------------
 # budgets
 
@@ -248,11 +411,15 @@ class Budget:
     grid_kg_per_kwh: float
     energy_kwh: float
     co2_kg: float
+    sparse: dict | None = None  # SparseExecution.describe() of a sparse plan
 
     def to_dict(self) -> dict:
         """Plain dict; holds at least the DESIGN.md budget keys (gpu_hours, days, gpus, cost_usd,
-        energy_kwh, co2_kg, accelerator, mfu)."""
-        return asdict(self)
+        energy_kwh, co2_kg, accelerator, mfu), and ``sparse`` for a sparse plan."""
+        d = asdict(self)
+        if d["sparse"] is None:
+            del d["sparse"]
+        return d
 
     def describe(self) -> str:
         on = f"{self.gpus} x " if self.gpus else "1 x "
@@ -272,6 +439,7 @@ def budget_arrays(
     price_per_gpu_hour=None,
     pue=DEFAULT_PUE,
     grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH,
+    sparse: SparseExecution | None = None,
 ) -> dict:
     """Vectorised :func:`budget`: a dict of numpy arrays (same keys as ``Budget``), for many
     budgets (``flops`` and ``mfu`` broadcast)."""
@@ -282,9 +450,10 @@ def budget_arrays(
     price = acc.price_per_gpu_hour if price_per_gpu_hour is None else _check_nonneg(price_per_gpu_hour, "--price")
     pue_v = _check_pue(pue)
     grid = _check_nonneg(grid_kg_per_kwh, "--grid")
-    gpu_hours = C / (acc.peak_flops * m * 3600.0)
+    factor = 1.0 if sparse is None else sparse.time_factor(acc)
+    gpu_hours = C * factor / (acc.peak_flops * m * 3600.0)
     energy = gpu_hours * acc.tdp_kw * pue_v
-    return {
+    out: dict[str, Any] = {
         "flops": C,
         "accelerator": acc.name,
         "peak_flops": acc.peak_flops,
@@ -299,6 +468,9 @@ def budget_arrays(
         "energy_kwh": energy,
         "co2_kg": energy * grid,
     }
+    if sparse is not None:
+        out["sparse"] = sparse.describe(acc)
+    return out
 
 
 def budget(
@@ -310,13 +482,16 @@ def budget(
     price_per_gpu_hour=None,
     pue=DEFAULT_PUE,
     grid_kg_per_kwh=DEFAULT_GRID_KG_PER_KWH,
+    sparse: SparseExecution | None = None,
 ):
     """GPU-hours, days on ``gpus`` GPUs, dollars, kWh and kg CO2e of ``flops`` training FLOPs.
 
     Returns a :class:`Budget` for a scalar ``flops`` and a list of them for a sequence (use
     :func:`budget_arrays` for numpy arrays of results). ``price_per_gpu_hour`` defaults to the
     accelerator's documented price; ``gpus=None`` gives days on one GPU. Bad knobs raise
-    ScalingError naming the flag (``--mfu must be in (0, 1]: got 1.5``).
+    ScalingError naming the flag (``--mfu must be in (0, 1]: got 1.5``). ``sparse``: the FLOPs are a
+    sparse model's, counted at the non-zero share, and run as :class:`SparseExecution` says (the
+    module docstring: unstructured masks run at the dense model's cost, 2:4 at the sparse kernels').
     """
     arrs = budget_arrays(
         flops,
@@ -326,6 +501,7 @@ def budget(
         price_per_gpu_hour=price_per_gpu_hour,
         pue=pue,
         grid_kg_per_kwh=grid_kg_per_kwh,
+        sparse=sparse,
     )
     shape = np.broadcast(arrs["flops"], arrs["mfu"]).shape
     if shape == ():
@@ -388,15 +564,24 @@ class Hardware:
     inference_accelerator: str | None = None
     inference_mfu: float | None = None
     inference_price_per_gpu_hour: float | None = None
+    sparse_efficiency: float = DEFAULT_SPARSE_EFFICIENCY
 
-    def budget(self, flops: float) -> dict:
-        """GPU-hours, days, dollars, energy and CO2 of training ``flops`` (a :class:`Budget` as a dict)."""
+    def budget(self, flops: float, sparse: SparseExecution | None = None) -> dict:
+        """GPU-hours, days, dollars, energy and CO2 of training ``flops`` (a :class:`Budget` as a dict);
+        ``sparse``: of a sparse model's FLOPs (see :func:`budget`)."""
         kw: dict = {"mfu": self.mfu, "gpus": self.gpus, "price_per_gpu_hour": self.price_per_gpu_hour}
         if self.pue is not None:
             kw["pue"] = self.pue
         if self.grid_kg_per_kwh is not None:
             kw["grid_kg_per_kwh"] = self.grid_kg_per_kwh
-        return budget(flops, self.accelerator, **kw).to_dict()
+        return budget(flops, self.accelerator, sparse=sparse, **kw).to_dict()
+
+    def sparse(self, sparsity: float, block_linear_share: float, pattern: str | None = None) -> SparseExecution:
+        """How a sparse model runs here (this hardware's ``sparse_efficiency``); checks that the
+        accelerator runs ``pattern`` (:func:`sparse_speedup`)."""
+        ex = SparseExecution(float(sparsity), float(block_linear_share), pattern, self.sparse_efficiency)
+        ex.speedup(self.accelerator)
+        return ex
 
     def flops_for_gpu_hours(self, hours: float) -> float:
         return float(flops_for_gpu_hours(hours, self.accelerator, mfu=self.mfu))
@@ -445,6 +630,14 @@ CostModel = Hardware  # the name the inference planner's callers know (scaling.p
 __all__ = [
     "Accelerator",
     "ACCELERATORS",
+    "DEFAULT_SPARSE_EFFICIENCY",
+    "SPARSE_EFFICIENCY_SOURCE",
+    "SPARSE_PATTERN",
+    "SparseExecution",
+    "check_sparse_efficiency",
+    "sparse_accelerators",
+    "sparse_speedup",
+    "sparse_time_factor",
     "ALIASES",
     "Budget",
     "DEFAULT_MFU",

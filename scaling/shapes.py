@@ -413,7 +413,43 @@ def smooth_flops_per_token(
     )
 
 
+def smooth_block_linear_share(
+    params,
+    *,
+    vocab: int = DEFAULT_VOCAB,
+    context: int = DEFAULT_CONTEXT,
+    convention: str = "6nd",
+    mixer: str = "attention",
+    sparsity=0.0,
+    non_embedding: bool = False,
+    **kwargs,
+):
+    """The share of a model's training FLOPs (counted under ``convention``) spent in its block linear
+    matmuls, at the continuous shape of :func:`smooth_shape` (vectorised; in [0, 1]).
+
+    ``scaling.flops.block_linear_flops_per_token / smooth_flops_per_token``: the part of a sparse run a
+    sparse kernel can speed up (the embedding, the logits, attention's context work and Hyena's FFTs
+    stay dense). Under ``6nd`` the denominator is ``6 params`` (non-embedding ones when
+    ``non_embedding``), so the share is that of the non-zero block weights in ``params``.
+    """
+    hyena = kwargs.get("hyena")
+    L, d = smooth_shape(params, vocab=vocab, non_embedding=non_embedding, mixer=mixer, sparsity=sparsity, hyena=hyena)
+    block = _flops.block_linear_flops_per_token(L, d, 4.0 * d, mixer=mixer, sparsity=sparsity, hyena=hyena)
+    total = smooth_flops_per_token(
+        params,
+        vocab=vocab,
+        context=context,
+        convention=convention,
+        mixer=mixer,
+        sparsity=sparsity,
+        non_embedding=non_embedding,
+        **kwargs,
+    )
+    return np.clip(block / total, 0.0, 1.0)
+
+
 __all__ = [
+    "smooth_block_linear_share",
     "ModelShape",
     "ShapeSearchResult",
     "shape_for_params",

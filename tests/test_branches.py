@@ -106,6 +106,22 @@ def test_branch_equals_plain_wsd_run(corpus, data, tmp_path):
     assert not list((tmp_path / "b" / "trunk-a").glob("*.pt"))  # snapshots removed when done
 
 
+def test_magnitude_mask_branches_prune_once_on_the_trunk_and_equal_plain_runs(corpus, data, tmp_path):
+    """Magnitude-mask branches share the trunk's one pruning step (an absolute sparsity_dense_steps):
+    each equals a plain run with that dense warm-up, keeps exactly its planned non-zeros, and a
+    group that would prune at a fraction of each branch's own steps is refused."""
+    kw = dict(sparsity=0.5, sparsity_mask="magnitude", sparsity_warmup_fraction=0.2, sparsity_dense_steps=6)
+    cfgs = [branch(corpus, 30, **kw), branch(corpus, 60, **kw)]
+    res = train_branches(cfgs, tmp_path, data=data)
+    for cfg, r in zip(cfgs, res):
+        plain = train(cfg.model_copy(update={"trunk": None, "run_id": "plain"}), data=data)
+        assert r.status == plain.status == "ok" and r.branch_step == cfg.decay_start > cfg.dense_steps
+        assert abs(r.loss - plain.loss) < 1e-6, (cfg.run_id, r.loss, plain.loss)
+        assert r.nonzero_measured == r.nonzero_params < r.params
+    with pytest.raises(ScalingError, match="absolute sparsity_dense_steps"):
+        trunk_config([branch(corpus, 30, **{**kw, "sparsity_dense_steps": None})])
+
+
 def test_missing_snapshot_is_rederived_not_invented(corpus, data, tmp_path):
     cfgs = [branch(corpus, 30), branch(corpus, 60)]
     first = train_branches(cfgs[1:], tmp_path, data=data, keep_snapshots=True)[0]  # trunk to step 48

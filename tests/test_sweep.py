@@ -137,6 +137,89 @@ def test_sparse_specs_carry_the_sparsity_into_shapes_and_flops(tmp_path):
     )
 
 
+SHARE = """
+kind = "isoflop"
+budgets = [1e12, 1e13]
+size_multipliers = [0.25, 0.5, 1, 2, 4]
+flops_convention = "palm"
+[model]
+context = 96
+shape_rule = "aspect"
+head_dim = 16
+aspect_weight = 0.2
+attention_share = [0.15, 0.25]
+[data]
+corpus = "stdlib"
+"""
+
+
+@pytest.mark.parametrize("mixer", ["attention", "hyena"])
+def test_attention_share_band_holds_at_every_size(mixer, tmp_path):
+    """With model.attention_share the aspect rule builds only shapes at which attention's context
+    FLOPs (PaLM count) are that fraction of 6N, for either mixer; without it the same sizes leave
+    the band; a band no shape can meet, or one given to the search rule, is a one-line error."""
+    import tomllib
+
+    from scaling.flops import flops_per_token
+    from scaling.sweep.expand import attention_share
+
+    text = SHARE.replace("context = 96", f'context = 96\nmixer = "{mixer}"')
+    runs = parse_spec(tomllib.loads(text)).expand()
+    shares = [float(attention_share(r.n_layer, r.d_model, r.context, r.vocab, r.d_ff)) for r in runs]
+    assert len({(r.n_layer, r.d_model) for r in runs}) >= 6
+    assert all(0.15 <= x <= 0.25 for x in shares), shares
+    for r, x in zip(runs, shares):  # the share is the PaLM context term over 6N of the attention shape
+        palm = flops_per_token(r.n_layer, r.d_model, 96, 256, d_ff=r.d_ff, convention="palm")
+        assert x == pytest.approx(12 * r.n_layer * r.d_model * 96 / (palm - 12 * r.n_layer * r.d_model * 96))
+    free = parse_spec(tomllib.loads(text.replace("attention_share = [0.15, 0.25]", ""))).expand()
+    assert any(not 0.15 <= attention_share(r.n_layer, r.d_model, 96, 256, r.d_ff) <= 0.25 for r in free)
+    assert "attention_share: give [lo, hi] with lo < hi" in bad(text.replace("[0.15, 0.25]", "[0.25, 0.15]"), tmp_path)
+    assert "attention_share: only for shape_rule = 'aspect'" in bad(text.replace('"aspect"', '"search"'), tmp_path)
+    assert "no shape" in bad(
+        text.replace("[0.15, 0.25]", "[0.001, 0.002]").replace("context = 96", "context = 8192"), tmp_path
+    )
+    beyond = bad(text.replace("[1e12, 1e13]", "[1e12, 1e22]"), tmp_path)
+    assert "beyond the largest shape with that share at context 96" in beyond and "budgets[1]" in beyond
+
+
+def test_branched_magnitude_masks_prune_once_per_trunk():
+    """A branched spec gives every branch of a trunk one absolute dense warm-up (the fraction of the
+    shortest branch), so all of them prune at the same step of the trunk; random masks get none."""
+    import tomllib
+
+    text = """
+kind = "grid"
+params = [3e4, 6e4]
+tokens_per_param = [10, 40, 160]
+[model]
+context = 64
+shape_rule = "aspect"
+head_dim = 16
+sparsity = 0.5
+sparsity_mask = "magnitude"
+sparsity_warmup_fraction = 0.2
+[train]
+batch_size = 16
+schedule = "wsd"
+branched = true
+[data]
+corpus = "stdlib"
+"""
+    runs = parse_spec(tomllib.loads(text)).expand()
+    trunks = {}
+    for r in runs:
+        trunks.setdefault(r.trunk, []).append(r)
+    assert len(trunks) == 2 and all(len(b) == 3 for b in trunks.values())
+    for branches in trunks.values():
+        shortest = min(b.steps for b in branches)
+        assert {b.sparsity_dense_steps for b in branches} == {round(0.2 * shortest)}
+        assert all(b.dense_steps == round(0.2 * shortest) < b.decay_start for b in branches)
+    rand = parse_spec(
+        tomllib.loads(text.replace('"magnitude"', '"random"').replace("sparsity_warmup_fraction = 0.2", ""))
+    ).expand()
+    assert all(r.sparsity_dense_steps is None and r.dense_steps == 0 for r in rand)
+
+
 def test_growth_spec_is_sent_to_scaling_grow(tmp_path):
     msg = bad('kind = "growth"\nname = "g"\n', tmp_path)
     assert "scaling grow run" in msg
@@ -157,6 +240,61 @@ def test_shipped_specs_expand():
     assert all(sum(r.budget == b for r in cpu.expand()) >= 5 for b in budgets)
     gpu = load_spec(ROOT / "sweeps" / "gpu-isoflop.toml")
     assert min(r.budget for r in gpu.expand()) == 1e16 and max(r.budget for r in gpu.expand()) == 1e18
+
+
+LARGE_TRAIN_TOKENS = 272_961_054  # debian-docs-large, bytes, val_fraction 0.05
+
+
+def test_issue17_hyena_specs_stay_in_the_papers_regime():
+    """arch-paper-*: attention's context FLOPs are 15-25% of 6N at every size of both files, which
+    differ only in the mixer; 4+ budgets, each with 2+ sizes either side of its centre and seed 1
+    at the centre alone; every run within one epoch of debian-docs-large."""
+    import tomllib
+
+    from scaling.sweep import check_epochs
+    from scaling.sweep.expand import attention_share
+
+    att, hy = (ROOT / "sweeps" / f"arch-paper-{m}.toml" for m in ("attention", "hyena"))
+    a, h = tomllib.loads(att.read_text()), tomllib.loads(hy.read_text())
+    for d in (a, h):
+        d.pop("name"), d.pop("description"), d["model"].pop("mixer")
+    assert a == h
+    for path in (att, hy):
+        spec = load_spec(path)
+        runs = spec.expand()
+        check_epochs(spec, runs, {("debian-docs-large", "bytes", 0.05, None): LARGE_TRAIN_TOKENS})
+        assert all(0.15 <= attention_share(r.n_layer, r.d_model, r.context, r.vocab, r.d_ff) <= 0.25 for r in runs)
+        assert len(spec.budgets) >= 4 and all(r.trunk for r in runs)
+        for C in spec.budgets:
+            mine = [r for r in runs if r.budget == C]
+            centre = next(r.param_counts()["total"] for r in mine if r.tags["size_multiplier"] == 1)
+            sizes = {r.param_counts()["total"] for r in mine if r.seed == 0}
+            assert sum(n < centre for n in sizes) >= 2 and sum(n > centre for n in sizes) >= 2, (path, C)
+            assert [r.tags["size_multiplier"] for r in mine if r.seed == 1] == [1.0]
+
+
+def test_issue17_sparse_specs_cover_a_decade_of_n_and_of_d_per_n():
+    """sparse-long-*: five files with one grid of shapes and tokens; each size is one trunk; per
+    file 12+ runs spanning 10x in non-zero parameters and in tokens per parameter; magnitude masks
+    prune once per trunk; every run within one epoch."""
+    from scaling.sweep import check_epochs
+
+    grids = {}
+    for name in ("s0", "s50", "s75", "s50-magnitude", "s75-magnitude"):
+        spec = load_spec(ROOT / "sweeps" / f"sparse-long-{name}.toml")
+        runs = spec.expand()
+        check_epochs(spec, runs, {("debian-docs-large", "bytes", 0.05, None): LARGE_TRAIN_TOKENS})
+        grids[name] = sorted((r.n_layer, r.d_model, r.trained_tokens, r.batch_size) for r in runs)
+        nonzero = [r.param_counts()["nonzero"] for r in runs]
+        per_param = [r.trained_tokens / n for r, n in zip(runs, nonzero)]
+        assert len(runs) >= 12 and max(nonzero) / min(nonzero) >= 10 and max(per_param) / min(per_param) >= 10
+        trunks = {r.trunk for r in runs}
+        assert len(trunks) == len({(r.n_layer, r.d_model) for r in runs})
+        for t in trunks:
+            branches = [r for r in runs if r.trunk == t]
+            assert len({r.dense_steps for r in branches}) == 1
+            assert (branches[0].sparsity_dense_steps is not None) == name.endswith("magnitude")
+    assert all(g == grids["s0"] for g in grids.values())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import json
 import math
 
 from ..errors import ScalingError
-from ..planner.compare import arch_flops, compute_multiplier
+from ..planner.compare import compare_fits
 from . import number
 
 _CONVENTIONS = ("6nd", "kaplan", "chinchilla", "palm")
@@ -46,44 +46,58 @@ def register(sub) -> None:
         help="compute multiplier of architecture B over A from two fits",
         description="The effective compute multiplier of architecture B over architecture A: the compute A "
         "needs to reach a loss divided by the compute B needs, each on its own compute-optimal "
-        "frontier, with a bootstrap interval when the fits carry samples. > 1: B is cheaper.",
-        epilog="Examples: scaling compare attention-fit.json hyena-fit.json --flops 1e15; "
-        "... --target-loss 1.9 --mixer-a attention --mixer-b hyena --context 1024 --vocab 256 "
-        "--convention palm (counts attention's context FLOPs and Hyena's FFTs); "
+        "frontier, with a bootstrap interval when the fits carry samples. > 1: B is cheaper. Each fit's "
+        "mixer, context, vocabulary, sparsity and FLOP convention come from the fit file (recorded from "
+        "its runs); the multiplier is printed under total FLOPs (the runs' convention, which counts "
+        "attention's context work and Hyena's FFTs) and under weight-only FLOPs (C = 6ND) side by side.",
+        epilog="Examples: scaling compare attention-fit.json hyena-fit.json --flops 1e13 (each side as its "
+        "fit records it); ... --context 2048 (overrides the recorded context, with a note); "
+        "... --convention 6nd (restates two fits under different conventions in one); "
         "scaling compare frantar-2024 frantar-2024 --sparsity-b 0.75 --target-loss 2.5.",
     )
     p.add_argument("law_a", metavar="A", help="fit JSON (scaling fit ... --out) or law name of architecture A")
     p.add_argument("law_b", metavar="B", help="fit JSON or law name of architecture B")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--target-loss", type=_loss, help="the loss both must reach (nats per token)")
-    g.add_argument("--flops", type=number("--flops"), help="a budget: the target is the loss A reaches with it")
+    g.add_argument(
+        "--flops",
+        type=number("--flops"),
+        help="a budget (in the fits' FLOP convention): the target is the loss A reaches with it",
+    )
     p.add_argument(
         "--sparsity-a",
         type=_fraction("--sparsity-a"),
-        default=0.0,
-        help="A's sparsity (cuts a sparsity-law fit; counts FLOPs at the non-zero share)",
+        default=None,
+        help="A's sparsity (cuts a sparsity-law fit, default 0; counts FLOPs at the non-zero share; "
+        "default: as A's fit records)",
     )
-    p.add_argument("--sparsity-b", type=_fraction("--sparsity-b"), default=0.0, help="B's sparsity")
+    p.add_argument("--sparsity-b", type=_fraction("--sparsity-b"), default=None, help="B's sparsity")
     p.add_argument(
         "--mixer-a",
         choices=("attention", "hyena"),
         default=None,
-        help="count A's FLOPs per token from its architecture (with --context, --convention)",
+        help="A's mixer (default: as A's fit records; attention for a law that records none)",
     )
     p.add_argument("--mixer-b", choices=("attention", "hyena"), default=None, help="B's mixer")
     p.add_argument(
         "--context",
         type=number("--context"),
         default=None,
-        help="context length for architecture FLOP counting (default 2048)",
+        help="context length of both (default: as the fits record; 2048 for a law that records none)",
     )
     p.add_argument(
         "--convention",
         choices=_CONVENTIONS,
         default=None,
-        help="FLOP convention for architecture counting (default palm when a mixer is given)",
+        help="FLOP convention to count both sides in (default: the fits' own; fits under different "
+        "conventions need it; palm for laws that record none)",
     )
-    p.add_argument("--vocab", type=number("--vocab"), default=None, help="vocabulary for architecture counting")
+    p.add_argument(
+        "--vocab",
+        type=number("--vocab"),
+        default=None,
+        help="vocabulary of both (default: as the fits record; 50257 for a law that records none)",
+    )
     p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
     p.add_argument("--max-samples", type=int, default=None, help="use at most this many bootstrap samples")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -93,25 +107,16 @@ def register(sub) -> None:
 def run(args) -> int:
     if not 0 < args.level < 1:
         raise ScalingError(f"--level must be between 0 and 1: got {args.level:g}")
-    arch = any(v is not None for v in (args.mixer_a, args.mixer_b, args.context, args.convention, args.vocab))
-    fa = fb = None
-    if arch:
-        conv = args.convention or "palm"
-        ctx = int(args.context or 2048)
-        vocab = int(args.vocab or 50257)
-        fa = arch_flops(
-            mixer=args.mixer_a or "attention", context=ctx, sparsity=args.sparsity_a, convention=conv, vocab=vocab
-        )
-        fb = arch_flops(
-            mixer=args.mixer_b or "attention", context=ctx, sparsity=args.sparsity_b, convention=conv, vocab=vocab
-        )
-    res = compute_multiplier(
+    res = compare_fits(
         args.law_a,
         args.law_b,
         target_loss=args.target_loss,
         flops=args.flops,
-        flops_per_token_a=fa,
-        flops_per_token_b=fb,
+        mixer_a=args.mixer_a,
+        mixer_b=args.mixer_b,
+        context=None if args.context is None else int(args.context),
+        vocab=None if args.vocab is None else int(args.vocab),
+        convention=args.convention,
         sparsity_a=args.sparsity_a,
         sparsity_b=args.sparsity_b,
         level=args.level,

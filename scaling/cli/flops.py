@@ -54,6 +54,12 @@ def register(sub) -> None:
         default=0.0,
         help="fraction of block linear weights that are zero, in [0, 1) (default 0)",
     )
+    p.add_argument(
+        "--pattern",
+        default=None,
+        metavar="N:M",
+        help="semi-structured sparsity (2:4: 2 non-zero weights in every 4); counted as --sparsity 1 - N/M",
+    )
     p.add_argument("--causal", action="store_true", help="halve the L^2 attention work (causal masking)")
     p.add_argument(
         "--no-embeddings",
@@ -76,6 +82,9 @@ def run(args) -> int:
 
     if not (math.isfinite(args.sparsity) and 0 <= args.sparsity < 1):
         raise ScalingError(f"--sparsity must be in [0, 1): got {args.sparsity:g}")
+    nm = F.parse_pattern(args.pattern, "--pattern")
+    if nm is not None:
+        args.sparsity = F.resolve_sparsity(args.sparsity or None, nm, what="--sparsity")
     if args.fft_constant is not None and not (math.isfinite(args.fft_constant) and args.fft_constant > 0):
         raise ScalingError(f"--fft-constant must be positive: got {args.fft_constant:g}")
     if args.fft_constant is not None and args.mixer != "hyena":
@@ -121,6 +130,8 @@ def run(args) -> int:
         }
         if args.sparsity:
             out["sparsity_convention"] = F.SPARSITY_CONVENTION_DOC
+        if nm is not None:
+            out["pattern"] = f"{nm[0]}:{nm[1]}"
         print(json.dumps(out))
         return 0
 
@@ -139,6 +150,11 @@ def run(args) -> int:
         notes.append("embedding and logit FLOPs left out")
     if args.sparsity:
         notes.append(F.SPARSITY_CONVENTION_DOC)
+    if nm is not None:
+        notes.append(
+            f"a {nm[0]}:{nm[1]} pattern counts as {args.sparsity:g} sparsity (where the zeros sit "
+            "changes the hardware's speed, not the count)"
+        )
     if notes:
         print("counting: " + "; ".join(notes))
     header = ["convention", "FLOPs/token", "x 6N"] + (["FLOPs (run)"] if args.tokens is not None else []) + ["formula"]

@@ -8,7 +8,8 @@ import sys
 import warnings
 
 from ..errors import ScalingError
-from ..hardware import Hardware, get_accelerator
+from ..flops import parse_pattern, resolve_sparsity
+from ..hardware import DEFAULT_SPARSE_EFFICIENCY, Hardware, check_sparse_efficiency, get_accelerator
 from ..laws import get_law, list_laws
 from ..laws.moe import FineGrainedMoELaw, check_granularity
 from ..planner import format_table, plan
@@ -34,10 +35,14 @@ def register(sub) -> None:
         "  scaling plan 1e22 --law fit.json --flatness 0.005\n"
         "  scaling plan 1e21 --mixer hyena --context 8192 --convention palm\n"
         "  scaling plan 1e21 --law frantar-2024 --sparsity 0.75\n"
+        "  scaling plan 1e21 --law frantar-2024 --sparsity 0.5 --pattern 2:4 --gpu h100\n"
         "  scaling plan 1e22 --law krajewski-2024 --granularity 8\n\n"
         "--unique-tokens without --law uses muennighoff-2023 (Muennighoff et al. 2023, C4); with a\n"
         "Chinchilla-form --law that paper's repetition constants (R_D* 15.39, R_N* 5.31) are applied\n"
-        "to the given law, and the output says so.",
+        "to the given law, and the output says so.\n\n"
+        "--sparsity with --gpu prices the sparse model as it runs (unstructured masks: no speedup, the\n"
+        "dense model's cost; --pattern 2:4: the sparse tensor cores at --sparse-efficiency of the vendor's\n"
+        "sparse peak) and prints the dense plans at the same FLOPs and at the same GPU-hours beside it.",
     )
     p.add_argument("flops", nargs="*", type=number("FLOPs"), help="training budget(s) in FLOPs (1e21, 3.2E+24)")
     p.add_argument("--gpu-hours", type=number("--gpu-hours"), nargs="+", help="budget(s) in GPU-hours")
@@ -86,9 +91,24 @@ def register(sub) -> None:
     p.add_argument(
         "--sparsity",
         type=number("--sparsity", allow_zero=True),
-        default=0.0,
+        default=None,
         help="fraction of block weights held at zero: N is non-zero parameters, FLOPs the non-zero "
         "share; a sparsity law (frantar-2024) is evaluated at it",
+    )
+    p.add_argument(
+        "--pattern",
+        default=None,
+        metavar="N:M",
+        help="semi-structured sparsity: N non-zero weights in every M (2:4, what sparse tensor cores run; "
+        "sets --sparsity to 1 - N/M); default unstructured, which no accelerator runs faster",
+    )
+    p.add_argument(
+        "--sparse-efficiency",
+        type=number("--sparse-efficiency"),
+        default=None,
+        metavar="E",
+        help=f"with --pattern 2:4 and a GPU: the fraction of the vendor's sparse peak the sparse kernels reach "
+        f"(default {DEFAULT_SPARSE_EFFICIENCY:g}: 1.2x over dense at a 2x sparse peak; an assumption, printed)",
     )
     p.add_argument(
         "--granularity",
@@ -188,8 +208,24 @@ def run(args) -> int:
         raise ScalingError(f"--gpus must be at least 1, got {args.gpus}")
     if args.mfu is not None and not 0 < args.mfu <= 1:
         raise ScalingError(f"--mfu must be in (0, 1], got {args.mfu:g}")
-    if not 0 <= args.sparsity < 1:
+    if args.sparsity is not None and not 0 <= args.sparsity < 1:
         raise ScalingError(f"--sparsity must be in [0, 1), got {args.sparsity:g}")
+    pattern = parse_pattern(args.pattern, "--pattern")
+    if pattern is not None and args.sparsity is not None:
+        n, m = pattern
+        if abs(args.sparsity - (1 - n / m)) > 1e-9:
+            raise ScalingError(
+                f"--pattern {n}:{m} keeps {n} of every {m} weights (sparsity {1 - n / m:g}): "
+                f"--sparsity {args.sparsity:g} disagrees"
+            )
+    sparsity = resolve_sparsity(args.sparsity, args.pattern)
+    if args.sparse_efficiency is not None:
+        check_sparse_efficiency(args.sparse_efficiency)
+        if pattern is None:
+            raise ScalingError(
+                "--sparse-efficiency applies to --pattern 2:4 (sparse tensor cores); unstructured sparsity gets no "
+                "hardware speedup"
+            )
     if not 0 < args.level < 1:
         raise ScalingError(f"--level must be in (0, 1), got {args.level:g}")
     if args.vocab < 1 or args.context < 1:
@@ -197,6 +233,7 @@ def run(args) -> int:
     hw = None
     if (
         any(v is not None for v in (args.gpu, args.gpus, args.mfu, args.price, args.pue, args.grid))
+        or args.sparse_efficiency is not None
         or args.gpu_hours
         or args.dollars
     ):
@@ -207,6 +244,7 @@ def run(args) -> int:
             price_per_gpu_hour=args.price,
             pue=args.pue,
             grid_kg_per_kwh=args.grid,
+            sparse_efficiency=DEFAULT_SPARSE_EFFICIENCY if args.sparse_efficiency is None else args.sparse_efficiency,
         )
     cost = None
     if args.inference_tokens is not None:
@@ -246,8 +284,9 @@ def run(args) -> int:
             cost=cost,
             flatness=args.flatness,
             mixer=args.mixer,
-            sparsity=args.sparsity,
+            sparsity=sparsity,
             granularity=args.granularity,
+            pattern=args.pattern,
         )
     if args.json:
         for p in plans:

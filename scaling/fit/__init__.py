@@ -27,7 +27,7 @@ from .datacon import fit_datacon
 from .holdout import compare_forms
 from .kaplan import fit_kaplan
 from .multistart import approach3_optimum
-from .result import BootstrapInfo, DataInfo, FitResult
+from .result import BootstrapInfo, DataInfo, FitArchitecture, FitResult
 from .sparsity import fit_sparsity
 from .vp import fit_vp
 
@@ -39,6 +39,7 @@ __all__ = [
     "METHODS",
     "FitResult",
     "DataInfo",
+    "FitArchitecture",
     "BootstrapInfo",
     "fit_approach3",
     "approach3_optimum",

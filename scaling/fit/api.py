@@ -25,14 +25,14 @@ import pandas as pd
 
 from ..errors import ScalingError
 from ..planner.result import Flag
-from ..runs import RunsWarning, load_curves, load_runs, plausibility
+from ..runs import RunsWarning, architecture_info, load_curves, load_runs, plausibility
 from .approach1 import fit_approach1
 from .approach2 import fit_approach2
 from .approach3 import fit_approach3
 from .datacon import fit_datacon
 from .flags import UNUSABLE
 from .kaplan import fit_kaplan
-from .result import FitResult
+from .result import FitArchitecture, FitResult
 from .sparsity import fit_sparsity
 from .vp import fit_vp
 
@@ -205,7 +205,25 @@ def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0,
     res = fn(table, bootstrap=int(bootstrap), seed=seed, **fit_kw)
     if checks:
         res = res.model_copy(update={"flags": [*res.flags, *(Flag("data_check", f"data: {c}") for c in checks)]})
-    return flag_unusable(res)
+    return flag_unusable(with_architecture(res, table))
+
+
+def with_architecture(res: FitResult, table) -> FitResult:
+    """The fit with the architecture of the runs it was fitted on (:func:`scaling.runs.architecture_info`
+    of the fitted table), and a flag ``mixed_architecture`` when the runs disagree on one (a sparsity
+    fit's runs differ in sparsity by design)."""
+    arch = FitArchitecture(**architecture_info(table))
+    flags = list(res.flags)
+    mixed = arch.mixed_line(ignore=("sparsity",) if res.method == "sparsity" else ())
+    if mixed and not res.has_flag("mixed_architecture"):
+        flags.append(
+            Flag(
+                "mixed_architecture",
+                f"runs of more than one architecture ({mixed}): the law is no single architecture's; "
+                "fit each apart (--where) to compare them",
+            )
+        )
+    return res.model_copy(update={"architecture": arch, "flags": flags})
 
 
 def data_checks(table) -> list[str]:
@@ -282,6 +300,7 @@ __all__ = [
     "load_for",
     "holdout_errors",
     "flag_unusable",
+    "with_architecture",
     "UNUSABLE",
     "METHODS",
 ]

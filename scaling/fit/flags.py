@@ -26,6 +26,7 @@ Codes (a family of codes shares a prefix before ``:``; ``has_flag("bound")`` mat
     sparsity_few_levels        too few sparsity levels to identify a_S, b_S, c_S
     sparsity_params_column     N taken from a column the law reads as non-zero parameters
     data_check                 a plausibility warning of the runs table
+    mixed_architecture         the runs differ in mixer, context, vocabulary, sparsity or FLOP convention
     unusable                   ``scaling plan`` cannot use the fit's law
     legacy                     a flag of an old fit file whose sentence none of the above matches
 

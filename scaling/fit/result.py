@@ -13,10 +13,10 @@ import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .._io import atomic_write_text
 from ..errors import OutOfRangeWarning, ScalingError
@@ -40,6 +40,65 @@ class DataInfo(BaseModel):
     flops_range: tuple[float, float] | None = None
 
 
+ArchField = Literal["mixer", "context", "vocab", "sparsity", "flops_convention"]
+
+
+class FitArchitecture(BaseModel):
+    """What the runs of a fit were: mixer, context, vocabulary, sparsity and the FLOP convention their
+    budgets were counted in, read from the runs' configs (the runs table's columns,
+    :func:`scaling.runs.architecture_info`), so a comparison or a plan can check like for like.
+
+    A field is None when the runs do not say (no such column); when they disagree it is None and
+    ``mixed`` lists the values. ``flops_convention`` is the runs' own count (a sweep's ``palm``
+    budgets); the law's frontier keeps ``FitResult.flops_convention`` (C = 6ND for a loss surface).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    mixer: str | None = Field(default=None, min_length=1, max_length=64)
+    context: int | None = Field(default=None, ge=1)
+    vocab: int | None = Field(default=None, ge=1)
+    sparsity: float | None = Field(default=None, ge=0.0, lt=1.0)
+    flops_convention: str | None = Field(default=None, min_length=1, max_length=64)
+    mixed: dict[
+        Literal["mixer", "context", "vocab", "sparsity", "flops_convention"], list[str | int | float | None]
+    ] = Field(default_factory=dict)
+
+    @property
+    def known(self) -> bool:
+        """Whether the runs said anything about their architecture."""
+        return bool(self.mixed) or any(
+            getattr(self, k) is not None for k in ("mixer", "context", "vocab", "sparsity", "flops_convention")
+        )
+
+    def mixed_line(self, ignore: Sequence[str] = ()) -> str:
+        """ "mixer attention, hyena; context 256, 1024" for the fields the runs disagree on, else ""."""
+        parts = [
+            f"{k} {', '.join('?' if v is None else f'{v:g}' if isinstance(v, float) else str(v) for v in vals)}"
+            for k, vals in self.mixed.items()
+            if k not in ignore
+        ]
+        return "; ".join(parts)
+
+    def describe(self) -> str:
+        """ "attention, context 1024, vocab 256, dense; runs counted in palm FLOPs" (the fields known)."""
+        parts = []
+        if self.mixer is not None:
+            parts.append(self.mixer)
+        if self.context is not None:
+            parts.append(f"context {self.context}")
+        if self.vocab is not None:
+            parts.append(f"vocab {self.vocab}")
+        if self.sparsity is not None:
+            parts.append(f"{100 * self.sparsity:g}% sparse" if self.sparsity else "dense")
+        text = ", ".join(parts)
+        if self.flops_convention is not None:
+            text += ("; " if text else "") + f"runs counted in {self.flops_convention} FLOPs"
+        mixed = self.mixed_line()
+        if mixed:
+            text += ("; " if text else "") + f"mixed: {mixed}"
+        return text
+
+
 class FitResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -60,7 +119,10 @@ class FitResult(BaseModel):
     params_convention: str = "total"
     extra: dict[str, Any] = Field(default_factory=dict)  # method-specific (per-budget minima, vp...)
     worst_run: dict[str, Any] = Field(default_factory=dict)  # surface fits: the run the law fits worst
-    version: str = "1"
+    # what the runs were (mixer, context, vocabulary, sparsity, their FLOP convention); None in fit
+    # files written before version 2 recorded it
+    architecture: FitArchitecture | None = None
+    version: str = "2"
 
     @field_validator("flags", mode="before")
     @classmethod
@@ -160,7 +222,11 @@ class FitResult(BaseModel):
             raise ScalingError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(data, dict) or "law" not in data or "method" not in data:
             raise ScalingError(f"{path}: not a fit result (expected keys 'method' and 'law')")
-        return cls.model_validate(data)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:  # a hand-edited or foreign file: one line naming the file and the fields
+            bad = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()[:3])
+            raise ScalingError(f"{path}: not a valid fit file ({bad})") from None
 
     # --- report -------------------------------------------------------------------------------
     def summary(self, budgets: Sequence[float] | None = None) -> str:
@@ -178,6 +244,8 @@ class FitResult(BaseModel):
             lines[-1] += f", FLOPs {lo:.3g}..{hi:.3g}"
         if res.data.filters:
             lines.append("filters: " + "; ".join(res.data.filters))
+        if res.architecture is not None and res.architecture.known:
+            lines.append("fitted on: " + res.architecture.describe())
         has_int = any(k in res.intervals for k in res.params)
         lines += ["", f"{'parameter':<12}{'estimate':>14}" + (f"   {lvl}% interval" if has_int else "")]
         for k, v in res.params.items():

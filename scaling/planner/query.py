@@ -20,6 +20,8 @@ within 0.5% of the best loss, and for a law with samples the distribution of the
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import warnings
 from typing import Any
@@ -27,10 +29,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import OutOfRangeWarning, ScalingError
-from ..flops import MIXERS
-from ..hardware import Hardware
+from ..flops import CONVENTIONS, MIXERS, format_pattern, parse_pattern, resolve_sparsity
+from ..hardware import Hardware, SparseExecution
 from ..laws import DEFAULT_LAW, Law, get_law
 from ..laws.moe import GRANULARITIES, FineGrainedMoELaw, check_granularity
+from ..shapes import smooth_block_linear_share
 from ._checks import OVERDETERMINED_RTOL, positive, values
 from .constrained import plan_data_constrained
 from .frontier import arch as _arch
@@ -68,8 +71,9 @@ def plan(
     cost: Hardware | None = None,
     flatness: float | None = None,
     mixer: str = "attention",
-    sparsity: float = 0.0,
+    sparsity: float | None = 0.0,
     granularity: float | None = None,
+    pattern: str | None = None,
 ) -> list[Plan]:
     """Answer a planning query; each argument may be a number or a sequence (one Plan per value).
 
@@ -103,6 +107,14 @@ def plan(
         parameters under sparsity); under ``convention="palm"`` or ``"chinchilla"`` attention pays for
         its context and Hyena for its FFTs. A sparsity law (``frantar-2024``, or a fit with a sparsity
         term) is evaluated at ``sparsity``; any other law is read as the same loss per non-zero parameter.
+    pattern: where the zeros sit: None (unstructured) or ``"N:M"`` (``"2:4"``: N non-zero weights in
+        every group of M, Mishra et al. 2021, arXiv:2104.08378); sets ``sparsity = 1 - N/M`` when
+        ``sparsity`` is 0 or None, and must agree with it otherwise. The loss and the FLOP count do
+        not depend on it; the hardware does: with ``hardware``, a sparse plan is priced as it runs
+        (:class:`scaling.hardware.SparseExecution`: unstructured masks at the dense model's cost, 2:4 on
+        sparse tensor cores at ``hardware.sparse_efficiency`` of the vendor's sparse peak), and each
+        sparse plan carries the compute-optimal dense plans at the same FLOPs and at the same GPU-hours
+        (``Plan.dense``; at the same loss for a target loss).
     granularity: the MoE granularity G = d_ff / d_expert (at least 1) at which a fine-grained MoE law
         (``krajewski-2024``, Krajewski et al. 2024, arXiv:2402.07871) plans, instead of its
         compute-optimal G among 1..64; an error with a law that has no granularity term.
@@ -121,11 +133,15 @@ def plan(
     if mixer not in MIXERS:
         raise ScalingError(f"unknown mixer {mixer!r} (choose from {', '.join(MIXERS)})")
     try:
-        sparsity = float(sparsity)
+        sparsity = 0.0 if sparsity is None else float(sparsity)
     except (TypeError, ValueError):
         raise ScalingError(f"sparsity must be a number in [0, 1): got {sparsity!r}") from None
     if not (math.isfinite(sparsity) and 0.0 <= sparsity < 1.0):
         raise ScalingError(f"sparsity must be in [0, 1): got {sparsity:g}")
+    pattern = None if parse_pattern(pattern) is None else format_pattern(pattern)
+    sparsity = resolve_sparsity(sparsity, pattern)
+    if hardware is not None and sparsity:
+        hardware.sparse(sparsity, 1.0, pattern)  # the accelerator runs the pattern (one-line error if not)
     if (mixer != "attention" or sparsity) and (inference_tokens is not None or unique_tokens is not None):
         raise ScalingError(
             "--mixer/--sparsity apply to compute-optimal plans; data-constrained and "
@@ -178,6 +194,11 @@ def plan(
     if granularity is not None:
         law_obj = _at_granularity(law_obj, granularity, arch_notes)
     if hasattr(law_obj, "at_sparsity"):  # a sparsity law L(S, N, D): the Chinchilla-form law at S
+        if pattern is not None:
+            arch_notes.append(
+                f"the loss of the {pattern} pattern is {law_obj.name}'s at sparsity {sparsity:g}, as if the zeros "
+                f"were unstructured: an assumption unless the law was fitted on {pattern} runs"
+            )
         law_obj = law_obj.at_sparsity(sparsity)
     elif sparsity:
         arch_notes.append(
@@ -194,6 +215,13 @@ def plan(
         )
     if given and given[0][0] != "flops" and hardware is None:
         hardware = Hardware()
+    sparse_of = None
+    if sparsity and hardware is not None:
+        hw_ = hardware
+
+        def sparse_of(N: float) -> SparseExecution:
+            return hw_.sparse(sparsity, _block_linear_share(law_obj, conv, N, a), pattern)
+
     if target_loss is not None and given:
         raise ScalingError("a budget and a --target-loss over-determine the plan: give one of them")
     if target_loss is not None and params is not None and tokens is not None:
@@ -201,6 +229,27 @@ def plan(
 
     plans: list[Plan] = []
     budget_kind, budget_vals = (given[0][0], values(given[0][1], given[0][0])) if given else (None, [None])
+
+    def one(C, N, D, L, bval) -> Plan:
+        return _plan_one(
+            law_obj,
+            conv,
+            C,
+            N,
+            D,
+            L,
+            hardware,
+            shape,
+            a,
+            level,
+            budget_kind,
+            bval,
+            arch_notes,
+            flatness_of,
+            sparse_of,
+            pattern,
+        )
+
     for bval in budget_vals:
         C_in = None
         if budget_kind == "flops":
@@ -214,25 +263,67 @@ def plan(
         for N_in in values(params, "params"):
             for D_in in values(tokens, "tokens"):
                 for L_in in [None] if target_loss is None else values(target_loss, "target loss"):
-                    plans.append(
-                        _plan_one(
-                            law_obj,
-                            conv,
-                            C_in,
-                            N_in,
-                            D_in,
-                            L_in,
-                            hardware,
-                            shape,
-                            a,
-                            level,
-                            budget_kind,
-                            bval,
-                            arch_notes,
-                            flatness_of,
-                        )
-                    )
+                    if budget_kind in ("gpu_hours", "dollars") and sparse_of is not None:
+                        assert C_in is not None
+                        p = _at_sparse_cost(functools.partial(one, N=N_in, D=D_in, L=L_in, bval=bval), C_in)
+                    else:
+                        p = one(C_in, N_in, D_in, L_in, bval)
+                    plans.append(p)
+    if sparse_of is not None:
+        dense_kw = dict(
+            law=law,
+            convention=convention,
+            hardware=hardware,
+            shape=shape,
+            vocab=vocab,
+            context=context,
+            level=level,
+            mixer=mixer,
+            granularity=granularity,
+        )
+        plans = [dataclasses.replace(p, dense=_dense_plans(p, dense_kw)) for p in plans]
     return plans
+
+
+def _block_linear_share(law: Law, conv: str, N: float, arch: dict) -> float:
+    """The share of a size-N sparse model's counted FLOPs in its masked block matmuls (the smooth
+    shape rule; what a sparse kernel can speed up)."""
+    return float(
+        smooth_block_linear_share(
+            N,
+            vocab=arch["vocab"],
+            context=arch["context"],
+            convention=conv if conv in CONVENTIONS else "6nd",
+            mixer=arch["mixer"],
+            sparsity=arch["sparsity"],
+            non_embedding=law.params_convention == "non_embedding",
+        )
+    )
+
+
+def _at_sparse_cost(one, C_dense_rate: float) -> Plan:
+    """The sparse plan a GPU-hour (or dollar) budget buys: the FLOPs C with C x time_factor(N(C)) =
+    the FLOPs the budget buys at the dense rate. time_factor moves slowly with N (the block share of
+    the FLOPs), so the fixed point converges in a few steps."""
+    C = C_dense_rate
+    for _ in range(60):
+        p = one(C)
+        assert p.budget is not None and "sparse" in p.budget
+        C_next = C_dense_rate / p.budget["sparse"]["time_factor"]
+        if abs(C_next / C - 1.0) < 1e-13:
+            return one(C_next)
+        C = C_next
+    raise ScalingError("the sparse plan of this GPU-hour budget did not converge")  # pragma: no cover
+
+
+def _dense_plans(p: Plan, kw: dict) -> dict[str, Plan]:
+    """The compute-optimal dense plans a sparse plan is compared with: at the same FLOPs and at the
+    same GPU-hours (its FLOPs x time factor at the dense rate); at the same loss for a target loss."""
+    assert p.budget is not None
+    if p.query == "target_loss" and p.loss is not None:
+        return {"same_loss": plan(target_loss=p.loss, **kw)[0]}
+    factor = p.budget["sparse"]["time_factor"]
+    return {"same_flops": plan(p.flops, **kw)[0], "same_gpu_hours": plan(p.flops * factor, **kw)[0]}
 
 
 def _plan_one(
@@ -250,6 +341,8 @@ def _plan_one(
     budget_value,
     arch_notes: list[str],
     flatness_of,
+    sparse_of=None,
+    pattern: str | None = None,
 ) -> Plan:
     """One compute-optimal (or off-frontier) plan: what is given decides what is solved for."""
     native_ = native(law, conv, arch)
@@ -362,6 +455,8 @@ def _plan_one(
         extra[budget_kind] = budget_value
     if arch["mixer"] != "attention" or arch["sparsity"]:
         extra.update({"mixer": arch["mixer"], "sparsity": arch["sparsity"]})
+    if pattern is not None:
+        extra["pattern"] = pattern
     if isinstance(law, FineGrainedMoELaw) and law.granularity is not None:
         extra["granularity"] = law.granularity
     if flatness_of is not None:
@@ -381,7 +476,7 @@ def _plan_one(
         interval=interval,
         level=level if interval is not None else None,
         shape=plan_shape(law, conv, C, N, D, arch) if want_shape else None,
-        budget=None if hardware is None else hardware.budget(C),
+        budget=None if hardware is None else hardware.budget(C, None if sparse_of is None else sparse_of(N)),
         extra=extra,
         flags=tuple(flags),
     )

@@ -44,7 +44,9 @@ class Plan:
 
     ``interval`` maps params/tokens/loss to an :class:`Interval` at ``level`` (a law with samples),
     ``frontier`` is the optimum at the same budget for an off-frontier point, ``extra`` holds what
-    the data-constrained, inference-aware, flatness and architecture queries add.
+    the data-constrained, inference-aware, flatness and architecture queries add. ``dense``: for a
+    sparse plan priced on hardware, the compute-optimal dense plans it is compared with, by basis
+    (``same_flops``, ``same_gpu_hours``; ``same_loss`` for a target loss).
     """
 
     law: str
@@ -63,6 +65,7 @@ class Plan:
     frontier: dict[str, float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     flags: tuple[Flag, ...] = ()
+    dense: dict[str, Plan] | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -109,6 +112,8 @@ class Plan:
             d["extra"] = self.extra
         if self.flags:
             d["warnings"] = self.warnings
+        if self.dense:
+            d["dense"] = {k: v.to_dict() for k, v in self.dense.items()}
         return json_safe(d)
 
     def summary(self) -> str:
@@ -143,6 +148,13 @@ class Plan:
                 f"  on {b['gpus'] or 1} x {b['accelerator']} at {100 * b['mfu']:.0f}% MFU: "
                 f"{si(b['gpu_hours'])} GPU-hours, {b['days']:.3g} days, ${si(b['cost_usd'])}, "
                 f"{b['energy_kwh'] / 1e3:.3g} MWh, {b['co2_kg'] / 1e3:.3g} t CO2e"
+            )
+        for basis, p in (self.dense or {}).items():
+            cost = f", {si(p.budget['gpu_hours'])} GPU-hours" if p.budget else ""
+            loss = "" if p.loss is None else f", loss {p.loss:.4f}"
+            lines.append(
+                f"  dense plan, {basis.replace('_', ' ')}: {si(p.params)} parameters on {si(p.tokens)} tokens "
+                f"({p.flops:.4g} FLOPs{loss}{cost})"
             )
         lines += [f"  [{f.code}] {f.message}" for f in self.flags]
         return "\n".join(lines)

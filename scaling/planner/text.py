@@ -5,12 +5,131 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..hardware import DEFAULT_SPARSE_EFFICIENCY, SPARSE_EFFICIENCY_SOURCE
 from ..units import si
 from .result import Plan
 
 
 def format_table(plans: Sequence[Plan]) -> str:
-    """A plain-text table, one row per plan, with the columns that carry information."""
+    """A plain-text table, one row per plan, with the columns that carry information (a sparse plan
+    priced on hardware: with its dense comparison rows, :func:`format_sparse_comparison`)."""
+    if any(p.dense for p in plans):
+        return format_sparse_comparison(plans)
+    cols = _columns(plans)
+    rows = [[name for name, _ in cols]] + [[f(p) for _, f in cols] for p in plans]
+    body = _header(plans[0]) + "\n" + "\n".join(_aligned(rows))
+    tail = [line for p in plans for line in _beyond_lines(p)]
+    return body + ("\n" + "\n".join(tail) if tail else "")
+
+
+def _aligned(rows: list[list[str]], left: int = 0) -> list[str]:
+    """Columns right-aligned (the first ``left`` left-aligned), a rule under the header row."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+_BASIS = {"same_flops": "dense, same FLOPs", "same_gpu_hours": "dense, same GPU-hours", "same_loss": "dense, same loss"}
+
+
+def format_sparse_comparison(plans: Sequence[Plan]) -> str:
+    """Sparse plans priced on hardware, each followed by the dense plans it is compared with (the
+    same FLOPs, the same GPU-hours; the same loss for a target loss), then how the sparse plan runs
+    (pattern, sparse peak, assumed efficiency, speedup of the masked matmuls, time factor)."""
+    labelled: list[tuple[str, Plan]] = []
+    for p in plans:
+        pattern = p.extra.get("pattern") or "unstructured"
+        labelled.append((f"{pattern} sparse {100 * p.extra.get('sparsity', 0.0):g}%", p))
+        labelled += [(_BASIS.get(k, k), d) for k, d in (p.dense or {}).items()]
+    everything = [q for _, q in labelled]
+    cols = [("plan", None)] + _columns(everything)
+    rows = [[name for name, _ in cols]]
+    for label, q in labelled:
+        rows.append([label] + [f(q) for _, f in cols[1:]])
+    lines = _aligned(rows, left=1)
+    p0 = plans[0]
+    dense_law = next(iter(p0.dense.values())).law if p0.dense else p0.law
+    head = _header(p0, law=f"{p0.law} (sparse rows), {dense_law} (dense rows)")
+    out = [head] + lines
+    out += _sparse_notes(plans)
+    tail = [line for p in plans for line in _beyond_lines(p)]
+    return "\n".join(out + tail)
+
+
+def _span(values: list[float], fmt: str) -> str:
+    """One value, or ``lo-hi`` when the values differ at the printed precision."""
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def _sparse_notes(plans: Sequence[Plan]) -> list[str]:
+    """How the sparse plans run on their hardware (the masked matmuls' share and the time factor
+    differ with size: a range over several budgets), and which numbers are assumed."""
+    sparse = [p.budget["sparse"] for p in plans if p.budget and p.budget.get("sparse")]
+    if not sparse:
+        return []
+    b = next(p.budget for p in plans if p.budget)
+    sp = dict(sparse[0])
+    share = _span([100 * x["block_linear_share"] for x in sparse], ".1f") + "%"
+    sp["time_factor"] = _span([x["time_factor"] for x in sparse], ".3f")
+    where = (
+        f"the loss comes from the law; GPU-hours, dollars and energy from {b['accelerator']}'s datasheet peaks at an "
+        f"assumed {100 * b['mfu']:.0f}% MFU"
+    )
+    if sp["pattern"] == "unstructured":
+        return [
+            f"sparse execution: unstructured masks get no hardware speedup on {b['accelerator']} (dense kernels "
+            f"multiply the zeros too): the masked matmuls ({share} of the counted FLOPs) cost what the dense ones "
+            f"do, {sp['time_factor']}x the time of the counted FLOPs at the dense rate",
+            where,
+        ]
+    e = sp["sparse_efficiency"]
+    ratio = sp["sparse_peak_flops"] / b["peak_flops"]
+    why = SPARSE_EFFICIENCY_SOURCE if e == DEFAULT_SPARSE_EFFICIENCY else "set by --sparse-efficiency"
+    return [
+        f"sparse execution: {sp['pattern']} on {b['accelerator']}: sparse peak {sp['sparse_peak_flops'] / 1e12:.4g} "
+        f"TFLOPS ({ratio:.2f}x dense) at --sparse-efficiency {e:g} -> {sp['speedup']:.3f}x on the masked "
+        f"matmuls ({share} of the counted FLOPs) -> {sp['time_factor']}x the time of the counted FLOPs at "
+        "the dense rate",
+        f"sparse efficiency {e:g}: {why}",
+        where + " and the sparse efficiency",
+    ]
+
+
+def _header(p0: Plan, law: str | None = None) -> str:
+    params_conv = p0.params_convention
+    if p0.extra.get("sparsity") and params_conv == "total":
+        params_conv = "non-zero"
+    head = f"law: {law or p0.law}   FLOPs convention: {p0.flops_convention}   params: {params_conv}"
+    if p0.extra.get("mixer"):
+        pattern = f" ({p0.extra['pattern']})" if p0.extra.get("pattern") else ""
+        head += f"   mixer: {p0.extra['mixer']}" + (
+            f", {100 * p0.extra['sparsity']:g}% sparse{pattern}" if p0.extra.get("sparsity") else ""
+        )
+    if p0.extra.get("granularity") is not None:
+        head += f"   granularity: G = {p0.extra['granularity']:g} (fixed)"
+    if p0.budget:
+        b = p0.budget
+        head += f"\nhardware: {b['accelerator']} at {100 * b['mfu']:.0f}% MFU"
+        head += f", {b['gpus']} GPUs" if b.get("gpus") else "; days on one GPU (--gpus N for wall-clock days on N)"
+    if p0.extra.get("inference"):
+        i0 = p0.extra["inference"]
+        if "cost" in i0:
+            c = i0["cost"]
+            head += (
+                f"\nobjective: dollars (training {c['train']['accelerator']} at "
+                f"{100 * c['train']['mfu']:.0f}% MFU, "
+                f"${c['train']['price_per_gpu_hour']:g}/GPU-h; inference {c['inference']['accelerator']} at "
+                f"{100 * c['inference']['mfu']:.0f}% MFU, ${c['inference']['price_per_gpu_hour']:g}/GPU-h)"
+            )
+        else:
+            head += "\nobjective: training 6*N*D + inference 2*N*D_inf FLOPs; FLOPs column = training FLOPs"
+    return head
+
+
+def _columns(plans: Sequence[Plan]) -> list[tuple[str, Any]]:
+    """The table's columns (name, cell of a plan): those that carry information for these plans."""
 
     def lohi(p: Plan, k: str, f=si):
         iv = (p.interval or {}).get(k)
@@ -90,40 +209,7 @@ def format_table(plans: Sequence[Plan]) -> str:
             ("MWh", lambda p: f"{p.budget['energy_kwh'] / 1e3:.3g}"),
             ("t CO2e", lambda p: f"{p.budget['co2_kg'] / 1e3:.3g}"),
         ]
-    rows = [[name for name, _ in cols]] + [[f(p) for _, f in cols] for p in plans]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    p0 = plans[0]
-    params_conv = p0.params_convention
-    if p0.extra.get("sparsity") and params_conv == "total":
-        params_conv = "non-zero"
-    head = f"law: {p0.law}   FLOPs convention: {p0.flops_convention}   params: {params_conv}"
-    if p0.extra.get("mixer"):
-        head += f"   mixer: {p0.extra['mixer']}" + (
-            f", {100 * p0.extra['sparsity']:g}% sparse" if p0.extra.get("sparsity") else ""
-        )
-    if p0.extra.get("granularity") is not None:
-        head += f"   granularity: G = {p0.extra['granularity']:g} (fixed)"
-    if p0.budget:
-        b = p0.budget
-        head += f"\nhardware: {b['accelerator']} at {100 * b['mfu']:.0f}% MFU"
-        head += f", {b['gpus']} GPUs" if b.get("gpus") else "; days on one GPU (--gpus N for wall-clock days on N)"
-    if inf(p0):
-        i0 = inf(p0)
-        if "cost" in i0:
-            c = i0["cost"]
-            head += (
-                f"\nobjective: dollars (training {c['train']['accelerator']} at "
-                f"{100 * c['train']['mfu']:.0f}% MFU, "
-                f"${c['train']['price_per_gpu_hour']:g}/GPU-h; inference {c['inference']['accelerator']} at "
-                f"{100 * c['inference']['mfu']:.0f}% MFU, ${c['inference']['price_per_gpu_hour']:g}/GPU-h)"
-            )
-        else:
-            head += "\nobjective: training 6*N*D + inference 2*N*D_inf FLOPs; FLOPs column = training FLOPs"
-    body = head + "\n" + "\n".join(lines)
-    tail = [line for p in plans for line in _beyond_lines(p)]
-    return body + ("\n" + "\n".join(tail) if tail else "")
+    return cols
 
 
 def _beyond_lines(p: Plan) -> list[str]:

@@ -22,7 +22,7 @@ One public API, ``scaling.runs.X`` for every name, from these modules:
 - :mod:`.columns`: the canonical roles and their aliases, ``find_column``, ``apply_where``;
 - :mod:`.values`: numbers from text, positivity and log10 columns, ``RunsWarning``;
 - :mod:`.checks`: ``plausibility``, duplicated runs, ``require_sizes`` / ``require_columns``;
-- :mod:`.describe`: ``data_fingerprint``, ``data_info``, ``describe_runs``, ``group_budgets``;
+- :mod:`.describe`: ``data_fingerprint``, ``data_info``, ``architecture_info``, ``describe_runs``, ``group_budgets``;
 - :mod:`.load`: ``load_runs`` and ``as_runs``; :mod:`.curves`: ``load_curves``.
 
 This package imports numpy and pandas only (no torch, no matplotlib, no scipy).
@@ -42,7 +42,15 @@ from .checks import (
 )
 from .columns import ALIASES, CANONICAL, apply_where, find_column, params_convention_of
 from .curves import load_curves
-from .describe import data_fingerprint, data_info, describe_runs, format_description, group_budgets
+from .describe import (
+    ARCHITECTURE_COLUMNS,
+    architecture_info,
+    data_fingerprint,
+    data_info,
+    describe_runs,
+    format_description,
+    group_budgets,
+)
 from .load import as_runs, load_runs
 from .read import read_table
 from .values import OK_STATUS, RunsWarning
@@ -69,6 +77,8 @@ __all__ = [
     "as_runs",
     "data_fingerprint",
     "data_info",
+    "architecture_info",
+    "ARCHITECTURE_COLUMNS",
     "describe_runs",
     "format_description",
     "group_budgets",

@@ -50,6 +50,59 @@ def data_info(
     }
 
 
+# What a fit records of the runs' architecture (``scaling.fit.FitArchitecture``): field -> the runs
+# table's columns it is read from, in order of preference (``scaling.store.collect`` writes the first).
+ARCHITECTURE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "mixer": ("mixer",),
+    "context": ("context", "n_ctx", "context_length", "seq_len"),
+    "vocab": ("vocab", "vocab_size", "n_vocab"),
+    "sparsity": ("sparsity",),
+    "flops_convention": ("flops_convention",),
+}
+
+
+def _architecture_value(field: str, value: Any) -> Any:
+    """One cell of an architecture column as the fit records it; None when missing or unreadable."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    if field in ("mixer", "flops_convention"):
+        text = str(value).strip().lower()
+        return text or None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    if field == "sparsity":
+        return v if 0.0 <= v < 1.0 else None
+    return int(v) if math.isfinite(v) and v >= 1 and v == int(v) else None
+
+
+def architecture_info(df: pd.DataFrame) -> dict[str, Any]:
+    """The fields of ``scaling.fit.FitArchitecture`` for a runs table: the mixer, context, vocabulary,
+    sparsity and FLOP convention its runs were trained and counted with, read from the columns a
+    sweep's configs put in the table (:data:`ARCHITECTURE_COLUMNS`).
+
+    A field is None when the table has no such column (the runs do not say). When the runs disagree
+    the field is None and ``mixed[field]`` lists the distinct values (None among them for runs
+    without a value), so a fit over mixed architectures says so instead of naming one of them.
+    """
+    out: dict[str, Any] = {}
+    mixed: dict[str, list[Any]] = {}
+    for name, candidates in ARCHITECTURE_COLUMNS.items():
+        col = next((c for c in candidates if c in df.columns), None)
+        out[name] = None
+        if col is None or not len(df):
+            continue
+        values = [_architecture_value(name, v) for v in df[col].tolist()]
+        distinct = sorted(set(values), key=lambda v: (v is None, str(v) if isinstance(v, str) else v))
+        if len(distinct) == 1:
+            out[name] = distinct[0]
+        elif distinct:
+            mixed[name] = distinct
+    out["mixed"] = mixed
+    return out
+
+
 def describe_runs(df: pd.DataFrame) -> dict[str, Any]:
     """Counts and ranges of a runs table (sizes, budgets, tokens per parameter, losses)."""
     out: dict[str, Any] = {"n_runs": int(len(df))}

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .._io import atomic_write_json
 from ..errors import ScalingError
+from ..flops import format_pattern, parse_pattern, resolve_sparsity
 from ..shapes import ModelShape
 from .files import _read_model
 from .layout import CONFIG, EXECUTION_FIELDS
@@ -53,6 +54,17 @@ class RunConfig(BaseModel):
     )
     sparsity_warmup_fraction: float = Field(
         default=0.0, ge=0.0, lt=1.0, description="magnitude masks: fraction of the steps trained dense"
+    )
+    sparsity_pattern: str | None = Field(
+        default=None,
+        description="None: unstructured masks; 'N:M' (e.g. '2:4'): N non-zero weights in every M consecutive "
+        "inputs of each block weight row (sets sparsity to 1 - N/M)",
+    )
+    sparsity_dense_steps: int | None = Field(
+        default=None,
+        ge=0,
+        description="magnitude masks: absolute dense warm-up in steps (overrides sparsity_warmup_fraction): "
+        "the branches of one trunk share it, so that each prunes where a plain run of its length would",
     )
     # how much training
     tokens: int = Field(gt=0, description="training tokens; trained as round(tokens / (batch_size * context)) steps")
@@ -129,6 +141,11 @@ class RunConfig(BaseModel):
             raise ValueError("must be 'attention' or 'hyena'")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _pattern(cls, data: Any) -> Any:
+        return pattern_fields(data)
+
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
         if self.d_model % self.n_head:
@@ -137,6 +154,14 @@ class RunConfig(BaseModel):
             raise ValueError(f"head size d_model / n_head = {self.d_model // self.n_head} must be even (rotary)")
         if _tokenizer_vocab(self.tokenizer) != self.vocab:
             raise ValueError(f"vocab {self.vocab} does not match tokenizer {self.tokenizer!r}")
+        nm = parse_pattern(self.sparsity_pattern)
+        if nm is not None:
+            for what, width in (("d_model", self.d_model), ("d_ff", self.d_ff)):
+                if width % nm[1]:
+                    raise ValueError(
+                        f"sparsity_pattern {self.sparsity_pattern}: {what} {width} is not a multiple of {nm[1]} "
+                        "(the groups of M run along each layer's inputs)"
+                    )
         if self.micro_batch_size and self.batch_size % self.micro_batch_size:
             raise ValueError(
                 f"batch_size {self.batch_size} is not a multiple of micro_batch_size {self.micro_batch_size}"
@@ -164,6 +189,14 @@ class RunConfig(BaseModel):
         return max(0, min(w, self.steps - 1))
 
     @property
+    def dense_steps(self) -> int:
+        """Magnitude masks: optimizer steps trained dense before pruning (``sparsity_dense_steps`` if
+        set, else ``sparsity_warmup_fraction`` of the steps)."""
+        if self.sparsity_dense_steps is not None:
+            return self.sparsity_dense_steps
+        return round(self.sparsity_warmup_fraction * self.steps)
+
+    @property
     def decay_start(self) -> int:
         """WSD: the first step of the cool-down (a branch starts from its trunk's state here)."""
         return max(self.warmup, self.steps - max(1, round(self.decay_fraction * self.steps)))
@@ -189,6 +222,23 @@ class RunConfig(BaseModel):
     def identity(self) -> dict[str, Any]:
         """The fields that decide what the run computes (execution fields left out)."""
         return {k: v for k, v in self.model_dump(mode="json").items() if k not in EXECUTION_FIELDS}
+
+
+def pattern_fields(data: Any) -> Any:
+    """Before validation of a model with ``sparsity`` and ``sparsity_pattern`` fields (a run config, a
+    sweep's model table): an N:M pattern written as ``"N:M"``, and ``sparsity`` = 1 - N/M when it
+    is not given (or 0); a sparsity that disagrees with the pattern is a ValueError naming both."""
+    if not isinstance(data, dict) or data.get("sparsity_pattern") is None:
+        return data
+    try:
+        nm = parse_pattern(data["sparsity_pattern"], "sparsity_pattern")
+        out = dict(data)
+        out["sparsity_pattern"] = None if nm is None else format_pattern(nm)
+        if nm is not None:
+            out["sparsity"] = resolve_sparsity(data.get("sparsity"), nm, what="sparsity")
+    except (ScalingError, TypeError) as exc:
+        raise ValueError(str(exc)) from None
+    return out
 
 
 def write_config(path: str | os.PathLike, config: RunConfig, *, check: bool = True) -> None:

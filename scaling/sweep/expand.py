@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from .. import store
 from ..errors import ScalingError
-from ..flops import _param_terms
-from ..shapes import ModelShape, check_snap_range, ideal_aspect, shape_for_params
+from ..flops import _param_terms, flops_per_token
+from ..shapes import SNAP_RANGE_TOLERANCE, ModelShape, check_snap_range, ideal_aspect, shape_for_params
 from ..train.tokens import tokenizer_vocab as vocab_of
 from ..units import si
 from .messages import friendly
@@ -53,6 +53,9 @@ def _aspect_shape(spec, target: float, vocab: int):
     score = np.abs(np.log(n / target)) + m.aspect_weight * np.abs(
         np.log((w[None, :] / layers) / ideal_aspect(w)[None, :])
     )
+    if m.attention_share is not None:
+        score = np.where(_share_band(m, layers, w, f, vocab), score, np.inf)
+        _check_share_reach(m, target, n[np.isfinite(score)])
     li, wi = np.unravel_index(int(np.argmin(score)), score.shape)
     d = int(w[wi])
     hd = m.head_dim or next((h for h in (64, 32, 16, 8) if d % h == 0 and d // h >= (2 if d >= 128 else 1)), d)
@@ -61,6 +64,38 @@ def _aspect_shape(spec, target: float, vocab: int):
     return ModelShape(
         int(layers[li, 0]), d, n_head=d // hd, d_ff=int(f[wi]), vocab=vocab, context=m.context, mixer=m.mixer
     )
+
+
+def attention_share(n_layer, d_model, context, vocab, d_ff):
+    """Attention's context FLOPs as a fraction of the weight FLOPs: ``12 n_layer d_model context /
+    6 N`` (the PaLM count, Chowdhery et al. 2022, arXiv:2204.02311, Appendix B, with N all
+    parameters of the attention decoder of that shape), from :func:`scaling.flops.flops_per_token`.
+    Vectorised."""
+    palm = flops_per_token(n_layer, d_model, context, vocab, d_ff=d_ff, convention="palm")
+    return palm / flops_per_token(n_layer, d_model, context, vocab, d_ff=d_ff, convention="6nd") - 1.0
+
+
+def _share_band(m, layers, w, f, vocab) -> np.ndarray:
+    lo, hi = m.attention_share
+    share = attention_share(layers, w[None, :], m.context, vocab, f[None, :])
+    return (share >= lo) & (share <= hi)
+
+
+def _check_share_reach(m, target: float, allowed: np.ndarray) -> None:
+    """As :func:`scaling.shapes.check_snap_range`, inside the band: a target above its largest shape
+    is an error; one below its smallest snaps up to it (and a sweep trains that shape once)."""
+    lo, hi = m.attention_share
+    if not allowed.size:
+        raise ScalingError(
+            f"model.attention_share [{lo:g}, {hi:g}]: no shape (widths {m.width_multiple}.., up to 128 layers) "
+            f"has that share at context {m.context}"
+        )
+    if target > float(allowed.max()) * (1 + SNAP_RANGE_TOLERANCE):
+        raise ScalingError(
+            f"model.attention_share [{lo:g}, {hi:g}]: {si(target)} parameters is beyond the largest shape "
+            f"with that share at context {m.context} ({si(float(allowed.max()))}, 128 layers): choose smaller "
+            "sizes or a longer context"
+        )
 
 
 def _shape_for(spec, target: float, where: str):
@@ -197,6 +232,7 @@ def _run_config(spec, name: str, run_id: str, shape, seed: int, fields: dict, bu
         sparsity=spec.model.sparsity,
         sparsity_mask=spec.model.sparsity_mask,
         sparsity_warmup_fraction=spec.model.sparsity_warmup_fraction,
+        sparsity_pattern=spec.model.sparsity_pattern,
         budget=budget,
         seed=seed,
         corpus=spec.data.corpus,
@@ -342,19 +378,23 @@ def _branch(spec, configs: list[store.RunConfig]) -> list[store.RunConfig]:
 
     Each run keeps the batch size of the spec's rules (``min_steps`` halves it for short runs, which
     then branch from a trunk of their own); the runs of one shape and batch size (every seed) share
-    an absolute warm-up, ``warmup_fraction`` of the shortest one's steps, so that each branch
-    computes what a plain WSD run of its length would and a second seed is a true replicate."""
+    an absolute warm-up, ``warmup_fraction`` of the shortest one's steps, and a magnitude mask's
+    absolute dense warm-up, ``sparsity_warmup_fraction`` of them, so that each branch computes what
+    a plain WSD run of its length with those steps would and a second seed is a true replicate."""
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
         groups.setdefault((c.n_layer, c.d_model, c.n_head, c.d_ff, c.batch_size), []).append(i)
     out = list(configs)
     for (n_layer, d_model, _, _, batch), idx in groups.items():
-        warm = round(spec.train.warmup_fraction * min(configs[i].steps for i in idx))
+        shortest = min(configs[i].steps for i in idx)
+        warm = round(spec.train.warmup_fraction * shortest)
         for i in idx:
             c = configs[i]
-            out[i] = c.model_copy(
-                update={"warmup_steps": int(warm), "trunk": f"trunk-{n_layer}x{d_model}-b{batch}-s{c.seed}"}
-            )
+            update = {"warmup_steps": int(warm), "trunk": f"trunk-{n_layer}x{d_model}-b{batch}-s{c.seed}"}
+            if c.sparsity and c.sparsity_mask == "magnitude":
+                # one pruning step for the whole trunk (sparsity_warmup_fraction of the shortest branch)
+                update["sparsity_dense_steps"] = round(c.sparsity_warmup_fraction * shortest)
+            out[i] = c.model_copy(update=update)
     return [store.RunConfig.model_validate(c.model_dump()) for c in out]
 
 

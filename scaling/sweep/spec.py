@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .. import store
 from ..errors import ScalingError
+from ..store.config import pattern_fields
 from ..train.tokens import tokenizer_vocab
 from ..units import parse_number
 from .expand import expand_spec
@@ -78,6 +79,11 @@ class ModelSpec(BaseModel):
         "dense for sparsity_warmup_fraction of the steps, then keep the largest weights of each layer",
     )
     sparsity_warmup_fraction: float = Field(default=0.0, ge=0, lt=1)
+    sparsity_pattern: str | None = Field(
+        default=None,
+        description="None: unstructured masks; 'N:M' (e.g. '2:4', what sparse tensor cores run): N non-zero "
+        "weights in every M consecutive inputs of each block weight row; sets sparsity to 1 - N/M",
+    )
     d_ff_mult: float = Field(default=4.0, gt=0)
     non_embedding: bool = Field(default=False, description="size targets count non-embedding parameters")
 
@@ -91,6 +97,11 @@ class ModelSpec(BaseModel):
         except ArithmeticError:  # 'bpe:1e400'
             raise ValueError(f"tokenizer {v!r}: the BPE vocabulary must be 257..65535 (uint16 tokens)") from None
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pattern(cls, data):
+        return pattern_fields(data)
 
     @model_validator(mode="after")
     def _sparsity(self):
@@ -113,6 +124,25 @@ class ModelSpec(BaseModel):
     )
     aspect_weight: float = Field(default=0.3, ge=0)
     head_dim: int | None = Field(default=None, gt=0, description="heads of this size (default: the shape rule's)")
+    attention_share: list[Annotated[float, Field(ge=0)]] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="aspect rule: [lo, hi], keep only shapes at which attention's context FLOPs "
+        "(PaLM: 12 n_layer d_model context a token) are lo..hi of the weight FLOPs 6N (N all "
+        "parameters of the attention model of that shape, whatever the mixer), so that a sweep "
+        "stays in one regime of context work against weight work at every size",
+    )
+
+    @model_validator(mode="after")
+    def _share(self):
+        if self.attention_share is not None:
+            lo, hi = self.attention_share
+            if not lo < hi:
+                raise ValueError("attention_share: give [lo, hi] with lo < hi")
+            if self.shape_rule != "aspect":
+                raise ValueError("attention_share: only for shape_rule = 'aspect'")
+        return self
 
 
 class TrainSpec(BaseModel):

@@ -63,6 +63,10 @@ def trunk_config(branches: Sequence[store.RunConfig]) -> store.RunConfig:
             )
         if b.schedule != "wsd" or b.warmup_steps is None:
             raise ScalingError(f"branch {b.run_id}: needs schedule 'wsd' and an absolute warmup_steps")
+        if b.sparsity and b.sparsity_mask == "magnitude" and b.sparsity_dense_steps is None:
+            # a fraction of each branch's own steps would prune each branch at a different step of
+            # the one trunk they share
+            raise ScalingError(f"branch {b.run_id}: a magnitude mask needs an absolute sparsity_dense_steps")
     return longest.model_copy(
         update={"run_id": longest.trunk, "trunk": None, "budget": None, "tags": {"role": "trunk"}, "save_model": False}
     )

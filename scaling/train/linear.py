@@ -13,9 +13,15 @@ from .sparse import SparseLinear
 
 
 def make_linear(d_in: int, d_out: int, config) -> nn.Module:
-    """A block weight matrix (no bias): ``SparseLinear`` when ``config.sparsity``, else ``nn.Linear``."""
+    """A block weight matrix (no bias): ``SparseLinear`` when ``config.sparsity`` (its zeros placed by
+    ``config.sparsity_pattern``: unstructured, or N:M), else ``nn.Linear``."""
     if config.sparsity:
         return SparseLinear(
-            d_in, d_out, config.sparsity, mask=config.sparsity_mask, dense_steps=config.sparsity_dense_steps
+            d_in,
+            d_out,
+            config.sparsity,
+            mask=config.sparsity_mask,
+            dense_steps=config.sparsity_dense_steps,
+            pattern=getattr(config, "sparsity_pattern", None),
         )
     return nn.Linear(d_in, d_out, bias=False)

@@ -32,6 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..flops import resolve_sparsity
 from .hyena import HyenaOperator
 from .linear import make_linear
 
@@ -48,6 +49,7 @@ class GPTConfig:
     sparsity: float = 0.0  # fraction of block linear weights held at zero (issue 8)
     sparsity_mask: str = "random"  # "random" or "magnitude" (after sparsity_dense_steps dense steps)
     sparsity_dense_steps: int = 0  # magnitude masks: dense warm-up (needs sparse.attach(model, opt))
+    sparsity_pattern: str | None = None  # None: unstructured; "N:M" (e.g. "2:4"): N of every M inputs kept
     rope_base: float = 10000.0
     init_std: float = 0.02
     extra: dict = field(default_factory=dict)  # mixer-specific options (e.g. Hyena's)
@@ -59,6 +61,8 @@ class GPTConfig:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_head {self.n_head}")
         if (self.d_model // self.n_head) % 2:
             raise ValueError(f"rotary embeddings need an even head size; got {self.d_model // self.n_head}")
+        if self.sparsity_pattern is not None:  # "2:4" alone means sparsity 0.5; a disagreeing one is an error
+            self.sparsity = resolve_sparsity(self.sparsity, self.sparsity_pattern)
 
     @property
     def head_dim(self) -> int:
@@ -71,9 +75,8 @@ class GPTConfig:
         sparse = {}
         if getattr(shape, "sparsity", 0) and hasattr(shape, "sparsity_mask"):  # a RunConfig
             sparse["sparsity_mask"] = shape.sparsity_mask
-            sparse["sparsity_dense_steps"] = round(
-                getattr(shape, "sparsity_warmup_fraction", 0.0) * getattr(shape, "steps", 0)
-            )
+            sparse["sparsity_pattern"] = getattr(shape, "sparsity_pattern", None)
+            sparse["sparsity_dense_steps"] = shape.dense_steps
         return cls(**{n: getattr(shape, n) for n in names}, **{**sparse, **kwargs})
 
     def to_dict(self) -> dict:

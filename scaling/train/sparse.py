@@ -1,15 +1,30 @@
-"""Linear layers with a fixed unstructured sparsity mask (sparse training, issue 8).
+"""Linear layers with a fixed sparsity mask, unstructured or N:M (sparse training, issue 8).
 
 ``SparseLinear`` is an ``nn.Linear`` (no bias) with a persistent buffer ``mask`` of zeros and ones.
-Exactly ``round(sparsity * d_in * d_out)`` weights of each layer are masked. Two kinds of mask:
+Exactly ``round(sparsity * d_in * d_out)`` weights of each layer are masked. Where the zeros sit
+(``pattern``):
+
+unstructured (``pattern=None``)
+    anywhere in the layer.
+``"N:M"`` (semi-structured)
+    in every group of M consecutive weights along the input dimension (a row of the ``(d_out, d_in)``
+    weight, split into ``d_in / M`` groups), exactly N are kept and M - N are zero, so the sparsity is
+    ``1 - N/M``. ``"2:4"`` (2 non-zeros in every 4) is the pattern the sparse tensor cores of NVIDIA
+    GPUs from Ampere on multiply at up to twice the dense rate (Mishra et al. 2021, "Accelerating
+    Sparse Deep Neural Networks", arXiv:2104.08378); training N:M-sparse networks from scratch
+    follows Zhou et al. 2021 ("Learning N:M Fine-grained Structured Sparse Neural Networks From
+    Scratch", arXiv:2102.04010). ``d_in`` must be a multiple of M.
+
+Which weights are kept (``mask``), in either pattern:
 
 ``random``
-    drawn uniformly at construction (from torch's RNG, so a run's seed fixes it); the weights are
+    drawn uniformly at construction (from torch's RNG, so a run's seed fixes it): any
+    ``n_zero`` weights of the layer, or N random weights of every group of M; the weights are
     sparse from the first step.
 ``magnitude``
     the layer trains dense for ``dense_steps`` optimizer steps, then keeps its largest-magnitude
-    weights (per layer) and masks the rest, once; the mask is fixed from then on (a "short dense
-    warm-up" followed by one-shot magnitude pruning).
+    weights (per layer; per group of M for N:M) and masks the rest, once; the mask is fixed from then
+    on (a "short dense warm-up" followed by one-shot magnitude pruning).
 
 Why the zeros stay exactly zero under AdamW with weight decay
 -----------------------------------------------------------
@@ -30,7 +45,8 @@ and re-applies every mask after every step (a guard that also covers optimizers 
 Counting: ``dense_params`` = all weights of the layer, ``nonzero_params`` = the ones the mask keeps
 (what :data:`scaling.flops.SPARSITY_CONVENTION` counts: FLOPs of these matmuls at the non-zero
 share). On CPU and GPU the matmul itself still runs dense: the saving is in the accounting, as on
-hardware without unstructured-sparsity kernels.
+hardware without unstructured-sparsity kernels (an N:M mask makes the layer runnable by sparse
+tensor cores; this trainer does not call them, and :mod:`scaling.hardware` prices that separately).
 
 Initialisation: :func:`init_sparse_` (called by the decoder after its GPT-style init) zeroes the
 masked weights of random masks and, by default, rescales the kept ones by ``1 / sqrt(1 - S)`` so
@@ -44,6 +60,8 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ..flops import format_pattern, parse_pattern, resolve_sparsity
 
 MASK_KINDS = ("random", "magnitude")
 
@@ -73,6 +91,22 @@ def magnitude_mask(weight: torch.Tensor, n_zero: int) -> torch.Tensor:
     return mask.view_as(weight)
 
 
+def nm_mask(scores: torch.Tensor, n: int, m: int) -> torch.Tensor:
+    """A float mask of ``scores``' shape ``(d_out, d_in)`` keeping, in every group of ``m``
+    consecutive entries of a row, the ``n`` with the largest score (exactly n; ties by position)."""
+    d_out, d_in = scores.shape
+    if d_in % m:
+        raise ValueError(f"an {n}:{m} mask needs the input dimension to be a multiple of {m}: got {d_in}")
+    groups = scores.detach().float().reshape(d_out, d_in // m, m)
+    keep = torch.topk(groups, n, dim=-1, sorted=False).indices
+    return torch.zeros_like(groups).scatter_(-1, keep, 1.0).reshape(d_out, d_in)
+
+
+def random_nm_mask(shape, n: int, m: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """N random weights kept in every group of M along the input dimension (uniform within a group)."""
+    return nm_mask(torch.rand(*shape, generator=generator), n, m)
+
+
 class SparseLinear(nn.Linear):
     """``nn.Linear`` whose weight is multiplied by a fixed 0/1 ``mask`` buffer (see the module doc).
 
@@ -91,20 +125,36 @@ class SparseLinear(nn.Linear):
         dense_steps: int = 0,
         bias: bool = False,
         generator: torch.Generator | None = None,
+        pattern: str | None = None,
     ):
         super().__init__(in_features, out_features, bias=bias)
+        self.nm = parse_pattern(pattern)
+        if self.nm is not None:
+            sparsity = resolve_sparsity(sparsity, pattern)
+            if in_features % self.nm[1]:
+                raise ValueError(
+                    f"an {format_pattern(pattern)} mask needs in_features to be a multiple of {self.nm[1]}: "
+                    f"got {in_features}"
+                )
+        self.pattern = None if self.nm is None else format_pattern(pattern)
         self.sparsity = _check_sparsity(sparsity)
         if mask not in MASK_KINDS:
             raise ValueError(f"unknown sparsity mask {mask!r} (choose from {', '.join(MASK_KINDS)})")
         if int(dense_steps) != dense_steps or dense_steps < 0:
             raise ValueError(f"dense_steps must be a whole number >= 0: got {dense_steps!r}")
         self.mask_kind, self.dense_steps = mask, int(dense_steps)
-        self.n_zero = round(self.sparsity * self.weight.numel())
-        if mask == "random":
-            m, pruned = random_mask(self.weight.shape, self.n_zero, generator), True
+        if self.nm is not None:
+            n, m = self.nm
+            self.n_zero = self.weight.numel() // m * (m - n)
         else:
-            m, pruned = torch.ones_like(self.weight), False
-        self.register_buffer("mask", m.to(self.weight.dtype))
+            self.n_zero = round(self.sparsity * self.weight.numel())
+        if mask == "random" and self.nm is not None:
+            m_, pruned = random_nm_mask(self.weight.shape, *self.nm, generator=generator), True
+        elif mask == "random":
+            m_, pruned = random_mask(self.weight.shape, self.n_zero, generator), True
+        else:
+            m_, pruned = torch.ones_like(self.weight), False
+        self.register_buffer("mask", m_.to(self.weight.dtype))
         self.register_buffer("pruned", torch.tensor(pruned))
         self.register_buffer("steps_seen", torch.tensor(0, dtype=torch.long))
         self._attached = False  # set by attach()
@@ -147,13 +197,18 @@ class SparseLinear(nn.Linear):
     def prune_(self) -> None:
         """Set a magnitude mask from the current weights (once) and zero the masked weights."""
         if self.mask_kind == "magnitude" and not bool(self.pruned):
-            self.mask.copy_(magnitude_mask(self.weight, self.n_zero))
+            if self.nm is not None:
+                self.mask.copy_(nm_mask(self.weight.abs(), *self.nm))
+            else:
+                self.mask.copy_(magnitude_mask(self.weight, self.n_zero))
             self.pruned.fill_(True)
         self.apply_mask_()
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, sparsity={self.sparsity:g}, mask={self.mask_kind}" + (
-            f", dense_steps={self.dense_steps}" if self.mask_kind == "magnitude" else ""
+        return (
+            f"{super().extra_repr()}, sparsity={self.sparsity:g}, mask={self.mask_kind}"
+            + (f", pattern={self.pattern}" if self.pattern else "")
+            + (f", dense_steps={self.dense_steps}" if self.mask_kind == "magnitude" else "")
         )
 
 
@@ -220,6 +275,16 @@ def param_counts(model: nn.Module) -> dict[str, int]:
     return {"dense": total, "nonzero": total - masked, "masked": masked, "sparse_layers": len(sparse_layers(model))}
 
 
+def check_nm(mask: torch.Tensor, n: int, m: int) -> bool:
+    """Whether a ``(d_out, d_in)`` 0/1 mask has exactly ``n`` ones in every group of ``m`` consecutive
+    entries of each row."""
+    d_out, d_in = mask.shape
+    if d_in % m:
+        return False
+    kept = mask.reshape(d_out, d_in // m, m).sum(-1)
+    return bool(torch.all(kept == n)) and bool(torch.all((mask == 0) | (mask == 1)))
+
+
 def count_zeros(model: nn.Module) -> int:
     """Weights of the sparse layers that are exactly 0 right now."""
     return sum(int((layer.weight == 0).sum()) for layer in sparse_layers(model))
@@ -230,6 +295,9 @@ __all__ = [
     "MASK_KINDS",
     "random_mask",
     "magnitude_mask",
+    "nm_mask",
+    "random_nm_mask",
+    "check_nm",
     "sparse_layers",
     "init_sparse_",
     "attach",
