@@ -8,7 +8,9 @@ import pytest
 
 from scaling import store
 from scaling.errors import ScalingError
-from scaling.growth.experiment import describe_jobs, legacy_run_id, load_growth_spec, plan_jobs, run_configs
+from scaling.growth.configs import describe_jobs, legacy_run_id, run_configs
+from scaling.growth.jobs import plan_jobs
+from scaling.growth.spec import load_growth_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = (ROOT / "sweeps" / "growth-smoke.toml").read_text()

@@ -11,19 +11,10 @@ torch = pytest.importorskip("torch")
 from scaling import store  # noqa: E402
 from scaling.errors import ScalingError  # noqa: E402
 from scaling.growth.baselines import grow_hyperclone_stack, stack_depth  # noqa: E402
+from scaling.growth.checkpoint import as_config, check_growth, load_small  # noqa: E402
 from scaling.growth.cost import materialize_flops, operator_flops  # noqa: E402
-from scaling.growth.experiment import load_growth_spec  # noqa: E402
-from scaling.growth.ligo import (  # noqa: E402
-    LiGO,
-    as_config,
-    check_growth,
-    check_token_count,
-    grow_ligo,
-    held_out_loss,
-    left_inverse,
-    load_small,
-    train_operator,
-)
+from scaling.growth.ligo import LiGO, check_token_count, grow_ligo, held_out_loss, left_inverse, train_operator  # noqa: E402
+from scaling.growth.spec import load_growth_spec  # noqa: E402
 from scaling.shapes import ModelShape  # noqa: E402
 from scaling.train.model import GPT, GPTConfig  # noqa: E402
 

@@ -147,7 +147,9 @@ def run_plan(args) -> int:
 
 def run_run(args) -> int:
     from ..growth.analysis import analyze
-    from ..growth.experiment import describe_jobs, load_growth_spec, run_experiment
+    from ..growth.configs import describe_jobs
+    from ..growth.experiment import run_experiment
+    from ..growth.spec import load_growth_spec
 
     spec = load_growth_spec(args.spec)
     if args.workers is not None and args.workers < 1:

@@ -49,7 +49,7 @@ from ..errors import ScalingError
 from ..laws import get_law
 from ..units import sci, si
 from .calibration import Calibration, MethodCalibration
-from .experiment import INIT_DIR
+from .configs import INIT_DIR
 from .methods import METHODS, canonical_method, label
 
 DEFINITION = (

@@ -52,7 +52,8 @@ import torch
 
 from ..errors import ScalingError
 from ..train.model import GPTConfig
-from .ligo import _duplication_rows, as_config, check_growth, check_state, stacking_order
+from .checkpoint import as_config, check_growth, check_state
+from .ligo import _duplication_rows, stacking_order
 from .methods import BASELINES, check_method_shapes
 
 METHODS = BASELINES
