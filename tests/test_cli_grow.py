@@ -149,15 +149,25 @@ def test_smoke_experiment_end_to_end(cli_subprocess, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     sweep = runs / "growth-smoke"
     ids = {p.name for p in store.iter_runs(sweep)}
-    assert {"small-s0", "scratch-s1", "ligo-f0.5-s0", "stack-f1-s1", "hyperclone-f0.5-s1"} <= ids and len(ids) == 16
+    assert {"small-s0", "scratch-s1", "ligo-f0.5-s0", "hyperclone-stack-f1-s1", "hyperclone-identity-f0.5-s1"} <= ids
+    assert len(ids) == 16
     for rid in ids:
         assert store.read_result(sweep / rid).status == "ok"
     assert (sweep / "growth-init" / "ligo-s0.pt").exists()
-    op = json.loads((sweep / "growth-init" / "ligo-s0.json").read_text())["operator"]
+    rep = json.loads((sweep / "growth-init" / "ligo-s0.json").read_text())
+    op = rep["operator"]
     assert op["steps"] == 5 and op["flops"] > 0
-    assert "| ligo |" in res.stdout and "| stack |" in res.stdout and "| hyperclone |" in res.stdout
+    # every grown start and the small model measured on the same held-out windows (the curves' 2,048 tokens)
+    assert op["check_tokens"] == 2048 and op["check_split"] == "held-out"
+    assert rep["eval"]["tokens"] == 2048 and rep["eval"]["grown_loss"] == op["final_loss"]
+    other = json.loads((sweep / "growth-init" / "hyperclone-identity-s0.json").read_text())["eval"]
+    assert other["small_loss"] == pytest.approx(rep["eval"]["small_loss"], rel=1e-6)
+    assert other["grown_loss"] == pytest.approx(other["small_loss"], abs=1e-4)  # function-preserving
+    assert "held-out loss on 2,048 tokens: small" in res.stderr and "LiGO operator: 5 steps" in res.stderr
+    assert "| LiGO (ligo) |" in res.stdout and "(hyperclone-stack) |" in res.stdout
+    assert "(hyperclone-identity) |" in res.stdout and "another evaluation set" not in res.stdout
     c = json.loads(cal.read_text())
-    assert set(c["methods"]) == {"ligo", "stack", "hyperclone"} and c["corpus"] == "stdlib"
+    assert set(c["methods"]) == {"ligo", "hyperclone-stack", "hyperclone-identity"} and c["corpus"] == "stdlib"
     # all runs evaluated on the same held-out tokens of the same corpus
     fps = {store.read_result(sweep / rid).corpus_fingerprint for rid in ids}
     assert len(fps) == 1

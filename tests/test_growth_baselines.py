@@ -1,4 +1,4 @@
-"""Growth baselines: G_stack depth stacking and function-preserving (HyperCloning-style) growth."""
+"""Growth baselines: G_stack (depth), HyperCloning (function-preserving width) and their hybrids."""
 
 import pytest
 
@@ -9,6 +9,8 @@ from scaling.growth.baselines import (  # noqa: E402
     deepen_identity,
     grow_baseline,
     grow_hyperclone,
+    grow_hyperclone_identity,
+    grow_hyperclone_stack,
     grow_stack,
     identity_layer_order,
     stack_depth,
@@ -53,9 +55,12 @@ def _logits(cfg, state, x=X):
 def test_function_preserving_growth_preserves_logits(large, noise):
     st = _small_state()
     ref = _logits(SMALL, st)
-    grown = grow_hyperclone(SMALL, st, large, symmetry_noise=noise, seed=1)
+    grown = grow_hyperclone_identity(SMALL, st, large, symmetry_noise=noise, seed=1)
     out = _logits(large, grown)
     assert torch.allclose(out, ref, atol=2e-5, rtol=1e-5), (out - ref).abs().max()
+    if large.n_layer == SMALL.n_layer:  # width only: HyperCloning itself, the same weights
+        clone = grow_hyperclone(SMALL, st, large, symmetry_noise=noise, seed=1)
+        assert all(torch.equal(clone[k], grown[k]) for k in grown)
 
 
 def test_symmetry_noise_breaks_the_copies_apart():
@@ -97,9 +102,13 @@ def test_stacking_repeats_the_layers_in_order():
         for name in ("norm1.weight", "mixer.qkv.weight", "mixer.proj.weight", "mlp.fc.weight", "mlp.proj.weight"):
             assert torch.equal(stacked[f"blocks.{l}.{name}"], st[f"blocks.{j}.{name}"])
     assert torch.equal(stacked["embed.weight"], st["embed.weight"])
-    # the stack baseline with width growth: widened (function-preserving) then stacked
+    # G_stack itself: the same layers
+    deep = GPTConfig(n_layer=5, d_model=32, n_head=2, d_ff=64, context=CTX)
+    assert all(torch.equal(v, stacked[k]) for k, v in grow_stack(SMALL, st, deep).items())
+    # the hybrid with width growth: HyperCloning's width (function-preserving), then stacked
     large = GPTConfig(n_layer=4, d_model=64, n_head=4, d_ff=128, context=CTX)
-    grown = grow_stack(SMALL, st, large, symmetry_noise=0.0)
+    grown = grow_hyperclone_stack(SMALL, st, large, symmetry_noise=0.0)
+    assert all(torch.equal(v, grown[k]) for k, v in grow_baseline("hyperclone-stack", SMALL, st, large).items())
     _, twice = stack_depth(SMALL, st, 4)
     assert torch.allclose(
         _logits(large, grown), _logits(GPTConfig(**{**SMALL.to_dict(), "n_layer": 4}), twice), atol=2e-5
@@ -116,12 +125,28 @@ def test_identity_blocks():
     assert torch.count_nonzero(deep["blocks.1.mlp.fc.weight"]) > 0
 
 
+def test_each_baseline_grows_only_what_its_paper_grows():
+    st = _small_state()
+    both = GPTConfig(n_layer=3, d_model=64, n_head=4, d_ff=128, context=CTX)
+    # G_stack (Du et al. 2024) stacks layers: no width growth
+    with pytest.raises(ScalingError, match="G_stack .* depth only.*hyperclone-stack"):
+        grow_stack(SMALL, st, both)
+    with pytest.raises(ScalingError, match="depth only"):
+        grow_baseline("stack", SMALL, st, GPTConfig(n_layer=2, d_model=32, n_head=2, d_ff=96, context=CTX))
+    # HyperCloning (Samragh et al. 2024) widens: no depth growth
+    with pytest.raises(ScalingError, match="HyperCloning .* width only.*hyperclone-identity"):
+        grow_hyperclone(SMALL, st, both)
+    # the hybrids grow both
+    for method in ("hyperclone-stack", "hyperclone-identity"):
+        assert _logits(both, grow_baseline(method, SMALL, st, both)).shape == (3, CTX, 256)
+
+
 def test_bad_input():
     st = _small_state()
     with pytest.raises(ScalingError, match="smaller"):
         grow_hyperclone(SMALL, st, GPTConfig(n_layer=1, d_model=32, n_head=2, d_ff=64))
     with pytest.raises(ScalingError, match="incompatible head counts"):
-        grow_stack(SMALL, st, GPTConfig(n_layer=2, d_model=64, n_head=2, d_ff=128))
+        grow_hyperclone_stack(SMALL, st, GPTConfig(n_layer=2, d_model=64, n_head=2, d_ff=128))
     with pytest.raises(ScalingError, match="not a checkpoint"):
         grow_stack(SMALL, {"foo": torch.zeros(2)}, GPTConfig(n_layer=4, d_model=32, n_head=2, d_ff=64))
     with pytest.raises(ScalingError, match="unknown growth baseline"):

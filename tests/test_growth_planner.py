@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from scaling.growth.growable import grown_shape_for_params
 from scaling.growth.planner import plan_growth
 from scaling.laws import get_law
 from scaling.shapes import ModelShape
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _calibration(eta, sd=None, steps=100, tokens_per_step=2**19):
@@ -224,7 +227,7 @@ def test_analysis_of_growth_runs_and_the_calibration_round_trip(tmp_path):
     assert agg["eta"]["mean"] == pytest.approx(np.mean([rows[0].eta, rows[1].eta]))
     assert agg["eta"]["sd"] > 0
     table = a.table()
-    assert "| ligo |" in table and "scratch" in table
+    assert "| LiGO (ligo) |" in table and "scratch" in table and "| 640 (0.064%), 1.00e+09 |" in table
     out = tmp_path / "cal.json"
     a.write_calibration(out)
     cal = load_calibration(out)
@@ -311,3 +314,177 @@ def test_scratch_curve_extrapolation_for_eta():
     assert _extrapolate_tokens(curve, 1.0) is None  # beyond 4x the curve's end: refused
     flat = pd.DataFrame({"tokens": [1e5, 2e5], "val_loss": [2.6, 2.6]})
     assert _extrapolate_tokens(flat, 2.5) is None
+
+
+def test_a_choice_on_the_edge_of_the_search_grid_is_flagged():
+    # the committed CPU law and calibration at 3e14: the best small-model share is the grid's 1%
+    plan = plan_growth(
+        3e14,
+        ROOT / "data" / "cpu-isoflop-fit-approach3.json",
+        calibration=ROOT / "data" / "growth" / "calibration.json",
+        vocab=256,
+        context=256,
+    )
+    assert [f.code for f in plan.flags] == ["grid_edge"]
+    assert "small model's share of the budget is at the lower edge of the search grid (1%)" in plan.flags[0].message
+    assert "[grid_edge] the small model's share" in plan.ledger()
+    assert plan.to_dict()["flags"] == [{"code": "grid_edge", "message": plan.flags[0].message}]
+    # an interior optimum: no flag
+    assert plan_growth(1e21, "chinchilla-2022", eta=1.0).flags == []
+    # both edges of other axes
+    big = plan_growth(1e21, "chinchilla-2022", eta=3.0)
+    msgs = " | ".join(f.message for f in big.flags)
+    assert "large model's size is at the upper edge" in msgs
+    assert "share of the budget is at the upper edge of the search grid (80%)" in msgs
+    tiny = plan_growth(1e17, "chinchilla-2022", eta=-0.5)
+    assert any("growth factor (large / small parameters) is at the lower edge" in f.message for f in tiny.flags)
+
+
+def test_the_committed_calibration_reads_with_the_current_method_names():
+    cal = load_calibration(ROOT / "data" / "growth" / "calibration.json")
+    # measured 4 x 64 -> 5 x 128: "stack" and "hyperclone" grew width and depth, i.e. the hybrids
+    assert set(cal.methods) == {"ligo", "hyperclone-stack", "hyperclone-identity"}
+    assert cal.renamed == {"stack": "hyperclone-stack", "hyperclone": "hyperclone-identity"}
+    assert cal.methods["hyperclone-stack"].method == "hyperclone-stack"
+    assert cal.methods["hyperclone-stack"].eta == pytest.approx(0.4953, abs=1e-4)
+    plan = plan_growth(1e21, "chinchilla-2022", calibration=cal, method="hyperclone-stack")
+    assert plan.method == "hyperclone-stack" and plan.operator_steps == 0
+    with pytest.raises(ScalingError, match="no method 'stack'"):
+        plan_growth(1e21, "chinchilla-2022", calibration=cal, method="stack")
+
+
+def test_method_names_and_their_former_meaning():
+    from scaling.growth.methods import canonical_method, check_method_shapes, label, legacy_name
+
+    s = {"n_layer": 4, "d_model": 64, "n_head": 4, "d_ff": 256}
+    both = {"n_layer": 5, "d_model": 128, "n_head": 8, "d_ff": 320}
+    deeper = {**s, "n_layer": 8}
+    wider = {**s, "d_model": 128, "n_head": 8}
+    assert canonical_method("stack", s, both) == "hyperclone-stack"
+    assert canonical_method("hyperclone", s, both) == "hyperclone-identity"
+    assert canonical_method("stack", s, deeper) == "stack"  # it was G_stack all along
+    assert canonical_method("hyperclone", s, wider) == "hyperclone"
+    assert canonical_method("hyperclone", s, {**s, "d_ff": 512}) == "hyperclone"
+    assert canonical_method("stack", s, {**s, "d_ff": 512, "n_layer": 8}) == "hyperclone-stack"
+    assert canonical_method("stack") == "stack" and canonical_method("ligo", s, both) == "ligo"
+    assert legacy_name("hyperclone-stack", s, both) == "stack" and legacy_name("hyperclone-stack", s, deeper) is None
+    assert legacy_name("ligo", s, both) is None
+    assert label("stack") == "G_stack" and label("hyperclone") == "HyperCloning"
+    with pytest.raises(ScalingError, match="depth only"):
+        check_method_shapes("stack", s, both)
+    with pytest.raises(ScalingError, match="width only"):
+        check_method_shapes("hyperclone", s, deeper)
+    check_method_shapes("stack", s, deeper)
+    check_method_shapes("hyperclone-identity", s, both)
+
+
+def _grown_tags(method, frac, seed, op_flops=0.0):
+    return {
+        "role": "grown",
+        "method": method,
+        "fraction": frac,
+        "small_run": f"small-s{seed}",
+        "small_flops": 1.0,
+        "operator_steps": 0,
+        "operator_tokens": 0,
+        "operator_flops": op_flops,
+    }
+
+
+def _store_with_scratch(root, sw, curve, small_loss=3.2, seed=0, small=None):
+    small = small or dict(n_layer=2, d_model=32, n_head=2)
+    _write_run(root, sw, f"small-s{seed}", **small, tokens=400_000, loss=small_loss, tags={"role": "small"}, seed=seed)
+    _write_run(
+        root,
+        sw,
+        f"scratch-s{seed}",
+        n_layer=3,
+        d_model=64,
+        n_head=4,
+        tokens=1_000_000,
+        loss=3.0,
+        tags={"role": "scratch"},
+        seed=seed,
+        curve=curve,
+    )
+
+
+def test_eta_reads_the_small_loss_and_the_scratch_curve_on_one_evaluation_set(tmp_path):
+    root, sw, D = tmp_path, "g", 1_000_000
+    # the scratch curve's last point is its final evaluation (final_eval_tokens windows, not the
+    # eval_tokens windows of the others): it is left out of D_eq
+    _store_with_scratch(root, sw, [(200_000, 3.5), (400_000, 3.3), (D, 3.0)], small_loss=3.2)
+    for frac, loss in ((0.5, 3.05), (1.0, 2.9)):
+        _write_run(
+            root, sw, f"ligo-f{frac:g}-s0", n_layer=3, d_model=64, n_head=4, tokens=int(frac * D), loss=loss,
+            tags=_grown_tags("ligo", frac, 0),
+        )  # fmt: skip
+    a = analyze(root / sw)
+    (r,) = a.rows
+    # no grow report: the small model's final loss stands in, flagged; the curve without its final
+    # point never reaches 3.2, so D_eq is extrapolated from (200K, 3.5), (400K, 3.3): 400K x 2^0.5
+    assert r.small_loss_for_d_eq == 3.2 and any("another evaluation set" in f for f in r.flags)
+    assert r.d_eq_small == pytest.approx(400_000 * 2**0.5)
+    # the grow report's loss of the small model on the curve's windows is used when present
+    init = root / sw / "growth-init"
+    init.mkdir()
+    report = {"method": "ligo", "seed": 0, "eval": {"eval_tokens": 65536, "small_loss": 3.4, "grown_loss": 3.45}}
+    (init / "ligo-s0.json").write_text(json.dumps(report))
+    (r,) = analyze(root / sw).rows
+    assert r.small_loss_for_d_eq == 3.4 and not any("another evaluation set" in f for f in r.flags)
+    assert r.d_eq_small == pytest.approx(math.exp(0.5 * (math.log(200_000) + math.log(400_000))))
+    assert r.initial_loss == 3.45
+    assert "held-out loss before training" in analyze(root / sw).summary()
+    # a report measured on other windows (another eval_tokens) is not used
+    (init / "ligo-s0.json").write_text(json.dumps({**report, "eval": {**report["eval"], "eval_tokens": 1024}}))
+    (r,) = analyze(root / sw).rows
+    assert r.small_loss_for_d_eq == 3.2
+
+
+def test_runs_under_the_former_names_are_read_as_the_hybrids_they_were(tmp_path):
+    root, sw, D = tmp_path, "g", 1_000_000
+    _store_with_scratch(root, sw, [(200_000, 3.4), (400_000, 3.0), (D, 3.0)])
+    for frac, loss in ((0.5, 3.05), (1.0, 2.9)):
+        _write_run(
+            root, sw, f"stack-f{frac:g}-s0", n_layer=3, d_model=64, n_head=4, tokens=int(frac * D), loss=loss,
+            tags=_grown_tags("stack", frac, 0),
+        )  # fmt: skip
+    a = analyze(root / sw)
+    assert a.methods == ["hyperclone-stack"]
+    assert any("runs named 'stack' grew width and depth" in n for n in a.notes)
+    assert "| HyperCloning width + G_stack depth (hyperclone-stack) |" in a.table()
+    first = a.rows[0].flops_needed
+    # the same run under its new name as well: counted once
+    _write_run(
+        root, sw, "hyperclone-stack-f0.5-s0", n_layer=3, d_model=64, n_head=4, tokens=D // 2, loss=3.05,
+        tags=_grown_tags("hyperclone-stack", 0.5, 0),
+    )  # fmt: skip
+    (r,) = analyze(root / sw).rows
+    assert [f["run_id"] for f in r.finals] == ["hyperclone-stack-f0.5-s0", "stack-f1-s0"]
+    assert r.flops_needed == pytest.approx(first)
+    # a depth-only "stack" was G_stack: its name stays
+    root2 = tmp_path / "b"
+    _store_with_scratch(
+        root2, sw, [(200_000, 3.4), (400_000, 3.0), (D, 3.0)], small=dict(n_layer=2, d_model=64, n_head=4)
+    )
+    for frac, loss in ((0.5, 3.05), (1.0, 2.9)):
+        _write_run(
+            root2, sw, f"stack-f{frac:g}-s0", n_layer=3, d_model=64, n_head=4, tokens=int(frac * D), loss=loss,
+            tags=_grown_tags("stack", frac, 0),
+        )  # fmt: skip
+    assert analyze(root2 / sw).methods == ["stack"]
+
+
+def test_the_committed_growth_runs_analyse_as_before_under_the_new_names():
+    a = analyze(ROOT / "data" / "runs" / "growth-cpu", law=ROOT / "data" / "cpu-isoflop-fit-approach3.json")
+    assert a.methods == ["ligo", "hyperclone-stack", "hyperclone-identity"]
+    cal = load_calibration(ROOT / "data" / "growth" / "calibration.json")  # written before the renaming
+    agg = a.aggregate()
+    for m in a.methods:
+        assert agg[m]["eta"]["values"] == pytest.approx(cal.methods[m].eta_seeds, rel=1e-9)
+        assert agg[m]["savings_charged"]["values"] == pytest.approx(cal.methods[m].savings_charged["values"])
+    # these runs predate the common evaluation set: eta is flagged, not silently mixed
+    assert all(any("another evaluation set" in f for f in r.flags) for r in a.rows)
+    text = a.summary()
+    assert "205K (4.1%), 1.18e+12" in text and "net of the operator" in text
+    assert "the scratch run's recipe" in text

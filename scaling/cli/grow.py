@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ScalingError
+from ..growth.methods import METHODS
 from . import number
 
 DEFAULT_CALIBRATION = "data/growth/calibration.json"  # scaling.growth.calibration.DEFAULT_CALIBRATION
@@ -52,8 +53,9 @@ def register(sub) -> None:
     pl.add_argument(
         "--method",
         default="ligo",
-        choices=("ligo", "stack", "hyperclone"),
-        help="growth method whose calibration to use (default ligo)",
+        choices=METHODS,
+        help="growth method whose calibration to use (default ligo): ligo, stack (G_stack), hyperclone "
+        "(HyperCloning), or the hybrids hyperclone-stack and hyperclone-identity",
     )
     pl.add_argument(
         "--credit-efficiency",
@@ -145,7 +147,9 @@ def run_plan(args) -> int:
 
 def run_run(args) -> int:
     from ..growth.analysis import analyze
-    from ..growth.experiment import describe_jobs, load_growth_spec, run_experiment
+    from ..growth.configs import describe_jobs
+    from ..growth.experiment import run_experiment
+    from ..growth.spec import load_growth_spec
 
     spec = load_growth_spec(args.spec)
     if args.workers is not None and args.workers < 1:

@@ -1,11 +1,14 @@
 """Model growth: the LiGO operator, growth baselines, and a growth planner driven by a fitted law.
 
-- :mod:`.ligo` (torch): :class:`LiGO`, :func:`train_operator`, :func:`grow_ligo`.
-- :mod:`.baselines` (torch): G_stack depth stacking and function-preserving (HyperCloning-style) growth.
+- :mod:`.ligo` (torch): :class:`LiGO`, :func:`train_operator`, :func:`grow_ligo`; :mod:`.checkpoint`
+  (torch): :func:`load_small` and the shape and state-dict checks both growth kinds share.
+- :mod:`.baselines` (torch): G_stack depth stacking (Du et al. 2024), HyperCloning's function-preserving
+  width (Samragh et al. 2024) and their width + depth hybrids; :mod:`.methods` names them.
 - :mod:`.planner` (numpy only): :func:`plan_growth` -> :class:`GrowthPlan` with its FLOP ledger
   (:mod:`.ledger`), from :mod:`.cost` (the operator's FLOPs), :mod:`.growable` (which shapes grow
   from which) and :mod:`.calibration` (the measured token credit).
-- :mod:`.experiment` / :mod:`.analysis`: the measured growth experiment and its calibration.
+- :mod:`.experiment` / :mod:`.analysis`: the measured growth experiment and its calibration; the
+  experiment's spec is :mod:`.spec`, its runs :mod:`.configs`, its worker jobs :mod:`.jobs`.
 
 Importing this package does not import torch; the torch modules load on first use.
 """
@@ -18,10 +21,12 @@ _LAZY = {
     "LiGO": "ligo",
     "train_operator": "ligo",
     "grow_ligo": "ligo",
-    "load_small": "ligo",
-    "check_growth": "ligo",
+    "load_small": "checkpoint",
+    "check_growth": "checkpoint",
     "grow_stack": "baselines",
     "grow_hyperclone": "baselines",
+    "grow_hyperclone_stack": "baselines",
+    "grow_hyperclone_identity": "baselines",
     "grow_baseline": "baselines",
     "widen": "baselines",
     "stack_depth": "baselines",
@@ -32,9 +37,11 @@ _LAZY = {
     "load_calibration": "calibration",
     "grown_shape_for_params": "growable",
     "run_experiment": "experiment",
-    "load_growth_spec": "experiment",
+    "load_growth_spec": "spec",
     "analyze": "analysis",
     "GrowthAnalysis": "analysis",
+    "METHODS": "methods",
+    "canonical_method": "methods",
 }
 
 

@@ -17,8 +17,16 @@ For each seed the target is the final held-out loss of the large model trained f
 - **The calibration** (token credit): ``delta = D_scratch - D_grown`` (large-model tokens saved at
   the target) and ``eta = delta / D_eq``, ``D_eq`` the tokens the scratch run took to reach the
   small model's final loss (where its held-out curve crosses it: mid-schedule, so D_eq is if
-  anything overestimated and eta underestimated). The planner predicts
-  ``delta = eta x law.tokens_for_loss(N_large, law.loss(N_small, D_small))``.
+  anything overestimated and eta underestimated). The small model's loss and the scratch curve
+  are read on one evaluation set: the curve points measured on ``eval_tokens`` windows (the final
+  point, on ``final_eval_tokens`` windows, is left out when the two differ) and the small model's
+  loss on the same windows, which the grow job measures (``eval.small_loss`` in
+  ``growth-init/<method>-s<seed>.json``). Without that measurement (experiments run before it
+  existed) the small model's final loss stands in, flagged: its windows differ. The planner
+  predicts ``delta = eta x law.tokens_for_loss(N_large, law.loss(N_small, D_small))``.
+- **Method names** are those of :mod:`scaling.growth.methods`; runs written before the baselines
+  were renamed (``stack``, ``hyperclone`` growing width and depth) are read as the hybrids they
+  were (``hyperclone-stack``, ``hyperclone-identity``), without rewriting them.
 
 Error bars: mean and standard deviation over seeds (each seed paired with its own scratch run);
 the per-seed values are listed too.
@@ -26,6 +34,7 @@ the per-seed values are listed too.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -35,8 +44,13 @@ from typing import Any
 import numpy as np
 
 from .. import store
+from .._io import atomic_write_text
 from ..errors import ScalingError
+from ..laws import get_law
+from ..units import sci, si
 from .calibration import Calibration, MethodCalibration
+from .configs import INIT_DIR
+from .methods import METHODS, canonical_method, label
 
 DEFINITION = (
     "eta = (D_scratch - D_grown) / D_eq: large-model tokens saved by growth at the scratch run's final "
@@ -53,7 +67,7 @@ class MethodSeed:
     scratch_flops: float
     scratch_tokens: float
     small_flops: float
-    small_loss: float
+    small_loss: float  # final evaluation (final_eval_tokens windows)
     operator_flops: float
     finals: list[dict]  # fraction, tokens, flops, loss of each grown run
     flops_needed: float | None = None  # large-phase FLOPs to reach the target
@@ -64,6 +78,10 @@ class MethodSeed:
     savings_vs_optimal: float | None = None
     delta_tokens: float | None = None
     d_eq_small: float | None = None
+    small_loss_for_d_eq: float | None = None  # the small model's loss on the scratch curve's windows
+    operator_tokens: int = 0
+    initial_loss: float | None = None  # the grown model before training, on the curve's windows
+    schedule: dict = field(default_factory=dict)  # the post-growth schedule of its largest run
     eta: float | None = None
     flags: list[str] = field(default_factory=list)
 
@@ -86,6 +104,36 @@ def _curve_crossing(curve, target: float, x: str = "flops") -> float | None:
     x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
     t = (y0 - target) / (y0 - y1) if y0 != y1 else 1.0
     return float(math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0))))
+
+
+def _schedule(cfg) -> dict:
+    """A run's schedule: kind, peak learning rate, warm-up steps, floor."""
+    return {"schedule": cfg.schedule, "lr": cfg.lr, "warmup": cfg.warmup, "min_lr_ratio": cfg.min_lr_ratio}
+
+
+def _on_eval_windows(curve, cfg):
+    """The curve points measured on the ``eval_tokens`` windows: all but the final one when the
+    final evaluation uses another number of tokens (scaling.train.loop)."""
+    if curve is None or not len(curve) or cfg.final_eval_tokens == cfg.eval_tokens:
+        return curve
+    return curve.iloc[:-1]
+
+
+def _small_eval_losses(sweep_dir: Path) -> dict:
+    """From the grow reports (``growth-init/*.json``): per seed, the small model's held-out loss on
+    the curve's windows and the ``eval_tokens`` that chose them; per (method name, seed), the
+    grown model's loss before training on the same windows."""
+    out: dict = {}
+    for f in sorted((sweep_dir / INIT_DIR).glob("*.json")):
+        try:
+            rep = json.loads(f.read_text())
+            ev, seed = rep.get("eval"), int(rep["seed"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if isinstance(ev, dict) and ev.get("small_loss") is not None:
+            out.setdefault(seed, {"small_loss": ev["small_loss"], "eval_tokens": ev.get("eval_tokens")})
+            out[(str(rep.get("method")), seed)] = {"grown_loss": ev.get("grown_loss")}
+    return out
 
 
 def _extrapolate_tokens(curve, target: float, max_factor: float = 4.0) -> float | None:
@@ -144,6 +192,9 @@ class GrowthAnalysis:
                 vals = [getattr(r, k) for r in rs]
                 agg[k] = {"mean": _stats(vals)[0], "sd": _stats(vals)[1], "values": vals}
             agg["operator_flops"] = rs[0].operator_flops if rs else 0.0
+            agg["operator_tokens"] = rs[0].operator_tokens if rs else 0
+            agg["initial_loss"] = _stats([r.initial_loss for r in rs])[0]
+            agg["small_loss_for_d_eq"] = _stats([r.small_loss_for_d_eq for r in rs])[0]
             agg["flags"] = sorted({f for r in rs for f in r.flags})
             out[m] = agg
         return out
@@ -178,13 +229,10 @@ class GrowthAnalysis:
         )
 
     def write_calibration(self, path: str | os.PathLike) -> Path:
-        from .._io import atomic_write_text
-
         return atomic_write_text(path, self.calibration().model_dump_json(indent=2) + "\n")
 
     def table(self) -> str:
         """The results as a Markdown table (what the README shows)."""
-        from ..units import sci, si
 
         def pm(d, pct=False, fmt=None, missing="not reached"):
             """mean ± sd (per-seed values)."""
@@ -203,16 +251,21 @@ class GrowthAnalysis:
 
         sc_loss = [s["loss"] for s in self.scratch]
         sc_fl = [s["flops"] for s in self.scratch]
+        sc_tok = float(np.mean([s["tokens"] for s in self.scratch]))
         lines = [
-            "| method | FLOPs to reach the scratch loss (large phase) | operator FLOPs | savings (1) small not "
-            "charged | savings (2) small charged | savings (3) vs compute-optimal | token credit δ | η |",
+            "| method | FLOPs to reach the scratch loss (large phase) | operator tokens (share of scratch), FLOPs "
+            "| savings (1) small not charged | savings (2) small charged | savings (3) vs compute-optimal "
+            "| token credit δ | η |",
             "|---|---|---|---|---|---|---|---|",
             f"| scratch (target loss {np.mean(sc_loss):.4f}) | {sci(float(np.mean(sc_fl)))} | – | – | – | – | – | – |",
         ]
         for m, agg in self.aggregate().items():
-            op = sci(agg["operator_flops"]) if agg["operator_flops"] else "–"
+            op = "–"
+            if agg["operator_flops"]:
+                share = 100 * agg["operator_tokens"] / sc_tok
+                op = f"{si(agg['operator_tokens'])} ({share:.3g}%), {sci(agg['operator_flops'])}"
             lines.append(
-                f"| {m} | {pm(agg['flops_needed'], fmt=sci)} | {op} "
+                f"| {label(m)} ({m}) | {pm(agg['flops_needed'], fmt=sci)} | {op} "
                 f"| {pm(agg['savings_not_charged'], True)} | {pm(agg['savings_charged'], True)} | "
                 f"{pm(agg['savings_vs_optimal'], True) if self.law else 'n/a (no law)'} | "
                 f"{pm(agg['delta_tokens'], fmt=si, missing='n/a')} | {pm(agg['eta'], missing='n/a')} |"
@@ -220,8 +273,6 @@ class GrowthAnalysis:
         return "\n".join(lines)
 
     def summary(self) -> str:
-        from ..units import si
-
         small, large = self.small, self.large
         head = [
             f"Growth experiment {self.sweep_dir}",
@@ -230,15 +281,51 @@ class GrowthAnalysis:
             f"large {si(large.get('params', 0))} params ({large.get('n_layer')}x{large.get('d_model')}), "
             f"scratch {si(large.get('tokens', 0))} tokens",
             f"seeds: {', '.join(str(s['seed']) for s in self.scratch)}; values are mean ± sd over seeds "
-            "(per-seed values in brackets); savings in % of the scratch run's FLOPs",
-            "",
+            "(per-seed values in brackets); savings in % of the scratch run's FLOPs, net of the operator "
+            "(its FLOPs charged in all three)",
         ]
+        head += self._schedule_lines() + [""]
         body = [self.table()]
-        flags = sorted({f"{r.method} s{r.seed}: {f}" for r in self.rows for f in r.flags})
+        agg = self.aggregate()
+        starts = [f"{label(m)} {a['initial_loss']:.4f}" for m, a in agg.items() if a["initial_loss"] is not None]
+        small_set = [a["small_loss_for_d_eq"] for a in agg.values() if a["small_loss_for_d_eq"] is not None]
+        if starts:
+            body += [
+                "",
+                f"held-out loss before training (mean over seeds), on the windows of the runs' curve points: small "
+                f"{np.mean(small_set):.4f}; " + ", ".join(starts),
+            ]
+        everywhere = set.intersection(*(set(r.flags) for r in self.rows)) if len(self.rows) > 1 else set()
+        flags = [f"all methods and seeds: {f}" for f in sorted(everywhere)]
+        flags += sorted({f"{r.method} s{r.seed}: {f}" for r in self.rows for f in r.flags if f not in everywhere})
         tail = ([""] + ["flags:"] + [f"  - {f}" for f in flags]) if flags else []
         if self.notes:
             tail += [""] + [f"note: {n}" for n in self.notes]
         return "\n".join(head + body + tail)
+
+    def _schedule_lines(self) -> list[str]:
+        """The post-growth schedule of each method (of its largest grown run), against the scratch run's."""
+        keys = ("schedule", "lr", "warmup", "min_lr_ratio")
+        scratch = self.scratch[0].get("schedule", {}) if self.scratch else {}
+        groups: dict[tuple, list[str]] = {}
+        for m in self.methods:
+            sch = self.per_method(m)[0].schedule
+            if sch:
+                groups.setdefault(tuple(sch.get(k) for k in keys), []).append(m)
+        out = []
+        for key, methods in groups.items():
+            sch = dict(zip(keys, key))
+            same = key == tuple(scratch.get(k) for k in keys)
+            out.append(
+                f"after growth ({', '.join(methods)}): {sch['schedule']}, peak lr {sch['lr']:.3g}, warm-up "
+                f"{sch['warmup']} steps of the largest run, floor x{sch['min_lr_ratio']:g}"
+                + (
+                    ": the scratch run's recipe"
+                    if same
+                    else f" (scratch: peak lr {scratch.get('lr', 0):.3g}, warm-up {scratch.get('warmup')} steps)"
+                )
+            )
+        return out
 
     def to_dict(self) -> dict:
         return {
@@ -260,8 +347,6 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
         raise ScalingError(f"no such growth experiment directory: {sweep_dir}")
     law_obj = None
     if law is not None:
-        from ..laws import get_law
-
         law_obj = get_law(law)
     runs = {}
     for path in store.iter_runs(sweep_dir):
@@ -280,10 +365,27 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
         )
     rows: list[MethodSeed] = []
     notes = []
-    by_key: dict[tuple[str, int], list] = {}
-    for c, r, cu in grown:
-        by_key.setdefault((str(c.tags["method"]), c.seed), []).append((c, r, cu))
-    for (method, seed), items in sorted(by_key.items()):
+    by_key: dict[tuple[str, int], dict[float, tuple]] = {}
+    renamed: dict[str, str] = {}
+    for c, r, cu in sorted(grown, key=lambda t: t[0].run_id):
+        name = str(c.tags["method"])
+        small_cfg = smalls[c.seed][0] if c.seed in smalls else None
+        method = canonical_method(name, small_cfg, c) if small_cfg is not None else name
+        if method != name:
+            renamed[name] = method
+        runs_of = by_key.setdefault((method, c.seed), {})
+        frac = float(c.tags.get("fraction", 0))
+        if frac in runs_of:  # the same run under its old and its new name: keep the new one
+            if name != method:
+                continue
+            notes.append(f"{runs_of[frac][0].run_id} and {c.run_id} are the same run; {c.run_id} is used")
+        runs_of[frac] = (c, r, cu)
+    for old, new in sorted(renamed.items()):
+        notes.append(f"runs named {old!r} grew width and depth: read as {new!r} ({label(new)})")
+    small_eval = _small_eval_losses(sweep_dir)
+    order = {m: i for i, m in enumerate(METHODS)}
+    for (method, seed), by_frac in sorted(by_key.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0])):
+        items = list(by_frac.values())
         if seed not in scratches or seed not in smalls:
             notes.append(f"{method} seed {seed}: its small or scratch run is missing; left out")
             continue
@@ -300,6 +402,8 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
             small_flops=sm_res.flops,
             small_loss=sm_res.loss,
             operator_flops=op,
+            operator_tokens=int(items[0][0].tags.get("operator_tokens", 0)),
+            initial_loss=small_eval.get((str(items[0][0].tags["method"]), seed), {}).get("grown_loss"),
             finals=[
                 {
                     "run_id": c.run_id,
@@ -311,6 +415,7 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
                 for c, r, _ in items
             ],
         )
+        row.schedule = _schedule(items[-1][0])
         target = sc_res.loss
         fl = np.array([f["flops"] for f in row.finals])
         ls = np.array([f["loss"] for f in row.finals])
@@ -355,9 +460,22 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
             if d_eq is not None:
                 row.delta_tokens = d_eq - row.finals[-1]["tokens"]
                 row.flags.append("token credit from the scratch curve at the grown model's final loss (approximate)")
-        row.d_eq_small = _curve_crossing(sc_curve, row.small_loss, x="tokens")
+        # D_eq: the small model's loss and the scratch curve on one evaluation set (module docstring)
+        curve_set = _on_eval_windows(sc_curve, sc_cfg)
+        measured = small_eval.get(seed, {}).get("small_loss")
+        if measured is not None and small_eval[seed].get("eval_tokens") == sc_cfg.eval_tokens:
+            row.small_loss_for_d_eq = float(measured)
+        else:
+            row.small_loss_for_d_eq = row.small_loss
+            if sm_cfg.final_eval_tokens != sc_cfg.eval_tokens or sc_cfg.final_eval_tokens != sc_cfg.eval_tokens:
+                row.flags.append(
+                    f"D_eq compares the small model's final loss ({sc_cfg.final_eval_tokens:,}-token windows) "
+                    f"with the scratch curve ({sc_cfg.eval_tokens:,}-token windows): another evaluation set, "
+                    "so eta is biased (its grow report has no loss on the curve's windows)"
+                )
+        row.d_eq_small = _curve_crossing(curve_set, row.small_loss_for_d_eq, x="tokens")
         if row.d_eq_small is None:
-            row.d_eq_small = _extrapolate_tokens(sc_curve, row.small_loss)
+            row.d_eq_small = _extrapolate_tokens(curve_set, row.small_loss_for_d_eq)
             row.flags.append(
                 "the scratch run never reached the small model's loss: "
                 + (
@@ -395,7 +513,8 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
         },
     )
     scratch = [
-        {"seed": s, "loss": r.loss, "flops": r.flops, "tokens": r.tokens} for s, (_, r, _) in sorted(scratches.items())
+        {"seed": s, "loss": r.loss, "flops": r.flops, "tokens": r.tokens, "schedule": _schedule(c)}
+        for s, (c, r, _) in sorted(scratches.items())
     ]
     if law_obj is None:
         notes.append("savings (3) needs a law fitted on the same corpus, tokenizer and recipe (--law)")

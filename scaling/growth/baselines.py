@@ -1,11 +1,14 @@
-"""Growth baselines: depth stacking and function-preserving width (and depth) growth.
+"""Growth baselines: G_stack (depth), HyperCloning (width), and their width + depth hybrids.
 
-``stack``  (G_stack; StackBERT; Du et al. 2024)
-    Large layer ``l`` is a copy of small layer ``l mod L_small``: the small model's layer stack
-    repeated (a non-integer factor repeats a prefix). Not function-preserving in depth.
-``hyperclone``  (Net2Net / bert2BERT / HyperCloning style)
-    Width: every unit of the small model is duplicated and the readers of a duplicated unit split
-    its weight between the copies, so the grown model computes *the same function*:
+The names are those of :mod:`scaling.growth.methods`:
+
+``stack``  (G_stack, Du et al. 2024, arXiv:2405.15319)
+    Depth only: large layer ``l`` is a copy of small layer ``l mod L_small``, the small model's
+    layer stack repeated (a non-integer factor repeats a prefix). Not function-preserving.
+``hyperclone``  (HyperCloning, Samragh et al. 2024, arXiv:2409.12903)
+    Width only, function-preserving: every unit of the small model is duplicated and the readers
+    of a duplicated unit split its weight between the copies, so the grown model computes *the
+    same function*:
 
     - residual stream: tiled ``[x; x; ...]`` (d_large = k d_small with k an integer). Tiling
       keeps the mean and variance over the features, hence LayerNorm's output is the tiled
@@ -24,15 +27,19 @@
     unless ``exact=False`` (then a seeded random half of the coordinates is duplicated and the
     function changes slightly).
 
-    Depth: identity blocks. New layers are copies of the preceding small layer with their
-    attention and MLP output projections set to zero, so they add nothing to the residual stream
-    at first and train from there.
-
     ``symmetry_noise`` breaks the symmetry of the copies (identical copies get identical gradients
     and would never separate) *without* changing the function: zero-sum noise across the copies'
     read weights (the copies carry identical values, so only the sum of their read weights
     matters), scaled by the standard deviation of the matrix.
-``stack`` with width growth uses the same width duplication, then stacks the layers.
+``hyperclone-stack``
+    HyperCloning's width, then G_stack's depth (what ``stack`` meant for a wider large shape before
+    the renaming).
+``hyperclone-identity``
+    HyperCloning's width, then identity blocks in depth: new layers are copies of the preceding
+    small layer with their attention and MLP output projections set to zero, so they add nothing
+    to the residual stream at first and train from there (Net2Net's deeper network, Chen et al.
+    2016, arXiv:1511.05641). Function-preserving in width and depth (what ``hyperclone`` meant for a
+    deeper large shape before the renaming).
 
 Every function takes and returns plain state dicts of :class:`scaling.train.model.GPT`.
 """
@@ -45,9 +52,11 @@ import torch
 
 from ..errors import ScalingError
 from ..train.model import GPTConfig
-from .ligo import _duplication_rows, as_config, check_growth, check_state, stacking_order
+from .checkpoint import as_config, check_growth, check_state
+from .ligo import _duplication_rows, stacking_order
+from .methods import BASELINES, check_method_shapes
 
-METHODS = ("stack", "hyperclone")
+METHODS = BASELINES
 
 
 def _sources(n_old: int, n_new: int, *, tile: bool, gen: torch.Generator) -> torch.Tensor:
@@ -171,30 +180,58 @@ def deepen_identity(cfg, state: dict, n_layer: int) -> tuple[GPTConfig, dict[str
 def grow_stack(
     small, state: dict, large, *, exact: bool = True, symmetry_noise: float = 0.0, seed: int = 0
 ) -> dict[str, torch.Tensor]:
-    """G_stack in depth (after function-preserving width growth when the width grows too)."""
+    """G_stack (Du et al. 2024): the small model's layers stacked to the large depth; the width
+    must not change (``exact``, ``symmetry_noise`` and ``seed`` are accepted for a common signature
+    and unused: stacking copies whole layers)."""
     s, g = check_growth(small, large)
-    wide, st = widen(s, state, g, exact=exact, symmetry_noise=symmetry_noise, seed=seed)
-    _, st = stack_depth(wide, st, g.n_layer)
+    check_method_shapes("stack", s, g)
+    _, st = stack_depth(s, state, g.n_layer)
     return st
 
 
 def grow_hyperclone(
     small, state: dict, large, *, exact: bool = True, symmetry_noise: float = 0.0, seed: int = 0
 ) -> dict[str, torch.Tensor]:
-    """Fully function-preserving growth: duplicated width, identity blocks in depth."""
+    """HyperCloning (Samragh et al. 2024): function-preserving width growth; the depth must not change."""
+    s, g = check_growth(small, large)
+    check_method_shapes("hyperclone", s, g)
+    _, st = widen(s, state, g, exact=exact, symmetry_noise=symmetry_noise, seed=seed)
+    return st
+
+
+def grow_hyperclone_stack(
+    small, state: dict, large, *, exact: bool = True, symmetry_noise: float = 0.0, seed: int = 0
+) -> dict[str, torch.Tensor]:
+    """HyperCloning's width, then G_stack's depth."""
+    s, g = check_growth(small, large)
+    wide, st = widen(s, state, g, exact=exact, symmetry_noise=symmetry_noise, seed=seed)
+    _, st = stack_depth(wide, st, g.n_layer)
+    return st
+
+
+def grow_hyperclone_identity(
+    small, state: dict, large, *, exact: bool = True, symmetry_noise: float = 0.0, seed: int = 0
+) -> dict[str, torch.Tensor]:
+    """Function-preserving in width and depth: HyperCloning's width, then identity blocks."""
     s, g = check_growth(small, large)
     wide, st = widen(s, state, g, exact=exact, symmetry_noise=symmetry_noise, seed=seed)
     _, st = deepen_identity(wide, st, g.n_layer)
     return st
 
 
+_GROW = {
+    "stack": grow_stack,
+    "hyperclone": grow_hyperclone,
+    "hyperclone-stack": grow_hyperclone_stack,
+    "hyperclone-identity": grow_hyperclone_identity,
+}
+
+
 def grow_baseline(method: str, small, state: dict, large, **kwargs) -> dict[str, torch.Tensor]:
-    """``method`` in :data:`METHODS`."""
-    if method == "stack":
-        return grow_stack(small, state, large, **kwargs)
-    if method == "hyperclone":
-        return grow_hyperclone(small, state, large, **kwargs)
-    raise ScalingError(f"unknown growth baseline {method!r} (choose from {', '.join(METHODS)})")
+    """``method`` in :data:`METHODS` (the names of :mod:`scaling.growth.methods`)."""
+    if method not in _GROW:
+        raise ScalingError(f"unknown growth baseline {method!r} (choose from {', '.join(METHODS)})")
+    return _GROW[method](small, state, large, **kwargs)
 
 
 __all__ = [
@@ -205,5 +242,7 @@ __all__ = [
     "identity_layer_order",
     "grow_stack",
     "grow_hyperclone",
+    "grow_hyperclone_stack",
+    "grow_hyperclone_identity",
     "grow_baseline",
 ]

@@ -9,6 +9,10 @@ is what the large model needs, from scratch, to reach the small model's loss ``L
 to reach the scratch run's final loss, over the tokens the scratch run took to reach the small
 model's loss), and writes this file; :mod:`scaling.growth.planner` uses it.
 
+Method names are those of :mod:`scaling.growth.methods`; a file written before the baselines were
+renamed is read with its hybrids' names mapped (``stack`` -> ``hyperclone-stack`` when its shapes
+grew in width, ...), recorded in ``renamed``; the file itself is not rewritten.
+
 This module imports pydantic only (no torch).
 """
 
@@ -22,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ScalingError
+from .methods import canonical_method
 
 DEFAULT_CALIBRATION = "data/growth/calibration.json"
 
@@ -52,6 +57,20 @@ class Calibration(BaseModel):
     small: dict[str, Any] = Field(default_factory=dict)
     large: dict[str, Any] = Field(default_factory=dict)
     methods: dict[str, MethodCalibration] = Field(default_factory=dict)
+    renamed: dict[str, str] = Field(default_factory=dict, description="old method name -> its name now")
+
+    def with_current_names(self) -> Calibration:
+        """This calibration with pre-renaming method names mapped by its shapes (see the module docstring)."""
+        small = self.small if {"n_layer", "d_model", "n_head", "d_ff"} <= set(self.small) else None
+        large = self.large if {"n_layer", "d_model", "n_head", "d_ff"} <= set(self.large) else None
+        methods, renamed = {}, dict(self.renamed)
+        for name, m in self.methods.items():
+            new = canonical_method(name, small, large)
+            if new != name:
+                renamed[name] = new
+                m = m.model_copy(update={"method": new})
+            methods[new] = m
+        return self.model_copy(update={"methods": methods, "renamed": renamed})
 
 
 def load_calibration(path: str | os.PathLike = DEFAULT_CALIBRATION) -> Calibration:
@@ -63,7 +82,7 @@ def load_calibration(path: str | os.PathLike = DEFAULT_CALIBRATION) -> Calibrati
             "or give --credit-efficiency ETA explicitly (marked as an assumption)"
         )
     try:
-        return Calibration.model_validate(json.loads(p.read_text()))
+        return Calibration.model_validate(json.loads(p.read_text())).with_current_names()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ScalingError(f"{p}: not valid JSON ({exc})") from None
     except ValidationError as exc:

@@ -78,6 +78,8 @@ def format_ledger(plan) -> str:
         f"verdict: {plan.verdict.upper()}",
     ]
     out += [f"  - {r}" for r in plan.reasons]
+    if plan.flags:
+        out += ["", "flags:"] + [f"  [{f.code}] {f.message}" for f in plan.flags]
     if plan.notes:
         out += ["", "notes:"] + [f"  - {n}" for n in plan.notes]
     return "\n".join(out)

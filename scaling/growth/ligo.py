@@ -1,7 +1,7 @@
 """LiGO: a learned linear growth operator from a trained small decoder to a larger one.
 
 Wang et al., ICLR 2023, "Learning to Grow Pretrained Models for Efficient Transformer Training"
-(REFERENCE.md section 7), written for this project's decoder (:mod:`scaling.train.model`:
+(arXiv:2303.00980), written for this project's decoder (:mod:`scaling.train.model`:
 rotary attention, weight-only LayerNorm, tied embedding, no biases).
 
 A large layer's weight is ``B_out (sum_j w[l, j] W_j) B_in^T``:
@@ -51,147 +51,29 @@ and backward pass of the large model on a batch plus the construction of the wei
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from ..errors import ScalingError
+from ..shapes import ModelShape
+from ..train import data as _data
+from ..train.devices import autocast
+from ..train.loop import evaluate
 from ..train.model import GPT, GPTConfig
+from .checkpoint import check_growth, check_state
+from .cost import operator_flops
 
 # module types of a block that the depth operator mixes separately
 LAYER_TYPES = ("norm1", "q", "k", "v", "attn_out", "norm2", "fc", "mlp_out")
 
 
 # ---------------------------------------------------------------------------------------------
-# configurations, checks and checkpoints (shared with baselines.py)
-
-
-def as_config(shape) -> GPTConfig:
-    """A :class:`GPTConfig` from a GPTConfig, ModelShape, RunConfig or dict of shape fields."""
-    if isinstance(shape, GPTConfig):
-        return shape
-    if isinstance(shape, dict):
-        names = ("n_layer", "d_model", "n_head", "d_ff", "vocab", "context", "mixer", "sparsity")
-        try:
-            return GPTConfig(**{k: shape[k] for k in names if k in shape})
-        except (TypeError, ValueError) as exc:
-            raise ScalingError(f"not a decoder shape: {exc}") from None
-    try:
-        return GPTConfig.from_shape(shape)
-    except (AttributeError, ValueError) as exc:
-        raise ScalingError(f"not a decoder shape: {exc}") from None
-
-
-def describe(cfg: GPTConfig) -> str:
-    return f"{cfg.n_layer} x {cfg.d_model} ({cfg.n_head} heads of {cfg.head_dim}, d_ff {cfg.d_ff}, vocab {cfg.vocab})"
-
-
-def check_growth(small, large) -> tuple[GPTConfig, GPTConfig]:
-    """Check that ``large`` can be grown from ``small``; raise a one-line ScalingError otherwise
-    (:func:`scaling.growth.growable.check_growth_shapes`: same vocabulary, attention and dense, at
-    least as deep and wide, the same head size)."""
-    from .growable import check_growth_shapes
-
-    s, g = as_config(small), as_config(large)
-    check_growth_shapes(s, g)
-    return s, g
-
-
-def expected_shapes(cfg: GPTConfig) -> dict[str, tuple[int, ...]]:
-    """Parameter names and shapes of :class:`GPT` for ``cfg`` (without building it)."""
-    d, f, V = cfg.d_model, cfg.d_ff, cfg.vocab
-    out = {"embed.weight": (V, d)}
-    for i in range(cfg.n_layer):
-        p = f"blocks.{i}."
-        out.update(
-            {
-                p + "norm1.weight": (d,),
-                p + "mixer.qkv.weight": (3 * d, d),
-                p + "mixer.proj.weight": (d, d),
-                p + "norm2.weight": (d,),
-                p + "mlp.fc.weight": (f, d),
-                p + "mlp.proj.weight": (d, f),
-            }
-        )
-    out["norm.weight"] = (d,)
-    return out
-
-
-def check_state(cfg: GPTConfig, state: dict, what: str = "checkpoint") -> dict[str, torch.Tensor]:
-    """Check a state dict against the decoder of ``cfg``; one-line ScalingError on any mismatch."""
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ScalingError(f"{what} is not a state dict of tensors")
-    want = expected_shapes(cfg)
-    missing = [k for k in want if k not in state]
-    extra = [k for k in state if k not in want]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
-        if extra:
-            parts.append(f"unexpected {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}")
-        raise ScalingError(f"{what} is not a checkpoint of this project's decoder {describe(cfg)} ({'; '.join(parts)})")
-    for k, shp in want.items():
-        if tuple(state[k].shape) != shp:
-            raise ScalingError(
-                f"{what} does not match the decoder {describe(cfg)}: {k} has shape "
-                f"{tuple(state[k].shape)}, expected {shp}"
-            )
-        if not torch.is_floating_point(state[k]):
-            raise ScalingError(f"{what}: {k} is not a floating-point tensor")
-    return {k: state[k] for k in want}
-
-
-def load_small(path: str | os.PathLike, map_location="cpu") -> tuple[GPTConfig, dict[str, torch.Tensor]]:
-    """The configuration and weights of a trained small model.
-
-    ``path`` is a finished run directory (config.json + model.pt, as the training loop writes
-    them) or a ``.pt`` file holding ``{"config": {shape fields}, "model": state_dict}``. Loaded
-    with ``torch.load(weights_only=True)``; anything that is not this project's attention decoder
-    is a one-line ScalingError."""
-    from .. import store
-
-    p = Path(path)
-    if p.is_dir():
-        if not (p / store.CONFIG).exists():
-            raise ScalingError(f"{p} is not a run directory (no {store.CONFIG})")
-        try:
-            rc = store.read_config(p)
-        except Exception as exc:  # noqa: BLE001 - a foreign config.json: one line
-            raise ScalingError(
-                f"{p / store.CONFIG} is not a run configuration of this project ({' '.join(str(exc).split())[:160]})"
-            ) from None
-        cfg = as_config(rc)
-        if cfg.mixer != "attention":
-            raise ScalingError(f"{p} is a {cfg.mixer!r} model; growth supports the attention decoder only")
-        model_file = p / store.MODEL
-        if not model_file.exists():
-            raise ScalingError(f"{p} has no {store.MODEL} (the run is unfinished, failed, or ran with save_model off)")
-        state = _torch_load(model_file, map_location)
-        return cfg, check_state(cfg, state, f"{model_file}")
-    if not p.exists():
-        raise ScalingError(f"no such small model: {p}")
-    obj = _torch_load(p, map_location)
-    if not isinstance(obj, dict) or "config" not in obj or "model" not in obj:
-        raise ScalingError(f"{p}: expected a run directory or a file with 'config' and 'model' entries")
-    cfg = as_config(obj["config"])
-    return cfg, check_state(cfg, obj["model"], str(p))
-
-
-def _torch_load(path: Path, map_location):
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - pickles with code, corrupt files: one line
-        raise ScalingError(
-            f"cannot load {path} as a weights-only torch checkpoint "
-            f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
-        ) from None
+# the operator's building blocks (shared with baselines.py)
 
 
 def _stack(cfg: GPTConfig, state: dict) -> dict[str, torch.Tensor]:
@@ -220,9 +102,25 @@ def stacking_order(n_small: int, n_large: int) -> list[int]:
 
 
 def left_inverse(m: torch.Tensor) -> torch.Tensor:
-    """``(M^T M)^-1 M^T`` of a tall matrix (or a batch of them) with full column rank."""
-    mt = m.transpose(-1, -2)
-    return torch.linalg.solve(mt @ m, mt)
+    """``(M^T M)^-1 M^T`` of a tall matrix (or a batch of them) with full column rank, in fp32 (or
+    fp64 for an fp64 ``M``).
+
+    Solved through the Cholesky factor of the normal equations, ``M^T M = R^T R``. Every expansion
+    here is ``M = [I; N]``, so ``M^T M = I + N^T N`` is symmetric positive definite with all its
+    eigenvalues >= 1: Cholesky needs no pivoting, is backward stable, and its error is bounded by
+    the condition number ``1 + ||N||^2`` (modest for near-duplication rows). Not a batched LU
+    solve (``torch.linalg.solve``): on this project's CPU torch build (2.13, MKL) the batched LU
+    factorisation returns invalid pivots when torch runs more than one thread and the matrices are
+    large enough (the FFN expansions of sweeps/growth-cpu.toml, 5 x 256 x 256, with 2 threads):
+    the solve either raises "Pivots given to lu_solve must all be greater or equal to 1" or,
+    at other sizes, returns a wrong inverse without a word. Autocast is off inside: normal
+    equations in bf16 would lose the inverse."""
+    with torch.autocast(device_type=m.device.type, enabled=False):
+        if m.dtype != torch.float64:
+            m = m.float()
+        mt = m.transpose(-1, -2)
+        chol = torch.linalg.cholesky(mt @ m)
+        return torch.cholesky_solve(mt, chol)
 
 
 def _duplication_rows(n_new: int, n_old: int, gen: torch.Generator) -> torch.Tensor:
@@ -377,10 +275,12 @@ class OperatorReport:
     lr: float
     tokens: int
     flops: float  # scaling.growth.cost.operator_flops (6ND convention)
-    initial_loss: float | None  # on the fixed check batch, before training
-    final_loss: float | None  # on the same batch, after training
+    initial_loss: float | None  # on the check windows, before training
+    final_loss: float | None  # on the same windows, after training
     train_losses: list[float] = field(default_factory=list)
     time_s: float = 0.0
+    check_tokens: int = 0  # tokens the before/after loss is measured on
+    check_split: str = "held-out"  # held-out (the runs' evaluation windows) or training
 
     def to_dict(self) -> dict:
         return {
@@ -394,12 +294,12 @@ class OperatorReport:
             "final_loss": self.final_loss,
             "train_losses": self.train_losses,
             "time_s": self.time_s,
+            "check_tokens": self.check_tokens,
+            "check_split": self.check_split,
         }
 
 
 def _batch(tokens: np.ndarray, context: int, batch_size: int, seed: int, step: int, device):
-    from ..train import data as _data
-
     offs = _data.batch_offsets(len(tokens), context, batch_size, seed, step)
     x, y = _data.gather(tokens, offs, context)
     return torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
@@ -407,7 +307,28 @@ def _batch(tokens: np.ndarray, context: int, batch_size: int, seed: int, step: i
 
 # operator batches come from their own stream, disjoint from the large run's (seed, step) stream
 OPERATOR_SEED_OFFSET = 1_000_003
-CHECK_BATCH_STEP = 2**30  # the fixed batch for the before/after loss (never a training step)
+DEFAULT_CHECK_TOKENS = 32768  # the before/after loss: this many held-out tokens (the sweeps' eval_tokens)
+
+
+def check_token_count(n_split: int, context: int, n_tokens: int) -> int:
+    """How many tokens :func:`held_out_loss` reads for ``n_tokens`` requested from a split of
+    ``n_split`` tokens: whole windows of ``context`` (scaling.train.data.eval_offsets)."""
+    return len(_data.eval_offsets(n_split, context, n_tokens)) * context
+
+
+def held_out_loss(
+    model: GPT, state: dict | None, tokens: np.ndarray, n_tokens: int, *, batch_size: int, device, dtype: str = "fp32"
+) -> float:
+    """Mean next-token loss of ``model`` (with ``state`` loaded, if given) on the fixed windows of
+    ``n_tokens`` tokens of ``tokens`` that every training run evaluates on
+    (:func:`scaling.train.loop.evaluate`, :func:`scaling.train.data.eval_offsets`): a grown or small
+    model measured here is comparable with the points of any run's held-out curve that used the
+    same number of tokens."""
+    dev = torch.device(device)
+    model = model.to(dev)
+    if state is not None:
+        model.load_state_dict(state)
+    return evaluate(model, tokens, n_tokens, batch_size=batch_size, device=dev, dtype=dtype)
 
 
 def train_operator(
@@ -422,19 +343,22 @@ def train_operator(
     device="cpu",
     dtype: str = "fp32",
     grad_clip: float | None = 1.0,
+    held_out: np.ndarray | None = None,
+    check_tokens: int = DEFAULT_CHECK_TOKENS,
     progress: Callable[[dict], None] | None = None,
 ) -> OperatorReport:
     """Train only the operator for ``steps`` Adam steps on the grown model's LM loss.
 
     ``tokens`` is the training split (a 1-D array of token ids). Batches are drawn from
-    ``(seed + OPERATOR_SEED_OFFSET, step)``; the loss before and after is measured on one fixed
-    batch. Learning rate: ``lr``, constant after a warm-up of 10% of the steps."""
-    from ..shapes import ModelShape
-    from ..train.devices import autocast
-    from .cost import operator_flops
-
+    ``(seed + OPERATOR_SEED_OFFSET, step)``. The loss before and after is measured on the fixed
+    windows of ``check_tokens`` tokens of ``held_out`` (the held-out split: the same windows every
+    training run evaluates on, :func:`held_out_loss`); without ``held_out``, on the same windows of
+    the training split (reported as ``check_split = "training"``). Learning rate: ``lr``, constant
+    after a warm-up of 10% of the steps."""
     if steps < 0:
         raise ScalingError(f"operator steps must be >= 0, got {steps}")
+    if check_tokens < 1:
+        raise ScalingError(f"check_tokens must be positive, got {check_tokens}")
     context = context or op.large_config.context
     if context > op.large_config.context:
         raise ScalingError(f"operator context {context} exceeds the model's {op.large_config.context}")
@@ -450,11 +374,12 @@ def train_operator(
         tokens_per_step=batch_size * context,
     )
     sseed = int(seed) + OPERATOR_SEED_OFFSET
-    xc, yc = _batch(tokens, context, batch_size, sseed, CHECK_BATCH_STEP, dev)
+    check_split = tokens if held_out is None else held_out
 
-    def check_loss():
-        with torch.no_grad(), autocast(dev, dtype):
-            return float(op.loss(model, xc, yc))
+    def check_loss():  # on the template's own (otherwise unused) parameters
+        return held_out_loss(
+            model, op.materialize(), check_split, check_tokens, batch_size=batch_size, device=dev, dtype=dtype
+        )
 
     t0 = time.perf_counter()
     initial = check_loss()
@@ -493,6 +418,8 @@ def train_operator(
         final_loss=final,
         train_losses=losses,
         time_s=time.perf_counter() - t0,
+        check_tokens=check_token_count(len(check_split), g.context, check_tokens),
+        check_split="training" if held_out is None else "held-out",
     )
 
 
@@ -510,10 +437,13 @@ def grow_ligo(
     seed: int = 0,
     device="cpu",
     dtype: str = "fp32",
+    held_out: np.ndarray | None = None,
+    check_tokens: int = DEFAULT_CHECK_TOKENS,
     progress: Callable[[dict], None] | None = None,
 ) -> tuple[dict[str, torch.Tensor], OperatorReport | None]:
     """Build the LiGO operator, train it ``steps`` steps on ``tokens`` and return the materialised
-    large state dict and the training report (None when ``steps == 0`` and no tokens are given)."""
+    large state dict and the training report (None when ``steps == 0`` and no tokens are given;
+    ``held_out`` / ``check_tokens``: the before/after loss, see :func:`train_operator`)."""
     torch.manual_seed(seed)
     op = LiGO(small, small_state, large, noise=noise, seed=seed)
     report = None
@@ -530,6 +460,8 @@ def grow_ligo(
             seed=seed,
             device=device,
             dtype=dtype,
+            held_out=held_out,
+            check_tokens=check_tokens,
             progress=progress,
         )
     return op.materialize(), report
@@ -540,13 +472,10 @@ __all__ = [
     "OperatorReport",
     "train_operator",
     "grow_ligo",
-    "check_growth",
-    "check_state",
-    "load_small",
-    "as_config",
-    "expected_shapes",
     "stacking_order",
     "left_inverse",
+    "held_out_loss",
+    "check_token_count",
+    "DEFAULT_CHECK_TOKENS",
     "LAYER_TYPES",
-    "describe",
 ]

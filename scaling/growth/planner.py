@@ -39,10 +39,13 @@ The three savings, for the predicted final loss ``l``:
 When (3) is not positive the verdict is "train from scratch", with the numbers that say why.
 
 The search: the large size (0.3x to 10x the compute-optimal scratch size: growth may favour a
-larger model), the small size (1/16 to 1/1.25 of it) and the small model's share of the budget,
-on a grid, minimising the predicted loss; then both shapes are snapped to real decoders (the large
-one keeping the small one's head size, :func:`~scaling.growth.growable.grown_shape_for_params`)
-and the plan is recomputed exactly for the snapped shapes.
+larger model), the small size (1/16 to 1/1.25 of it) and the small model's share of the budget
+(1% to 80%), on a grid, minimising the predicted loss; then both shapes are snapped to real
+decoders (the large one keeping the small one's head size,
+:func:`~scaling.growth.growable.grown_shape_for_params`) and the plan is recomputed exactly for the
+snapped shapes. A choice on either edge of the grid is flagged (:class:`~scaling.planner.Flag`,
+code ``grid_edge``): the best plan may lie beyond it, so the plan is the grid's best, not an
+optimum.
 
 This module imports numpy and pydantic only (no torch).
 """
@@ -58,8 +61,13 @@ from typing import Any
 
 import numpy as np
 
+from .. import store
 from ..errors import ScalingError
+from ..flops import CONVENTIONS
+from ..laws import get_law
+from ..planner import Flag
 from ..shapes import DEFAULT_CONTEXT, DEFAULT_VOCAB, ModelShape, shape_for_params
+from ..units import parse_number, sci, si
 from .calibration import DEFAULT_CALIBRATION, Calibration, load_calibration
 from .cost import DEFAULT_BATCH_TOKENS, DEFAULT_OPERATOR_STEPS, operator_flops
 from .growable import grown_shape_for_params
@@ -80,8 +88,6 @@ class SmallModel:
 
 def read_small_run(run_dir: str | os.PathLike) -> SmallModel:
     """Shape, tokens and FLOPs of a finished small run (config.json + result.json; no torch)."""
-    from .. import store
-
     p = Path(run_dir)
     if not (p / store.CONFIG).is_file():
         raise ScalingError(f"--small: {p} is not a run directory (no {store.CONFIG})")
@@ -153,6 +159,7 @@ class GrowthPlan:
     verdict: str  # "grow" or "train from scratch"
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)  # code + message: grid_edge
 
     @property
     def total_flops(self) -> float:
@@ -166,6 +173,7 @@ class GrowthPlan:
         d["total_flops"] = self.total_flops
         d["loss_interval"] = list(self.loss_interval) if self.loss_interval else None
         d["ledger"] = [dict(phase=p, tokens=t, flops=f) for p, t, f in self._phases()]
+        d["flags"] = [{"code": f.code, "message": f.message} for f in self.flags]
         return d
 
     def _phases(self):
@@ -188,8 +196,6 @@ def _law_params(law, shape: ModelShape) -> float:
 
 
 def _fpt(law, shape: ModelShape) -> float:
-    from ..flops import CONVENTIONS
-
     conv = law.flops_convention if law.flops_convention in CONVENTIONS else "6nd"
     return float(shape.flops_per_token(conv))
 
@@ -234,17 +240,15 @@ def plan_growth(
     (its cost is sunk). ``operator_steps`` / ``batch_tokens``: the operator's training (default:
     the calibration's, else 100 steps of 2^19 tokens). ``vocab`` / ``context``: for the shapes
     (default: the small run's, else 50257 / 2048). The verdict is "grow" only when saving (3) exceeds
-    ``min_savings`` and stays positive with eta one standard deviation lower."""
-    from ..laws import get_law
-    from ..units import parse_number
-
+    ``min_savings`` and stays positive with eta one standard deviation lower. A choice on an edge of
+    the search grid is flagged (``plan.flags``, code ``grid_edge``)."""
     C = parse_number(flops, "--flops")
     law = get_law(law)
     _check_law(law)
     cal = cal_m = None
     if eta is None:
         cal = (
-            calibration
+            calibration.with_current_names()
             if isinstance(calibration, Calibration)
             else load_calibration(calibration or DEFAULT_CALIBRATION)
         )
@@ -315,6 +319,7 @@ def plan_growth(
         if small_shape.d_head % 2:
             raise ScalingError(f"the snapped small shape {small_shape} has an odd head size")
         n_large = float(NLg[i])
+        flags = _grid_edge_flags(i, NL / n_opt, r, fs)
     else:
         n_s = _law_params(law, sm.shape)
         DL = (C - op_c(NL)) / (6.0 * NL)
@@ -326,17 +331,20 @@ def plan_growth(
                 f"a budget of {C:.3g} FLOPs cannot pay for the operator and a large model "
                 f"bigger than the small one ({n_s:.3g} parameters)"
             )
-        n_large = float(NL[int(np.argmin(loss))])
+        j = int(np.argmin(loss))
+        n_large = float(NL[j])
         small_shape = sm.shape
         d_small_frac = None
+        flags = _grid_edge_flags((j,), NL / n_opt)
+        if j > 0 and NL[j - 1] <= n_s * 1.05:
+            flags.append(
+                Flag(
+                    "grid_edge",
+                    "the large model's size is the smallest the search allows above the existing small "
+                    "model (1.05x its parameters): a plan nearer the small model's size may be better",
+                )
+            )
     large_shape = grown_shape_for_params(n_large, small_shape)
-    if n_large >= NL[-1] * 0.999:
-        notes.append(
-            "the best large size is at the search's upper bound (10x the compute-optimal size): the "
-            "credit model is being extrapolated far; treat the plan with suspicion"
-        )
-    if sm is None and (n_large / n_small >= 15.9 or d_small_frac >= 0.799):
-        notes.append("the best plan sits at a bound of the search (growth factor 16x or a small-model share of 80%)")
 
     # --- exact ledger for the snapped shapes
     n_s, n_l = _law_params(law, small_shape), _law_params(law, large_shape)
@@ -387,8 +395,6 @@ def plan_growth(
         except ScalingError:
             s3_low = -1.0
     reasons = []
-    from ..units import sci, si
-
     credit_flops = delta * _fpt(law, large_shape)
     if s3 > min_savings and (s3_low is None or s3_low > 0):
         verdict = "grow"
@@ -474,7 +480,35 @@ def plan_growth(
         verdict=verdict,
         reasons=reasons,
         notes=notes,
+        flags=flags,
     )
+
+
+# the search grid's axes, for the flags: what, and how an edge value reads
+_AXES = (
+    ("the large model's size", lambda v: f"{v:.3g}x the compute-optimal scratch size"),
+    ("the growth factor (large / small parameters)", lambda v: f"x{v:.3g}"),
+    ("the small model's share of the budget", lambda v: f"{100 * v:.3g}%"),
+)
+
+
+def _grid_edge_flags(index, *axes: np.ndarray) -> list[Flag]:
+    """A ``grid_edge`` flag for every axis of the search (``axes``: its grid values, in the order
+    of :data:`_AXES`) on which the chosen ``index`` is the first or the last value."""
+    flags = []
+    for (what, show), i, values in zip(_AXES, index, axes):
+        i = int(i)
+        if i not in (0, len(values) - 1):
+            continue
+        edge, beyond = ("lower", "below") if i == 0 else ("upper", "above")
+        msg = (
+            f"{what} is at the {edge} edge of the search grid ({show(float(values[i]))}): the best plan "
+            f"may lie {beyond} it, so this is the grid's best choice, not an optimum"
+        )
+        if what.startswith("the large") and edge == "upper":
+            msg += "; the credit model is extrapolated far"
+        flags.append(Flag("grid_edge", msg))
+    return flags
 
 
 __all__ = ["plan_growth", "GrowthPlan", "read_small_run", "SmallModel"]

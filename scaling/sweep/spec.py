@@ -186,7 +186,7 @@ class TrainSpec(BaseModel):
 
 class CorpusSpec(BaseModel):
     """The corpus every run of a spec trains and evaluates on: a sweep's ``[data]`` and a growth
-    experiment's (:class:`scaling.growth.experiment.DataSpec`) extend it."""
+    experiment's (:class:`scaling.growth.spec.DataSpec`) extend it."""
 
     model_config = SPEC_CONFIG
     corpus: str = "debian-docs"
