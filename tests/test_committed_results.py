@@ -21,6 +21,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 TABLES = {
     "cpu-isoflop-runs.csv": "runs/cpu-isoflop",
     "cpu-isoflop-h100-runs.csv": "runs-h100/cpu-isoflop",
+    "cpu-isoflop-v2-runs.csv": "runs/cpu-isoflop-v2",
     "arch-cpu-attention-runs.csv": "runs/arch-cpu-attention",
     "arch-cpu-hyena-runs.csv": "runs/arch-cpu-hyena",
     "arch-cpu-attention-h100-runs.csv": "runs-h100/arch-cpu-attention",
@@ -65,6 +66,32 @@ def test_committed_approach2_fit_and_its_bootstrap_are_reproduced(name):
     assert set(again.intervals) == set(committed["intervals"])
     for k, (lo, hi) in committed["intervals"].items():
         assert again.intervals[k] == pytest.approx((lo, hi), rel=1e-9), k
+
+
+V2_WHERE = "batch_size == 32 and budget >= 3e12"
+
+
+@pytest.mark.parametrize("method", ["approach3", "approach2"])
+def test_v2_law_is_reproduced_and_quoted_in_readme(method):
+    """The project's law: the committed v2 fits are `scaling fit` of the committed table with the
+    README's filter (the same rows, the same estimates), every run is within one epoch, and the
+    exponent with its interval is the one the README prints."""
+    committed = json.loads((DATA / f"cpu-isoflop-v2-fit-{method}.json").read_text())
+    assert committed["data"]["filters"] == [f"where: {V2_WHERE}"] and committed["data"]["n_rows"] == 30
+    assert committed["bootstrap"]["n"] == 1000
+    again = fit(DATA / "cpu-isoflop-v2-runs.csv", method=method, where=V2_WHERE)
+    assert again.data.fingerprint == committed["data"]["fingerprint"]
+    for k, v in committed["params"].items():
+        assert again.params[k] == pytest.approx(v, rel=1e-3, abs=1e-6), k
+    a, (lo, hi) = {**committed["params"], **committed["derived"]}["a"], committed["intervals"]["a"]
+    readme = (DATA.parent / "README.md").read_text()
+    assert f"a = {a:.4f} ({lo:.4f}, {hi:.4f})" in readme
+    runs = pd.read_csv(DATA / "cpu-isoflop-v2-runs.csv")
+    assert runs["epochs"].max() < 1 and (runs["flops_convention"] == "palm").all()
+    if method == "approach3":  # the must-shows the README reports: the interval of a and the refits
+        assert hi - lo < 0.12
+        b = committed["bootstrap"]
+        assert (b["n_failed"] + b.get("n_on_bound", 0)) / b["n"] < 0.05
 
 
 def test_hyena_multiplier_quoted_in_readme():
