@@ -78,13 +78,14 @@ def run(args) -> int:
     from .. import flops as F
     from ..errors import ScalingError
     from ..shapes import ModelShape
+    from ..sparsity import parse_pattern, resolve_sparsity
     from ..units import sci, si
 
     if not (math.isfinite(args.sparsity) and 0 <= args.sparsity < 1):
         raise ScalingError(f"--sparsity must be in [0, 1): got {args.sparsity:g}")
-    nm = F.parse_pattern(args.pattern, "--pattern")
+    nm = parse_pattern(args.pattern, "--pattern")
     if nm is not None:
-        args.sparsity = F.resolve_sparsity(args.sparsity or None, nm, what="--sparsity")
+        args.sparsity = resolve_sparsity(args.sparsity or None, nm, what="--sparsity")
     if args.fft_constant is not None and not (math.isfinite(args.fft_constant) and args.fft_constant > 0):
         raise ScalingError(f"--fft-constant must be positive: got {args.fft_constant:g}")
     if args.fft_constant is not None and args.mixer != "hyena":

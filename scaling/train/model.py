@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..flops import resolve_sparsity
+from ..sparsity import resolve_sparsity
 from .hyena import HyenaOperator
 from .linear import make_linear
 
