@@ -63,6 +63,7 @@ the same density (:mod:`scaling.sparsity` parses patterns; :mod:`scaling.hardwar
 
 from __future__ import annotations
 
+import difflib
 import math
 
 import numpy as np
@@ -111,8 +112,6 @@ def _positive(x, what: str) -> np.ndarray:
 
 def _choice(value: str, options: tuple[str, ...], what: str) -> str:
     if value not in options:
-        import difflib
-
         close = difflib.get_close_matches(str(value), options, n=2)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise ScalingError(f"unknown {what} {value!r} (choose from {', '.join(options)}){hint}")
