@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from scaling.flops import flops_per_token, param_counts
-from scaling.planner.compare import arch_flops
+from scaling.planner.multiplier import arch_flops
 from scaling.shapes import shape_for_params, smooth_flops_per_token
 
 V = 50257

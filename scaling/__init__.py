@@ -21,7 +21,7 @@ _LAZY = {
     "Plan": "scaling.planner",
     "Interval": "scaling.planner",
     "Hardware": "scaling.hardware",
-    "compute_multiplier": "scaling.planner.compare",
+    "compute_multiplier": "scaling.planner.multiplier",
     "compare_fits": "scaling.planner.compare",
     "get_law": "scaling.laws",
     "list_laws": "scaling.laws",

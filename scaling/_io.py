@@ -5,11 +5,17 @@ A reader never sees a half-written file, and a crash leaves the previous version
 
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from .errors import WriteError
 
 
 def _default_mode() -> int:
@@ -20,10 +26,6 @@ def _default_mode() -> int:
 
 def _write_error(path: Path, exc: OSError) -> OSError:
     """A failed write as one line naming the file the user asked for (not our temporary file)."""
-    import errno
-
-    from .errors import WriteError
-
     why = exc.strerror or type(exc).__name__
     hint = ""
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -81,10 +83,6 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def json_safe(obj: Any) -> Any:
     """Make an object JSON-safe: numpy scalars and arrays to Python numbers, non-finite floats to None."""
-    import math
-
-    import numpy as np
-
     if isinstance(obj, dict):
         return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

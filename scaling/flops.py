@@ -57,21 +57,19 @@ norms or the short convolution), the FLOPs of those weight matmuls are counted a
 share ``(1 - S)``; everything else (attention L^2 work, FFTs, embedding and logit matmuls) stays
 dense. In the N-proportional conventions (6nd, kaplan, palm) N becomes the non-zero parameter count.
 
-The count does not depend on where the zeros sit. A semi-structured ``N:M`` pattern (``pattern="2:4"``:
-in every group of M consecutive weights along a layer's input dimension, exactly N are non-zero, the
-pattern NVIDIA's sparse tensor cores execute from Ampere on; Mishra et al. 2021, arXiv:2104.08378) is
-counted like unstructured sparsity of the same density, ``S = 1 - N/M``: what differs is the speed the
-hardware runs it at, which :mod:`scaling.hardware` prices (:func:`parse_pattern`,
-:func:`block_linear_flops_per_token`).
+The count does not depend on where the zeros sit: an N:M pattern counts like unstructured sparsity of
+the same density (:mod:`scaling.sparsity` parses patterns; :mod:`scaling.hardware` prices the speed).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 
 import numpy as np
 
 from .errors import ScalingError
+from .sparsity import check_sparsity, resolve_sparsity
 
 CONVENTIONS = ("6nd", "kaplan", "chinchilla", "palm")
 ARCHITECTURES = ("gpt", "gpt2", "kaplan")
@@ -112,80 +110,8 @@ def _positive(x, what: str) -> np.ndarray:
     return arr
 
 
-def _sparsity(s) -> np.ndarray:
-    arr = np.asarray(s, dtype=float)
-    if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr >= 1)):
-        bad = arr[~(np.isfinite(arr) & (arr >= 0) & (arr < 1))].flat[0]
-        raise ScalingError(f"sparsity must be in [0, 1): got {bad:g}")
-    return arr
-
-
-def parse_pattern(pattern, what: str = "sparsity pattern") -> tuple[int, int] | None:
-    """``"N:M"`` -> ``(N, M)`` (N non-zero weights in every group of M); None or ``"unstructured"`` -> None.
-
-    N and M are whole numbers with ``0 < N < M``; anything else raises ScalingError in one line
-    (``what`` names the argument).
-    """
-    if pattern is None:
-        return None
-    if isinstance(pattern, tuple) and len(pattern) == 2:
-        text = f"{pattern[0]}:{pattern[1]}"
-    else:
-        text = str(pattern).strip()
-    if text.lower() == "unstructured":
-        return None
-    parts = text.split(":")
-    if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
-        n, m = int(parts[0]), int(parts[1])
-        if 0 < n < m:
-            return n, m
-    raise ScalingError(
-        f"{what} must be N:M with whole numbers 0 < N < M (2:4 keeps 2 non-zero weights in "
-        f"every group of 4) or 'unstructured': got {str(pattern)!r}"
-    )
-
-
-def format_pattern(pattern) -> str:
-    """``"N:M"`` of a pattern, or ``"unstructured"``."""
-    nm = parse_pattern(pattern)
-    return "unstructured" if nm is None else f"{nm[0]}:{nm[1]}"
-
-
-def pattern_sparsity(pattern) -> float:
-    """The sparsity of an N:M pattern, ``1 - N/M`` (0.5 for 2:4); ScalingError for no pattern."""
-    nm = parse_pattern(pattern)
-    if nm is None:
-        raise ScalingError("an unstructured mask has no sparsity of its own: give the sparsity")
-    return 1.0 - nm[0] / nm[1]
-
-
-def resolve_sparsity(sparsity, pattern, *, what: str = "sparsity") -> float:
-    """The sparsity of a layer with ``pattern`` (None: unstructured) and ``sparsity``.
-
-    With an N:M pattern, ``sparsity`` None or 0 means the pattern's ``1 - N/M``; any other value must
-    equal it (within 1e-9), else ScalingError (``what`` names the argument in the message).
-    """
-    nm = parse_pattern(pattern)
-    if nm is None:
-        if sparsity is None:
-            return 0.0
-        return float(_sparsity(sparsity))
-    implied = 1.0 - nm[0] / nm[1]
-    if sparsity is None or float(sparsity) == 0.0:
-        return implied
-    s = float(sparsity)
-    if not (math.isfinite(s) and abs(s - implied) <= 1e-9):
-        raise ScalingError(
-            f"pattern {nm[0]}:{nm[1]} keeps {nm[0]} of every {nm[1]} weights (sparsity {implied:g}): "
-            f"{what} {s:g} disagrees"
-        )
-    return implied
-
-
 def _choice(value: str, options: tuple[str, ...], what: str) -> str:
     if value not in options:
-        import difflib
-
         close = difflib.get_close_matches(str(value), options, n=2)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise ScalingError(f"unknown {what} {value!r} (choose from {', '.join(options)}){hint}")
@@ -285,7 +211,8 @@ def param_counts(
     implicit filter network (approximate; see ``_hyena_filter_params``).
 
     ``nonzero`` is ``total - sparsity * (block linear weights)`` (see SPARSITY_CONVENTION); an N:M
-    ``pattern`` (``"2:4"``) gives the same count as ``sparsity = 1 - N/M`` (see :func:`resolve_sparsity`).
+    ``pattern`` (``"2:4"``) gives the same count as ``sparsity = 1 - N/M``
+    (see :func:`scaling.sparsity.resolve_sparsity`).
     """
     if pattern is not None:
         sparsity = resolve_sparsity(sparsity, pattern)
@@ -298,7 +225,7 @@ def param_counts(
     if n_head is not None:
         _positive(n_head, "n_head")
     ctx = None if context is None else _positive(context, "context")
-    S = _sparsity(sparsity)
+    S = check_sparsity(sparsity)
     per_layer, linear, const, emb = _param_terms(
         d, V, f, architecture=architecture, context=ctx, mixer=mixer, hyena=hyena
     )
@@ -447,7 +374,7 @@ def flops_per_token(
     _choice(mixer, MIXERS, "mixer")
     if pattern is not None:
         sparsity = resolve_sparsity(sparsity, pattern)
-    S = _sparsity(sparsity)
+    S = check_sparsity(sparsity)
     emb = _DEFAULT_EMB[convention] if include_embeddings is None else bool(include_embeddings)
 
     if convention == "6nd" and params is not None:
@@ -498,7 +425,7 @@ def block_linear_flops_per_token(n_layer, d_model, d_ff=None, *, mixer: str = "a
     L = _positive(n_layer, "n_layer")
     d = _positive(d_model, "d_model")
     f = 4.0 * d if d_ff is None else _positive(d_ff, "d_ff")
-    S = _sparsity(sparsity)
+    S = check_sparsity(sparsity)
     _, linear, _, _ = _param_terms(d, 1.0, f, mixer=mixer, hyena=hyena)
     return 6.0 * (1.0 - S) * L * linear
 
@@ -601,10 +528,6 @@ __all__ = [
     "MIXERS",
     "SPARSITY_CONVENTION",
     "HYENA_DEFAULTS",
-    "parse_pattern",
-    "format_pattern",
-    "pattern_sparsity",
-    "resolve_sparsity",
     "block_linear_flops_per_token",
     "param_counts",
     "flops_per_token",

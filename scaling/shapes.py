@@ -34,6 +34,7 @@ import numpy as np
 
 from . import flops as _flops
 from .errors import ScalingError
+from .sparsity import check_sparsity
 
 DEFAULT_VOCAB = 50257
 DEFAULT_CONTEXT = 2048
@@ -357,7 +358,7 @@ def smooth_shape(
     N = _flops._positive(params, "params")
     V = float(_flops._positive(vocab, "vocab"))
     _flops._choice(mixer, _flops.MIXERS, "mixer")
-    S = _flops._sparsity(sparsity)
+    S = check_sparsity(sparsity)
     logN = np.log(N)
     # start: the width whose dense layer stack alone (~d^2.75) or embedding alone holds N
     x = np.minimum(logN / 2.75, logN - math.log(V) if not non_embedding else np.inf) + 0.0 * S

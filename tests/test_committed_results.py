@@ -13,7 +13,7 @@ import pytest
 from scaling import store
 from scaling.fit.api import fit
 from scaling.laws.registry import load_law
-from scaling.planner.compare import arch_flops, compute_multiplier
+from scaling.planner.multiplier import arch_flops, compute_multiplier
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

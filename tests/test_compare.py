@@ -9,7 +9,7 @@ import pytest
 from scaling.errors import ScalingError
 from scaling.laws.chinchilla import ChinchillaLaw
 from scaling.laws.sparsity import frantar_2024
-from scaling.planner.compare import arch_flops, compute_multiplier, flops_for_loss, loss_for_flops
+from scaling.planner.multiplier import arch_flops, compute_multiplier, flops_for_loss, loss_for_flops
 
 E, A, B, ALPHA, BETA = 1.8, 480.0, 2000.0, 0.35, 0.37
 

@@ -12,7 +12,8 @@ import pytest
 from scaling import store
 from scaling.errors import ScalingError
 from scaling.fit import FitArchitecture, FitResult
-from scaling.planner.compare import arch_flops, compare_fits, compute_multiplier, recorded_architecture
+from scaling.planner.compare import compare_fits, recorded_architecture
+from scaling.planner.multiplier import arch_flops, compute_multiplier
 from scaling.runs import architecture_info
 from scaling.store import RunConfig, RunResult
 

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scaling.accelerators import ACCELERATORS, get_accelerator, list_accelerators
 from scaling.errors import ScalingError
 from scaling.hardware import (
-    ACCELERATORS,
     DEFAULT_GRID_KG_PER_KWH,
     DEFAULT_MFU,
     DEFAULT_PUE,
@@ -16,8 +16,6 @@ from scaling.hardware import (
     budget_arrays,
     flops_for_dollars,
     flops_for_gpu_hours,
-    get_accelerator,
-    list_accelerators,
 )
 
 

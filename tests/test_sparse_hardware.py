@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from scaling import flops, plan
+from scaling.accelerators import get_accelerator
 from scaling.cli import main
 from scaling.errors import ScalingError
 from scaling.hardware import (
@@ -16,13 +17,13 @@ from scaling.hardware import (
     Hardware,
     SparseExecution,
     budget,
-    get_accelerator,
     sparse_accelerators,
     sparse_speedup,
     sparse_time_factor,
 )
 from scaling.laws import get_law
 from scaling.shapes import smooth_block_linear_share, smooth_shape
+from scaling.sparsity import format_pattern, parse_pattern, pattern_sparsity, resolve_sparsity
 
 # --------------------------------------------------------------------------------------------- flops
 
@@ -36,22 +37,22 @@ def test_a_pattern_counts_like_unstructured_sparsity_of_its_density(pattern, S):
     assert flops.param_counts(12, 768, 50257, pattern=pattern)["nonzero"] == pytest.approx(
         flops.param_counts(12, 768, 50257, sparsity=S)["nonzero"]
     )
-    assert flops.pattern_sparsity(pattern) == pytest.approx(S)
-    assert flops.resolve_sparsity(S, pattern) == pytest.approx(S) == flops.resolve_sparsity(None, pattern)
+    assert pattern_sparsity(pattern) == pytest.approx(S)
+    assert resolve_sparsity(S, pattern) == pytest.approx(S) == resolve_sparsity(None, pattern)
 
 
 @pytest.mark.parametrize("bad", ["4:2", "2:2", "0:4", "2/4", "2:4:8", "a:b", "-1:4", "", "2.5:4"])
 def test_bad_patterns_are_one_line_errors(bad):
     with pytest.raises(ScalingError) as exc:
-        flops.parse_pattern(bad, "--pattern")
+        parse_pattern(bad, "--pattern")
     assert str(exc.value).startswith("--pattern must be N:M") and "\n" not in str(exc.value)
 
 
 def test_a_sparsity_that_disagrees_with_the_pattern_is_an_error():
     with pytest.raises(ScalingError, match="disagrees"):
         flops.flops_per_token(2, 64, 256, 256, sparsity=0.75, pattern="2:4")
-    assert flops.parse_pattern("unstructured") is None and flops.parse_pattern(None) is None
-    assert flops.format_pattern(" 2:4 ") == "2:4" and flops.format_pattern(None) == "unstructured"
+    assert parse_pattern("unstructured") is None and parse_pattern(None) is None
+    assert format_pattern(" 2:4 ") == "2:4" and format_pattern(None) == "unstructured"
 
 
 def test_block_linear_flops_are_six_flops_per_non_zero_block_weight():

@@ -19,6 +19,11 @@ import re
 import sys
 import warnings
 
+from pydantic import ValidationError
+
+from ..errors import ScalingError
+from ..units import parse_number
+
 # subcommand name -> module (relative to this package)
 COMMANDS = {
     "plan": "plan",
@@ -58,11 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(exc: BaseException) -> str:
-    try:
-        from pydantic import ValidationError
-    except ImportError:  # pragma: no cover
-        ValidationError = ()  # type: ignore
-    if ValidationError and isinstance(exc, ValidationError):
+    if isinstance(exc, ValidationError):
         parts = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err.get("loc", ()))
@@ -104,8 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.formatwarning = lambda msg, cat, *a, **k: f"scaling: warning: {msg}\n"
     try:
-        from ..errors import ScalingError
-
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("scaling: interrupted", file=sys.stderr)
@@ -115,13 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the user gets one line, never a traceback
         if os.environ.get("SCALING_DEBUG"):
             raise
-        known = isinstance(exc, (ScalingError, FileNotFoundError, IsADirectoryError, PermissionError))
-        try:
-            from pydantic import ValidationError
-
-            known = known or isinstance(exc, ValidationError)
-        except ImportError:  # pragma: no cover
-            pass
+        known = isinstance(exc, (ScalingError, ValidationError, FileNotFoundError, IsADirectoryError, PermissionError))
         prefix = "" if known else f"internal error ({type(exc).__name__}; rerun with SCALING_DEBUG=1 for details): "
         print(f"scaling {args.command}: error: {prefix}{_one_line(exc)}", file=sys.stderr)
         return 2 if known else 1
@@ -131,9 +124,6 @@ def number(what: str, *, allow_zero: bool = False):
     """An argparse ``type`` that parses 1e21, 70B, 1.4T and names the argument in its error."""
 
     def parse(text: str) -> float:
-        from ..errors import ScalingError
-        from ..units import parse_number
-
         try:
             return parse_number(text, what, allow_zero=allow_zero)
         except ScalingError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -52,7 +54,7 @@ def run(args) -> int:  # pragma: no cover
 
 
 def run_fetch(args) -> int:
-    from ..train.fetch import fetch_corpus
+    from ..train.fetch import fetch_corpus  # the corpus machinery: off `scaling --help`'s start-up
 
     path = fetch_corpus(args.corpus, args.data_dir, force=args.force, jobs=getattr(args, "jobs", None))
     print(path)
@@ -60,8 +62,7 @@ def run_fetch(args) -> int:
 
 
 def run_info(args) -> int:
-    import json
-
+    # the corpus machinery: off `scaling --help`'s start-up
     from ..train.corpus import LARGE_CORPUS, LARGE_MANIFEST, large_corpus_root
     from ..train.extract import format_large_manifest
     from ..train.tokens import prepare

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import shlex
+import sys
+import warnings
 
+import numpy as np
+
+from .._io import check_writable
+from ..errors import ScalingError
+from ..fit.api import fit, holdout_errors, load_for
+from ..fit.flags import UNUSABLE
 from . import number
 
 METHODS = ("approach3", "vp", "approach2", "approach1", "kaplan", "datacon", "sparsity")
@@ -92,13 +103,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import warnings
-
-    import numpy as np
-
-    from ..errors import ScalingError
-    from ..fit.api import fit, holdout_errors, load_for
-
     if args.bootstrap < 0:
         raise ScalingError(f"--bootstrap must be >= 0, got {args.bootstrap}")
     if not 0 < args.level < 1:
@@ -106,8 +110,6 @@ def run(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise ScalingError(f"--workers must be at least 1, got {args.workers}")
     if args.out:  # fail before the fit, not after it
-        from .._io import check_writable
-
         check_writable(args.out)
     loader = {
         "params_col": args.params_col,
@@ -201,9 +203,6 @@ def run(args) -> int:
 def _warnings_kept_on_error():
     """``warnings.catch_warnings(record=True)`` whose warnings are still printed when the fit fails:
     "several data sets mixed" explains many a failed fit."""
-    import contextlib
-    import sys
-    import warnings
 
     @contextlib.contextmanager
     def cm():
@@ -222,11 +221,6 @@ def _warnings_kept_on_error():
 
 def _plan_hint(res, path: str) -> str:
     """How to plan with the written fit, or why ``scaling plan`` cannot."""
-    import math
-    import shlex
-
-    from ..fit.flags import UNUSABLE
-
     problem = next((f.message[len(UNUSABLE) + 2 :] for f in res.flags if f.code == "unusable"), None)
     if problem is not None:
         return f"scaling plan cannot use it: {problem}"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from . import number
+import argparse
+import json
+import math
 
-_CONVENTIONS = ("6nd", "kaplan", "chinchilla", "palm")  # scaling.flops.CONVENTIONS (not imported here: startup)
+from .. import flops as F
+from ..errors import ScalingError
+from ..shapes import ModelShape
+from ..sparsity import parse_pattern, resolve_sparsity
+from ..units import sci, si
+from . import number
 
 
 def _count(what: str):
     def parse(text: str) -> int:
-        import argparse
-
         try:
             v = float(text)
         except ValueError:
@@ -43,7 +48,7 @@ def register(sub) -> None:
     p.add_argument("--tokens", type=number("--tokens"), default=None, help="training tokens (e.g. 15.7e9, 1.4T)")
     p.add_argument(
         "--convention",
-        choices=_CONVENTIONS,
+        choices=F.CONVENTIONS,
         default=None,
         help="the FLOP convention of the headline numbers (default 6nd); the table shows all four",
     )
@@ -72,19 +77,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import json
-    import math
-
-    from .. import flops as F
-    from ..errors import ScalingError
-    from ..shapes import ModelShape
-    from ..units import sci, si
-
     if not (math.isfinite(args.sparsity) and 0 <= args.sparsity < 1):
         raise ScalingError(f"--sparsity must be in [0, 1): got {args.sparsity:g}")
-    nm = F.parse_pattern(args.pattern, "--pattern")
+    nm = parse_pattern(args.pattern, "--pattern")
     if nm is not None:
-        args.sparsity = F.resolve_sparsity(args.sparsity or None, nm, what="--sparsity")
+        args.sparsity = resolve_sparsity(args.sparsity or None, nm, what="--sparsity")
     if args.fft_constant is not None and not (math.isfinite(args.fft_constant) and args.fft_constant > 0):
         raise ScalingError(f"--fft-constant must be positive: got {args.fft_constant:g}")
     if args.fft_constant is not None and args.mixer != "hyena":
@@ -106,9 +103,9 @@ def run(args) -> int:
     if args.fft_constant is not None:
         kw["hyena"] = {"fft_constant": args.fft_constant}
     chosen = args.convention or "6nd"
-    order = [chosen] + [c for c in _CONVENTIONS if c != chosen]
+    order = [chosen] + [c for c in F.CONVENTIONS if c != chosen]
     rows = {}
-    for conv in _CONVENTIONS:
+    for conv in F.CONVENTIONS:
         fpt = shape.flops_per_token(conv, **kw)
         rows[conv] = {
             "flops_per_token": fpt,

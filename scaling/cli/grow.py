@@ -118,7 +118,7 @@ def register(sub) -> None:
 
 
 def run_plan(args) -> int:
-    from ..growth.planner import plan_growth
+    from ..growth.planner import plan_growth  # 15 modules: off `scaling --help`'s start-up
 
     if args.operator_steps is not None and args.operator_steps < 0:
         raise ScalingError(f"--operator-steps must be >= 0, got {args.operator_steps}")
@@ -146,6 +146,7 @@ def run_plan(args) -> int:
 
 
 def run_run(args) -> int:
+    # these import the sweep package (70 modules: tqdm, asyncio): off `scaling --help`'s start-up
     from ..growth.analysis import analyze
     from ..growth.configs import describe_jobs
     from ..growth.experiment import run_experiment
@@ -171,7 +172,7 @@ def run_run(args) -> int:
 
 
 def run_analyze(args) -> int:
-    from ..growth.analysis import analyze
+    from ..growth.analysis import analyze  # imports the sweep package: off `scaling --help`'s start-up
 
     analysis = analyze(args.sweep_dir, law=args.law)
     if args.json:

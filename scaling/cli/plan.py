@@ -7,14 +7,15 @@ import json
 import sys
 import warnings
 
+from ..accelerators import get_accelerator
 from ..errors import ScalingError
-from ..flops import parse_pattern, resolve_sparsity
-from ..hardware import DEFAULT_SPARSE_EFFICIENCY, Hardware, check_sparse_efficiency, get_accelerator
+from ..hardware import DEFAULT_SPARSE_EFFICIENCY, Hardware, check_sparse_efficiency
 from ..laws import get_law, list_laws
 from ..laws.moe import FineGrainedMoELaw, check_granularity
 from ..planner import format_table, plan
 from ..planner.law_comparison import compare_laws
 from ..planner.text import format_law_comparison
+from ..sparsity import parse_pattern, resolve_sparsity
 from . import number
 
 

@@ -8,6 +8,11 @@ import warnings
 from pathlib import Path
 
 from ..errors import ScalingError
+from ..fit.api import fit as fit_runs
+from ..fit.result import FitResult
+from ..laws import get_law, list_laws
+from ..laws.registry import ALIASES, REGISTRY
+from ..runs import load_curves, load_runs
 from . import number
 
 KINDS = ("isoflop", "surface", "frontier", "residuals", "curves")
@@ -122,12 +127,8 @@ def classify_input(text: str):
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ScalingError(f"{path}: not valid JSON ({exc})") from None
         if isinstance(data, dict) and ("method" in data or "law" in data):
-            from ..fit.result import FitResult
-
             return "fit", FitResult.load(path)
         if isinstance(data, dict) and "form" in data and "params" in data:
-            from ..laws import get_law
-
             return "law", get_law(str(path))
         if isinstance(data, dict) and not any(isinstance(v, (list, dict)) for v in data.values()):
             raise ScalingError(f"{path}: a JSON object that is neither a fit result nor a law nor a table of runs")
@@ -136,11 +137,7 @@ def classify_input(text: str):
         if path.is_dir():
             raise ScalingError(f"{path} is a directory; give a runs table, a curves table or a fit .json")
         return "runs", str(path)
-    from ..laws.registry import ALIASES, REGISTRY
-
     if text.lower() in REGISTRY or text.lower() in ALIASES:
-        from ..laws import get_law
-
         return "law", get_law(text)
     raise ScalingError(
         f"no such file or law: {text!r} (give a runs table, a fit .json or a law name; see `scaling laws`)"
@@ -148,14 +145,14 @@ def classify_input(text: str):
 
 
 def _fit_here(runs, method: str, args):
-    from ..fit.api import fit
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fit warnings are in the fit's flags
-        return fit(runs, method=method, bootstrap=args.bootstrap, seed=args.seed)
+        return fit_runs(runs, method=method, bootstrap=args.bootstrap, seed=args.seed)
 
 
 def run(args) -> int:
+    # the figures' modules are imported by the command that draws them: off `scaling --help`'s start-up
+    from .. import plots
     from ..plots import FORMATS
 
     out = Path(args.out)
@@ -182,11 +179,7 @@ def run(args) -> int:
         fit = obj
     law_arg = args.law
 
-    from .. import plots
-
     if kind == "curves":
-        from ..runs import load_curves
-
         kw = runs_kwargs(args)
         kw.pop("min_flops", None)
         kw.pop("max_flops", None)
@@ -200,8 +193,6 @@ def run(args) -> int:
         runs = None
         heldout_mask = None
         if what == "runs":
-            from ..runs import load_runs
-
             runs = load_runs(obj, **runs_kwargs(args))
             if args.heldout:
                 heldout_mask = plots.heldout_mask(runs, args.heldout)
@@ -246,8 +237,6 @@ def run(args) -> int:
                 target = need_fit(DEFAULT_METHOD["frontier"])
             compare = plots.PUBLISHED if args.compare is None else tuple(args.compare)
             if compare == ("all",):  # every registered law that draws a frontier
-                from ..laws import list_laws
-
                 compare = tuple(n for n in list_laws() if n != getattr(target, "name", target))
             data = plots.frontier_data(target, compare=compare, flops=args.flops_range, title=args.title)
             fig = plots.draw_frontier(data)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import warnings
+from pathlib import Path
 
+from .._io import check_writable
+from ..errors import ScalingError
+from ..fit.result import FitResult
+from ..runs import load_curves, load_runs
 from . import number
+from .plot import add_runs_args, runs_kwargs
 
 
 def register(sub) -> None:
-    from .plot import add_runs_args
-
     p = sub.add_parser(
         "report",
         help="write an HTML report: fits, intervals, plans and figures for a runs table",
@@ -50,19 +55,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import warnings
-    from pathlib import Path
-
-    from ..errors import ScalingError
-    from ..plots.report import DEFAULT_METHODS, report
-    from ..runs import load_runs
-    from .plot import runs_kwargs
+    from ..plots.report import DEFAULT_METHODS, report  # the figures' modules: off `scaling --help`'s start-up
 
     out = Path(args.out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ScalingError(f"--out {args.out!r}: the report is an HTML page; name it .html")
-    from .._io import check_writable
-
     check_writable(out)  # before the fits, not after them
     if args.bootstrap < 0:
         raise ScalingError(f"--bootstrap must be >= 0, got {args.bootstrap}")
@@ -72,15 +69,11 @@ def run(args) -> int:
         methods += [x.strip() for x in m.split(",") if x.strip()]
     fits: list = []
     if args.fit:
-        from ..fit.result import FitResult
-
         fits += [FitResult.load(f) for f in args.fit]
     if methods or not fits:
         fits += methods or list(DEFAULT_METHODS)
     curves = None
     if args.curves:
-        from ..runs import load_curves
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             curves = load_curves(args.curves)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
+from .._io import atomic_write_text, check_writable
+from ..errors import ScalingError
+from ..runs import load_runs
 from . import number
 
 
@@ -71,14 +76,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import json
-    from pathlib import Path
+    import tomllib  # standard library from Python 3.11 only: `scaling --help` still starts on 3.10
 
-    import tomllib
-
-    from .._io import atomic_write_text, check_writable
-    from ..errors import ScalingError
-    from ..runs import load_runs
+    # the sweep package (70 modules: tqdm, asyncio) is imported by the commands that use it, off start-up
     from ..sweep.suggest import suggest_runs
     from ..sweep.suggest_spec import to_sweep_toml
 

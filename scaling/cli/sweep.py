@@ -126,6 +126,7 @@ def run(args) -> int:  # pragma: no cover - dispatch is through set_defaults
 
 
 def run_run(args) -> int:
+    # the sweep package (70 modules: tqdm, asyncio) is imported by the commands that use it, off start-up
     from ..sweep import GrowthSpecGiven, load_spec, run_sweep
 
     try:
@@ -154,7 +155,7 @@ def run_run(args) -> int:
 
 
 def run_status(args) -> int:
-    from ..sweep import load_spec, sweep_status
+    from ..sweep import load_spec, sweep_status  # off start-up (see run_run)
 
     spec = load_spec(args.spec)
     df = sweep_status(spec, args.root)
@@ -185,7 +186,7 @@ def run_status(args) -> int:
 
 
 def run_collect(args) -> int:
-    from ..store import CollectReport, collect, collect_curves
+    from ..store import CollectReport, collect, collect_curves  # off start-up (see run_run)
     from ..sweep import load_spec
 
     spec = load_spec(args.spec)
@@ -236,8 +237,8 @@ def run_collect(args) -> int:
 
 
 def run_compare(args) -> int:
-    from ..sweep import load_spec
-    from ..sweep.compare import compare_sweeps
+    from ..sweep import load_spec  # off start-up (see run_run)
+    from ..sweep.compare import compare_sweeps  # pulls in scipy: 630 modules
 
     if len(args.specs) < 2:
         raise ScalingError("sweep compare: give at least two specs (side A, then side B)")
@@ -260,7 +261,7 @@ def run_compare(args) -> int:
 
 
 def run_show(args) -> int:
-    from ..sweep import check_memory, load_spec
+    from ..sweep import check_memory, jobs_of, load_spec  # off start-up (see run_run)
 
     spec = load_spec(args.spec)
     configs, origins = spec.expand_with_origins()
@@ -271,8 +272,6 @@ def run_show(args) -> int:
         f"({spec.flops_convention}), corpus {spec.data.corpus}, tokenizer {spec.model.tokenizer}"
     )
     if any(c.trunk for c in configs):
-        from ..sweep import jobs_of
-
         spent = sum(
             job[0].flops_per_token() * job[0].tokens_per_step * max(c.decay_start for c in job)
             + sum(c.flops_per_token() * c.tokens_per_step * (c.steps - c.decay_start) for c in job)

@@ -104,7 +104,7 @@ def allocation_fit(
         flags.append(Flag("no_intervals", "no intervals: the envelope points are not independent (use bootstrap > 0)"))
     elif dof > 0:
         from scipy import stats
-        from statsmodels.regression.linear_model import OLS
+        from statsmodels.regression.linear_model import OLS  # 800 modules with scipy: off `scaling plan`'s start-up
 
         method = f"OLS t-intervals ({dof} dof); law samples from the joint t distribution"
         X = np.column_stack([np.ones_like(x), x])

@@ -183,8 +183,6 @@ class FitResult(BaseModel):
         Builds the law (and every sample law), and evaluates the compute-optimal frontier (and
         the frontier loss, when the law has one) over the fitted compute range and a decade past it.
         """
-        import warnings
-
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")

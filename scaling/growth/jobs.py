@@ -35,6 +35,7 @@ def job_grow(spec_json: str, root: str, method: str, seed: int, data_dir: str | 
     the held-out losses of the small and the grown model on the runs' curve windows."""
     import torch
 
+    # these import torch at their top: torch is loaded only in the worker that runs the job
     from ..train.model import GPT
     from .baselines import grow_baseline
     from .checkpoint import as_config, load_small
@@ -118,7 +119,7 @@ def job_grow(spec_json: str, root: str, method: str, seed: int, data_dir: str | 
 def train_from_state(cfg: store.RunConfig, path, init_state: dict, *, data_dir=None, data=None):
     """Train a run whose model starts from ``init_state`` (a grown model) with the loop's recipe
     (a checkpoint of a resumed run still wins over ``init_state``)."""
-    from ..train import loop
+    from ..train import loop  # imports torch: only the process that trains pays for it
 
     return loop.train(cfg, path, data_dir=data_dir, data=data, init_state=init_state)
 
@@ -126,7 +127,7 @@ def train_from_state(cfg: store.RunConfig, path, init_state: dict, *, data_dir=N
 def job_train(cfg_json: str, root: str, data_dir: str | None, threads: int, init: str | None) -> dict:
     import torch
 
-    from ..train.loop import train
+    from ..train.loop import train  # imports torch (see above)
 
     cfg = store.RunConfig.model_validate_json(cfg_json).model_copy(update={"threads": threads})
     torch.set_num_threads(threads)

@@ -5,7 +5,8 @@
 - :mod:`.constrained`: repeated data (Muennighoff et al. 2023);
 - :mod:`.inference`: inference demand (Sardana et al. 2024);
 - :mod:`.uncertainty`: how flat the optimum is, and its distribution over a law's samples;
-- :mod:`.compare`: the compute multiplier of one architecture over another;
+- :mod:`.multiplier`: the compute multiplier of one architecture over another; :mod:`.compare`: the
+  same counted from the architectures two fits record (``scaling compare``);
 - :mod:`.text`: the tables ``scaling plan`` prints; :mod:`.result`: Plan, Interval, Flag.
 """
 

@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import OutOfRangeWarning, ScalingError
-from ..flops import CONVENTIONS, MIXERS, format_pattern, parse_pattern, resolve_sparsity
+from ..flops import CONVENTIONS, MIXERS
 from ..hardware import Hardware, SparseExecution
 from ..laws import DEFAULT_LAW, Law, get_law
 from ..laws.moe import GRANULARITIES, FineGrainedMoELaw, check_granularity
 from ..shapes import smooth_block_linear_share
+from ..sparsity import format_pattern, parse_pattern, resolve_sparsity
 from ._checks import OVERDETERMINED_RTOL, positive, values
 from .constrained import plan_data_constrained
 from .frontier import arch as _arch

@@ -44,7 +44,7 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
             raise ScalingError(f"{path} is empty (no header, no runs)")
         if kind in (".parquet", ".pq"):
             try:
-                import pyarrow  # noqa: F401
+                import pyarrow  # noqa: F401  (an optional extra, [parquet]: only Parquet tables need it)
             except ImportError:
                 raise ScalingError(
                     f"{path}: reading Parquet needs pyarrow (pip install 'scaling[parquet]' "

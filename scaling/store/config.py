@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .._io import atomic_write_json
 from ..errors import ScalingError
-from ..flops import format_pattern, parse_pattern, resolve_sparsity
 from ..shapes import ModelShape
+from ..sparsity import format_pattern, parse_pattern, resolve_sparsity
 from .files import _read_model
 from .layout import CONFIG, EXECUTION_FIELDS
 

@@ -1,10 +1,11 @@
 """The run lock: an advisory ``flock`` on ``<run>/.lock``, held while a process trains the run.
 
-This module imports the standard library only; ``fcntl`` is imported when a lock is taken or probed.
+This module imports the standard library only (``fcntl``: locks are POSIX advisory locks).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -32,8 +33,6 @@ class RunLock:
         self.fd = None
 
     def acquire(self) -> bool:
-        import fcntl
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -61,8 +60,6 @@ class RunLock:
 def lock_held(path: str | os.PathLike, name: str = LOCK) -> bool:
     """Whether another process holds the lock file ``name`` of a run directory now (a probe that
     creates nothing: a missing lock file is a free lock)."""
-    import fcntl
-
     try:
         fd = os.open(Path(path) / name, os.O_RDWR)
     except FileNotFoundError:

@@ -273,7 +273,7 @@ class SweepReport:
 def train_job(job_json: list[str], root: str, data_dir: str | None, threads: int) -> list[dict]:
     """Train one job (a plain run, or a trunk's branches) in whichever process the executor chose;
     returns the RunResults as dicts."""
-    from ..train.loop import train
+    from ..train.loop import train  # imports torch: only the process that trains pays for it
 
     cfgs = [store.RunConfig.model_validate_json(j).model_copy(update={"threads": threads}) for j in job_json]
     report = progress_sink()
@@ -281,7 +281,7 @@ def train_job(job_json: list[str], root: str, data_dir: str | None, threads: int
     if all(r is not None for r in done):  # another `sweep run` finished it since we looked
         return [dict(r.model_dump(mode="json"), **{BY_OTHER: True}) for r in done]
     if cfgs[0].trunk:
-        from ..train.branches import train_branches
+        from ..train.branches import train_branches  # imports torch (see train_job's first import)
 
         return [r.model_dump(mode="json") for r in train_branches(cfgs, root, data_dir=data_dir, progress=report)]
     cfg = cfgs[0]

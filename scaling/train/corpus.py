@@ -237,10 +237,10 @@ def list_documents(corpus: str, data_dir=None) -> list[Document]:
 def hf_documents(spec: str, max_bytes: int | None) -> Iterator[Document]:
     """Stream a Hugging Face dataset: ``hf:NAME[:CONFIG][@SPLIT][#COLUMN]``."""
     try:
-        import datasets  # noqa: F401
+        import datasets  # noqa: F401  (an optional extra, [hf]: only hf: corpora need it)
     except ImportError:
         raise ScalingError(f"corpus {spec!r} needs the `datasets` package: pip install 'scaling[hf]'") from None
-    from datasets import load_dataset
+    from datasets import load_dataset  # the optional extra checked above
 
     rest = spec[3:]
     column = "text"

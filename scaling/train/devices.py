@@ -10,8 +10,8 @@ import time
 
 import torch
 
+from ..accelerators import get_accelerator
 from ..errors import ScalingError
-from ..hardware import get_accelerator
 
 
 def resolve_device(device: str) -> torch.device:

@@ -32,9 +32,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..flops import resolve_sparsity
+from ..sparsity import resolve_sparsity
 from .hyena import HyenaOperator
 from .linear import make_linear
+from .sparse import init_sparse_
 
 
 @dataclass
@@ -169,8 +170,6 @@ class GPT(nn.Module):
         self.norm = nn.LayerNorm(config.d_model, bias=False)
         self.apply(self._init_weights)
         if config.sparsity:  # masked weights to exactly 0 after the init above (scaling.train.sparse)
-            from .sparse import init_sparse_
-
             init_sparse_(self)
 
     def _init_weights(self, module: nn.Module):

@@ -61,7 +61,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..flops import format_pattern, parse_pattern, resolve_sparsity
+from ..sparsity import format_pattern, parse_pattern, resolve_sparsity
 
 MASK_KINDS = ("random", "magnitude")
 

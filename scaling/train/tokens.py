@@ -97,6 +97,7 @@ def _cache_key(
 
 
 def _train_bpe(texts: list[bytes], vocab: int, path: Path):
+    # tokenizers is an optional extra ([train]): a byte-level corpus needs none
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -283,6 +284,6 @@ def load_tokenizer(data: TokenData):
     """The trained ``tokenizers.Tokenizer`` of a BPE corpus (None for bytes)."""
     if data.meta["tokenizer"] == "bytes":
         return None
-    from tokenizers import Tokenizer
+    from tokenizers import Tokenizer  # an optional extra (see _train_bpe)
 
     return Tokenizer.from_file(str(data.path / "tokenizer.json"))
