@@ -22,6 +22,7 @@ TABLES = {
     "cpu-isoflop-runs.csv": "runs/cpu-isoflop",
     "cpu-isoflop-h100-runs.csv": "runs-h100/cpu-isoflop",
     "cpu-isoflop-v2-runs.csv": "runs/cpu-isoflop-v2",
+    "arch-paper-attention-runs.csv": "runs/arch-paper-attention",
     "arch-cpu-attention-runs.csv": "runs/arch-cpu-attention",
     "arch-cpu-hyena-runs.csv": "runs/arch-cpu-hyena",
     "arch-cpu-attention-h100-runs.csv": "runs-h100/arch-cpu-attention",

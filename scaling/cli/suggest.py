@@ -76,7 +76,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import tomllib  # standard library from Python 3.11 only: `scaling --help` still starts on 3.10
+    from ..sweep.spec import tomllib  # the standard library's from Python 3.11, tomli before
 
     # the sweep package (70 modules: tqdm, asyncio) is imported by the commands that use it, off start-up
     from ..sweep.suggest import suggest_runs

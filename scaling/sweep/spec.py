@@ -11,10 +11,14 @@ import difflib
 import math
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .. import store
