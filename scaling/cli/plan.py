@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import warnings
+from pathlib import Path
 
 from ..accelerators import get_accelerator
 from ..errors import ScalingError
@@ -13,6 +14,7 @@ from ..hardware import DEFAULT_SPARSE_EFFICIENCY, Hardware, check_sparse_efficie
 from ..laws import get_law, list_laws
 from ..laws.moe import FineGrainedMoELaw, check_granularity
 from ..planner import format_table, plan
+from ..planner.fit_shape import PLAN_DEFAULTS, shape_from_fit
 from ..planner.law_comparison import compare_laws
 from ..planner.text import format_law_comparison
 from ..sparsity import parse_pattern, resolve_sparsity
@@ -43,7 +45,10 @@ def register(sub) -> None:
         "to the given law, and the output says so.\n\n"
         "--sparsity with --gpu prices the sparse model as it runs (unstructured masks: no speedup, the\n"
         "dense model's cost; --pattern 2:4: the sparse tensor cores at --sparse-efficiency of the vendor's\n"
-        "sparse peak) and prints the dense plans at the same FLOPs and at the same GPU-hours beside it.",
+        "sparse peak) and prints the dense plans at the same FLOPs and at the same GPU-hours beside it.\n\n"
+        "--law fit.json plans for the model the fit's runs were (its recorded mixer, context, vocabulary\n"
+        "and sparsity) where --mixer, --context, --vocab, --sparsity are not given, and says so; a value\n"
+        "given that differs from the fit's is noted as a transfer the fit did not measure.",
     )
     p.add_argument("flops", nargs="*", type=number("FLOPs"), help="training budget(s) in FLOPs (1e21, 3.2E+24)")
     p.add_argument("--gpu-hours", type=number("--gpu-hours"), nargs="+", help="budget(s) in GPU-hours")
@@ -81,20 +86,32 @@ def register(sub) -> None:
         help="grid carbon intensity, kg CO2e per kWh (default 0.4)",
     )
     p.add_argument("--shape", action="store_true", help="also print a concrete model shape")
-    p.add_argument("--vocab", type=int, default=50257, help="vocabulary size for --shape and FLOP conventions")
-    p.add_argument("--context", type=int, default=2048, help="context length for --shape and FLOP conventions")
+    # None: not given, so that a fit's recorded shape (scaling.planner.fit_shape) can stand in for it
+    p.add_argument(
+        "--vocab",
+        type=int,
+        default=None,
+        help=f"vocabulary size for --shape and FLOP conventions (default: the fit's, else {PLAN_DEFAULTS['vocab']})",
+    )
+    p.add_argument(
+        "--context",
+        type=int,
+        default=None,
+        help=f"context length for --shape and FLOP conventions (default: the fit's, else {PLAN_DEFAULTS['context']})",
+    )
     p.add_argument(
         "--mixer",
         choices=("attention", "hyena"),
-        default="attention",
-        help="sequence mixer whose FLOPs per token count (with --convention palm/chinchilla and --context)",
+        default=None,
+        help="sequence mixer whose FLOPs per token count (with --convention palm/chinchilla and --context; "
+        "default: the fit's, else attention)",
     )
     p.add_argument(
         "--sparsity",
         type=number("--sparsity", allow_zero=True),
         default=None,
         help="fraction of block weights held at zero: N is non-zero parameters, FLOPs the non-zero "
-        "share; a sparsity law (frantar-2024) is evaluated at it",
+        "share; a sparsity law (frantar-2024) is evaluated at it (default: the fit's, else 0)",
     )
     p.add_argument(
         "--pattern",
@@ -192,7 +209,11 @@ def run_laws(args) -> int:
                 f"--granularity: none of the laws {args.law!r} has a granularity term; the fine-grained MoE "
                 "law krajewski-2024 (Krajewski et al. 2024) has one"
             )
-    df = compare_laws(list(args.flops), names=names, vocab=args.vocab, context=args.context, G=G)
+    vocab = PLAN_DEFAULTS["vocab"] if args.vocab is None else args.vocab
+    context = PLAN_DEFAULTS["context"] if args.context is None else args.context
+    if vocab < 1 or context < 1:
+        raise ScalingError("--vocab and --context must be positive integers")
+    df = compare_laws(list(args.flops), names=names, vocab=vocab, context=context, G=G)
     if args.json:
         cols = [c for c in df.columns if c != "extra"]
         for rec in df[cols].to_dict(orient="records"):
@@ -200,6 +221,19 @@ def run_laws(args) -> int:
     else:
         print(format_law_comparison(df))
     return 0
+
+
+def _dense_because(args) -> str | None:
+    """Why this plan takes no recorded mixer or sparsity from a fit (None: it does)."""
+    if args.unique_tokens is not None or args.inference_tokens is not None:
+        return (
+            "data-constrained and inference-aware plans assume a dense attention model "
+            "(a transfer the fit did not measure)"
+        )
+    if args.law is not None and Path(args.law).is_file() and not get_law(args.law).has_loss:
+        # the planner re-counts an allocation's FLOPs for attention only; its closed form is its runs' frontier
+        return "an allocation law plans by the frontier fitted to its runs, counted as they were"
+    return None
 
 
 def run(args) -> int:
@@ -219,7 +253,18 @@ def run(args) -> int:
                 f"--pattern {n}:{m} keeps {n} of every {m} weights (sparsity {1 - n / m:g}): "
                 f"--sparsity {args.sparsity:g} disagrees"
             )
-    sparsity = resolve_sparsity(args.sparsity, args.pattern)
+    if (args.vocab is not None and args.vocab < 1) or (args.context is not None and args.context < 1):
+        raise ScalingError("--vocab and --context must be positive integers")
+    shape = shape_from_fit(
+        args.law,
+        mixer=args.mixer,
+        context=args.context,
+        vocab=args.vocab,
+        sparsity=args.sparsity,
+        pattern=args.pattern,
+        dense_because=_dense_because(args),
+    )
+    sparsity = resolve_sparsity(shape.sparsity if pattern is None else args.sparsity, args.pattern)
     if args.sparse_efficiency is not None:
         check_sparse_efficiency(args.sparse_efficiency)
         if pattern is None:
@@ -229,8 +274,6 @@ def run(args) -> int:
             )
     if not 0 < args.level < 1:
         raise ScalingError(f"--level must be in (0, 1), got {args.level:g}")
-    if args.vocab < 1 or args.context < 1:
-        raise ScalingError("--vocab and --context must be positive integers")
     hw = None
     if (
         any(v is not None for v in (args.gpu, args.gpus, args.mfu, args.price, args.pue, args.grid))
@@ -277,18 +320,20 @@ def run(args) -> int:
             convention=args.convention,
             hardware=hw,
             shape=args.shape,
-            vocab=args.vocab,
-            context=args.context,
+            vocab=shape.vocab,
+            context=shape.context,
             level=args.level,
             unique_tokens=args.unique_tokens,
             inference_tokens=args.inference_tokens,
             cost=cost,
             flatness=args.flatness,
-            mixer=args.mixer,
+            mixer=shape.mixer,
             sparsity=sparsity,
             granularity=args.granularity,
             pattern=args.pattern,
         )
+    for line in ([shape.line] if shape.line else []) + [f"note: {n}" for n in shape.notes]:
+        print(f"scaling: {line}", file=sys.stderr)
     if args.json:
         for p in plans:
             print(json.dumps(p.to_dict()))

@@ -22,6 +22,21 @@ import numpy as np
 from ..planner.result import Flag
 
 
+def table_flops_convention(df, given: str | None = None) -> str:
+    """The FLOP convention a table's ``flops`` column counts in: ``given`` when the caller names it,
+    else the one the table's own ``flops_convention`` column names (a sweep's runs and curves tables
+    carry it, e.g. ``palm`` budgets) when all rows agree, else the loader's (default ``6nd``)."""
+    if given:
+        return given
+    meta = df.attrs.get("scaling", {}) if hasattr(df, "attrs") else {}
+    fconv = meta.get("flops_convention", "6nd")
+    if "flops_convention" in df.columns:
+        named = {str(v).strip().lower() for v in df["flops_convention"].dropna().unique()}
+        if len(named) == 1:
+            fconv = named.pop()
+    return fconv
+
+
 def ols_pair(logC: np.ndarray, logN: np.ndarray, logD: np.ndarray):
     """Slopes/intercepts of log N and log D on log C, and their joint covariance (4x4).
 
@@ -204,4 +219,4 @@ def fit_loss_frontier(C: np.ndarray, L: np.ndarray) -> dict[str, Any]:
     return out
 
 
-__all__ = ["allocation_fit", "fit_loss_frontier", "ols_pair"]
+__all__ = ["allocation_fit", "fit_loss_frontier", "ols_pair", "table_flops_convention"]

@@ -41,7 +41,7 @@ from ..laws.base import Provenance
 from ..laws.powerlaw import PowerLawAllocation
 from ..planner.result import Flag
 from ..runs import data_info, load_curves, require_columns
-from .allocation import allocation_fit, fit_loss_frontier
+from .allocation import allocation_fit, fit_loss_frontier, table_flops_convention
 from .bootstrap import RefitFailed, health, health_flags, resample_loop
 from .result import BootstrapInfo, DataInfo, FitResult
 
@@ -240,7 +240,7 @@ def fit_approach1(
     )
     logkN, a, logkD, b = al["vec"]
     flags += al["flags"]
-    fconv = flops_convention or df.attrs.get("scaling", {}).get("flops_convention", "6nd")
+    fconv = table_flops_convention(df, flops_convention)
     if fconv == "6nd" and abs(a + b - 1) > 0.05:
         flags.append(
             Flag("not_6nd", f"a + b = {a + b:.3f} differs from 1: tokens and FLOPs of the curves do not follow C = 6ND")

@@ -22,7 +22,7 @@ from ..laws.base import Provenance
 from ..laws.powerlaw import PowerLawAllocation
 from ..planner.result import Flag
 from ..runs import as_runs, data_info, require_columns, require_sizes
-from .allocation import allocation_fit, fit_loss_frontier, ols_pair
+from .allocation import allocation_fit, fit_loss_frontier, ols_pair, table_flops_convention
 from .bootstrap import RefitFailed, health, health_flags, resample_loop
 from .isoflop import assign_budgets, isoflop_minimum, profiles
 from .result import MIN_BUDGETS, BootstrapInfo, DataInfo, FitResult
@@ -78,14 +78,8 @@ def fit_approach2(
         if np.any(~np.isfinite(v)) or np.any(v <= 0):
             raise ScalingError(f"approach2: column {name!r} has non-positive or non-finite values")
     meta = df.attrs.get("scaling", {}) if hasattr(df, "attrs") else {}
-    if flops_convention:
-        fconv = flops_convention
-    elif flops_col == "flops":
-        fconv = meta.get("flops_convention", "6nd")
-        if "flops_convention" in df.columns:  # a sweep's runs table names the count of its budgets
-            named = {str(v).strip().lower() for v in df["flops_convention"].dropna().unique()}
-            if len(named) == 1:
-                fconv = named.pop()
+    if flops_col == "flops" or flops_convention:
+        fconv = table_flops_convention(df, flops_convention)
     else:
         fconv = f"column {flops_col}"
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -22,7 +23,7 @@ from .._io import atomic_write_text
 from .config import RunConfig, config_diff, is_trunk, read_config
 from .files import CorruptRunFile, CorruptRunWarning, read_curve
 from .layout import CONFIG, CURVE_COLUMNS
-from .results import read_result
+from .results import RunResult, read_result
 
 TABLE_COLUMNS = (
     "run_id",
@@ -222,6 +223,21 @@ def collect(
     return df
 
 
+# the runs-table columns each row of a curves table repeats from its run
+CURVE_ARCHITECTURE = ("mixer", "sparsity", "vocab", "context", "flops_convention")
+
+
+def _architecture_of(cfg: RunConfig, res: RunResult) -> list[tuple[str, Any]]:
+    values = {
+        "mixer": cfg.mixer,
+        "sparsity": cfg.sparsity,
+        "vocab": cfg.vocab,
+        "context": cfg.context,
+        "flops_convention": res.flops_convention,
+    }
+    return [(k, values[k]) for k in CURVE_ARCHITECTURE]
+
+
 def collect_curves(
     sweep_dir: str | os.PathLike,
     *,
@@ -249,13 +265,26 @@ def collect_curves(
         cur.insert(2, "non_embedding_params", res.non_embedding_params)
         cur.insert(3, "budget", res.budget)
         cur.insert(4, "seed", cfg.seed)
+        # what the run was and how its FLOPs are counted, as in the runs table: an Approach 1 fit
+        # records it (scaling.runs.architecture_info) and reads the curves' FLOPs in their convention
+        for i, (name, value) in enumerate(_architecture_of(cfg, res)):
+            cur.insert(5 + i, name, value)
         cur["loss"] = cur["val_loss"]
         frames.append(cur)
     df = (
         pd.concat(frames, ignore_index=True)
         if frames
         else pd.DataFrame(
-            columns=["run_id", "params", "non_embedding_params", "budget", "seed", *CURVE_COLUMNS, "loss"]
+            columns=[
+                "run_id",
+                "params",
+                "non_embedding_params",
+                "budget",
+                "seed",
+                *CURVE_ARCHITECTURE,
+                *CURVE_COLUMNS,
+                "loss",
+            ]
         )
     )
     if out is not None:
