@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..fit.result import ArchField
-from ..flops import MIXERS, parse_pattern
+from ..flops import MIXERS
+from ..sparsity import parse_pattern
 from .compare import recorded_architecture
 
 # what `scaling plan` assumes when neither the command line nor the fit says
