@@ -129,7 +129,7 @@ def _mixed_columns(df: pd.DataFrame, cols: dict[str, str]) -> str | None:
     g = rep.groupby(keys, sort=False)
     spread = lg.groupby([rep[k] for k in keys], sort=False).max() - lg.groupby([rep[k] for k in keys], sort=False).min()
     mapped = set(cols.values()) | set(CANONICAL) | {"unique_tokens", "sparsity", "nonzero_params", "source_row"}
-    seed_cols = [c for c in rep.columns if "seed" in _norm(c)]
+    seed_cols = [c for c in rep.columns if "seed" in _norm(c) and rep[c].notna().any()]
     cands = []
     for c in rep.columns:
         if c in mapped or "seed" in _norm(c):
@@ -144,8 +144,8 @@ def _mixed_columns(df: pd.DataFrame, cols: dict[str, str]) -> str | None:
         if seed_cols:
             # a column that changes with the seed and only with it (a trunk named per seed, a data
             # order drawn from the seed) marks seed replicates, which differ by seed noise by design
-            per_seed = rep.groupby(keys + seed_cols, sort=False)[c].nunique(dropna=False)
-            if bool((per_seed <= 1).all()):
+            per_seed = rep.groupby(keys + seed_cols, sort=False, dropna=False)[c].nunique(dropna=False)
+            if len(per_seed) and bool((per_seed <= 1).all()):
                 continue
         varies = varies.reindex(spread.index, fill_value=False)
         if varies.any() and float(np.median(spread[varies.to_numpy()])) > SEED_NOISE:
