@@ -148,9 +148,6 @@ class FlopsPerTokenAllocation(Law):
         self.k_M, self.a, self.k_D, self.b = float(k_M), float(a), float(k_D), float(b)
         self.vocab, self.context = float(vocab), float(context)
 
-    def with_params(self, values) -> FlopsPerTokenAllocation:
-        return FlopsPerTokenAllocation(*[float(v) for v in values], name=self.name, provenance=self.provenance)
-
     def at_shape(self, vocab, context) -> FlopsPerTokenAllocation:
         """The same allocation, converting M to parameters for another vocabulary and context."""
         law = FlopsPerTokenAllocation(
@@ -203,9 +200,6 @@ class NonEmbeddingChinchillaLaw(ChinchillaLaw):
         if not (np.isfinite(omega) and omega >= 0):
             raise ScalingError(f"embedding coefficient omega must be non-negative and finite, got {omega}")
         self.omega = float(omega)
-
-    def with_params(self, values) -> NonEmbeddingChinchillaLaw:
-        return NonEmbeddingChinchillaLaw(*[float(v) for v in values], name=self.name, provenance=self.provenance)
 
     def total_params(self, N_E):
         """``N_T = N_E + omega N_E^(1/3)``."""

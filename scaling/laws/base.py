@@ -80,8 +80,16 @@ class Law:
         return {k: float(getattr(self, k)) for k in self.param_names}
 
     def with_params(self, values) -> Law:
-        """A copy of this law (no samples) with the parameter vector ``values``."""
-        return type(self)(*[float(v) for v in values], name=self.name, provenance=self.provenance)
+        """A copy of this law (no samples) with the parameter vector ``values``, in this law's FLOP and
+        parameter conventions (a palm-counted fit's bootstrap samples are palm-counted)."""
+        law = self._from_values([float(v) for v in values])
+        law.flops_convention, law.params_convention = self.flops_convention, self.params_convention
+        return law
+
+    def _from_values(self, values: list[float]) -> Law:
+        """A new law of this form from a parameter vector (a form with more than its parameters,
+        such as a fixed granularity, passes them on)."""
+        return type(self)(*values, name=self.name, provenance=self.provenance)
 
     @property
     def has_uncertainty(self) -> bool:
@@ -90,10 +98,7 @@ class Law:
     def sample_laws(self) -> list[Law]:
         if not self.has_uncertainty or self.samples is None:
             return []
-        out = [self.with_params(row) for row in self.samples]
-        for law in out:  # the conventions are the law's, not its parameters': a palm fit's samples count palm
-            law.flops_convention, law.params_convention = self.flops_convention, self.params_convention
-        return out
+        return [self.with_params(row) for row in self.samples]
 
     def interval(self, fn: Callable[[Law], np.ndarray], level: float = 0.95):
         """Percentile interval of ``fn(law)`` over the law's samples: (lo, hi) arrays, or None."""

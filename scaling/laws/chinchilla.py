@@ -115,6 +115,3 @@ class ChinchillaLaw(Law):
         with np.errstate(divide="ignore", invalid="ignore"):
             N = np.where(gap > 0, (self.A / np.where(gap > 0, gap, 1.0)) ** (1.0 / self.alpha), np.inf)
         return maybe_scalar(N)
-
-    def with_params(self, values) -> ChinchillaLaw:
-        return ChinchillaLaw(*[float(v) for v in values], name=self.name, provenance=self.provenance)

@@ -88,9 +88,6 @@ class DataConstrainedLaw(ChinchillaLaw):
                 raise ScalingError(f"data-constrained law parameter {k} must be positive and finite, got {v}")
         self.R_D_star, self.R_N_star = float(R_D_star), float(R_N_star)
 
-    def with_params(self, values) -> DataConstrainedLaw:
-        return DataConstrainedLaw(*[float(v) for v in values], name=self.name, provenance=self.provenance)
-
     def chinchilla(self) -> ChinchillaLaw:
         """The same surface without a data constraint (U = inf)."""
         law = ChinchillaLaw(

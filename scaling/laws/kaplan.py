@@ -81,6 +81,3 @@ class KaplanLaw(Law):
         gap = t ** (1.0 / self.alpha_D) - (self.N_c / N) ** (self.alpha_N / self.alpha_D)
         with np.errstate(divide="ignore", invalid="ignore"):
             return maybe_scalar(np.where(gap > 0, self.D_c / np.where(gap > 0, gap, 1.0), np.inf))
-
-    def with_params(self, values) -> KaplanLaw:
-        return KaplanLaw(*[float(v) for v in values], name=self.name, provenance=self.provenance)

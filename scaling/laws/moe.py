@@ -126,10 +126,8 @@ class FineGrainedMoELaw(Law):
         )
         self.granularity = None if granularity is None else check_granularity(granularity)
 
-    def with_params(self, values) -> FineGrainedMoELaw:
-        return FineGrainedMoELaw(
-            *[float(v) for v in values], granularity=self.granularity, name=self.name, provenance=self.provenance
-        )
+    def _from_values(self, values: list[float]) -> FineGrainedMoELaw:
+        return FineGrainedMoELaw(*values, granularity=self.granularity, name=self.name, provenance=self.provenance)
 
     def at_granularity(self, G) -> FineGrainedMoELaw:
         """This law with the granularity fixed at G: every query (frontier, loss, the inverse

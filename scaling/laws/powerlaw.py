@@ -94,10 +94,8 @@ class PowerLawAllocation(Law):
             d["loss_frontier"] = dict(self.loss_frontier)
         return d
 
-    def with_params(self, values) -> PowerLawAllocation:
-        return PowerLawAllocation(
-            *[float(v) for v in values], name=self.name, provenance=self.provenance, loss_frontier=self.loss_frontier
-        )
+    def _from_values(self, values: list[float]) -> PowerLawAllocation:
+        return PowerLawAllocation(*values, name=self.name, provenance=self.provenance, loss_frontier=self.loss_frontier)
 
     @classmethod
     def fit(cls, C, N, D=None, **kw) -> PowerLawAllocation:

@@ -89,11 +89,6 @@ class SparsityLaw(Law):
             raise ScalingError("sparsity law: a_S + c_S must be positive")
         self.a_S, self.b_S, self.c_S, self.b_N, self.a_D, self.b_D, self.c = map(float, vals.values())
 
-    def with_params(self, values) -> SparsityLaw:
-        law = SparsityLaw(*[float(v) for v in values], name=self.name, provenance=self.provenance)
-        law.flops_convention, law.params_convention = self.flops_convention, self.params_convention
-        return law
-
     @property
     def irreducible_loss(self) -> float:
         return self.c
