@@ -1,5 +1,5 @@
 """Seed noise from replicate runs (the pooled per-run spread of log loss, its chi-square interval, the
-verdict on a fit's RMSE)."""
+verdict on a fit's RMSE) and scoring runs against a saved fit (``scaling fit --score``)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,13 @@ from scipy.stats import chi2
 from scaling.cli import main
 from scaling.fit import FitResult
 from scaling.fit.api import fit
+from scaling.fit.holdout import score_runs
 from scaling.fit.noise import SeedNoise, replicate_groups, seed_noise
+from scaling.fit.result import DataInfo
 from scaling.fit.synthetic import simulate_runs
 from scaling.laws import ChinchillaLaw
+from scaling.laws.datacon import DataConstrainedLaw
+from scaling.laws.powerlaw import PowerLawAllocation
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TRUTH = ChinchillaLaw(E=1.8, A=400.0, B=1500.0, alpha=0.34, beta=0.28)
@@ -179,3 +183,131 @@ def test_old_fit_files_load_without_it():
     assert "seed_noise" not in d
     res = FitResult.load(DATA / "cpu-isoflop-v2-fit-approach3.json")
     assert res.seed_noise is None and "seed noise" not in res.summary()
+
+
+# ------------------------------------------------------------------------------------------------
+# scoring runs against a saved fit
+
+
+def saved_fit(path: Path, law=TRUTH, method="approach3", rmse=0.0123) -> Path:
+    res = FitResult(
+        method=method,
+        form=law.form,
+        law=law.to_dict(),
+        params={k: float(getattr(law, k)) for k in law.param_names if hasattr(law, k)},
+        residuals={"rmse_log_loss": rmse},
+        data=DataInfo(n_rows=17),
+    )
+    res.save(path)
+    return path
+
+
+@pytest.fixture()
+def scored(tmp_path):
+    eps = np.array([-0.3, -0.05, 0.0, 0.02, 0.11])
+    N = np.array([1e7, 3e7, 1e8, 3e8, 1e9])
+    D = 20 * N
+    L = np.asarray(TRUTH.loss(N, D)) * np.exp(eps)
+    runs = pd.DataFrame({"run_id": [f"r{i}" for i in range(5)], "params": N, "tokens": D, "loss": L, "batch": [8] * 5})
+    runs.loc[len(runs)] = ["big-batch", 1e8, 3e9, 5.0, 64]
+    path = tmp_path / "runs.csv"
+    runs.to_csv(path, index=False)
+    return saved_fit(tmp_path / "fit.json"), path, eps
+
+
+def test_score_residuals_are_exact_for_a_known_law(scored):
+    fit_path, runs, eps = scored
+    s = score_runs(fit_path, runs, where="batch == 8")
+    got = np.array([r.residual for r in s.runs])
+    np.testing.assert_allclose(got, eps, rtol=0, atol=1e-12)
+    assert s.n == 5 and s.fit_runs == 17 and s.fit_rmse_log_loss == 0.0123
+    assert s.mean_residual == pytest.approx(eps.mean(), abs=1e-12)
+    assert s.rmse == pytest.approx(math.sqrt(np.mean(eps**2)), abs=1e-12)
+    assert (s.min_residual, s.max_residual) == pytest.approx((-0.3, 0.11), abs=1e-12)
+    assert (s.n_below, s.n_above) == (2, 2)  # the run exactly on the surface is neither
+    for r in s.runs:
+        assert r.predicted == pytest.approx(float(TRUTH.loss(r.params, r.tokens)), rel=1e-14)
+
+
+def test_score_cli_prints_each_run_and_the_summary(scored, capsys):
+    fit_path, runs, _ = scored
+    assert main(["fit", "--score", str(fit_path), str(runs), "--where", "batch == 8"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["run_id", "params", "tokens", "loss", "predicted", "residual"]
+    assert [line.split()[0] for line in out[1:6]] == [f"r{i}" for i in range(5)]
+    assert out[1].split()[-1] == "-30.00%" and out[5].split()[-1] == "+11.00%"
+    assert out[6].startswith(f"5 runs of {runs} (where: batch == 8) scored against {fit_path} (approach3, fitted on 17")
+    assert out[7] == (
+        "residual ln(loss / predicted): mean -4.40%, RMSE 14.49%, from -30.00% (r0) to +11.00% (r4); "
+        "2 below the prediction, 2 above"
+    )
+
+
+def test_score_cli_json(scored, capsys):
+    fit_path, runs, eps = scored
+    assert main(["fit", "--score", str(fit_path), str(runs), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["n"] == 6 and d["runs"][5]["run_id"] == "big-batch" and d["runs"][0]["residual"] == pytest.approx(-0.3)
+
+
+def test_score_a_datacon_fit_uses_each_runs_unique_tokens(tmp_path):
+    law = DataConstrainedLaw(E=1.8, A=400.0, B=1500.0, alpha=0.34, beta=0.28, R_D_star=15.0, R_N_star=5.0)
+    fit_path = saved_fit(tmp_path / "datacon.json", law=law, method="datacon")
+    N, D, U = np.array([1e7, 1e8]), np.array([2e9, 2e9]), np.array([1e8, 2e9])
+    runs = pd.DataFrame({"params": N, "tokens": D, "unique_tokens": U, "loss": np.asarray(law.loss(N, D, U)) * 1.01})
+    runs.to_csv(tmp_path / "u.csv", index=False)
+    s = score_runs(fit_path, tmp_path / "u.csv")
+    np.testing.assert_allclose([r.residual for r in s.runs], math.log(1.01), atol=1e-12)
+    runs.drop(columns="unique_tokens").to_csv(tmp_path / "nou.csv", index=False)
+    assert main(["fit", "--score", str(fit_path), str(tmp_path / "nou.csv")]) == 2
+
+
+def bad_inputs(tmp_path: Path, fit_path: Path, runs: Path) -> dict[str, tuple[list[str], str]]:
+    (tmp_path / "notfit.json").write_text('{"name": "a law, not a fit"}')
+    (tmp_path / "nocols.csv").write_text("x,y\n1,2\n")
+    (tmp_path / "noloss.csv").write_text("run_id,params,tokens\nr1,1e7,2e8\n")
+    saved_fit(tmp_path / "approach2.json", law=PowerLawAllocation(0.1, 0.5, 1.6, 0.5), method="approach2")
+    return {
+        "missing fit": (["--score", str(tmp_path / "nope.json"), str(runs)], "no such fit file"),
+        "missing runs": (["--score", str(fit_path), str(tmp_path / "nope.csv")], "nope.csv"),
+        "not a fit": (["--score", str(tmp_path / "notfit.json"), str(runs)], "not a fit result"),
+        "runs as fit": (["--score", str(runs), str(runs)], "not valid JSON"),
+        "directory": (["--score", str(tmp_path), str(runs)], "a directory, not a fit file"),
+        "allocation": (["--score", str(tmp_path / "approach2.json"), str(runs)], "not a loss model"),
+        "no columns": (["--score", str(fit_path), str(tmp_path / "nocols.csv")], "no parameter count column"),
+        "no loss": (["--score", str(fit_path), str(tmp_path / "noloss.csv")], "loss"),
+        "empty": (["--score", str(fit_path), str(runs), "--where", "batch > 1000"], "no runs left after filters"),
+        "bad where": (["--score", str(fit_path), str(runs), "--where", "colour == 'red'"], "colour"),
+        "fits nothing": (["--score", str(fit_path), str(runs), "--bootstrap", "10"], "--bootstrap does not apply"),
+        "no method": (["--score", str(fit_path), str(runs), "--method", "vp"], "--method does not apply"),
+        "no out": (["--score", str(fit_path), str(runs), "--out", str(tmp_path / "x.json")], "--out does not apply"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing fit",
+        "missing runs",
+        "not a fit",
+        "runs as fit",
+        "directory",
+        "allocation",
+        "no columns",
+        "no loss",
+        "empty",
+        "bad where",
+        "fits nothing",
+        "no method",
+        "no out",
+    ],
+)
+def test_score_bad_input_is_one_line(case, scored, tmp_path, capsys):
+    fit_path, runs, _ = scored
+    argv, words = bad_inputs(tmp_path, fit_path, runs)[case]
+    code = main(["fit", *argv])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("scaling fit: error: ") and "Traceback" not in err
+    assert words in err, err
+    assert not (tmp_path / "x.json").exists()
