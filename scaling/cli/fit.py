@@ -15,6 +15,7 @@ from .._io import check_writable
 from ..errors import ScalingError
 from ..fit.api import fit, holdout_errors, load_for
 from ..fit.flags import UNUSABLE
+from ..fit.holdout import score_runs
 from . import number
 
 METHODS = ("approach3", "vp", "approach2", "approach1", "kaplan", "datacon", "sparsity")
@@ -35,7 +36,8 @@ def register(sub) -> None:
         "  scaling fit gadre.csv --loss-col loss_c4_val --where \"dataset == 'rpj'\" --holdout-above 1e9 "
         "--holdout-by params\n"
         '  scaling fit isoflops.csv --method approach2 --params-col "Model Size" --flops-col budget\n'
-        "  scaling fit curves.csv --method approach1\n\n"
+        "  scaling fit curves.csv --method approach1\n"
+        '  scaling fit --score fit.json runs.csv --where "batch_size != 32"   (score runs the fit left out)\n\n'
         "approach3: L = E + A/N^alpha + B/D^beta, Huber (delta 1e-3) on log-loss residuals summed over runs,\n"
         "L-BFGS-B from the 4,500-point grid of Hoffmann et al. (2022); vp: the same surface by variable\n"
         "projection (reported beside the 5-parameter fit); approach2: isoFLOP parabolas; approach1: the\n"
@@ -43,9 +45,7 @@ def register(sub) -> None:
         "constants of Muennighoff et al. (2023) (runs with a unique-token column); sparsity: Frantar et al.",
     )
     p.add_argument("runs", help="table of runs (CSV, TSV, Parquet, JSON lines)")
-    p.add_argument(
-        "--method", default="approach3", type=str.lower, choices=METHODS, help="fitting method (default approach3)"
-    )
+    p.add_argument("--method", default=None, type=str.lower, choices=METHODS, help="fitting method (default approach3)")
     p.add_argument(
         "--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples over runs (default 0: none)"
     )
@@ -98,11 +98,24 @@ def register(sub) -> None:
     g.add_argument(
         "--delta", type=number("--delta"), default=None, help="Huber threshold (approach3, vp, kaplan; default 1e-3)"
     )
-    p.add_argument("--json", action="store_true", help="print the FitResult as JSON instead of the report")
+    p.add_argument(
+        "--score",
+        default=None,
+        metavar="FIT.json",
+        help="fit nothing: score the runs (after --where and the other filters) against this saved fit, per run "
+        "ln(loss / predicted) and their mean, RMSE and range",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the FitResult (or the scores) as JSON instead of the report"
+    )
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.score is not None:
+        return score(args)
+    if args.method is None:
+        args.method = "approach3"
     if args.bootstrap < 0:
         raise ScalingError(f"--bootstrap must be >= 0, got {args.bootstrap}")
     if not 0 < args.level < 1:
@@ -197,6 +210,36 @@ def run(args) -> int:
     print(report(res, budgets=args.budgets))
     if args.out:
         print(f"\nwrote {args.out}  ({_plan_hint(res, args.out)})")
+    return 0
+
+
+def score(args) -> int:
+    """``scaling fit --score FIT.json RUNS``: the runs scored against a saved fit, nothing fitted."""
+    fitting = {
+        "--method": args.method is not None,
+        "--bootstrap": args.bootstrap != 0,
+        "--out": args.out is not None,
+        "--holdout-above": args.holdout_above is not None,
+        "--budgets": args.budgets is not None,
+        "--delta": args.delta is not None,
+    }
+    given = [k for k, v in fitting.items() if v]
+    if given:
+        raise ScalingError(f"--score fits nothing: {given[0]} does not apply (it scores runs against the saved fit)")
+    loader = {
+        "params_col": args.params_col,
+        "tokens_col": args.tokens_col,
+        "flops_col": args.flops_col,
+        "loss_col": args.loss_col,
+        "run_id_col": args.run_id_col,
+        "unique_tokens_col": args.unique_tokens_col,
+        "where": args.where,
+        "min_flops": args.min_flops,
+        "max_flops": args.max_flops,
+        "drop_failed": not args.keep_failed,
+    }
+    scores = score_runs(args.score, args.runs, **{k: v for k, v in loader.items() if v is not None})
+    print(scores.model_dump_json(indent=2) if args.json else scores.summary())
     return 0
 
 

@@ -32,6 +32,7 @@ from .approach3 import fit_approach3
 from .datacon import fit_datacon
 from .flags import UNUSABLE
 from .kaplan import fit_kaplan
+from .noise import seed_noise
 from .result import FitArchitecture, FitResult
 from .sparsity import fit_sparsity
 from .vp import fit_vp
@@ -205,6 +206,8 @@ def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0,
     res = fn(table, bootstrap=int(bootstrap), seed=seed, **fit_kw)
     if checks:
         res = res.model_copy(update={"flags": [*res.flags, *(Flag("data_check", f"data: {c}") for c in checks)]})
+    if m != "approach1":  # curves have one row per evaluation, not per run
+        res = res.model_copy(update={"seed_noise": seed_noise(table)})
     return flag_unusable(with_architecture(res, table))
 
 

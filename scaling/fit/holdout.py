@@ -12,21 +12,30 @@ each method on the runs below it, predicts the loss of the runs at or above it, 
 Methods are names ("approach3", "vp", "kaplan", anything ``scaling.fit.api.fit`` knows) or
 callables taking a runs DataFrame and returning a FitResult (or a Law). Only methods whose
 law has a loss model can be compared (Approaches 1 and 2 give an allocation only).
+
+``score_runs`` scores runs a saved fit did not use (held out, or left out by its filter) against
+it, fitting nothing: per run the residual ln(loss / predicted), the unit of the fit's own RMSE of
+log loss, and their mean, RMSE, range and how many lie below and above the surface
+(``scaling fit --score FIT.json RUNS.csv``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
 from ..errors import ScalingError
-from ..runs import as_runs, require_columns
-from ..units import parse_number
+from ..runs import as_runs, load_runs, require_columns
+from ..units import parse_number, si
+from .api import RUNS_LOADER_OPTIONS
 from .api import fit as api_fit
+from .result import FitResult
 
 
 def _fitter(method: str | Callable) -> tuple[str, Callable[[pd.DataFrame], Any]]:
@@ -174,4 +183,138 @@ def format_comparison(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["compare_forms", "split_runs", "format_comparison"]
+# ------------------------------------------------------------------------------------------------
+# scoring runs against a saved fit
+
+
+class ScoredRun(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    run_id: str
+    params: float
+    tokens: float
+    loss: float
+    predicted: float
+    residual: float  # ln(loss / predicted): negative below the surface
+
+
+class RunScores(BaseModel):
+    """Runs scored against a fit: per run the residual ln(loss / predicted) (the unit of the fit's
+    RMSE of log loss; negative: the run ends below what the surface predicts), and their summary."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    fit: str  # the fit file (or "fit" for a FitResult given directly)
+    method: str
+    fit_runs: int  # runs the fit was fitted on
+    fit_rmse_log_loss: float | None  # the fit's own RMSE over them
+    fit_seed_noise: float | None = None  # the seed noise of its runs' replicates, when it measured one
+    source: str
+    filters: list[str]
+    runs: list[ScoredRun]
+    n: int
+    mean_residual: float
+    rmse: float
+    min_residual: float
+    max_residual: float
+    n_below: int
+    n_above: int
+
+    def summary(self) -> str:
+        """The scored runs as a table, then one summary line (what ``scaling fit --score`` prints)."""
+        w = max([len("run_id")] + [len(r.run_id) for r in self.runs])
+        lines = [f"{'run_id':>{w}}  {'params':>8}  {'tokens':>8}  {'loss':>7}  {'predicted':>9}  {'residual':>9}"]
+        for r in self.runs:
+            lines.append(
+                f"{r.run_id:>{w}}  {si(r.params):>8}  {si(r.tokens):>8}  {r.loss:>7.4f}  {r.predicted:>9.4f}"
+                f"  {100 * r.residual:>+8.2f}%"
+            )
+        lo = min(self.runs, key=lambda r: r.residual)
+        hi = max(self.runs, key=lambda r: r.residual)
+        own = (
+            f", its own RMSE {100 * self.fit_rmse_log_loss:.2f}%"
+            if self.fit_rmse_log_loss is not None and math.isfinite(self.fit_rmse_log_loss)
+            else ""
+        )
+        if self.fit_seed_noise is not None:
+            own += f", seed noise {100 * self.fit_seed_noise:.2f}%"
+        lines.append(
+            f"{self.n} run{'s' if self.n != 1 else ''} of {self.source}"
+            + (f" ({'; '.join(self.filters)})" if self.filters else "")
+            + f" scored against {self.fit} ({self.method}, fitted on {self.fit_runs} runs{own})"
+        )
+        lines.append(
+            f"residual ln(loss / predicted): mean {100 * self.mean_residual:+.2f}%, RMSE {100 * self.rmse:.2f}%, "
+            f"from {100 * self.min_residual:+.2f}% ({lo.run_id}) to {100 * self.max_residual:+.2f}% ({hi.run_id}); "
+            f"{self.n_below} below the prediction, {self.n_above} above"
+        )
+        return "\n".join(lines)
+
+
+def _law_inputs(result: FitResult, runs: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """The columns the fit's law takes per run: (N, D), and the unique tokens of a data-constrained
+    fit or the sparsity of a sparsity fit (N from the column that fit used)."""
+    if result.method == "datacon":
+        require_columns(runs, ["params", "tokens", "unique_tokens"], "scoring a datacon fit")
+        return tuple(np.asarray(runs[c], dtype=float) for c in ("params", "tokens", "unique_tokens"))
+    if result.method == "sparsity":
+        pcol = str(result.options.get("params_col") or "params")
+        scol = str(result.options.get("sparsity_col") or "sparsity")
+        require_columns(runs, [pcol, "tokens", scol], "scoring a sparsity fit")
+        return tuple(np.asarray(runs[c], dtype=float) for c in (pcol, "tokens", scol))
+    return tuple(np.asarray(runs[c], dtype=float) for c in ("params", "tokens"))
+
+
+def score_runs(fit: FitResult | str | Path, runs: Any, **loader_options) -> RunScores:
+    """Score runs against a saved fit without refitting -> :class:`RunScores`.
+
+    fit: a FitResult or the path of a fit file (``scaling fit --out``); its law must have a loss
+        model (Approach 3, VP, Kaplan, datacon, sparsity; not Approaches 1 and 2).
+    runs: a runs table (path or DataFrame), read by :func:`scaling.runs.load_runs` with
+        ``loader_options`` (``where``, ``params_col``, ``drop_failed`` ...); a single run is enough.
+    Each run's residual is ln(loss / predicted), the unit of the fit's RMSE of log loss.
+    """
+    res = fit if isinstance(fit, FitResult) else FitResult.load(fit)
+    name = "fit" if isinstance(fit, FitResult) else str(fit)
+    unknown = sorted(set(loader_options) - set(RUNS_LOADER_OPTIONS))
+    if unknown:
+        raise ScalingError(f"score_runs: the runs loader takes no option {unknown[0]!r}")
+    law = res.to_law()
+    if not getattr(law, "has_loss", True):
+        raise ScalingError(
+            f"{name}: the {res.method} fit gives an allocation, not a loss model; it cannot score runs "
+            "(use an approach3, vp or kaplan fit)"
+        )
+    table = load_runs(runs, **{"min_runs": 1, **loader_options})
+    meta = table.attrs.get("scaling", {})
+    L = np.asarray(table["loss"], dtype=float)
+    pred = np.atleast_1d(np.asarray(law.loss(*_law_inputs(res, table)), dtype=float))
+    if not np.all(np.isfinite(pred) & (pred > 0)):
+        i = int(np.flatnonzero(~(np.isfinite(pred) & (pred > 0)))[0])
+        raise ScalingError(f"{name}: the law predicts no positive loss for run {table['run_id'].iloc[i]!r}")
+    r = np.log(L) - np.log(pred)
+    rows = [
+        ScoredRun(
+            run_id=str(rid), params=float(n), tokens=float(d), loss=float(lv), predicted=float(p), residual=float(e)
+        )
+        for rid, n, d, lv, p, e in zip(table["run_id"], table["params"], table["tokens"], L, pred, r)
+    ]
+    rmse = res.residuals.get("rmse_log_loss") if res.residuals else None
+    return RunScores(
+        fit=name,
+        method=res.method,
+        fit_runs=res.data.n_rows,
+        fit_rmse_log_loss=None if rmse is None else float(rmse),
+        fit_seed_noise=None if res.seed_noise is None else res.seed_noise.sd_log_loss,
+        source=str(meta.get("source", "runs")),
+        filters=[str(f) for f in meta.get("filters", [])],
+        runs=rows,
+        n=len(rows),
+        mean_residual=float(np.mean(r)),
+        rmse=float(np.sqrt(np.mean(r**2))),
+        min_residual=float(np.min(r)),
+        max_residual=float(np.max(r)),
+        n_below=int(np.sum(r < 0)),
+        n_above=int(np.sum(r > 0)),
+    )
+
+
+__all__ = ["compare_forms", "split_runs", "format_comparison", "score_runs", "RunScores", "ScoredRun"]

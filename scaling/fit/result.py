@@ -25,6 +25,7 @@ from ..planner.result import Flag, Interval
 from ..units import si
 from .bootstrap import BUDGETS, BootstrapInfo, bound_phrase, budgets_around, chinchilla_derived, percentile_intervals  # noqa: F401  (BootstrapInfo, bound_phrase: part of this module's API)
 from .flags import as_flag
+from .noise import SeedNoise
 
 # Approach 2 with fewer usable isoFLOP budgets than this is flagged as poorly determined
 MIN_BUDGETS = 5
@@ -122,6 +123,9 @@ class FitResult(BaseModel):
     # what the runs were (mixer, context, vocabulary, sparsity, their FLOP convention); None in fit
     # files written before version 2 recorded it
     architecture: FitArchitecture | None = None
+    # per-run noise of log loss measured from the fitted runs' replicates (same N and D, other
+    # seeds); None without replicates, and in fit files written before it was recorded
+    seed_noise: SeedNoise | None = None
     version: str = "2"
 
     @field_validator("flags", mode="before")
@@ -216,6 +220,8 @@ class FitResult(BaseModel):
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise ScalingError(f"no such fit file: {str(path)!r}") from None
+        except IsADirectoryError:
+            raise ScalingError(f"{path}: a directory, not a fit file") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ScalingError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(data, dict) or "law" not in data or "method" not in data:
@@ -358,8 +364,9 @@ class FitResult(BaseModel):
 
     def health_lines(self) -> list[str]:
         """What the fit can and cannot pin: the bootstrap's failed and on-bound refits, Approach 2's
-        usable budgets, a surface's residual RMSE and its worst run (shared by ``summary`` and the
-        ``scaling fit`` report)."""
+        usable budgets, a surface's residual RMSE and its worst run, and the seed noise of the runs'
+        replicates with the verdict on the RMSE against it (shared by ``summary`` and the ``scaling
+        fit`` report)."""
         lines = list(self.bootstrap.lines())
         if self.method == "approach2" and "n_budgets_used" in self.extra:
             used, total = int(self.extra["n_budgets_used"]), int(self.extra.get("n_budgets", 0))
@@ -372,6 +379,11 @@ class FitResult(BaseModel):
         line = residual_line(self.residuals, self.worst_run, self.data.n_rows)
         if line:
             lines.append(line)
+        if self.seed_noise is not None:
+            lines.append(self.seed_noise.line())
+            rmse = self.residuals.get("rmse_log_loss") if self.residuals else None
+            if rmse is not None and np.isfinite(rmse):
+                lines.append(self.seed_noise.verdict(float(rmse)))
         return lines
 
     def __str__(self) -> str:  # reads like a report
