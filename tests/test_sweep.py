@@ -1,5 +1,6 @@
 """Sweep specs (validation, expansion) and executors (local pool, SIGKILL + resume, Ray)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -452,7 +453,15 @@ def test_local_rerun_skips_finished(smoke_local):
     from scaling.sweep import run_sweep, sweep_status
 
     base, spec, only, _ = smoke_local
+    # a finished run's config records how it ran: an execution field the spec does not set (threads)
+    # stays as written, the rerun checks the config but does not rewrite it
+    cfg_file = base / "local" / spec.name / only[0] / "config.json"
+    recorded = json.loads(cfg_file.read_text())
+    recorded["threads"] = 3
+    cfg_file.write_text(json.dumps(recorded, indent=1))
+    before = {r: (base / "local" / spec.name / r / "config.json").read_bytes() for r in only}
     rep = run_sweep(spec, base / "local", workers=1, data_dir=base / "data", progress=False, only=only)
+    assert {r: (base / "local" / spec.name / r / "config.json").read_bytes() for r in only} == before
     assert rep.total == rep.skipped == len(only)
     assert not rep.ok and not rep.failed
     st = sweep_status(spec, base / "local")

@@ -39,7 +39,7 @@ This package imports pydantic and pandas only (no torch).
 from __future__ import annotations
 
 from .accounting import sweep_compute, trunk_flops
-from .config import RunConfig, config_diff, is_trunk, read_config, write_config
+from .config import RunConfig, check_config, config_diff, is_trunk, read_config, write_config
 from .events import journal, now, read_journal
 from .files import CorruptRunFile, CorruptRunWarning, read_curve, set_aside, write_curve, write_progress
 from .layout import (
@@ -67,6 +67,7 @@ __all__ = [
     "RunLock",
     "run_dir",
     "write_config",
+    "check_config",
     "read_config",
     "write_result",
     "read_result",

@@ -242,21 +242,30 @@ def pattern_fields(data: Any) -> Any:
     return out
 
 
+def check_config(path: str | os.PathLike, config: RunConfig) -> RunConfig | None:
+    """The run's existing config.json (None if there is none), which must describe the same run as
+    ``config`` (execution fields aside): a ScalingError naming the differing fields otherwise."""
+    path = Path(path)
+    if not (path / CONFIG).exists():
+        return None
+    old = read_config(path)
+    if old.identity() != config.identity():
+        diff = sorted(k for k, v in config.identity().items() if old.identity().get(k) != v)
+        raise ScalingError(
+            f"run {path} already exists with a different configuration ({', '.join(diff)} "
+            "differ): use another sweep name or root, or delete the run directory"
+        )
+    return old
+
+
 def write_config(path: str | os.PathLike, config: RunConfig, *, check: bool = True) -> None:
     """Write config.json; if one exists, it must describe the same run (execution fields aside)."""
     path = Path(path)
-    existing = path / CONFIG
-    if check and existing.exists():
-        old = read_config(path)
-        if old.identity() != config.identity():
-            diff = sorted(k for k, v in config.identity().items() if old.identity().get(k) != v)
-            raise ScalingError(
-                f"run {path} already exists with a different configuration ({', '.join(diff)} "
-                "differ): use another sweep name or root, or delete the run directory"
-            )
-        if old.model_dump() == config.model_dump():
+    if check:
+        old = check_config(path, config)
+        if old is not None and old.model_dump() == config.model_dump():
             return
-    atomic_write_json(existing, config.model_dump(mode="json"))
+    atomic_write_json(path / CONFIG, config.model_dump(mode="json"))
 
 
 def read_config(path: str | os.PathLike) -> RunConfig:

@@ -112,9 +112,11 @@ def prepare_sweep(
         d = store.run_dir(root, cfg.sweep, cfg.run_id)
         _repair_run(d, cfg, note)
         d.mkdir(parents=True, exist_ok=True)
-        store.write_config(d, cfg)
         if finished_result(root, cfg) is None:
+            store.write_config(d, cfg)
             todo.append(cfg)
+        else:  # a finished run's config records how it ran (threads, fields added since): checked, kept
+            store.check_config(d, cfg)
     return configs, todo
 
 
