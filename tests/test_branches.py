@@ -88,9 +88,17 @@ def test_wsd_schedule_is_shared_up_to_each_decay_start(corpus):
     assert short.decay_start == 32 and long.decay_start == 80
 
 
-def test_branch_equals_plain_wsd_run(corpus, data, tmp_path):
+@pytest.fixture(scope="module")
+def wsd_pair(corpus, data, tmp_path_factory):
+    """Two WSD branches (30 and 60 steps) of one trunk, trained once into ``<root>/b``: (root, configs,
+    results). The tests that use it only read it."""
+    root = tmp_path_factory.mktemp("wsd")
     cfgs = [branch(corpus, 30), branch(corpus, 60)]
-    res = train_branches(cfgs, tmp_path, data=data)
+    return root, cfgs, train_branches(cfgs, root, data=data)
+
+
+def test_branch_equals_plain_wsd_run(wsd_pair, data):
+    tmp_path, cfgs, res = wsd_pair
     for cfg, r in zip(cfgs, res):
         plain = train(cfg.model_copy(update={"trunk": None, "run_id": "plain"}), data=data)
         assert r.status == plain.status == "ok"
@@ -227,17 +235,16 @@ def test_sigkill_mid_trunk_then_rerun_finishes_every_run_once(corpus, tmp_path):
     assert len(table) == len(spec.expand()) and (table.epochs < 1).all()
 
 
-def test_compare_sweeps_pairs_runs_and_counts_each_trunk_once(corpus, data, tmp_path):
+def test_compare_sweeps_pairs_runs_and_counts_each_trunk_once(wsd_pair, data, tmp_path):
     from scaling.sweep.compare import compare_sweeps
 
-    cfgs = [branch(corpus, 30), branch(corpus, 60)]
-    train_branches(cfgs, tmp_path, data=data)
+    wsd, cfgs, _ = wsd_pair
     for c in cfgs:
         cos = c.model_copy(
             update={"trunk": None, "sweep": "cos", "schedule": "cosine", "warmup_steps": None, "min_lr_ratio": 0.1}
         )
         train(cos, tmp_path / "cos" / c.run_id, data=data)
-    res = compare_sweeps(tmp_path / "cos", tmp_path / "b", out=tmp_path / "pair.csv")
+    res = compare_sweeps(tmp_path / "cos", wsd / "b", out=tmp_path / "pair.csv")
     assert (res.label_a, res.label_b) == ("cosine", "wsd") and len(res.table) == 2
     fpt = cfgs[0].flops_per_token() * 16 * 64
     assert res.spent_a == pytest.approx(fpt * 90) and res.spent_b == pytest.approx(fpt * (48 + 6 + 12))
@@ -251,10 +258,10 @@ def test_compare_sweeps_pairs_runs_and_counts_each_trunk_once(corpus, data, tmp_
     assert f"95% interval {d.mean() - half:+.2%} to {d.mean() + half:+.2%}" in res.summary()
     # --min-steps keeps the longer run only (60 steps; the other has 30)
     steps = res.table["tokens"] // (16 * 64)
-    short = compare_sweeps(tmp_path / "cos", tmp_path / "b", min_steps=int(steps.max()))
+    short = compare_sweeps(tmp_path / "cos", wsd / "b", min_steps=int(steps.max()))
     assert len(short.table) == 1 and np.isnan(short.mean_interval()[0]) and "95% interval" not in short.summary()
     with pytest.raises(__import__("scaling.errors").errors.ScalingError, match="--min-steps 1000"):
-        compare_sweeps(tmp_path / "cos", tmp_path / "b", min_steps=1000)
+        compare_sweeps(tmp_path / "cos", wsd / "b", min_steps=1000)
     assert list(__import__("pandas").read_csv(tmp_path / "pair.csv").columns[:8]) == [
         "run_id",
         "run_id_cosine",
@@ -267,14 +274,13 @@ def test_compare_sweeps_pairs_runs_and_counts_each_trunk_once(corpus, data, tmp_
     ]
 
 
-def test_compare_sweeps_best_keeps_the_lowest_loss_of_several_tries(corpus, data, tmp_path):
+def test_compare_sweeps_best_keeps_the_lowest_loss_of_several_tries(wsd_pair, data, tmp_path):
     """Side A as two sweeps (cosine at two learning rates): without best a repeated run is an error
     naming both; with best each matched run keeps A's lowest loss, with its rate and the try count."""
     from scaling.errors import ScalingError
     from scaling.sweep.compare import compare_sweeps
 
-    cfgs = [branch(corpus, 30), branch(corpus, 60)]
-    train_branches(cfgs, tmp_path, data=data)
+    wsd, cfgs, _ = wsd_pair
     losses = {}
     for name, mult in (("cos1", 1.0), ("cos3", 3.0)):
         for c in cfgs:
@@ -290,8 +296,8 @@ def test_compare_sweeps_best_keeps_the_lowest_loss_of_several_tries(corpus, data
             )
             losses[(name, c.run_id)] = train(cos, tmp_path / name / c.run_id, data=data).loss
     with pytest.raises(ScalingError, match="give --best"):
-        compare_sweeps([tmp_path / "cos1", tmp_path / "cos3"], tmp_path / "b")
-    res = compare_sweeps([tmp_path / "cos1", tmp_path / "cos3"], tmp_path / "b", best=True)
+        compare_sweeps([tmp_path / "cos1", tmp_path / "cos3"], wsd / "b")
+    res = compare_sweeps([tmp_path / "cos1", tmp_path / "cos3"], wsd / "b", best=True)
     t = res.table.set_index("run_id")
     for c in cfgs:
         lo = min(losses[("cos1", c.run_id)], losses[("cos3", c.run_id)])

@@ -1,5 +1,6 @@
 """The data-constrained law (Muennighoff et al. 2023): check values, reductions, fit, allocation, CLI."""
 
+import dataclasses
 import json
 import math
 
@@ -12,6 +13,7 @@ from scaling.errors import ScalingError
 from scaling.laws import ChinchillaLaw, get_law, law_from_dict
 from scaling.laws.datacon import DataConstrainedLaw, muennighoff_2023
 from scaling.planner import data_constrained_frontier, data_constrained_plan
+from scaling.units import si
 
 from conftest import FIXTURE_DATA
 
@@ -87,6 +89,12 @@ def test_allocation_for_1e22_and_25b_unique_tokens():
     # unconstrained, the same budget buys 9.2B on 181B fresh tokens; repeated data pushes the optimum
     # to a smaller model trained for more (repeated) tokens
     assert p.unconstrained["params"] > p.params and p.tokens > p.unconstrained["tokens"]
+    # an immutable result that reads like a report, in the Plan's words
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.params = 1.0  # type: ignore[misc]
+    assert str(p) == p.summary() and "(9.49 epochs, 33.8 tokens per parameter)" in p.summary()
+    assert f"unconstrained optimum at the same compute: {si(p.unconstrained['params'])} parameters" in str(p)
+    assert p.flags == () and "warnings" not in p.to_dict()
     # a true minimum along the isoFLOP line, not a grid point: nearby sizes are worse
     law = muennighoff_2023()
     for f in (0.999, 1.001, 0.9, 1.1):
@@ -108,7 +116,9 @@ def test_allocation_matches_a_brute_force_search():
 
 def test_chinchilla_form_law_gets_repetition_constants():
     (p,) = data_constrained_plan(1e22, 25e9, "chinchilla-2022")
-    assert "muennighoff" in p.law and p.notes
+    assert "muennighoff" in p.law and [f.code for f in p.flags] == ["repetition"]
+    assert f"  [repetition] {p.flags[0].message}" in p.summary().splitlines()
+    assert p.to_dict()["warnings"] == [p.flags[0].message]
     with pytest.raises(ScalingError, match="no data-constrained form"):
         data_constrained_plan(1e22, 25e9, "chinchilla-approach1")
 

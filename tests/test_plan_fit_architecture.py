@@ -17,6 +17,29 @@ from scaling.store import RunConfig, RunResult
 HYENA = "data/arch-cpu-hyena-fit-approach3.json"  # hyena, context 1024, vocab 256; runs in palm FLOPs
 ISOFLOP = "data/cpu-isoflop-fit-approach3.json"  # attention, context 256, vocab 256; runs in 6nd FLOPs
 SPARSE = "data/sparse-cpu-fit.json"  # a sparsity law: its runs are 0, 50% and 75% sparse
+# A plan's interval re-solves the frontier of every bootstrap sample (a palm-counted one numerically, 5-10 s
+# of CPU for the ~300-1000 samples the committed fits carry). What these tests check is where the shape comes
+# from, so they plan from copies that keep the first SAMPLES samples: the intervals still agree or differ
+# as the plans do.
+SAMPLES = 24
+
+
+def _fit_copy(tmp_path, source: str, name: str = "fit.json", **arch) -> str:
+    """``source`` with its first SAMPLES bootstrap samples (and ``arch``, if given, as its recorded
+    architecture), written under ``tmp_path``."""
+    data = json.loads(open(source).read())
+    assert len(data["law"]["samples"]) > SAMPLES
+    data["law"]["samples"] = data["law"]["samples"][:SAMPLES]
+    if arch:
+        data["architecture"] = FitArchitecture(**arch).model_dump()
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def hyena(tmp_path_factory) -> str:
+    return _fit_copy(tmp_path_factory.mktemp("fits"), HYENA)
 
 
 def _plans(result) -> list[dict]:
@@ -28,10 +51,11 @@ def _fit_lines(result) -> list[str]:
     return [ln for ln in result.stderr.splitlines() if "shape from the fit" in ln]
 
 
-def test_the_record_gives_the_same_plan_as_the_flags(cli):
-    got = cli("plan", "2e13", "--law", HYENA, "--convention", "palm", "--shape", "--json")
+def test_the_record_gives_the_same_plan_as_the_flags(cli, hyena):
+    got = cli("plan", "2e13", "--law", hyena, "--convention", "palm", "--shape", "--json")
+    assert "interval" in _plans(got)[0]
     flags = cli(
-        "plan", "2e13", "--law", HYENA, "--convention", "palm", "--shape", "--json",
+        "plan", "2e13", "--law", hyena, "--convention", "palm", "--shape", "--json",
         "--mixer", "hyena", "--context", "1024", "--vocab", "256",
     )  # fmt: skip
     assert _plans(got) == _plans(flags)
@@ -44,7 +68,7 @@ def test_the_record_gives_the_same_plan_as_the_flags(cli):
     assert not _fit_lines(flags) and "note:" not in flags.stderr
     # and the default plan is not the record's: hyena's FFTs and context 1024 cost palm FLOPs
     default = cli(
-        "plan", "2e13", "--law", HYENA, "--convention", "palm", "--json",
+        "plan", "2e13", "--law", hyena, "--convention", "palm", "--json",
         "--mixer", "attention", "--context", "2048", "--vocab", "50257",
     )  # fmt: skip
     assert _plans(default)[0]["params"] != pytest.approx(_plans(got)[0]["params"], rel=1e-3)
@@ -57,12 +81,12 @@ def test_text_output_says_where_the_shape_came_from(cli):
     assert "shape from the fit" not in r.stdout  # the table is what it was; stdout stays a table / JSON lines
 
 
-def test_given_flags_win_with_a_note(cli):
+def test_given_flags_win_with_a_note(cli, hyena):
     r = cli(
-        "plan", "2e13", "--law", HYENA, "--convention", "palm", "--context", "4096", "--mixer", "attention", "--json"
+        "plan", "2e13", "--law", hyena, "--convention", "palm", "--context", "4096", "--mixer", "attention", "--json"
     )
     explicit = cli(
-        "plan", "2e13", "--law", HYENA, "--convention", "palm", "--json",
+        "plan", "2e13", "--law", hyena, "--convention", "palm", "--json",
         "--context", "4096", "--mixer", "attention", "--vocab", "256",
     )  # fmt: skip
     assert _plans(r) == _plans(explicit)
@@ -71,20 +95,12 @@ def test_given_flags_win_with_a_note(cli):
     assert "note: --context 4096: the law was fitted at context 1024 (a transfer the fit did not measure)" in err
     assert "note: --mixer attention: the law was fitted at mixer hyena (a transfer the fit did not measure)" in err
     # a given value equal to the record is no transfer
-    same = cli("plan", "2e13", "--law", HYENA, "--context", "1024")
+    same = cli("plan", "2e13", "--law", hyena, "--context", "1024")
     assert same.returncode == 0 and "note:" not in same.stderr
 
 
-def _with_architecture(tmp_path, source: str, **arch) -> str:
-    data = json.loads(open(source).read())
-    data["architecture"] = FitArchitecture(**arch).model_dump()
-    path = tmp_path / "fit.json"
-    path.write_text(json.dumps(data))
-    return str(path)
-
-
 def test_a_mixed_record_keeps_the_default_and_says_so(cli, tmp_path):
-    fit_path = _with_architecture(
+    fit_path = _fit_copy(
         tmp_path,
         ISOFLOP,
         vocab=256,
@@ -111,7 +127,7 @@ def test_a_mixed_record_keeps_the_default_and_says_so(cli, tmp_path):
 
 
 def test_a_recorded_sparsity_plans_sparse_where_the_path_can(cli, tmp_path):
-    fit_path = _with_architecture(tmp_path, ISOFLOP, mixer="attention", context=256, vocab=256, sparsity=0.5)
+    fit_path = _fit_copy(tmp_path, ISOFLOP, mixer="attention", context=256, vocab=256, sparsity=0.5)
     r = cli("plan", "1e13", "--law", fit_path, "--json")
     assert _plans(r) == _plans(cli("plan", "1e13", "--law", fit_path, "--json", "--sparsity", "0.5"))
     assert "shape from the fit: attention, context 256, vocab 256, 50% sparse" in r.stderr
@@ -123,8 +139,8 @@ def test_a_recorded_sparsity_plans_sparse_where_the_path_can(cli, tmp_path):
     assert "the fit's runs were 50% sparse, not applied: data-constrained and inference-aware plans" in dc.stderr
 
 
-def test_a_hyena_record_is_not_forced_on_a_data_constrained_plan(cli):
-    r = cli("plan", "1e13", "--law", HYENA, "--unique-tokens", "1e8")
+def test_a_hyena_record_is_not_forced_on_a_data_constrained_plan(cli, hyena):
+    r = cli("plan", "1e13", "--law", hyena, "--unique-tokens", "1e8")
     assert r.returncode == 0, r.stderr
     assert "shape from the fit: context 1024, vocab 256" in r.stderr
     assert "the fit's runs used hyena, not applied: data-constrained and inference-aware plans" in r.stderr

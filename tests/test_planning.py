@@ -1,5 +1,6 @@
 """Planning past Chinchilla: inference-aware sizing, flatness and distributions of the optimum."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -12,6 +13,8 @@ from scaling.errors import ScalingError
 from scaling.hardware import CostModel
 from scaling.laws import ChinchillaLaw, get_law
 from scaling.planner import flatness, inference_optimal, inference_optimal_budget, plan, plan_distribution
+from scaling.planner.result import Interval
+from scaling.units import si
 
 LAWS = st.sampled_from(["chinchilla-2022", "epoch-2024", "chinchilla-2022-rounded"])
 
@@ -37,6 +40,13 @@ def test_sardana_example_13b_quality_2t_inference():
     assert p.tokens > p.chinchilla["tokens"]
     assert 0.13 < p.saving < 0.20  # "17% less" (we get 16.3% with the unrounded constants)
     assert p.total_flops == pytest.approx(p.train_flops + p.inference_flops)
+    # an immutable result that reads like a report, in the Plan's words
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.params = 1.0  # type: ignore[misc]
+    text = str(p)
+    assert text == p.summary() and text.startswith("inference-aware plan (target_loss, flops objective) under")
+    assert f"{si(p.params)} parameters on {si(p.tokens)} training tokens" in text
+    assert f"saving {100 * p.saving:.1f}%" in text and "cost $" not in text
 
 
 @settings(max_examples=40, deadline=None)
@@ -84,6 +94,7 @@ def test_dollar_objective_with_cheaper_training_than_serving():
     c = dear.cost
     assert c["total_usd"] == pytest.approx(c["train_usd"] + c["inference_usd"])
     assert c["inference"]["mfu"] == 0.1 and c["train"]["mfu"] == 0.4
+    assert f"= ${si(c['total_usd'])}" in dear.summary().splitlines()[-1]
 
 
 def test_budget_form():
@@ -132,6 +143,15 @@ def test_plan_distribution():
     assert p["2.5"] < p["25"] < p["50"] < p["75"] < p["97.5"]
     assert p["2.5"] < d.point["params"] < p["97.5"]
     assert d.expected_penalty > 0 and d.robust["expected_penalty"] <= d.expected_penalty + 1e-12
+    # intervals in the Plan's shape, from the percentiles the plan holds
+    ci = d.conf_int(0.95)
+    assert set(ci) == {"params", "tokens", "loss"} and isinstance(ci["params"], Interval)
+    assert ci["params"] == (p["2.5"], p["97.5"]) and d.conf_int(0.5)["loss"].hi == d.percentiles["loss"]["75"]
+    with pytest.raises(ScalingError, match="percentiles including 0.5 and 99.5"):
+        d.conf_int(0.99)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.flops = 1.0  # type: ignore[misc]
+    assert str(d) == d.summary() and f"params percentiles: 2.5% {si(p['2.5'])}, 5% " in str(d)
     with pytest.raises(ScalingError, match="no samples"):
         plan_distribution("chinchilla-2022", 1e22)
 

@@ -406,14 +406,16 @@ def test_sigkill_mid_sweep_then_rerun_finishes_each_run_once(tmp_path, small_cor
 
 @pytest.fixture(scope="module")
 def smoke_local(tmp_path_factory):
-    """The smoke spec's smallest budget, trained locally (2 one-thread workers)."""
+    """Two runs of the smoke spec's smallest budget (the two with the fewest steps: one for each worker),
+    trained locally (2 one-thread workers)."""
     pytest.importorskip("torch")
     from scaling.store import collect
     from scaling.sweep import run_sweep
 
     base = tmp_path_factory.mktemp("smoke")
     spec = load_spec(SMOKE)
-    only = [r.run_id for r in spec.expand() if r.budget == min(spec.budgets)]
+    smallest = [r for r in spec.expand() if r.budget == min(spec.budgets)]
+    only = [r.run_id for r in sorted(smallest, key=lambda r: r.steps)[:2]]
     rep = run_sweep(spec, base / "local", workers=2, threads=1, data_dir=base / "data", progress=False, only=only)
     assert not rep.errors and len(rep.ok) == len(only)
     return base, spec, only, collect(base / "local" / spec.name)

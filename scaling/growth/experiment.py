@@ -27,8 +27,8 @@ operator and small FLOPs) that :mod:`scaling.growth.analysis` reads. All runs ev
 same held-out windows of the same corpus. Rerunning the spec skips finished runs and resumes
 unfinished ones (grown runs restart from their saved initial weights).
 
-Execution: through :func:`scaling.sweep.executor.run_tasks` (the sweeps' worker set-up and
-process pool), ``workers`` processes of ``threads`` torch threads each (default 2 x 1 on a
+Execution: through :func:`scaling.executor.run_tasks` (the worker set-up and process pool that
+sweeps run on too), ``workers`` processes of ``threads`` torch threads each (default 2 x 1 on a
 2-core machine); jobs start as soon as what they need is finished
 (small run -> growth -> grown runs), largest first.
 
@@ -43,11 +43,11 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ScalingError
-from ..sweep.executor import Task, cpu_count, run_tasks
+from ..executor import Report, Task, cpu_count, run_tasks
 from .configs import plan_lines
 from .jobs import job_train, plan_jobs, prepared_corpus
 from .spec import GrowthSpec, load_growth_spec
@@ -56,25 +56,17 @@ DEFAULT_ROOT = "data/runs"
 
 
 @dataclass
-class ExperimentReport:
-    sweep: str
-    root: Path
-    total: int
-    skipped: int = 0
-    done: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
-    wall_time_s: float = 0.0
+class ExperimentReport(Report):
+    """A growth experiment's :class:`~scaling.executor.Report`: its units are jobs (a run, or a
+    growth), ``ok`` those that finished (a run trained to the end, a model grown)."""
 
-    def summary(self) -> str:
-        text = (
-            f"growth experiment {self.sweep}: {self.total} jobs, {self.skipped} already done, "
-            f"{len(self.done)} run, {len(self.failed)} failed (diverged), {len(self.errors)} errors "
-            f"in {self.wall_time_s:.1f} s; store {self.root / self.sweep}"
-        )
-        for k, e in self.errors.items():
-            text += f"\n  {k}: {e}"
-        return text
+    kind = "growth experiment"
+    units = "jobs"
+    skipped_as = "already done"
+    ok_as = "run"
+
+    def _tail(self) -> list[str]:
+        return [f"{len(self.errors)} errors"]
 
 
 def run_experiment(
@@ -123,7 +115,7 @@ def run_experiment(
             log(f"[{time.perf_counter() - t0:7.0f} s] ERROR {job.key}: {msg}")
             return False
         if job.fn is job_train:
-            (report.done if result["status"] == "ok" else report.failed).append(job.key)
+            (report.ok if result["status"] == "ok" else report.failed).append(job.key)
             loss = result.get("loss")
             log(
                 f"[{time.perf_counter() - t0:7.0f} s] {job.key}: {result['status']}"
@@ -140,7 +132,7 @@ def run_experiment(
             )
         if op:
             extra += f" (operator {op['initial_loss']:.4f} -> {op['final_loss']:.4f} in {op['steps']} steps)"
-        report.done.append(job.key)
+        report.ok.append(job.key)
         log(f"[{time.perf_counter() - t0:7.0f} s] {job.key}: grown{extra} ({dt:.0f} s)")
         return True
 

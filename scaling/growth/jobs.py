@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import store
 from .._io import atomic_write_bytes, atomic_write_json
-from ..sweep.executor import Task
+from ..executor import Task
 from ..train import tokens as _tokens
 from .configs import finished_as, fmt_fraction, init_path, legacy_run_id, run_configs
 from .spec import GrowthSpec

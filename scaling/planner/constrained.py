@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from ..errors import OutOfRangeWarning, ScalingError
 from ..hardware import Hardware
 from ..laws import ChinchillaLaw, Law, get_law
 from ..laws.datacon import DataConstrainedLaw, muennighoff_2023
+from ..units import si
 from ._checks import OVERDETERMINED_RTOL, values
 from .frontier import arch, plan_shape
 from .result import Flag, Interval, Plan
@@ -121,9 +122,12 @@ def data_constrained_frontier(
     return N, D
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConstrainedPlan:
-    """The best allocation of a budget when only ``unique_tokens`` tokens of data exist."""
+    """The best allocation of a budget when only ``unique_tokens`` tokens of data exist (immutable;
+    :meth:`summary` reads like a report). It carries no interval: the repetition law's published
+    constants come without samples. ``flags``: the ``repetition`` flag when the repetition
+    constants come from another law than the surface."""
 
     law: str
     flops: float
@@ -140,10 +144,39 @@ class DataConstrainedPlan:
     flops_equivalent: float  # compute the unconstrained law needs to reach `loss`
     compute_efficiency: float  # flops_equivalent / flops (<= 1): the share of the budget that works
     flops_convention: str = "6nd"
-    notes: list[str] = field(default_factory=list)
+    flags: tuple[Flag, ...] = ()
+
+    @property
+    def warnings(self) -> list[str]:
+        """The flags' messages (what :meth:`to_dict` lists under ``warnings``, as a Plan's)."""
+        return [f.message for f in self.flags]
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe(asdict(self))
+        d = asdict(self)
+        del d["flags"]
+        if self.flags:
+            d["warnings"] = self.warnings
+        return json_safe(d)
+
+    def summary(self) -> str:
+        """The allocation, what repetition leaves of it, and what the constraint costs."""
+        u = self.unconstrained
+        lines = [
+            f"data-constrained plan under {self.law}: {si(self.unique_tokens)} unique tokens, "
+            f"FLOPs convention {self.flops_convention}",
+            f"  compute {self.flops:.4g} FLOPs: {si(self.params)} parameters on {si(self.tokens)} tokens "
+            f"({self.epochs:.2f} epochs, {self.tokens_per_param:.1f} tokens per parameter), loss {self.loss:.4f}",
+            f"  worth {si(self.effective_params)} parameters on {si(self.effective_tokens)} fresh tokens",
+            f"  unconstrained optimum at the same compute: {si(u['params'])} parameters, {si(u['tokens'])} "
+            f"tokens, loss {u['loss']:.4f} (gap +{self.loss_gap:.4f})",
+            f"  the unconstrained law reaches this loss with {self.flops_equivalent:.4g} FLOPs "
+            f"({100 * self.compute_efficiency:.1f}% of the budget)",
+        ]
+        lines += [f"  [{f.code}] {f.message}" for f in self.flags]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
 
 
 def data_constrained_plan(
@@ -168,11 +201,14 @@ def data_constrained_plan(
     Np = np.atleast_1d(np.asarray(dlaw.effective_params(N, UU), dtype=float))
     Dp = np.atleast_1d(np.asarray(dlaw.effective_tokens(D, UU), dtype=float))
     N0, D0 = np.atleast_1d(N0), np.atleast_1d(D0)
-    notes = []
+    flags: tuple[Flag, ...] = ()
     if dlaw.meta.get("repetition_from"):
-        notes.append(
-            f"repetition constants R_D* = {dlaw.R_D_star:.4g}, R_N* = {dlaw.R_N_star:.4g} taken from "
-            f"{dlaw.meta['repetition_from']} and combined with {dlaw.name.split('+')[0]!r}"
+        flags = (
+            Flag(
+                "repetition",
+                f"repetition constants R_D* = {dlaw.R_D_star:.4g}, R_N* = {dlaw.R_N_star:.4g} taken from "
+                f"{dlaw.meta['repetition_from']} and combined with {dlaw.name.split('+')[0]!r}",
+            ),
         )
     out = []
     for i in range(len(CC)):
@@ -198,7 +234,7 @@ def data_constrained_plan(
                 flops_equivalent=float(Ceq[i]),
                 compute_efficiency=float(Ceq[i] / CC[i]),
                 flops_convention=dlaw.flops_convention,
-                notes=list(notes),
+                flags=flags,
             )
         )
     return out

@@ -26,6 +26,7 @@ from ..errors import ScalingError
 from ..hardware import Hardware
 from ..laws import DEFAULT_LAW, ChinchillaLaw, Law, get_law
 from ..laws.datacon import DataConstrainedLaw
+from ..units import si
 from ._checks import positive, values
 from .constrained import six_nd_only
 from .result import Plan
@@ -33,9 +34,11 @@ from .result import Plan
 CostModel = Hardware
 
 
-@dataclass
+@dataclass(frozen=True)
 class InferencePlan:
-    """A model sized for its whole life: training plus serving ``inference_tokens`` tokens."""
+    """A model sized for its whole life: training plus serving ``inference_tokens`` tokens
+    (immutable; :meth:`summary` reads like a report). It carries no interval: the inference-aware
+    optimum is solved for the point-estimate law only."""
 
     law: str
     query: str  # "target_loss" | "budget"
@@ -56,6 +59,32 @@ class InferencePlan:
 
     def to_dict(self) -> dict[str, Any]:
         return json_safe(asdict(self))
+
+    def summary(self) -> str:
+        """The model, the compute it spends training and serving, and the saving against the
+        compute-optimal model that ignores inference."""
+        c = self.chinchilla
+        same = "the same quality" if self.query == "target_loss" else "the same budget"
+        lines = [
+            f"inference-aware plan ({self.query}, {self.objective} objective) under {self.law}: "
+            f"FLOPs convention {self.flops_convention}",
+            f"  {si(self.params)} parameters on {si(self.tokens)} training tokens "
+            f"({self.tokens_per_param:.1f} tokens per parameter), loss {self.loss:.4f}",
+            f"  compute {self.train_flops:.4g} FLOPs training + {self.inference_flops:.4g} serving "
+            f"{si(self.inference_tokens)} tokens = {self.total_flops:.4g} FLOPs",
+            f"  compute-optimal model for {same}: {si(c['params'])} parameters on {si(c['tokens'])} tokens, "
+            f"loss {c['loss']:.4f}, {c['total_flops']:.4g} FLOPs in all; saving {100 * self.saving:.1f}%",
+        ]
+        if self.cost is not None:
+            k = self.cost
+            lines.append(
+                f"  cost ${si(k['train_usd'])} training on {k['train']['accelerator']} + "
+                f"${si(k['inference_usd'])} serving on {k['inference']['accelerator']} = ${si(k['total_usd'])}"
+            )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
 
 
 def _chinchilla_form(law: str | Law) -> ChinchillaLaw:

@@ -22,8 +22,10 @@ from .._solve import bisect, scan_min
 from ..errors import OutOfRangeWarning, ScalingError
 from ..laws import ChinchillaLaw, Law, get_law
 from ..laws.datacon import DataConstrainedLaw
+from ..units import si
 from ._checks import positive
 from .constrained import as_data_constrained, check_unique_tokens, data_constrained_frontier
+from .result import Interval
 
 
 def _isoflop_loss(law: Law, C, U=None):
@@ -115,9 +117,10 @@ def _sample_laws(law: Law) -> list[Law]:
         return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class DistributionPlan:
-    """The compute-optimal plan at a budget as a distribution over a law's samples."""
+    """The compute-optimal plan at a budget as a distribution over a law's samples (immutable;
+    :meth:`summary` reads like a report, :meth:`conf_int` gives the intervals as a Plan's)."""
 
     law: str
     flops: float
@@ -131,6 +134,44 @@ class DistributionPlan:
 
     def to_dict(self) -> dict[str, Any]:
         return json_safe(asdict(self))
+
+    def conf_int(self, level: float = 0.95) -> dict[str, Interval]:
+        """params/tokens/loss -> the central :class:`~scaling.planner.result.Interval` at ``level``
+        over the samples, read off the percentiles the plan was made with (``level=0.95``: the 2.5th
+        and the 97.5th); a level whose tails were not computed is an error that says so."""
+        lo, hi = f"{50 * (1 - level):g}", f"{50 * (1 + level):g}"
+        have = self.percentiles["params"]
+        if lo not in have or hi not in have:
+            raise ScalingError(
+                f"this distribution holds the percentiles {', '.join(have)} only; plan it again with "
+                f"percentiles including {lo} and {hi} for a {100 * level:g}% interval"
+            )
+        return {k: Interval(v[lo], v[hi]) for k, v in self.percentiles.items()}
+
+    def summary(self) -> str:
+        """The point estimate, the percentiles over the samples, the penalty of the point size, the
+        robust size and the flat range."""
+        p, r, f = self.point, self.robust, self.flatness
+        fmt = {"params": si, "tokens": si, "loss": lambda v: f"{v:.4f}"}
+        lines = [
+            f"distribution of the compute-optimal plan at {self.flops:.4g} FLOPs under {self.law}: "
+            f"{self.n_samples} samples"
+            + ("" if self.unique_tokens is None else f", {si(self.unique_tokens)} unique tokens"),
+            f"  point estimate: {si(p['params'])} parameters on {si(p['tokens'])} tokens, loss {p['loss']:.4f}",
+        ]
+        for k, pct in self.percentiles.items():
+            lines.append(f"  {k} percentiles: " + ", ".join(f"{q}% {fmt[k](v)}" for q, v in pct.items()))
+        lines += [
+            f"  expected loss penalty of the point estimate's size: +{self.expected_penalty:.4g}",
+            f"  least expected loss at {si(r['params'])} parameters on {si(r['tokens'])} tokens: "
+            f"{r['expected_loss']:.4f} (penalty +{r['expected_penalty']:.4g})",
+            f"  within {100 * f['tolerance']:g}% of the best loss: {si(f['params_lo'])} .. {si(f['params_hi'])} "
+            f"parameters",
+        ]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
 
 
 def plan_distribution(

@@ -32,8 +32,8 @@ diverged run is recorded as ``failed`` with its reason.
 
 Modules: :mod:`~scaling.sweep.spec` (the pydantic models, loading, validation messages),
 :mod:`~scaling.sweep.expand` (spec -> run configs, WSD branches, the epoch and memory checks),
-:mod:`~scaling.sweep.executor` (worker set-up, the process pool and Ray, progress bar, report; growth
-experiments run through it too), :mod:`~scaling.sweep.runner` (``run_sweep``),
+:mod:`~scaling.sweep.jobs` (a sweep's jobs on :mod:`scaling.executor`'s process pool or Ray, with
+its report), :mod:`~scaling.sweep.runner` (``run_sweep``),
 :mod:`~scaling.sweep.status` (``sweep_status``), :mod:`~scaling.sweep.compare` (``compare_sweeps``:
 the matched runs of two sweeps side by side, with the compute each spent). Sweep design (which runs
 next) is :mod:`~scaling.sweep.suggest`, written as a spec by :mod:`~scaling.sweep.suggest_spec` and
@@ -42,8 +42,8 @@ tried in simulation by :mod:`~scaling.sweep.suggest_sim`.
 This package imports neither torch nor ray at import time.
 """
 
-from .executor import SweepReport, Task, cpu_count, run_tasks, worker_init
 from .expand import check_epochs, check_memory, jobs_of, machine_memory, train_memory
+from .jobs import SweepReport
 from .runner import prepare_sweep, run_sweep
 from .spec import (
     DEFAULT_ROOT,
@@ -80,9 +80,5 @@ __all__ = [
     "train_memory",
     "machine_memory",
     "SweepReport",
-    "Task",
-    "run_tasks",
-    "worker_init",
-    "cpu_count",
     "DEFAULT_ROOT",
 ]

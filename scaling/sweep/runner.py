@@ -2,7 +2,7 @@
 
 Before anything is trained: the memory check, every run's config.json written (corrupt run files
 set aside first), the corpus prepared once and the epochs checked. Then the jobs go to an
-executor (:mod:`scaling.sweep.executor`); a job another ``sweep run`` process holds is waited for
+executor (:mod:`scaling.sweep.jobs` on :mod:`scaling.executor`); a job another ``sweep run`` process holds is waited for
 and read, or trained here if that process died before finishing it.
 """
 
@@ -19,9 +19,10 @@ from typing import Literal
 
 from .. import store
 from ..errors import ScalingError
+from ..executor import Progress
 from ..train import tokens as _tokens
-from .executor import Progress, SweepReport, finished_result, job_name, run_local, run_ray
 from .expand import check_epochs, check_memory, jobs_of
+from .jobs import SweepReport, finished_result, job_name, run_local, run_ray
 from .spec import DEFAULT_ROOT, SweepSpec, load_spec
 
 BUSY_POLL_S = 2.0  # how often a run locked by another process is looked at
