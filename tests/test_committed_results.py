@@ -37,9 +37,13 @@ TABLES = {
 
 @pytest.mark.parametrize("table,root", sorted(TABLES.items()))
 def test_runs_table_is_its_store(table, root):
+    """Every row of a committed runs table is its run in the store, with the same numbers. A sweep in
+    progress commits finished runs as they land while its table stays the snapshot its fit and the
+    README quote, so the store may hold more finished runs than the table (never fewer)."""
     committed = pd.read_csv(DATA / table).set_index("run_id").sort_index()
     fresh = store.collect(DATA / root).set_index("run_id").sort_index()
-    assert list(committed.index) == list(fresh.index)
+    assert set(committed.index) <= set(fresh.index), sorted(set(committed.index) - set(fresh.index))
+    fresh = fresh.loc[committed.index]
     for col in ("params", "tokens", "flops", "loss"):
         np.testing.assert_allclose(
             committed[col].to_numpy(float), fresh[col].to_numpy(float), rtol=1e-12, err_msg=f"{table}: column {col}"
