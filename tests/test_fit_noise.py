@@ -179,9 +179,9 @@ def test_a_fit_without_replicates_says_nothing():
 
 
 def test_old_fit_files_load_without_it():
-    d = json.loads((DATA / "cpu-isoflop-v2-fit-approach3.json").read_text())
+    d = json.loads((DATA / "cpu-isoflop-fit-approach3.json").read_text())
     assert "seed_noise" not in d
-    res = FitResult.load(DATA / "cpu-isoflop-v2-fit-approach3.json")
+    res = FitResult.load(DATA / "cpu-isoflop-fit-approach3.json")
     assert res.seed_noise is None and "seed noise" not in res.summary()
 
 

@@ -116,8 +116,9 @@ def prepare_sweep(
         if finished_result(root, cfg) is None:
             store.write_config(d, cfg)
             todo.append(cfg)
-        else:  # a finished run's config records how it ran (threads, fields added since): checked, kept
-            store.check_config(d, cfg)
+        elif store.check_config(d, cfg) is None:  # set aside as corrupt above: rewritten from the spec
+            store.write_config(d, cfg)
+        # else: a finished run's config records how it ran (threads, fields added since): checked, kept
     return configs, todo
 
 
