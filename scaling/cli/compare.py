@@ -72,7 +72,8 @@ def register(sub) -> None:
         epilog="Examples: scaling compare attention-fit.json hyena-fit.json --flops 1e13 (each side as its "
         "fit records it); ... --context 2048 (overrides the recorded context, with a note); "
         "... --convention 6nd (restates two fits under different conventions in one); "
-        "scaling compare frantar-2024 frantar-2024 --sparsity-b 0.75 --target-loss 2.5.",
+        "scaling compare frantar-2024 frantar-2024 --sparsity-b 0.75 --target-loss 2.5; "
+        "scaling compare dense-fit.json sparse-fit.json --dense-equivalent --params 50K --tokens-per-param 5,15,45.",
     )
     p.add_argument("law_a", metavar="A", help="fit JSON (scaling fit ... --out) or law name of architecture A")
     p.add_argument("law_b", metavar="B", help="fit JSON or law name of architecture B")
