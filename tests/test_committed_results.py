@@ -14,6 +14,7 @@ from scaling import store
 from scaling.fit.api import fit
 from scaling.laws.registry import load_law
 from scaling.planner.compare import compare_fits
+from scaling.planner.equivalence import dense_equivalent_fits
 from scaling.planner.multiplier import arch_flops, compute_multiplier
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -152,3 +153,59 @@ def test_sparse_multipliers_quoted_in_readme():
         c = compute_multiplier(law, law, flops=1e13, sparsity_b=s)
         assert round(c.multiplier, 2) == m
         assert round(c.interval[0], 2) == 1.0 and round(c.interval[1], 2) == hi
+
+
+@pytest.mark.parametrize("s", [0, 50, 75])
+def test_per_sparsity_approach3_fit_is_reproduced(s):
+    """Each sparsity's committed Approach 3 fit is its runs' (N = non-zero parameters), and records the sparsity."""
+    committed = json.loads((DATA / f"sparse-cpu-s{s}-fit-approach3.json").read_text())
+    assert (
+        committed["architecture"]["sparsity"] == s / 100 and committed["data"]["columns"]["params"] == "nonzero_params"
+    )
+    again = fit(DATA / f"sparse-cpu-s{s}-runs.csv", method="approach3", params_col="nonzero_params")
+    for k, v in committed["params"].items():
+        assert again.params[k] == pytest.approx(v, rel=1e-3, abs=1e-6), k
+
+
+# sparsity -> tokens per non-zero parameter -> (factor, interval, unreachable samples of n)
+DENSE_EQUIVALENT = {
+    50: {
+        5: ("2.99x", "0.562 .. inf", "67 of 887"),
+        15: ("1.55x", "0.713 .. 4.01", "4 of 887"),
+        45: ("1.08x", "0.296 .. 3.72", "1 of 887"),
+    },
+    75: {
+        5: ("10.6x", "0.548 .. inf", "165 of 903"),
+        15: ("1.85x", "0.671 .. 15.1", "13 of 903"),
+        45: ("0.973x", "0.226 .. 2.85", "0 of 903"),
+    },
+}
+
+
+def test_dense_equivalent_of_per_sparsity_fits_is_quoted():
+    """docs/architectures.md and README: the dense-equivalent factor at 50K non-zero parameters from one
+    Approach 3 fit per sparsity, beside the sparsity law's (whose interval stops at 1); every interval of
+    the per-sparsity estimator reaches below 1."""
+    docs = (DATA.parent / "docs" / "architectures.md").read_text()
+    readme = (DATA.parent / "README.md").read_text()
+    frantar = json.loads((DATA / "sparse-cpu-fit.json").read_text())
+    for s, rows in DENSE_EQUIVALENT.items():
+        res = dense_equivalent_fits(
+            DATA / "sparse-cpu-s0-fit-approach3.json",
+            DATA / f"sparse-cpu-s{s}-fit-approach3.json",
+            50e3,
+            tokens_per_param=list(rows),
+        )
+        assert res.dense_sparsity == 0 and res.sparse_sparsity == s / 100
+        key = f"dense_equivalent@{s / 100:g}"
+        m, (lo, hi) = frantar["derived"][key], frantar["intervals"][key]
+        assert round(lo, 2) == 1.0  # the sparsity law's floor
+        law_cells = f"{m:.3g}x | 1.0 .. {hi:.3g}"
+        for r, (tpp, (factor, interval, bad)) in zip(res.rows, rows.items()):
+            hi_text = f"{r.interval[1]:.3g}" if np.isfinite(r.interval[1]) else "inf"
+            assert (f"{r.factor:.3g}x", f"{r.interval[0]:.3g} .. {hi_text}") == (factor, interval)
+            assert f"{r.n_unreachable} of {res.n_samples}" == bad
+            assert r.interval[0] < 1  # the per-sparsity estimator can say "worse", and here cannot rule it out
+            assert f"| {s}% | {tpp} | {factor} | {interval} | {bad} | {law_cells} |" in docs
+        factor15, interval15, _ = rows[15]
+        assert f"{factor15} ({interval15.replace(' .. ', '-')}) at {s}%" in readme
