@@ -241,3 +241,17 @@ def test_bad_granularity_one_line_exit_2(cli, args, needle):
     err = r.stderr.strip()
     assert r.returncode == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
     assert needle in err
+
+
+def test_plan_starts_without_the_fitter_or_pandas():
+    """`scaling plan` imports its own subcommand only: no fitter, no pandas, no scipy (the cold start
+    benchmarks/bench_plan.py measures). A fresh interpreter, since this one has them loaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from scaling.cli import main; rc = main(['plan', '1e21']); "
+        "print(rc, sorted(m for m in ('pandas', 'scaling.fit', 'scipy', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "0 []", out

@@ -45,13 +45,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command's parser: every subcommand, or with ``only`` (a subcommand's name) that one alone,
+    so that `scaling plan` imports the planner and not the fitter, the sweep runner or pandas."""
     parser = _Parser(
         prog="scaling", description="Compute-optimal scaling laws: plan, fit, sweep, plot and grow language models."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for modname in COMMANDS.values():
+    for name, modname in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         try:
             mod = importlib.import_module(f"{__name__}.{modname}")
         except ModuleNotFoundError as exc:  # a subcommand whose module is not written yet
@@ -96,8 +100,10 @@ def _negative_number(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     raw = list(sys.argv[1:] if argv is None else argv)
+    # the subcommand, when the first argument names one (options before it, as in `scaling --help`,
+    # and anything else get the whole parser, whose usage lists every subcommand)
+    parser = build_parser(raw[0] if raw and raw[0] in COMMANDS else None)
     bad = _negative_number(raw)
     if bad:
         print(bad, file=sys.stderr)

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from ..architecture import ArchField, FitArchitecture
 from ..errors import ScalingError
-from ..fit.result import ArchField, FitArchitecture
 from ..flops import CONVENTIONS, MIXERS
 from ..laws import get_law
 from ..laws import sparsity as _sparsity_law

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..fit.result import ArchField
+from ..architecture import ArchField
 from ..flops import MIXERS
 from ..sparsity import parse_pattern
 from .compare import recorded_architecture
