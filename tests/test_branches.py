@@ -143,6 +143,20 @@ def test_missing_snapshot_is_rederived_not_invented(corpus, data, tmp_path):
     assert "rederive" in set(events.event)
 
 
+def test_a_trunk_made_for_shorter_branches_is_extended_for_longer_ones(corpus, data, tmp_path):
+    """A sweep that adds longer runs of a size after its trunk was made (a second seed first run at one
+    budget, then at every budget) extends the stored trunk: the new, longer branch equals a plain WSD
+    run of its length, and the finished branch is not trained again."""
+    cfgs = [branch(corpus, 30), branch(corpus, 60)]
+    first = train_branches(cfgs[:1], tmp_path, data=data)[0]  # the trunk made for 30 steps (to step 24)
+    assert store.read_config(tmp_path / "b" / "trunk-a").tokens == cfgs[0].tokens
+    res = train_branches(cfgs, tmp_path, data=data)
+    assert store.read_config(tmp_path / "b" / "trunk-a").tokens == cfgs[1].tokens
+    plain = train(cfgs[1].model_copy(update={"trunk": None, "run_id": "plain"}), data=data)
+    assert abs(res[1].loss - plain.loss) < 1e-6 and res[0].finished_at == first.finished_at
+    assert "extend" in set(read_journal(tmp_path / "b").event)
+
+
 def test_branches_must_agree_except_in_tokens(corpus):
     with pytest.raises(ScalingError, match="lr"):
         trunk_config([branch(corpus, 30), branch(corpus, 60, lr=1e-3)])

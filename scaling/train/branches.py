@@ -157,16 +157,25 @@ def _failed_branch(cfg: store.RunConfig, branch_dir: Path, trunk_result: store.R
 
 
 def _longer_trunk(trunk: store.RunConfig, trunk_dir: Path) -> store.RunConfig:
-    """The trunk already in the store when it was made for a longer branch than these (its other
-    branches finished, and one of these is trained again): a trunk is stopped at each branch point
-    before its own cool-down, and up to there its state does not depend on its length."""
+    """The trunk these branches continue, when the store already has one that differs only in length.
+
+    A trunk is stopped at each branch point before its own cool-down, and up to there its state does
+    not depend on its length (constant rate after the shared warm-up, data a function of (seed, step)).
+    So a stored trunk made for a longer branch than these (its other branches finished, one of these
+    is trained again) is kept as it is; and a stored trunk shorter than these need (a sweep that
+    added longer runs of the size, such as a second seed first run at one budget) is extended: its
+    config.json is rewritten to the longer trunk, its snapshots and checkpoint stay valid prefixes,
+    and a branch point they do not reach is trained on from them (or from the start)."""
     try:
         existing = store.read_config(trunk_dir)
     except (FileNotFoundError, store.CorruptRunFile):
         return trunk
     diff = {k for k, _, _ in store.config_diff(existing, trunk)}
-    if diff and diff <= {"tokens"} and existing.decay_start >= trunk.decay_start:
-        return existing.model_copy(update={k: getattr(trunk, k) for k in store.EXECUTION_FIELDS})
+    if diff and diff <= {"tokens"}:
+        if existing.decay_start >= trunk.decay_start:
+            return existing.model_copy(update={k: getattr(trunk, k) for k in store.EXECUTION_FIELDS})
+        store.write_config(trunk_dir, trunk, check=False)
+        store.journal(trunk_dir.parent, "extend", trunk.run_id, tokens=trunk.tokens, was=existing.tokens)
     return trunk
 
 
