@@ -124,21 +124,7 @@ def run(args) -> int:
         raise ScalingError(f"--workers must be at least 1, got {args.workers}")
     if args.out:  # fail before the fit, not after it
         check_writable(args.out)
-    loader = {
-        "params_col": args.params_col,
-        "tokens_col": args.tokens_col,
-        "flops_col": args.flops_col,
-        "loss_col": args.loss_col,
-        "run_id_col": args.run_id_col,
-        "where": args.where,
-    }
-    if args.method != "approach1":
-        loader.update({"min_flops": args.min_flops, "max_flops": args.max_flops, "drop_failed": not args.keep_failed})
-    elif args.keep_failed:
-        loader["drop_failed"] = False
-    if args.unique_tokens_col is not None:
-        loader["unique_tokens_col"] = args.unique_tokens_col
-    loader = {k: v for k, v in loader.items() if v is not None}
+    loader = _loader_options(args, curves=args.method == "approach1")
     opts: dict = {"level": args.level}
     if args.method in ("approach3", "vp"):
         opts["workers"] = args.workers
@@ -226,6 +212,14 @@ def score(args) -> int:
     given = [k for k, v in fitting.items() if v]
     if given:
         raise ScalingError(f"--score fits nothing: {given[0]} does not apply (it scores runs against the saved fit)")
+    scores = score_runs(args.score, args.runs, **_loader_options(args))
+    print(scores.model_dump_json(indent=2) if args.json else scores.summary())
+    return 0
+
+
+def _loader_options(args, *, curves: bool = False) -> dict:
+    """The runs loader's options from the command line (those given). ``curves``: Approach 1 reads
+    training curves, whose FLOP range is a fitting option, not a filter of the table."""
     loader = {
         "params_col": args.params_col,
         "tokens_col": args.tokens_col,
@@ -234,13 +228,12 @@ def score(args) -> int:
         "run_id_col": args.run_id_col,
         "unique_tokens_col": args.unique_tokens_col,
         "where": args.where,
-        "min_flops": args.min_flops,
-        "max_flops": args.max_flops,
-        "drop_failed": not args.keep_failed,
     }
-    scores = score_runs(args.score, args.runs, **{k: v for k, v in loader.items() if v is not None})
-    print(scores.model_dump_json(indent=2) if args.json else scores.summary())
-    return 0
+    if not curves:
+        loader.update({"min_flops": args.min_flops, "max_flops": args.max_flops, "drop_failed": not args.keep_failed})
+    elif args.keep_failed:
+        loader["drop_failed"] = False
+    return {k: v for k, v in loader.items() if v is not None}
 
 
 def _warnings_kept_on_error():
