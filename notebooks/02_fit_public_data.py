@@ -48,8 +48,10 @@ DATA = Path(os.environ.get("SCALING_PUBLIC_DATA") or DATA)
 OUT = Path(os.environ.get("SCALING_NOTEBOOK_OUT", "build/notebooks"))
 OUT.mkdir(parents=True, exist_ok=True)
 # bootstrap resamples for the fast methods: enough for a readable band, quick enough for a notebook;
-# VP and Kaplan are fitted once (their bootstraps take minutes here)
-BOOT = {"approach2": 100, "approach3": 100, "vp": 0, "kaplan": 0}
+# VP and Kaplan are fitted once (their bootstraps take minutes here). The test suite, which checks that
+# every cell runs, sets SCALING_NOTEBOOK_BOOTSTRAP to a few.
+NB = int(os.environ.get("SCALING_NOTEBOOK_BOOTSTRAP", 100))
+BOOT = {"approach2": NB, "approach3": NB, "vp": 0, "kaplan": 0}
 
 
 def show(fig, name):
@@ -159,7 +161,7 @@ print(f"approach2 on gadre2024: {a2g.extra['n_budgets_used']} of {a2g.extra['n_b
 
 # %%
 opt = load_curves(DATA / "ibm_colpret" / "aggregated_eval_opt_trajectories.csv")
-a1 = fit(opt, method="approach1", bootstrap=50, seed=0)
+a1 = fit(opt, method="approach1", bootstrap=min(50, NB), seed=0)
 print(f"OPT curves: {opt['run_id'].nunique()} runs, {len(opt)} evaluations; "
       f"Approach 1 a = {a1.params['a']:.3f}, won by {int(a1.residuals['n_winners'])} runs")
 for f in a1.flags:

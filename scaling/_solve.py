@@ -73,6 +73,33 @@ def scan_min(
     return golden_min(f, a, b, tol=tol, max_iter=max_iter)
 
 
+def grid_min_columns(
+    g: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, k: int, *, n: int = 481, tol: float = 1e-13
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`grid_min` for ``k`` problems at once: ``g`` maps x of shape (..., k) (column j: problem
+    j) to values of that shape. The same grid and golden-section refinement per column as
+    :func:`grid_min`, so each column's (x, g(x)) equals what it would give alone (NaN, inf where a
+    column's g is nowhere finite)."""
+
+    def finite(x):
+        with np.errstate(all="ignore"):
+            v = np.asarray(g(x), dtype=float)
+        return np.where(np.isfinite(v), v, np.inf)
+
+    x = np.linspace(lo, hi, n)
+    v = np.broadcast_to(finite(np.broadcast_to(x[:, None], (n, k))), (n, k))
+    j = np.argmin(v, axis=0)
+    cols = np.arange(k)
+    best_x, best_v = x[j], v[j, cols]
+    ok = np.isfinite(best_v)
+    xm = golden_min(finite, x[np.maximum(j - 1, 0)], x[np.minimum(j + 1, n - 1)], tol=tol)
+    vm = finite(xm)
+    keep_grid = ~np.isfinite(vm) | (vm > best_v)
+    xs = np.where(keep_grid, best_x, xm)
+    vs = np.where(keep_grid, best_v, vm)
+    return np.where(ok, xs, np.nan), np.where(ok, vs, np.inf)
+
+
 def grid_min(
     g: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, *, n: int = 481, tol: float = 1e-13
 ) -> tuple[float, float]:
@@ -182,4 +209,4 @@ def brentq(
     return b
 
 
-__all__ = ["GOLDEN", "bisect", "bisect_log", "brentq", "golden_min", "grid_min", "scan_min"]
+__all__ = ["grid_min_columns", "GOLDEN", "bisect", "bisect_log", "brentq", "golden_min", "grid_min", "scan_min"]

@@ -65,7 +65,19 @@ def pytest_report_header(config):
     return f"public data: synthetic fixtures ({FIXTURE_DATA.relative_to(ROOT)}); real data: {where}"
 
 
+# Modules whose tests draw figures or write reports: on the real data they exercise the same code as on the
+# synthetic stand-ins (and take 5-15 s each, a tenth of the fast suite), so their ``shared`` variants run in
+# the slow pass (CI runs it), the synthetic ones in the fast suite.
+RENDERING_MODULES = ("test_plots", "test_cli_plot", "test_report")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m 'not slow' deselects
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        if spec is not None and spec.params.get("public_data") == "shared":
+            if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in RENDERING_MODULES:
+                item.add_marker(pytest.mark.slow)
     if HAVE_SHARED:
         return
     keep, drop = [], []

@@ -146,3 +146,56 @@ def test_cli(cli, tmp_path):
     assert r.returncode == 2 and "out of reach" in r.stderr and "Traceback" not in r.stderr
     r = cli("compare", str(fa), str(fb), "--flops", "lots")
     assert r.returncode == 2 and "--flops" in r.stderr
+
+
+def test_batched_samples_equal_the_sample_by_sample_comparison(monkeypatch):
+    """Chinchilla-form samples are compared all at once (one grid search over every sample); the
+    result is what the loop over samples gives, interval, failures and other countings included."""
+    import scaling.planner.multiplier as M
+
+    rng = np.random.default_rng(4)
+    k = 40
+    sa = np.column_stack(
+        [E + rng.normal(0, 0.02, k), A * np.exp(rng.normal(0, 0.1, k)), B * np.exp(rng.normal(0, 0.1, k)),
+         ALPHA + rng.normal(0, 0.01, k), BETA + rng.normal(0, 0.01, k)]
+    )  # fmt: skip
+    sb = sa * np.array([1.0, 0.7, 1.0, 1.0, 1.0])
+    sb[0, 0] = 5.0  # a sample whose E is above the target: out of reach, counted as failed
+    kw = dict(
+        flops_per_token_a=arch_flops(context=2048, convention="palm"),
+        flops_per_token_b=arch_flops(context=2048, convention="palm", mixer="hyena"),
+        also=[M.Counting("6nd")],
+    )
+    for q in ({"target_loss": 2.6}, {"flops": 1e21}):
+        fast = compute_multiplier(law_a(samples=sa), law_b(samples=sb), **q, **kw)
+        with monkeypatch.context() as m:
+            m.setattr(M, "_stack", lambda laws: None)
+            slow = compute_multiplier(law_a(samples=sa), law_b(samples=sb), **q, **kw)
+        assert fast.interval == pytest.approx(slow.interval, rel=1e-9) and fast.n_unreachable == slow.n_unreachable == 1
+        assert fast.columns[1].interval == pytest.approx(slow.columns[1].interval, rel=1e-9)
+        assert fast.columns[1].n_unreachable == slow.columns[1].n_unreachable
+        if "flops" in q:
+            assert fast.target_interval == pytest.approx(slow.target_interval, rel=1e-9)
+
+
+def test_a_palm_plan_of_a_fit_searches_every_sample_at_once():
+    from scaling.laws.base import Law
+    from scaling.planner.frontier import arch, frontier, sample_frontiers
+
+    rng = np.random.default_rng(2)
+    s = np.column_stack(
+        [E + rng.normal(0, 0.02, 30), A * np.exp(rng.normal(0, 0.1, 30)), np.full(30, B),
+         ALPHA + rng.normal(0, 0.01, 30), np.full(30, BETA)]
+    )  # fmt: skip
+    law = law_a(samples=s)
+    C = np.array([1e19, 1e21])
+    a = arch(vocab=256, context=1024, mixer="hyena")
+    N, D, L = sample_frontiers(law, C, "palm", a)
+    for i, x in enumerate(law.sample_laws()):
+        n, d = frontier(x, C, convention="palm", vocab=256, context=1024, mixer="hyena")
+        np.testing.assert_allclose(N[i], n, rtol=1e-8)
+        np.testing.assert_allclose(D[i], d, rtol=1e-8)
+        np.testing.assert_allclose(L[i], x.loss(n, d), rtol=1e-10)
+    assert sample_frontiers(law, C, "6nd", a | {"mixer": "attention"}) is None  # the closed form applies
+    assert sample_frontiers(law_a(), C, "palm", a) is None  # no samples
+    assert isinstance(law, Law) and ChinchillaLaw.stacked(s).loss(np.full(30, 1e9), 2e10).shape == (30,)

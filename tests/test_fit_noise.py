@@ -13,10 +13,11 @@ import pytest
 from scipy.stats import chi2
 
 from scaling.cli import main
+from scaling.errors import ScalingError
 from scaling.fit import FitResult
 from scaling.fit.api import fit
 from scaling.fit.holdout import score_runs
-from scaling.fit.noise import SeedNoise, replicate_groups, seed_noise
+from scaling.fit.noise import SeedNoise, chi2_interval, mean_replicates, replicate_groups, seed_noise
 from scaling.fit.result import DataInfo
 from scaling.fit.synthetic import simulate_runs
 from scaling.laws import ChinchillaLaw
@@ -90,15 +91,19 @@ def test_interval_covers_the_true_noise_at_its_level():
     rng = np.random.default_rng(3)
     design = replicated(points(4), [2] * 4, 0.0, rng)  # the truth's losses; each trial redraws the noise
     truth = np.log(design["loss"].to_numpy())
-    below = above = 0
-    trials = 1000
-    for _ in range(trials):
-        lo, hi = seed_noise(design.assign(loss=np.exp(truth + 0.0175 * rng.standard_normal(8)))).interval
-        below += hi < 0.0175
-        above += lo > 0.0175
-    cover = 1 - (below + above) / trials
-    assert 0.93 < cover < 0.97, cover  # 95% nominal; the binomial sd over 1000 trials is 0.007
-    assert 0.01 < below / trials < 0.045 and 0.01 < above / trials < 0.045  # 2.5% in each tail
+    trials = 4000
+    y = truth + 0.0175 * rng.standard_normal((trials, 8))  # rows: runs p0-s0, p0-s1, p1-s0, ...
+    d = y[:, 0::2] - y[:, 1::2]
+    sd = np.sqrt(np.mean(d**2 / 2, axis=1))  # the pooled estimate for pairs, trial by trial
+    lo, hi = chi2_interval(sd, 4)
+    # the vectorised trials are seed_noise's own estimate and interval
+    one = seed_noise(design.assign(loss=np.exp(y[0])))
+    assert one.sd_log_loss == pytest.approx(sd[0], rel=1e-12)
+    assert one.interval == pytest.approx((lo[0], hi[0]), rel=1e-12)
+    below, above = float(np.mean(hi < 0.0175)), float(np.mean(lo > 0.0175))
+    cover = 1 - below - above
+    assert 0.94 < cover < 0.96, cover  # 95% nominal; the binomial sd over 4000 trials is 0.0034
+    assert 0.015 < below < 0.035 and 0.015 < above < 0.035  # 2.5% in each tail
 
 
 def test_no_replicates_say_nothing():
@@ -176,6 +181,64 @@ def test_fit_json_carries_seed_noise(replicate_runs, capsys):
 def test_a_fit_without_replicates_says_nothing():
     res = fit(simulate_runs(TRUTH, budgets=np.geomspace(1e18, 1e20, 3), n_per_budget=6, span=4.0, noise=0.005, seed=1))
     assert res.seed_noise is None and "seed noise" not in res.summary()
+
+
+# ------------------------------------------------------------------------------------------------
+# fitting the means of replicates (--mean-seeds)
+
+
+def test_mean_replicates_averages_log_loss_and_keeps_single_runs():
+    rng = np.random.default_rng(3)
+    df = replicated(points(4), [2, 3, 1, 2], 0.03, rng)
+    out, scale = mean_replicates(df)
+    assert len(out) == 4 and list(out["replicates"]) == [2, 3, 1, 2]
+    for (_, g), (_, row) in zip(df.groupby("params", sort=False), out.iterrows()):
+        assert row["loss"] == pytest.approx(math.exp(np.log(g["loss"]).mean()), rel=1e-12)
+        assert (
+            (row["run_id"] == "mean of " + ", ".join(g["run_id"]))
+            if len(g) > 1
+            else row["run_id"] == g["run_id"].iloc[0]
+        )
+    assert math.isnan(out["seed"].iloc[0]) and out["seed"].iloc[2] == 0
+    assert scale == pytest.approx(math.sqrt((1 / 2 + 1 / 3 + 1 + 1 / 2) / 4))
+    assert "replicates averaged: 3 points of 7 runs" in out.attrs["scaling"]["filters"][-1]
+
+
+def test_fit_of_the_means_recovers_the_truth_and_sets_its_rmse_against_the_noise_of_a_mean(capsys):
+    base = simulate_runs(TRUTH, budgets=np.geomspace(1e18, 1e20, 4), n_per_budget=7, span=4.0, noise=0.0, seed=0)
+    df = replicated(base, [2] * len(base), 0.01, np.random.default_rng(11))  # every point twice
+    per_run, means = fit(df), fit(df, mean_seeds=True)
+    assert per_run.data.n_rows == 56 and means.data.n_rows == 28
+    assert means.seed_noise is not None and means.seed_noise.point_scale == pytest.approx(math.sqrt(0.5))
+    assert means.seed_noise.sd_log_loss == per_run.seed_noise.sd_log_loss  # measured from the runs either way
+    # averaging pairs divides the noise by sqrt(2): the residual of the means falls with it
+    assert means.residuals["rmse_log_loss"] < 0.85 * per_run.residuals["rmse_log_loss"]
+    assert means.params["alpha"] == pytest.approx(TRUTH.alpha, abs=0.03)
+    assert means.params["beta"] == pytest.approx(TRUTH.beta, abs=0.03)
+    text = means.summary()
+    assert "over 28 points; worst point: " in text and "(mean of " in text
+    assert "the fit averages them, " in text and "the seed noise of a fitted point (a mean of replicates)" in text
+    k = means.seed_noise.point_scale * means.seed_noise.sd_log_loss
+    assert f"{100 * k:.2f}%" in means.seed_noise.verdict(means.residuals["rmse_log_loss"])
+
+
+def test_mean_seeds_without_replicates_or_on_curves_is_an_error(replicate_runs, capsys):
+    with pytest.raises(ScalingError, match="no replicates"):
+        fit(
+            simulate_runs(TRUTH, budgets=np.geomspace(1e18, 1e20, 3), n_per_budget=6, span=4.0, seed=1), mean_seeds=True
+        )
+    assert main(["fit", str(replicate_runs), "--mean-seeds", "--method", "approach1"]) == 2
+    assert "approach1" in capsys.readouterr().err
+    assert main(["fit", "--score", str(replicate_runs), str(replicate_runs), "--mean-seeds"]) == 2
+    assert "--mean-seeds does not apply" in capsys.readouterr().err
+
+
+def test_mean_seeds_on_the_command_line(replicate_runs, tmp_path, capsys):
+    out = tmp_path / "fit.json"
+    assert main(["fit", str(replicate_runs), "--mean-seeds", "--out", str(out)]) == 0
+    res = FitResult.load(out)
+    assert res.data.n_rows == 28 and res.seed_noise.averaged and res.seed_noise.what() == "4 pairs"
+    assert "over 28 points" in capsys.readouterr().out
 
 
 def test_old_fit_files_load_without_it():

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scaling._solve import bisect, bisect_log, brentq, golden_min, grid_min, scan_min
+from scaling._solve import bisect, bisect_log, brentq, golden_min, grid_min, grid_min_columns, scan_min
 
 
 def test_golden_min_vectorised():
@@ -44,3 +44,16 @@ def test_brentq_matches_bisection(root, k):
 def test_brentq_needs_a_sign_change():
     with pytest.raises(ValueError):
         brentq(lambda x: x * x + 1, -1.0, 1.0)
+
+
+def test_grid_min_columns_is_grid_min_per_column():
+    c = np.array([-1.5, 0.25, 3.0, 7.0])
+    g = lambda x: np.where(x > c - 9, (x - c) ** 2 + c, np.nan)  # noqa: E731  (column j: its own problem)
+    xs, vs = grid_min_columns(g, -5.0, 5.0, len(c))
+    for j, cj in enumerate(c):
+        x, v = grid_min(lambda x, cj=cj: np.where(x > cj - 9, (x - cj) ** 2 + cj, np.nan), -5.0, 5.0)
+        assert xs[j] == pytest.approx(x, abs=1e-9) and vs[j] == pytest.approx(v, abs=1e-12)
+    xs, vs = grid_min_columns(lambda x: np.where(x > 0, np.inf + 0 * x, (x + 1) ** 2), -3.0, -2.0 + 0 * 1, 1)
+    assert xs[0] == pytest.approx(-2.0) and np.isfinite(vs[0])
+    xs, vs = grid_min_columns(lambda x: np.full_like(x, np.nan), 0.0, 1.0, 2)
+    assert np.isnan(xs).all() and np.isinf(vs).all()

@@ -1,6 +1,5 @@
 """Sweep specs (validation, expansion) and executors (local pool, SIGKILL + resume, Ray)."""
 
-import json
 import os
 import signal
 import subprocess
@@ -448,27 +447,6 @@ def test_ray_executor_matches_local(ray_module, smoke_local):
     cols = ["run_id", "params", "non_embedding_params", "tokens", "flops", "status", "n_layer", "d_model", "seed"]
     assert remote[cols].equals(local[cols])
     assert (remote.loss - local.loss).abs().max() < 1e-6
-
-
-@pytest.mark.torch
-def test_local_rerun_skips_finished(smoke_local):
-    from scaling.sweep import run_sweep, sweep_status
-
-    base, spec, only, _ = smoke_local
-    # a finished run's config records how it ran: an execution field the spec does not set (threads)
-    # stays as written, the rerun checks the config but does not rewrite it
-    cfg_file = base / "local" / spec.name / only[0] / "config.json"
-    recorded = json.loads(cfg_file.read_text())
-    recorded["threads"] = 3
-    cfg_file.write_text(json.dumps(recorded, indent=1))
-    before = {r: (base / "local" / spec.name / r / "config.json").read_bytes() for r in only}
-    rep = run_sweep(spec, base / "local", workers=1, data_dir=base / "data", progress=False, only=only)
-    assert {r: (base / "local" / spec.name / r / "config.json").read_bytes() for r in only} == before
-    assert rep.total == rep.skipped == len(only)
-    assert not rep.ok and not rep.failed
-    st = sweep_status(spec, base / "local")
-    assert set(st[st.run_id.isin(only)].state) == {"ok"}
-    assert set(st[~st.run_id.isin(only)].state) == {"pending"}
 
 
 @pytest.mark.torch

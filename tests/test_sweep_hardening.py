@@ -685,6 +685,30 @@ def test_corrupt_run_files_are_named_skipped_and_retrained(cli, tiny_spec, tmp_p
 
 
 @pytest.mark.torch
+def test_rerun_skips_finished_runs_and_leaves_their_configs(tiny_spec, tmp_path):
+    from scaling.sweep import run_sweep, sweep_status
+
+    spec = load_spec(tiny_spec)
+    root, only = tmp_path / "runs", ["a-s0", "b-s0"]
+    rep = run_sweep(spec, root, workers=1, threads=1, data_dir=tmp_path / "data", progress=False, only=only)
+    assert sorted(rep.ok) == only
+    # a finished run's config records how it ran: an execution field the spec does not set (threads)
+    # stays as written, the rerun checks the config but does not rewrite it
+    cfg_file = root / spec.name / only[0] / "config.json"
+    recorded = json.loads(cfg_file.read_text())
+    recorded["threads"] = 3
+    cfg_file.write_text(json.dumps(recorded, indent=1))
+    before = {r: (root / spec.name / r / "config.json").read_bytes() for r in only}
+    rep = run_sweep(spec, root, workers=1, data_dir=tmp_path / "data", progress=False, only=only)
+    assert {r: (root / spec.name / r / "config.json").read_bytes() for r in only} == before
+    assert rep.total == rep.skipped == len(only)
+    assert not rep.ok and not rep.failed
+    st = sweep_status(spec, root)
+    assert set(st[st.run_id.isin(only)].state) == {"ok"}
+    assert set(st[~st.run_id.isin(only)].state) == {"pending"}
+
+
+@pytest.mark.torch
 def test_stale_runs_are_marked_and_left_out(cli, tiny_spec, tmp_path):
     pytest.importorskip("torch")
     from scaling.sweep import run_sweep

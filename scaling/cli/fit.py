@@ -74,6 +74,12 @@ def register(sub) -> None:
     g.add_argument("--min-flops", type=number("--min-flops"), default=None, help="keep runs with at least these FLOPs")
     g.add_argument("--max-flops", type=number("--max-flops"), default=None, help="keep runs with at most these FLOPs")
     g.add_argument("--keep-failed", action="store_true", help="keep runs whose status column says they failed")
+    g.add_argument(
+        "--mean-seeds",
+        action="store_true",
+        help="fit each point's replicate runs (same params and tokens, other seeds) as one point, the mean of "
+        "their log losses; seed noise is still measured from the replicates",
+    )
     g = p.add_argument_group("what to report")
     g.add_argument(
         "--budgets",
@@ -174,7 +180,9 @@ def run(args) -> int:
             train = train.copy()
             train.attrs["scaling"] = meta
             fit_table = train
-        res = fit(fit_table, method=args.method, bootstrap=args.bootstrap, seed=args.seed, **opts)
+        res = fit(
+            fit_table, method=args.method, bootstrap=args.bootstrap, seed=args.seed, mean_seeds=args.mean_seeds, **opts
+        )
         if args.holdout_above is not None:
             holdout = holdout_errors(res, test)
             holdout.update({"threshold": float(args.holdout_above), "by": args.holdout_by, "n_train": int(len(train))})
@@ -208,6 +216,7 @@ def score(args) -> int:
         "--holdout-above": args.holdout_above is not None,
         "--budgets": args.budgets is not None,
         "--delta": args.delta is not None,
+        "--mean-seeds": args.mean_seeds,
     }
     given = [k for k, v in fitting.items() if v]
     if given:

@@ -32,7 +32,7 @@ from .approach3 import fit_approach3
 from .datacon import fit_datacon
 from .flags import UNUSABLE
 from .kaplan import fit_kaplan
-from .noise import seed_noise
+from .noise import mean_replicates, seed_noise
 from .result import FitArchitecture, FitResult
 from .sparsity import fit_sparsity
 from .vp import fit_vp
@@ -168,7 +168,9 @@ def load_for(method: str, runs: Any, **loader_options):
     return load_runs(runs, **loader_options)
 
 
-def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0, **options) -> FitResult:
+def fit(
+    runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0, mean_seeds: bool = False, **options
+) -> FitResult:
     """Fit a scaling law to runs with the chosen method -> :class:`FitResult`.
 
     runs: a DataFrame (canonical runs table, or any table the loader maps) or a path (CSV,
@@ -176,6 +178,9 @@ def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0,
     method: approach3 | vp | approach2 | approach1 | kaplan | datacon | sparsity (aliases: a3,
         isoflop, envelope ...).
     bootstrap: resamples over runs for percentile intervals (0: none); seed: their seed.
+    mean_seeds: fit each point's replicate runs (same N and D, different seeds) as one point, the
+        mean of their log losses (:func:`scaling.fit.noise.mean_replicates`); the seed noise is
+        measured from the replicates first, and the residual is set against the noise of a mean.
     options: loader options (params_col, tokens_col, flops_col, loss_col, where, min_flops,
         max_flops, drop_failed, ...) and the method's own (delta, grid, level, budgets, workers,
         window, ...); an option neither takes is an error naming it.
@@ -203,11 +208,23 @@ def fit(runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0,
             )
     table = load_for(m, runs, **loader_kw)
     checks = data_checks(table) if m != "approach1" else []
+    noise = seed_noise(table) if m != "approach1" else None  # curves: one row per evaluation, not per run
+    if mean_seeds:
+        if m == "approach1":
+            raise ScalingError(
+                "mean_seeds: approach1 fits training curves, one row per evaluation; average runs, not curves"
+            )
+        if noise is None:
+            raise ScalingError(
+                "mean_seeds: the runs hold no replicates (runs at the same params and tokens with different seeds)"
+            )
+        table, scale = mean_replicates(table)
+        noise = noise.model_copy(update={"point_scale": scale})
     res = fn(table, bootstrap=int(bootstrap), seed=seed, **fit_kw)
     if checks:
         res = res.model_copy(update={"flags": [*res.flags, *(Flag("data_check", f"data: {c}") for c in checks)]})
-    if m != "approach1":  # curves have one row per evaluation, not per run
-        res = res.model_copy(update={"seed_noise": seed_noise(table)})
+    if noise is not None:
+        res = res.model_copy(update={"seed_noise": noise})
     return flag_unusable(with_architecture(res, table))
 
 

@@ -49,6 +49,10 @@ class SeedNoise(BaseModel):
     n_groups: int
     n_runs: int
     groups: list[ReplicateGroup] = Field(default_factory=list)
+    # when the fit averaged each point's replicates (``fit(..., mean_seeds=True)``): the noise of one
+    # fitted point relative to one run's, sqrt(mean over the fitted points of 1/n) for points of n
+    # runs (1/sqrt(2) when every point is a pair); 1.0 when runs were fitted one by one
+    point_scale: float = 1.0
 
     @property
     def pairs(self) -> bool:
@@ -71,20 +75,34 @@ class SeedNoise(BaseModel):
             f"seed noise: {100 * self.sd_log_loss:.2f}% of log loss per run ({_pct(self.level)}% interval "
             f"{100 * lo:.2f}-{100 * hi:.2f}%, chi-square); pooled over {self.what()} of replicates "
             f"({self.n_runs} runs, {self.df} degree{'s' if self.df != 1 else ''} of freedom)"
+            + (
+                f"; the fit averages them, {100 * self.point_scale * self.sd_log_loss:.2f}% per fitted point"
+                if self.averaged
+                else ""
+            )
         )
+
+    @property
+    def averaged(self) -> bool:
+        """Whether the fit averaged replicates (its points are means of runs)."""
+        return self.point_scale < 1.0 - 1e-12
 
     def verdict(self, rmse_log_loss: float) -> str:
         """ "RMSE 1.97% vs seed noise 1.75% (1.05-5.04%, 4 pairs): the residual is within seed noise":
-        within when the RMSE lies in the noise's interval, exceeds above it, below under it."""
-        lo, hi = self.interval
+        within when the RMSE lies in the noise's interval, exceeds above it, below under it. When the
+        fit averaged replicates, the RMSE is set against the noise of a fitted point (the noise of one
+        run times ``point_scale``)."""
+        k = self.point_scale
+        lo, hi = self.interval[0] * k, self.interval[1] * k
         if rmse_log_loss > hi:
             say = "the residual exceeds seed noise (the surface misses by more than the runs' own noise)"
         elif rmse_log_loss < lo:
             say = "the residual is below seed noise (the surface follows the noise: few runs per parameter?)"
         else:
             say = "the residual is within seed noise"
+        what = "seed noise" if not self.averaged else "the seed noise of a fitted point (a mean of replicates)"
         return (
-            f"RMSE {100 * rmse_log_loss:.2f}% vs seed noise {100 * self.sd_log_loss:.2f}% "
+            f"RMSE {100 * rmse_log_loss:.2f}% vs {what} {100 * k * self.sd_log_loss:.2f}% "
             f"({100 * lo:.2f}-{100 * hi:.2f}%, {self.what()}): {say}"
         )
 
@@ -113,8 +131,6 @@ def seed_noise(runs: pd.DataFrame, level: float = 0.95) -> SeedNoise | None:
     groups = replicate_groups(runs)
     if not groups:
         return None
-    from scipy.stats import chi2
-
     ss, df, kept = 0.0, 0, []
     for g in groups:
         y = np.log(np.asarray(g["loss"], dtype=float))
@@ -130,10 +146,10 @@ def seed_noise(runs: pd.DataFrame, level: float = 0.95) -> SeedNoise | None:
             )
         )
     sd = math.sqrt(ss / df)
-    q_hi, q_lo = float(chi2.ppf((1 + level) / 2, df)), float(chi2.ppf((1 - level) / 2, df))
+    lo, hi = chi2_interval(sd, df, level)
     return SeedNoise(
         sd_log_loss=sd,
-        interval=(sd * math.sqrt(df / q_hi), sd * math.sqrt(df / q_lo)),
+        interval=(float(lo), float(hi)),
         level=level,
         df=df,
         n_groups=len(kept),
@@ -142,9 +158,60 @@ def seed_noise(runs: pd.DataFrame, level: float = 0.95) -> SeedNoise | None:
     )
 
 
+def chi2_interval(sd, df: int, level: float = 0.95):
+    """The chi-square interval of a pooled standard deviation ``sd`` (a number or an array of them) on
+    ``df`` degrees of freedom: sd sqrt(df / chi2_{(1+level)/2, df}) .. sd sqrt(df / chi2_{(1-level)/2, df})."""
+    from scipy.stats import chi2
+
+    q_hi, q_lo = float(chi2.ppf((1 + level) / 2, df)), float(chi2.ppf((1 - level) / 2, df))
+    sd = np.asarray(sd, dtype=float)
+    return sd * math.sqrt(df / q_hi), sd * math.sqrt(df / q_lo)
+
+
+def mean_replicates(runs: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """The runs with each replicate group (:func:`replicate_groups`) replaced by one row: the
+    geometric mean of its losses (the mean of log loss, the quantity the fits' residuals are in),
+    ``run_id`` "mean of <ids>", ``seed`` missing and a column ``replicates`` (the number of runs
+    averaged; 1 for the others); the other columns from the group's first run. Returns the table and
+    the noise of a fitted point relative to one run's, sqrt(mean of 1/n) over the rows. Averaging
+    before fitting gives every point the same weight however often it was trained, and takes the
+    seed noise of a point down by sqrt(n); the bootstrap then resamples points, not runs of one point.
+    """
+    groups = replicate_groups(runs)
+    if not groups:
+        out = runs.copy()
+        out["replicates"] = 1
+        out.attrs = dict(runs.attrs)
+        return out, 1.0
+    grouped: set = set()
+    rows = []
+    for g in groups:
+        grouped.update(g.index)
+        row = g.iloc[0].copy()
+        row["loss"] = float(np.exp(np.mean(np.log(np.asarray(g["loss"], dtype=float)))))
+        if "run_id" in g.columns:
+            row["run_id"] = "mean of " + ", ".join(str(r) for r in g["run_id"])
+        if SEED_COL in g.columns:
+            row[SEED_COL] = np.nan
+        row["replicates"] = len(g)
+        rows.append(row)
+    single = runs.loc[[i for i in runs.index if i not in grouped]].copy()
+    single["replicates"] = 1
+    out = pd.concat([single, pd.DataFrame(rows)], axis=0)
+    kept = set(out.index)
+    out = out.loc[[i for i in runs.index if i in kept]]
+    n = np.asarray(out["replicates"], dtype=float)
+    meta = dict(runs.attrs.get("scaling", {}))
+    meta["filters"] = list(meta.get("filters", [])) + [
+        f"replicates averaged: {len(groups)} points of {int(sum(len(g) for g in groups))} runs (mean log loss)"
+    ]
+    out.attrs = {**runs.attrs, "scaling": meta}
+    return out, float(np.sqrt(np.mean(1.0 / n)))
+
+
 def _pct(level: float) -> str:
     v = 100 * level
     return f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:g}"
 
 
-__all__ = ["SeedNoise", "ReplicateGroup", "replicate_groups", "seed_noise"]
+__all__ = ["SeedNoise", "ReplicateGroup", "chi2_interval", "mean_replicates", "replicate_groups", "seed_noise"]

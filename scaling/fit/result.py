@@ -318,7 +318,8 @@ class FitResult(BaseModel):
                 + (f"; fewer than {MIN_BUDGETS}: the exponents are poorly determined" if used < MIN_BUDGETS else "")
                 + (f"; {short} of the kept bootstrap refits lost a budget's minimum and rest on fewer" if short else "")
             )
-        line = residual_line(self.residuals, self.worst_run, self.data.n_rows)
+        averaged = self.seed_noise is not None and self.seed_noise.averaged
+        line = residual_line(self.residuals, self.worst_run, self.data.n_rows, unit="points" if averaged else "runs")
         if line:
             lines.append(line)
         if self.seed_noise is not None:
@@ -355,16 +356,18 @@ def worst_run(df, N, D, L, log_pred) -> dict[str, Any]:
     return out
 
 
-def residual_line(residuals: dict[str, float], worst: dict[str, Any], n_rows: int = 0) -> str:
-    """ "fit residuals: RMSE of log loss 1.87% over 9 runs; worst run: ..." for a loss surface, else ""."""
+def residual_line(residuals: dict[str, float], worst: dict[str, Any], n_rows: int = 0, unit: str = "runs") -> str:
+    """ "fit residuals: RMSE of log loss 1.87% over 9 runs; worst run: ..." for a loss surface, else ""
+    (``unit`` "points" when the fitted rows are means of replicates)."""
     rmse = residuals.get("rmse_log_loss") if residuals else None
     if rmse is None or not np.isfinite(rmse):
         return ""
-    line = f"fit residuals: RMSE of log loss {100 * rmse:.2f}%" + (f" over {n_rows} runs" if n_rows else "")
+    line = f"fit residuals: RMSE of log loss {100 * rmse:.2f}%" + (f" over {n_rows} {unit}" if n_rows else "")
     if worst:
         who = f"row {worst['row']}" + (f" ({worst['run_id']})" if worst.get("run_id") else "")
         line += (
-            f"; worst run: {who}, N {si(worst['params'])}, D {si(worst['tokens'])}: loss {worst['loss']:.4f}, "
+            f"; worst {'point' if unit == 'points' else 'run'}: {who}, N {si(worst['params'])}, "
+            f"D {si(worst['tokens'])}: loss {worst['loss']:.4f}, "
             f"fitted {worst['predicted']:.4f} ({worst['rel_error']:+.2%})"
         )
     return line

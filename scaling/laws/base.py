@@ -50,6 +50,21 @@ def as_array(x, what: str) -> np.ndarray:
     return arr
 
 
+def percentile_interval(vals: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile interval at ``level`` over the first axis of ``vals`` (one row per sample),
+    NaN rows of a column left out; a column no sample has is NaN, without numpy's "All-NaN slice"
+    warning."""
+    vals = np.asarray(vals, dtype=float)
+    q = (1 - level) / 2
+    lo = np.full(vals.shape[1:], np.nan)
+    hi = np.full(vals.shape[1:], np.nan)
+    some = np.any(~np.isnan(vals), axis=0)
+    if np.any(some):
+        lo[some] = np.nanquantile(vals[:, some], q, axis=0)
+        hi[some] = np.nanquantile(vals[:, some], 1 - q, axis=0)
+    return lo, hi
+
+
 class Law:
     """Base class; subclasses set ``form`` and implement the methods they support."""
 
@@ -108,16 +123,7 @@ class Law:
             # a far sample overflows to inf, which the percentiles below rank like any other value
             warnings.simplefilter("ignore", OutOfRangeWarning)
             vals = np.stack([np.asarray(fn(law), dtype=float) for law in self.sample_laws()])
-        q = (1 - level) / 2
-        # a quantity no sample has (the loss of an allocation-only law) is NaN, without numpy's
-        # "All-NaN slice" warning for every column and query
-        lo = np.full(vals.shape[1:], np.nan)
-        hi = np.full(vals.shape[1:], np.nan)
-        some = np.any(~np.isnan(vals), axis=0)
-        if np.any(some):
-            lo[some] = np.nanquantile(vals[:, some], q, axis=0)
-            hi[some] = np.nanquantile(vals[:, some], 1 - q, axis=0)
-        return lo, hi
+        return percentile_interval(vals, level)
 
     # --- queries (subclasses override) ------------------------------------------------------
     def loss(self, N, D):
@@ -214,4 +220,15 @@ def maybe_scalar(x):
     return float(x) if x.ndim == 0 else x
 
 
-__all__ = ["Law", "Provenance", "as_array", "brentq_vec", "maybe_scalar", "is_scalar", "math", "field", "dataclass"]
+__all__ = [
+    "Law",
+    "Provenance",
+    "as_array",
+    "percentile_interval",
+    "brentq_vec",
+    "maybe_scalar",
+    "is_scalar",
+    "math",
+    "field",
+    "dataclass",
+]

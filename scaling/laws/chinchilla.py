@@ -39,6 +39,20 @@ class ChinchillaLaw(Law):
                 raise ScalingError(f"Chinchilla law parameter {k} must be positive and finite, got {v}")
         self.E, self.A, self.B, self.alpha, self.beta = map(float, (E, A, B, alpha, beta))
 
+    @classmethod
+    def stacked(cls, values) -> ChinchillaLaw:
+        """A law whose five parameters are arrays, one element per row of ``values`` (bootstrap
+        samples, in ``param_names`` order), for queries over all samples at once: ``loss`` and
+        ``tokens_for_loss`` broadcast the samples over the last axis of N, D and the target. Not
+        validated (a sample far out gives inf or NaN where it applies)."""
+        v = np.asarray(values, dtype=float)
+        if v.ndim != 2 or v.shape[1] != len(cls.param_names):
+            raise ScalingError(f"stacked: expected rows of {len(cls.param_names)} parameters, got shape {v.shape}")
+        law = cls.__new__(cls)
+        Law.__init__(law, name="stacked samples")
+        law.E, law.A, law.B, law.alpha, law.beta = (v[:, i] for i in range(5))  # type: ignore[assignment]
+        return law
+
     # exponents of the frontier
     @property
     def a(self) -> float:

@@ -24,6 +24,7 @@ import numpy as np
 from .._solve import bisect_log, brentq, golden_min
 from ..errors import ScalingError
 from ..laws import DEFAULT_LAW, Law, get_law
+from ..laws.base import percentile_interval
 from ..shapes import shape_for_params, smooth_flops_per_token
 
 # half-width in log N of the central difference in the first-order condition of the inverses
@@ -93,6 +94,36 @@ def frontier(
     )
     D = C / flops_per_token(law, conv, N, a)
     return (float(N), float(D)) if np.ndim(N) == 0 else (N, D)
+
+
+def sample_frontiers(law: Law, C, conv: str, arch: dict):
+    """Every bootstrap sample's compute-optimal (N, D) at budgets C under a convention that is not the
+    law's own, in one vectorised golden-section search over (samples x budgets) instead of a search
+    per sample: arrays of shape (samples,) + shape(C), or None when the shortcut does not apply (a law
+    that is not exactly the Chinchilla form, one without samples, the law's own convention, a cost
+    model of its own). Each element is the search :func:`frontier` runs for that sample."""
+    from ..laws.chinchilla import ChinchillaLaw, chinchilla_G
+
+    if type(law) is not ChinchillaLaw or not law.has_uncertainty or native(law, conv, arch):
+        return None
+    if getattr(law, "flops_per_token", None) is not None:
+        return None
+    S = np.asarray(law.samples, dtype=float)
+    C = np.asarray(C, dtype=float)
+    extra = (1,) * C.ndim
+    E, A, B, al, be = (S[:, i].reshape((-1, *extra)) for i in range(5))
+    with np.errstate(all="ignore"):
+        N0 = chinchilla_G(al, A, be, B) * (C / 6.0) ** (be / (al + be))
+        C = np.broadcast_to(C, N0.shape)
+
+        def f(x):
+            N = np.exp(x)
+            D = C / flops_per_token(law, conv, N.ravel(), arch).reshape(N.shape)
+            return E + A * N**-al + B * D**-be
+
+        N = np.exp(golden_min(f, np.log(N0 / 1e3), np.log(N0 * 1e3), tol=1e-11))
+        D = C / flops_per_token(law, conv, N.ravel(), arch).reshape(N.shape)
+    return N, D, E + A * N**-al + B * D**-be
 
 
 def _foc_gap(law: Law, N: float, D: float, fpt3: np.ndarray) -> float:
@@ -235,6 +266,11 @@ def plan_table(
 
 
 def _frontier_intervals(law: Law, C, convention, level, vocab, context) -> dict[str, tuple]:
+    fast = sample_frontiers(law, np.asarray(C, dtype=float), convention or law.flops_convention, arch(vocab, context))
+    if fast is not None:
+        lo, hi = percentile_interval(np.stack(fast, axis=1), level)
+        return {k: (lo[i], hi[i]) for i, k in enumerate(("params", "tokens", "loss"))}
+
     def fn(sample_law):
         N, D = frontier(sample_law, C, convention=convention, vocab=vocab, context=context)
         out = [N, D]
@@ -261,4 +297,5 @@ __all__ = [
     "params_for_tokens_at_budget",
     "plan_shape",
     "plan_table",
+    "sample_frontiers",
 ]

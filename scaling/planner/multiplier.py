@@ -34,11 +34,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .._solve import grid_min
+from .._solve import grid_min, grid_min_columns
 from ..errors import OutOfRangeWarning, ScalingError
 from ..laws import get_law
 from ..laws import sparsity as _sparsity_law
 from ..laws.base import Law
+from ..laws.chinchilla import ChinchillaLaw
 from ..shapes import smooth_flops_per_token
 
 LOG_N_RANGE = (math.log(1e2), math.log(1e16))
@@ -127,6 +128,44 @@ def loss_for_flops(law: Law, C: float, flops_per_token=None) -> float:
 
     _, v = grid_min(g, *LOG_N_RANGE, n=481)
     return v
+
+
+def _stack(laws: list[Law]) -> ChinchillaLaw | None:
+    """The sample laws as one :meth:`ChinchillaLaw.stacked` law, when every one is exactly the
+    Chinchilla form in one convention (None otherwise: the comparison then goes sample by sample)."""
+    if not laws or any(type(x) is not ChinchillaLaw for x in laws):
+        return None
+    law = ChinchillaLaw.stacked([[getattr(x, k) for k in ChinchillaLaw.param_names] for x in laws])
+    law.params_convention = laws[0].params_convention
+    return law
+
+
+def _flops_for_loss_all(laws: list[Law], stacked, target: np.ndarray, fpt) -> np.ndarray:
+    """:func:`flops_for_loss` of every sample law at its own target (one grid search for all of them
+    when a counting is given and the laws stack)."""
+    if fpt is None or stacked is None:
+        return np.array([flops_for_loss(x, float(t), fpt) for x, t in zip(laws, target)])
+    t = np.asarray(target, dtype=float)
+
+    def g(x):
+        N = np.exp(x)
+        return np.log(np.asarray(fpt(N), dtype=float)) + np.log(stacked.tokens_for_loss(N, t))
+
+    _, v = grid_min_columns(g, *LOG_N_RANGE, len(laws), n=481)
+    with np.errstate(over="ignore"):
+        return np.where(np.isfinite(v), np.exp(v), np.inf)
+
+
+def _loss_for_flops_all(laws: list[Law], stacked, C: float, fpt) -> np.ndarray:
+    """:func:`loss_for_flops` of every sample law at budget C (one grid search, as above)."""
+    if fpt is None or stacked is None:
+        return np.array([loss_for_flops(x, C, fpt) for x in laws])
+
+    def g(x):
+        N = np.exp(x)
+        return stacked.loss(N, C / np.asarray(fpt(N), dtype=float))
+
+    return grid_min_columns(g, *LOG_N_RANGE, len(laws), n=481)[1]
 
 
 @dataclass
@@ -346,9 +385,35 @@ def compute_multiplier(
         if max_samples:
             n = min(n, int(max_samples))
         mults, targets = [], []
+        la_all = [samp_a[i] if samp_a else a for i in range(n)]
+        lb_all = [samp_b[i] if samp_b else b for i in range(n)]
+        st_a, st_b = _stack(la_all), _stack(lb_all)
+        batched = st_a is not None and st_b is not None and (flops_per_token_a or flops_per_token_b)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OutOfRangeWarning)
-            for i in range(n):
+            if batched:  # every sample's searches at once (identical per sample to the loop below)
+                with np.errstate(all="ignore"):
+                    if flops is not None:
+                        Ls = _loss_for_flops_all(la_all, st_a, float(flops), flops_per_token_a)
+                        cas = np.full(n, float(flops))
+                    else:
+                        Ls = np.full(n, float(target_loss or 0.0))
+                        cas = _flops_for_loss_all(la_all, st_a, Ls, flops_per_token_a)
+                    cbs = _flops_for_loss_all(lb_all, st_b, Ls, flops_per_token_b)
+                    good = np.isfinite(Ls) & np.isfinite(cas) & np.isfinite(cbs) & (cbs > 0)
+                    bad = int(np.sum(~good))
+                    mults = list(cas[good] / cbs[good])
+                    targets = list(Ls[good])
+                    ga = [x for x, ok in zip(la_all, good) if ok]
+                    gb = [x for x, ok in zip(lb_all, good) if ok]
+                    sa, sb = _stack(ga), _stack(gb)
+                    for k, c in enumerate(also):
+                        oas = _flops_for_loss_all(ga, sa, Ls[good], c.flops_per_token_a)
+                        obs = _flops_for_loss_all(gb, sb, Ls[good], c.flops_per_token_b)
+                        fine = np.isfinite(oas) & np.isfinite(obs) & (obs > 0)
+                        other_mults[k] = list(oas[fine] / obs[fine])
+                        other_bad[k] = int(np.sum(~fine))
+            for i in range(0 if batched else n):
                 la = samp_a[i] if samp_a else a
                 lb = samp_b[i] if samp_b else b
                 try:

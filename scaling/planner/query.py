@@ -32,6 +32,7 @@ from ..errors import OutOfRangeWarning, ScalingError
 from ..flops import CONVENTIONS, MIXERS
 from ..hardware import Hardware, SparseExecution
 from ..laws import DEFAULT_LAW, Law, get_law
+from ..laws.base import percentile_interval
 from ..laws.moe import GRANULARITIES, FineGrainedMoELaw, check_granularity
 from ..shapes import smooth_block_linear_share
 from ..sparsity import format_pattern, parse_pattern, resolve_sparsity
@@ -46,6 +47,7 @@ from .frontier import (
     native,
     params_for_tokens_at_budget,
     plan_shape,
+    sample_frontiers,
 )
 from .inference import plan_inference
 from .result import Flag, Interval, Plan
@@ -502,6 +504,15 @@ def _at_granularity(law: Law, granularity, notes: list[str]) -> Law:
 
 def _plan_interval(law, conv, query, C, N, D, L, arch, level):
     """Percentile intervals over the law's samples, holding fixed what the user fixed."""
+    if query in ("flops", "gpu_hours", "dollars") and np.ndim(C) == 0:
+        fast = sample_frontiers(law, float(C), conv, arch)
+        if fast is not None:  # every sample's search at once (a Chinchilla fit re-planned under palm)
+            lo, hi = percentile_interval(np.stack(fast, axis=1), level)
+            return {
+                k: Interval(float(lo[i]), float(hi[i]))
+                for i, k in enumerate(("params", "tokens", "loss"))
+                if np.isfinite(lo[i]) and np.isfinite(hi[i])
+            }
 
     def fn(s: Law):
         with warnings.catch_warnings():
