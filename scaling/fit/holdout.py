@@ -207,6 +207,7 @@ class RunScores(BaseModel):
     fit_runs: int  # runs the fit was fitted on
     fit_rmse_log_loss: float | None  # the fit's own RMSE over them
     fit_seed_noise: float | None = None  # the seed noise of its runs' replicates, when it measured one
+    fit_averaged: bool = False  # whether the fit's rows were means of replicates (points, not runs)
     source: str
     filters: list[str]
     runs: list[ScoredRun]
@@ -239,7 +240,9 @@ class RunScores(BaseModel):
         lines.append(
             f"{self.n} run{'s' if self.n != 1 else ''} of {self.source}"
             + (f" ({'; '.join(self.filters)})" if self.filters else "")
-            + f" scored against {self.fit} ({self.method}, fitted on {self.fit_runs} runs{own})"
+            + f" scored against {self.fit} ({self.method}, fitted on {self.fit_runs} "
+            + ("points, means of replicates" if self.fit_averaged else "runs")
+            + f"{own})"
         )
         lines.append(
             f"residual ln(loss / predicted): mean {100 * self.mean_residual:+.2f}%, RMSE {100 * self.rmse:.2f}%, "
@@ -304,6 +307,7 @@ def score_runs(fit: FitResult | str | Path, runs: Any, **loader_options) -> RunS
         fit_runs=res.data.n_rows,
         fit_rmse_log_loss=None if rmse is None else float(rmse),
         fit_seed_noise=None if res.seed_noise is None else res.seed_noise.sd_log_loss,
+        fit_averaged=res.seed_noise is not None and res.seed_noise.averaged,
         source=str(meta.get("source", "runs")),
         filters=[str(f) for f in meta.get("filters", [])],
         runs=rows,

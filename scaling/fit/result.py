@@ -184,7 +184,8 @@ class FitResult(BaseModel):
         lvl = int(round(res.bootstrap.level * 100))
         src = res.data.source or "runs"
         conv = "converged" if res.converged else "NOT CONVERGED"
-        lines = [f"{res.method} fit ({res.form} form) to {src}: {res.data.n_rows} runs, {conv}"]
+        unit = "points" if res.seed_noise is not None and res.seed_noise.averaged else "runs"
+        lines = [f"{res.method} fit ({res.form} form) to {src}: {res.data.n_rows} {unit}, {conv}"]
         if res.data.flops_range:
             lo, hi = res.data.flops_range
             lines[-1] += f", FLOPs {lo:.3g}..{hi:.3g}"
