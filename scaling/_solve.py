@@ -108,21 +108,8 @@ def grid_min(
     (nan, inf) when g is nowhere finite; the best grid point when the refinement does not improve
     on it (a kink the golden section straddled)."""
 
-    def finite(x):
-        with np.errstate(all="ignore"):
-            v = np.asarray(g(x), dtype=float)
-        return np.where(np.isfinite(v), v, np.inf)
-
-    x = np.linspace(lo, hi, n)
-    v = finite(x)
-    k = int(np.argmin(v))
-    if not np.isfinite(v[k]):
-        return math.nan, math.inf
-    xm = float(golden_min(finite, np.array([x[max(k - 1, 0)]]), np.array([x[min(k + 1, n - 1)]]), tol=tol)[0])
-    vm = float(finite(np.array([xm]))[0])
-    if not math.isfinite(vm) or vm > v[k]:
-        return float(x[k]), float(v[k])
-    return xm, vm
+    xs, vs = grid_min_columns(g, lo, hi, 1, n=n, tol=tol)  # one column: g sees x of shape (..., 1)
+    return float(xs[0]), float(vs[0])
 
 
 def bisect(g: Callable[[np.ndarray], np.ndarray], lo, hi, *, tol: float = 1e-13, max_iter: int = 200) -> np.ndarray:

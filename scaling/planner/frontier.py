@@ -102,28 +102,27 @@ def sample_frontiers(law: Law, C, conv: str, arch: dict):
     per sample: arrays of shape (samples,) + shape(C), or None when the shortcut does not apply (a law
     that is not exactly the Chinchilla form, one without samples, the law's own convention, a cost
     model of its own). Each element is the search :func:`frontier` runs for that sample."""
-    from ..laws.chinchilla import ChinchillaLaw, chinchilla_G
+    from ..laws.chinchilla import ChinchillaLaw
 
-    if type(law) is not ChinchillaLaw or not law.has_uncertainty or native(law, conv, arch):
+    if type(law) is not ChinchillaLaw or law.samples is None or not law.has_uncertainty or native(law, conv, arch):
         return None
     if getattr(law, "flops_per_token", None) is not None:
         return None
-    S = np.asarray(law.samples, dtype=float)
+    st = ChinchillaLaw.stacked(law.samples)  # the samples along the last axis
     C = np.asarray(C, dtype=float)
-    extra = (1,) * C.ndim
-    E, A, B, al, be = (S[:, i].reshape((-1, *extra)) for i in range(5))
+    Cs = np.broadcast_to(C[..., None], (*C.shape, len(law.samples)))
     with np.errstate(all="ignore"):
-        N0 = chinchilla_G(al, A, be, B) * (C / 6.0) ** (be / (al + be))
-        C = np.broadcast_to(C, N0.shape)
+        N0 = st.frontier(Cs)[0]
 
-        def f(x):
-            N = np.exp(x)
-            D = C / flops_per_token(law, conv, N.ravel(), arch).reshape(N.shape)
-            return E + A * N**-al + B * D**-be
+        def fpt(N):
+            return flops_per_token(law, conv, N.ravel(), arch).reshape(N.shape)
 
-        N = np.exp(golden_min(f, np.log(N0 / 1e3), np.log(N0 * 1e3), tol=1e-11))
-        D = C / flops_per_token(law, conv, N.ravel(), arch).reshape(N.shape)
-    return N, D, E + A * N**-al + B * D**-be
+        N = np.exp(
+            golden_min(lambda x: st.loss(np.exp(x), Cs / fpt(np.exp(x))), np.log(N0 / 1e3), np.log(N0 * 1e3), tol=1e-11)
+        )
+        D = Cs / fpt(N)
+        L = st.loss(N, D)
+    return tuple(np.moveaxis(v, -1, 0) for v in (N, D, L))
 
 
 def _foc_gap(law: Law, N: float, D: float, fpt3: np.ndarray) -> float:
