@@ -486,3 +486,17 @@ def test_a_failed_fit_still_prints_the_loader_warnings(public_data, cli):
     warn, err = r.stderr.strip().splitlines()
     assert warn.startswith("scaling: warning:") and "column 'dataset' varies" in warn
     assert err.startswith("scaling fit: error: Approach 2 needs at least 2 FLOP budgets")
+
+
+def test_runs_from_two_versions_of_one_corpus_warn(runs240):
+    half = len(runs240) // 2
+    fps = ["sha256:" + "a" * 64] * half + ["sha256:" + "b" * 64] * (len(runs240) - half)
+    _, msgs = _load(runs240.assign(corpus="docs", corpus_fingerprint=fps))
+    assert len(msgs) == 1
+    assert "runs of corpus 'docs' were trained on 2 versions of its text" in msgs[0]
+    assert f"aaaaaaaaaaaa in {half}" in msgs[0] and "--where \"corpus_fingerprint == 'sha256:" in msgs[0]
+    # one version, or different corpora each with one version, or unknown fingerprints: quiet
+    assert _load(runs240.assign(corpus="docs", corpus_fingerprint=fps[0]))[1] == []
+    two = runs240.assign(corpus=["x"] * half + ["y"] * (len(runs240) - half), corpus_fingerprint=fps)
+    assert _load(two)[1] == []
+    assert _load(runs240.assign(corpus="docs", corpus_fingerprint=[None] * half + fps[half:]))[1] == []

@@ -40,7 +40,9 @@ def plausibility(
     - a FLOPs column more than 1.5x from 6ND (when the table states the 6ND convention; 10x for
       another convention, whose extra terms this table cannot count);
     - repeated (N, D) pairs whose losses differ by more than seed noise while another column
-      varies (several data sets or settings mixed); the column is named.
+      varies (several data sets or settings mixed); the column is named;
+    - runs of one corpus with different ``corpus_fingerprint`` values (the corpus was fetched
+      again and its texts changed in between: Debian updates its documentation packages).
 
     ``cols``: role -> source column (``df.attrs["scaling"]["columns"]`` by default).
     """
@@ -108,7 +110,34 @@ def plausibility(
     mixed = _mixed_columns(df, cols)
     if mixed:
         out.append(mixed)
+    versions = _corpus_versions(df)
+    if versions:
+        out.append(versions)
     return out
+
+
+def _corpus_versions(df: pd.DataFrame) -> str | None:
+    """Runs of one corpus read from texts with different fingerprints: a message, or None."""
+    if "corpus_fingerprint" not in df.columns:
+        return None
+    fp = df["corpus_fingerprint"].astype("string").str.strip()
+    corpus = (
+        df["corpus"].astype("string").fillna("?") if "corpus" in df.columns else pd.Series("?", index=df.index)
+    )
+    known = fp.notna() & (fp != "") & (fp.str.lower() != "nan")
+    for name, group in fp[known].groupby(corpus[known], sort=True):
+        counts = group.value_counts()
+        if len(counts) < 2:
+            continue
+        parts = ", ".join(f"{str(v).removeprefix('sha256:')[:12]} in {n}" for v, n in counts.items())
+        first = str(counts.index[0])
+        what = f"corpus {name!r}" if name != "?" else "the corpus"
+        return (
+            f"runs of {what} were trained on {len(counts)} versions of its text (corpus_fingerprint "
+            f"{parts} runs): it was fetched again and changed in between; compare them knowing that, or "
+            f"filter one, e.g. --where \"corpus_fingerprint == '{first}'\""
+        )
+    return None
 
 
 def _mixed_columns(df: pd.DataFrame, cols: dict[str, str]) -> str | None:
