@@ -121,9 +121,7 @@ def _corpus_versions(df: pd.DataFrame) -> str | None:
     if "corpus_fingerprint" not in df.columns:
         return None
     fp = df["corpus_fingerprint"].astype("string").str.strip()
-    corpus = (
-        df["corpus"].astype("string").fillna("?") if "corpus" in df.columns else pd.Series("?", index=df.index)
-    )
+    corpus = df["corpus"].astype("string").fillna("?") if "corpus" in df.columns else pd.Series("?", index=df.index)
     known = fp.notna() & (fp != "") & (fp.str.lower() != "nan")
     for name, group in fp[known].groupby(corpus[known], sort=True):
         counts = group.value_counts()
