@@ -114,3 +114,35 @@ def test_the_committed_store_is_the_renamed_spec_finished(tmp_path):
     jobs, _ = plan_jobs(other, tmp_path)
     assert {j.key for j in jobs} >= {"hyperclone-stack-f2-s0", "grow:hyperclone-stack-s0"}
     assert store.read_config(tmp_path / "growth-cpu" / "hyperclone-stack-f2-s0").tags["method"] == "hyperclone-stack"
+
+
+def test_schedule_variants_share_their_base_methods_growth(tmp_path):
+    """``ligo+warm0`` is LiGO's grown model trained with another post-growth schedule: its runs are
+    configured with that schedule, start from the same grown weights (one grow job per base method
+    and seed), and are labelled and analysed as a method of their own."""
+    from scaling.growth.methods import base_method, label, variant
+
+    spec = _spec(
+        tmp_path,
+        methods='["ligo", "ligo+warm0", "hyperclone-stack"]',
+        extra='[grown.methods."ligo+warm0"]\nwarmup_steps = 0\nlr = 5e-3\n',
+    )
+    cfgs = run_configs(spec)
+    base, var = cfgs["ligo-f1-s0"], cfgs["ligo+warm0-f1-s0"]
+    assert (var.warmup, var.lr) == (0, 5e-3) and base.warmup > 0 and base.lr == 1e-2
+    assert var.tags["method"] == "ligo+warm0" and var.tags["operator_tokens"] == base.tags["operator_tokens"] > 0
+    assert var.tokens == base.tokens and var.seed == base.seed
+    jobs, _ = plan_jobs(spec, tmp_path)
+    keys = {j.key for j in jobs}
+    assert {"grow:ligo-s0", "grow:ligo-s1", "grow:hyperclone-stack-s0"} <= keys
+    assert not any(k.startswith("grow:ligo+") for k in keys)
+    by_key = {j.key: j for j in jobs}
+    assert by_key["ligo+warm0-f0.5-s1"].deps == ["grow:ligo-s1"]
+    assert by_key["ligo+warm0-f0.5-s1"].args[-1] == by_key["ligo-f0.5-s1"].args[-1]  # one initial model
+    assert "after growth (ligo+warm0): cosine, peak lr 0.005, warm-up 0 of" in describe_jobs(spec)
+    assert (base_method("ligo+warm0"), variant("ligo+warm0"), variant("ligo")) == ("ligo", "warm0", None)
+    assert label("ligo+warm0") == "LiGO [warm0]"
+    with pytest.raises(ScalingError, match=r"'ligo\+lr2' is a schedule variant of 'ligo' and needs its schedule"):
+        _spec(tmp_path, methods='["ligo", "ligo+lr2"]')
+    with pytest.raises(ScalingError, match="unknown method 'magic\\+x'"):
+        _spec(tmp_path, methods='["ligo", "magic+x"]', extra='[grown.methods."magic+x"]\nlr = 1e-3\n')

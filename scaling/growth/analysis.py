@@ -50,7 +50,7 @@ from ..laws import get_law
 from ..units import sci, si
 from .calibration import Calibration, MethodCalibration
 from .configs import INIT_DIR
-from .methods import METHODS, canonical_method, label
+from .methods import METHODS, base_method, canonical_method, label
 
 DEFINITION = (
     "eta = (D_scratch - D_grown) / D_eq: large-model tokens saved by growth at the scratch run's final "
@@ -384,7 +384,9 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
         notes.append(f"runs named {old!r} grew width and depth: read as {new!r} ({label(new)})")
     small_eval = _small_eval_losses(sweep_dir)
     order = {m: i for i, m in enumerate(METHODS)}
-    for (method, seed), by_frac in sorted(by_key.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0])):
+    for (method, seed), by_frac in sorted(
+        by_key.items(), key=lambda kv: (order.get(base_method(kv[0][0]), len(order)), kv[0])
+    ):
         items = list(by_frac.values())
         if seed not in scratches or seed not in smalls:
             notes.append(f"{method} seed {seed}: its small or scratch run is missing; left out")
@@ -403,7 +405,7 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
             small_loss=sm_res.loss,
             operator_flops=op,
             operator_tokens=int(items[0][0].tags.get("operator_tokens", 0)),
-            initial_loss=small_eval.get((str(items[0][0].tags["method"]), seed), {}).get("grown_loss"),
+            initial_loss=small_eval.get((base_method(str(items[0][0].tags["method"])), seed), {}).get("grown_loss"),
             finals=[
                 {
                     "run_id": c.run_id,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import store
 from ..units import sci, si
-from .methods import LEGACY, label, legacy_name
+from .methods import LEGACY, base_method, label, legacy_name
 from .spec import GrowthSpec
 
 INIT_DIR = "growth-init"
@@ -87,7 +87,7 @@ def run_configs(spec: GrowthSpec) -> dict[str, store.RunConfig]:
         for method in spec.methods:
             for frac in spec.fractions:
                 rid = f"{method}-f{fmt_fraction(frac)}-s{seed}"
-                ligo = method == "ligo"
+                ligo = base_method(method) == "ligo"
                 tags = {
                     "role": "grown",
                     "method": method,
@@ -163,7 +163,7 @@ def plan_lines(spec: GrowthSpec) -> list[str]:
         "before the baselines were renamed meant by it"
         for old, new in spec.renamed.items()
     ]
-    lines += [spec.operator_budget().describe()] if "ligo" in spec.methods else []
+    lines += [spec.operator_budget().describe()] if any(base_method(m) == "ligo" for m in spec.methods) else []
     seed, frac = spec.seeds[0], spec.fractions[-1]
     scratch = cfgs[f"scratch-s{seed}"]
     groups: dict[tuple, list[str]] = {}

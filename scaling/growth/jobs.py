@@ -15,6 +15,7 @@ from .._io import atomic_write_bytes, atomic_write_json
 from ..executor import Task
 from ..train import tokens as _tokens
 from .configs import finished_as, fmt_fraction, init_path, legacy_run_id, run_configs
+from .methods import base_method
 from .spec import GrowthSpec
 
 _DATA: dict = {}
@@ -159,10 +160,16 @@ def plan_jobs(spec: GrowthSpec, root, data_dir=None, threads: int = 1) -> tuple[
         if store.read_result(d) is not None:
             done.add(rid)
     for seed in spec.seeds:
-        for method in spec.methods:
+        # one growth per base method and seed: its schedule variants (ligo+warm0) start from it too
+        for method in dict.fromkeys(base_method(m) for m in spec.methods):
             key = f"grow:{method}-s{seed}"
             ip = init_path(root, spec, method, seed)
-            fr = [f"{method}-f{fmt_fraction(f)}-s{seed}" for f in spec.fractions]
+            fr = [
+                f"{m}-f{fmt_fraction(f)}-s{seed}"
+                for m in spec.methods
+                if base_method(m) == method
+                for f in spec.fractions
+            ]
             if all(r in done for r in fr) or (ip.exists() and ip.with_suffix(".json").exists()):
                 done.add(key)
             else:
@@ -174,8 +181,9 @@ def plan_jobs(spec: GrowthSpec, root, data_dir=None, threads: int = 1) -> tuple[
             continue
         cost = float(cfg.flops_per_token() * cfg.trained_tokens)
         if cfg.tags.get("role") == "grown":
-            key = f"grow:{cfg.tags['method']}-s{cfg.seed}"
-            ip = str(init_path(root, spec, str(cfg.tags["method"]), cfg.seed))
+            grown_from = base_method(str(cfg.tags["method"]))
+            key = f"grow:{grown_from}-s{cfg.seed}"
+            ip = str(init_path(root, spec, grown_from, cfg.seed))
             deps = [] if key in done else [key]
             jobs.append(Task(rid, job_train, (cfg.model_dump_json(), root, data_dir, threads, ip), deps, cost, 2))
         else:

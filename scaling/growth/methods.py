@@ -24,6 +24,11 @@ use those names. :func:`canonical_method` maps such a name, read together with t
 what the method actually was (a pure G_stack never grows width, a pure HyperCloning never grows
 depth, so the shapes decide); results on disk are never rewritten.
 
+A name may carry a schedule variant after a ``+`` (``ligo+warm0``): the same growth as its base
+method (one grown initial model per seed, shared with the base), trained after growth with its
+own schedule (the spec's ``[grown.methods."ligo+warm0"]``). That is how an experiment measures the
+post-growth schedule: the variants are compared like methods.
+
 This module imports nothing beyond the standard library (no torch).
 """
 
@@ -65,6 +70,20 @@ def grows(small: Any, large: Any) -> dict[str, bool | None]:
     return out
 
 
+VARIANT_SEP = "+"
+
+
+def base_method(name: str) -> str:
+    """The growth method of a name (``ligo`` for ``ligo+warm0``; a name without a variant is its own)."""
+    return name.split(VARIANT_SEP, 1)[0]
+
+
+def variant(name: str) -> str | None:
+    """The schedule variant of a name (``warm0`` for ``ligo+warm0``), or None."""
+    parts = name.split(VARIANT_SEP, 1)
+    return parts[1] if len(parts) == 2 else None
+
+
 def canonical_method(name: str, small: Any = None, large: Any = None) -> str:
     """The method a (possibly pre-renaming) name stands for, given the shapes it grew between.
 
@@ -73,6 +92,8 @@ def canonical_method(name: str, small: Any = None, large: Any = None) -> str:
     (also when the shapes are unknown)."""
     if small is None or large is None:
         return name
+    if variant(name) is not None:
+        return canonical_method(base_method(name), small, large) + VARIANT_SEP + str(variant(name))
     g = grows(small, large)
     for new, (old, change) in LEGACY.items():
         if name == old and g[change]:
@@ -105,7 +126,11 @@ def check_method_shapes(method: str, small: Any, large: Any) -> None:
 
 
 def label(method: str) -> str:
-    """The name a reader knows the method by (``G_stack``, ``HyperCloning``, ...)."""
+    """The name a reader knows the method by (``G_stack``, ``HyperCloning``, ...; a variant as
+    ``LiGO [warm0]``)."""
+    v = variant(method)
+    if v is not None:
+        return f"{label(base_method(method))} [{v}]"
     return LABELS.get(method, method)
 
 
@@ -114,6 +139,9 @@ __all__ = [
     "BASELINES",
     "LABELS",
     "LEGACY",
+    "VARIANT_SEP",
+    "base_method",
+    "variant",
     "canonical_method",
     "legacy_name",
     "check_method_shapes",

@@ -8,6 +8,7 @@ runs them.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from ..train.tokens import tokenizer_vocab
 from ..units import parse_number, sci, si
 from .cost import DEFAULT_OPERATOR_STEPS, operator_flops
 from .growable import check_growth_shapes
-from .methods import LEGACY, METHODS, canonical_method
+from .methods import LEGACY, METHODS, base_method, canonical_method, variant
 
 
 def _number(v):
@@ -134,7 +135,9 @@ class GrownSpec(ScheduleSpec):
     """``[grown]``: the schedule the grown models train with after growth (peak learning rate,
     warm-up, decay), for every method; ``[grown.methods.<method>]`` overrides it for one method.
     Unset fields are the scratch run's recipe (``large.lr``, ``train.warmup_fraction``, ...), so a
-    spec without ``[grown]`` trains grown models exactly as the scratch model."""
+    spec without ``[grown]`` trains grown models exactly as the scratch model. A method named with a
+    variant (``ligo+warm0`` in ``methods``) is its base method's growth trained with the schedule
+    of ``[grown.methods."ligo+warm0"]``: several post-growth schedules in one experiment."""
 
     methods: dict[str, ScheduleSpec] = Field(default_factory=dict)
 
@@ -214,9 +217,20 @@ class GrowthSpec(BaseModel):
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError("seeds: repeated seed")
         old = {o for o, _ in LEGACY.values()}
-        bad = [m for m in self.methods if m not in METHODS and m not in old]
+        bad = [m for m in self.methods if base_method(m) not in METHODS and base_method(m) not in old]
         if bad:
             raise ValueError(f"methods: unknown method {bad[0]!r} (choose from {', '.join(METHODS)})")
+        for m in self.methods:
+            v = variant(m)
+            if v is None:
+                continue
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-]*", v):
+                raise ValueError(f"methods: variant {v!r} of {m!r}: letters, digits, '.', '_' and '-' only")
+            if m not in self.grown.methods:
+                raise ValueError(
+                    f"methods: {m!r} is a schedule variant of {base_method(m)!r} and needs its schedule in "
+                    f'[grown.methods."{m}"]'
+                )
         # a name from before the renaming means what the shapes made it (scaling.growth.methods)
         small, large = self.small.resolved(), self.large.resolved()
         self._renamed = {m: canonical_method(m, small, large) for m in self.methods}
