@@ -36,6 +36,9 @@ def run_configs(spec: GrowthSpec) -> dict[str, store.RunConfig]:
         batch_size=t.batch_size,
         schedule=t.schedule,
         warmup_fraction=t.warmup_fraction,
+        decay_fraction=t.decay_fraction,
+        decay_shape=t.decay_shape,
+        data_order=spec.data.order,
         min_lr_ratio=t.min_lr_ratio,
         weight_decay=t.weight_decay,
         beta1=t.beta1,
@@ -186,6 +189,7 @@ def describe_jobs(spec: GrowthSpec) -> str:
     then the operator's planned budget and the post-growth schedule."""
     lines = [f"{'run':<30}{'shape':>12}{'params':>9}{'tokens':>9}{'FLOPs':>11}  extra"]
     total = 0.0
+    grown: set[tuple[str, int]] = set()  # (base method, seed): the operator trains once for its variants too
     for rid, c in run_configs(spec).items():
         fl = c.flops_per_token() * c.trained_tokens
         total += fl
@@ -195,7 +199,10 @@ def describe_jobs(spec: GrowthSpec) -> str:
                 f"+ operator {sci(float(c.tags['operator_flops']))} "
                 f"({c.tags['operator_steps']} steps, {si(float(c.tags['operator_tokens']))} tokens)"
             )
-            total += float(c.tags["operator_flops"]) / len(spec.fractions)
+            key = (base_method(str(c.tags["method"])), c.seed)
+            if key not in grown:
+                grown.add(key)
+                total += float(c.tags["operator_flops"])
         lines.append(
             f"{rid:<30}{f'{c.n_layer}x{c.d_model}':>12}{si(c.param_counts()['total']):>9}"
             f"{si(c.trained_tokens):>9}{sci(fl):>11}  {extra}"

@@ -70,6 +70,11 @@ class DataSpec(CorpusSpec):
 
     tokenizer: str = "bytes"
     max_bytes: PosInt | None = None
+    order: Literal["random", "shuffled"] = Field(
+        default="random",
+        description="random windows with replacement, or a shuffled epoch of non-overlapping windows "
+        "(no token repeats within an epoch), as a sweep's [data] order",
+    )
 
 
 class TrainSpec(BaseModel):
@@ -81,6 +86,8 @@ class TrainSpec(BaseModel):
     lr: float = Field(default=2e-3, gt=0)
     schedule: Literal["cosine", "wsd", "linear", "constant"] = "cosine"
     warmup_fraction: float = Field(default=0.05, ge=0, lt=1)
+    decay_fraction: float = Field(default=0.2, gt=0, le=1, description="wsd: final fraction of steps spent decaying")
+    decay_shape: Literal["linear", "sqrt"] = Field(default="linear", description="wsd cool-down: linear or 1 - sqrt")
     min_lr_ratio: float = Field(default=0.1, ge=0, le=1)
     weight_decay: float = Field(default=0.1, ge=0)
     beta1: float = Field(default=0.9, ge=0, lt=1)
