@@ -213,3 +213,20 @@ def test_dense_equivalent_of_per_sparsity_fits_is_quoted():
             assert f"| {s}% | {tpp} | {factor} | {interval} | {bad} | {law_cells} |" in docs
         factor15, interval15, _ = rows[15]
         assert f"{factor15} ({interval15.replace(' .. ', '-')}) at {s}%" in readme
+
+
+def test_the_refetch_replicates_pair_with_their_first_runs(cli):
+    """data/runs-refetch holds 18 runs of sparse-long-s0 trained again (same configs and seed) on the
+    refetched debian-docs-large: `sweep compare --root-b` pairs them with the first runs and prints
+    the figures the docs quote."""
+    root = Path(__file__).resolve().parents[1]
+    spec = str(root / "sweeps" / "sparse-long-s0.toml")
+    r = cli("sweep", "compare", spec, spec, "--root", str(DATA / "runs"), "--root-b", str(DATA / "runs-refetch"))
+    assert r.returncode == 0, r.stderr
+    assert "18 matched runs: loss_wsd_b / loss_wsd_a - 1: mean -0.629% (95% interval -2.69% to +1.43%" in r.stdout
+    assert "sd 4.136%" in r.stdout and "largest 9.500% (N20.6K-D1.65M-1x32-s0)" in r.stdout
+    fps = {json.loads(p.read_text())["corpus_fingerprint"] for p in (DATA / "runs-refetch").rglob("result.json")}
+    first = {
+        json.loads(p.read_text())["corpus_fingerprint"] for p in (DATA / "runs/sparse-long-s0").rglob("result.json")
+    }
+    assert len(fps) == len(first) == 1 and fps != first  # another version of the corpus text

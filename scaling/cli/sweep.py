@@ -99,6 +99,12 @@ def register(sub) -> None:
         help="compare only runs of at least this many optimizer steps (side B's count)",
     )
     k.add_argument("--root", default="data/runs", help="run store root (default data/runs)")
+    k.add_argument(
+        "--root-b",
+        default=None,
+        help="side B's run store root (default --root): the same spec rerun elsewhere (another machine, "
+        "a refetched corpus) against its first runs",
+    )
     k.add_argument("--out", default=None, help="write the paired table to this CSV")
     k.set_defaults(func=run_compare)
 
@@ -245,7 +251,7 @@ def run_compare(args) -> int:
     *a, b = [load_spec(p) for p in args.specs]
     res = compare_sweeps(
         [Path(args.root) / s.name for s in a],
-        Path(args.root) / b.name,
+        Path(args.root_b or args.root) / b.name,
         out=args.out,
         best=args.best,
         min_steps=args.min_steps,

@@ -103,6 +103,7 @@ class SweepComparison:
         ci = f" (95% interval {lo:+.2%} to {hi:+.2%}, t over the pairs)" if np.isfinite(lo) else ""
         lines = [
             f"{len(self.table)} matched runs: loss_{b} / loss_{a} - 1: mean {d.mean():+.3%}{ci}, "
+            f"sd {d.std(ddof=1) if len(d) > 1 else float('nan'):.3%}, "
             f"mean absolute {d.abs().mean():.3%}, largest {d.abs().max():.3%} "
             f"({self.table['run_id'].iloc[int(d.abs().values.argmax())]})",
             f"compute spent on these runs: {a} {self.spent_a:.4g} FLOPs, {b} {self.spent_b:.4g} FLOPs "
