@@ -299,6 +299,8 @@ KEYS = {
         "description",
         "seeds",
         "replicate_multipliers",
+        "short_run_seeds",
+        "short_run_max_steps",
         "flops_convention",
         "budgets",
         "tokens_per_param",

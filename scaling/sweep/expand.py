@@ -253,7 +253,13 @@ def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[
     vocab = vocab_of(spec.model.tokenizer)
     ctx = spec.model.context
     configs: list[store.RunConfig] = []
-    for seed in spec.seeds:
+    short_seeds = list(spec.short_run_seeds or [])
+    for seed in [*spec.seeds, *short_seeds]:
+        short_only = seed in short_seeds  # a further seed of the short runs only
+
+        def too_long(f: dict, short_only: bool = short_only) -> bool:
+            return short_only and f["tokens"] / (f["batch_size"] * ctx) > (spec.short_run_max_steps or 0)
+
         if spec.kind == "isoflop":
             tpp = spec.tokens_per_param or 20.0
             c_ref = math.exp(sum(math.log(b) for b in spec.budgets) / len(spec.budgets))
@@ -291,6 +297,8 @@ def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[
                     f = _train_fields(spec, N, tokens)
                     if f["tokens"] < f["batch_size"] * ctx:
                         raise ScalingError(f"budgets[{bi}] x {where}: budget too small for one step")
+                    if too_long(f):
+                        continue
                     rid = f"C{_fmt(C)}-N{si(N)}-{shape.n_layer}x{shape.d_model}-s{seed}"
                     tags = {"target_params": float(target), "tokens_per_param_target": float(tpp)}
                     if mult is not None:
@@ -316,6 +324,8 @@ def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[
                 N = _counted(spec, shape)
                 for tpp in tpps:
                     f = _train_fields(spec, N, tpp * N)
+                    if too_long(f):
+                        continue
                     rid = f"N{si(N)}-D{si(f['tokens'])}-{shape.n_layer}x{shape.d_model}-s{seed}"
                     configs.append(
                         _config(

@@ -251,6 +251,12 @@ class SweepSpec(BaseModel):
         description="isoflop: the seeds after the first replicate only the sizes with these "
         "size_multipliers (seed noise measured at a few sizes instead of every run repeated)",
     )
+    short_run_seeds: list[int] | None = Field(
+        default=None,
+        description="isoflop and grid: further seeds for the short runs only (at most short_run_max_steps "
+        "optimizer steps), where seed-to-seed noise is largest: more replicates where they pay",
+    )
+    short_run_max_steps: int | None = Field(default=None, gt=0)
     flops_convention: Literal["6nd", "kaplan", "chinchilla", "palm"] = "6nd"
     budgets: list[PositiveNum] | None = None
     tokens_per_param: PositiveNum | list[PositiveNum] | None = None
@@ -282,6 +288,16 @@ class SweepSpec(BaseModel):
                 if getattr(self, key) is not None:
                     raise ValueError(f"{key}: not used by kind = {self.kind!r}")
 
+        if (self.short_run_seeds is None) != (self.short_run_max_steps is None):
+            raise ValueError(
+                "short_run_seeds and short_run_max_steps: give both (further seeds for runs of at most so many steps)"
+            )
+        if self.short_run_seeds is not None:
+            if self.kind == "list":
+                raise ValueError("short_run_seeds: only for kind = 'isoflop' or 'grid'")
+            both = sorted(set(self.short_run_seeds) & set(self.seeds))
+            if both or len(set(self.short_run_seeds)) != len(self.short_run_seeds):
+                raise ValueError(f"short_run_seeds: repeated seed {both[0] if both else ''}".rstrip())
         if self.replicate_multipliers is not None and (self.kind != "isoflop" or not self.size_multipliers):
             raise ValueError("replicate_multipliers: only for kind = 'isoflop' with size_multipliers")
         if self.replicate_multipliers is not None and self.size_multipliers:
