@@ -20,7 +20,7 @@ from scaling.shapes import ModelShape
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _calibration(eta, sd=None, steps=100, tokens_per_step=2**19):
+def _calibration(eta, sd=None, steps=100, tokens_per_step=2**19, n_seeds=2):
     return Calibration(
         source="test",
         small={"n_layer": 4, "d_model": 64, "params": 2e5},
@@ -30,7 +30,7 @@ def _calibration(eta, sd=None, steps=100, tokens_per_step=2**19):
                 method="ligo",
                 eta=eta,
                 eta_sd=sd,
-                n_seeds=2,
+                n_seeds=n_seeds,
                 operator_steps=steps,
                 operator_tokens_per_step=tokens_per_step,
             )
@@ -94,13 +94,19 @@ def test_a_weak_credit_says_train_from_scratch_and_why():
 
 
 def test_a_strong_credit_says_grow():
-    plan = plan_growth(1e21, "chinchilla-2022", calibration=_calibration(1.3, 0.05))
+    # four seeds: the 95% t interval is 1.3 +- 3.18 x 0.05 / 2, its low end 1.22 still grows
+    plan = plan_growth(1e21, "chinchilla-2022", calibration=_calibration(1.3, 0.05, n_seeds=4))
     assert plan.verdict == "grow" and plan.savings_vs_optimal > 0.01
     assert plan.loss < plan.optimal_loss
+    assert plan.eta_interval == pytest.approx((1.3 - 3.182446 * 0.025, 1.3 + 3.182446 * 0.025), rel=1e-6)
+    # the same sd over two seeds: 1.3 +- 12.7 x 0.05 / sqrt(2), its low end 0.85 does not
+    two = plan_growth(1e21, "chinchilla-2022", calibration=_calibration(1.3, 0.05))
+    assert two.verdict == "train from scratch" and two.savings_vs_optimal > 0.01
+    assert any("not robust: at the low end of eta's 95% interval (0.851)" in r for r in two.reasons)
 
 
 def test_uncertain_credit_is_not_a_grow():
-    # a positive point estimate whose eta - sd side loses is not robust
+    # a positive point estimate whose low end of the 95% interval loses is not robust
     plan = plan_growth(1e21, "chinchilla-2022", calibration=_calibration(1.05, 0.6))
     assert plan.verdict == "train from scratch"
 
@@ -325,10 +331,11 @@ def test_a_choice_on_the_edge_of_the_search_grid_is_flagged():
         vocab=256,
         context=256,
     )
-    assert [f.code for f in plan.flags] == ["grid_edge"]
+    # it grows x6.85, the calibration measured x3.61: eta is extrapolated in the growth ratio too
+    assert [f.code for f in plan.flags] == ["grid_edge", "eta_extrapolated"]
     assert "small model's share of the budget is at the lower edge of the search grid (1%)" in plan.flags[0].message
     assert "[grid_edge] the small model's share" in plan.ledger()
-    assert plan.to_dict()["flags"] == [{"code": "grid_edge", "message": plan.flags[0].message}]
+    assert plan.to_dict()["flags"][0] == {"code": "grid_edge", "message": plan.flags[0].message}
     # an interior optimum: no flag
     assert plan_growth(1e21, "chinchilla-2022", eta=1.0).flags == []
     # both edges of other axes

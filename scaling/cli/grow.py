@@ -1,6 +1,6 @@
 """``scaling grow``: plan a growth run from a fitted law, run a growth experiment, analyse it.
 
-scaling grow plan --flops 1e21 --law fit.json [--small RUN_DIR] [--calibration FILE] [--json]
+scaling grow plan --flops 1e21 --law fit.json [--small RUN_DIR] [--calibration FILE ...] [--json]
 scaling grow run sweeps/growth-cpu.toml [--root data/runs] [--workers 2] [--dry-run]
 scaling grow analyze data/runs/growth-cpu [--law fit.json] [--calibration-out FILE] [--json]
 """
@@ -46,9 +46,12 @@ def register(sub) -> None:
     )
     pl.add_argument(
         "--calibration",
+        action="append",
         default=None,
         metavar="FILE",
-        help=f"measured growth calibration (default {DEFAULT_CALIBRATION}, written by `scaling grow run`)",
+        help=f"measured growth calibration (default {DEFAULT_CALIBRATION}, written by `scaling grow run`); "
+        "repeat it for experiments at other growth ratios: eta is then interpolated in log(ratio) between "
+        "them, and a plan outside their range is flagged eta_extrapolated",
     )
     pl.add_argument(
         "--method",
@@ -108,7 +111,8 @@ def register(sub) -> None:
         "analyze",
         help="analyse a growth experiment's runs",
         description="FLOPs each method needs to reach the scratch model's final loss, the three "
-        "savings with seed error bars, and the token-credit calibration.",
+        "savings and the token credit, each as the mean over seeds with its 95% Student-t interval; "
+        "savings (3) through the law's bootstrap samples when it has them; and the calibration.",
     )
     an.add_argument("sweep_dir", help="the experiment's directory, e.g. data/runs/growth-cpu")
     an.add_argument("--law", default=None, help="fitted law (same corpus and recipe) for savings (3)")

@@ -6,9 +6,12 @@
   width (Samragh et al. 2024) and their width + depth hybrids; :mod:`.methods` names them.
 - :mod:`.planner` (numpy only): :func:`plan_growth` -> :class:`GrowthPlan` with its FLOP ledger
   (:mod:`.ledger`), from :mod:`.cost` (the operator's FLOPs), :mod:`.growable` (which shapes grow
-  from which) and :mod:`.calibration` (the measured token credit).
+  from which), :mod:`.calibration` (the measured token credit) and :mod:`.eta` (eta against the
+  growth ratio, from one or several calibrations).
 - :mod:`.experiment` / :mod:`.analysis`: the measured growth experiment and its calibration; the
-  experiment's spec is :mod:`.spec`, its runs :mod:`.configs`, its worker jobs :mod:`.jobs`.
+  experiment's spec is :mod:`.spec`, its runs :mod:`.configs`, its worker jobs :mod:`.jobs`; the
+  analysis's intervals (t over seeds, a law's bootstrap samples) are :mod:`.intervals`, its text
+  :mod:`.analysis_text`.
 
 Importing this package does not import torch; the torch modules load on first use.
 """

@@ -28,8 +28,11 @@ For each seed the target is the final held-out loss of the large model trained f
   were renamed (``stack``, ``hyperclone`` growing width and depth) are read as the hybrids they
   were (``hyperclone-stack``, ``hyperclone-identity``), without rewriting them.
 
-Error bars: mean and standard deviation over seeds (each seed paired with its own scratch run);
-the per-seed values are listed too.
+Intervals (:mod:`scaling.growth.intervals`): every aggregate is the mean over seeds (each seed
+paired with its own scratch run) with its 95% Student-t interval over the n seeds (none with one
+seed); the per-seed values are listed too. Savings (3) with a law that carries bootstrap samples:
+every seed's savings under every sample, and an interval that combines the law's uncertainty with
+the seeds' (Monte Carlo, seeded), next to the law-only and the seeds-only intervals.
 """
 
 from __future__ import annotations
@@ -47,9 +50,11 @@ from .. import store
 from .._io import atomic_write_text
 from ..errors import ScalingError
 from ..laws import get_law
-from ..units import sci, si
-from .calibration import Calibration, MethodCalibration
+from ..laws.base import percentile_interval
+from . import analysis_text
+from .calibration import Calibration, MethodCalibration, growth_ratio
 from .configs import INIT_DIR
+from .intervals import INTERVAL_WORDS, combine_law_and_seeds, flops_for_loss_samples, savings_samples, seed_stats
 from .methods import METHODS, base_method, canonical_method, label
 
 DEFINITION = (
@@ -84,9 +89,16 @@ class MethodSeed:
     schedule: dict = field(default_factory=dict)  # the post-growth schedule of its largest run
     eta: float | None = None
     flags: list[str] = field(default_factory=list)
+    # savings (3) under the law's bootstrap samples: the law-only 95% interval, how many samples
+    # cannot reach the target (counted at +100%), and the values themselves (not serialised)
+    savings_vs_optimal_law: tuple[float, float] | None = None
+    law_unreachable: int = 0
+    s3_samples: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        d = dict(self.__dict__)
+        d.pop("s3_samples")
+        return d
 
 
 def _curve_crossing(curve, target: float, x: str = "flops") -> float | None:
@@ -150,11 +162,9 @@ def _extrapolate_tokens(curve, target: float, max_factor: float = 4.0) -> float 
     return d if d <= max_factor * xs[1] else None
 
 
-def _stats(values):
+def _mean(values) -> float | None:
     v = [x for x in values if x is not None and math.isfinite(x)]
-    if not v:
-        return None, None
-    return float(np.mean(v)), (float(np.std(v, ddof=1)) if len(v) > 1 else None)
+    return float(np.mean(v)) if v else None
 
 
 @dataclass
@@ -168,6 +178,12 @@ class GrowthAnalysis:
     corpus: str | None = None
     corpus_fingerprint: str | None = None
     notes: list[str] = field(default_factory=list)
+    law_samples: int = 0  # bootstrap samples of the law (0: none, or no law)
+
+    @property
+    def growth_ratio(self) -> dict[str, float]:
+        """Large over small parameters, total and non-embedding."""
+        return growth_ratio(self.small, self.large)
 
     @property
     def methods(self) -> list[str]:
@@ -180,7 +196,7 @@ class GrowthAnalysis:
         out = {}
         for m in self.methods:
             rs = self.per_method(m)
-            agg = {"seeds": [r.seed for r in rs]}
+            agg: dict[str, Any] = {"seeds": [r.seed for r in rs]}
             for k in (
                 "flops_needed",
                 "savings_not_charged",
@@ -189,15 +205,36 @@ class GrowthAnalysis:
                 "delta_tokens",
                 "eta",
             ):
-                vals = [getattr(r, k) for r in rs]
-                agg[k] = {"mean": _stats(vals)[0], "sd": _stats(vals)[1], "values": vals}
+                agg[k] = seed_stats([getattr(r, k) for r in rs])
+                agg[k]["interval"] = f"{INTERVAL_WORDS} over {agg[k]['n']} seeds" if agg[k]["lo"] is not None else None
+            self._savings3_intervals(agg["savings_vs_optimal"], rs)
             agg["operator_flops"] = rs[0].operator_flops if rs else 0.0
             agg["operator_tokens"] = rs[0].operator_tokens if rs else 0
-            agg["initial_loss"] = _stats([r.initial_loss for r in rs])[0]
-            agg["small_loss_for_d_eq"] = _stats([r.small_loss_for_d_eq for r in rs])[0]
+            agg["initial_loss"] = _mean([r.initial_loss for r in rs])
+            agg["small_loss_for_d_eq"] = _mean([r.small_loss_for_d_eq for r in rs])
             agg["flags"] = sorted({f for r in rs for f in r.flags})
             out[m] = agg
         return out
+
+    def _savings3_intervals(self, s3: dict[str, Any], rs: list[MethodSeed]) -> None:
+        """Savings (3) with the law's samples: ``lo``/``hi`` become the interval of law and seeds combined;
+        the seeds-only (t) and law-only intervals are kept next to it (module docstring)."""
+        with_samples = [r for r in rs if r.savings_vs_optimal is not None and r.s3_samples is not None]
+        if not self.law_samples or not with_samples:
+            return
+        comb = combine_law_and_seeds(np.stack([np.asarray(r.s3_samples) for r in with_samples]))
+        s3["seeds_interval"] = (s3["lo"], s3["hi"]) if s3["lo"] is not None else None
+        s3["law_interval"] = comb["law"]
+        s3["combined_interval"] = comb["combined"]
+        s3["law_samples"] = comb["n_samples"]
+        s3["law_invalid"] = comb["n_invalid"]
+        s3["law_unreachable"] = max(r.law_unreachable for r in with_samples)
+        if comb["combined"] is not None:
+            s3["lo"], s3["hi"] = comb["combined"]
+            n = len(with_samples)
+            s3["interval"] = f"95% interval over {comb['n_samples']} law samples" + (
+                f" and {n} seeds (Student t), combined by Monte Carlo" if n > 1 else " (1 seed: no seed noise)"
+            )
 
     def calibration(self) -> Calibration:
         methods = {}
@@ -207,6 +244,7 @@ class GrowthAnalysis:
                 method=m,
                 eta=agg["eta"]["mean"],
                 eta_sd=agg["eta"]["sd"],
+                eta_interval=(agg["eta"]["lo"], agg["eta"]["hi"]) if agg["eta"]["lo"] is not None else None,
                 eta_seeds=agg["eta"]["values"],
                 delta_tokens=agg["delta_tokens"]["values"],
                 n_seeds=sum(1 for r in rs if r.eta is not None),
@@ -225,6 +263,7 @@ class GrowthAnalysis:
             corpus_fingerprint=self.corpus_fingerprint,
             small=self.small,
             large=self.large,
+            growth_ratio=self.growth_ratio,
             methods=methods,
         )
 
@@ -232,100 +271,12 @@ class GrowthAnalysis:
         return atomic_write_text(path, self.calibration().model_dump_json(indent=2) + "\n")
 
     def table(self) -> str:
-        """The results as a Markdown table (what the README shows)."""
-
-        def pm(d, pct=False, fmt=None, missing="not reached"):
-            """mean ± sd (per-seed values)."""
-            mean, sd = d["mean"], d["sd"]
-            if mean is None:
-                return missing
-            f = (lambda x: f"{100 * x:+.1f}%") if pct else (fmt or (lambda x: f"{x:.3g}"))
-            if sd is None:
-                s = f(mean)
-            elif pct:
-                s = f"{100 * mean:+.1f} ± {100 * sd:.1f}%"
-            else:
-                s = f"{f(mean)} ± {f(sd)}"
-            vals = ", ".join(missing if v is None else f(v) for v in d["values"])
-            return f"{s} ({vals})"
-
-        sc_loss = [s["loss"] for s in self.scratch]
-        sc_fl = [s["flops"] for s in self.scratch]
-        sc_tok = float(np.mean([s["tokens"] for s in self.scratch]))
-        lines = [
-            "| method | FLOPs to reach the scratch loss (large phase) | operator tokens (share of scratch), FLOPs "
-            "| savings (1) small not charged | savings (2) small charged | savings (3) vs compute-optimal "
-            "| token credit δ | η |",
-            "|---|---|---|---|---|---|---|---|",
-            f"| scratch (target loss {np.mean(sc_loss):.4f}) | {sci(float(np.mean(sc_fl)))} | – | – | – | – | – | – |",
-        ]
-        for m, agg in self.aggregate().items():
-            op = "–"
-            if agg["operator_flops"]:
-                share = 100 * agg["operator_tokens"] / sc_tok
-                op = f"{si(agg['operator_tokens'])} ({share:.3g}%), {sci(agg['operator_flops'])}"
-            lines.append(
-                f"| {label(m)} ({m}) | {pm(agg['flops_needed'], fmt=sci)} | {op} "
-                f"| {pm(agg['savings_not_charged'], True)} | {pm(agg['savings_charged'], True)} | "
-                f"{pm(agg['savings_vs_optimal'], True) if self.law else 'n/a (no law)'} | "
-                f"{pm(agg['delta_tokens'], fmt=si, missing='n/a')} | {pm(agg['eta'], missing='n/a')} |"
-            )
-        return "\n".join(lines)
+        """The results as a Markdown table (what the README shows): :func:`.analysis_text.table`."""
+        return analysis_text.table(self)
 
     def summary(self) -> str:
-        small, large = self.small, self.large
-        head = [
-            f"Growth experiment {self.sweep_dir}",
-            f"small {si(small.get('params', 0))} params ({small.get('n_layer')}x{small.get('d_model')}, "
-            f"{si(small.get('tokens', 0))} tokens, loss {small.get('loss', float('nan')):.4f}) -> "
-            f"large {si(large.get('params', 0))} params ({large.get('n_layer')}x{large.get('d_model')}), "
-            f"scratch {si(large.get('tokens', 0))} tokens",
-            f"seeds: {', '.join(str(s['seed']) for s in self.scratch)}; values are mean ± sd over seeds "
-            "(per-seed values in brackets); savings in % of the scratch run's FLOPs, net of the operator "
-            "(its FLOPs charged in all three)",
-        ]
-        head += self._schedule_lines() + [""]
-        body = [self.table()]
-        agg = self.aggregate()
-        starts = [f"{label(m)} {a['initial_loss']:.4f}" for m, a in agg.items() if a["initial_loss"] is not None]
-        small_set = [a["small_loss_for_d_eq"] for a in agg.values() if a["small_loss_for_d_eq"] is not None]
-        if starts:
-            body += [
-                "",
-                f"held-out loss before training (mean over seeds), on the windows of the runs' curve points: small "
-                f"{np.mean(small_set):.4f}; " + ", ".join(starts),
-            ]
-        everywhere = set.intersection(*(set(r.flags) for r in self.rows)) if len(self.rows) > 1 else set()
-        flags = [f"all methods and seeds: {f}" for f in sorted(everywhere)]
-        flags += sorted({f"{r.method} s{r.seed}: {f}" for r in self.rows for f in r.flags if f not in everywhere})
-        tail = ([""] + ["flags:"] + [f"  - {f}" for f in flags]) if flags else []
-        if self.notes:
-            tail += [""] + [f"note: {n}" for n in self.notes]
-        return "\n".join(head + body + tail)
-
-    def _schedule_lines(self) -> list[str]:
-        """The post-growth schedule of each method (of its largest grown run), against the scratch run's."""
-        keys = ("schedule", "lr", "warmup", "min_lr_ratio")
-        scratch = self.scratch[0].get("schedule", {}) if self.scratch else {}
-        groups: dict[tuple, list[str]] = {}
-        for m in self.methods:
-            sch = self.per_method(m)[0].schedule
-            if sch:
-                groups.setdefault(tuple(sch.get(k) for k in keys), []).append(m)
-        out = []
-        for key, methods in groups.items():
-            sch = dict(zip(keys, key))
-            same = key == tuple(scratch.get(k) for k in keys)
-            out.append(
-                f"after growth ({', '.join(methods)}): {sch['schedule']}, peak lr {sch['lr']:.3g}, warm-up "
-                f"{sch['warmup']} steps of the largest run, floor x{sch['min_lr_ratio']:g}"
-                + (
-                    ": the scratch run's recipe"
-                    if same
-                    else f" (scratch: peak lr {scratch.get('lr', 0):.3g}, warm-up {scratch.get('warmup')} steps)"
-                )
-            )
-        return out
+        """What ``scaling grow analyze`` prints: :func:`.analysis_text.summary`."""
+        return analysis_text.summary(self)
 
     def to_dict(self) -> dict:
         return {
@@ -348,6 +299,7 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
     law_obj = None
     if law is not None:
         law_obj = get_law(law)
+    c_opt_samples: dict[float, np.ndarray | None] = {}  # per target loss: c_opt under each law sample
     runs = {}
     for path in store.iter_runs(sweep_dir):
         cfg = store.read_config(path)
@@ -454,6 +406,15 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
                     row.savings_vs_optimal = 1.0 - (row.small_flops + total_nc) / c_opt
                 except ScalingError as exc:
                     row.flags.append(f"savings (3) unavailable: {exc}")
+                if row.savings_vs_optimal is not None:
+                    if row.target not in c_opt_samples:
+                        c_opt_samples[row.target] = flops_for_loss_samples(law_obj, row.target)
+                    cs = c_opt_samples[row.target]
+                    if cs is not None:
+                        row.s3_samples = savings_samples(row.small_flops + total_nc, cs)
+                        row.law_unreachable = int(np.sum(np.isinf(cs)))
+                        lo, hi = percentile_interval(row.s3_samples[np.isfinite(row.s3_samples), None])
+                        row.savings_vs_optimal_law = (float(lo[0]), float(hi[0]))
             row.delta_tokens = row.scratch_tokens - row.tokens_needed
         else:
             # the grown model ends above the target: its credit is negative; map its final loss onto
@@ -530,6 +491,9 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
         corpus=any_scr[0].corpus,
         corpus_fingerprint=any_scr[1].corpus_fingerprint,
         notes=notes,
+        law_samples=len(law_obj.samples)
+        if law_obj is not None and law_obj.samples is not None and law_obj.has_uncertainty
+        else 0,
     )
 
 

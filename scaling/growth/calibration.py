@@ -9,6 +9,15 @@ is what the large model needs, from scratch, to reach the small model's loss ``L
 to reach the scratch run's final loss, over the tokens the scratch run took to reach the small
 model's loss), and writes this file; :mod:`scaling.growth.planner` uses it.
 
+Intervals: ``eta`` is the mean over seeds, ``eta_interval`` its 95% Student-t interval over the
+``n_seeds`` seeds (:mod:`scaling.growth.intervals`; None with one seed). ``eta_sd`` stays for
+readers of the first format; a file without ``eta_interval`` (written before it existed) gets the
+same interval computed from its ``eta_seeds`` (or from ``eta_sd`` and ``n_seeds``).
+
+The growth ratio: ``growth_ratio`` records large over small parameters, ``total`` and
+``non_embedding``; a file without it has them from its ``small`` and ``large`` shapes. The planner
+reads eta as a function of that ratio from one or several calibrations (:mod:`scaling.growth.eta`).
+
 Method names are those of :mod:`scaling.growth.methods`; a file written before the baselines were
 renamed is read with its hybrids' names mapped (``stack`` -> ``hyperclone-stack`` when its shapes
 grew in width, ...), recorded in ``renamed``; the file itself is not rewritten.
@@ -26,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ScalingError
+from .intervals import interval_from_sd, t_interval
 from .methods import canonical_method
 
 DEFAULT_CALIBRATION = "data/growth/calibration.json"
@@ -35,7 +45,10 @@ class MethodCalibration(BaseModel):
     model_config = ConfigDict(extra="allow")
     method: str
     eta: float | None = Field(description="mean over seeds of the credited fraction (see module docstring)")
-    eta_sd: float | None = None
+    eta_sd: float | None = Field(default=None, description="standard deviation over seeds (first format; kept)")
+    eta_interval: tuple[float, float] | None = Field(
+        default=None, description="95% Student-t interval of the mean over seeds (None with one seed)"
+    )
     eta_seeds: list[float | None] = Field(default_factory=list)
     delta_tokens: list[float | None] = Field(default_factory=list, description="measured token credit per seed")
     operator_steps: int = 0
@@ -43,12 +56,36 @@ class MethodCalibration(BaseModel):
     n_seeds: int = 0
     flags: list[str] = Field(default_factory=list)
 
+    def interval(self) -> tuple[float, float] | None:
+        """The 95% t interval of eta: as stored, else from the per-seed values, else from sd and n."""
+        if self.eta_interval is not None:
+            return (float(self.eta_interval[0]), float(self.eta_interval[1]))
+        seeds = [v for v in self.eta_seeds if v is not None]
+        if len(seeds) >= 2:
+            return t_interval(seeds)
+        if self.eta is None:
+            return None
+        return interval_from_sd(self.eta, self.eta_sd, self.n_seeds)
+
+
+def growth_ratio(small: dict[str, Any], large: dict[str, Any]) -> dict[str, float]:
+    """Large over small parameters, ``total`` and ``non_embedding`` (those the shapes record)."""
+    out = {}
+    for key, name in (("params", "total"), ("non_embedding_params", "non_embedding")):
+        try:
+            r = float(large[key]) / float(small[key])
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            continue
+        if r > 0:
+            out[name] = r
+    return out
+
 
 class Calibration(BaseModel):
     """data/growth/calibration.json: the measured token credit of each growth method."""
 
     model_config = ConfigDict(extra="allow")
-    version: int = 1
+    version: int = 2  # 2: eta_interval and growth_ratio (optional: version 1 files load unchanged)
     source: str = ""
     created_at: str = ""
     definition: str = ""
@@ -56,8 +93,16 @@ class Calibration(BaseModel):
     corpus_fingerprint: str | None = None
     small: dict[str, Any] = Field(default_factory=dict)
     large: dict[str, Any] = Field(default_factory=dict)
+    growth_ratio: dict[str, float] = Field(
+        default_factory=dict, description="large / small parameters: total and non_embedding"
+    )
     methods: dict[str, MethodCalibration] = Field(default_factory=dict)
     renamed: dict[str, str] = Field(default_factory=dict, description="old method name -> its name now")
+
+    def ratio(self, convention: str = "total") -> float | None:
+        """The growth ratio (large / small parameters) in ``convention`` (total or non_embedding)."""
+        r = self.growth_ratio.get(convention) or growth_ratio(self.small, self.large).get(convention)
+        return float(r) if r else None
 
     def with_current_names(self) -> Calibration:
         """This calibration with pre-renaming method names mapped by its shapes (see the module docstring)."""

@@ -25,13 +25,18 @@ def si_shape(d: dict) -> str:
     return f"{d.get('n_layer', '?')}x{d.get('d_model', '?')}" + (f" ({si(p)})" if p else "")
 
 
+def _eta_interval(plan) -> str:
+    """``, 95% interval lo .. hi`` of a calibrated eta; a calibrated eta without one says so."""
+    if plan.eta_interval:
+        return f", 95% interval {plan.eta_interval[0]:.3g} .. {plan.eta_interval[1]:.3g}"
+    return ", no interval (one seed)" if plan.eta_measured_ratios else ""
+
+
 def format_ledger(plan) -> str:
     """The printable report of a :class:`~scaling.growth.planner.GrowthPlan` (its ``ledger()``)."""
     out = [
         f"Growth plan: {sci(plan.budget)} FLOPs ({plan.flops_convention}), law {plan.law}, method {plan.method}",
-        f"credit efficiency eta = {plan.eta:.3g}"
-        + (f" +- {plan.eta_sd:.2g}" if plan.eta_sd else "")
-        + f" ({plan.eta_source})",
+        f"credit efficiency eta = {plan.eta:.3g}" + _eta_interval(plan) + f" ({plan.eta_source})",
         "",
     ]
     rows = [("phase", "shape", "params", "tokens", "FLOPs", "share")]
@@ -55,10 +60,14 @@ def format_ledger(plan) -> str:
         out.append("  ".join(c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths))))
         if i == 0 or i == len(rows) - 2:
             out.append("  ".join("-" * w for w in widths))
-    out += ["", f"small model: {plan.small.describe()}", f"large model: {plan.large.describe()}", ""]
+    out += ["", f"small model: {plan.small.describe()}", f"large model: {plan.large.describe()}"]
+    if plan.growth_ratio:
+        words = "total" if plan.ratio_convention == "total" else "non-embedding"
+        out.append(f"growth ratio: x{plan.growth_ratio:.3g} (large / small {words} parameters)")
+    out.append("")
     loss = f"{plan.loss:.4f}"
     if plan.loss_interval:
-        loss += f" (eta +- sd: {plan.loss_interval[0]:.4f} .. {plan.loss_interval[1]:.4f})"
+        loss += f" (over eta's 95% interval: {plan.loss_interval[0]:.4f} .. {plan.loss_interval[1]:.4f})"
     out += [
         f"predicted small-model loss:  {plan.small_loss:.4f}",
         f"token credit delta:          {si(plan.credit_tokens)} tokens (the large model behaves as if "

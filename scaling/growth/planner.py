@@ -19,6 +19,12 @@ small model's loss) and writes it to a calibration file (:mod:`scaling.growth.ca
 default ``data/growth/calibration.json``). Without a calibration the planner refuses to plan (or
 takes a user-supplied ``eta``, labelled as such in every output).
 
+``eta`` depends on the growth ratio ``N_large / N_small``: given several calibrations (experiments
+at different ratios), the planner reads eta as a function of the ratio (:mod:`scaling.growth.eta`:
+linear in log ratio between measured ratios, the nearest measured value beyond them), in the
+search as in the final plan, and flags ``eta_extrapolated`` when the plan's ratio lies more than 10%
+outside the measured range (with one calibration, more than 10% from its ratio).
+
 The ledger
 ----------
 ``C_total = C_small + C_operator + C_large`` under the law's FLOP convention (6ND for a
@@ -36,7 +42,9 @@ The three savings, for the predicted final loss ``l``:
    compute-optimal model needs to reach ``l``; positive exactly when the growth plan's loss is
    below the compute-optimal loss of the same total budget).
 
-When (3) is not positive the verdict is "train from scratch", with the numbers that say why.
+When (3) is not positive the verdict is "train from scratch", with the numbers that say why; a
+positive (3) must also stay positive at the low end of eta's 95% interval (Student t over the
+calibration's seeds), else the verdict is "train from scratch" as not robust.
 
 The search: the large size (0.3x to 10x the compute-optimal scratch size: growth may favour a
 larger model), the small size (1/16 to 1/1.25 of it) and the small model's share of the budget
@@ -68,10 +76,11 @@ from ..laws import get_law
 from ..planner import Flag
 from ..shapes import DEFAULT_CONTEXT, DEFAULT_VOCAB, ModelShape, shape_for_params
 from ..units import parse_number, sci, si
-from .calibration import DEFAULT_CALIBRATION, Calibration, load_calibration
+from .calibration import DEFAULT_CALIBRATION
 from .cost import DEFAULT_BATCH_TOKENS, DEFAULT_OPERATOR_STEPS, operator_flops
+from .eta import Calibrations, eta_curve, scale_note
 from .growable import grown_shape_for_params
-from .ledger import _pct, format_ledger, si_shape
+from .ledger import _pct, format_ledger
 
 
 @dataclass
@@ -159,7 +168,11 @@ class GrowthPlan:
     verdict: str  # "grow" or "train from scratch"
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    flags: list[Flag] = field(default_factory=list)  # code + message: grid_edge
+    flags: list[Flag] = field(default_factory=list)  # code + message: grid_edge, eta_extrapolated
+    eta_interval: tuple[float, float] | None = None  # 95% interval of eta at this plan's growth ratio
+    growth_ratio: float = 0.0  # large / small parameters, in ratio_convention
+    ratio_convention: str = "total"
+    eta_measured_ratios: list[float] = field(default_factory=list)  # the calibrations' ratios (empty: assumed)
 
     @property
     def total_flops(self) -> float:
@@ -172,6 +185,7 @@ class GrowthPlan:
         d["large"] = self.large.to_dict()
         d["total_flops"] = self.total_flops
         d["loss_interval"] = list(self.loss_interval) if self.loss_interval else None
+        d["eta_interval"] = list(self.eta_interval) if self.eta_interval else None
         d["ledger"] = [dict(phase=p, tokens=t, flops=f) for p, t, f in self._phases()]
         d["flags"] = [{"code": f.code, "message": f.message} for f in self.flags]
         return d
@@ -223,7 +237,7 @@ def plan_growth(
     flops: float,
     law,
     *,
-    calibration: Calibration | str | os.PathLike | None = DEFAULT_CALIBRATION,
+    calibration: Calibrations | None = DEFAULT_CALIBRATION,
     method: str = "ligo",
     eta: float | None = None,
     small: SmallModel | str | os.PathLike | None = None,
@@ -236,51 +250,36 @@ def plan_growth(
     """Plan a growth run for a total budget of ``flops`` (see the module docstring).
 
     ``law``: a law name, file or object with a loss model. ``calibration``: a Calibration or its
-    path; ``eta`` overrides it (an assumption, labelled so). ``small``: an existing small run
+    path, or several (experiments at different growth ratios: eta becomes a function of the ratio,
+    :mod:`scaling.growth.eta`); ``eta`` overrides it (an assumption, labelled so). ``small``: an existing small run
     (its cost is sunk). ``operator_steps`` / ``batch_tokens``: the operator's training (default:
     the calibration's, else 100 steps of 2^19 tokens). ``vocab`` / ``context``: for the shapes
     (default: the small run's, else 50257 / 2048). The verdict is "grow" only when saving (3) exceeds
-    ``min_savings`` and stays positive with eta one standard deviation lower. A choice on an edge of
-    the search grid is flagged (``plan.flags``, code ``grid_edge``)."""
+    ``min_savings`` and stays positive at the low end of eta's 95% interval. A choice on an edge of
+    the search grid is flagged (``plan.flags``, code ``grid_edge``), a growth ratio outside the
+    measured ones too (code ``eta_extrapolated``)."""
     C = parse_number(flops, "--flops")
     law = get_law(law)
     _check_law(law)
-    cal = cal_m = None
+    convention = "non_embedding" if getattr(law, "params_convention", "total") == "non_embedding" else "total"
+    curve = None
+    cal_steps, cal_bt = 0, None
     if eta is None:
-        cal = (
-            calibration.with_current_names()
-            if isinstance(calibration, Calibration)
-            else load_calibration(calibration or DEFAULT_CALIBRATION)
-        )
-        if method not in cal.methods:
-            raise ScalingError(f"the calibration has no method {method!r} (it has {', '.join(cal.methods) or 'none'})")
-        cal_m = cal.methods[method]
-        if cal_m.eta is None or not math.isfinite(cal_m.eta):
-            raise ScalingError(
-                f"the calibration's {method!r} entry has no measured eta ({'; '.join(cal_m.flags) or 'no data'})"
-            )
-        eta, eta_sd = float(cal_m.eta), cal_m.eta_sd
-        eta_source = (
-            f"measured: {cal_m.n_seeds} seed(s) in {cal.source or 'the calibration'}"
-            f" ({si_shape(cal.small)} -> {si_shape(cal.large)})"
-        )
+        curve = eta_curve(calibration or DEFAULT_CALIBRATION, method, convention)
+        cal_steps, cal_bt = curve.operator
+        eta_source = curve.source()
+        eta_of = curve.at
     else:
         if not math.isfinite(eta):
             raise ScalingError("--credit-efficiency must be a finite number")
-        eta_sd, eta_source = None, "user-supplied assumption, NOT calibrated from growth runs"
-    steps = int(
-        operator_steps
-        if operator_steps is not None
-        else (cal_m.operator_steps if cal_m and cal_m.operator_steps else DEFAULT_OPERATOR_STEPS)
-    )
+        eta_source = "user-supplied assumption, NOT calibrated from growth runs"
+        eta_of = lambda r: eta  # noqa: E731 - one assumed eta at every ratio
+    steps = int(operator_steps if operator_steps is not None else (cal_steps or DEFAULT_OPERATOR_STEPS))
     if steps < 0:
         raise ScalingError(f"--operator-steps must be >= 0, got {steps}")
     if method != "ligo":
         steps = 0  # baselines have no operator to train
-    bt = int(
-        batch_tokens
-        or (cal_m.operator_tokens_per_step if cal_m and cal_m.operator_tokens_per_step else DEFAULT_BATCH_TOKENS)
-    )
+    bt = int(batch_tokens or cal_bt or DEFAULT_BATCH_TOKENS)
     sm = None
     if small is not None:
         sm = small if isinstance(small, SmallModel) else read_small_run(small)
@@ -291,8 +290,8 @@ def plan_growth(
     vocab = int(vocab or DEFAULT_VOCAB)
     context = int(context or DEFAULT_CONTEXT)
     notes: list[str] = []
-    if cal_m is not None and (operator_steps is not None and operator_steps != cal_m.operator_steps):
-        notes.append(f"eta was measured with {cal_m.operator_steps} operator steps, the plan uses {steps}")
+    if curve is not None and (operator_steps is not None and operator_steps != cal_steps):
+        notes.append(f"eta was measured with {cal_steps} operator steps, the plan uses {steps}")
 
     # --- search on a continuous grid (6N FLOPs per token), then snap and recompute exactly
     n_opt, _ = law.frontier(C)
@@ -308,7 +307,7 @@ def plan_growth(
         Ds = Cs / (6.0 * Ns)
         DL = (C - Cs - op_c(NLg)) / (6.0 * NLg)
         ok = DL > 0
-        delta, _ = _credit(law, eta, NLg, Ns, Ds)
+        delta, _ = _credit(law, eta_of(rg), NLg, Ns, Ds)
         ok &= np.isfinite(DL + delta) & (DL + delta > 0)
         loss = np.where(ok, law.loss(NLg, np.where(ok, DL + delta, 1.0)), np.inf)
         if not np.isfinite(loss).any():
@@ -324,7 +323,7 @@ def plan_growth(
         n_s = _law_params(law, sm.shape)
         DL = (C - op_c(NL)) / (6.0 * NL)
         ok = (DL > 0) & (NL > n_s * 1.05)
-        delta, _ = _credit(law, eta, NL, n_s, sm.tokens)
+        delta, _ = _credit(law, eta_of(NL / n_s), NL, n_s, sm.tokens)
         loss = np.where(ok, law.loss(NL, np.where(ok & (DL + delta > 0), DL + delta, 1.0)), np.inf)
         if not np.isfinite(loss).any():
             raise ScalingError(
@@ -362,6 +361,10 @@ def plan_growth(
             f"a budget of {C:.3g} FLOPs does not cover the small model and the operator ({paid_small + c_op:.3g} FLOPs)"
         )
     d_large = c_large / _fpt(law, large_shape)
+    ratio = n_l / n_s
+    eta = float(eta_of(ratio))
+    eta_sd = curve.sd_at(ratio) if curve is not None else None
+    eta_iv = curve.interval_at(ratio) if curve is not None else None
     delta, l_small = _credit(law, eta, n_l, n_s, d_small)
     delta = float(delta)
     d_eff = d_large + delta
@@ -369,9 +372,9 @@ def plan_growth(
         raise ScalingError(f"with eta = {eta:g} the grown model's effective tokens are not positive: growth cannot pay")
     loss_g = float(law.loss(n_l, d_eff))
     interval = None
-    if eta_sd:
+    if eta_iv:
         lo_hi = []
-        for e in (eta + eta_sd, eta - eta_sd):
+        for e in eta_iv:
             dd, _ = _credit(law, e, n_l, n_s, d_small)
             lo_hi.append(float(law.loss(n_l, max(d_large + float(dd), 1.0))))
         interval = (min(lo_hi), max(lo_hi))
@@ -387,8 +390,9 @@ def plan_growth(
     s2 = 1.0 - (c_small + c_op + c_large) / scratch_flops
     s3 = 1.0 - (paid_small + c_op + c_large) / c_o
     s3_low = None
-    if eta_sd:
-        dd, _ = _credit(law, eta - eta_sd, n_l, n_s, d_small)
+    eta_low = eta_iv[0] if eta_iv else float("nan")
+    if eta_iv:
+        dd, _ = _credit(law, eta_low, n_l, n_s, d_small)
         l_low = float(law.loss(n_l, max(d_large + float(dd), 1.0)))
         try:
             s3_low = 1.0 - (paid_small + c_op + c_large) / float(law.flops_for_loss(l_low))
@@ -407,7 +411,7 @@ def plan_growth(
         why = (
             f"below the {100 * min_savings:g}% worth the extra machinery"
             if s3 <= min_savings
-            else f"not robust: with eta - sd = {eta - eta_sd:.3g} it is {_pct(s3_low)}"
+            else f"not robust: at the low end of eta's 95% interval ({eta_low:.3g}) it is {_pct(s3_low)}"
         )
         reasons.append(
             f"the best growth plan reaches {loss_g:.4f} vs {l_o:.4f} for a compute-optimal scratch model "
@@ -431,18 +435,24 @@ def plan_growth(
             )
         if eta <= 0:
             reasons.append(f"eta = {eta:.3g} <= 0: the measured grown models did no better than scratch")
-    if cal_m is not None:
-        ratio = large_shape.params / small_shape.params
-        try:
-            where = (
-                f"a growth of x{cal.large['params'] / cal.small['params']:.3g} in parameters at "
-                f"{si(cal.large['params'])} parameters"
+    if curve is not None:
+        words = "total" if convention == "total" else "non-embedding"
+        if curve.extrapolated(ratio):
+            flags.append(
+                Flag(
+                    "eta_extrapolated",
+                    f"this plan grows x{ratio:.3g} ({words} parameters), but eta was measured only at "
+                    f"{curve.measured_at()}: beyond the measured ratios the nearest measured eta ({eta:.3g}) is "
+                    "used unchanged",
+                )
             )
-        except (KeyError, TypeError, ZeroDivisionError):
-            where = "the calibration runs"
-        notes.append(
-            f"eta is extrapolated from {where}; this plan grows x{ratio:.3g} at {si(large_shape.params)} parameters"
-        )
+        notes.append(f"eta at this plan's growth of x{ratio:.3g}: {curve.how(ratio)}")
+        if eta_iv is None:
+            notes.append(
+                "eta has no 95% interval here (a calibration of one seed): the verdict's robustness is unchecked"
+            )
+        notes.append(scale_note(curve, large_shape.params))
+        notes += curve.notes
     return GrowthPlan(
         budget=C,
         law=law.name,
@@ -481,6 +491,10 @@ def plan_growth(
         reasons=reasons,
         notes=notes,
         flags=flags,
+        eta_interval=eta_iv,
+        growth_ratio=float(ratio),
+        ratio_convention=convention,
+        eta_measured_ratios=[p.ratio for p in curve.points] if curve is not None else [],
     )
 
 
