@@ -230,3 +230,19 @@ def test_the_refetch_replicates_pair_with_their_first_runs(cli):
         json.loads(p.read_text())["corpus_fingerprint"] for p in (DATA / "runs/sparse-long-s0").rglob("result.json")
     }
     assert len(fps) == len(first) == 1 and fps != first  # another version of the corpus text
+
+
+def test_collect_of_several_specs_is_the_joined_table(cli, tmp_path):
+    """`sweep collect A B C --out T` writes one table, run ids prefixed with their sweep when the
+    sweeps share ids: the committed data/sparse-cpu-runs.csv (joined by hand before) is that table."""
+    root = Path(__file__).resolve().parents[1]
+    specs = [str(root / "sweeps" / f"sparse-cpu-s{s}.toml") for s in (0, 50, 75)]
+    out = tmp_path / "joined.csv"
+    r = cli("sweep", "collect", *specs, "--root", str(DATA / "runs"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "wrote 36 runs" in r.stdout and "run ids prefixed with their sweep" in r.stdout
+    new, old = pd.read_csv(out).set_index("run_id"), pd.read_csv(DATA / "sparse-cpu-runs.csv").set_index("run_id")
+    assert sorted(new.index) == sorted(old.index)
+    assert np.allclose(new.loc[old.index, "loss"], old["loss"], rtol=0, atol=0)
+    r = cli("sweep", "collect", specs[0], specs[0], "--root", str(DATA / "runs"), "--out", str(out))
+    assert r.returncode != 0 and "given twice" in r.stderr

@@ -63,8 +63,13 @@ def register(sub) -> None:
     common(s)
     s.set_defaults(func=run_status)
 
-    c = ssub.add_parser("collect", help="write the runs table (finished runs) for the fitter")
-    common(c)
+    c = ssub.add_parser(
+        "collect",
+        help="write the runs table (finished runs) for the fitter; several specs make one table (run ids "
+        "prefixed with their sweep where two sweeps share one)",
+    )
+    c.add_argument("spec", nargs="+", help="sweep specification(s) (TOML)")
+    c.add_argument("--root", default="data/runs", help="run store root (default data/runs)")
     c.add_argument("--out", required=True, help="CSV file to write")
     c.add_argument("--include-failed", action="store_true", help="keep failed (diverged) runs, status 'failed'")
     c.add_argument("--curves", default=None, help="also write every evaluation of every run to this CSV")
@@ -192,53 +197,71 @@ def run_status(args) -> int:
 
 
 def run_collect(args) -> int:
+    import pandas as pd
+
     from ..store import CollectReport, collect, collect_curves  # off start-up (see run_run)
     from ..sweep import load_spec
 
-    spec = load_spec(args.spec)
+    specs = [load_spec(p) for p in args.spec]
+    names = [sp.name for sp in specs]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ScalingError(f"sweep collect: sweep {dup!r} given twice")
     for out in (args.out, args.curves):
         if out:
             check_writable(out)
-    sweep_dir = Path(args.root) / spec.name
-    expected = {c.run_id: c for c in spec.expand()}
-    rep = CollectReport()
-    every = collect(sweep_dir, include_failed=True, expected=expected, include_stale=args.include_stale, report=rep)
-    df = every if args.include_failed else every[every["status"] == "ok"].reset_index(drop=True)
-    cur = None
-    if args.curves:
-        cur = collect_curves(
-            sweep_dir,
-            include_failed=args.include_failed,
-            expected=expected,
-            include_stale=args.include_stale,
-            report=rep,
-        )
+    tables, curves, notes = [], [], []
+    for spec in specs:
+        sweep_dir = Path(args.root) / spec.name
+        expected = {c.run_id: c for c in spec.expand()}
+        rep = CollectReport()
+        every = collect(sweep_dir, include_failed=True, expected=expected, include_stale=args.include_stale, report=rep)
+        df = every if args.include_failed else every[every["status"] == "ok"].reset_index(drop=True)
+        if args.curves:
+            curves.append(
+                collect_curves(
+                    sweep_dir,
+                    include_failed=args.include_failed,
+                    expected=expected,
+                    include_stale=args.include_stale,
+                    report=rep,
+                )
+            )
+        tables.append(df)
+        where = f" in {spec.name}" if len(specs) > 1 else ""
+        n_failed = int((every["status"] == "failed").sum())
+        if n_failed and not args.include_failed:
+            notes.append(f"{n_failed} failed run(s){where} left out; --include-failed keeps them")
+        if rep.stale:
+            verb = "kept (--include-stale)" if args.include_stale else "left out; --include-stale keeps them"
+            notes.append(f"{len(rep.stale)} stale run(s){where} {verb}")
+        if rep.corrupt:
+            notes.append(f"{len(set(rep.corrupt))} corrupt run file(s){where} left out")
+        for rid, fields in sorted(rep.stale.items()):
+            why = (
+                fields[0]
+                if fields == ["not in the spec"]
+                else "its config.json differs from the spec in " + ", ".join(fields)
+            )
+            print(f"scaling sweep: warning: {sweep_dir / rid} is stale: {why}", file=sys.stderr)
+        for msg in dict.fromkeys(rep.corrupt):
+            print(f"scaling sweep: warning: {msg}", file=sys.stderr)
+        if len(df) == 0:
+            print(f"scaling sweep: warning: no finished runs under {sweep_dir}", file=sys.stderr)
+    df = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+    cur = None if not args.curves else (curves[0] if len(curves) == 1 else pd.concat(curves, ignore_index=True))
+    if len(tables) > 1 and df["run_id"].duplicated().any():
+        # the sweeps share run ids (same shapes and tokens): name each run by its sweep
+        df["run_id"] = df["sweep"].astype(str) + "/" + df["run_id"].astype(str)
+        if cur is not None and "sweep" in cur.columns:
+            cur["run_id"] = cur["sweep"].astype(str) + "/" + cur["run_id"].astype(str)
+        notes.append("run ids prefixed with their sweep (the sweeps share ids)")
     atomic_write_text(args.out, df.to_csv(index=False))
     if cur is not None:
         atomic_write_text(args.curves, cur.to_csv(index=False))
-    n_failed = int((every["status"] == "failed").sum())
-    notes = []
-    if n_failed and not args.include_failed:
-        notes.append(f"{n_failed} failed run(s) left out; --include-failed keeps them")
-    if rep.stale:
-        verb = "kept (--include-stale)" if args.include_stale else "left out; --include-stale keeps them"
-        notes.append(f"{len(rep.stale)} stale run(s) {verb}")
-    if rep.corrupt:
-        notes.append(f"{len(set(rep.corrupt))} corrupt run file(s) left out")
     print(f"wrote {len(df)} runs to {args.out}" + (f" ({'; '.join(notes)})" if notes else ""))
     if cur is not None:
         print(f"wrote {len(cur)} evaluations of {cur['run_id'].nunique() if len(cur) else 0} runs to {args.curves}")
-    for rid, fields in sorted(rep.stale.items()):
-        why = (
-            fields[0]
-            if fields == ["not in the spec"]
-            else "its config.json differs from the spec in " + ", ".join(fields)
-        )
-        print(f"scaling sweep: warning: {sweep_dir / rid} is stale: {why}", file=sys.stderr)
-    for msg in dict.fromkeys(rep.corrupt):
-        print(f"scaling sweep: warning: {msg}", file=sys.stderr)
-    if len(df) == 0:
-        print(f"scaling sweep: warning: no finished runs under {sweep_dir}", file=sys.stderr)
     return 0
 
 
