@@ -123,6 +123,9 @@ def test_fit_records_the_runs_architecture(fits):
     att.save(again)
     assert FitResult.load(again).architecture == att.architecture
     assert recorded_architecture(str(fits["hye"]))[0] == hye.architecture
+    # and the text its runs read: corpus and fingerprint (a growth experiment's savings check them)
+    assert (att.data.corpus, att.data.corpus_fingerprint) == (["debian-docs"], ["sha256:x"])
+    assert FitResult.load(again).data.corpus == ["debian-docs"]
 
 
 def test_compare_uses_the_record_and_equals_the_explicit_flags(fits, cli):

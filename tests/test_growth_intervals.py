@@ -283,3 +283,32 @@ def test_cli_prints_the_intervals_and_combines_calibrations(cli, tmp_path):
     lines = [l for l in res.stderr.splitlines() if l.strip()]
     assert res.returncode == 2 and len(lines) == 1 and "Traceback" not in res.stderr
     assert f"{cal} and {tmp_path / 'cal3.json'} were measured on different corpora" in lines[0]
+
+
+def test_savings3_against_a_law_of_another_setup_is_flagged(tmp_path):
+    """The committed growth experiment read debian-docs at context 256; a law whose runs read another
+    corpus or context gives savings (3) against another setup: every row says so. The law's record
+    (the fit file's data.corpus, architecture) decides; a built-in law says nothing."""
+    import json
+    from pathlib import Path
+
+    from scaling.growth.analysis import analyze
+
+    root = Path(__file__).resolve().parents[1]
+    fit = json.loads((root / "data" / "cpu-isoflop-fit-approach3.json").read_text())
+    fit["data"]["corpus"] = ["debian-docs-large"]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(fit))
+    res = analyze(root / "data" / "runs" / "growth-cpu", law=other)
+    want = (
+        "savings (3) set these runs against a law of another setup: the law was fitted on runs of 'debian-docs-large'"
+    )
+    assert all(any(f.startswith(want) for f in r.flags) for r in res.rows)
+    fit["data"]["corpus"] = ["debian-docs"]
+    fit["architecture"] = {**(fit.get("architecture") or {}), "context": 1024}
+    other.write_text(json.dumps(fit))
+    flags = analyze(root / "data" / "runs" / "growth-cpu", law=other).rows[0].flags
+    assert any("the law's runs have context 1024, these runs 256" in f for f in flags)
+    assert not any(
+        "another setup" in f for f in analyze(root / "data" / "runs" / "growth-cpu", law="chinchilla").rows[0].flags
+    )

@@ -243,7 +243,16 @@ def with_architecture(res: FitResult, table) -> FitResult:
                 "fit each apart (--where) to compare them",
             )
         )
-    return res.model_copy(update={"architecture": arch, "flags": flags})
+    data = res.data.model_copy(update={k: _distinct(table, k) for k in ("corpus", "corpus_fingerprint")})
+    return res.model_copy(update={"architecture": arch, "flags": flags, "data": data})
+
+
+def _distinct(table, column: str) -> list[str] | None:
+    """The distinct non-empty values of a table's column, sorted (None when it has no such column)."""
+    if column not in getattr(table, "columns", ()):
+        return None
+    vals = {str(v).strip() for v in table[column].tolist() if v is not None and str(v).strip() not in ("", "nan")}
+    return sorted(vals)
 
 
 def data_checks(table) -> list[str]:

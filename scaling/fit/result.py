@@ -40,6 +40,11 @@ class DataInfo(BaseModel):
     columns: dict[str, str] = Field(default_factory=dict)  # role -> source column name
     filters: list[str] = Field(default_factory=list)
     flops_range: tuple[float, float] | None = None
+    # the corpora (and their text fingerprints) of the fitted runs, from the table's ``corpus`` and
+    # ``corpus_fingerprint`` columns (None: the table does not say); a growth experiment's savings
+    # against this law need runs on the same text
+    corpus: list[str] | None = None
+    corpus_fingerprint: list[str] | None = None
 
 
 class FitResult(BaseModel):

@@ -291,6 +291,34 @@ class GrowthAnalysis:
         }
 
 
+def law_setup_mismatch(law, cfg, fingerprint: str | None) -> list[str]:
+    """Where a fitted law (a fit JSON) was fitted on another setup than a growth experiment's runs
+    (``cfg``: one of its run configs): another corpus or version of its text, context or vocabulary.
+    Savings (3) set the runs against the law's compute-optimal model, so they need the same setup.
+    A law without such a record (a built-in law, an older fit file) says nothing."""
+    path = Path(str(law)) if isinstance(law, (str, os.PathLike)) else None
+    if path is None or not path.is_file():
+        return []
+    try:
+        fit = json.loads(path.read_text())
+        data, arch = fit.get("data") or {}, fit.get("architecture") or {}
+    except (OSError, ValueError, AttributeError):
+        return []
+    out = []
+    corpora, fps = data.get("corpus"), data.get("corpus_fingerprint")
+    if corpora and cfg.corpus not in corpora:
+        out.append(f"the law was fitted on runs of {', '.join(map(repr, corpora))}, these runs read {cfg.corpus!r}")
+    elif fps and fingerprint and fingerprint not in fps:
+        out.append(
+            f"the law's runs read another version of {cfg.corpus!r} (fingerprint {', '.join(f[7:19] for f in fps)}; "
+            f"these runs {fingerprint[7:19]})"
+        )
+    for key in ("context", "vocab"):
+        if arch.get(key) is not None and arch[key] != getattr(cfg, key):
+            out.append(f"the law's runs have {key} {arch[key]}, these runs {getattr(cfg, key)}")
+    return [f"savings (3) set these runs against a law of another setup: {m}" for m in out]
+
+
 def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
     """Analyse a finished (or partly finished) growth experiment directory."""
     sweep_dir = Path(sweep_dir)
@@ -481,6 +509,10 @@ def analyze(sweep_dir: str | os.PathLike, *, law=None) -> GrowthAnalysis:
     ]
     if law_obj is None:
         notes.append("savings (3) needs a law fitted on the same corpus, tokenizer and recipe (--law)")
+    else:
+        for flag in law_setup_mismatch(law, any_scr[0], any_scr[1].corpus_fingerprint):
+            for row in rows:
+                row.flags.append(flag)
     return GrowthAnalysis(
         sweep_dir=sweep_dir,
         law=law_obj.name if law_obj else None,
