@@ -33,6 +33,8 @@ TABLES = {
     "sparse-cpu-s0-runs.csv": "runs/sparse-cpu-s0",
     "sparse-cpu-s50-runs.csv": "runs/sparse-cpu-s50",
     "sparse-cpu-s75-runs.csv": "runs/sparse-cpu-s75",
+    "sparse-long-s0-runs.csv": "runs/sparse-long-s0",
+    "sparse-long-s50-runs.csv": "runs/sparse-long-s50",
 }
 
 
