@@ -248,3 +248,19 @@ def test_collect_of_several_specs_is_the_joined_table(cli, tmp_path):
     assert np.allclose(new.loc[old.index, "loss"], old["loss"], rtol=0, atol=0)
     r = cli("sweep", "collect", specs[0], specs[0], "--root", str(DATA / "runs"), "--out", str(out))
     assert r.returncode != 0 and "given twice" in r.stderr
+
+
+def test_sparse_long_dense_equivalent_is_quoted():
+    """docs/architectures.md's sparse-long table comes out of the two committed fits."""
+    docs = (DATA.parent / "docs" / "architectures.md").read_text()
+    res = dense_equivalent_fits(
+        DATA / "sparse-long-s0-fit-approach3.json",
+        DATA / "sparse-long-s50-fit-approach3.json",
+        50e3,
+        tokens_per_param=[20, 80, 320],
+    )
+    for r in res.rows:
+        hi = f"{r.interval[1]:.3g}" if np.isfinite(r.interval[1]) else "inf"
+        bad = f"{r.n_unreachable} of {res.n_samples}" if r.n_unreachable else "0"
+        row = f"| {r.tokens_per_param:g} | {r.factor:.3g}x | {r.interval[0]:.3g} .. {hi} | {bad} |"
+        assert row in docs, row
