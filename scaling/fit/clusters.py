@@ -147,6 +147,16 @@ def groups_of(table: pd.DataFrame, by: Any, what: str = "runs") -> Groups:
     return Groups(by=cols, members=members, n_rows=len(table))
 
 
+def boot_groups(table: pd.DataFrame, by: Any, bootstrap: int, what: str = "runs") -> Groups | None:
+    """The groups a fitter resamples: None for the row bootstrap (``by`` None), else
+    :func:`groups_of` (``by`` without resamples is an error: it says how resamples are drawn)."""
+    if by is None:
+        return None
+    if not bootstrap:
+        raise ScalingError(f"bootstrap_by={list(parse_by(by))} groups the bootstrap's resamples: give bootstrap > 0")
+    return groups_of(table, by, what)
+
+
 def per_run_groups(curves: pd.DataFrame, by: Any, run_ids: Sequence[str]) -> Groups:
     """The groups of training curves (one row per evaluation) as groups of runs, in the order of
     ``run_ids``; a grouping column must hold one value per run."""
@@ -194,6 +204,7 @@ def few_groups_flags(n_groups: int | None, by: Sequence[str] | None) -> list[Fla
 
 __all__ = [
     "Groups",
+    "boot_groups",
     "MIN_GROUPS",
     "describe",
     "few_groups_flags",
