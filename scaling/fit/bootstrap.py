@@ -59,7 +59,7 @@ from ..laws.chinchilla import chinchilla_G
 from ..planner.result import Flag
 from ._surface import _HI, _LO, BOUNDS, _Data, gradient_tolerance, lm_batch, objective
 from .bootinfo import BootstrapInfo, bound_phrase
-from .clusters import Groups, few_groups_flags
+from .clusters import SHORT, Groups, few_groups_flags, short_draw
 
 BUDGETS = (1e20, 1e21, 1e22, 1e23, 1e24)
 
@@ -211,10 +211,13 @@ class BootstrapSamples:
     converged: np.ndarray  # (n_boot,) bool
     n_failed: int
     seconds: float = 0.0
+    # (n_boot,) bool: cluster resamples of fewer than 2 sizes or token counts (failed); None: rows
+    short: np.ndarray | None = None
 
     @property
     def ok(self) -> np.ndarray:
-        return self.converged & np.all(np.isfinite(self.theta), axis=1)
+        ok = self.converged & np.all(np.isfinite(self.theta), axis=1)
+        return ok if self.short is None else ok & ~self.short
 
     @property
     def used(self) -> np.ndarray:
@@ -232,10 +235,12 @@ class BootstrapSamples:
     ) -> BootstrapInfo:
         """Failed refits by reason, and the used refits with a parameter on a bound of ``BOUNDS``."""
         finite = np.all(np.isfinite(self.theta), axis=1)
+        short = np.zeros(len(self.theta), dtype=bool) if self.short is None else self.short
         failed = {
-            "did not converge": int(np.sum(finite & ~self.converged)),
-            "non-finite": int(np.sum(~finite)),
+            "did not converge": int(np.sum(finite & ~self.converged & ~short)),
+            "non-finite": int(np.sum(~finite & ~short)),
             "an exponent at 0 (degenerate law)": int(np.sum(self.ok & ~self.used)),
+            SHORT: int(np.sum(short)),
         }
         mask, counts = on_bound(
             self.theta[self.used],
@@ -287,7 +292,8 @@ def _a3_chunk(start: int, count: int, *, logN, logD, logL, delta, starts, guards
     gb[(th >= _HI - 1e-12) & (gb < 0)] = 0.0
     tol = gradient_tolerance(logN, logD, delta)
     cb &= np.max(np.abs(gb), axis=1) <= tol
-    return th, fb, cb
+    short = None if groups is None else np.array([short_draw(w, logN, logD, 5) for w in W], dtype=bool)
+    return th, fb, cb, short
 
 
 def bootstrap_approach3(
@@ -342,9 +348,15 @@ def bootstrap_approach3(
         conv = np.concatenate([p[2] for p in parts])
     else:
         theta, f, conv = np.zeros((0, 5)), np.zeros(0), np.zeros(0, dtype=bool)
-    ok = conv & np.all(np.isfinite(theta), axis=1)
+    short = None if groups is None else np.concatenate([p[3] for p in parts] or [np.zeros(0, dtype=bool)])
+    ok = conv & np.all(np.isfinite(theta), axis=1) & (True if short is None else ~short)
     return BootstrapSamples(
-        theta=theta, objective=f, converged=conv, n_failed=int(np.sum(~ok)), seconds=time.perf_counter() - t0
+        theta=theta,
+        objective=f,
+        converged=conv,
+        n_failed=int(np.sum(~ok)),
+        seconds=time.perf_counter() - t0,
+        short=short,
     )
 
 

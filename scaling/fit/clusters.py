@@ -187,6 +187,19 @@ def row_draw(n: int, groups: Groups | None) -> Callable[[np.random.Generator], n
     return groups.draw
 
 
+SHORT = "fewer than 2 distinct sizes or token counts drawn"  # the failure reason of such a cluster resample
+
+
+def short_draw(drawn: np.ndarray, N: np.ndarray, D: np.ndarray, min_rows: int = 2) -> bool:
+    """Whether a cluster resample (row positions, or a multiplicity per row) holds fewer than 2
+    distinct sizes or token counts, or fewer than ``min_rows`` distinct runs: no surface can be
+    fitted to it, and its refit counts as failed (``SHORT``). A few groups make such draws common
+    (4 sizes: 1 resample in 64 is one size); the row bootstrap does not check (unchanged)."""
+    drawn = np.asarray(drawn)
+    rows = np.flatnonzero(drawn > 0) if drawn.dtype.kind == "f" else np.unique(drawn)
+    return bool(len(rows) < min_rows or len(np.unique(N[rows])) < 2 or len(np.unique(D[rows])) < 2)
+
+
 def few_groups_flags(n_groups: int | None, by: Sequence[str] | None) -> list[Flag]:
     """The ``bootstrap_few_groups`` flag of a cluster bootstrap over fewer than ``MIN_GROUPS`` groups."""
     if n_groups is None or by is None or n_groups >= MIN_GROUPS:
@@ -212,4 +225,6 @@ __all__ = [
     "parse_by",
     "per_run_groups",
     "row_draw",
+    "short_draw",
+    "SHORT",
 ]

@@ -38,7 +38,7 @@ from ..planner.result import Flag
 from ..runs import as_runs, data_info, require_columns
 from ._surface import huber
 from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
-from .clusters import boot_groups, row_draw
+from .clusters import SHORT, boot_groups, row_draw, short_draw
 from .flags import bound
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
@@ -318,6 +318,8 @@ def fit_datacon(
         def refit(idx):
             if np.sum(D[idx] > U[idx]) < need:
                 raise RefitFailed(f"fewer than {need} runs with repeated data drawn")
+            if groups is not None and short_draw(idx, N, D):
+                raise RefitFailed(SHORT)
             if free == "repetition":
                 res = _minimize_rep(theta, data.subset(idx), delta)
                 v = full.copy()

@@ -35,7 +35,7 @@ from ..planner.result import Flag
 from ..runs import as_runs, data_info, require_columns
 from ._surface import huber, lse
 from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
-from .clusters import boot_groups, row_draw
+from .clusters import SHORT, boot_groups, row_draw, short_draw
 from .flags import bound
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
@@ -277,6 +277,8 @@ def fit_sparsity(
         def refit(idx):
             if free_s and len(np.unique(np.round(S[idx], 9))) < min(len(levels), 3):
                 raise RefitFailed("too few sparsity levels drawn")
+            if groups is not None and short_draw(idx, N, D, n_free + 1):
+                raise RefitFailed(SHORT)
             res = problem.subset(idx).minimize(best.x)
             if not res.success:
                 raise RefitFailed("did not converge")

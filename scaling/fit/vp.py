@@ -47,7 +47,7 @@ from .bootstrap import (
     percentile_intervals,
     resample_weights,
 )
-from .clusters import boot_groups
+from .clusters import SHORT, boot_groups, short_draw
 from .flags import bound
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 from .vp_profile import DELTA, GRID_STEP, newton_refine, vp_optimum
@@ -57,7 +57,8 @@ def _vp_chunk(start, count, *, N, D, L, x_hat, loss, delta, seed, h0, groups):
     W = resample_weights(len(L), count, seed, start, groups)
     x, f, eab, conv = newton_refine(np.tile(x_hat, (count, 1)), N, D, L, loss=loss, delta=delta, weights=W, h0=h0)
     out = np.column_stack([eab, x])
-    return out, f, conv
+    short = np.zeros(count, dtype=bool) if groups is None else np.array([short_draw(w, N, D, 5) for w in W])
+    return out, f, conv, short
 
 
 # ------------------------------------------------------------------------------------------------
@@ -156,8 +157,9 @@ def fit_vp(
         )
         S = np.vstack([p[0] for p in parts])
         conv = np.concatenate([p[2] for p in parts])
+        short = np.concatenate([p[3] for p in parts])  # cluster resamples of one size or token count
         finite = np.all(np.isfinite(S), axis=1)
-        ok = conv & finite & (S[:, 1] > 0) & (S[:, 2] > 0) & (S[:, 0] >= 0)
+        ok = conv & finite & (S[:, 1] > 0) & (S[:, 2] > 0) & (S[:, 0] >= 0) & ~short
         samples = S[ok]
         # E >= 0 (non-negative least squares) and the exponents inside newton_refine's (1e-4, 4);
         # a refit with A or B at 0 has lost a term: the law is degenerate, it fails
@@ -172,9 +174,10 @@ def fit_vp(
             bound_counts=counts,
             groups=groups,
             failed={
-                "did not converge": int(np.sum(finite & ~conv)),
-                "non-finite": int(np.sum(~finite)),
-                "A or B at 0 (degenerate law)": int(np.sum(conv & finite & ~ok)),
+                "did not converge": int(np.sum(finite & ~conv & ~short)),
+                "non-finite": int(np.sum(~finite & ~short)),
+                "A or B at 0 (degenerate law)": int(np.sum(conv & finite & ~ok & ~short)),
+                SHORT: int(np.sum(short)),
             },
         )
         if len(samples) >= 2:
