@@ -26,6 +26,15 @@ trunk of a point is no longer one value (one trunk per seed): group by ``params`
 keeps all of a size's points, and so all of its trunks, together. A column that differs between
 the replicates a point averages is refused (:func:`scaling.fit.api.fit`).
 
+Per method. Approach 3 and VP refit a resample as a multiplicity per run (a weighted refit, as for
+rows); Kaplan, data-constrained and sparsity refit the drawn rows. Approach 2 resamples within each
+budget for rows, but a trunk of a branched isoFLOP sweep has a run in several budgets, so there the
+groups are drawn across budgets, each drawn run going to its own budget
+(:mod:`scaling.fit.approach2`). Approach 1 draws sets of training curves: the groups are of runs (a
+column with one value per curve), and a resample is the set of runs of the drawn groups. A cluster
+resample that holds fewer than 2 distinct sizes or token counts cannot determine a surface and
+counts as a failed refit (``SHORT``), beside the failures and on-bound refits every bootstrap counts.
+
 Reproducibility: resample i draws its K group indices from the generator of the row bootstrap's
 resample i (:func:`scaling.fit.bootstrap.resample_generators`), so a seed gives the same groups
 whatever the number of resamples, chunks or workers. Without ``bootstrap_by`` nothing changes:
