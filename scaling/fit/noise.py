@@ -178,8 +178,9 @@ def replicates_differ(runs: pd.DataFrame, column: str) -> str | None:
     for g in replicate_groups(runs):
         v = g[column]
         if v.nunique(dropna=False) > 1:
-            a, b = v.drop_duplicates().iloc[:2]
-            return f"{a!r} vs {b!r} at params {float(g['params'].iloc[0]):.4g}, tokens {float(g['tokens'].iloc[0]):.4g}"
+            a, b = (str(x) for x in v.drop_duplicates().iloc[:2])
+            n, d = float(g["params"].iloc[0]), float(g["tokens"].iloc[0])
+            return f"{a!r} vs {b!r} at params {n:.4g}, tokens {d:.4g}"
     return None
 
 
