@@ -31,6 +31,7 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  scaling fit runs.csv --bootstrap 1000 --out fit.json\n"
+        "  scaling fit runs.csv --bootstrap 1000 --bootstrap-by trunk   (branched runs: resample trunks)\n"
         "  scaling plan 1e22 --law fit.json               (intervals from the bootstrap)\n"
         "  scaling fit runs.csv --method vp\n"
         "  scaling fit gadre.csv --loss-col loss_c4_val --where \"dataset == 'rpj'\" --holdout-above 1e9 "
@@ -48,6 +49,13 @@ def register(sub) -> None:
     p.add_argument("--method", default=None, type=str.lower, choices=METHODS, help="fitting method (default approach3)")
     p.add_argument(
         "--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples over runs (default 0: none)"
+    )
+    p.add_argument(
+        "--bootstrap-by",
+        default=None,
+        metavar="COLUMN[,COLUMN...]",
+        help="cluster bootstrap: resample the groups of these columns (each drawn group with all its runs) "
+        "instead of runs; 'trunk' for the runs of a branched sweep, 'params' with --mean-seeds",
     )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
@@ -124,6 +132,8 @@ def run(args) -> int:
         args.method = "approach3"
     if args.bootstrap < 0:
         raise ScalingError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    if args.bootstrap_by is not None and not args.bootstrap:
+        raise ScalingError(f"--bootstrap-by {args.bootstrap_by} groups the resamples: give --bootstrap N too")
     if not 0 < args.level < 1:
         raise ScalingError(f"--level must be in (0, 1), got {args.level:g}")
     if args.workers is not None and args.workers < 1:
@@ -181,7 +191,13 @@ def run(args) -> int:
             train.attrs["scaling"] = meta
             fit_table = train
         res = fit(
-            fit_table, method=args.method, bootstrap=args.bootstrap, seed=args.seed, mean_seeds=args.mean_seeds, **opts
+            fit_table,
+            method=args.method,
+            bootstrap=args.bootstrap,
+            seed=args.seed,
+            mean_seeds=args.mean_seeds,
+            bootstrap_by=args.bootstrap_by,
+            **opts,
         )
         if args.holdout_above is not None:
             holdout = holdout_errors(res, test)
@@ -212,6 +228,7 @@ def score(args) -> int:
     fitting = {
         "--method": args.method is not None,
         "--bootstrap": args.bootstrap != 0,
+        "--bootstrap-by": args.bootstrap_by is not None,
         "--out": args.out is not None,
         "--holdout-above": args.holdout_above is not None,
         "--budgets": args.budgets is not None,

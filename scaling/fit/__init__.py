@@ -11,7 +11,8 @@ Layout: ``_surface`` (the log-sum-exp surface, Huber, objective, bounds, batched
 budget grouping), ``allocation`` (power laws across budgets), ``approach2``, ``approach1``,
 ``kaplan``, ``datacon``, ``sparsity`` (one fitter each, all called ``fit_<method>(runs, *, budgets,
 bootstrap, seed, level, ...)``), ``bootstrap`` (the resampling, the budget rule, the refits'
-health), ``flags`` (the codes of a fit's flags), ``noise`` (seed noise from replicate runs),
+health; its report ``bootinfo``), ``clusters`` (the cluster bootstrap's groups: ``bootstrap_by``),
+``flags`` (the codes of a fit's flags), ``noise`` (seed noise from replicate runs),
 ``result`` (FitResult), ``api`` (``fit``: loading and dispatch), ``holdout`` (held-out comparison,
 and ``score_runs``: runs scored against a saved fit), ``synthetic`` (simulated runs). numpy and
 pandas at import; scipy inside the fitters.

@@ -29,10 +29,11 @@ from ..runs import RunsWarning, architecture_info, load_curves, load_runs, plaus
 from .approach1 import fit_approach1
 from .approach2 import fit_approach2
 from .approach3 import fit_approach3
+from .clusters import parse_by
 from .datacon import fit_datacon
 from .flags import UNUSABLE
 from .kaplan import fit_kaplan
-from .noise import mean_replicates, seed_noise
+from .noise import mean_replicates, replicates_differ, seed_noise
 from .result import FitArchitecture, FitResult
 from .sparsity import fit_sparsity
 from .vp import fit_vp
@@ -169,7 +170,13 @@ def load_for(method: str, runs: Any, **loader_options):
 
 
 def fit(
-    runs: Any, method: str = "approach3", bootstrap: int = 0, seed: int = 0, mean_seeds: bool = False, **options
+    runs: Any,
+    method: str = "approach3",
+    bootstrap: int = 0,
+    seed: int = 0,
+    mean_seeds: bool = False,
+    bootstrap_by: Any = None,
+    **options,
 ) -> FitResult:
     """Fit a scaling law to runs with the chosen method -> :class:`FitResult`.
 
@@ -178,6 +185,9 @@ def fit(
     method: approach3 | vp | approach2 | approach1 | kaplan | datacon | sparsity (aliases: a3,
         isoflop, envelope ...).
     bootstrap: resamples over runs for percentile intervals (0: none); seed: their seed.
+    bootstrap_by: a cluster bootstrap (:mod:`scaling.fit.clusters`): resample the groups of these
+        columns (``["trunk"]``: the runs of a branched sweep's trunks; ``["params"]`` with
+        ``mean_seeds``) with replacement, each drawn group with all its rows, instead of runs.
     mean_seeds: fit each point's replicate runs (same N and D, different seeds) as one point, the
         mean of their log losses (:func:`scaling.fit.noise.mean_replicates`); the seed noise is
         measured from the replicates first, and the residual is set against the noise of a mean.
@@ -206,6 +216,11 @@ def fit(
                 f"fit: method {m!r} takes no option {k!r} (its options: {', '.join(own)}; the "
                 f"loader's: {', '.join(loader_names)})"
             )
+    by = None
+    if bootstrap_by is not None:
+        by = list(parse_by(bootstrap_by))
+        if not bootstrap:
+            raise ScalingError(f"bootstrap_by={by} groups the bootstrap's resamples: give bootstrap > 0")
     table = load_for(m, runs, **loader_kw)
     checks = data_checks(table) if m != "approach1" else []
     noise = seed_noise(table) if m != "approach1" else None  # curves: one row per evaluation, not per run
@@ -218,8 +233,17 @@ def fit(
             raise ScalingError(
                 "mean_seeds: the runs hold no replicates (runs at the same params and tokens with different seeds)"
             )
+        for c in by or ():
+            where = replicates_differ(table, c)
+            if where:
+                raise ScalingError(
+                    f"bootstrap_by: column {c!r} differs between the replicates mean_seeds averages into one "
+                    f"point ({where}); group the averaged points by a column they share, e.g. params"
+                )
         table, scale = mean_replicates(table)
         noise = noise.model_copy(update={"point_scale": scale})
+    if by is not None:
+        fit_kw["bootstrap_by"] = by
     res = fn(table, bootstrap=int(bootstrap), seed=seed, **fit_kw)
     if checks:
         res = res.model_copy(update={"flags": [*res.flags, *(Flag("data_check", f"data: {c}") for c in checks)]})

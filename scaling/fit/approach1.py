@@ -43,6 +43,7 @@ from ..planner.result import Flag
 from ..runs import data_info, load_curves, require_columns
 from .allocation import allocation_fit, fit_loss_frontier, table_flops_convention
 from .bootstrap import RefitFailed, health, health_flags, resample_loop
+from .clusters import per_run_groups
 from .result import BootstrapInfo, DataInfo, FitResult
 
 
@@ -149,6 +150,7 @@ def fit_approach1(
     max_flops: float | None = None,
     at: Sequence[float] | np.ndarray | None = None,
     flops_convention: str | None = None,
+    bootstrap_by: Sequence[str] | str | None = None,
 ) -> FitResult:
     """Approach 1 (lower envelope of training curves) -> FitResult with form "powerlaw".
 
@@ -158,6 +160,8 @@ def fit_approach1(
     select: which grid budgets the power laws are fitted to: "bracketed" (default; the winner has a
         smaller and a larger run that reach the budget), "overlap" (at least two runs reach it), "all".
     bootstrap: resample runs (with replacement) this many times for percentile intervals.
+    bootstrap_by: resample the groups of runs of these columns (one value per curve, e.g. ``trunk``)
+        instead of runs (:mod:`scaling.fit.clusters`); a resample is the set of runs of the drawn groups.
     min_flops, max_flops: restrict the grid.
     at: budgets where N_opt, D_opt are reported (default the largest grid budget used and 100x it).
 
@@ -214,6 +218,11 @@ def fit_approach1(
 
     boot = None
     boot_info = BootstrapInfo(n=0, seed=None, level=level)
+    groups = None
+    if bootstrap_by is not None:
+        if not bootstrap:
+            raise ScalingError(f"bootstrap_by={bootstrap_by!r} groups the bootstrap's resamples: give bootstrap > 0")
+        groups = per_run_groups(df, bootstrap_by, [r["run_id"] for r in runs])
     if bootstrap > 0:
 
         def refit(pick):
@@ -229,14 +238,24 @@ def fit_approach1(
             return [beta[0, 0], beta[1, 0], beta[0, 1], beta[1, 1]]
 
         # a run counted twice changes nothing: a resample is the set of runs drawn
-        refits = resample_loop(
-            int(bootstrap), seed, lambda g: np.unique(g.integers(0, len(runs), size=len(runs))), refit, width=4
-        )
+        if groups is None:
+            draw = lambda g: np.unique(g.integers(0, len(runs), size=len(runs)))
+        else:
+            draw = lambda g: np.unique(groups.draw(g))
+        refits = resample_loop(int(bootstrap), seed, draw, refit, width=4)
         boot = refits.rows
-        boot_info = health(int(bootstrap), seed, level, failed=refits.failed)  # no bounded parameters
+        boot_info = health(int(bootstrap), seed, level, failed=refits.failed, groups=groups)  # no bounded parameters
         flags += health_flags(boot_info)
     al = allocation_fit(
-        x, yN, yD, level=level, at=at, seed=seed, boot=boot, boot_label="bootstrap over runs", dependent=True
+        x,
+        yN,
+        yD,
+        level=level,
+        at=at,
+        seed=seed,
+        boot=boot,
+        boot_label="bootstrap over runs" if groups is None else f"cluster bootstrap over {groups.describe()}",
+        dependent=True,
     )
     logkN, a, logkD, b = al["vec"]
     flags += al["flags"]
@@ -318,6 +337,7 @@ def fit_approach1(
             "min_flops": min_flops,
             "max_flops": max_flops,
             "at": at.tolist(),
+            **({"bootstrap_by": list(groups.by)} if groups is not None else {}),
         },
         residuals=residuals,
         flops_convention=fconv,

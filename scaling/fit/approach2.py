@@ -7,6 +7,15 @@ without a usable minimum is left out and flagged with the reason
 N_opt = k_N C^a and D_opt = k_D C^b with their intervals, and the loss frontier
 L_opt(C) = E + k C^-gamma (:mod:`scaling.fit.allocation`). With ``bootstrap`` > 0 the runs are
 resampled within budgets and every parabola and regression refitted.
+
+With ``bootstrap_by`` (a cluster bootstrap, :mod:`scaling.fit.clusters`) the groups are resampled
+across budgets, not within them: a trunk of a branched isoFLOP sweep (one size) has a run in several
+budgets, so its shared error moves the same size's point in every parabola, which no resampling
+inside a budget can show. A resample draws the groups with replacement over the whole table; each
+drawn run goes to its own budget (the budgets are those of the full data), a group drawn twice puts
+its runs twice into each parabola, and a budget left with too few sizes loses its minimum as in the
+row bootstrap (the refit fails below 2 budgets). Grouping by ``budget`` itself resamples whole
+isoFLOP profiles, the points of the final regressions.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from ..planner.result import Flag
 from ..runs import as_runs, data_info, require_columns, require_sizes
 from .allocation import allocation_fit, fit_loss_frontier, ols_pair, table_flops_convention
 from .bootstrap import RefitFailed, health, health_flags, resample_loop
+from .clusters import Groups, boot_groups
 from .isoflop import assign_budgets, isoflop_minimum, profiles
 from .result import MIN_BUDGETS, BootstrapInfo, DataInfo, FitResult
 
@@ -43,6 +53,7 @@ def fit_approach2(
     at: Sequence[float] | np.ndarray | None = None,
     n_samples: int = 1000,
     flops_convention: str | None = None,
+    bootstrap_by: Sequence[str] | str | None = None,
 ) -> FitResult:
     """Approach 2 (isoFLOP profiles) -> FitResult with form "powerlaw".
 
@@ -58,6 +69,8 @@ def fit_approach2(
     budgets, tol, bins_per_decade: how runs are grouped into budgets (see ``assign_budgets``).
     at: budgets at which N_opt, D_opt (and their intervals) are reported; default the largest
         budget in the data and 100x it.
+    bootstrap_by: resample the groups of these columns across budgets instead of runs within
+        budgets (module doc).
 
     ``extra["budgets"]`` lists every budget: C, runs, N_opt, D_opt, loss_opt, flagged, reason.
     """
@@ -70,6 +83,7 @@ def fit_approach2(
     if bootstrap < 0:
         raise ScalingError("bootstrap: must be >= 0")
     require_sizes(df, 3, "Approach 2 (a parabola per budget)")
+    groups = boot_groups(df, bootstrap_by, bootstrap)
     N = np.asarray(df["params"], dtype=float)
     D = np.asarray(df["tokens"], dtype=float)
     L = np.asarray(df["loss"], dtype=float)
@@ -121,9 +135,9 @@ def fit_approach2(
     boot = None
     boot_info = BootstrapInfo(n=0, seed=None, level=level)
     if bootstrap > 0:
-        refits = _bootstrap(seed, bootstrap, bidx, len(Cb), logCb, logN, logD, L, window, min_points)
+        refits = _bootstrap(seed, bootstrap, bidx, len(Cb), logCb, logN, logD, L, window, min_points, groups)
         boot = refits.rows
-        boot_info = health(int(bootstrap), seed, level, failed=refits.failed)  # no bounded parameters
+        boot_info = health(int(bootstrap), seed, level, failed=refits.failed, groups=groups)  # no bounded parameters
         flags += health_flags(boot_info)
         # kept refits fitted on fewer budgets than the full fit (a budget lost its minimum)
         n_short = int(sum(k < int(ok.sum()) for k in refits.extras))
@@ -136,7 +150,9 @@ def fit_approach2(
         seed=seed,
         n_samples=n_samples,
         boot=boot,
-        boot_label="bootstrap over runs within budgets",
+        boot_label="bootstrap over runs within budgets"
+        if groups is None
+        else f"cluster bootstrap over {groups.describe()} across budgets",
     )
     logkN, a, logkD, b = al["vec"]
     cov, resid = al["cov"], al["resid"]
@@ -251,6 +267,7 @@ def fit_approach2(
             "bins_per_decade": bins_per_decade,
             "at": at.tolist(),
             "n_samples": n_samples if not bootstrap else bootstrap,
+            **({"bootstrap_by": list(groups.by)} if groups is not None else {}),
         },
         residuals=residuals,
         flops_convention=fconv,
@@ -272,12 +289,16 @@ def fit_approach2(
     )
 
 
-def _bootstrap(seed, n_boot, bidx, nbudgets, logCb, logN, logD, L, window, min_points):
-    """Resample runs within each budget; refit parabolas and regressions (:func:`resample_loop`).
-    Rows: (log k_N, a, log k_D, b). A resample fails when fewer than 2 of its budgets keep a minimum."""
+def _bootstrap(seed, n_boot, bidx, nbudgets, logCb, logN, logD, L, window, min_points, groups: Groups | None = None):
+    """Resample runs within each budget, or the ``groups`` across budgets (module doc); refit parabolas
+    and regressions (:func:`resample_loop`). Rows: (log k_N, a, log k_D, b). A resample fails when
+    fewer than 2 of its budgets keep a minimum."""
     members = [np.flatnonzero(bidx == k) for k in range(nbudgets)]
 
     def draw(rng):
+        if groups is not None:
+            rows = groups.draw(rng)
+            return [rows[bidx[rows] == k] for k in range(nbudgets)]
         return [m[rng.integers(0, len(m), size=len(m))] if len(m) else m for m in members]
 
     def refit(picks):

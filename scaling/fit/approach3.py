@@ -35,6 +35,7 @@ from ..planner.result import Flag
 from ..runs import as_runs, data_info
 from ._surface import BOUNDS, DELTA, LAW_NAMES, NAMES, law_params_of, predict_log_loss, projected_gradient, start_grid
 from .bootstrap import bootstrap_approach3, chinchilla_derived, default_budgets, health_flags, percentile_intervals
+from .clusters import boot_groups
 from .flags import bound
 from .multistart import Approach3Optimum, approach3_optimum
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
@@ -184,6 +185,7 @@ def fit_approach3(
     n_refine: int | None = None,
     n_polish: int | None = None,
     extra_starts: np.ndarray | None = None,
+    bootstrap_by: Sequence[str] | str | None = None,
 ) -> FitResult:
     """Fit L(N, D) = E + A/N^alpha + B/D^beta by Approach 3 -> FitResult (form "chinchilla").
 
@@ -200,6 +202,8 @@ def fit_approach3(
     guard_starts: also give each refit a few steps from the grid start credited with the optimum
         (a guard against a resample whose optimum lies in another basin).
     first_pass .. extra_starts: the search options of ``approach3_optimum`` (None: its default).
+    bootstrap_by: columns whose groups (e.g. ``["trunk"]``) are resampled instead of runs, each drawn
+        group with all its runs (:mod:`scaling.fit.clusters`); None: the row bootstrap.
     """
     t0 = time.perf_counter()
     given = {
@@ -219,6 +223,7 @@ def fit_approach3(
     if bootstrap < 0:
         raise ScalingError("bootstrap: the number of resamples must be >= 0")
     budgets = tuple(float(c) for c in (budgets if budgets is not None else default_budgets(Nv, Dv)))
+    groups = boot_groups(df, bootstrap_by, bootstrap)
     logN, logD, logL = np.log(Nv), np.log(Dv), np.log(Lv)
     opt = approach3_optimum(logN, logD, logL, delta=delta, grid=grid, **search)
     flags = flags_for(opt, grid)
@@ -250,9 +255,10 @@ def fit_approach3(
             extra_starts=extra,
             guard_starts=guards,
             workers=workers,
+            groups=groups,
         )
         boot_seconds = bs.seconds
-        boot_info = bs.health(seed, level)  # failed refits left out, on-bound refits kept (and counted)
+        boot_info = bs.health(seed, level, groups=groups)  # failed refits left out, on-bound refits kept (and counted)
         samples = bs.law_params()
         if len(samples) >= 2:
             vals = {nm: samples[:, k] for k, nm in enumerate(LAW_NAMES)}
@@ -324,6 +330,7 @@ def fit_approach3(
             "n_starts": opt.n_starts,
             "budgets": list(budgets),
             **{k: v for k, v in search.items() if np.isscalar(v)},
+            **({"bootstrap_by": list(groups.by)} if groups is not None else {}),
         },
         residuals=residuals,
         flops_convention=fconv,

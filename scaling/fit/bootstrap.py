@@ -30,6 +30,13 @@ resamples runs one at a time (Kaplan, data-constrained, sparsity, Approaches 1 a
 through :func:`resample_loop`; Approach 3 and VP refit chunks of resamples at once (below), from the
 same generators.
 
+Cluster bootstrap (``bootstrap_by``, :mod:`scaling.fit.clusters`): runs whose errors are shared
+(the branches of one training trunk) are resampled as groups, K groups drawn with replacement, each
+with all its rows; Davison & Hinkley (1997, *Bootstrap Methods and their Application*, section 3.8),
+Cameron, Gelbach & Miller (2008, *Rev. Econ. Stat.* 90(3), 414-427). Resample i draws its groups from
+the same generator i, a refit is the same weighted refit, failures and bounds are counted as above;
+the fit records the grouping (``BootstrapInfo.by``, ``n_groups``) and is flagged below 8 groups.
+
 Reporting budgets: :func:`budgets_around` (five decades around the largest run) is the grid Approach 3,
 VP and the fit summary use; Approaches 1, 2 and Kaplan report at ``at`` (default: the largest budget
 and 100x it), recorded in their committed fits.
@@ -46,12 +53,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ScalingError
 from ..laws.chinchilla import chinchilla_G
 from ..planner.result import Flag
 from ._surface import _HI, _LO, BOUNDS, _Data, gradient_tolerance, lm_batch, objective
+from .bootinfo import BootstrapInfo, bound_phrase
+from .clusters import SHORT, Groups, few_groups_flags, short_draw
 
 BUDGETS = (1e20, 1e21, 1e22, 1e23, 1e24)
 
@@ -75,73 +83,6 @@ FLAG_SHARE = 0.05  # flag the fit when more than this share of refits failed, or
 
 
 # ------------------------------------------------------------------------------------------------
-# the bootstrap's report (FitResult.bootstrap)
-
-
-class BootstrapInfo(BaseModel):
-    """How the bootstrap went. Fit files written before the health counts load with ``failed`` and
-    ``on_bound`` empty and ``n_on_bound`` None (not recorded)."""
-
-    model_config = ConfigDict(frozen=True)
-    n: int = 0  # resamples drawn
-    seed: int | None = None
-    level: float = 0.95
-    n_failed: int = 0  # refits that failed: no fit possible, raised, did not converge, non-finite
-    failed: dict[str, int] = Field(default_factory=dict)  # n_failed by reason
-    n_on_bound: int | None = None  # refits (of those that did not fail) with any parameter on a bound
-    on_bound: dict[str, int] = Field(default_factory=dict)  # "E (lower)" -> refits with E on its lower bound
-    bound_rtol: float | None = None  # "on a bound": within bound_rtol * max(1, |bound|) of it (None: no bounds)
-    # the percentile intervals: the refits that did not fail, on-bound ones included (dropping them
-    # would bias the interval away from the bound); failed refits left out
-    intervals_include_on_bound: bool = True
-    intervals_include_failed: bool = False
-
-    @property
-    def n_used(self) -> int:
-        return self.n - self.n_failed
-
-    def lines(self) -> list[str]:
-        """The bootstrap's report: counts of failed and on-bound refits and what the intervals rest on."""
-        if not self.n:
-            return []
-        head = (
-            f"bootstrap: {self.n} resamples over runs, seed {self.seed}: {self.n_failed} failed "
-            f"({_pct(self.n_failed, self.n)}"
-        )
-        if self.failed:
-            head += ": " + ", ".join(f"{why} {k}" for why, k in self.failed.items())
-        head += ")"
-        if self.n_on_bound is None:
-            head += ", on-bound refits not recorded"
-        elif self.bound_rtol is None and not self.n_on_bound:
-            head += ", no bounded parameters"
-        else:
-            head += f", {self.n_on_bound} with a parameter on a bound ({_pct(self.n_on_bound, self.n)}"
-            if self.on_bound:
-                head += ": " + bound_phrase(self.on_bound)
-            head += ")"
-        tail = (
-            f"  intervals: percentiles of the {self.n_used} refits that did not fail"
-            + ("; on-bound refits included" if self.intervals_include_on_bound else "; on-bound refits left out")
-            + ("" if self.intervals_include_failed else "; failed refits left out")
-        )
-        return [head, tail]
-
-
-def bound_phrase(on_bound: dict[str, int]) -> str:
-    """{"E (lower)": 34, "alpha (upper)": 2} -> "E at its lower bound 34, alpha at its upper bound 2"."""
-    out = []
-    for key, k in on_bound.items():
-        nm, _, side = key.rpartition(" (")
-        out.append(f"{nm} at its {side.rstrip(')')} bound {k}" if nm else f"{key} {k}")
-    return ", ".join(out)
-
-
-def _pct(k: int, n: int) -> str:
-    return f"{100.0 * k / n:.1f}%" if n else "-"
-
-
-# ------------------------------------------------------------------------------------------------
 # resampling
 
 
@@ -160,8 +101,14 @@ def resample_indices(n_rows: int, n_boot: int, seed: int | None = 0, start: int 
     return np.stack([g.integers(0, n_rows, size=n_rows) for g in gens]) if gens else np.zeros((0, n_rows), dtype=int)
 
 
-def resample_weights(n_rows: int, n_boot: int, seed: int | None = 0, start: int = 0) -> np.ndarray:
-    """Multiplicity of each run in each resample: (n_boot, n_rows) float counts summing to n_rows."""
+def resample_weights(
+    n_rows: int, n_boot: int, seed: int | None = 0, start: int = 0, groups: Groups | None = None
+) -> np.ndarray:
+    """Multiplicity of each run in each resample: (n_boot, n_rows) float counts summing to n_rows;
+    with ``groups`` of the rows, the multiplicities of a cluster resample (:meth:`Groups.weights`)."""
+    if groups is not None:
+        gens = resample_generators(n_boot, seed, start)
+        return np.stack([groups.weights(g) for g in gens]) if gens else np.zeros((0, n_rows))
     idx = resample_indices(n_rows, n_boot, seed, start)
     W = np.zeros((n_boot, n_rows))
     for i, row in enumerate(idx):
@@ -264,10 +211,13 @@ class BootstrapSamples:
     converged: np.ndarray  # (n_boot,) bool
     n_failed: int
     seconds: float = 0.0
+    # (n_boot,) bool: cluster resamples of fewer than 2 sizes or token counts (failed); None: rows
+    short: np.ndarray | None = None
 
     @property
     def ok(self) -> np.ndarray:
-        return self.converged & np.all(np.isfinite(self.theta), axis=1)
+        ok = self.converged & np.all(np.isfinite(self.theta), axis=1)
+        return ok if self.short is None else ok & ~self.short
 
     @property
     def used(self) -> np.ndarray:
@@ -280,13 +230,17 @@ class BootstrapSamples:
         T = self.theta[self.used]
         return np.column_stack([np.exp(T[:, 2]), np.exp(T[:, 0]), np.exp(T[:, 1]), T[:, 3], T[:, 4]])
 
-    def health(self, seed: int | None, level: float, rtol: float = BOUND_RTOL) -> BootstrapInfo:
+    def health(
+        self, seed: int | None, level: float, rtol: float = BOUND_RTOL, groups: Groups | None = None
+    ) -> BootstrapInfo:
         """Failed refits by reason, and the used refits with a parameter on a bound of ``BOUNDS``."""
         finite = np.all(np.isfinite(self.theta), axis=1)
+        short = np.zeros(len(self.theta), dtype=bool) if self.short is None else self.short
         failed = {
-            "did not converge": int(np.sum(finite & ~self.converged)),
-            "non-finite": int(np.sum(~finite)),
+            "did not converge": int(np.sum(finite & ~self.converged & ~short)),
+            "non-finite": int(np.sum(~finite & ~short)),
             "an exponent at 0 (degenerate law)": int(np.sum(self.ok & ~self.used)),
+            SHORT: int(np.sum(short)),
         }
         mask, counts = on_bound(
             self.theta[self.used],
@@ -301,12 +255,14 @@ class BootstrapSamples:
             for k in (f"{nm} (lower)", f"{nm} (upper)")
             if k in counts
         }
-        return health(len(self.theta), seed, level, failed=failed, bound_mask=mask, bound_counts=counts, rtol=rtol)
+        return health(
+            len(self.theta), seed, level, failed=failed, bound_mask=mask, bound_counts=counts, rtol=rtol, groups=groups
+        )
 
 
-def _a3_chunk(start: int, count: int, *, logN, logD, logL, delta, starts, guards, seed, max_iter, guard_iter):
+def _a3_chunk(start: int, count: int, *, logN, logD, logL, delta, starts, guards, seed, max_iter, guard_iter, groups):
     d = _Data(logN, logD, logL, delta)
-    W = resample_weights(len(logN), count, seed, start)
+    W = resample_weights(len(logN), count, seed, start, groups)
     thetas, fs, convs = [], [], []
     for S0, limit in ((starts, max_iter), (guards, guard_iter)):
         if S0 is None or len(S0) == 0:
@@ -336,7 +292,8 @@ def _a3_chunk(start: int, count: int, *, logN, logD, logL, delta, starts, guards
     gb[(th >= _HI - 1e-12) & (gb < 0)] = 0.0
     tol = gradient_tolerance(logN, logD, delta)
     cb &= np.max(np.abs(gb), axis=1) <= tol
-    return th, fb, cb
+    short = None if groups is None else np.array([short_draw(w, logN, logD, 5) for w in W], dtype=bool)
+    return th, fb, cb, short
 
 
 def bootstrap_approach3(
@@ -354,6 +311,7 @@ def bootstrap_approach3(
     chunk: int = CHUNK,
     max_iter: int = 500,
     guard_iter: int = 40,
+    groups: Groups | None = None,
 ) -> BootstrapSamples:
     """Refit Approach 3 on ``n_boot`` resamples of the runs (all at once, warm-started).
 
@@ -363,6 +321,7 @@ def bootstrap_approach3(
     guard_starts: (k, 5) far starts (good points of the grid) given ``guard_iter`` steps each, a
         guard against a resample whose optimum lies in a basin the full data did not show; one
         that wins is iterated to convergence.
+    groups: resample these groups of runs, not runs (:mod:`scaling.fit.clusters`).
     """
     t0 = time.perf_counter()
     if n_boot < 0:
@@ -380,6 +339,7 @@ def bootstrap_approach3(
         "max_iter": int(max_iter),
         "guards": None if guard_starts is None else np.atleast_2d(np.asarray(guard_starts, dtype=float)),
         "guard_iter": int(guard_iter),
+        "groups": groups,
     }
     parts = map_chunks(_a3_chunk, int(n_boot), payload=payload, workers=workers, chunk=chunk)
     if parts:
@@ -388,9 +348,15 @@ def bootstrap_approach3(
         conv = np.concatenate([p[2] for p in parts])
     else:
         theta, f, conv = np.zeros((0, 5)), np.zeros(0), np.zeros(0, dtype=bool)
-    ok = conv & np.all(np.isfinite(theta), axis=1)
+    short = None if groups is None else np.concatenate([p[3] for p in parts] or [np.zeros(0, dtype=bool)])
+    ok = conv & np.all(np.isfinite(theta), axis=1) & (True if short is None else ~short)
     return BootstrapSamples(
-        theta=theta, objective=f, converged=conv, n_failed=int(np.sum(~ok)), seconds=time.perf_counter() - t0
+        theta=theta,
+        objective=f,
+        converged=conv,
+        n_failed=int(np.sum(~ok)),
+        seconds=time.perf_counter() - t0,
+        short=short,
     )
 
 
@@ -497,9 +463,11 @@ def health(
     bound_mask=None,
     bound_counts: Mapping[str, int] | None = None,
     rtol: float = BOUND_RTOL,
+    groups: Groups | None = None,
 ) -> BootstrapInfo:
     """The fit's BootstrapInfo from the failure reasons and the on-bound mask of the kept refits
-    (``bound_mask`` None: the method has no bounded parameters, 0 on a bound)."""
+    (``bound_mask`` None: the method has no bounded parameters, 0 on a bound); ``groups``: the
+    groups of a cluster bootstrap, recorded."""
     failed = {k: int(v) for k, v in failed.items() if v}
     return BootstrapInfo(
         n=int(n),
@@ -510,15 +478,19 @@ def health(
         n_on_bound=0 if bound_mask is None else int(np.sum(bound_mask)),
         on_bound=dict(bound_counts or {}),
         bound_rtol=None if bound_mask is None else rtol,
+        by=None if groups is None else list(groups.by),
+        n_groups=None if groups is None else groups.n,
     )
 
 
 def health_flags(info: BootstrapInfo, share: float = FLAG_SHARE) -> list[Flag]:
-    """Flags for a bootstrap whose failed or on-bound refits exceed ``share`` of the resamples."""
+    """Flags for a bootstrap whose failed or on-bound refits exceed ``share`` of the resamples, and
+    for a cluster bootstrap over too few groups (:func:`scaling.fit.clusters.few_groups_flags`)."""
     flags: list[Flag] = []
     n = info.n
     if not n:
         return flags
+    flags += few_groups_flags(info.n_groups, info.by)
     if info.n_failed > share * n:
         why = ", ".join(f"{k} {v}" for k, v in info.failed.items())
         flags.append(

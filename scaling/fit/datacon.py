@@ -24,6 +24,7 @@ epochs), and the law's samples.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ from ..planner.result import Flag
 from ..runs import as_runs, data_info, require_columns
 from ._surface import huber
 from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
+from .clusters import SHORT, boot_groups, row_draw, short_draw
 from .flags import bound
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
@@ -171,6 +173,7 @@ def fit_datacon(
     seed: int = 0,
     level: float = 0.95,
     unique_tokens_col: str | None = None,
+    bootstrap_by: Sequence[str] | str | None = None,
 ) -> FitResult:
     """Fit the data-constrained law's decay constants R_D* and R_N* (or all parameters).
 
@@ -187,6 +190,7 @@ def fit_datacon(
         ``extra["other_optima"]`` (on the paper's C4 runs: R_D* 15.4 / R_N* 5.3 from the paper's
         grid, as published, and 95 / 1.7 with a 0.13% lower objective).
     bootstrap: resample runs this many times (seeded, warm-started) for intervals and samples.
+    bootstrap_by: resample the groups of these columns, not runs (:mod:`scaling.fit.clusters`).
     """
     kw = {"unique_tokens_col": unique_tokens_col} if unique_tokens_col else {}
     df = as_runs(runs, **kw)
@@ -214,6 +218,7 @@ def fit_datacon(
             f"repetition constants needs at least {need}"
         )
     base_law = _base_law(base)
+    groups = boot_groups(df, bootstrap_by, bootstrap)
     flags: list[Flag] = []
     data = _Data(N, D, U, logL, base_law)
     if starts not in ("paper", "wide"):
@@ -313,6 +318,8 @@ def fit_datacon(
         def refit(idx):
             if np.sum(D[idx] > U[idx]) < need:
                 raise RefitFailed(f"fewer than {need} runs with repeated data drawn")
+            if groups is not None and short_draw(idx, N, D):
+                raise RefitFailed(SHORT)
             if free == "repetition":
                 res = _minimize_rep(theta, data.subset(idx), delta)
                 v = full.copy()
@@ -324,12 +331,14 @@ def fit_datacon(
                 raise RefitFailed("did not converge")
             return v
 
-        boot = resample_loop(int(bootstrap), seed, lambda rng: rng.integers(0, n, size=n), refit, width=7)
+        boot = resample_loop(int(bootstrap), seed, row_draw(n, groups), refit, width=7)
         V = boot.rows
         lo_b = [b[0] for b in ALL_BOUNDS] if free == "all" else [None] * 5 + [LOG_R_BOUNDS[0]] * 2
         hi_b = [b[1] for b in ALL_BOUNDS] if free == "all" else [None] * 5 + [LOG_R_BOUNDS[1]] * 2
         mask, counts = on_bound(V, lo_b, hi_b, VEC_NAMES)
-        boot_info = health(int(bootstrap), seed, level, failed=boot.failed, bound_mask=mask, bound_counts=counts)
+        boot_info = health(
+            int(bootstrap), seed, level, failed=boot.failed, bound_mask=mask, bound_counts=counts, groups=groups
+        )
         flags += health_flags(boot_info)
         if len(V) >= 2:
             samples = np.column_stack(
@@ -393,6 +402,7 @@ def fit_datacon(
             "base": base_law.to_dict()["params"],
             "starts": starts,
             "n_starts": int(len(start_pts)),
+            **({"bootstrap_by": list(groups.by)} if groups is not None else {}),
         },
         residuals=residuals,
         flops_convention=meta.get("flops_convention", "6nd"),

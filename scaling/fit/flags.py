@@ -11,6 +11,7 @@ Codes (a family of codes shares a prefix before ``:``; ``has_flag("bound")`` mat
     bootstrap_failed           too few refits succeeded for intervals
     bootstrap_refits_failed    more than 5% of the refits failed (left out of the intervals)
     bootstrap_refits_on_bound  more than 5% of the refits ended with a parameter on its bound
+    bootstrap_few_groups       a cluster bootstrap over fewer than 8 groups: intervals are coarse
     no_intervals               an allocation fit without intervals (2 points, or dependent points)
     samples_dropped            non-finite parameter samples of an allocation fit were dropped
     approach2_budget_left_out  a budget without a usable isoFLOP minimum was left out

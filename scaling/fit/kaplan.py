@@ -35,6 +35,7 @@ from ..planner.result import Flag
 from ..runs import as_runs, data_info, require_columns, require_sizes
 from ._surface import huber
 from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
+from .clusters import boot_groups, row_draw
 from .flags import bound
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
@@ -161,6 +162,7 @@ def fit_kaplan(
     seed: int = 0,
     n_refine: int = 8,
     at: Sequence[float] | np.ndarray | None = None,
+    bootstrap_by: Sequence[str] | str | None = None,
 ) -> FitResult:
     """Fit the Kaplan form to runs (Huber on log-loss residuals, summed; multi-start L-BFGS-B).
 
@@ -168,6 +170,7 @@ def fit_kaplan(
     bootstrap: resample runs this many times (seeded), warm-started from the full-data optimum,
         for percentile intervals on every parameter and derived quantity (and the law's samples).
     at: budgets where N_opt, D_opt and the loss are reported (default the largest run's FLOPs, 100x it).
+    bootstrap_by: resample the groups of these columns, not runs (:mod:`scaling.fit.clusters`).
     """
     df = as_runs(runs)
     require_columns(df, ["params", "tokens", "loss"], "kaplan fit")
@@ -183,6 +186,7 @@ def fit_kaplan(
         raise ScalingError(f"all {len(df)} runs have the same token count; the Kaplan fit needs several")
     if len(df) < 5:
         raise ScalingError(f"the Kaplan form has 4 parameters; {len(df)} runs cannot determine them (need >= 5)")
+    groups = boot_groups(df, bootstrap_by, bootstrap)
 
     best, start, results = minimise_kaplan(logN, logD, logL, delta=delta, n_refine=n_refine)
     theta = np.asarray(best.x, dtype=float)
@@ -240,10 +244,12 @@ def fit_kaplan(
                 raise RefitFailed("non-finite")
             return res.x, derived_of(res.x)
 
-        boot = resample_loop(int(bootstrap), seed, lambda rng: rng.integers(0, n, size=n), refit, width=4)
+        boot = resample_loop(int(bootstrap), seed, row_draw(n, groups), refit, width=4)
         B, drows = boot.rows, boot.extras
         mask, counts = on_bound(B, [b[0] for b in _bounds()], [b[1] for b in _bounds()], names)
-        boot_info = health(int(bootstrap), seed, level, failed=boot.failed, bound_mask=mask, bound_counts=counts)
+        boot_info = health(
+            int(bootstrap), seed, level, failed=boot.failed, bound_mask=mask, bound_counts=counts, groups=groups
+        )
         flags += health_flags(boot_info)
         if len(B) >= 2:
             q = (1 - level) / 2
@@ -302,6 +308,7 @@ def fit_kaplan(
             "n_refine": n_refine,
             "n_starts": int(len(_starts())),
             "at": at.tolist(),
+            **({"bootstrap_by": list(groups.by)} if groups is not None else {}),
         },
         residuals=residuals,
         flops_convention=meta.get("flops_convention", "6nd"),

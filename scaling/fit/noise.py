@@ -168,6 +168,22 @@ def chi2_interval(sd, df: int, level: float = 0.95):
     return sd * math.sqrt(df / q_hi), sd * math.sqrt(df / q_lo)
 
 
+def replicates_differ(runs: pd.DataFrame, column: str) -> str | None:
+    """Where the replicates :func:`mean_replicates` averages into one point differ in ``column``
+    ("'a' vs 'b' at params 1e+04, tokens 2e+06"), or None when every replicate group shares one value
+    (the averaged point then keeps it). A cluster bootstrap cannot group averaged points by such a
+    column (a trunk per seed): their groups are no longer one value."""
+    if column not in runs.columns:
+        return None
+    for g in replicate_groups(runs):
+        v = g[column]
+        if v.nunique(dropna=False) > 1:
+            a, b = (str(x) for x in v.drop_duplicates().iloc[:2])
+            n, d = float(g["params"].iloc[0]), float(g["tokens"].iloc[0])
+            return f"{a!r} vs {b!r} at params {n:.4g}, tokens {d:.4g}"
+    return None
+
+
 def mean_replicates(runs: pd.DataFrame) -> tuple[pd.DataFrame, float]:
     """The runs with each replicate group (:func:`replicate_groups`) replaced by one row: the
     geometric mean of its losses (the mean of log loss, the quantity the fits' residuals are in),
@@ -214,4 +230,12 @@ def _pct(level: float) -> str:
     return f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:g}"
 
 
-__all__ = ["SeedNoise", "ReplicateGroup", "chi2_interval", "mean_replicates", "replicate_groups", "seed_noise"]
+__all__ = [
+    "SeedNoise",
+    "ReplicateGroup",
+    "chi2_interval",
+    "mean_replicates",
+    "replicate_groups",
+    "replicates_differ",
+    "seed_noise",
+]

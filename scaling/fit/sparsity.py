@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from ..planner.result import Flag
 from ..runs import as_runs, data_info, require_columns
 from ._surface import huber, lse
 from .bootstrap import RefitFailed, health, health_flags, on_bound, resample_loop
+from .clusters import SHORT, boot_groups, row_draw, short_draw
 from .flags import bound
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 
@@ -179,6 +181,7 @@ def fit_sparsity(
     level: float = 0.95,
     params_col: str | None = None,
     sparsity_col: str = "sparsity",
+    bootstrap_by: Sequence[str] | str | None = None,
 ) -> FitResult:
     """Fit L(S, N, D) of Frantar et al. to runs: FitResult of method and form ``sparsity``.
 
@@ -188,6 +191,7 @@ def fit_sparsity(
     fixed: parameters held at given values, by natural name (a_S, b_S, c_S, b_N, a_D, b_D, c).
     n_starts: L-BFGS-B runs, from the best points of the start grid.
     bootstrap: resample runs this many times for intervals and the law's samples.
+    bootstrap_by: resample the groups of these columns, not runs (:mod:`scaling.fit.clusters`).
     """
     df = as_runs(runs)
     if sparsity_col not in df.columns:
@@ -241,6 +245,7 @@ def fit_sparsity(
     if len(df) <= n_free:
         raise ScalingError(f"{len(df)} runs for {n_free} free parameters: the sparsity fit needs more runs")
 
+    groups = boot_groups(df, bootstrap_by, bootstrap)
     problem = _Problem(np.log(N), np.log(D), np.log1p(-S), np.log(L), delta, fixed)
     results = [problem.minimize(x0) for x0 in _starts(problem, n_starts)]
     best = min(results, key=lambda r: r.fun if np.isfinite(r.fun) else np.inf)
@@ -272,18 +277,22 @@ def fit_sparsity(
         def refit(idx):
             if free_s and len(np.unique(np.round(S[idx], 9))) < min(len(levels), 3):
                 raise RefitFailed("too few sparsity levels drawn")
+            if groups is not None and short_draw(idx, N, D, n_free + 1):
+                raise RefitFailed(SHORT)
             res = problem.subset(idx).minimize(best.x)
             if not res.success:
                 raise RefitFailed("did not converge")
             return problem.full(res.x)
 
-        boot = resample_loop(int(bootstrap), seed, lambda rng: rng.integers(0, n, size=n), refit, width=7)
+        boot = resample_loop(int(bootstrap), seed, row_draw(n, groups), refit, width=7)
         rows = boot.rows
         free_mask = np.isin(np.arange(7), problem.free)
         lo_b = [BOUNDS[t][0] if free_mask[k] else None for k, t in enumerate(THETA)]
         hi_b = [BOUNDS[t][1] if free_mask[k] else None for k, t in enumerate(THETA)]
         mask, counts = on_bound(rows, lo_b, hi_b, NAMES)
-        boot_info = health(int(bootstrap), seed, level, failed=boot.failed, bound_mask=mask, bound_counts=counts)
+        boot_info = health(
+            int(bootstrap), seed, level, failed=boot.failed, bound_mask=mask, bound_counts=counts, groups=groups
+        )
         flags += health_flags(boot_info)
         if len(rows) >= 2:
             samples = np.array([[from_theta(th)[k] for k in NAMES] for th in rows])
@@ -353,6 +362,7 @@ def fit_sparsity(
                 "level": level,
                 "params_col": params_col,
                 "sparsity_col": sparsity_col,
+                **({"bootstrap_by": list(groups.by)} if groups is not None else {}),
             },
             residuals=residuals,
             flops_convention=law.flops_convention,

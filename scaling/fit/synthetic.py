@@ -2,6 +2,8 @@
 design's simulations (one home for every simulator).
 
 - :func:`simulate_runs`: a Chinchilla-like isoFLOP design (a runs DataFrame) from a law object;
+- :func:`simulate_branched_runs`: a branched sweep (every size and seed one training trunk, its runs
+  branches of it) whose runs share their trunk's error, for the cluster bootstrap;
 - :func:`isoflop_sweep` and :func:`simulate_losses`: the same design and log-normal seed noise in
   the surface's log-space parameters theta = (log A, log B, log E, alpha, beta), as the sweep
   design (:mod:`scaling.sweep.suggest_sim`) simulates them.
@@ -58,6 +60,48 @@ def simulate_runs(
     return df[["run_id", "params", "tokens", "flops", "loss", "budget"]]
 
 
+def simulate_branched_runs(
+    law=None,
+    *,
+    sizes: Sequence[float] = tuple(np.geomspace(1e7, 1e9, 12)),
+    tokens_per_param: Sequence[float] = (2.0, 6.0, 20.0, 60.0, 200.0),
+    seeds: int = 1,
+    trunk_sd: float = 0.02,
+    noise: float = 0.003,
+    seed: int | None = 0,
+):
+    """A branched sweep with losses drawn from ``law`` (default Epoch 2024): each size N and seed s is
+    one training trunk ``trunk-<N>-s<s>`` branched at D = N x each of ``tokens_per_param``, and
+
+        log L = log L_law(N, D) + u_trunk + e_run,   u ~ Normal(0, trunk_sd),  e ~ Normal(0, noise)
+
+    so the branches of a trunk share its offset u (what a shared trunk does to real runs: in this
+    project's CPU sweeps whole trunks moved by a few percent together). Returns a runs DataFrame
+    (run_id, params, tokens, flops, loss, seed, trunk)."""
+    if law is None:
+        law = get_law("epoch-2024")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(int(seeds)):
+        for N in sizes:
+            u = trunk_sd * rng.standard_normal()
+            for t in tokens_per_param:
+                D = float(N) * float(t)
+                log_l = math.log(float(law.loss(float(N), D))) + u + noise * rng.standard_normal()
+                rows.append(
+                    (
+                        f"N{N:.3g}-D{D:.3g}-s{s}",
+                        float(N),
+                        D,
+                        6.0 * float(N) * D,
+                        math.exp(log_l),
+                        s,
+                        f"trunk-{N:.3g}-s{s}",
+                    )
+                )
+    return pd.DataFrame(rows, columns=["run_id", "params", "tokens", "flops", "loss", "seed", "trunk"])
+
+
 def isoflop_sweep(
     theta, budgets: Sequence[float], n_sizes: int = 5, span: float = 4.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -79,4 +123,4 @@ def simulate_losses(theta, N, D, noise: float, rng: np.random.Generator) -> np.n
     )
 
 
-__all__ = ["simulate_runs", "isoflop_sweep", "simulate_losses"]
+__all__ = ["simulate_runs", "simulate_branched_runs", "isoflop_sweep", "simulate_losses"]

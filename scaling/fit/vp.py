@@ -47,16 +47,18 @@ from .bootstrap import (
     percentile_intervals,
     resample_weights,
 )
+from .clusters import SHORT, boot_groups, short_draw
 from .flags import bound
 from .result import BootstrapInfo, DataInfo, FitResult, worst_run
 from .vp_profile import DELTA, GRID_STEP, newton_refine, vp_optimum
 
 
-def _vp_chunk(start, count, *, N, D, L, x_hat, loss, delta, seed, h0):
-    W = resample_weights(len(L), count, seed, start)
+def _vp_chunk(start, count, *, N, D, L, x_hat, loss, delta, seed, h0, groups):
+    W = resample_weights(len(L), count, seed, start, groups)
     x, f, eab, conv = newton_refine(np.tile(x_hat, (count, 1)), N, D, L, loss=loss, delta=delta, weights=W, h0=h0)
     out = np.column_stack([eab, x])
-    return out, f, conv
+    short = np.zeros(count, dtype=bool) if groups is None else np.array([short_draw(w, N, D, 5) for w in W])
+    return out, f, conv, short
 
 
 # ------------------------------------------------------------------------------------------------
@@ -77,13 +79,14 @@ def fit_vp(
     compare: bool = True,
     tol_a: float = 0.02,
     name: str = "vp-fit",
+    bootstrap_by: Sequence[str] | str | None = None,
 ) -> FitResult:
     """Variable-projection fit -> FitResult (method "vp", form "chinchilla").
 
     runs: a runs table / path (``load_runs``), or a tuple (N, D, L) of arrays.
     loss: inner objective, "huber" (relative residuals, delta) or "ls" (see module doc).
-    bootstrap, seed, workers, level, budgets: as ``fit_approach3`` (each refit: Newton on the
-        profile warm-started from the full-data exponents).
+    bootstrap, seed, workers, level, budgets, bootstrap_by: as ``fit_approach3`` (each refit: Newton
+        on the profile warm-started from the full-data exponents).
     compare: also fit the 5-parameter Approach 3 surface and report both
         (``extra["approach3"]``, ``extra["comparison"]``); flag when the exponent a differs by more
         than ``tol_a`` or VP reaches a lower Approach-3 objective than the 5-parameter search.
@@ -98,6 +101,7 @@ def fit_vp(
     if bootstrap < 0:
         raise ScalingError("bootstrap: the number of resamples must be >= 0")
     budgets = tuple(float(c) for c in (budgets if budgets is not None else default_budgets(Nv, Dv)))
+    groups = boot_groups(df, bootstrap_by, bootstrap)
     opt = vp_optimum(Nv, Dv, Lv, loss=loss, delta=delta, grid_step=grid_step)
     E, A, B, al, be = opt["E"], opt["A"], opt["B"], opt["alpha"], opt["beta"]
     flags: list[Flag] = []
@@ -148,12 +152,14 @@ def fit_vp(
                 "delta": delta,
                 "seed": seed,
                 "h0": grid_step / 4,
+                "groups": groups,
             },
         )
         S = np.vstack([p[0] for p in parts])
         conv = np.concatenate([p[2] for p in parts])
+        short = np.concatenate([p[3] for p in parts])  # cluster resamples of one size or token count
         finite = np.all(np.isfinite(S), axis=1)
-        ok = conv & finite & (S[:, 1] > 0) & (S[:, 2] > 0) & (S[:, 0] >= 0)
+        ok = conv & finite & (S[:, 1] > 0) & (S[:, 2] > 0) & (S[:, 0] >= 0) & ~short
         samples = S[ok]
         # E >= 0 (non-negative least squares) and the exponents inside newton_refine's (1e-4, 4);
         # a refit with A or B at 0 has lost a term: the law is degenerate, it fails
@@ -166,10 +172,12 @@ def fit_vp(
             level,
             bound_mask=mask,
             bound_counts=counts,
+            groups=groups,
             failed={
-                "did not converge": int(np.sum(finite & ~conv)),
-                "non-finite": int(np.sum(~finite)),
-                "A or B at 0 (degenerate law)": int(np.sum(conv & finite & ~ok)),
+                "did not converge": int(np.sum(finite & ~conv & ~short)),
+                "non-finite": int(np.sum(~finite & ~short)),
+                "A or B at 0 (degenerate law)": int(np.sum(conv & finite & ~ok & ~short)),
+                SHORT: int(np.sum(short)),
             },
         )
         if len(samples) >= 2:
@@ -287,6 +295,7 @@ def fit_vp(
             "compare": compare,
             "tol_a": tol_a,
             "budgets": list(budgets),
+            **({"bootstrap_by": list(groups.by)} if groups is not None else {}),
         },
         residuals=residuals,
         flops_convention=fconv,
