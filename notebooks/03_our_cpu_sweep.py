@@ -13,10 +13,10 @@
 # `sweeps/cpu-isoflop-v2.toml`: 6 budgets in half-decade steps (FLOPs counted under the PaLM
 # convention, 6N plus attention's context work) x 7 sizes of byte-level GPT decoders at context 256,
 # trained with branched warmup-stable-decay schedules on the large Debian documentation corpus (no run
-# sees a token twice), every run in two seeds. The runs are in `data/runs/cpu-isoflop-v2/`, the table
+# sees a token twice), every run in two seeds and the short ones (at most 800 steps) in four. The runs are in `data/runs/cpu-isoflop-v2/`, the table
 # in `data/cpu-isoflop-v2-runs.csv`. The law is fitted on the runs at batch 32 from 3.16e12 FLOPs up
 # (the spec halves the batch of short runs to give them 250 steps, and those end far below what their
-# (N, D) predicts: see the README), each point the mean log loss of its two seeds. Loss is in nats per
+# (N, D) predicts: see the README), each point the mean log loss of its seeds. Loss is in nats per
 # byte. Run with `python notebooks/03_our_cpu_sweep.py`; figures go to `$SCALING_NOTEBOOK_OUT`.
 
 # %%
@@ -51,7 +51,7 @@ print(
 
 # %%
 points, _ = mean_replicates(runs)
-a2 = fit(runs, method="approach2", bootstrap=NB, seed=0, mean_seeds=True)
+a2 = fit(runs, method="approach2", bootstrap=NB, seed=0, mean_seeds=True, bootstrap_by=["params"])
 for b in a2.extra["budgets"]:
     sub = points[np.isclose(points.budget, b["C"], rtol=0.05)]
     best = sub.loc[sub.loss.idxmin()]
@@ -64,10 +64,11 @@ for b in a2.extra["budgets"]:
 # %% [markdown]
 # ## The loss surface, its exponent and how well it fits
 # Approach 3 (the Chinchilla surface) on the same points; the report ends with the residual, the worst
-# point and the seed noise measured from the pairs.
+# point and the seed noise measured from the replicates. The bootstrap resamples sizes, not points
+# (`bootstrap_by`): the points of one size share its trunks.
 
 # %%
-a3 = fit(runs, method="approach3", bootstrap=NB, seed=0, mean_seeds=True)
+a3 = fit(runs, method="approach3", bootstrap=NB, seed=0, mean_seeds=True, bootstrap_by=["params"])
 for res in (a2, a3):
     lo, hi = res.intervals.get("a", (float("nan"), float("nan")))
     print(f"{res.method}: a = {res.derived.get('a', res.params.get('a')):.3f} (95% interval {lo:.3f}..{hi:.3f})")
