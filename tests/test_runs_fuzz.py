@@ -10,11 +10,13 @@ import tempfile
 import warnings
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scaling.errors import ScalingError
 from scaling.fit.api import load_for
+from scaling.runs import load_runs
 
 SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".txt", ".csv.gz", ".parquet", "")
 NAMES = (
@@ -196,3 +198,10 @@ def test_plausible_tables_with_random_values(n, data, options):
             assert (out[["params", "tokens", "flops", "loss"]].to_numpy(dtype=float) > 0).all()
     finally:
         os.unlink(path)
+
+
+def test_derived_flops_that_underflow_are_a_one_line_error():
+    """Found by the fuzzer: params 2.9e-191 and tokens 3.9e-200 are positive, their 6ND is 0."""
+    df = pd.DataFrame({"params": [2.9e-191, 1e6], "tokens": [3.9e-200, 2e7], "loss": [1.0, 3.0]})
+    with pytest.raises(ScalingError, match=r"^row 1: flops derived from the other columns is 0 .*units"):
+        load_runs(df)

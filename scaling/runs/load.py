@@ -18,7 +18,7 @@ from ..units import parse_number
 from .checks import _check_duplicates, plausibility
 from .columns import CANONICAL, _avail, apply_where, find_column, params_convention_of
 from .read import _source_name, read_table
-from .values import OK_STATUS, RunsWarning, _check_positive, _maybe_log10, _to_float
+from .values import OK_STATUS, RunsWarning, _check_positive, _maybe_log10, _row_ref, _to_float
 
 
 def load_runs(
@@ -168,6 +168,15 @@ def load_runs(
             )
         out.insert(out.columns.get_loc("tokens") + 1, "flops", 6.0 * out["params"] * out["tokens"])
         notes.append("no FLOPs column: flops = 6 N D")
+    for col in ("tokens", "flops"):  # a derived column can under- or overflow where its inputs did not
+        v = out[col].to_numpy(dtype=float)
+        bad = ~(np.isfinite(v) & (v > 0))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ScalingError(
+                f"{_row_ref(int(out.index[i]), src, file_based)}: {col} derived from the other columns is "
+                f"{v[i]:g} (params {out['params'].iloc[i]:g}): out of floating-point range; are the units right?"
+            )
 
     lo = None if min_flops is None else parse_number(min_flops, "min_flops")
     hi = None if max_flops is None else parse_number(max_flops, "max_flops")
