@@ -35,6 +35,7 @@ TABLES = {
     "sparse-cpu-s75-runs.csv": "runs/sparse-cpu-s75",
     "sparse-long-s0-runs.csv": "runs/sparse-long-s0",
     "sparse-long-s50-runs.csv": "runs/sparse-long-s50",
+    "sparse-long-s50-2of4-runs.csv": "runs/sparse-long-s50-2of4",
 }
 
 
@@ -253,14 +254,17 @@ def test_collect_of_several_specs_is_the_joined_table(cli, tmp_path):
 def test_sparse_long_dense_equivalent_is_quoted():
     """docs/architectures.md's sparse-long table comes out of the two committed fits."""
     docs = (DATA.parent / "docs" / "architectures.md").read_text()
-    res = dense_equivalent_fits(
-        DATA / "sparse-long-s0-fit-approach3.json",
-        DATA / "sparse-long-s50-fit-approach3.json",
-        50e3,
-        tokens_per_param=[20, 80, 320],
-    )
-    for r in res.rows:
-        hi = f"{r.interval[1]:.3g}" if np.isfinite(r.interval[1]) else "inf"
-        bad = f"{r.n_unreachable} of {res.n_samples}" if r.n_unreachable else "0"
-        row = f"| {r.tokens_per_param:g} | {r.factor:.3g}x | {r.interval[0]:.3g} .. {hi} | {bad} |"
-        assert row in docs, row
+    for name, label in (("s50", "50%, random"), ("s50-2of4", "50%, 2:4, magnitude")):
+        res = dense_equivalent_fits(
+            DATA / "sparse-long-s0-fit-approach3.json",
+            DATA / f"sparse-long-{name}-fit-approach3.json",
+            50e3,
+            tokens_per_param=[20, 80, 320],
+        )
+        for r in res.rows:
+            hi = f"{r.interval[1]:.3g}" if np.isfinite(r.interval[1]) else "inf"
+            bad = f"{r.n_unreachable} of {res.n_samples}" if r.n_unreachable else "0"
+            row = (
+                f"| {name} ({label}) | {r.tokens_per_param:g} | {r.factor:.3g}x | {r.interval[0]:.3g} .. {hi} | {bad} |"
+            )
+            assert row in docs, row
