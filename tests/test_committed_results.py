@@ -36,6 +36,7 @@ TABLES = {
     "sparse-long-s0-runs.csv": "runs/sparse-long-s0",
     "sparse-long-s50-runs.csv": "runs/sparse-long-s50",
     "sparse-long-s50-2of4-runs.csv": "runs/sparse-long-s50-2of4",
+    "sparse-long-s75-runs.csv": "runs/sparse-long-s75",
 }
 
 
@@ -254,7 +255,7 @@ def test_collect_of_several_specs_is_the_joined_table(cli, tmp_path):
 def test_sparse_long_dense_equivalent_is_quoted():
     """docs/architectures.md's sparse-long table comes out of the two committed fits."""
     docs = (DATA.parent / "docs" / "architectures.md").read_text()
-    for name, label in (("s50", "50%, random"), ("s50-2of4", "50%, 2:4, magnitude")):
+    for name, label in (("s50", "50%, random"), ("s50-2of4", "50%, 2:4, magnitude"), ("s75", "75%, random")):
         res = dense_equivalent_fits(
             DATA / "sparse-long-s0-fit-approach3.json",
             DATA / f"sparse-long-{name}-fit-approach3.json",
