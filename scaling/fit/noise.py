@@ -168,6 +168,24 @@ def chi2_interval(sd, df: int, level: float = 0.95):
     return sd * math.sqrt(df / q_hi), sd * math.sqrt(df / q_lo)
 
 
+def t_quantile(n: int, level: float = 0.95) -> float:
+    """The two-sided Student-t quantile for the mean of ``n`` values (``n - 1`` degrees of freedom)."""
+    from scipy.stats import t  # scipy on first use: `scaling --help` and plans start without it
+
+    return float(t.ppf(0.5 + level / 2, n - 1))
+
+
+def t_interval(values, level: float = 0.95) -> tuple[float, float] | None:
+    """The Student-t interval of the mean of the finite ``values`` (None entries skipped); None with
+    fewer than two."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if len(v) < 2:
+        return None
+    half = t_quantile(len(v), level) * float(np.std(v, ddof=1)) / math.sqrt(len(v))
+    m = float(np.mean(v))
+    return (m - half, m + half)
+
+
 def replicates_differ(runs: pd.DataFrame, column: str) -> str | None:
     """Where the replicates :func:`mean_replicates` averages into one point differ in ``column``
     ("'a' vs 'b' at params 1e+04, tokens 2e+06"), or None when every replicate group shares one value
@@ -238,4 +256,6 @@ __all__ = [
     "replicate_groups",
     "replicates_differ",
     "seed_noise",
+    "t_interval",
+    "t_quantile",
 ]

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OutOfRangeWarning, ScalingError
+from ..fit.noise import t_interval, t_quantile
 from ..laws.base import percentile_interval
 from ..laws.chinchilla import ChinchillaLaw
 
@@ -46,23 +47,6 @@ LEVEL = 0.95
 MC_SEED = 0  # the Monte Carlo's RNG seed: the same store and law print the same interval
 MC_DRAWS = 100_000
 INTERVAL_WORDS = "95% t interval"
-
-
-def t_quantile(n: int, level: float = LEVEL) -> float:
-    """The two-sided Student-t quantile for the mean of ``n`` values (``n - 1`` degrees of freedom)."""
-    from scipy.stats import t  # scipy on first use: `scaling --help` and plans start without it
-
-    return float(t.ppf(0.5 + level / 2, n - 1))
-
-
-def t_interval(values, level: float = LEVEL) -> tuple[float, float] | None:
-    """The Student-t interval of the mean of the finite ``values``; None with fewer than two."""
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
-    if len(v) < 2:
-        return None
-    half = t_quantile(len(v), level) * float(np.std(v, ddof=1)) / math.sqrt(len(v))
-    m = float(np.mean(v))
-    return (m - half, m + half)
 
 
 def interval_from_sd(mean: float, sd: float | None, n: int, level: float = LEVEL) -> tuple[float, float] | None:

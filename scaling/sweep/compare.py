@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .. import store
 from .._io import atomic_write_text
 from ..errors import ScalingError
+from ..fit.noise import t_interval
 
 KEY = ("n_layer", "d_model", "n_head", "d_ff", "vocab", "context", "mixer", "sparsity", "tokens", "seed")
 
@@ -90,11 +90,8 @@ class SweepComparison:
         pairs). Each pair is one seed of each design, so the interval carries seed noise as measured
         by the pairs' own scatter; pairs at very different token counts can differ for real, which
         widens it."""
-        d = self.rel_diff.to_numpy(dtype=float)
-        if d.size < 2:
-            return float("nan"), float("nan")
-        half = float(stats.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
-        return float(d.mean() - half), float(d.mean() + half)
+        iv = t_interval(self.rel_diff.tolist(), level)
+        return iv if iv is not None else (float("nan"), float("nan"))
 
     def summary(self) -> str:
         d = self.rel_diff
