@@ -209,6 +209,26 @@ def test_branched_spec_groups_sizes_into_trunks(corpus):
         assert job[0].trunk == f"trunk-{job[0].n_layer}x{job[0].d_model}-b{job[0].batch_size}-s0"
 
 
+def test_a_learning_rate_probe_gets_one_trunk_per_rate(corpus):
+    """Runs of one shape at two peak rates cannot share a trunk (it would train at one of them)."""
+    runs = "".join(
+        f"[[runs]]\nname = 'D{t}-lr{lr}'\nn_layer = 1\nd_model = 32\nn_head = 2\ntokens = {t}\nlr = {lr}\n"
+        for lr in (2e-3, 4e-3)
+        for t in (40960, 81920)
+    )
+    text = SPEC.replace("CORPUS", str(corpus)).replace('kind = "isoflop"', 'kind = "list"')
+    for key in ("budgets", "tokens_per_param", "size_multipliers", "size_grid"):
+        text = "\n".join(line for line in text.splitlines() if not line.startswith(key))
+    text = text.replace("min_steps = 30\n", "")
+    spec = parse_spec(__import__("tomllib").loads(text + "\n" + runs))
+    jobs = jobs_of(spec.expand())
+    assert len(jobs) == 2 and all(len(j) == 2 for j in jobs)
+    for job in jobs:
+        (lr,) = {c.lr for c in job}
+        assert {c.trunk for c in job} == {f"trunk-1x32-b16-lr{lr:.4g}-s0"}
+        trunk_config(job)  # the branches agree in everything but their tokens
+
+
 @pytest.mark.slow
 def test_sigkill_mid_trunk_then_rerun_finishes_every_run_once(corpus, tmp_path):
     spec_file = tmp_path / "br.toml"

@@ -384,7 +384,7 @@ def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[
 
 
 def _branch(spec, configs: list[store.RunConfig]) -> list[store.RunConfig]:
-    """Branched WSD: the runs of one shape, batch size and seed become branches of one trunk.
+    """Branched WSD: the runs of one shape, batch size, peak rate and seed become branches of one trunk.
 
     Each run keeps the batch size of the spec's rules (``min_steps`` halves it for short runs, which
     then branch from a trunk of their own); the runs of one shape and batch size (every seed) share
@@ -393,14 +393,20 @@ def _branch(spec, configs: list[store.RunConfig]) -> list[store.RunConfig]:
     a plain WSD run of its length with those steps would and a second seed is a true replicate."""
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
-        groups.setdefault((c.n_layer, c.d_model, c.n_head, c.d_ff, c.batch_size), []).append(i)
+        groups.setdefault((c.n_layer, c.d_model, c.n_head, c.d_ff, c.batch_size, c.lr), []).append(i)
+    # a shape trained at several peak rates (a learning-rate probe) gets one trunk per rate, named
+    # by it; a shape at one rate keeps the plain name
+    rates: dict[tuple, set[float]] = {}
+    for key in groups:
+        rates.setdefault(key[:5], set()).add(key[5])
     out = list(configs)
-    for (n_layer, d_model, _, _, batch), idx in groups.items():
+    for (n_layer, d_model, n_head, d_ff, batch, lr), idx in groups.items():
         shortest = min(configs[i].steps for i in idx)
         warm = round(spec.train.warmup_fraction * shortest)
+        tag = f"-lr{lr:.4g}" if len(rates[(n_layer, d_model, n_head, d_ff, batch)]) > 1 else ""
         for i in idx:
             c = configs[i]
-            update = {"warmup_steps": int(warm), "trunk": f"trunk-{n_layer}x{d_model}-b{batch}-s{c.seed}"}
+            update = {"warmup_steps": int(warm), "trunk": f"trunk-{n_layer}x{d_model}-b{batch}{tag}-s{c.seed}"}
             if c.sparsity and c.sparsity_mask == "magnitude":
                 # one pruning step for the whole trunk (sparsity_warmup_fraction of the shortest branch)
                 update["sparsity_dense_steps"] = round(c.sparsity_warmup_fraction * shortest)
