@@ -148,6 +148,10 @@ def test_fit_recovers_the_law():
     budgets = [ln.split()[0] for ln in report(res).splitlines() if ln.strip().startswith("1e+")]
     top = int(np.floor(np.log10(df.flops.max())))
     assert budgets == [f"1e+{e}" for e in range(top - 1, top + 4)]
+    # ... and says the dense-equivalent factors with their intervals, and that the form floors them at 1
+    (line,) = [ln for ln in report(res).splitlines() if ln.startswith("dense-equivalent factor")]
+    f75 = res.derived["dense_equivalent@0.75"]
+    assert f"75% {f75:.3g}x ({lo:.3g} .. {hi:.3g})" in line and "cannot put it below 1" in line
     # the FitResult is JSON and loads back as a law
     back = FitResult.model_validate_json(res.model_dump_json())
     assert back.to_law().params == pytest.approx(fitted.params)

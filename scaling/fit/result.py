@@ -221,6 +221,20 @@ class FitResult(BaseModel):
                 + (f" ({ib[0]:.4f}, {ib[1]:.4f})" if ib else "")
             )
 
+        # the sparsity form's dense-equivalent factors (Frantar et al. 2023, arXiv:2309.08520)
+        eq = [(k.split("@")[1], v) for k, v in res.derived.items() if k.startswith("dense_equivalent@")]
+        if eq:
+            parts = []
+            for s, v in eq:
+                ci = res.intervals.get(f"dense_equivalent@{s}")
+                parts.append(f"{float(s):.0%} {v:.3g}x" + (f" ({ci[0]:.3g} .. {ci[1]:.3g})" if ci else ""))
+            lines += [
+                "",
+                "dense-equivalent factor (non-zero N of a sparse model -> dense N of the same loss): "
+                + ", ".join(parts)
+                + "; the form cannot put it below 1",
+            ]
+
         # budget table from the law (intervals from its samples)
         law = None
         try:
