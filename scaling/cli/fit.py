@@ -120,6 +120,13 @@ def register(sub) -> None:
         "ln(loss / predicted) and their mean, RMSE and range",
     )
     p.add_argument(
+        "--by",
+        default=None,
+        metavar="COL[,COL]",
+        help="with --score: the residuals by these columns (e.g. params): per group the mean with a 95%% "
+        "interval, one observation per trunk of a branched sweep, and an F test of the group offsets",
+    )
+    p.add_argument(
         "--json", action="store_true", help="print the FitResult (or the scores) as JSON instead of the report"
     )
     p.set_defaults(func=run)
@@ -128,6 +135,8 @@ def register(sub) -> None:
 def run(args) -> int:
     if args.score is not None:
         return score(args)
+    if args.by is not None:
+        raise ScalingError("--by groups the residuals of --score FIT.json: give --score (fit first, then score)")
     if args.method is None:
         args.method = "approach3"
     if args.bootstrap < 0:
@@ -238,7 +247,8 @@ def score(args) -> int:
     given = [k for k, v in fitting.items() if v]
     if given:
         raise ScalingError(f"--score fits nothing: {given[0]} does not apply (it scores runs against the saved fit)")
-    scores = score_runs(args.score, args.runs, **_loader_options(args))
+    by = None if args.by is None else [c.strip() for c in args.by.split(",")]
+    scores = score_runs(args.score, args.runs, by=by, **_loader_options(args))
     print(scores.model_dump_json(indent=2) if args.json else scores.summary())
     return 0
 

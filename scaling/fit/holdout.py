@@ -35,6 +35,7 @@ from ..runs import as_runs, load_runs, require_columns
 from ..units import parse_number, si
 from .api import RUNS_LOADER_OPTIONS
 from .api import fit as api_fit
+from .residual_groups import ResidualGroups, group_residuals
 from .result import FitResult
 
 
@@ -218,6 +219,7 @@ class RunScores(BaseModel):
     max_residual: float
     n_below: int
     n_above: int
+    groups: ResidualGroups | None = None  # the residuals by a column (``by``), when asked
 
     def summary(self) -> str:
         """The scored runs as a table, then one summary line (what ``scaling fit --score`` prints)."""
@@ -249,6 +251,8 @@ class RunScores(BaseModel):
             f"from {100 * self.min_residual:+.2f}% ({lo.run_id}) to {100 * self.max_residual:+.2f}% ({hi.run_id}); "
             f"{self.n_below} below the prediction, {self.n_above} above"
         )
+        if self.groups is not None:
+            lines += ["", self.groups.summary()]
         return "\n".join(lines)
 
 
@@ -266,7 +270,9 @@ def _law_inputs(result: FitResult, runs: pd.DataFrame) -> tuple[np.ndarray, ...]
     return tuple(np.asarray(runs[c], dtype=float) for c in ("params", "tokens"))
 
 
-def score_runs(fit: FitResult | str | Path, runs: Any, **loader_options) -> RunScores:
+def score_runs(
+    fit: FitResult | str | Path, runs: Any, *, by: Sequence[str] | None = None, **loader_options
+) -> RunScores:
     """Score runs against a saved fit without refitting -> :class:`RunScores`.
 
     fit: a FitResult or the path of a fit file (``scaling fit --out``); its law must have a loss
@@ -274,6 +280,8 @@ def score_runs(fit: FitResult | str | Path, runs: Any, **loader_options) -> RunS
     runs: a runs table (path or DataFrame), read by :func:`scaling.runs.load_runs` with
         ``loader_options`` (``where``, ``params_col``, ``drop_failed`` ...); a single run is enough.
     Each run's residual is ln(loss / predicted), the unit of the fit's RMSE of log loss.
+    by: columns to group the residuals by (:func:`scaling.fit.residual_groups.group_residuals`:
+        per group a mean with its interval, one observation per trunk, and a test of the offsets).
     """
     res = fit if isinstance(fit, FitResult) else FitResult.load(fit)
     name = "fit" if isinstance(fit, FitResult) else str(fit)
@@ -318,6 +326,7 @@ def score_runs(fit: FitResult | str | Path, runs: Any, **loader_options) -> RunS
         max_residual=float(np.max(r)),
         n_below=int(np.sum(r < 0)),
         n_above=int(np.sum(r > 0)),
+        groups=None if by is None else group_residuals(table, r, by),
     )
 
 
