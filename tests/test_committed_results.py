@@ -110,6 +110,24 @@ def test_v2_law_is_reproduced_and_quoted_in_readme(method):
         assert (b["n_failed"] + b.get("n_on_bound", 0)) / b["n"] < 0.05
 
 
+def test_v2_residuals_by_size_are_quoted_in_readme():
+    """The README's per-size offsets of the v2 law (one observation per trunk) and their F test."""
+    from scaling.fit.holdout import score_runs
+
+    with pytest.warns(UserWarning, match="2 versions of its text"):
+        scores = score_runs(
+            DATA / "cpu-isoflop-v2-fit-approach3.json", DATA / "cpu-isoflop-v2-runs.csv", where=V2_WHERE, by=["params"]
+        )
+    groups = scores.groups
+    assert groups is not None and groups.unit == "trunk" and len(groups.groups) == 10
+    readme = " ".join((DATA.parent / "README.md").read_text().split())
+    g330 = next(g for g in groups.groups if g.group == "params=330288")
+    assert g330.units == 4 and g330.high is not None and g330.high < 0
+    assert f"{100 * g330.mean:+.2f}%, 95% {100 * g330.low:+.2f}% to {100 * g330.high:+.2f}%".replace("+", "") in readme
+    assert f"F = {groups.f_statistic:.2f}, p = {groups.p_value:.2g}" in readme
+    assert " ".join(groups.summary().splitlines()[-1].split()) in readme
+
+
 @pytest.mark.slow  # 5 s; the fast suite checks the 1e13 figure through the README's golden output
 def test_hyena_multiplier_quoted_in_readme():
     """README / docs/architectures.md: Hyena over attention at context 1024, palm FLOPs:
