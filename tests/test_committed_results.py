@@ -254,16 +254,18 @@ def test_the_refetch_replicates_pair_with_their_first_runs(cli):
     assert len(fps) == len(first) == 1 and fps != first  # another version of the corpus text
 
 
-def test_collect_of_several_specs_is_the_joined_table(cli, tmp_path):
+@pytest.mark.parametrize("family,n", [("sparse-cpu", 36), ("sparse-long", 108)])
+def test_collect_of_several_specs_is_the_joined_table(cli, tmp_path, family, n):
     """`sweep collect A B C --out T` writes one table, run ids prefixed with their sweep when the
-    sweeps share ids: the committed data/sparse-cpu-runs.csv (joined by hand before) is that table."""
+    sweeps share ids: the committed data/sparse-cpu-runs.csv (joined by hand before) and
+    data/sparse-long-runs.csv (the random-mask files) are that table."""
     root = Path(__file__).resolve().parents[1]
-    specs = [str(root / "sweeps" / f"sparse-cpu-s{s}.toml") for s in (0, 50, 75)]
+    specs = [str(root / "sweeps" / f"{family}-s{s}.toml") for s in (0, 50, 75)]
     out = tmp_path / "joined.csv"
     r = cli("sweep", "collect", *specs, "--root", str(DATA / "runs"), "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert "wrote 36 runs" in r.stdout and "run ids prefixed with their sweep" in r.stdout
-    new, old = pd.read_csv(out).set_index("run_id"), pd.read_csv(DATA / "sparse-cpu-runs.csv").set_index("run_id")
+    assert f"wrote {n} runs" in r.stdout and "run ids prefixed with their sweep" in r.stdout
+    new, old = pd.read_csv(out).set_index("run_id"), pd.read_csv(DATA / f"{family}-runs.csv").set_index("run_id")
     assert sorted(new.index) == sorted(old.index)
     assert np.allclose(new.loc[old.index, "loss"], old["loss"], rtol=0, atol=0)
     r = cli("sweep", "collect", specs[0], specs[0], "--root", str(DATA / "runs"), "--out", str(out))
@@ -287,3 +289,26 @@ def test_sparse_long_dense_equivalent_is_quoted():
                 f"| {name} ({label}) | {r.tokens_per_param:g} | {r.factor:.3g}x | {r.interval[0]:.3g} .. {hi} | {bad} |"
             )
             assert row in docs, row
+
+
+def test_sparse_long_sparsity_law_is_quoted():
+    """docs/architectures.md quotes the committed Frantar-form fit over the long grid: its
+    dense-equivalent factors with their intervals and its bootstrap line."""
+    fitted = json.loads((DATA / "sparse-long-fit.json").read_text())
+    assert fitted["method"] == "sparsity" and fitted["options"]["bootstrap_by"] == ["sweep", "trunk"]
+    docs = (DATA.parent / "docs" / "architectures.md").read_text()
+    parts = []
+    for s in ("0.5", "0.75"):
+        v, (lo, hi) = fitted["derived"][f"dense_equivalent@{s}"], fitted["intervals"][f"dense_equivalent@{s}"]
+        assert lo >= 1 - 1e-9  # the form's floor
+        parts.append(f"{float(s):.0%} {v:.3g}x ({lo:.3g} .. {hi:.3g})")
+    assert ", ".join(parts) in docs
+
+
+@pytest.mark.slow  # about 30 s: the multi-start sparsity fit
+def test_sparse_long_sparsity_law_is_reproduced():
+    committed = json.loads((DATA / "sparse-long-fit.json").read_text())
+    again = fit(DATA / "sparse-long-runs.csv", method="sparsity", where="d_model >= 32 and tokens_per_param >= 15")
+    assert again.data.fingerprint == committed["data"]["fingerprint"] and again.data.n_rows == 75
+    for k, v in committed["params"].items():
+        assert again.params[k] == pytest.approx(v, rel=1e-3, abs=1e-6), k
