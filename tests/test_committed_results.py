@@ -312,3 +312,19 @@ def test_sparse_long_sparsity_law_is_reproduced():
     assert again.data.fingerprint == committed["data"]["fingerprint"] and again.data.n_rows == 75
     for k, v in committed["params"].items():
         assert again.params[k] == pytest.approx(v, rel=1e-3, abs=1e-6), k
+
+
+@pytest.mark.slow  # about 10 s: 1000 refits
+def test_v2_trunk_bootstrap_row_is_quoted():
+    """The README's cluster-bootstrap table: the v2 runs fitted one by one, resampling their trunks."""
+    res = fit(
+        DATA / "cpu-isoflop-v2-runs.csv",
+        where=V2_WHERE,
+        budgets=[3.16e12, 1e13, 3.16e13, 1e14],
+        bootstrap=1000,
+        bootstrap_by=["trunk"],
+        seed=0,
+    )
+    lo, hi = res.intervals["a"]
+    readme = (DATA.parent / "README.md").read_text()
+    assert f"| {res.derived['a']:.4f} ({lo:.4f}, {hi:.4f}) | {res.bootstrap.n_failed} | 0 |" in readme
