@@ -10,6 +10,7 @@ import tracemalloc
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from scaling.errors import ScalingError
@@ -503,3 +504,16 @@ def test_runs_from_two_versions_of_one_corpus_warn(runs240):
     two = runs240.assign(corpus=["x"] * half + ["y"] * (len(runs240) - half), corpus_fingerprint=fps)
     assert _load(two)[1] == []
     assert _load(runs240.assign(corpus="docs", corpus_fingerprint=[None] * half + fps[half:]))[1] == []
+
+
+def test_a_fit_of_seed_means_records_every_seeds_corpus_version(runs240):
+    """Seed 1 read the corpus as fetched again: the fit of seed means (one row per point, taken
+    from seed 0's row) still records both versions, so a growth analysis does not think the law's
+    runs read only the first."""
+    fa, fb = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    runs = pd.concat([runs240.assign(seed=0, corpus_fingerprint=fa), runs240.assign(seed=1, corpus_fingerprint=fb)])
+    runs = runs.assign(corpus="docs", run_id=[f"r{i}" for i in range(len(runs))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit(runs, mean_seeds=True)
+    assert res.data.corpus == ["docs"] and res.data.corpus_fingerprint == [fa, fb]

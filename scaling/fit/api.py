@@ -224,6 +224,7 @@ def fit(
     table = load_for(m, runs, **loader_kw)
     checks = data_checks(table) if m != "approach1" else []
     noise = seed_noise(table) if m != "approach1" else None  # curves: one row per evaluation, not per run
+    loaded = table  # every run: the record of their corpus versions keeps those of every seed
     if mean_seeds:
         if m == "approach1":
             raise ScalingError(
@@ -249,7 +250,7 @@ def fit(
         res = res.model_copy(update={"flags": [*res.flags, *(Flag("data_check", f"data: {c}") for c in checks)]})
     if noise is not None:
         res = res.model_copy(update={"seed_noise": noise})
-    return flag_unusable(with_architecture(res, table))
+    return flag_unusable(with_architecture(res, loaded))
 
 
 def with_architecture(res: FitResult, table) -> FitResult:
