@@ -37,6 +37,7 @@ TABLES = {
     "sparse-long-s50-runs.csv": "runs/sparse-long-s50",
     "sparse-long-s50-2of4-runs.csv": "runs/sparse-long-s50-2of4",
     "sparse-long-s75-runs.csv": "runs/sparse-long-s75",
+    "sparse-long-s50-magnitude-runs.csv": "runs/sparse-long-s50-magnitude",
 }
 
 
@@ -275,7 +276,12 @@ def test_collect_of_several_specs_is_the_joined_table(cli, tmp_path, family, n):
 def test_sparse_long_dense_equivalent_is_quoted():
     """docs/architectures.md's sparse-long table comes out of the two committed fits."""
     docs = (DATA.parent / "docs" / "architectures.md").read_text()
-    for name, label in (("s50", "50%, random"), ("s50-2of4", "50%, 2:4, magnitude"), ("s75", "75%, random")):
+    for name, label in (
+        ("s50", "50%, random"),
+        ("s50-magnitude", "50%, magnitude"),
+        ("s50-2of4", "50%, 2:4, magnitude"),
+        ("s75", "75%, random"),
+    ):
         res = dense_equivalent_fits(
             DATA / "sparse-long-s0-fit-approach3.json",
             DATA / f"sparse-long-{name}-fit-approach3.json",
