@@ -334,3 +334,24 @@ def test_v2_trunk_bootstrap_row_is_quoted():
     lo, hi = res.intervals["a"]
     readme = (DATA.parent / "README.md").read_text()
     assert f"| {res.derived['a']:.4f} ({lo:.4f}, {hi:.4f}) | {res.bootstrap.n_failed} | 0 |" in readme
+
+
+def test_v2_long_runs_noise_and_size_offsets_are_quoted(tmp_path):
+    """README: over the v2 points of 900 steps or more the seed noise is below the surface's misfit,
+    and by trunk the sizes' offsets are significant."""
+    from scaling.fit.holdout import score_runs
+
+    where = "batch_size == 32 and steps >= 900"
+    res = fit(DATA / "cpu-isoflop-v2-runs.csv", where=where, mean_seeds=True)  # seeds 0 and 1: one text
+    assert not res.flags
+    noise = res.seed_noise
+    readme = " ".join((DATA.parent / "README.md").read_text().split())
+    lo, hi = noise.interval
+    assert f"the seed noise of a run is {100 * noise.sd_log_loss:.2f}% ({100 * lo:.2f}-{100 * hi:.2f}%)" in readme
+    assert f"misses by more, {100 * res.residuals['rmse_log_loss']:.2f}%" in readme
+    saved = tmp_path / "long.json"
+    res.save(saved)
+    groups = score_runs(saved, DATA / "cpu-isoflop-v2-runs.csv", where=where, by=["params"]).groups
+    assert groups is not None and groups.p_value < 0.05
+    assert f"F = {groups.f_statistic:.2f} on ({groups.df[0]}, {groups.df[1]}) df, p = {groups.p_value:.2g}" in readme
+    assert f"carry {100 * groups.share:.0f}% of the trunks' sum of squares" in readme
