@@ -53,10 +53,13 @@ def test_without_offsets_the_test_keeps_its_size():
 
 
 def test_groups_without_trunks_and_with_one_unit():
-    table = pd.DataFrame({"run_id": ["a", "b", "c"], "params": [1.0, 2.0, 3.0]})
+    table = pd.DataFrame({"run_id": ["a", "b", "c"], "params": [1.0, 2.0, 3.0], "lr": [0.0019786458123712, 3e-3, 3e-3]})
     out = group_residuals(table, [0.01, -0.02, 0.0], ["params"])
     assert out.unit == "run" and out.p_value is None and all(g.low is None for g in out.groups)
     assert "not tested" in out.summary()
+    # two columns; a rate prints with 6 significant digits
+    labels = [g.group for g in group_residuals(table, [0.01, -0.02, 0.0], ["lr", "params"]).groups]
+    assert labels == ["lr=0.00197865, params=1", "lr=0.003, params=2", "lr=0.003, params=3"]
 
 
 def test_errors_name_the_column_and_row():

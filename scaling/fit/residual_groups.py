@@ -76,8 +76,8 @@ def _label(by: Sequence[str], key) -> str:
     values = key if isinstance(key, tuple) else (key,)
     out = []
     for col, v in zip(by, values):
-        if isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(v) < 1e15:
-            v = int(v)
+        if isinstance(v, (float, np.floating)):
+            v = int(v) if float(v).is_integer() and abs(v) < 1e15 else f"{float(v):.6g}"
         out.append(f"{col}={v}")
     return ", ".join(out)
 
