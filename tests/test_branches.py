@@ -341,3 +341,11 @@ def test_compare_sweeps_best_keeps_the_lowest_loss_of_several_tries(wsd_pair, da
         assert t.loc[c.run_id, "tried_cosine"] == 2
     fpt = cfgs[0].flops_per_token() * 16 * 64
     assert res.tried_a == pytest.approx(2 * fpt * 90) and "of 4 runs tried for these 2" in res.summary()
+    # --same-lr: the rate joins the key, so each of A's runs pairs only with B's at its own rate
+    same = compare_sweeps([tmp_path / "cos1", tmp_path / "cos3"], wsd / "b", same_lr=True).table.set_index("run_id")
+    assert len(same) == len(cfgs)
+    for c in cfgs:
+        assert same.loc[c.run_id, "loss_cosine"] == pytest.approx(losses[("cos1", c.run_id)], rel=1e-12)
+        assert same.loc[c.run_id, "lr_cosine"] == pytest.approx(c.lr) == same.loc[c.run_id, "lr_wsd"]
+    with pytest.raises(ScalingError, match="same shape, tokens, seed and learning rate"):
+        compare_sweeps(tmp_path / "cos3", wsd / "b", same_lr=True)

@@ -98,6 +98,12 @@ def register(sub) -> None:
         "keep the lowest loss",
     )
     k.add_argument(
+        "--same-lr",
+        action="store_true",
+        help="pair runs only at the same peak learning rate (a learning-rate probe against its rerun, or "
+        "against the sweep whose 1x runs it repeats)",
+    )
+    k.add_argument(
         "--min-steps",
         type=int,
         default=0,
@@ -278,6 +284,7 @@ def run_compare(args) -> int:
         out=args.out,
         best=args.best,
         min_steps=args.min_steps,
+        same_lr=args.same_lr,
     )
     cols = ["run_id", "params", "tokens", f"loss_{res.label_a}", f"loss_{res.label_b}", "rel_diff"]
     if args.best:

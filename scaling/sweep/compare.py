@@ -120,15 +120,16 @@ def _spent(df: pd.DataFrame) -> tuple[pd.Series, float]:
     return df["trunk"].map(trunks).fillna(0.0), float(df["spent"].sum()) + sum(trunks.values())
 
 
-def _one_per_key(df: pd.DataFrame, what: str, best: bool, hint: str) -> pd.DataFrame:
+def _one_per_key(df: pd.DataFrame, what: str, best: bool, hint: str, key: Sequence[str] = KEY) -> pd.DataFrame:
     """One run per key: the lowest loss with ``best``, else an error naming two runs that share one
     (``hint``: what the user can do about it)."""
-    df = df.assign(tried=df.groupby(list(KEY), dropna=False)["run_id"].transform("size"))
+    df = df.assign(tried=df.groupby(list(key), dropna=False)["run_id"].transform("size"))
     dup = df[df["tried"] > 1]
     if len(dup) and not best:
         ids = ", ".join(dup.sort_values("run_id")["run_id"].head(2))
-        raise ScalingError(f"{what}: runs {ids} trained the same model on the same tokens and seed; {hint}")
-    return df.sort_values("loss", kind="stable").drop_duplicates(list(KEY)).reset_index(drop=True)
+        same = "tokens, seed and learning rate" if "lr_key" in key else "tokens and seed"
+        raise ScalingError(f"{what}: runs {ids} trained the same model on the same {same}; {hint}")
+    return df.sort_values("loss", kind="stable").drop_duplicates(list(key)).reset_index(drop=True)
 
 
 def compare_sweeps(
@@ -138,13 +139,16 @@ def compare_sweeps(
     out: str | os.PathLike | None = None,
     best: bool = False,
     min_steps: int = 0,
+    same_lr: bool = False,
 ) -> SweepComparison:
     """Match the finished runs of sweep directories and compare losses and spent compute.
 
     ``dir_a``: one directory or several (their runs pooled); ``best``: where A has several runs of one
     model, tokens and seed, keep the lowest loss (otherwise that is an error); ``min_steps``: keep only
     side B's runs of at least that many optimizer steps (the shortest runs are where schedules differ
-    most)."""
+    most); ``same_lr``: pair runs only at the same peak learning rate (to 6 significant digits), so
+    that a sweep probing several rates pairs each with its own (a rerun of a probe, or its 1x runs
+    against the sweep they repeat)."""
     if min_steps < 0:
         raise ScalingError(f"--min-steps: must be >= 0, got {min_steps}")
     dirs_a = [dir_a] if isinstance(dir_a, (str, os.PathLike)) else list(dir_a)
@@ -158,20 +162,29 @@ def compare_sweeps(
         if not len(b):
             raise ScalingError(f"--min-steps {min_steps}: no finished run under {dir_b} has that many steps")
     pooled = pd.concat(parts, ignore_index=True)
-    a = _one_per_key(pooled, ", ".join(str(d) for d in dirs_a), best, "give --best to keep the lowest loss of each")
-    b = _one_per_key(
-        b, str(dir_b), False, "side B (the last spec) must hold one run of each; put such sweeps on side A"
+    key = list(KEY)
+    if same_lr:
+        key.append("lr_key")
+        pooled = pooled.assign(lr_key=[float(f"{x:.6g}") for x in pooled["lr"]])
+        b = b.assign(lr_key=[float(f"{x:.6g}") for x in b["lr"]])
+    a = _one_per_key(
+        pooled, ", ".join(str(d) for d in dirs_a), best, "give --best to keep the lowest loss of each", key
     )
+    hint = "side B (the last spec) must hold one run of each; put such sweeps on side A"
+    if not same_lr:
+        hint += " (or give --same-lr to pair runs of each learning rate)"
+    b = _one_per_key(b, str(dir_b), False, hint, key)
     la, lb = _label(a, "a"), _label(b, "b")
     if la == lb:
         la, lb = f"{la}_a", f"{lb}_b"
-    m = a.merge(b, on=list(KEY), suffixes=("_a", "_b"))
+    a, b = a.assign(row=np.arange(len(a))), b.assign(row=np.arange(len(b)))
+    m = a.merge(b, on=key, suffixes=("_a", "_b"))
     if not len(m):
-        raise ScalingError(
-            f"no run of {', '.join(map(str, dirs_a))} matches one of {dir_b} (same shape, tokens and seed)"
-        )
-    keep_a = a.set_index("run_id").loc[m["run_id_a"]].reset_index()
-    keep_b = b.set_index("run_id").loc[m["run_id_b"]].reset_index()
+        same = "same shape, tokens, seed and learning rate" if same_lr else "same shape, tokens and seed"
+        raise ScalingError(f"no run of {', '.join(map(str, dirs_a))} matches one of {dir_b} ({same})")
+    # by row, not run id: the pooled sweeps of side A may share run ids (one probe per rate)
+    keep_a = a.loc[m["row_a"]].reset_index(drop=True)
+    keep_b = b.loc[m["row_b"]].reset_index(drop=True)
     trunk_a, spent_a = _spent(keep_a)
     trunk_b, spent_b = _spent(keep_b)
     table = pd.DataFrame(
@@ -197,7 +210,7 @@ def compare_sweeps(
     tried = None
     if best:
         table[f"tried_{la}"] = m["tried_a"].values
-        matched = pooled.merge(m[list(KEY)], on=list(KEY))
+        matched = pooled.merge(m[key], on=key)
         tried = float(matched["spent"].sum()) + sum(store.trunk_flops(matched["result"]).values())
     table = table.sort_values(["params", "tokens"]).reset_index(drop=True)
     if out is not None:
