@@ -38,6 +38,7 @@ TABLES = {
     "sparse-long-s50-2of4-runs.csv": "runs/sparse-long-s50-2of4",
     "sparse-long-s75-runs.csv": "runs/sparse-long-s75",
     "sparse-long-s50-magnitude-runs.csv": "runs/sparse-long-s50-magnitude",
+    "lr-probe-v2-runs.csv": "runs/lr-probe-v2",
 }
 
 
@@ -124,7 +125,7 @@ def test_v2_residuals_by_size_are_quoted_in_readme():
     readme = " ".join((DATA.parent / "README.md").read_text().split())
     g330 = next(g for g in groups.groups if g.group == "params=330288")
     assert g330.units == 4 and g330.high is not None and g330.high < 0
-    assert f"{100 * g330.mean:+.2f}%, 95% {100 * g330.low:+.2f}% to {100 * g330.high:+.2f}%".replace("+", "") in readme
+    assert f"{100 * g330.mean:.2f}% (95% {100 * g330.low:.2f}% to {100 * g330.high:.2f}% over 4 trunks)" in readme
     assert f"F = {groups.f_statistic:.2f}, p = {groups.p_value:.2g}" in readme
     assert " ".join(groups.summary().splitlines()[-1].split()) in readme
 
@@ -355,3 +356,32 @@ def test_v2_long_runs_noise_and_size_offsets_are_quoted(tmp_path):
     assert groups is not None and groups.p_value < 0.05
     assert f"F = {groups.f_statistic:.2f} on ({groups.df[0]}, {groups.df[1]}) df, p = {groups.p_value:.2g}" in readme
     assert f"carry {100 * groups.share:.0f}% of the trunks' sum of squares" in readme
+
+
+def test_lr_probe_of_the_330k_model_is_quoted(cli):
+    """README: the 330K model's offset below the v2 law repeats on a rerun and is not its rate: the
+    rule's rate ends lowest in every seed and at both token counts."""
+    from scaling.fit.holdout import score_runs
+
+    runs = pd.read_csv(DATA / "lr-probe-v2-runs.csv")
+    runs["mult"] = runs["run_id"].str.extract(r"-lr([0-9.]+)x-")[0].astype(float)
+    best = runs.loc[runs.groupby(["seed", "tokens"])["loss"].idxmin()]
+    assert len(best) == 4 and (best["mult"] == 1.0).all()
+    readme = " ".join((DATA.parent / "README.md").read_text().split())
+    groups = score_runs(DATA / "cpu-isoflop-v2-fit-approach3.json", DATA / "lr-probe-v2-runs.csv", by=["lr"]).groups
+    assert groups is not None and [g.units for g in groups.groups] == [2, 2, 2]
+    quoted = ", ".join(f"{m} {100 * g.mean:+.2f}%" for m, g in zip(("0.5x", "1x", "2x"), groups.groups))
+    assert f"against the law: {quoted})" in readme
+    root = Path(__file__).resolve().parents[1]
+    r = cli(
+        "sweep",
+        "compare",
+        str(root / "sweeps/cpu-isoflop-v2.toml"),
+        str(root / "sweeps/lr-probe-v2.toml"),
+        "--same-lr",
+        "--root",
+        str(DATA / "runs"),
+    )
+    assert r.returncode == 0, r.stderr
+    assert "4 matched runs: loss_wsd_b / loss_wsd_a - 1: mean +0.434% (95% interval -0.76% to +1.63%" in r.stdout
+    assert "mean +0.434%, 95% -0.76% to +1.63%, largest 1.254%" in readme and "largest 1.254%" in r.stdout
