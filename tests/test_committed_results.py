@@ -39,6 +39,7 @@ TABLES = {
     "sparse-long-s75-runs.csv": "runs/sparse-long-s75",
     "sparse-long-s50-magnitude-runs.csv": "runs/sparse-long-s50-magnitude",
     "lr-probe-v2-runs.csv": "runs/lr-probe-v2",
+    "shape-probe-v2-runs.csv": "runs/shape-probe-v2",
 }
 
 
@@ -385,3 +386,33 @@ def test_lr_probe_of_the_330k_model_is_quoted(cli):
     assert r.returncode == 0, r.stderr
     assert "4 matched runs: loss_wsd_b / loss_wsd_a - 1: mean +0.434% (95% interval -0.76% to +1.63%" in r.stdout
     assert "mean +0.434%, 95% -0.76% to +1.63%, largest 1.254%" in readme and "largest 1.254%" in r.stdout
+
+
+def test_shape_probe_at_the_330k_size_is_quoted():
+    """README: two other shapes of the 330K model's size, scored against the v2 law by depth."""
+    from scaling.fit.holdout import score_runs
+
+    groups = score_runs(
+        DATA / "cpu-isoflop-v2-fit-approach3.json", DATA / "shape-probe-v2-runs.csv", by=["n_layer"]
+    ).groups
+    assert groups is not None and [(g.group, g.units, g.runs) for g in groups.groups] == [
+        ("n_layer=3", 2, 4),
+        ("n_layer=4", 2, 4),
+    ]
+    three, four = (g.mean for g in groups.groups)
+    readme = " ".join((DATA.parent / "README.md").read_text().split())
+    assert f"3 x 96 {100 * three:+.2f}% and 4 x 80 {100 * four:+.2f}%" in readme
+    two = (
+        score_runs(
+            DATA / "cpu-isoflop-v2-fit-approach3.json",
+            DATA / "lr-probe-v2-runs.csv",
+            where="lr > 0.003 and lr < 0.005",
+            by=["n_layer"],
+        )
+        .groups.groups[0]
+        .mean
+    )
+    assert f"the 2 x 112 reruns' {100 * two:.2f}%" in readme
+    spread = np.array([two, three, four])
+    assert f"about {100 * (spread.max() - spread.min()):.1f} points" in readme
+    assert f"a standard deviation of about {100 * spread.std(ddof=1):.1f}%" in readme
