@@ -18,7 +18,6 @@ trainings, not one trunk's luck.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from scipy import stats
 
 from ..errors import ScalingError
+from .noise import t_interval
 
 
 class GroupResidual(BaseModel):
@@ -111,12 +111,8 @@ def group_residuals(table: pd.DataFrame, residuals: Sequence[float], by: Sequenc
     for key, g in units.groupby(by, sort=True):
         m = g["mean"].to_numpy(dtype=float)
         k, mu = len(m), float(np.mean(m))
-        low = high = None
-        if k >= 2:
-            sd = float(np.std(m, ddof=1))
-            half = float(stats.t.ppf(0.5 + level / 2, k - 1)) * sd / math.sqrt(k)
-            low, high = mu - half, mu + half
-            within += float(np.sum((m - mu) ** 2))
+        low, high = t_interval(m.tolist(), level) or (None, None)
+        within += float(np.sum((m - mu) ** 2))
         between += k * mu**2
         n_units += k
         n_groups += 1

@@ -387,7 +387,7 @@ def _branch(spec, configs: list[store.RunConfig]) -> list[store.RunConfig]:
     """Branched WSD: the runs of one shape, batch size, peak rate and seed become branches of one trunk.
 
     Each run keeps the batch size of the spec's rules (``min_steps`` halves it for short runs, which
-    then branch from a trunk of their own); the runs of one shape and batch size (every seed) share
+    then branch from a trunk of their own); the runs of one shape, batch size and rate (every seed) share
     an absolute warm-up, ``warmup_fraction`` of the shortest one's steps, and a magnitude mask's
     absolute dense warm-up, ``sparsity_warmup_fraction`` of them, so that each branch computes what
     a plain WSD run of its length with those steps would and a second seed is a true replicate."""
