@@ -86,6 +86,21 @@ def test_short_run_seeds_replicate_only_the_short_runs(tmp_path):
     assert "short_run_seeds: repeated seed 0" in bad("short_run_seeds = [0]\nshort_run_max_steps = 9\n" + ISO, tmp_path)
 
 
+def test_list_runs_can_name_their_own_seeds(tmp_path):
+    """A list spec's run may train other seeds than the spec's (more replicates of a comparison's short
+    runs, where seed noise is largest); the others keep the spec's, and run ids stay unique."""
+    head = 'kind = "list"\nseeds = [1]\n[model]\ncontext = 64\n[data]\ncorpus = "stdlib"\n'
+    run = "[[runs]]\nname = '{}'\nn_layer = 1\nd_model = 32\ntokens = {}\n"
+    text = head + run.format("short", 8192) + "seeds = [1, 2, 3]\n" + run.format("long", 65536)
+    p = tmp_path / "x.toml"
+    p.write_text(text)
+    runs = load_spec(p).expand()
+    assert sorted(r.run_id for r in runs) == ["long-s1", "short-s1", "short-s2", "short-s3"]
+    assert {r.seed for r in runs if r.run_id.startswith("short")} == {1, 2, 3}
+    assert "seeds: repeated seed" in bad(text.replace("[1, 2, 3]", "[2, 2]"), tmp_path)
+    assert "seeds" in bad(text.replace("[1, 2, 3]", "[]"), tmp_path)
+
+
 def test_grid_and_list_and_rules():
     grid = parse_spec(
         {

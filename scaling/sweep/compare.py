@@ -93,6 +93,19 @@ class SweepComparison:
         iv = t_interval(self.rel_diff.tolist(), level)
         return iv if iv is not None else (float("nan"), float("nan"))
 
+    def by_point(self) -> pd.DataFrame:
+        """One row per point (shape and tokens): its seed pairs' mean relative difference and their
+        count. Pairs of one seed share initialisation and data order on both sides, so a point's mean
+        over seeds is what the schedules differ by there, with the seed noise of one pair averaged."""
+        t = self.table.assign(d=self.rel_diff)
+        g = t.groupby(["shape", "params", "tokens"], sort=False)
+        return (
+            g.agg(seeds=("seed", "size"), rel_diff=("d", "mean"), run_id=("run_id", "first"))
+            .reset_index()
+            .sort_values(["params", "tokens"])
+            .reset_index(drop=True)
+        )
+
     def summary(self) -> str:
         d = self.rel_diff
         a, b = self.label_a, self.label_b
@@ -106,6 +119,18 @@ class SweepComparison:
             f"compute spent on these runs: {a} {self.spent_a:.4g} FLOPs, {b} {self.spent_b:.4g} FLOPs "
             f"({self.spent_b / self.spent_a:.3f}x)",
         ]
+        pts = self.by_point()
+        if (pts["seeds"] > 1).any():
+            pd_ = pts["rel_diff"]
+            iv = t_interval(pd_.tolist(), 0.95)
+            ci = f" (95% interval {iv[0]:+.2%} to {iv[1]:+.2%}, t over the points)" if iv is not None else ""
+            worst = pts.iloc[int(pd_.abs().values.argmax())]
+            lines.insert(
+                1,
+                f"{len(pts)} points, each the mean of its {pts['seeds'].min()}-{pts['seeds'].max()} seed pairs: "
+                f"mean {pd_.mean():+.3%}{ci}, mean absolute {pd_.abs().mean():.3%}, largest {pd_.abs().max():.3%} "
+                f"({worst['shape']} at {worst['tokens']:.4g} tokens, {worst['seeds']} seeds)",
+            )
         if self.tried_a is not None:
             lines.append(
                 f"{a}: the best (lowest loss) of {int(self.table[f'tried_{a}'].sum())} runs tried for these "
@@ -212,7 +237,9 @@ def compare_sweeps(
         table[f"tried_{la}"] = m["tried_a"].values
         matched = pooled.merge(m[key], on=key)
         tried = float(matched["spent"].sum()) + sum(store.trunk_flops(matched["result"]).values())
-    table = table.sort_values(["params", "tokens"]).reset_index(drop=True)
+    table["seed"] = m["seed"].values
+    table["shape"] = [f"{x}x{y}" for x, y in zip(m["n_layer"], m["d_model"])]
+    table = table.sort_values(["params", "tokens", "seed"]).reset_index(drop=True)
     if out is not None:
         atomic_write_text(out, table.to_csv(index=False))
     return SweepComparison(table, la, lb, spent_a, spent_b, tried)

@@ -254,7 +254,10 @@ def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[
     ctx = spec.model.context
     configs: list[store.RunConfig] = []
     short_seeds = list(spec.short_run_seeds or [])
-    for seed in [*spec.seeds, *short_seeds]:
+    # a list spec's runs may name their own seeds: every seed any run trains, in order of appearance
+    run_seeds = [s for r in (spec.runs or []) for s in (r.seeds or [])]
+    all_seeds = list(dict.fromkeys([*spec.seeds, *short_seeds, *run_seeds]))
+    for seed in all_seeds:
         short_only = seed in short_seeds  # a further seed of the short runs only
 
         def too_long(f: dict, short_only: bool = short_only) -> bool:
@@ -342,6 +345,8 @@ def expand_spec(spec, name: str, origins: dict[str, str] | None = None) -> list[
                     origins.setdefault(rid, f"params[{pi}]")
         else:
             for ri, r in enumerate(spec.runs):
+                if seed not in (r.seeds if r.seeds is not None else spec.seeds):
+                    continue
                 where = f"runs[{ri}]"
                 if r.params is not None:
                     shape = _shape_for(spec, r.params, f"{where}.params")

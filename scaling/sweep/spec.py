@@ -225,9 +225,17 @@ class RunSpec(BaseModel):
     tokens_per_param: PositiveNum | None = None
     lr: PositiveNum | None = None
     batch_size: int | None = Field(default=None, gt=0)
+    seeds: list[int] | None = Field(
+        default=None,
+        min_length=1,
+        description="this run in these seeds instead of the spec's (say, more replicates of the short "
+        "runs of a comparison, where seed noise is largest)",
+    )
 
     @model_validator(mode="after")
     def _one_of(self):
+        if self.seeds is not None and len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds: repeated seed")
         if (self.n_layer is None) != (self.d_model is None):
             raise ValueError("give both n_layer and d_model (or params)")
         if self.n_layer is None and self.params is None:
