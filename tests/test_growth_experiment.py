@@ -116,6 +116,26 @@ def test_the_committed_store_is_the_renamed_spec_finished(tmp_path):
     assert store.read_config(tmp_path / "growth-cpu" / "hyperclone-stack-f2-s0").tags["method"] == "hyperclone-stack"
 
 
+def test_a_resumed_experiment_keeps_its_finished_runs_configs(tmp_path):
+    """A finished run's config.json records how it ran (threads: 1 in growth-v2-x3.6); resuming the
+    experiment checks it against the spec and keeps it, as `sweep run` does (it was rewritten with the
+    planning default, threads null)."""
+    spec = load_growth_spec(ROOT / "sweeps" / "growth-v2-x3.6.toml")
+    src = ROOT / "data" / "runs" / "growth-v2-x3.6"
+    for seed in spec.seeds:
+        shutil.copytree(src / f"small-s{seed}", tmp_path / spec.name / f"small-s{seed}")
+    cfg = tmp_path / spec.name / "small-s0" / "config.json"
+    before = cfg.read_bytes()
+    assert store.read_config(cfg.parent).threads == 1
+    jobs, skipped = plan_jobs(spec, tmp_path)
+    assert cfg.read_bytes() == before and skipped == len(spec.seeds)
+    assert not any(j.key.startswith("small-") for j in jobs) and any(j.key == "scratch-s0" for j in jobs)
+    # a finished run whose config no longer matches the spec is refused, not silently rewritten
+    other = spec.model_copy(update={"small": spec.small.model_copy(update={"lr": 1e-3})})
+    with pytest.raises(ScalingError, match="already exists with a different configuration"):
+        plan_jobs(other, tmp_path)
+
+
 def test_schedule_variants_share_their_base_methods_growth(tmp_path):
     """``ligo+warm0`` is LiGO's grown model trained with another post-growth schedule: its runs are
     configured with that schedule, start from the same grown weights (one grow job per base method

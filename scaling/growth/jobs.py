@@ -156,9 +156,13 @@ def plan_jobs(spec: GrowthSpec, root, data_dir=None, threads: int = 1) -> tuple[
             done.add(rid)  # finished before the renaming, under its old name: the same run
             continue
         d.mkdir(parents=True, exist_ok=True)
-        store.write_config(d, cfg)
         if store.read_result(d) is not None:
+            # a finished run's config records how it ran (its threads): checked, kept, as `sweep run` does
+            if store.check_config(d, cfg) is None:
+                store.write_config(d, cfg)
             done.add(rid)
+        else:
+            store.write_config(d, cfg)
     for seed in spec.seeds:
         # one growth per base method and seed: its schedule variants (ligo+warm0) start from it too
         for method in dict.fromkeys(base_method(m) for m in spec.methods):
