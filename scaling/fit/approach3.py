@@ -165,6 +165,30 @@ def flags_for(opt: Approach3Optimum, grid=None) -> list[Flag]:
 SEARCH_OPTIONS = ("first_pass", "keep_best", "keep_per_cell", "second_pass", "n_refine", "n_polish", "extra_starts")
 
 
+def surface_law_dict(
+    P: Sequence[float], *, name: str, prov: Provenance, samples, pconv: str, fconv: str, degenerate: str | None = None
+) -> dict[str, Any]:
+    """The fitted surface (E, A, B, alpha, beta) as a law dict for the FitResult. A degenerate fit
+    (``degenerate`` says why) is stored as plain numbers marked DEGENERATE: ChinchillaLaw refuses it,
+    and nothing plans with it."""
+    if degenerate is not None:
+        return {
+            "form": "chinchilla",
+            "name": name,
+            "params": dict(zip(LAW_NAMES, map(float, P))),
+            "flops_convention": fconv,
+            "params_convention": pconv,
+            "citation": prov.citation,
+            "url": "",
+            "notes": f"{prov.notes}; DEGENERATE ({degenerate})",
+            "fitted_flops": list(prov.fitted_flops or ()),
+        }
+    law = ChinchillaLaw(*map(float, P), name=name, provenance=prov, samples=samples)
+    law.params_convention = pconv
+    law.flops_convention = fconv
+    return law.to_dict()
+
+
 def fit_approach3(
     runs: Any,
     *,
@@ -290,23 +314,15 @@ def fit_approach3(
         f"{opt.n_starts} starts; N counts {pconv} parameters",
         fitted_flops=(float(C.min()), float(C.max())),
     )
-    if degenerate:
-        law_dict = {
-            "form": "chinchilla",
-            "name": name,
-            "params": dict(zip(LAW_NAMES, map(float, P))),
-            "flops_convention": fconv,
-            "params_convention": pconv,
-            "citation": prov.citation,
-            "url": "",
-            "notes": prov.notes + "; DEGENERATE (an exponent is 0)",
-            "fitted_flops": list(prov.fitted_flops or ()),
-        }
-    else:
-        law = ChinchillaLaw(E, A, B, al, be, name=name, provenance=prov, samples=samples)
-        law.params_convention = pconv
-        law.flops_convention = fconv
-        law_dict = law.to_dict()
+    law_dict = surface_law_dict(
+        P,
+        name=name,
+        prov=prov,
+        samples=samples,
+        pconv=pconv,
+        fconv=fconv,
+        degenerate="an exponent is 0" if degenerate else None,
+    )
     info = data_info(df, cols=("params", "tokens", "loss"))
     return FitResult(
         method="approach3",

@@ -32,11 +32,10 @@ import numpy as np
 
 from ..errors import ScalingError
 from ..laws.base import Provenance
-from ..laws.chinchilla import ChinchillaLaw
 from ..planner.result import Flag
 from ..runs import data_info
 from ._surface import objective as a3_objective
-from .approach3 import _arrays_from, check_design, fit_approach3, split_runs
+from .approach3 import _arrays_from, check_design, fit_approach3, split_runs, surface_law_dict
 from .bootstrap import (
     chinchilla_derived,
     default_budgets,
@@ -254,23 +253,15 @@ def fit_vp(
         f"{len(Nv)} runs",
         fitted_flops=(float(C.min()), float(C.max())),
     )
-    if degenerate:
-        law_dict = {
-            "form": "chinchilla",
-            "name": name,
-            "params": {"E": E, "A": A, "B": B, "alpha": al, "beta": be},
-            "flops_convention": fconv,
-            "params_convention": pconv,
-            "citation": prov.citation,
-            "url": "",
-            "notes": prov.notes + "; DEGENERATE",
-            "fitted_flops": list(prov.fitted_flops or ()),
-        }
-    else:
-        law = ChinchillaLaw(E, A, B, al, be, name=name, provenance=prov, samples=samples)
-        law.params_convention = pconv
-        law.flops_convention = fconv
-        law_dict = law.to_dict()
+    law_dict = surface_law_dict(
+        (E, A, B, al, be),
+        name=name,
+        prov=prov,
+        samples=samples,
+        pconv=pconv,
+        fconv=fconv,
+        degenerate="A or B at 0" if degenerate else None,
+    )
     extra["seconds"] = round(time.perf_counter() - t0, 4)
     return FitResult(
         method="vp",
