@@ -166,7 +166,14 @@ SEARCH_OPTIONS = ("first_pass", "keep_best", "keep_per_cell", "second_pass", "n_
 
 
 def surface_law_dict(
-    P: Sequence[float], *, name: str, prov: Provenance, samples, pconv: str, fconv: str, degenerate: str | None = None
+    P: Sequence[float] | np.ndarray,
+    *,
+    name: str,
+    prov: Provenance,
+    samples,
+    pconv: str,
+    fconv: str,
+    degenerate: str | None = None,
 ) -> dict[str, Any]:
     """The fitted surface (E, A, B, alpha, beta) as a law dict for the FitResult. A degenerate fit
     (``degenerate`` says why) is stored as plain numbers marked DEGENERATE: ChinchillaLaw refuses it,
