@@ -495,3 +495,45 @@ def test_the_committed_growth_runs_analyse_as_before_under_the_new_names():
     text = a.summary()
     assert "205K (4.1%), 1.18e+12" in text and "net of the operator" in text
     assert "the scratch run's recipe" in text
+
+
+def test_growth_v2_x36_is_its_calibration_and_the_readme_table(cli):
+    """The 4-seed experiment at x3.61 (sweeps/growth-v2-x3.6.toml): its analysis is the committed
+    calibration, its rows are the README's LiGO table, and the planner's answer from it at 3e14 is
+    the one quoted, flagged as extrapolated beyond the one measured ratio."""
+    a = analyze(ROOT / "data" / "runs" / "growth-v2-x3.6", law=ROOT / "data" / "cpu-isoflop-v2-fit-approach3.json")
+    cal = load_calibration(ROOT / "data" / "growth" / "calibration-v2-x3.6.json")
+    agg = a.aggregate()
+    readme = (ROOT / "README.md").read_text()
+    labels = {
+        "ligo": "LiGO",
+        "hyperclone-stack": "HyperCloning width + G_stack depth",
+        "hyperclone-identity": "HyperCloning width + identity layers",
+    }
+
+    def pc(v):
+        return f"{100 * v['mean']:+.1f}% [{100 * v['lo']:+.1f}%, {100 * v['hi']:+.1f}%]"
+
+    assert a.methods == list(labels) and all(not r.flags for r in a.rows)
+    for m in a.methods:
+        g = agg[m]
+        assert g["seeds"] == [0, 1, 2, 3]
+        assert g["eta"]["values"] == pytest.approx(cal.methods[m].eta_seeds, rel=1e-9)
+        e = g["eta"]
+        row = (
+            f"| {labels[m]} | {pc(g['savings_not_charged'])} | {pc(g['savings_charged'])} | "
+            f"{pc(g['savings_vs_optimal'])} | {e['mean']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}] |"
+        )
+        assert row in readme, row
+    r = cli(
+        "grow", "plan", "--flops", "3e14", "--law", str(ROOT / "data" / "cpu-isoflop-v2-fit-approach3.json"),
+        "--calibration", str(ROOT / "data" / "growth" / "calibration-v2-x3.6.json"), "--vocab", "256",
+        "--context", "256",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "verdict: GROW" in r.stdout and "growth ratio: x14.7" in r.stdout
+    assert "small model: 2 x 64 " in r.stdout and "large model: 15 x 96 " in r.stdout
+    assert "(3) vs a compute-optimal scratch model:                       +3.1%" in r.stdout
+    assert "[eta_extrapolated]" in r.stdout and "measured only at x3.61" in r.stdout
+    text = " ".join(readme.split())
+    assert "answers GROW (2 x 64 -> 15 x 96, x14.7, +3.1% against compute-optimal scratch)" in text
