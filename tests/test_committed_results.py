@@ -416,3 +416,32 @@ def test_shape_probe_at_the_330k_size_is_quoted():
     spread = np.array([two, three, four])
     assert f"about {100 * (spread.max() - spread.min()):.1f} points" in readme
     assert f"a standard deviation of about {100 * spread.std(ddof=1):.1f}%" in readme
+
+
+def test_wsd_against_cosine_is_quoted(cli, tmp_path):
+    """README: branched WSD against cosine-to-budget, seed 0 at the best of three rates and every
+    seed the v2 sweep trained, by pair and by point; data/wsd-vs-cosine.csv is what the command
+    writes."""
+    root = Path(__file__).resolve().parents[1]
+    specs = [str(root / "sweeps" / f"{n}.toml") for n in ("wsd-vs-cosine", "wsd-vs-cosine-lr", "wsd-vs-cosine-seeds")]
+    v2 = str(root / "sweeps" / "cpu-isoflop-v2.toml")
+    readme = (root / "README.md").read_text()
+    out = tmp_path / "pairs.csv"
+    runs = ["--root", str(DATA / "runs")]
+    for args, lines in (
+        ([specs[0], v2], 1),
+        ([*specs[:2], v2, "--best"], 1),
+        ([*specs[:2], v2, "--best", "--min-steps", "900"], 1),
+        ([*specs, v2, "--best", "--out", str(out)], 2),
+        ([*specs, v2, "--best", "--min-steps", "900"], 2),
+    ):
+        r = cli("sweep", "compare", *args, *runs)
+        assert r.returncode == 0, r.stderr
+        summary = [ln for ln in r.stdout.splitlines() if "matched runs:" in ln or "seed pairs:" in ln]
+        assert len(summary) == lines
+        for ln in summary:
+            assert ln in readme, ln
+    committed = pd.read_csv(DATA / "wsd-vs-cosine.csv")
+    written = pd.read_csv(out)
+    assert len(committed) == 24 and list(committed.columns) == list(written.columns)
+    pd.testing.assert_frame_equal(committed, written, rtol=1e-12)
