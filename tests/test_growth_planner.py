@@ -515,6 +515,9 @@ def test_growth_v2_x36_is_its_calibration_and_the_readme_table(cli):
         return f"{100 * v['mean']:+.1f}% [{100 * v['lo']:+.1f}%, {100 * v['hi']:+.1f}%]"
 
     assert a.methods == list(labels) and all(not r.flags for r in a.rows)
+    docs = (ROOT / "docs" / "growth.md").read_text()
+    rows = [ln for ln in a.summary().splitlines() if ln.startswith("| ")]
+    assert len(rows) == 5 and all(ln in docs for ln in rows)  # docs/growth.md's table, every seed
     for m in a.methods:
         g = agg[m]
         assert g["seeds"] == [0, 1, 2, 3]
