@@ -166,3 +166,21 @@ def test_schedule_variants_share_their_base_methods_growth(tmp_path):
         _spec(tmp_path, methods='["ligo", "ligo+lr2"]')
     with pytest.raises(ScalingError, match="unknown method 'magic\\+x'"):
         _spec(tmp_path, methods='["ligo", "magic+x"]', extra='[grown.methods."magic+x"]\nlr = 1e-3\n')
+
+
+def test_an_exact_width_copy_at_a_non_integer_factor_is_refused_at_load(tmp_path):
+    """HyperCloning's exact copy needs the residual width to grow by an integer factor; a spec that
+    asks for it at 32 -> 48 is refused when it is read (it failed in the grow job, an hour in, before),
+    and LiGO alone, or the approximate copy, is taken."""
+    smoke = SMOKE
+    wide = smoke.replace("d_model = 64\nn_head = 4", "d_model = 48\nn_head = 3")
+    assert wide != smoke
+    path = tmp_path / "spec.toml"
+    path.write_text(wide)
+    with pytest.raises(ScalingError, match=r"'hyperclone-stack' copies the width exactly .* 32 -> large 48 is x1\.5"):
+        load_growth_spec(path)
+    path.write_text(wide.replace('methods = ["ligo", "hyperclone-stack", "hyperclone-identity"]', 'methods = ["ligo"]'))
+    assert load_growth_spec(path).methods == ["ligo"]
+    assert "exact" not in wide  # the smoke spec copies exactly by default
+    path.write_text(wide.replace("[baselines]", "[baselines]\nexact = false"))
+    assert not load_growth_spec(path).baselines.exact

@@ -250,6 +250,15 @@ class GrowthSpec(BaseModel):
             raise ValueError(f"grown.methods: {unknown[0]!r} is not one of this spec's methods")
         if any(not (0 < f <= 4) for f in self.fractions) or len(set(self.fractions)) != len(self.fractions):
             raise ValueError("fractions: distinct numbers in (0, 4]")
+        widening = [m for m in self.methods if base_method(m).startswith("hyperclone")]
+        d, D = int(small["d_model"]), int(large["d_model"])
+        if widening and self.baselines.exact and D % d:
+            # refused here, not in the grow job an hour into the experiment
+            raise ValueError(
+                f"methods: {widening[0]!r} copies the width exactly (HyperCloning), which needs the residual "
+                f"width to grow by an integer factor: small d_model {d} -> large {D} is x{D / d:.3g}; pick "
+                "widths that divide, drop the method, or set [baselines] exact = false"
+            )
         return self
 
     def operator_budget(self) -> OperatorBudget:
