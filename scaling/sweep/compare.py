@@ -121,14 +121,15 @@ class SweepComparison:
         ]
         pts = self.by_point()
         if (pts["seeds"] > 1).any():
-            pd_ = pts["rel_diff"]
-            iv = t_interval(pd_.tolist(), 0.95)
+            diffs = pts["rel_diff"]
+            iv = t_interval(diffs.tolist(), 0.95)
             ci = f" (95% interval {iv[0]:+.2%} to {iv[1]:+.2%}, t over the points)" if iv is not None else ""
-            worst = pts.iloc[int(pd_.abs().values.argmax())]
+            worst = pts.iloc[int(diffs.abs().values.argmax())]
             lines.insert(
                 1,
                 f"{len(pts)} points, each the mean of its {pts['seeds'].min()}-{pts['seeds'].max()} seed pairs: "
-                f"mean {pd_.mean():+.3%}{ci}, mean absolute {pd_.abs().mean():.3%}, largest {pd_.abs().max():.3%} "
+                f"mean {diffs.mean():+.3%}{ci}, mean absolute {diffs.abs().mean():.3%}, "
+                f"largest {diffs.abs().max():.3%} "
                 f"({worst['shape']} at {worst['tokens']:.4g} tokens, {worst['seeds']} seeds)",
             )
         if self.tried_a is not None:
