@@ -539,4 +539,58 @@ def test_growth_v2_x36_is_its_calibration_and_the_readme_table(cli):
     assert "(3) vs a compute-optimal scratch model:                       +3.1%" in r.stdout
     assert "[eta_extrapolated]" in r.stdout and "measured only at x3.61" in r.stdout
     text = " ".join(readme.split())
-    assert "answers GROW (2 x 64 -> 15 x 96, x14.7, +3.1% against compute-optimal scratch)" in text
+    assert "answered GROW (2 x 64 -> 15 x 96, x14.7, +3.1%), flagged `[eta_extrapolated]`" in text
+
+
+def test_growth_v2_x117_is_its_calibration_and_eta_at_two_ratios(cli):
+    """The second ratio (sweeps/growth-v2-x11.7.toml, x11.7): no grown model reaches the scratch
+    loss, so the savings do not exist and eta is negative; the analysis is the committed
+    calibration and the README's and docs' rows; its scratch runs are x3.6's, bit for bit; and the
+    planner given both calibrations gives the answers the README quotes, between and beyond them."""
+    runs = ROOT / "data" / "runs"
+    law = ROOT / "data" / "cpu-isoflop-v2-fit-approach3.json"
+    a = analyze(runs / "growth-v2-x11.7", law=law)
+    cal = load_calibration(ROOT / "data" / "growth" / "calibration-v2-x11.7.json")
+    agg = a.aggregate()
+    readme = (ROOT / "README.md").read_text()
+    docs = (ROOT / "docs" / "growth.md").read_text()
+    labels = {"ligo": "LiGO", "hyperclone-stack": "HyperCloning width + G_stack depth"}
+    assert a.methods == list(labels)
+    summary = a.summary()
+    rows = [ln for ln in summary.splitlines() if ln.startswith("| ")]
+    assert len(rows) == 4 and all(ln in docs for ln in rows)
+    for m in a.methods:
+        g = agg[m]
+        assert g["seeds"] == [0, 1, 2, 3]
+        assert g["savings_charged"]["n"] == 0 and g["savings_vs_optimal"]["n"] == 0
+        assert g["eta"]["values"] == pytest.approx(cal.methods[m].eta_seeds, rel=1e-9)
+        assert g["eta"]["hi"] < 0  # the interval excludes 0: growth hurt at this ratio
+        (row,) = [ln for ln in rows if ln.startswith(f"| {labels[m]} (")]
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        delta, eta = (c.split(" (")[0] for c in cells[-2:])
+        assert f"| {labels[m]} | not reached | {delta} tokens | {eta} |" in readme
+    for s in range(4):  # the same scratch configuration and seed as x3.6: deterministic on CPU
+        x36 = json.loads((runs / "growth-v2-x3.6" / f"scratch-s{s}" / "result.json").read_text())["loss"]
+        x117 = json.loads((runs / "growth-v2-x11.7" / f"scratch-s{s}" / "result.json").read_text())["loss"]
+        assert x36 == x117
+    assert summary.count("did not reach the scratch loss") == 8
+    text = " ".join(readme.split())
+    two = ["--calibration", str(ROOT / "data" / "growth" / "calibration-v2-x3.6.json"),
+           "--calibration", str(ROOT / "data" / "growth" / "calibration-v2-x11.7.json")]  # fmt: skip
+    r = cli("grow", "plan", "--flops", "3e14", "--law", str(law), *two, "--vocab", "256", "--context", "256")
+    assert r.returncode == 0, r.stderr
+    assert "verdict: TRAIN FROM SCRATCH" in r.stdout and "growth ratio: x3.5 " in r.stdout
+    assert "small model: 7 x 72 " in r.stdout and "large model: 7 x 136 " in r.stdout
+    assert "(3) vs a compute-optimal scratch model:                       +0.7%" in r.stdout
+    assert "[eta_extrapolated]" not in r.stdout and "the nearest measured ratio, x3.61" in r.stdout
+    assert "its best growth plan (7 x 72 -> 7 x 136, x3.5, the eta of x3.61) saves +0.7%" in text
+    small = str(runs / "growth-v2-x3.6" / "small-s0")
+    r = cli("grow", "plan", "--flops", "3e14", "--law", str(law), *two, "--small", small)
+    assert r.returncode == 0, r.stderr
+    assert "verdict: TRAIN FROM SCRATCH" in r.stdout and "growth ratio: x5.95 " in r.stdout
+    assert "eta = -0.6, 95% interval -1.14 .. -0.0641" in r.stdout
+    assert "interpolated linearly in log(ratio) between x3.61 (eta 0.505) and x11.7 (eta -2.1)" in r.stdout
+    assert "(3) vs a compute-optimal scratch model:                       -7.1%" in r.stdout
+    assert "[eta_extrapolated]" not in r.stdout
+    assert "the plan grows x5.95 with eta interpolated to -0.6 [-1.14, -0.0641]" in text
+    assert "TRAIN FROM SCRATCH (-7.1% against compute-optimal scratch)" in text
