@@ -38,6 +38,7 @@ TABLES = {
     "sparse-long-s50-2of4-runs.csv": "runs/sparse-long-s50-2of4",
     "sparse-long-s75-runs.csv": "runs/sparse-long-s75",
     "sparse-long-s50-magnitude-runs.csv": "runs/sparse-long-s50-magnitude",
+    "sparse-long-s75-magnitude-runs.csv": "runs/sparse-long-s75-magnitude",
     "lr-probe-v2-runs.csv": "runs/lr-probe-v2",
     "shape-probe-v2-runs.csv": "runs/shape-probe-v2",
 }
@@ -283,6 +284,7 @@ def test_sparse_long_dense_equivalent_is_quoted():
         ("s50-magnitude", "50%, magnitude"),
         ("s50-2of4", "50%, 2:4, magnitude"),
         ("s75", "75%, random"),
+        ("s75-magnitude", "75%, magnitude"),
     ):
         res = dense_equivalent_fits(
             DATA / "sparse-long-s0-fit-approach3.json",
@@ -445,3 +447,20 @@ def test_wsd_against_cosine_is_quoted(cli, tmp_path):
     written = pd.read_csv(out)
     assert len(committed) == 24 and list(committed.columns) == list(written.columns)
     pd.testing.assert_frame_equal(committed, written, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name,sparsity", [("s50-2of4", 0.5), ("s50-magnitude", 0.5), ("s75-magnitude", 0.75)])
+def test_sparse_long_magnitude_fits_are_quoted(name, sparsity):
+    """docs/architectures.md's sentences on the pruned-mask fits come out of the committed fits."""
+    fit = json.loads((DATA / f"sparse-long-{name}-fit-approach3.json").read_text())
+    docs = " ".join((DATA.parent / "docs" / "architectures.md").read_text().split())
+    rmse, boot, worst = fit["residuals"]["rmse_log_loss"], fit["bootstrap"], fit["worst_run"]
+    assert fit["architecture"]["sparsity"] == sparsity and worst["run_id"].endswith("-2x80-s0")
+    assert worst["tokens"] / 174e3 == pytest.approx(20, rel=0.01)  # 20 tokens per total parameter
+    side = "above" if worst["rel_error"] < 0 else "below"  # rel_error = (fitted - loss) / loss
+    quote = (
+        f"RMSE {100 * rmse:.2f}%, {boot['n_on_bound']} of 1,000 refits with a parameter on a bound, "
+        f"{boot['n_failed']} failed, its 2 x 80 run at 20 tokens per total parameter "
+        f"{100 * abs(worst['rel_error']):.1f}% {side} the surface"
+    )
+    assert quote in docs, quote
