@@ -29,7 +29,7 @@ def _cell(d, pct=False, fmt=None, missing="not reached", n_all=None) -> str:
         why = "1 seed: no interval" if d.get("n", 0) < 2 else "no interval"
         return f"{f(mean)} ({why}; {vals})" if len(d["values"]) > 1 else f"{f(mean)} ({why})"
     n = d.get("n")
-    fewer = f", {n} seeds" if n_all is not None and n is not None and n != n_all else ""
+    fewer = f", {n} seed{'' if n == 1 else 's'}" if n_all is not None and n is not None and n != n_all else ""
     return f"{f(mean)} [{f(d['lo'])}, {f(d['hi'])}{fewer}] ({vals})"
 
 
