@@ -581,6 +581,21 @@ def test_growth_v2_x67_and_x117_are_their_calibrations_and_eta_at_three_ratios(c
             assert agg["ligo"]["savings_not_charged"]["n"] == 3 and agg["hyperclone-stack"]["savings_charged"]["n"] == 1
             assert agg["ligo"]["eta"]["lo"] < 0 < agg["ligo"]["eta"]["hi"]
             assert ", 3 seeds]" in summary and ", 1 seed]" in summary and "1 seeds" not in summary
+            small = {
+                seed: json.loads((runs / "growth-v2-x6.7" / "growth-init" / f"ligo-s{seed}.json").read_text())["eval"][
+                    "small_loss"
+                ]
+                for seed in range(4)
+            }
+            order = sorted(small, key=small.get)  # best small model first
+            etas = dict(zip(agg["ligo"]["seeds"], agg["ligo"]["eta"]["values"], strict=True))
+            assert [etas[s] for s in order] == sorted(etas.values(), reverse=True)
+            quote = (
+                f"(seeds {', '.join(map(str, order))}: {', '.join(f'{etas[s]:.3g}' for s in order)}) falls in the "
+                f"order of the small model's held-out loss on the grow job's windows "
+                f"({', '.join(f'{small[s]:.4f}' for s in order)};"
+            )
+            assert quote in " ".join(docs.split()), quote
     for m, cells in credit.items():
         assert f"| {labels[m]} | " + " | ".join(cells) + " |" in readme
     for s in range(4):  # the same scratch configuration and seed as x3.6: deterministic on CPU
